@@ -1,0 +1,292 @@
+/* SRTP sessions over libsrtp2 (see srtp.h). Foreign status codes
+ * (srtp_err_status_t) are translated here and go no further. */
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <srtp2/srtp.h>
+
+#include "crypto/srtp.h"
+#include "relay/base/check.h"
+#include "relay/base/error.h"
+
+/* Browsers use 1024 too: a video keyframe is a burst the network may reorder. */
+#define REPLAY_WINDOW 1024
+
+/* Our tailroom promise must cover libsrtp's documented worst case (SRTCP). */
+_Static_assert(PRISM_SRTP_MAX_TRAILER >= SRTP_MAX_TRAILER_LEN + 4, "SRTP tailroom too small");
+_Static_assert(PRISM_SRTP_MAX_KEY_SALT_LEN >= SRTP_AES_256_KEY_LEN + SRTP_AEAD_SALT_LEN,
+               "key buffer too small");
+
+struct prism_srtp {
+    srtp_t session; /* owned; one direction, wildcard SSRC */
+    bool outbound;  /* protect (true) or unprotect (false), fixed at creation */
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_result = PRISM_ECRYPTO;  /* written once, under init_once */
+static const char *backend = "builtin"; /* written once, under init_once */
+
+/* Called by srtp_list_debug_modules() once per line fragment, e.g.
+ * "  aes icm ossl " then "(off)". Runs only inside init_once. */
+static void on_module_line(srtp_log_level_t level, const char *msg, void *data)
+{
+    (void)level;
+    (void)data;
+    while (*msg == ' ')
+        msg++;
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == ' ')
+        n--;
+    if (n == strlen("aes icm ossl") && memcmp(msg, "aes icm ossl", n) == 0)
+        backend = "openssl";
+    else if (n == strlen("aes icm nss") && memcmp(msg, "aes icm nss", n) == 0)
+        backend = "nss";
+}
+
+static void init_once_fn(void)
+{
+    if (srtp_init() != srtp_err_status_ok)
+        return;
+    srtp_install_log_handler(on_module_line, NULL);
+    srtp_list_debug_modules();
+    srtp_install_log_handler(NULL, NULL);
+    init_result = 0;
+}
+
+int prism_srtp_init(void)
+{
+    PRISM_CHECK(pthread_once(&init_once, init_once_fn) == 0);
+    return init_result;
+}
+
+const char *prism_srtp_crypto_backend(void)
+{
+    prism_srtp_init();
+    return backend;
+}
+
+size_t prism_srtp_profile_key_len(enum prism_srtp_profile profile)
+{
+    switch (profile) {
+    case PRISM_SRTP_AES128_CM_SHA1_80:
+    case PRISM_SRTP_AEAD_AES_128_GCM:
+        return 16;
+    case PRISM_SRTP_AEAD_AES_256_GCM:
+        return 32;
+    }
+    return 0;
+}
+
+size_t prism_srtp_profile_salt_len(enum prism_srtp_profile profile)
+{
+    switch (profile) {
+    case PRISM_SRTP_AES128_CM_SHA1_80:
+        return 14;
+    case PRISM_SRTP_AEAD_AES_128_GCM:
+    case PRISM_SRTP_AEAD_AES_256_GCM:
+        return 12;
+    }
+    return 0;
+}
+
+const char *prism_srtp_profile_name(enum prism_srtp_profile profile)
+{
+    switch (profile) {
+    case PRISM_SRTP_AES128_CM_SHA1_80:
+        return "SRTP_AES128_CM_SHA1_80";
+    case PRISM_SRTP_AEAD_AES_128_GCM:
+        return "SRTP_AEAD_AES_128_GCM";
+    case PRISM_SRTP_AEAD_AES_256_GCM:
+        return "SRTP_AEAD_AES_256_GCM";
+    }
+    return NULL;
+}
+
+int prism_srtp_profile_from_name(const char *name, enum prism_srtp_profile *out)
+{
+    if (name == NULL || out == NULL)
+        return PRISM_EINVAL;
+    /* OpenSSL drops "HMAC_" from the RFC 5764 name; accept both. */
+    if (strcmp(name, "SRTP_AES128_CM_SHA1_80") == 0 ||
+        strcmp(name, "SRTP_AES128_CM_HMAC_SHA1_80") == 0)
+        *out = PRISM_SRTP_AES128_CM_SHA1_80;
+    else if (strcmp(name, "SRTP_AEAD_AES_128_GCM") == 0)
+        *out = PRISM_SRTP_AEAD_AES_128_GCM;
+    else if (strcmp(name, "SRTP_AEAD_AES_256_GCM") == 0)
+        *out = PRISM_SRTP_AEAD_AES_256_GCM;
+    else
+        return PRISM_EUNSUPPORTED;
+    return 0;
+}
+
+int prism_srtp_profile_from_id(unsigned long id, enum prism_srtp_profile *out)
+{
+    if (out == NULL)
+        return PRISM_EINVAL;
+    switch (id) {
+    case PRISM_SRTP_AES128_CM_SHA1_80:
+    case PRISM_SRTP_AEAD_AES_128_GCM:
+    case PRISM_SRTP_AEAD_AES_256_GCM:
+        *out = (enum prism_srtp_profile)id;
+        return 0;
+    default:
+        return PRISM_EUNSUPPORTED;
+    }
+}
+
+/* Fills the RTP and RTCP crypto policies of `profile`. Returns false if
+ * `profile` is not one of ours. */
+static bool set_crypto_policy(enum prism_srtp_profile profile, srtp_policy_t *policy)
+{
+    switch (profile) {
+    case PRISM_SRTP_AES128_CM_SHA1_80:
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtp);
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtcp);
+        return true;
+    case PRISM_SRTP_AEAD_AES_128_GCM:
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy->rtp);
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy->rtcp);
+        return true;
+    case PRISM_SRTP_AEAD_AES_256_GCM:
+        srtp_crypto_policy_set_aes_gcm_256_16_auth(&policy->rtp);
+        srtp_crypto_policy_set_aes_gcm_256_16_auth(&policy->rtcp);
+        return true;
+    }
+    return false;
+}
+
+int prism_srtp_new(enum prism_srtp_profile profile, const uint8_t *key_salt, size_t len,
+                   bool outbound, struct prism_srtp **out)
+{
+    unsigned char key[PRISM_SRTP_MAX_KEY_SALT_LEN];
+    struct prism_srtp *s = NULL;
+    srtp_policy_t policy;
+    int err = prism_srtp_init();
+    if (err != 0)
+        return err;
+    if (key_salt == NULL || out == NULL)
+        return PRISM_EINVAL;
+    size_t want = prism_srtp_profile_key_len(profile) + prism_srtp_profile_salt_len(profile);
+    memset(&policy, 0, sizeof(policy));
+    if (!set_crypto_policy(profile, &policy) || len != want)
+        return PRISM_EINVAL;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return PRISM_ENOMEM;
+    s->outbound = outbound;
+    /* libsrtp takes a non-const key; give it a copy we can wipe. */
+    memcpy(key, key_salt, len);
+    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
+    policy.key = key;
+    policy.window_size = REPLAY_WINDOW;
+    policy.allow_repeat_tx = outbound ? 1 : 0;
+    policy.next = NULL;
+    srtp_err_status_t st = srtp_create(&s->session, &policy);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (st != srtp_err_status_ok) {
+        err = st == srtp_err_status_alloc_fail ? PRISM_ENOMEM : PRISM_ECRYPTO;
+        goto fail;
+    }
+    *out = s;
+    return 0;
+
+fail:
+    free(s);
+    return err;
+}
+
+void prism_srtp_free(struct prism_srtp *s)
+{
+    if (s == NULL)
+        return;
+    if (s->session != NULL)
+        srtp_dealloc(s->session);
+    free(s);
+}
+
+/* libsrtp counts in int; refuse lengths it cannot represent with the trailer. */
+static bool len_fits(size_t len)
+{
+    return len <= (size_t)(INT_MAX - PRISM_SRTP_MAX_TRAILER);
+}
+
+static int protect_status(srtp_err_status_t st)
+{
+    switch (st) {
+    case srtp_err_status_ok:
+        return 0;
+    case srtp_err_status_bad_param:
+    case srtp_err_status_parse_err:
+        return PRISM_EINVAL;
+    default:
+        return PRISM_ECRYPTO;
+    }
+}
+
+static enum prism_srtp_verdict unprotect_verdict(srtp_err_status_t st)
+{
+    switch (st) {
+    case srtp_err_status_ok:
+        return PRISM_SRTP_OK;
+    case srtp_err_status_auth_fail: /* HMAC or GCM tag */
+        return PRISM_SRTP_AUTH_FAILED;
+    case srtp_err_status_replay_fail:
+    case srtp_err_status_replay_old:
+        return PRISM_SRTP_REPLAY;
+    default:
+        return PRISM_SRTP_MALFORMED;
+    }
+}
+
+int prism_srtp_protect_rtp(struct prism_srtp *s, uint8_t *buf, size_t *len)
+{
+    PRISM_CHECK(s != NULL && s->outbound);
+    if (!len_fits(*len))
+        return PRISM_EINVAL;
+    int n = (int)*len;
+    int err = protect_status(srtp_protect(s->session, buf, &n));
+    if (err == 0)
+        *len = (size_t)n;
+    return err;
+}
+
+int prism_srtp_protect_rtcp(struct prism_srtp *s, uint8_t *buf, size_t *len)
+{
+    PRISM_CHECK(s != NULL && s->outbound);
+    if (!len_fits(*len))
+        return PRISM_EINVAL;
+    int n = (int)*len;
+    int err = protect_status(srtp_protect_rtcp(s->session, buf, &n));
+    if (err == 0)
+        *len = (size_t)n;
+    return err;
+}
+
+enum prism_srtp_verdict prism_srtp_unprotect_rtp(struct prism_srtp *s, uint8_t *buf, size_t *len)
+{
+    PRISM_CHECK(s != NULL && !s->outbound);
+    if (*len > INT_MAX)
+        return PRISM_SRTP_MALFORMED;
+    int n = (int)*len;
+    enum prism_srtp_verdict v = unprotect_verdict(srtp_unprotect(s->session, buf, &n));
+    if (v == PRISM_SRTP_OK)
+        *len = (size_t)n;
+    return v;
+}
+
+enum prism_srtp_verdict prism_srtp_unprotect_rtcp(struct prism_srtp *s, uint8_t *buf,
+                                                  size_t *len)
+{
+    PRISM_CHECK(s != NULL && !s->outbound);
+    if (*len > INT_MAX)
+        return PRISM_SRTP_MALFORMED;
+    int n = (int)*len;
+    enum prism_srtp_verdict v = unprotect_verdict(srtp_unprotect_rtcp(s->session, buf, &n));
+    if (v == PRISM_SRTP_OK)
+        *len = (size_t)n;
+    return v;
+}
