@@ -1,0 +1,86 @@
+/* The relay's configuration: built-in defaults, an optional INI-style file
+ * (GLib key file, see docs/configuration.md) and command-line overrides.
+ *
+ * Owned by the control thread. A loaded config is immutable once published to
+ * workers; SIGHUP builds a new one and swaps only the reloadable parts (TLS
+ * material, log settings).
+ */
+#ifndef PRISM_RELAY_CONFIG_H
+#define PRISM_RELAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "relay/base/ids.h"
+#include "relay/base/log.h"
+#include "relay/registry.h"
+
+#define PRISM_CONFIG_MAX_UIDS 32
+#define PRISM_CONFIG_MAX_CLIENTS 64
+#define PRISM_CONFIG_MAX_CLIENT_TENANTS 32
+#define PRISM_CONFIG_MAX_MEDIA_IPS 8
+#define PRISM_PATH_MAX 512
+
+/* A control client named in the config and what it may touch. */
+struct prism_config_client {
+    char name[PRISM_ID_MAX + 1];  /* the group name, for logs */
+    bool has_uid;                 /* matches Unix clients by uid ... */
+    uid_t uid;
+    char fingerprint[65];         /* ... or TLS clients by cert SHA-256 (hex), "" if none */
+    size_t n_tenants;             /* 0: every tenant */
+    char tenants[PRISM_CONFIG_MAX_CLIENT_TENANTS][PRISM_ID_MAX + 1];
+};
+
+struct prism_config {
+    char config_file[PRISM_PATH_MAX];   /* "" when running on defaults */
+
+    /* [control] */
+    char control_path[PRISM_PATH_MAX];  /* Unix socket; "" disables it */
+    size_t n_allow_uids;                /* 0: only the relay's own uid */
+    uid_t allow_uids[PRISM_CONFIG_MAX_UIDS];
+    size_t max_line_bytes;              /* longest request line */
+    size_t max_connections;             /* control connections at once */
+    size_t max_pending_bytes;           /* unsent replies before reading pauses */
+    char tls_listen[PRISM_PATH_MAX];    /* "HOST:PORT", "" disables TLS */
+    char tls_cert[PRISM_PATH_MAX];
+    char tls_key[PRISM_PATH_MAX];
+    char tls_client_ca[PRISM_PATH_MAX];
+    size_t n_clients;
+    struct prism_config_client clients[PRISM_CONFIG_MAX_CLIENTS];
+
+    /* [media] */
+    unsigned workers;                   /* 0: one per core */
+    uint16_t port_min, port_max;        /* media port range */
+    char advertise_ip[64];              /* "" : the host candidates' own */
+    size_t n_media_ips;                 /* 0: every non-loopback interface */
+    char media_ips[PRISM_CONFIG_MAX_MEDIA_IPS][64];
+
+    /* [limits] defaults for tenants created without limits */
+    struct prism_limits tenant_defaults;
+    size_t event_backlog;               /* events kept for `since` replay */
+
+    /* [log] */
+    char log_path[PRISM_PATH_MAX];      /* "-" = stderr */
+    enum prism_log_level log_level;
+    char audit_path[PRISM_PATH_MAX];    /* append-only audit log; "-" = stderr */
+};
+
+/* Fills `cfg` with the built-in defaults (a checkout-friendly setup: socket
+ * ./prism-control.sock, audit ./prism-audit.log, log on stderr). */
+void prism_config_defaults(struct prism_config *cfg);
+
+/* Loads `path` over the current contents of `cfg`. On error returns
+ * PRISM_EINVAL or PRISM_EIO and writes a message to `err` (`err_len` bytes);
+ * `cfg` may then be partly updated and must be discarded. */
+int prism_config_load(struct prism_config *cfg, const char *path, char *err, size_t err_len);
+
+/* Parses "LO-HI" into a port range. Returns 0 or PRISM_EINVAL. */
+int prism_config_parse_ports(const char *s, uint16_t *lo, uint16_t *hi);
+
+/* Copies `src` into the fixed buffer `dst` of `cap` bytes. Returns 0, or
+ * PRISM_EINVAL if it does not fit (dst is then left empty). */
+int prism_config_set_str(char *dst, size_t cap, const char *src);
+
+#endif

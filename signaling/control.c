@@ -1,0 +1,280 @@
+/* The control thread (see control.h).
+ *
+ * One request line goes: parse (rpc.c) -> dispatch (methods.c) -> one reply
+ * line on the same connection -> one audit record. Replies are queued in
+ * order; the audit trail is flushed after each batch of lines. SIGHUP reloads
+ * the TLS material and the log and audit destinations from the config file;
+ * SIGTERM/SIGINT stop listening, end the workers and leave the loop.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <uv.h>
+
+#include "crypto/idhash.h"
+#include "crypto/tls.h"
+#include "relay/base/error.h"
+#include "relay/base/log.h"
+#include "relay/relay.h"
+#include "signaling/audit.h"
+#include "signaling/control.h"
+#include "signaling/events.h"
+#include "signaling/methods.h"
+#include "signaling/rpc.h"
+#include "signaling/server.h"
+
+struct control {
+    struct prism_config *cfg;
+    uv_loop_t *loop;
+    struct prism_relay *relay;
+    struct prism_events *events;
+    struct prism_audit *audit;
+    struct prism_server *server;
+    uv_signal_t sigterm, sigint, sighup;
+};
+
+static void emit_event(void *ud, const char *tenant, const char *method, json_t *params)
+{
+    struct control *ctl = ud;
+    if (tenant != NULL)
+        json_object_set_new(params, "tenant", json_string(tenant));
+    prism_events_emit(ctl->events, tenant, method, params);
+}
+
+static void reply_line(struct prism_conn *conn, char *line)
+{
+    if (line == NULL)
+        return;
+    prism_conn_send_line(conn, line, strlen(line));
+    free(line);
+}
+
+static const char *result_name(int rpc_code, int err)
+{
+    switch (rpc_code) {
+    case PRISM_RPC_PARSE_ERROR: return "parse_error";
+    case PRISM_RPC_INVALID_REQUEST: return "invalid_request";
+    case PRISM_RPC_METHOD_NOT_FOUND: return "method_not_found";
+    case PRISM_RPC_INVALID_PARAMS: return "invalid_params";
+    default: return err == 0 ? "ok" : prism_error_reason(err);
+    }
+}
+
+static bool on_line(void *ud, struct prism_conn *conn, const char *line, size_t len)
+{
+    struct control *ctl = ud;
+    const struct prism_client *client = prism_conn_client(conn);
+    struct prism_rpc_request req;
+    json_t *id = NULL;
+    char msg[256];
+    int code = prism_rpc_parse(line, len, &req, &id, msg, sizeof(msg));
+    if (code != 0) {
+        reply_line(conn, prism_rpc_error(id, code, msg, NULL));
+        prism_audit_record(ctl->audit, client->label, NULL, NULL, NULL, NULL,
+                           result_name(code, 0));
+        json_decref(id);
+        return true;
+    }
+    struct prism_call call = {
+        .relay = ctl->relay,
+        .events = ctl->events,
+        .conn = conn,
+        .client = client,
+        .params = req.params,
+        .id = req.id,
+    };
+    int rc = prism_methods_call(&call, req.method);
+    char *out = NULL;
+    if (rc == PRISM_RPC_METHOD_NOT_FOUND) {
+        code = rc;
+        snprintf(msg, sizeof(msg), "unknown method \"%.64s\"", req.method);
+        out = prism_rpc_error(req.id, code, msg, NULL);
+    } else if (rc == PRISM_EINVAL) {
+        code = PRISM_RPC_INVALID_PARAMS;
+        out = prism_rpc_error(req.id, code, call.msg, NULL);
+    } else if (rc != 0) {
+        const char *reason = prism_error_reason(rc);
+        out = prism_rpc_error(req.id, prism_rpc_code_for_reason(reason),
+                              call.msg[0] != '\0' ? call.msg : prism_error_str(rc), reason);
+    } else if (!call.replied) {
+        out = prism_rpc_result(req.id, call.result);
+        call.result = NULL;
+    }
+    /* JSON-RPC 2.0: a notification (no id) gets no reply, not even an error. */
+    if (req.id != NULL)
+        reply_line(conn, out);
+    else
+        free(out);
+    json_decref(call.result);
+    prism_audit_record(ctl->audit, client->label, req.method, call.tenant, call.bubble, call.peer,
+                       result_name(code, rc));
+    json_decref(id);
+    prism_rpc_request_deinit(&req);
+    return true;
+}
+
+static bool on_overlong(void *ud, struct prism_conn *conn)
+{
+    struct control *ctl = ud;
+    char msg[96];
+    snprintf(msg, sizeof(msg), "request line longer than %zu bytes (control.max_line) skipped",
+             ctl->cfg->max_line_bytes);
+    reply_line(conn, prism_rpc_error(NULL, PRISM_RPC_INVALID_REQUEST, msg, NULL));
+    prism_audit_record(ctl->audit, prism_conn_client(conn)->label, NULL, NULL, NULL, NULL,
+                       "invalid_request");
+    return true;
+}
+
+static void on_close(void *ud, struct prism_conn *conn)
+{
+    struct control *ctl = ud;
+    prism_events_unsubscribe(ctl->events, conn);
+}
+
+static void on_batch_end(void *ud)
+{
+    struct control *ctl = ud;
+    prism_audit_flush(ctl->audit);
+}
+
+static const struct prism_server_callbacks server_cb = {on_line, on_overlong, on_close,
+                                                        on_batch_end};
+
+static int load_tls(const struct prism_config *cfg, struct prism_tls_ctx **out)
+{
+    *out = NULL;
+    if (cfg->tls_listen[0] == '\0')
+        return 0;
+    if (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0' || cfg->tls_client_ca[0] == '\0') {
+        prism_log_error("config.invalid", "reason",
+                        "control.tls_listen needs tls_cert, tls_key and tls_client_ca", NULL);
+        return PRISM_EINVAL;
+    }
+    int rc = prism_tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, out);
+    if (rc != 0)
+        prism_log_error("control.tls_material", "reason", prism_error_str(rc), NULL);
+    return rc;
+}
+
+/* SIGHUP: TLS material, log and audit destinations, from the config file. */
+static void reload(struct control *ctl)
+{
+    struct prism_config fresh;
+    prism_config_defaults(&fresh);
+    char err[256];
+    if (ctl->cfg->config_file[0] != '\0' &&
+        prism_config_load(&fresh, ctl->cfg->config_file, err, sizeof(err)) != 0) {
+        prism_log_error("config.reload_failed", "reason", err, NULL);
+        return;
+    }
+    if (ctl->cfg->config_file[0] == '\0') /* defaults only: reopen what we have */
+        fresh = *ctl->cfg;
+    if (prism_log_open(fresh.log_path, fresh.log_level) != 0)
+        prism_log_error("log.reopen_failed", NULL);
+    if (prism_audit_reopen(ctl->audit, fresh.audit_path) != 0)
+        prism_log_error("audit.reopen_failed", NULL);
+    if (ctl->cfg->tls_listen[0] != '\0') {
+        struct prism_config tls_cfg = *ctl->cfg;
+        memcpy(tls_cfg.tls_cert, fresh.tls_cert, sizeof(tls_cfg.tls_cert));
+        memcpy(tls_cfg.tls_key, fresh.tls_key, sizeof(tls_cfg.tls_key));
+        memcpy(tls_cfg.tls_client_ca, fresh.tls_client_ca, sizeof(tls_cfg.tls_client_ca));
+        struct prism_tls_ctx *tls;
+        if (load_tls(&tls_cfg, &tls) == 0) {
+            prism_server_set_tls(ctl->server, tls);
+            prism_tls_ctx_unref(tls);
+            memcpy(ctl->cfg->tls_cert, fresh.tls_cert, sizeof(fresh.tls_cert));
+            memcpy(ctl->cfg->tls_key, fresh.tls_key, sizeof(fresh.tls_key));
+            memcpy(ctl->cfg->tls_client_ca, fresh.tls_client_ca, sizeof(fresh.tls_client_ca));
+        }
+    }
+    memcpy(ctl->cfg->log_path, fresh.log_path, sizeof(fresh.log_path));
+    ctl->cfg->log_level = fresh.log_level;
+    memcpy(ctl->cfg->audit_path, fresh.audit_path, sizeof(fresh.audit_path));
+    prism_log_info("relay.reloaded", NULL);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct control *ctl = sig->data;
+    if (signum == SIGHUP) {
+        reload(ctl);
+        return;
+    }
+    prism_log_info("relay.stopping", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    prism_server_stop(ctl->server);
+    ctl->server = NULL;
+    uv_close((uv_handle_t *)&ctl->sigterm, NULL);
+    uv_close((uv_handle_t *)&ctl->sigint, NULL);
+    uv_close((uv_handle_t *)&ctl->sighup, NULL);
+}
+
+/* Control connections and media sockets all need descriptors: take the hard
+ * limit, so admission control (not GLib's abort) decides when we are full. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int prism_control_run(struct prism_config *cfg)
+{
+    struct control ctl = {.cfg = cfg, .loop = uv_default_loop()};
+    struct prism_tls_ctx *tls = NULL;
+    char err[256] = "";
+    int status = 1;
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    if (prism_audit_open(cfg->audit_path, &ctl.audit) != 0) {
+        prism_log_error("audit.open_failed", "path", cfg->audit_path, NULL);
+        return 1;
+    }
+    struct prism_relay_event_sink sink = {emit_event, &ctl};
+    int rc = prism_relay_new(cfg, &sink, &ctl.relay);
+    if (rc != 0) {
+        prism_log_error("relay.start_failed", "reason", prism_error_str(rc), NULL);
+        goto fail;
+    }
+    ctl.events = prism_events_new(cfg->event_backlog, prism_relay_epoch(ctl.relay));
+    if (ctl.events == NULL || load_tls(cfg, &tls) != 0)
+        goto fail;
+    if (prism_server_start(ctl.loop, cfg, tls, &server_cb, &ctl, &ctl.server, err, sizeof(err)) !=
+        0) {
+        prism_log_error("control.listen_failed", "reason", err, NULL);
+        goto fail;
+    }
+    prism_tls_ctx_unref(tls);
+    tls = NULL;
+    uv_signal_init(ctl.loop, &ctl.sigterm);
+    uv_signal_init(ctl.loop, &ctl.sigint);
+    uv_signal_init(ctl.loop, &ctl.sighup);
+    ctl.sigterm.data = ctl.sigint.data = ctl.sighup.data = &ctl;
+    uv_signal_start(&ctl.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&ctl.sigint, on_signal, SIGINT);
+    uv_signal_start(&ctl.sighup, on_signal, SIGHUP);
+
+    char epoch[24], workers[12];
+    json_t *info = prism_relay_info(ctl.relay);
+    snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)prism_relay_epoch(ctl.relay));
+    snprintf(workers, sizeof(workers), "%d", (int)json_integer_value(json_object_get(info, "workers")));
+    json_decref(info);
+    prism_log_info("relay.ready", "version", PRISM_VERSION, "epoch", epoch, "workers", workers,
+                   "control", cfg->control_path, "tls", cfg->tls_listen, NULL);
+    uv_run(ctl.loop, UV_RUN_DEFAULT);
+    status = 0;
+    prism_log_info("relay.stopped", NULL);
+fail:
+    if (status != 0 && ctl.server == NULL)
+        uv_run(ctl.loop, UV_RUN_NOWAIT); /* let a half-started server free itself */
+    prism_tls_ctx_unref(tls);
+    prism_events_free(ctl.events);
+    prism_relay_free(ctl.relay);
+    prism_audit_close(ctl.audit);
+    uv_loop_close(ctl.loop);
+    return status;
+}

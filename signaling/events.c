@@ -1,0 +1,169 @@
+/* Events (see events.h).
+ *
+ * The backlog is a ring of serialised lines indexed by seq % capacity, so a
+ * replay is a walk over a contiguous seq range; memory is O(backlog) lines.
+ * Subscriptions are a hash table from connection to its tenant filter.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "relay/base/error.h"
+#include "relay/base/ids.h"
+#include "signaling/events.h"
+#include "signaling/rpc.h"
+
+struct stored_event {
+    uint64_t seq;                   /* 0: empty slot */
+    char tenant[PRISM_ID_MAX + 1];  /* "" for relay-wide events */
+    char *line;                     /* owned */
+    size_t len;
+};
+
+struct subscription {
+    GHashTable *tenants; /* set of ids; NULL = every tenant the client may see */
+};
+
+struct prism_events {
+    struct stored_event *ring;
+    size_t capacity;
+    uint64_t epoch;
+    uint64_t last_seq;
+    GHashTable *subs; /* struct prism_conn * -> struct subscription */
+};
+
+static void subscription_free(gpointer p)
+{
+    struct subscription *s = p;
+    if (s->tenants != NULL)
+        g_hash_table_destroy(s->tenants);
+    free(s);
+}
+
+struct prism_events *prism_events_new(size_t backlog, uint64_t epoch)
+{
+    struct prism_events *ev = calloc(1, sizeof(*ev));
+    if (ev == NULL)
+        return NULL;
+    ev->ring = calloc(backlog, sizeof(*ev->ring));
+    if (ev->ring == NULL) {
+        free(ev);
+        return NULL;
+    }
+    ev->capacity = backlog;
+    ev->epoch = epoch;
+    ev->subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, subscription_free);
+    return ev;
+}
+
+void prism_events_free(struct prism_events *ev)
+{
+    if (ev == NULL)
+        return;
+    for (size_t i = 0; i < ev->capacity; i++)
+        free(ev->ring[i].line);
+    free(ev->ring);
+    g_hash_table_destroy(ev->subs);
+    free(ev);
+}
+
+uint64_t prism_events_last_seq(const struct prism_events *ev)
+{
+    return ev->last_seq;
+}
+
+static bool visible(const struct subscription *sub, const struct prism_conn *conn,
+                    const char *tenant)
+{
+    if (tenant[0] == '\0')
+        return true;
+    if (!prism_client_may(prism_conn_client(conn), tenant))
+        return false;
+    return sub->tenants == NULL || g_hash_table_contains(sub->tenants, tenant);
+}
+
+void prism_events_emit(struct prism_events *ev, const char *tenant, const char *method,
+                       json_t *params)
+{
+    uint64_t seq = ++ev->last_seq;
+    json_object_set_new(params, "seq", json_integer((json_int_t)seq));
+    json_object_set_new(params, "epoch", json_integer((json_int_t)ev->epoch));
+    char *line = prism_rpc_notification(method, params);
+    json_decref(params);
+    if (line == NULL)
+        return;
+    struct stored_event *slot = &ev->ring[seq % ev->capacity];
+    free(slot->line);
+    slot->seq = seq;
+    slot->line = line;
+    slot->len = strlen(line);
+    size_t tlen = tenant != NULL ? strlen(tenant) : 0;
+    memcpy(slot->tenant, tenant != NULL ? tenant : "", tlen + 1);
+
+    GHashTableIter it;
+    gpointer conn, sub;
+    g_hash_table_iter_init(&it, ev->subs);
+    while (g_hash_table_iter_next(&it, &conn, &sub))
+        if (visible(sub, conn, slot->tenant))
+            prism_conn_send_line(conn, slot->line, slot->len);
+}
+
+int prism_events_subscribe(struct prism_events *ev, struct prism_conn *conn, json_t *tenants,
+                           char *msg, size_t msg_len)
+{
+    struct subscription *sub = calloc(1, sizeof(*sub));
+    if (sub == NULL)
+        return PRISM_ENOMEM;
+    if (tenants != NULL) {
+        if (!json_is_array(tenants)) {
+            snprintf(msg, msg_len, "params.tenants must be an array of tenant ids");
+            free(sub);
+            return PRISM_EINVAL;
+        }
+        sub->tenants = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        size_t i;
+        json_t *t;
+        json_array_foreach(tenants, i, t) {
+            const char *id = json_string_value(t);
+            if (id == NULL || !prism_id_valid(id, json_string_length(t))) {
+                snprintf(msg, msg_len, "params.tenants[%zu] is not a valid tenant id", i);
+                subscription_free(sub);
+                return PRISM_EINVAL;
+            }
+            if (!prism_client_may(prism_conn_client(conn), id)) {
+                snprintf(msg, msg_len, "this client may not see tenant %zu of the list", i);
+                subscription_free(sub);
+                return PRISM_EFORBIDDEN;
+            }
+            g_hash_table_add(sub->tenants, g_strdup(id));
+        }
+    }
+    g_hash_table_replace(ev->subs, conn, sub);
+    return 0;
+}
+
+int prism_events_check_since(const struct prism_events *ev, uint64_t since)
+{
+    if (since > ev->last_seq)
+        return PRISM_ENOTFOUND;
+    uint64_t oldest_held = ev->last_seq > ev->capacity ? ev->last_seq - ev->capacity + 1 : 1;
+    return since + 1 < oldest_held ? PRISM_ENOTFOUND : 0;
+}
+
+void prism_events_replay(struct prism_events *ev, struct prism_conn *conn, uint64_t since)
+{
+    const struct subscription *sub = g_hash_table_lookup(ev->subs, conn);
+    if (sub == NULL)
+        return;
+    for (uint64_t seq = since + 1; seq <= ev->last_seq; seq++) {
+        const struct stored_event *slot = &ev->ring[seq % ev->capacity];
+        if (slot->seq == seq && visible(sub, conn, slot->tenant))
+            prism_conn_send_line(conn, slot->line, slot->len);
+    }
+}
+
+void prism_events_unsubscribe(struct prism_events *ev, struct prism_conn *conn)
+{
+    g_hash_table_remove(ev->subs, conn);
+}

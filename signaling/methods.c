@@ -1,0 +1,334 @@
+/* Method handlers (see methods.h).
+ *
+ * Every handler reads its params through the want_* helpers, which reject a
+ * missing or mistyped field with a message naming it, and checks the client
+ * may act on the tenant before asking whether anything exists, so a client
+ * limited to some tenants learns nothing about the others.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/base/error.h"
+#include "relay/base/ids.h"
+#include "signaling/methods.h"
+#include "signaling/rpc.h"
+
+__attribute__((format(printf, 2, 3))) static int invalid(struct prism_call *call, const char *fmt,
+                                                         ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->msg, sizeof(call->msg), fmt, ap);
+    va_end(ap);
+    return PRISM_EINVAL;
+}
+
+/* A required (or, with optional, possibly absent) identifier param. */
+static int want_id(struct prism_call *call, const char *key, bool optional, const char **out)
+{
+    json_t *v = json_object_get(call->params, key);
+    *out = NULL;
+    if (v == NULL)
+        return optional ? 0 : invalid(call, "params.%s is required", key);
+    if (!json_is_string(v))
+        return invalid(call, "params.%s must be a string", key);
+    if (!prism_id_valid(json_string_value(v), json_string_length(v)))
+        return invalid(call, "params.%s must be 1-64 bytes of [A-Za-z0-9._:@-]", key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int want_string(struct prism_call *call, const char *key, const char **out)
+{
+    json_t *v = json_object_get(call->params, key);
+    if (v == NULL)
+        return invalid(call, "params.%s is required", key);
+    if (!json_is_string(v))
+        return invalid(call, "params.%s must be a string", key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int authorise(struct prism_call *call)
+{
+    if (call->tenant != NULL && !prism_client_may(call->client, call->tenant)) {
+        snprintf(call->msg, sizeof(call->msg), "this control client may not act on this tenant");
+        return PRISM_EFORBIDDEN;
+    }
+    return 0;
+}
+
+enum scope { TENANT, BUBBLE, PEER };
+
+/* Reads tenant (, bubble (, peer)) and authorises the client for the tenant. */
+static int want_scope(struct prism_call *call, enum scope depth)
+{
+    int rc = want_id(call, "tenant", false, &call->tenant);
+    if (rc == 0 && depth >= BUBBLE)
+        rc = want_id(call, "bubble", false, &call->bubble);
+    if (rc == 0 && depth >= PEER)
+        rc = want_id(call, "peer", false, &call->peer);
+    return rc != 0 ? rc : authorise(call);
+}
+
+static int unrestricted_only(struct prism_call *call)
+{
+    if (call->client->restricted) {
+        snprintf(call->msg, sizeof(call->msg), "only an unrestricted control client may do this");
+        return PRISM_EFORBIDDEN;
+    }
+    return 0;
+}
+
+static int done(struct prism_call *call, int rc, json_t *result)
+{
+    if (rc == 0)
+        call->result = result != NULL ? result : json_object();
+    else
+        json_decref(result);
+    return rc;
+}
+
+static int relay_info(struct prism_call *call)
+{
+    return done(call, 0, prism_relay_info(call->relay));
+}
+
+static int read_limit(struct prism_call *call, json_t *limits, const char *key, uint32_t *out)
+{
+    json_t *v = json_object_get(limits, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
+        return invalid(call, "params.limits.%s must be an integer from 0 (unlimited) to 4294967295",
+                       key);
+    *out = (uint32_t)json_integer_value(v);
+    return 0;
+}
+
+static int tenant_create(struct prism_call *call)
+{
+    int rc = want_scope(call, TENANT);
+    if (rc != 0)
+        return rc;
+    struct prism_limits limits = *prism_relay_default_limits(call->relay);
+    json_t *l = json_object_get(call->params, "limits");
+    if (l != NULL) {
+        if (!json_is_object(l))
+            return invalid(call, "params.%s must be an object", "limits");
+        if ((rc = read_limit(call, l, "max_bubbles", &limits.max_bubbles)) != 0 ||
+            (rc = read_limit(call, l, "max_peers", &limits.max_peers)) != 0 ||
+            (rc = read_limit(call, l, "max_kbps", &limits.max_kbps)) != 0)
+            return rc;
+    }
+    rc = prism_relay_tenant_create(call->relay, call->tenant, &limits);
+    return done(call, rc, rc == 0 ? json_pack("{s:s}", "tenant", call->tenant) : NULL);
+}
+
+static int tenant_delete(struct prism_call *call)
+{
+    int rc = want_scope(call, TENANT);
+    if (rc == 0)
+        rc = prism_relay_tenant_delete(call->relay, call->tenant);
+    return done(call, rc, NULL);
+}
+
+static int bubble_create(struct prism_call *call)
+{
+    int rc = want_scope(call, BUBBLE);
+    if (rc == 0)
+        rc = prism_relay_bubble_create(call->relay, call->tenant, call->bubble);
+    return done(call, rc,
+                rc == 0 ? json_pack("{s:s, s:s}", "tenant", call->tenant, "bubble", call->bubble)
+                        : NULL);
+}
+
+static int bubble_delete(struct prism_call *call)
+{
+    int rc = want_scope(call, BUBBLE);
+    if (rc == 0)
+        rc = prism_relay_bubble_delete(call->relay, call->tenant, call->bubble);
+    return done(call, rc, NULL);
+}
+
+static int bubble_info(struct prism_call *call)
+{
+    int rc = want_scope(call, BUBBLE);
+    json_t *info = NULL;
+    if (rc == 0)
+        info = prism_relay_bubble_info(call->relay, call->tenant, call->bubble, &rc);
+    return done(call, rc, info);
+}
+
+static int peer_join(struct prism_call *call)
+{
+    int rc = want_scope(call, PEER);
+    if (rc != 0)
+        return rc;
+    json_t *publish = json_object_get(call->params, "publish");
+    if (publish != NULL && !json_is_boolean(publish))
+        return invalid(call, "params.%s must be a boolean", "publish");
+    rc = prism_relay_peer_join(call->relay, call->tenant, call->bubble, call->peer,
+                               publish == NULL || json_is_true(publish));
+    return done(call, rc, NULL);
+}
+
+static int peer_leave(struct prism_call *call)
+{
+    int rc = want_scope(call, PEER);
+    if (rc == 0)
+        rc = prism_relay_peer_leave(call->relay, call->tenant, call->bubble, call->peer);
+    return done(call, rc, NULL);
+}
+
+static int peer_publish(struct prism_call *call)
+{
+    const char *offer;
+    json_t *result = NULL;
+    int rc = want_scope(call, PEER);
+    if (rc == 0)
+        rc = want_string(call, "offer", &offer);
+    if (rc == 0)
+        rc = prism_relay_peer_publish(call->relay, call->tenant, call->bubble, call->peer, offer,
+                                      &result);
+    return done(call, rc, result);
+}
+
+static int peer_subscribe(struct prism_call *call)
+{
+    json_t *result = NULL;
+    int rc = want_scope(call, PEER);
+    if (rc == 0)
+        rc = prism_relay_peer_subscribe(call->relay, call->tenant, call->bubble, call->peer,
+                                        &result);
+    return done(call, rc, result);
+}
+
+static int peer_answer(struct prism_call *call)
+{
+    const char *answer;
+    int rc = want_scope(call, PEER);
+    if (rc == 0)
+        rc = want_string(call, "answer", &answer);
+    if (rc != 0)
+        return rc;
+    json_t *rev = json_object_get(call->params, "revision");
+    if (rev == NULL)
+        return invalid(call, "params.%s is required", "revision");
+    if (!json_is_integer(rev) || json_integer_value(rev) < 0)
+        return invalid(call, "params.%s must be a non-negative integer", "revision");
+    rc = prism_relay_peer_answer(call->relay, call->tenant, call->bubble, call->peer, answer,
+                                 (uint64_t)json_integer_value(rev));
+    return done(call, rc, NULL);
+}
+
+static int peer_candidate(struct prism_call *call)
+{
+    const char *transport;
+    int rc = want_scope(call, PEER);
+    if (rc == 0)
+        rc = want_string(call, "transport", &transport);
+    if (rc != 0)
+        return rc;
+    bool subscribe = strcmp(transport, "subscribe") == 0;
+    if (!subscribe && strcmp(transport, "publish") != 0)
+        return invalid(call, "params.%s must be \"publish\" or \"subscribe\"", "transport");
+    json_t *cand = json_object_get(call->params, "candidate");
+    if (cand == NULL)
+        return invalid(call, "params.%s is required (null for end-of-candidates)", "candidate");
+    if (!json_is_string(cand) && !json_is_null(cand))
+        return invalid(call, "params.%s must be a string or null", "candidate");
+    rc = prism_relay_peer_candidate(call->relay, call->tenant, call->bubble, call->peer, subscribe,
+                                    json_string_value(cand));
+    return done(call, rc, NULL);
+}
+
+static int events_subscribe(struct prism_call *call)
+{
+    json_t *since = json_object_get(call->params, "since");
+    if (since != NULL && (!json_is_integer(since) || json_integer_value(since) < 0))
+        return invalid(call, "params.%s must be a non-negative integer", "since");
+    json_t *epoch = json_object_get(call->params, "epoch");
+    if (epoch != NULL && !json_is_integer(epoch))
+        return invalid(call, "params.%s must be an integer", "epoch");
+    uint64_t from = since != NULL ? (uint64_t)json_integer_value(since) : 0;
+    if (since != NULL &&
+        ((epoch != NULL && (uint64_t)json_integer_value(epoch) != prism_relay_epoch(call->relay)) ||
+         prism_events_check_since(call->events, from) != 0)) {
+        snprintf(call->msg, sizeof(call->msg),
+                 "events after seq %llu are no longer held (or are from another epoch): "
+                 "resync with bubble.info",
+                 (unsigned long long)from);
+        return PRISM_ENOTFOUND;
+    }
+    int rc = prism_events_subscribe(call->events, call->conn, json_object_get(call->params, "tenants"),
+                                    call->msg, sizeof(call->msg));
+    if (rc != 0)
+        return rc;
+    /* The reply goes first, then the replay, then live events. */
+    char *line = prism_rpc_result(call->id, json_object());
+    if (line != NULL) {
+        prism_conn_send_line(call->conn, line, strlen(line));
+        free(line);
+    }
+    call->replied = true;
+    if (since != NULL)
+        prism_events_replay(call->events, call->conn, from);
+    return 0;
+}
+
+static int stats_get(struct prism_call *call)
+{
+    int rc = want_id(call, "tenant", true, &call->tenant);
+    if (rc == 0)
+        rc = want_id(call, "bubble", true, &call->bubble);
+    if (rc != 0)
+        return rc;
+    if (call->bubble != NULL && call->tenant == NULL)
+        return invalid(call, "params.%s is required with params.bubble", "tenant");
+    if (call->tenant == NULL && (rc = unrestricted_only(call)) != 0)
+        return rc;
+    if ((rc = authorise(call)) != 0)
+        return rc;
+    json_t *stats = prism_relay_stats(call->relay, call->tenant, call->bubble, &rc);
+    return done(call, rc, stats);
+}
+
+static int relay_drain(struct prism_call *call)
+{
+    int rc = unrestricted_only(call);
+    if (rc == 0)
+        prism_relay_drain(call->relay);
+    return done(call, rc, NULL);
+}
+
+static const struct {
+    const char *name;
+    int (*handler)(struct prism_call *call);
+} methods[] = {
+    {"relay.info", relay_info},
+    {"tenant.create", tenant_create},
+    {"tenant.delete", tenant_delete},
+    {"bubble.create", bubble_create},
+    {"bubble.delete", bubble_delete},
+    {"bubble.info", bubble_info},
+    {"peer.join", peer_join},
+    {"peer.publish", peer_publish},
+    {"peer.subscribe", peer_subscribe},
+    {"peer.answer", peer_answer},
+    {"peer.candidate", peer_candidate},
+    {"peer.leave", peer_leave},
+    {"events.subscribe", events_subscribe},
+    {"stats.get", stats_get},
+    {"relay.drain", relay_drain},
+};
+
+int prism_methods_call(struct prism_call *call, const char *method)
+{
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(methods[i].name, method) == 0)
+            return methods[i].handler(call);
+    return PRISM_RPC_METHOD_NOT_FOUND;
+}

@@ -1,0 +1,40 @@
+/* The methods of the control protocol (PROTOCOL.md "Methods"): thin
+ * handlers that validate params, authorise the client for the tenant, call
+ * the relay and shape the result. Control thread.
+ */
+#ifndef PRISM_SIGNALING_METHODS_H
+#define PRISM_SIGNALING_METHODS_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "relay/relay.h"
+#include "signaling/audit.h"
+#include "signaling/conn.h"
+#include "signaling/events.h"
+
+/* What a handler needs and what it leaves behind. */
+struct prism_call {
+    /* inputs */
+    struct prism_relay *relay;
+    struct prism_events *events;
+    struct prism_conn *conn;
+    const struct prism_client *client;
+    json_t *params;       /* an object */
+    json_t *id;           /* request id, for handlers that reply themselves */
+    /* outputs */
+    const char *tenant;   /* objects touched (validated ids, borrowed from params), for audit */
+    const char *bubble;
+    const char *peer;
+    json_t *result;       /* on success (owned) */
+    char msg[256];        /* on failure: human text */
+    bool replied;         /* the handler queued its own reply */
+};
+
+/* Runs `method`. Returns 0 (call->result set, unless replied), PRISM_EINVAL
+ * (invalid params: call->msg says which), another PRISM_E* code, or
+ * PRISM_RPC_METHOD_NOT_FOUND for an unknown method. */
+int prism_methods_call(struct prism_call *call, const char *method);
+
+#endif

@@ -1,0 +1,580 @@
+/* The control socket server (see server.h).
+ *
+ * Each connection has one outgoing byte queue. Replies to the lines of one
+ * read are collected and written with one uv_write at the end of the read, so
+ * 10,000 pipelined requests cost a handful of syscalls, not 10,000. When a
+ * peer stops reading, queued bytes pass control.max_pending: requests stop
+ * being read until the queue halves (the peer only slows itself down), and a
+ * pure event listener that far behind is cut off (it resumes with `since`).
+ * TLS connections route both directions through crypto/tls.h sessions over
+ * the same queue. A connection is freed in its uv_close callback, after
+ * on_close has dropped every reference to it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "crypto/idhash.h"
+#include "relay/base/check.h"
+#include "relay/base/error.h"
+#include "relay/base/log.h"
+#include "signaling/framing.h"
+#include "signaling/rpc.h"
+#include "signaling/server.h"
+
+#define READ_CHUNK (64 * 1024)
+
+struct prism_server {
+    uv_loop_t *loop;
+    const struct prism_config *cfg;
+    struct prism_tls_ctx *tls;      /* for new connections; ref held */
+    struct prism_server_callbacks cb;
+    void *ud;
+    uv_pipe_t unix_listener;
+    uv_tcp_t tls_listener;
+    bool has_unix, has_tls;
+    bool unix_bound;                /* the socket file is ours to remove */
+    int open_handles;               /* listeners not yet closed */
+    bool stopping;
+    GHashTable *conns;              /* set of struct prism_conn * */
+    char read_buf[READ_CHUNK];      /* one read at a time on this loop */
+};
+
+struct prism_conn {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_pipe_t pipe;
+        uv_tcp_t tcp;
+    } h;
+    struct prism_server *server;
+    struct prism_tls_session *tls; /* NULL on the Unix socket */
+    bool authenticated;            /* client is set */
+    struct prism_client client;
+    struct prism_framer framer;
+    char *out;                     /* queued plaintext, not yet written */
+    size_t out_len, out_cap;
+    size_t inflight;               /* bytes in uv_write requests */
+    bool in_read;                  /* handling the lines of a read */
+    bool paused;                   /* reading stopped by backpressure */
+    bool closing;
+    bool close_when_flushed;
+    char addr[PRISM_IDHASH_LEN + 1]; /* pseudonymised peer, for logs */
+};
+
+struct write_req {
+    uv_write_t req;
+    struct prism_conn *conn;
+    size_t len;
+    char data[];
+};
+
+static void conn_close(struct prism_conn *c);
+static void flush(struct prism_conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+const struct prism_client *prism_conn_client(const struct prism_conn *conn)
+{
+    return &conn->client;
+}
+
+static size_t queued(const struct prism_conn *c)
+{
+    return c->out_len + c->inflight + (c->tls ? prism_tls_session_pending_output(c->tls) : 0);
+}
+
+static int append(struct prism_conn *c, const char *data, size_t len)
+{
+    if (c->out_len + len > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < c->out_len + len)
+            cap *= 2;
+        char *out = realloc(c->out, cap);
+        if (out == NULL)
+            return PRISM_ENOMEM;
+        c->out = out;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+    return 0;
+}
+
+void prism_conn_send_line(struct prism_conn *c, const char *line, size_t len)
+{
+    if (c->closing)
+        return;
+    if (append(c, line, len) != 0 || append(c, "\n", 1) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (queued(c) > c->server->cfg->max_pending_bytes) {
+        if (!c->in_read) {
+            prism_log_warn("control.slow_consumer", "client", c->addr, NULL);
+            conn_close(c);
+            return;
+        }
+        if (!c->paused) {
+            c->paused = true;
+            uv_read_stop(&c->h.stream);
+        }
+    }
+    if (!c->in_read)
+        flush(c);
+}
+
+void prism_conn_close(struct prism_conn *conn)
+{
+    conn->close_when_flushed = true;
+    if (!conn->in_read)
+        flush(conn);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct write_req *w = (struct write_req *)req;
+    struct prism_conn *c = w->conn;
+    c->inflight -= w->len;
+    free(w);
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->closing)
+        return;
+    if (c->paused && queued(c) < c->server->cfg->max_pending_bytes / 2) {
+        c->paused = false;
+        uv_read_start(&c->h.stream, on_alloc, on_read);
+    }
+    if (c->close_when_flushed && queued(c) == 0)
+        conn_close(c);
+}
+
+/* Hands `len` bytes to libuv; takes a copy so the queue can be reused. */
+static void write_bytes(struct prism_conn *c, const char *data, size_t len)
+{
+    struct write_req *w = malloc(sizeof(*w) + len);
+    if (w == NULL) {
+        conn_close(c);
+        return;
+    }
+    w->conn = c;
+    w->len = len;
+    memcpy(w->data, data, len);
+    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
+    c->inflight += len;
+    if (uv_write(&w->req, &c->h.stream, &buf, 1, on_written) != 0) {
+        c->inflight -= len;
+        free(w);
+        conn_close(c);
+    }
+}
+
+static void pump_tls(struct prism_conn *c)
+{
+    size_t n;
+    while ((n = prism_tls_session_pending_output(c->tls)) > 0) {
+        struct write_req *w = malloc(sizeof(*w) + n);
+        if (w == NULL) {
+            conn_close(c);
+            return;
+        }
+        w->conn = c;
+        w->len = prism_tls_session_take_output(c->tls, w->data, n);
+        uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
+        c->inflight += w->len;
+        if (uv_write(&w->req, &c->h.stream, &buf, 1, on_written) != 0) {
+            c->inflight -= w->len;
+            free(w);
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+static void flush(struct prism_conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->out_len > 0) {
+        if (c->tls != NULL) {
+            if (prism_tls_session_write(c->tls, c->out, c->out_len) != 0) {
+                conn_close(c);
+                return;
+            }
+        } else {
+            write_bytes(c, c->out, c->out_len);
+        }
+        c->out_len = 0;
+    }
+    if (c->tls != NULL && !c->closing)
+        pump_tls(c);
+    if (!c->closing && c->close_when_flushed && queued(c) == 0)
+        conn_close(c);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct prism_conn *c = h->data;
+    prism_tls_session_free(c->tls);
+    prism_framer_deinit(&c->framer);
+    free(c->out);
+    free(c);
+}
+
+static void conn_close(struct prism_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    struct prism_server *s = c->server;
+    g_hash_table_remove(s->conns, c);
+    if (c->authenticated)
+        s->cb.on_close(s->ud, c);
+    uv_close(&c->h.handle, on_conn_closed);
+}
+
+static bool on_line(void *ud, const char *line, size_t len)
+{
+    struct prism_conn *c = ud;
+    if (c->closing)
+        return false;
+    return c->server->cb.on_line(c->server->ud, c, line, len) && !c->closing;
+}
+
+static bool on_overlong(void *ud)
+{
+    struct prism_conn *c = ud;
+    return c->server->cb.on_overlong(c->server->ud, c) && !c->closing;
+}
+
+static const struct prism_framer_callbacks framer_cb = {on_line, on_overlong};
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct prism_conn *c = h->data;
+    *buf = uv_buf_init(c->server->read_buf, sizeof(c->server->read_buf));
+}
+
+/* A TLS client is known once its handshake is done. */
+static void tls_authenticate(struct prism_conn *c)
+{
+    char fp[PRISM_TLS_FINGERPRINT_LEN + 1];
+    if (c->authenticated || !prism_tls_session_established(c->tls) ||
+        prism_tls_session_peer_fingerprint(c->tls, fp) != 0)
+        return;
+    prism_client_from_cert(c->server->cfg, fp, &c->client);
+    c->authenticated = true;
+}
+
+static void feed_lines(struct prism_conn *c, const char *data, size_t len)
+{
+    if (prism_framer_feed(&c->framer, data, len, &framer_cb, c) < 0)
+        conn_close(c);
+}
+
+static void feed_tls(struct prism_conn *c, const char *data, size_t len)
+{
+    if (prism_tls_session_feed(c->tls, data, len) != 0) {
+        prism_log_warn("control.tls_refused", "client", c->addr, "reason",
+                       prism_tls_session_error(c->tls), NULL);
+        pump_tls(c); /* the alert, if any */
+        c->close_when_flushed = true;
+        return;
+    }
+    char plain[16 * 1024];
+    for (;;) {
+        tls_authenticate(c);
+        ssize_t n = prism_tls_session_read(c->tls, plain, sizeof(plain));
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (prism_tls_session_failed(c->tls))
+                prism_log_warn("control.tls_refused", "client", c->addr, "reason",
+                               prism_tls_session_error(c->tls), NULL);
+            c->close_when_flushed = true;
+            break;
+        }
+        if (!c->authenticated) { /* data before a verified handshake: never */
+            c->close_when_flushed = true;
+            break;
+        }
+        feed_lines(c, plain, (size_t)n);
+        if (c->closing)
+            return;
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct prism_conn *c = stream->data;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    c->in_read = true;
+    if (c->tls != NULL)
+        feed_tls(c, buf->base, (size_t)nread);
+    else
+        feed_lines(c, buf->base, (size_t)nread);
+    c->in_read = false;
+    flush(c);
+    c->server->cb.on_batch_end(c->server->ud);
+}
+
+static struct prism_conn *conn_new(struct prism_server *s)
+{
+    struct prism_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->server = s;
+    prism_framer_init(&c->framer, s->cfg->max_line_bytes);
+    return c;
+}
+
+/* Refuses an accepted connection with one error line, then closes it. */
+static void refuse(struct prism_conn *c, const char *message, const char *reason)
+{
+    char *line = prism_rpc_error(NULL, prism_rpc_code_for_reason(reason), message, reason);
+    if (line != NULL) {
+        prism_conn_send_line(c, line, strlen(line));
+        free(line);
+    }
+    prism_conn_close(c);
+}
+
+static bool admit(struct prism_server *s, struct prism_conn *c)
+{
+    g_hash_table_add(s->conns, c);
+    if (g_hash_table_size(s->conns) > s->cfg->max_connections) {
+        prism_log_warn("control.refused", "client", c->addr, "reason", "max_connections", NULL);
+        refuse(c, "too many control connections", "overloaded");
+        return false;
+    }
+    return true;
+}
+
+static void on_unix_connection(uv_stream_t *listener, int status)
+{
+    struct prism_server *s = listener->data;
+    if (status < 0)
+        return;
+    struct prism_conn *c = conn_new(s);
+    if (c == NULL)
+        return;
+    uv_pipe_init(s->loop, &c->h.pipe, 0);
+    c->h.handle.data = c;
+    if (uv_accept(listener, &c->h.stream) != 0) {
+        c->closing = true;
+        uv_close(&c->h.handle, on_conn_closed);
+        return;
+    }
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    uv_os_fd_t fd;
+    bool known = uv_fileno(&c->h.handle, &fd) == 0 &&
+                 getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+    char uid[24];
+    snprintf(uid, sizeof(uid), "%lu", known ? (unsigned long)cred.uid : 0UL);
+    prism_idhash("uid", uid, strlen(uid), c->addr);
+    if (!admit(s, c))
+        return;
+    if (!known || prism_client_from_uid(s->cfg, cred.uid, &c->client) != 0) {
+        prism_log_warn("control.refused", "client", c->addr, "reason", "uid not allowed", NULL);
+        refuse(c, "this uid may not use the control socket", "forbidden");
+        return;
+    }
+    c->authenticated = true;
+    uv_read_start(&c->h.stream, on_alloc, on_read);
+}
+
+static void on_tls_connection(uv_stream_t *listener, int status)
+{
+    struct prism_server *s = listener->data;
+    if (status < 0)
+        return;
+    struct prism_conn *c = conn_new(s);
+    if (c == NULL)
+        return;
+    uv_tcp_init(s->loop, &c->h.tcp);
+    c->h.handle.data = c;
+    if (uv_accept(listener, &c->h.stream) != 0 ||
+        prism_tls_session_new(s->tls, true, &c->tls) != 0) {
+        c->closing = true;
+        uv_close(&c->h.handle, on_conn_closed);
+        return;
+    }
+    struct sockaddr_storage sa;
+    int salen = sizeof(sa);
+    char ip[64] = "";
+    if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&sa, &salen) == 0)
+        uv_ip_name((struct sockaddr *)&sa, ip, sizeof(ip));
+    prism_idhash("addr", ip, strlen(ip), c->addr);
+    uv_tcp_nodelay(&c->h.tcp, 1);
+    g_hash_table_add(s->conns, c);
+    if (g_hash_table_size(s->conns) > s->cfg->max_connections) {
+        prism_log_warn("control.refused", "client", c->addr, "reason", "max_connections", NULL);
+        conn_close(c);
+        return;
+    }
+    uv_read_start(&c->h.stream, on_alloc, on_read);
+}
+
+/* Binds the Unix socket with mode 0660. A socket file left by a dead relay is
+ * replaced; one a live relay answers on is an error. */
+static int listen_unix(struct prism_server *s, char *err, size_t err_len)
+{
+    const char *path = s->cfg->control_path;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, err_len, "%s exists and is not a socket", path);
+            return PRISM_EIO;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        memcpy(sun.sun_path, path, strnlen(path, sizeof(sun.sun_path) - 1));
+        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            snprintf(err, err_len, "another relay is listening on %s", path);
+            return PRISM_EIO;
+        }
+        unlink(path);
+    }
+    uv_pipe_init(s->loop, &s->unix_listener, 0);
+    s->unix_listener.data = s;
+    s->has_unix = true;
+    s->open_handles++;
+    mode_t old = umask(0117);
+    int rc = uv_pipe_bind(&s->unix_listener, path);
+    umask(old);
+    s->unix_bound = rc == 0;
+    if (rc == 0)
+        rc = chmod(path, 0660) == 0 ? 0 : -errno;
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->unix_listener, 511, on_unix_connection);
+    if (rc != 0) {
+        snprintf(err, err_len, "control socket %s: %s", path, uv_strerror(rc));
+        return PRISM_EIO;
+    }
+    return 0;
+}
+
+static int listen_tls(struct prism_server *s, char *err, size_t err_len)
+{
+    char host[PRISM_PATH_MAX];
+    prism_config_set_str(host, sizeof(host), s->cfg->tls_listen);
+    char *colon = strrchr(host, ':');
+    char *end = NULL;
+    long port = colon != NULL ? strtol(colon + 1, &end, 10) : -1;
+    if (colon == NULL || end == NULL || *end != '\0' || port < 1 || port > 65535) {
+        snprintf(err, err_len, "control.tls_listen must be HOST:PORT");
+        return PRISM_EINVAL;
+    }
+    *colon = '\0';
+    char *h = host;
+    if (h[0] == '[' && colon > h && colon[-1] == ']') {
+        h++;
+        colon[-1] = '\0';
+    }
+    struct sockaddr_storage sa;
+    if (uv_ip4_addr(h, (int)port, (struct sockaddr_in *)&sa) != 0 &&
+        uv_ip6_addr(h, (int)port, (struct sockaddr_in6 *)&sa) != 0) {
+        snprintf(err, err_len, "control.tls_listen: %s is not an IP address", h);
+        return PRISM_EINVAL;
+    }
+    uv_tcp_init(s->loop, &s->tls_listener);
+    s->tls_listener.data = s;
+    s->has_tls = true;
+    s->open_handles++;
+    int rc = uv_tcp_bind(&s->tls_listener, (struct sockaddr *)&sa, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->tls_listener, 511, on_tls_connection);
+    if (rc != 0) {
+        snprintf(err, err_len, "control.tls_listen %s: %s", s->cfg->tls_listen, uv_strerror(rc));
+        return PRISM_EIO;
+    }
+    return 0;
+}
+
+int prism_server_start(uv_loop_t *loop, const struct prism_config *cfg, struct prism_tls_ctx *tls,
+                       const struct prism_server_callbacks *cb, void *ud,
+                       struct prism_server **out, char *err, size_t err_len)
+{
+    PRISM_CHECK((tls != NULL) == (cfg->tls_listen[0] != '\0'));
+    struct prism_server *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return PRISM_ENOMEM;
+    s->loop = loop;
+    s->cfg = cfg;
+    s->cb = *cb;
+    s->ud = ud;
+    s->conns = g_hash_table_new(g_direct_hash, g_direct_equal);
+    if (tls != NULL) {
+        prism_tls_ctx_ref(tls);
+        s->tls = tls;
+    }
+    int rc = 0;
+    if (cfg->control_path[0] != '\0')
+        rc = listen_unix(s, err, err_len);
+    if (rc == 0 && tls != NULL)
+        rc = listen_tls(s, err, err_len);
+    if (rc != 0) {
+        prism_server_stop(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void prism_server_set_tls(struct prism_server *server, struct prism_tls_ctx *tls)
+{
+    prism_tls_ctx_ref(tls);
+    prism_tls_ctx_unref(server->tls);
+    server->tls = tls;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    struct prism_server *s = h->data;
+    if (--s->open_handles > 0)
+        return;
+    prism_tls_ctx_unref(s->tls);
+    g_hash_table_destroy(s->conns);
+    free(s);
+}
+
+void prism_server_stop(struct prism_server *s)
+{
+    s->stopping = true;
+    GList *conns = g_hash_table_get_keys(s->conns);
+    for (GList *l = conns; l != NULL; l = l->next)
+        conn_close(l->data);
+    g_list_free(conns);
+    bool any = s->open_handles > 0;
+    if (s->has_unix) {
+        uv_close((uv_handle_t *)&s->unix_listener, on_listener_closed);
+        if (s->unix_bound)
+            unlink(s->cfg->control_path);
+    }
+    if (s->has_tls)
+        uv_close((uv_handle_t *)&s->tls_listener, on_listener_closed);
+    if (!any) {
+        prism_tls_ctx_unref(s->tls);
+        g_hash_table_destroy(s->conns);
+        free(s);
+    }
+}
