@@ -14,7 +14,7 @@ int prism_rpc_parse(const char *line, size_t len, struct prism_rpc_request *req,
     *id_out = NULL;
     json_error_t jerr;
     /* Duplicate keys would let two readers of one request disagree. */
-    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
         snprintf(msg, msg_len, "parse error at byte %d: %s", jerr.position, jerr.text);
         return PRISM_RPC_PARSE_ERROR;

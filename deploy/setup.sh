@@ -1,0 +1,33 @@
+#!/bin/sh
+# Sets up a fresh Debian 12 machine to build Prism, then builds it in ./build.
+#   deploy/setup.sh           build dependencies only
+#   deploy/setup.sh --tests   also what the test suites need (browsers, Python peers)
+# Installs Debian packages with apt-get (as root, or through sudo), fetches
+# Debian's libsrtp2 source (built against OpenSSL by meson) and compiles.
+set -eu
+cd "$(dirname "$0")/.."
+
+build_pkgs="build-essential meson ninja-build pkg-config dpkg-dev ca-certificates
+  libssl-dev libnice-dev libglib2.0-dev libuv1-dev libjansson-dev libopus-dev libvpx-dev
+  libcmocka-dev openssl"
+test_pkgs="python3 iproute2 util-linux procps chromium chromium-driver python3-aiortc
+  nodejs npm"
+
+pkgs=$build_pkgs
+[ "${1:-}" = "--tests" ] && pkgs="$pkgs $test_pkgs"
+
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+fi
+
+deploy/fetch-libsrtp.sh
+[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null
+ninja -C build
