@@ -50,7 +50,8 @@ def make_cert(d, name, ca):
 
 
 def fingerprint(cert_path):
-    der = ssl.PEM_cert_to_DER_cert(open(cert_path).read())
+    with open(cert_path) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
     import hashlib
     return hashlib.sha256(der).hexdigest()
 
