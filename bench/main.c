@@ -1,0 +1,47 @@
+/* prism-bench: the load tester's tool. Subcommands measure one aspect each. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+
+double prism_bench_proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the parenthesised command name: state is field 3, utime 14, stime 15. */
+    const char *p = strrchr(buf, ')');
+    unsigned long utime = 0, stime = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                            &stime) != 2)
+        return 0;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+pid_t prism_bench_peer_pid(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "control") == 0)
+        return prism_bench_control(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0)) {
+        printf("prism-bench %s\n", PRISM_VERSION);
+        return 0;
+    }
+    fputs("Usage: prism-bench control [OPTIONS]   control-plane requests/s (see --help)\n"
+          "Media scenarios (bubbles of WebRTC endpoints) arrive with the media plane.\n",
+          argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+    return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+}
