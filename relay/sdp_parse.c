@@ -170,6 +170,17 @@ static bool token_ok(struct span a, size_t max)
     return true;
 }
 
+/* Printable ASCII without spaces, 1..max bytes (URIs). */
+static bool visible_ok(struct span a, size_t max)
+{
+    if (a.n == 0 || a.n > max)
+        return false;
+    for (size_t i = 0; i < a.n; i++)
+        if ((unsigned char)a.p[i] <= 0x20 || (unsigned char)a.p[i] >= 0x7f)
+            return false;
+    return true;
+}
+
 /* ice-char: ALPHA / DIGIT / "+" / "/" (RFC 8839 §5.4). */
 static bool ice_ok(struct span a, size_t min)
 {
@@ -298,6 +309,8 @@ static int on_transport_attr(struct parser *p, struct span name, struct span val
         else
             return fail(p, "line %u: malformed a=setup", p->line_no);
     } else if (span_eq(name, "candidate")) {
+        if (!has_val) /* on_candidate() relies on the "candidate:" prefix */
+            return fail(p, "line %u: malformed a=candidate", p->line_no);
         return on_candidate(p, line, keep_cands);
     } else if (span_eq(name, "end-of-candidates")) {
         if (keep_cands)
@@ -446,7 +459,7 @@ static int on_extmap(struct parser *p, struct prism_sdp_media *m, struct span v)
         return fail(p, "line %u: more than %d a=extmap in an m-section", p->line_no,
                     PRISM_SDP_MAX_EXT);
     struct prism_sdp_extmap *e = &m->exts[m->n_exts];
-    if (!token_ok(uri, PRISM_SDP_URI_LEN - 1))
+    if (!visible_ok(uri, PRISM_SDP_URI_LEN - 1))
         return fail(p, "line %u: a=extmap URI too long or malformed", p->line_no);
     e->id = (uint16_t)id;
     span_copy(e->uri, sizeof(e->uri), uri);
@@ -477,7 +490,8 @@ static int on_ssrc(struct parser *p, struct prism_sdp_media *m, struct span v)
         return fail(p, "line %u: more than %d ssrcs in an m-section", p->line_no,
                     PRISM_SDP_MAX_SSRC);
     if (split_at(&attr, ':', &name) && span_eq(name, "cname")) {
-        if (!token_ok(attr, PRISM_SDP_TOKEN_LEN - 1))
+        /* Chromium's cnames are base64 ("ArJypp+/LoRWEcZE"): not token-chars */
+        if (!visible_ok(attr, PRISM_SDP_TOKEN_LEN - 1))
             return fail(p, "line %u: malformed a=ssrc cname", p->line_no);
         span_copy(e->cname, sizeof(e->cname), attr);
     }
@@ -514,9 +528,9 @@ static int on_ssrc_group(struct parser *p, struct prism_sdp_media *m, struct spa
 static int on_msid(struct parser *p, struct prism_sdp_media *m, struct span v)
 {
     struct span stream, track = {NULL, 0};
-    if (!next_tok(&v, &stream) || !token_ok(stream, PRISM_SDP_TOKEN_LEN - 1))
+    if (!next_tok(&v, &stream) || !visible_ok(stream, PRISM_SDP_TOKEN_LEN - 1))
         return fail(p, "line %u: malformed a=msid", p->line_no);
-    if (next_tok(&v, &track) && !token_ok(track, PRISM_SDP_TOKEN_LEN - 1))
+    if (next_tok(&v, &track) && !visible_ok(track, PRISM_SDP_TOKEN_LEN - 1))
         return fail(p, "line %u: malformed a=msid track id", p->line_no);
     span_copy(m->msid_stream, sizeof(m->msid_stream), stream);
     m->msid_track[0] = '\0';

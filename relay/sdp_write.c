@@ -141,13 +141,16 @@ static void negotiate_media(struct prism_sdp_media *m)
     }
     size_t n = 0;
     for (size_t i = 0; i < m->n_pts; i++)
-        if (keep[i])
-            m->pts[n++] = m->pts[i];
-    m->n_pts = n;
-    if (n == 0) {
+        n += keep[i];
+    if (n == 0) { /* rejected: the offer's formats stay for the port-0 m-line */
         m->accepted = false;
         return;
     }
+    n = 0;
+    for (size_t i = 0; i < m->n_pts; i++)
+        if (keep[i])
+            m->pts[n++] = m->pts[i];
+    m->n_pts = n;
     n = 0;
     for (size_t i = 0; i < m->n_exts; i++)
         if (ext_ok(m->exts[i].uri))
@@ -314,10 +317,8 @@ static void write_answer_media(struct sb *b, const struct prism_sdp_media *m,
 {
     if (!m->accepted) {
         /* JSEP §5.3.1: a rejected m-section keeps its kind and mid, port 0. */
-        if (m->kind == PRISM_SDP_KIND_AUDIO || m->kind == PRISM_SDP_KIND_VIDEO) {
-            write_mline(b, kind_name(m->kind), true, m->pts, m->n_pts > 0 ? 1 : 0);
-            if (m->n_pts == 0)
-                b->full = true; /* cannot happen: the parser refuses it */
+        if ((m->kind == PRISM_SDP_KIND_AUDIO || m->kind == PRISM_SDP_KIND_VIDEO) && m->n_pts > 0) {
+            write_mline(b, kind_name(m->kind), true, m->pts, 1);
         } else if (m->kind == PRISM_SDP_KIND_APPLICATION) {
             sb_add(b, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n");
         } else {

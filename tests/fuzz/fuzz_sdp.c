@@ -1,7 +1,8 @@
 /* libFuzzer target for relay/sdp: the offer and answer parsers, then the
  * negotiation and answer writer on whatever parses. Invariant checked: a
  * parse either fails with PRISM_EBADSDP and a reason, or yields a session
- * whose answer can be written and parsed back as an answer. */
+ * whose answer can be written and parsed back as an answer (with its
+ * setup flipped, see flip_setup()). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct prism_sdp_session offer, back;
 static char answer[PRISM_SDP_MAX_BYTES];
+static char flipped[PRISM_SDP_MAX_BYTES];
+
+/* The relay's answer says setup:passive; checked as a client answer (which
+ * must say active), every such line is flipped. Returns the new length. */
+static size_t flip_setup(const char *in, size_t len)
+{
+    static const char from[] = "a=setup:passive", to[] = "a=setup:active";
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (i + sizeof(from) - 1 <= len && memcmp(in + i, from, sizeof(from) - 1) == 0) {
+            memcpy(flipped + o, to, sizeof(to) - 1);
+            o += sizeof(to) - 1;
+            i += sizeof(from) - 1;
+        } else {
+            flipped[o++] = in[i++];
+        }
+    }
+    return o;
+}
 
 static void must(int cond, const char *what)
 {
@@ -48,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     size_t n = 0;
     must(prism_sdp_write_answer(&offer, &local, answer, sizeof(answer), &n) == 0, "write answer");
-    err = prism_sdp_parse_answer(answer, n, NULL, 0, &back, reason, sizeof(reason));
+    err = prism_sdp_parse_answer(flipped, flip_setup(answer, n), NULL, 0, &back, reason,
+                                 sizeof(reason));
     if (err != 0)
         fprintf(stderr, "fuzz_sdp: own answer refused: %s\n", reason);
     must(err == 0, "own answer parses");
