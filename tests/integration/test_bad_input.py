@@ -1,0 +1,353 @@
+"""Bad input on the control socket (PROTOCOL.md, "Transport and framing" and
+"Messages"): each gets a clear error, and neither the connection that sent it
+(where the protocol keeps it open) nor anyone else is affected.
+
+Runs over the Unix socket and over TLS; what is specific to TLS (handshakes,
+certificates) is in test_tls.py.
+"""
+import json
+import resource
+import socket
+import unittest
+
+from harness import Relay, reason
+
+
+def line(obj):
+    return json.dumps(obj).encode() + b"\n"
+
+
+def req(method, params=None, id=1):
+    msg = {"jsonrpc": "2.0", "id": id, "method": method}
+    if params is not None:
+        msg["params"] = params
+    return line(msg)
+
+
+class Base:
+    tls = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.relay = Relay(tls=cls.tls)
+        with cls.relay.unix() as c:
+            assert "result" in c.call("tenant.create", {"tenant": "keep"})
+            assert "result" in c.call("bubble.create", {"tenant": "keep", "bubble": "b"})
+            assert "result" in c.call("peer.join", {"tenant": "keep", "bubble": "b",
+                                                    "peer": "p"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.relay.close()
+
+    def connect(self):
+        c = self.relay.tls() if self.tls else self.relay.unix()
+        self.addCleanup(c.close)
+        return c
+
+    def setUp(self):
+        self.c = self.connect()
+        # A bystander connected all along must be unaffected by every case.
+        self.other = self.connect()
+        self.assertIn("result", self.other.call("relay.info"))
+        self.addCleanup(self.check_unaffected)  # runs after the case's own cleanups
+
+    def check_unaffected(self):
+        # The offending connection still answers (unless a case closed it),
+        # the bystander got nothing unasked, and the state is intact.
+        reply = self.other.call("bubble.info", {"tenant": "keep", "bubble": "b"})
+        self.assertEqual(reply.get("result"), {"peers": [{**reply["result"]["peers"][0],
+                                                          "peer": "p"}]}, reply)
+        self.assertEqual(self.other.buf, b"")
+        stats = self.other.call("stats.get")["result"]
+        self.assertEqual((stats["tenants"], stats["bubbles"], stats["peers"]),
+                         self.expected_counts())
+
+    def expected_counts(self):
+        return (1, 1, 1)
+
+    def error(self, raw, code, id=None):
+        """Sends raw bytes; expects one error reply with `code` and `id`."""
+        self.c.send_raw(raw)
+        reply = self.c.read_line()
+        self.assertEqual(reply.get("jsonrpc"), "2.0", reply)
+        self.assertNotIn("result", reply, reply)
+        self.assertEqual(reply["error"]["code"], code, (raw[:200], reply))
+        self.assertIsInstance(reply["error"]["message"], str)
+        self.assertTrue(reply["error"]["message"])
+        self.assertEqual(reply["id"], id, reply)
+        return reply["error"]
+
+    def still_answers(self, client=None):
+        reply = (client or self.c).call("relay.info")
+        self.assertIn("result", reply)
+
+    # cases
+
+    def test_malformed_json(self):
+        for raw in (b'{"jsonrpc":"2.0",', b"{bad}", b"not json", b'{"a":1}}', b"{'a':1}",
+                    b'{"jsonrpc":"2.0","id":1,"method":"relay.info"', b"\x00\x01\x02",
+                    b'{"jsonrpc":"2.0","id":1,"method":"relay.\xff\xfe"}'):
+            with self.subTest(raw=raw):
+                self.error(raw + b"\n", -32700)
+                self.still_answers()
+
+    def test_non_object_requests_and_batches(self):
+        batch = [{"jsonrpc": "2.0", "id": 1, "method": "relay.info"}]
+        for obj in ([], [1, 2], batch, batch * 2, "relay.info", 42, 1.5, None, True):
+            with self.subTest(obj=obj):
+                self.error(line(obj), -32600)
+                self.still_answers()
+
+    def test_invalid_request_objects(self):
+        for obj in ({}, {"id": 1, "method": "relay.info"},
+                    {"jsonrpc": "1.0", "id": 1, "method": "relay.info"},
+                    {"jsonrpc": 2.0, "id": 1, "method": "relay.info"},
+                    {"jsonrpc": "2.0", "id": 1},
+                    {"jsonrpc": "2.0", "id": 1, "method": 5},
+                    {"jsonrpc": "2.0", "id": 1, "method": None},
+                    {"jsonrpc": "2.0", "id": {"a": 1}, "method": "relay.info"},
+                    {"jsonrpc": "2.0", "id": [1], "method": "relay.info"},
+                    {"jsonrpc": "2.0", "id": True, "method": "relay.info"}):
+            with self.subTest(obj=obj):
+                self.c.send_raw(line(obj))
+                reply = self.c.read_line()
+                self.assertEqual(reply["error"]["code"], -32600, (obj, reply))
+                # The id is echoed when it could be read, null otherwise.
+                self.assertIn(reply["id"], (None, obj.get("id")), reply)
+                if not isinstance(obj.get("id"), (int, str)) or isinstance(obj.get("id"), bool):
+                    self.assertIsNone(reply["id"])
+                self.still_answers()
+
+    def test_params_not_an_object(self):
+        for params in ([], ["keep"], "keep", 5, None):
+            with self.subTest(params=params):
+                self.error(req("stats.get", params, id=9) if params is not None else
+                           line({"jsonrpc": "2.0", "id": 9, "method": "stats.get",
+                                 "params": None}), -32602, id=9)
+                self.still_answers()
+
+    def test_missing_or_mistyped_params(self):
+        cases = [
+            ("tenant.create", {}, "tenant"),
+            ("tenant.create", {"tenant": 1}, "tenant"),
+            ("tenant.create", {"tenant": None}, "tenant"),
+            ("tenant.create", {"tenant": ["keep"]}, "tenant"),
+            ("tenant.create", {"tenant": "x", "limits": 5}, "limits"),
+            ("tenant.delete", {}, "tenant"),
+            ("bubble.create", {"tenant": "keep"}, "bubble"),
+            ("bubble.create", {"bubble": "b"}, "tenant"),
+            ("bubble.create", {"tenant": "keep", "bubble": {"id": "b"}}, "bubble"),
+            ("bubble.delete", {"tenant": "keep"}, "bubble"),
+            ("bubble.info", {"tenant": "keep", "bubble": 12}, "bubble"),
+            ("peer.join", {"tenant": "keep", "bubble": "b"}, "peer"),
+            ("peer.join", {"tenant": "keep", "bubble": "b", "peer": "q", "publish": 1}, "publish"),
+            ("peer.join", {"tenant": "keep", "bubble": "b", "peer": "q", "publish": "true"},
+             "publish"),
+            ("peer.leave", {"tenant": "keep", "bubble": "b", "peer": False}, "peer"),
+            ("peer.publish", {"tenant": "keep", "bubble": "b", "peer": "p"}, "offer"),
+            ("peer.publish", {"tenant": "keep", "bubble": "b", "peer": "p", "offer": {}},
+             "offer"),
+            ("peer.subscribe", {"tenant": "keep", "bubble": "b"}, "peer"),
+            ("peer.answer", {"tenant": "keep", "bubble": "b", "peer": "p", "revision": 1},
+             "answer"),
+            ("peer.answer", {"tenant": "keep", "bubble": "b", "peer": "p", "answer": "v=0"},
+             "revision"),
+            ("peer.candidate", {"tenant": "keep", "bubble": "b", "peer": "p",
+                                "candidate": None}, "transport"),
+            ("peer.candidate", {"tenant": "keep", "bubble": "b", "peer": "p",
+                                "transport": "publish"}, "candidate"),
+            ("peer.candidate", {"tenant": "keep", "bubble": "b", "peer": "p",
+                                "transport": 1, "candidate": None}, "transport"),
+            ("events.subscribe", {"tenants": "keep"}, "tenants"),
+            ("events.subscribe", {"since": "0"}, "since"),
+            ("stats.get", {"tenant": 5}, "tenant"),
+            ("stats.get", {"tenant": "keep", "bubble": 5}, "bubble"),
+        ]
+        for i, (method, params, field) in enumerate(cases):
+            with self.subTest(method=method, params=params):
+                err = self.error(req(method, params, id=100 + i), -32602, id=100 + i)
+                self.assertIn(field, err["message"])
+
+    def test_invalid_ids(self):
+        bad = ["has space", "x" * 65, "\u00e9t\u00e9", "\U0001f600", "", "a/b", "tab\t",
+               "new\nline", "semi;colon", "quote\"", "per%cent", "y" * 1000]
+        for i, bad_id in enumerate(bad):
+            for method, params, field in (
+                    ("tenant.create", {"tenant": bad_id}, "tenant"),
+                    ("bubble.create", {"tenant": "keep", "bubble": bad_id}, "bubble"),
+                    ("peer.join", {"tenant": "keep", "bubble": "b", "peer": bad_id}, "peer"),
+                    ("bubble.info", {"tenant": bad_id, "bubble": "b"}, "tenant")):
+                with self.subTest(method=method, id=bad_id):
+                    err = self.error(req(method, params, id=i), -32602, id=i)
+                    self.assertIn(field, err["message"])
+        # Raw UTF-8 on the wire, not only \u escapes.
+        raw = '{"jsonrpc":"2.0","id":7,"method":"tenant.create","params":{"tenant":"caf\u00e9"}}\n'
+        self.assertIn("tenant", self.error(raw.encode(), -32602, id=7)["message"])
+        # The edge of the rule is accepted: 64 bytes, every allowed character.
+        for good in ("g" * 64, "Az09._:@-", "1"):
+            reply = self.c.call("bubble.create", {"tenant": "keep", "bubble": good})
+            self.assertIn("result", reply, reply)
+            self.assertIn("result", self.c.call("bubble.delete", {"tenant": "keep",
+                                                                  "bubble": good}))
+
+    def test_request_ids_of_every_kind_are_echoed(self):
+        for id in (0, -1, 2 ** 53, "a string id", "", "\u00e9", 1.5):
+            with self.subTest(id=id):
+                self.c.send_raw(req("relay.info", id=id))
+                reply = self.c.read_line()
+                self.assertIn("result", reply)
+                self.assertEqual(reply["id"], id)
+        self.c.send_raw(line({"jsonrpc": "2.0", "id": None, "method": "relay.info"}))
+        self.assertIsNone(self.c.read_line()["id"])
+
+    def test_unknown_method(self):
+        for method in ("nope", "", "relay.info.x", "RELAY.INFO", "m" * 10000):
+            with self.subTest(method=method[:20]):
+                self.error(req(method, id=3), -32601, id=3)
+
+    def test_notifications_get_no_reply(self):
+        for obj in ({"jsonrpc": "2.0", "method": "relay.info"},
+                    {"jsonrpc": "2.0", "method": "no.such.method"},
+                    {"jsonrpc": "2.0", "method": "tenant.create", "params": {"tenant": 5}},
+                    {"jsonrpc": "2.0", "method": "bubble.info",
+                     "params": {"tenant": "nope", "bubble": "b"}},
+                    {"jsonrpc": "2.0", "method": "stats.get"}):
+            self.c.send_raw(line(obj))
+        reply = self.c.call("relay.info")
+        self.assertIn("result", reply)
+        self.assertEqual(self.c.buf, b"")
+
+    def test_blank_lines_and_crlf(self):
+        self.c.send_raw(b"\n\r\n   \n\t\n")
+        self.c.send_raw(req("relay.info", id=5)[:-1] + b"\r\n")
+        reply = self.c.read_line()
+        self.assertEqual((reply["id"], "result" in reply), (5, True))
+        self.still_answers()
+        self.assertEqual(self.c.buf, b"")
+
+    def test_2mib_line(self):
+        pad = "x" * (2 * 1024 * 1024)
+        big = req("tenant.create", {"tenant": "huge", "pad": pad}, id=1)
+        self.assertGreater(len(big), 2 * 1024 * 1024)
+        # Sent in pieces while the bystander is served.
+        for i in range(0, len(big) - 1, 256 * 1024):
+            self.c.send_raw(big[i:min(i + 256 * 1024, len(big) - 1)])
+            self.still_answers(self.other)
+        self.c.send_raw(b"\n" + req("relay.info", id=2))
+        err = self.c.read_line()
+        self.assertEqual(err["error"]["code"], -32600, err)
+        self.assertIn("max_line", err["error"]["message"])
+        reply = self.c.read_line()
+        self.assertEqual((reply["id"], "result" in reply), (2, True))
+        # Twice in one write, with requests between and after.
+        self.c.send_raw(big + req("relay.info", id=3) + big + req("relay.info", id=4))
+        got = [self.c.read_line() for _ in range(4)]
+        self.assertEqual([m.get("error", {}).get("code") for m in got],
+                         [-32600, None, -32600, None])
+        self.assertEqual([m["id"] for m in got[1::2]], [3, 4])
+        # Nothing of it was executed.
+        self.assertEqual(reason(self.c.call("stats.get", {"tenant": "huge"})), "not_found")
+
+    def test_10000_pipelined_requests_answered_in_order(self):
+        self.assertIn("result", self.c.call("tenant.create", {"tenant": "pipe",
+                                                              "limits": {"max_peers": 0}}))
+        self.addCleanup(self.other.call, "tenant.delete", {"tenant": "pipe"})
+        self.assertIn("result", self.c.call("bubble.create", {"tenant": "pipe", "bubble": "b"}))
+        n = 10000
+        expected = []
+        parts = []
+        for i in range(n):
+            id = 1000 + i
+            kind = i % 4
+            if kind == 0:
+                parts.append(req("peer.join", {"tenant": "pipe", "bubble": "b",
+                                               "peer": f"p{i}"}, id=id))
+                expected.append(None)
+            elif kind == 1:
+                parts.append(req("peer.leave", {"tenant": "pipe", "bubble": "b",
+                                                "peer": f"p{i - 1}"}, id=id))
+                expected.append(None)
+            elif kind == 2:
+                parts.append(req("peer.leave", {"tenant": "pipe", "bubble": "b",
+                                                "peer": f"p{i}"}, id=id))
+                expected.append("not_found")
+            else:
+                parts.append(req("bubble.info", {"tenant": "pipe", "bubble": "bad id"}, id=id))
+                expected.append(-32602)
+        # All sent before the first reply is read (one thread: an ssl socket
+        # must not be read and written from two threads at once). The
+        # replies (~1 MB) fit in the relay's send queue (control.max_pending).
+        self.c.send_raw(b"".join(parts))
+        for i in range(n):
+            reply = self.c.read_line()
+            self.assertEqual(reply["id"], 1000 + i)
+            if expected[i] is None:
+                self.assertIn("result", reply, reply)
+            elif expected[i] == "not_found":
+                self.assertEqual(reason(reply), "not_found", reply)
+            else:
+                self.assertEqual(reply["error"]["code"], -32602, reply)
+        self.assertEqual(self.c.call("bubble.info", {"tenant": "pipe", "bubble": "b"})["result"],
+                         {"peers": []})
+
+    def test_half_a_line_then_stall(self):
+        staller = self.connect()
+        staller.send_raw(b'{"jsonrpc":"2.0","id":77,"method":"stats.g')
+        # Everyone else is served while it stalls, on fresh connections too.
+        for _ in range(3):
+            self.still_answers(self.other)
+            with (self.relay.tls() if self.tls else self.relay.unix()) as fresh:
+                self.still_answers(fresh)
+        self.still_answers()
+        # Its line completes later and is answered then.
+        staller.send_raw(b'et","params":{"tenant":"keep"}}\n')
+        reply = staller.read_line()
+        self.assertEqual(reply["id"], 77)
+        self.assertEqual(reply["result"]["bubbles"], 1)
+
+    def open_raw(self):
+        if self.tls:
+            return socket.create_connection(("127.0.0.1", self.relay.tls_port), timeout=60)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Blocking: a Unix connect with a full backlog waits (with a timeout
+        # it would fail at once with EAGAIN, which is the client's problem).
+        s.connect(self.relay.sock)
+        s.settimeout(60)
+        return s
+
+    def test_1000_connections_opened_and_dropped(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 1200 and hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+        socks = []
+        try:
+            for i in range(1000):
+                s = self.open_raw()
+                socks.append(s)
+                if i % 3 == 1:
+                    s.sendall(b'{"jsonrpc":"2.0","id":1,"meth')  # half a line
+                elif i % 3 == 2:
+                    s.sendall(req("relay.info"))  # a request never read
+            self.still_answers(self.other)
+        finally:
+            for s in socks:
+                s.close()
+        # Then in quick succession, connect and drop at once.
+        for _ in range(1000):
+            self.open_raw().close()
+        self.still_answers()
+        with (self.relay.tls() if self.tls else self.relay.unix()) as fresh:
+            self.still_answers(fresh)
+
+
+class UnixBadInput(Base, unittest.TestCase):
+    tls = False
+
+
+class TlsBadInput(Base, unittest.TestCase):
+    tls = True
+
+
+if __name__ == "__main__":
+    unittest.main()
