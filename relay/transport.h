@@ -1,0 +1,172 @@
+/* One media transport of a peer (publish or subscribe): ICE + DTLS + SRTP.
+ *
+ * Owns: a struct prism_transport holds one ICE agent (relay/ice.h: one
+ * stream, one component, BUNDLE + rtcp-mux), one DTLS-SRTP session
+ * (crypto/dtls.h) with its retransmission timer, the two SRTP contexts
+ * (crypto/srtp.h: inbound keyed with the peer's key, outbound with ours) and
+ * its egress send queue (relay/egress.h).
+ *
+ * Thread: a transport belongs to the worker that created it; every function
+ * and every callback runs on that thread (the one running `loop`). The
+ * shared struct prism_dtls_ctx is immutable and safe to use from every
+ * worker at once: OpenSSL allows SSL_new() on one SSL_CTX from many threads
+ * as long as nobody modifies the SSL_CTX.
+ *
+ * Lifecycle: NEW -> CONNECTING (remote description set, ICE checking, DTLS
+ * handshaking) -> CONNECTED (DTLS done, peer's fingerprint matched, SRTP
+ * keyed) -> FAILED (final; ICE failed, consent lost, DTLS failed). A peer's
+ * close_notify after CONNECTED reports CLOSED. Both FAILED and CLOSED are
+ * final: the owner then calls prism_transport_close(). A status is reported
+ * once, through on_status, never for prism_transport_close() itself.
+ *
+ * Ingress (RFC 7983 demultiplexing by first byte; libnice keeps STUN):
+ * 20-63 DTLS, 128-191 RTP or RTCP (RTCP when the second byte, the whole
+ * payload type, is 192-223: RFC 5761 §4), anything else dropped. RTP and
+ * RTCP are accepted only SRTP-protected under the keys of this transport's
+ * DTLS handshake (RFC 5764, RFC 3711): never in the clear, never before the
+ * handshake. Each rejected packet bumps one counter; nothing is logged.
+ *
+ * Egress: packets are copied into a pool buffer of the worker's egress,
+ * protected and queued; the egress sends them in one batch per loop
+ * iteration.
+ *
+ * Callbacks: any callback may call prism_transport_close(); after that no
+ * callback runs again (except the closed callback).
+ */
+#ifndef PRISM_RELAY_TRANSPORT_H
+#define PRISM_RELAY_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "crypto/dtls.h"
+#include "relay/egress.h"
+#include "relay/ice.h"
+
+enum prism_transport_status {
+    PRISM_TS_NEW = 0,    /* created; no remote description yet */
+    PRISM_TS_CONNECTING, /* remote description set: ICE checks, then DTLS */
+    PRISM_TS_CONNECTED,  /* SRTP keyed: media flows both ways */
+    PRISM_TS_FAILED,     /* final; see the reason passed to on_status */
+    PRISM_TS_CLOSED,     /* final; the peer closed DTLS, or prism_transport_close() */
+};
+
+struct prism_transport_config {
+    struct prism_ice_config ice;      /* controlling = true for the subscribe transport (the
+                                         relay offered); copied as prism_ice_new() does */
+    struct prism_dtls_ctx *dtls_ctx;  /* shared, immutable, created once per process; must
+                                         outlive prism_transport_set_remote() (sessions then
+                                         hold their own reference) */
+    enum prism_dtls_role dtls_role;   /* our a=setup: SERVER (passive) for both of the relay's
+                                         transports; CLIENT (active) for bench clients */
+    struct prism_egress *egress;      /* the worker's egress context; outlives the transport */
+};
+
+struct prism_transport_callbacks {
+    /* An authenticated, decrypted RTP packet of `len` bytes (header
+     * included), in place: may be modified, valid only during the call. */
+    void (*on_rtp)(void *ud, uint8_t *pkt, size_t len);
+    /* An authenticated, decrypted (compound) RTCP packet, same rules. */
+    void (*on_rtcp)(void *ud, uint8_t *pkt, size_t len);
+    /* The status changed. `reason` is "" for CONNECTING and CONNECTED, and
+     * for FAILED/CLOSED one of: "ice failed", "consent lost",
+     * "dtls: <crypto/dtls.h failure, e.g. fingerprint mismatch>",
+     * "srtp: key setup failed", "dtls: closed by peer". Valid during the
+     * call. */
+    void (*on_status)(void *ud, enum prism_transport_status st, const char *reason);
+    /* A local ICE candidate as an SDP attribute value (no "a="), valid during
+     * the call. */
+    void (*on_candidate)(void *ud, const char *candidate);
+    /* Local gathering finished: signal end-of-candidates. */
+    void (*on_gathering_done)(void *ud);
+};
+
+/* Traffic and drop counters (monotonic; read on the owner thread).
+ * Media only: DTLS and STUN are not counted. */
+struct prism_transport_counters {
+    uint64_t packets_in;     /* authenticated RTP + RTCP datagrams delivered */
+    uint64_t bytes_in;       /* their SRTP/SRTCP bytes as received */
+    uint64_t packets_out;    /* SRTP/SRTCP datagrams the kernel accepted */
+    uint64_t bytes_out;      /* their protected bytes */
+    uint64_t drop_not_srtp;  /* unknown first byte, or RTP/RTCP before keys or after close */
+    uint64_t drop_srtp_auth; /* SRTP/SRTCP tag did not verify */
+    uint64_t drop_srtp_replay; /* replayed or too old for the replay window */
+    uint64_t drop_malformed; /* too short, bad header, DTLS before the remote description */
+    uint64_t drop_egress;    /* not connected, invalid packet, pool empty, protect failed,
+                                socket refused */
+};
+
+struct prism_transport;
+
+/* Creates a transport on `loop`'s thread (the worker). `cfg` and `cb` are
+ * copied; `ud` goes to every callback. on_rtp, on_rtcp and on_status are
+ * required. Nothing is bound or sent until prism_transport_gather().
+ * Returns 0 and sets *out, or PRISM_EINVAL (missing callback, dtls_ctx or
+ * egress; invalid ICE config) or PRISM_ENOMEM / PRISM_EINTERNAL. On error
+ * nothing is left to close. */
+int prism_transport_new(uv_loop_t *loop, const struct prism_transport_config *cfg,
+                        const struct prism_transport_callbacks *cb, void *ud,
+                        struct prism_transport **out);
+
+/* Binds the UDP sockets and starts gathering: candidates arrive through
+ * on_candidate (possibly before this returns), then on_gathering_done. Call
+ * once. Returns 0, PRISM_EINVAL (twice, or closing) or PRISM_EIO (no socket
+ * could be bound). */
+int prism_transport_gather(struct prism_transport *t);
+
+/* Our ICE ufrag and pwd for the SDP; owned by `t`, valid until it is closed. */
+void prism_transport_local_credentials(const struct prism_transport *t, const char **ufrag,
+                                       const char **pwd);
+
+/* Sets the peer's ICE credentials and its DTLS certificate fingerprint (the
+ * SDP a=fingerprint value, "sha-256 AB:CD:..."), moves to CONNECTING and
+ * lets ICE check. Once ICE connects, DTLS starts: a client sends its
+ * ClientHello, a server waits for one. Callbacks may run before this
+ * returns. Call once. Returns 0, PRISM_EINVAL (malformed credentials or
+ * fingerprint, called twice, or closing), PRISM_EUNSUPPORTED (a fingerprint
+ * hash other than sha-256/384/512), PRISM_ENOMEM or PRISM_ECRYPTO. */
+int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
+                               const char *fingerprint);
+
+/* Adds one trickled remote candidate ("candidate:..."), or end-of-candidates
+ * when `candidate` is NULL. Call after prism_transport_set_remote(). Returns
+ * 0 or PRISM_EINVAL (malformed, too early, or closing); unusable but
+ * well-formed candidates (TCP, mDNS) are ignored and return 0. */
+int prism_transport_add_remote_candidate(struct prism_transport *t, const char *candidate);
+
+/* Egress (hot path): copies the plain RTP packet (`len` bytes, 12 to
+ * PRISM_EGRESS_MAX_PACKET, version 2) into a pool buffer, writes `ssrc` over
+ * bytes 8-11 in network order unless `ssrc` is 0, SRTP-protects it and
+ * queues it for the next flush. `pkt` is not modified or kept. No
+ * allocation, lock or log. Returns 0 (queued; a later send failure is
+ * counted in drop_egress), or, each counted in drop_egress: PRISM_EIO (not
+ * CONNECTED), PRISM_EINVAL (not an RTP packet or too long), PRISM_ENOMEM
+ * (pool empty), PRISM_ECRYPTO (protect refused). */
+int prism_transport_send_rtp(struct prism_transport *t, const uint8_t *pkt, size_t len,
+                             uint32_t ssrc);
+
+/* Same for one (compound) RTCP packet (8 to PRISM_EGRESS_MAX_PACKET bytes,
+ * version 2), sent as SRTCP, unmodified. */
+int prism_transport_send_rtcp(struct prism_transport *t, const uint8_t *pkt, size_t len);
+
+/* The counters, owned by `t` and updated in place; valid until it is closed. */
+const struct prism_transport_counters *prism_transport_counters(const struct prism_transport *t);
+
+/* The current status (CLOSED once prism_transport_close() was called). */
+enum prism_transport_status prism_transport_status(const struct prism_transport *t);
+
+/* Closes the transport: sends a DTLS close_notify if connected, flushes its
+ * queued datagrams, stops ICE. No callback runs after this returns; every
+ * other call fails (PRISM_EINVAL, sends PRISM_EIO). Memory and sockets are
+ * released in a later loop phase, then `closed_cb(ud)` runs (may be NULL).
+ * Safe from inside any callback of `t`. Accepts NULL. Call at most once. */
+void prism_transport_close(struct prism_transport *t, void (*closed_cb)(void *ud));
+
+/* Internal, for unit tests only: runs one received datagram through the
+ * ingress exactly as if libnice had delivered it (`data` is modified in
+ * place). */
+void prism__transport_ingress(struct prism_transport *t, uint8_t *data, size_t len);
+
+#endif
