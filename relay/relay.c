@@ -208,43 +208,46 @@ int prism_relay_peer_leave(struct prism_relay *relay, const char *tenant, const 
     return prism_registry_peer_leave(relay->reg, tenant, bubble, peer);
 }
 
-int prism_relay_peer_publish(struct prism_relay *relay, const char *tenant, const char *bubble,
-                             const char *peer, const char *offer, json_t **result)
+void prism_relay_peer_publish(struct prism_relay *relay, const char *tenant, const char *bubble,
+                              const char *peer, const char *offer,
+                              const struct prism_relay_done *done)
 {
     (void)offer;
-    (void)result;
     struct prism_peer *p = prism_registry_peer_find(relay->reg, tenant, bubble, peer);
-    if (p == NULL)
-        return PRISM_ENOTFOUND;
-    if (!p->may_publish)
-        return PRISM_EFORBIDDEN;
-    return PRISM_EUNSUPPORTED;
+    int rc = p == NULL ? PRISM_ENOTFOUND : !p->may_publish ? PRISM_EFORBIDDEN : PRISM_EUNSUPPORTED;
+    done->cb(done->ud, rc, NULL, NULL);
 }
 
-int prism_relay_peer_subscribe(struct prism_relay *relay, const char *tenant, const char *bubble,
-                               const char *peer, json_t **result)
+void prism_relay_peer_subscribe(struct prism_relay *relay, const char *tenant, const char *bubble,
+                                const char *peer, const struct prism_relay_done *done)
 {
-    (void)result;
-    if (prism_registry_peer_find(relay->reg, tenant, bubble, peer) == NULL)
-        return PRISM_ENOTFOUND;
-    return PRISM_EUNSUPPORTED;
+    int rc = prism_registry_peer_find(relay->reg, tenant, bubble, peer) == NULL
+                 ? PRISM_ENOTFOUND
+                 : PRISM_EUNSUPPORTED;
+    done->cb(done->ud, rc, NULL, NULL);
 }
 
 int prism_relay_peer_answer(struct prism_relay *relay, const char *tenant, const char *bubble,
-                            const char *peer, const char *answer, uint64_t revision)
+                            const char *peer, const char *answer, uint64_t revision, char *msg,
+                            size_t msg_len)
 {
     (void)answer;
     (void)revision;
+    (void)msg;
+    (void)msg_len;
     if (prism_registry_peer_find(relay->reg, tenant, bubble, peer) == NULL)
         return PRISM_ENOTFOUND;
     return PRISM_EUNSUPPORTED;
 }
 
 int prism_relay_peer_candidate(struct prism_relay *relay, const char *tenant, const char *bubble,
-                               const char *peer, bool subscribe_transport, const char *candidate)
+                               const char *peer, bool subscribe_transport, const char *candidate,
+                               char *msg, size_t msg_len)
 {
     (void)subscribe_transport;
     (void)candidate;
+    (void)msg;
+    (void)msg_len;
     if (prism_registry_peer_find(relay->reg, tenant, bubble, peer) == NULL)
         return PRISM_ENOTFOUND;
     return PRISM_EUNSUPPORTED;

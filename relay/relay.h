@@ -53,19 +53,35 @@ int prism_relay_peer_join(struct prism_relay *relay, const char *tenant, const c
 int prism_relay_peer_leave(struct prism_relay *relay, const char *tenant, const char *bubble,
                            const char *peer);
 
-/* Media negotiation. `*result` receives the reply object on success. Returns
+/* Completion of a call whose answer needs a worker (the transport's ICE
+ * credentials and candidates). Called exactly once on the control thread,
+ * possibly before the call returns: `rc` 0 with `result` (stolen), or a
+ * PRISM_E* code with a human `msg`. */
+struct prism_relay_done {
+    void (*cb)(void *ud, int rc, json_t *result, const char *msg);
+    void *ud;
+};
+
+/* peer.publish: the peer's upstream transport from its SDP offer; the
+ * result is {answer}. peer.subscribe: the downstream transport; the result is
+ * {offer, revision}. Both always complete through `done`. Errors:
  * PRISM_ENOTFOUND, PRISM_EFORBIDDEN (publish by a peer joined with
- * publish=false), PRISM_EBADSDP, PRISM_EUNSUPPORTED... */
-int prism_relay_peer_publish(struct prism_relay *relay, const char *tenant, const char *bubble,
-                             const char *peer, const char *offer, json_t **result);
-int prism_relay_peer_subscribe(struct prism_relay *relay, const char *tenant, const char *bubble,
-                               const char *peer, json_t **result);
+ * publish=false), PRISM_EBADSDP, PRISM_EOVERLOADED. */
+void prism_relay_peer_publish(struct prism_relay *relay, const char *tenant, const char *bubble,
+                              const char *peer, const char *offer,
+                              const struct prism_relay_done *done);
+void prism_relay_peer_subscribe(struct prism_relay *relay, const char *tenant, const char *bubble,
+                                const char *peer, const struct prism_relay_done *done);
+/* Applies the client's answer to the outstanding downstream offer `revision`
+ * (PRISM_ENOTFOUND if it is not the outstanding one). Returns 0 or a PRISM_E*
+ * code with a message in `msg`. */
 int prism_relay_peer_answer(struct prism_relay *relay, const char *tenant, const char *bubble,
-                            const char *peer, const char *answer, uint64_t revision);
-/* `candidate` NULL means end-of-candidates. */
+                            const char *peer, const char *answer, uint64_t revision, char *msg,
+                            size_t msg_len);
+/* A trickled candidate of the client; NULL means end-of-candidates. */
 int prism_relay_peer_candidate(struct prism_relay *relay, const char *tenant, const char *bubble,
-                               const char *peer, bool subscribe_transport,
-                               const char *candidate);
+                               const char *peer, bool subscribe_transport, const char *candidate,
+                               char *msg, size_t msg_len);
 
 /* Counters for the relay, a tenant, or a bubble (tenant and bubble given).
  * NULL with *err = PRISM_ENOTFOUND if the scope does not exist. */

@@ -8,6 +8,7 @@
 #define PRISM_SIGNALING_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "signaling/auth.h"
 
@@ -18,6 +19,18 @@ struct prism_conn;
  * connection stops reading requests until it drains; an event subscriber that
  * falls that far behind is disconnected (it can resume with `since`). */
 void prism_conn_send_line(struct prism_conn *conn, const char *line, size_t len);
+
+/* Queues the reply to a request. Replies leave in request order: one that
+ * follows a deferred request waits until that request is answered. */
+void prism_conn_reply(struct prism_conn *conn, const char *line, size_t len);
+
+/* Reserves the reply slot of a request that will be answered later, through
+ * prism_server_fulfil(). Returns the slot's token. */
+uint64_t prism_conn_defer(struct prism_conn *conn);
+
+/* A number naming this connection for its whole life, never reused: late
+ * answers find their connection by it, and are dropped if it has closed. */
+uint64_t prism_conn_serial(const struct prism_conn *conn);
 
 /* The authenticated client behind the connection. */
 const struct prism_client *prism_conn_client(const struct prism_conn *conn);

@@ -16,6 +16,7 @@
 
 #include "crypto/idhash.h"
 #include "crypto/tls.h"
+#include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/base/log.h"
 #include "relay/relay.h"
@@ -48,7 +49,7 @@ static void reply_line(struct prism_conn *conn, char *line)
 {
     if (line == NULL)
         return;
-    prism_conn_send_line(conn, line, strlen(line));
+    prism_conn_reply(conn, line, strlen(line));
     free(line);
 }
 
@@ -61,6 +62,90 @@ static const char *result_name(int rpc_code, int err)
     case PRISM_RPC_INVALID_PARAMS: return "invalid_params";
     default: return err == 0 ? "ok" : prism_error_reason(err);
     }
+}
+
+/* The reply to a request that ended with `rc` (0: `result`, stolen). */
+static char *format_reply(json_t *id, int rc, json_t *result, const char *msg)
+{
+    if (rc == 0)
+        return prism_rpc_result(id, result);
+    json_decref(result);
+    if (rc == PRISM_EINVAL)
+        return prism_rpc_error(id, PRISM_RPC_INVALID_PARAMS, msg, NULL);
+    const char *reason = prism_error_reason(rc);
+    return prism_rpc_error(id, prism_rpc_code_for_reason(reason),
+                           msg != NULL && msg[0] != '\0' ? msg : prism_error_str(rc), reason);
+}
+
+/* A request the relay answers later (peer.publish, peer.subscribe). */
+struct deferred {
+    struct control *ctl;
+    uint64_t serial;             /* the connection, found again by serial */
+    uint64_t token;              /* its reply slot; 0 while the handler runs */
+    json_t *id;                  /* NULL for a notification */
+    bool completed;              /* the relay answered while the handler ran */
+    int rc;
+    json_t *result;
+    char msg[256];
+    /* for the audit record */
+    char client[80];
+    char method[32];
+    char tenant[PRISM_ID_MAX + 1], bubble[PRISM_ID_MAX + 1], peer[PRISM_ID_MAX + 1];
+};
+
+static void deferred_free(struct deferred *d)
+{
+    json_decref(d->id);
+    json_decref(d->result);
+    free(d);
+}
+
+static void deferred_audit(struct deferred *d)
+{
+    prism_audit_record(d->ctl->audit, d->client, d->method, d->tenant[0] ? d->tenant : NULL,
+                       d->bubble[0] ? d->bubble : NULL, d->peer[0] ? d->peer : NULL,
+                       result_name(0, d->rc));
+}
+
+static void on_deferred_done(void *ud, int rc, json_t *result, const char *msg)
+{
+    struct deferred *d = ud;
+    if (d->token == 0) { /* still inside the handler: on_line replies */
+        d->completed = true;
+        d->rc = rc;
+        d->result = result;
+        snprintf(d->msg, sizeof(d->msg), "%s", msg != NULL ? msg : "");
+        return;
+    }
+    d->rc = rc;
+    char *line = format_reply(d->id, rc, result, msg);
+    if (line != NULL && d->id != NULL && d->ctl->server != NULL)
+        prism_server_fulfil(d->ctl->server, d->serial, d->token, line, strlen(line));
+    free(line);
+    deferred_audit(d);
+    prism_audit_flush(d->ctl->audit);
+    deferred_free(d);
+}
+
+static void copy_id(char dst[PRISM_ID_MAX + 1], const char *src)
+{
+    snprintf(dst, PRISM_ID_MAX + 1, "%s", src != NULL ? src : "");
+}
+
+static struct prism_relay_done make_deferred(struct prism_call *call)
+{
+    struct control *ctl = call->defer_ud;
+    struct deferred *d = calloc(1, sizeof(*d));
+    PRISM_CHECK(d != NULL);
+    d->ctl = ctl;
+    d->serial = prism_conn_serial(call->conn);
+    d->id = call->id != NULL ? json_incref(call->id) : NULL;
+    snprintf(d->client, sizeof(d->client), "%s", call->client->label);
+    copy_id(d->tenant, call->tenant);
+    copy_id(d->bubble, call->bubble);
+    copy_id(d->peer, call->peer);
+    call->deferred = d;
+    return (struct prism_relay_done){on_deferred_done, d};
 }
 
 static bool on_line(void *ud, struct prism_conn *conn, const char *line, size_t len)
@@ -85,22 +170,35 @@ static bool on_line(void *ud, struct prism_conn *conn, const char *line, size_t 
         .client = client,
         .params = req.params,
         .id = req.id,
+        .defer = make_deferred,
+        .defer_ud = ctl,
     };
     int rc = prism_methods_call(&call, req.method);
+    struct deferred *d = call.deferred;
+    if (rc == PRISM_EPENDING && !d->completed) {
+        snprintf(d->method, sizeof(d->method), "%s", req.method);
+        /* JSON-RPC 2.0: a notification gets no reply, so it holds no slot. */
+        d->token = req.id != NULL ? prism_conn_defer(conn) : UINT64_MAX;
+        json_decref(id);
+        prism_rpc_request_deinit(&req);
+        return true;
+    }
+    if (rc == PRISM_EPENDING) { /* completed before the handler returned */
+        rc = d->rc;
+        call.result = d->result;
+        d->result = NULL;
+        snprintf(call.msg, sizeof(call.msg), "%s", d->msg);
+        deferred_free(d);
+    }
     char *out = NULL;
     if (rc == PRISM_RPC_METHOD_NOT_FOUND) {
         code = rc;
         snprintf(msg, sizeof(msg), "unknown method \"%.64s\"", req.method);
         out = prism_rpc_error(req.id, code, msg, NULL);
-    } else if (rc == PRISM_EINVAL) {
-        code = PRISM_RPC_INVALID_PARAMS;
-        out = prism_rpc_error(req.id, code, call.msg, NULL);
-    } else if (rc != 0) {
-        const char *reason = prism_error_reason(rc);
-        out = prism_rpc_error(req.id, prism_rpc_code_for_reason(reason),
-                              call.msg[0] != '\0' ? call.msg : prism_error_str(rc), reason);
     } else if (!call.replied) {
-        out = prism_rpc_result(req.id, call.result);
+        if (rc == PRISM_EINVAL)
+            code = PRISM_RPC_INVALID_PARAMS;
+        out = format_reply(req.id, rc, call.result, call.msg);
         call.result = NULL;
     }
     /* JSON-RPC 2.0: a notification (no id) gets no reply, not even an error. */

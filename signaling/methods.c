@@ -186,24 +186,25 @@ static int peer_leave(struct prism_call *call)
 static int peer_publish(struct prism_call *call)
 {
     const char *offer;
-    json_t *result = NULL;
     int rc = want_scope(call, PEER);
     if (rc == 0)
         rc = want_string(call, "offer", &offer);
-    if (rc == 0)
-        rc = prism_relay_peer_publish(call->relay, call->tenant, call->bubble, call->peer, offer,
-                                      &result);
-    return done(call, rc, result);
+    if (rc != 0)
+        return rc;
+    struct prism_relay_done completion = call->defer(call);
+    prism_relay_peer_publish(call->relay, call->tenant, call->bubble, call->peer, offer,
+                             &completion);
+    return PRISM_EPENDING;
 }
 
 static int peer_subscribe(struct prism_call *call)
 {
-    json_t *result = NULL;
     int rc = want_scope(call, PEER);
-    if (rc == 0)
-        rc = prism_relay_peer_subscribe(call->relay, call->tenant, call->bubble, call->peer,
-                                        &result);
-    return done(call, rc, result);
+    if (rc != 0)
+        return rc;
+    struct prism_relay_done completion = call->defer(call);
+    prism_relay_peer_subscribe(call->relay, call->tenant, call->bubble, call->peer, &completion);
+    return PRISM_EPENDING;
 }
 
 static int peer_answer(struct prism_call *call)
@@ -220,7 +221,7 @@ static int peer_answer(struct prism_call *call)
     if (!json_is_integer(rev) || json_integer_value(rev) < 0)
         return invalid(call, "params.%s must be a non-negative integer", "revision");
     rc = prism_relay_peer_answer(call->relay, call->tenant, call->bubble, call->peer, answer,
-                                 (uint64_t)json_integer_value(rev));
+                                 (uint64_t)json_integer_value(rev), call->msg, sizeof(call->msg));
     return done(call, rc, NULL);
 }
 
@@ -241,7 +242,7 @@ static int peer_candidate(struct prism_call *call)
     if (!json_is_string(cand) && !json_is_null(cand))
         return invalid(call, "params.%s must be a string or null", "candidate");
     rc = prism_relay_peer_candidate(call->relay, call->tenant, call->bubble, call->peer, subscribe,
-                                    json_string_value(cand));
+                                    json_string_value(cand), call->msg, sizeof(call->msg));
     return done(call, rc, NULL);
 }
 
@@ -270,7 +271,7 @@ static int events_subscribe(struct prism_call *call)
     /* The reply goes first, then the replay, then live events. */
     char *line = prism_rpc_result(call->id, json_object());
     if (line != NULL) {
-        prism_conn_send_line(call->conn, line, strlen(line));
+        prism_conn_reply(call->conn, line, strlen(line));
         free(line);
     }
     call->replied = true;

@@ -43,7 +43,8 @@ struct prism_server {
     bool unix_bound;                /* the socket file is ours to remove */
     int open_handles;               /* listeners not yet closed */
     bool stopping;
-    GHashTable *conns;              /* set of struct prism_conn * */
+    GHashTable *conns;              /* serial -> struct prism_conn * */
+    uint64_t next_serial;
     char read_buf[READ_CHUNK];      /* one read at a time on this loop */
 };
 
@@ -67,6 +68,16 @@ struct prism_conn {
     bool closing;
     bool close_when_flushed;
     char addr[PRISM_IDHASH_LEN + 1]; /* pseudonymised peer, for logs */
+    uint64_t serial;               /* key in server->conns */
+    GQueue replies;                /* struct reply_slot: replies held behind a deferred one */
+    uint64_t next_token;
+};
+
+/* A reply that cannot leave yet because an earlier request is still pending. */
+struct reply_slot {
+    uint64_t token;  /* 0 for a ready reply queued behind a pending one */
+    char *line;      /* NULL while pending */
+    size_t len;
 };
 
 struct write_req {
@@ -126,6 +137,70 @@ void prism_conn_send_line(struct prism_conn *c, const char *line, size_t len)
             c->paused = true;
             uv_read_stop(&c->h.stream);
         }
+    }
+    if (!c->in_read)
+        flush(c);
+}
+
+uint64_t prism_conn_serial(const struct prism_conn *conn)
+{
+    return conn->serial;
+}
+
+void prism_conn_reply(struct prism_conn *c, const char *line, size_t len)
+{
+    if (g_queue_is_empty(&c->replies)) {
+        prism_conn_send_line(c, line, len);
+        return;
+    }
+    struct reply_slot *r = calloc(1, sizeof(*r));
+    char *copy = malloc(len);
+    if (r == NULL || copy == NULL) {
+        free(r);
+        free(copy);
+        conn_close(c);
+        return;
+    }
+    memcpy(copy, line, len);
+    r->line = copy;
+    r->len = len;
+    g_queue_push_tail(&c->replies, r);
+}
+
+uint64_t prism_conn_defer(struct prism_conn *c)
+{
+    struct reply_slot *r = calloc(1, sizeof(*r));
+    PRISM_CHECK(r != NULL);
+    r->token = ++c->next_token;
+    g_queue_push_tail(&c->replies, r);
+    return r->token;
+}
+
+void prism_server_fulfil(struct prism_server *server, uint64_t serial, uint64_t token,
+                         const char *line, size_t len)
+{
+    struct prism_conn *c = g_hash_table_lookup(server->conns, &serial);
+    if (c == NULL || c->closing)
+        return;
+    for (GList *l = c->replies.head; l != NULL; l = l->next) {
+        struct reply_slot *r = l->data;
+        if (r->token == token && r->line == NULL) {
+            r->line = malloc(len);
+            if (r->line == NULL) {
+                conn_close(c);
+                return;
+            }
+            memcpy(r->line, line, len);
+            r->len = len;
+            break;
+        }
+    }
+    /* Send every reply that is now at the head and ready. */
+    for (struct reply_slot *r; (r = g_queue_peek_head(&c->replies)) != NULL && r->line != NULL;) {
+        g_queue_pop_head(&c->replies);
+        prism_conn_send_line(c, r->line, r->len);
+        free(r->line);
+        free(r);
     }
     if (!c->in_read)
         flush(c);
@@ -224,6 +299,10 @@ static void flush(struct prism_conn *c)
 static void on_conn_closed(uv_handle_t *h)
 {
     struct prism_conn *c = h->data;
+    for (struct reply_slot *r; (r = g_queue_pop_head(&c->replies)) != NULL;) {
+        free(r->line);
+        free(r);
+    }
     prism_tls_session_free(c->tls);
     prism_framer_deinit(&c->framer);
     free(c->out);
@@ -236,7 +315,7 @@ static void conn_close(struct prism_conn *c)
         return;
     c->closing = true;
     struct prism_server *s = c->server;
-    g_hash_table_remove(s->conns, c);
+    g_hash_table_remove(s->conns, &c->serial);
     if (c->authenticated)
         s->cb.on_close(s->ud, c);
     uv_close(&c->h.handle, on_conn_closed);
@@ -339,6 +418,8 @@ static struct prism_conn *conn_new(struct prism_server *s)
     if (c == NULL)
         return NULL;
     c->server = s;
+    c->serial = ++s->next_serial;
+    g_queue_init(&c->replies);
     prism_framer_init(&c->framer, s->cfg->max_line_bytes);
     return c;
 }
@@ -356,7 +437,7 @@ static void refuse(struct prism_conn *c, const char *message, const char *reason
 
 static bool admit(struct prism_server *s, struct prism_conn *c)
 {
-    g_hash_table_add(s->conns, c);
+    g_hash_table_insert(s->conns, &c->serial, c);
     if (g_hash_table_size(s->conns) > s->cfg->max_connections) {
         prism_log_warn("control.refused", "client", c->addr, "reason", "max_connections", NULL);
         refuse(c, "too many control connections", "overloaded");
@@ -422,7 +503,7 @@ static void on_tls_connection(uv_stream_t *listener, int status)
         uv_ip_name((struct sockaddr *)&sa, ip, sizeof(ip));
     prism_idhash("addr", ip, strlen(ip), c->addr);
     uv_tcp_nodelay(&c->h.tcp, 1);
-    g_hash_table_add(s->conns, c);
+    g_hash_table_insert(s->conns, &c->serial, c);
     if (g_hash_table_size(s->conns) > s->cfg->max_connections) {
         prism_log_warn("control.refused", "client", c->addr, "reason", "max_connections", NULL);
         conn_close(c);
@@ -522,7 +603,7 @@ int prism_server_start(uv_loop_t *loop, const struct prism_config *cfg, struct p
     s->cfg = cfg;
     s->cb = *cb;
     s->ud = ud;
-    s->conns = g_hash_table_new(g_direct_hash, g_direct_equal);
+    s->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     if (tls != NULL) {
         prism_tls_ctx_ref(tls);
         s->tls = tls;
@@ -560,7 +641,7 @@ static void on_listener_closed(uv_handle_t *h)
 void prism_server_stop(struct prism_server *s)
 {
     s->stopping = true;
-    GList *conns = g_hash_table_get_keys(s->conns);
+    GList *conns = g_hash_table_get_values(s->conns);
     for (GList *l = conns; l != NULL; l = l->next)
         conn_close(l->data);
     g_list_free(conns);

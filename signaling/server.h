@@ -41,6 +41,11 @@ int prism_server_start(uv_loop_t *loop, const struct prism_config *cfg, struct p
 /* Replaces the TLS context for new connections (SIGHUP); live ones keep theirs. */
 void prism_server_set_tls(struct prism_server *server, struct prism_tls_ctx *tls);
 
+/* Answers the deferred request `token` of connection `serial` with `line`;
+ * a no-op if the connection has closed meanwhile. */
+void prism_server_fulfil(struct prism_server *server, uint64_t serial, uint64_t token,
+                         const char *line, size_t len);
+
 /* Stops listening, closes every connection and removes the socket file. The
  * server frees itself once the loop has closed its handles. */
 void prism_server_stop(struct prism_server *server);

@@ -36,6 +36,7 @@ const char *prism_error_str(int err)
     case PRISM_ENOMEM: return "out of memory";
     case PRISM_EIO: return "input/output error";
     case PRISM_ECRYPTO: return "cryptographic failure";
+    case PRISM_EPENDING: return "pending";
     default: return "internal error";
     }
 }

@@ -23,6 +23,7 @@ enum prism_error {
     PRISM_ENOMEM = -11,     /* reported as "internal" */
     PRISM_EIO = -12,        /* reported as "internal" */
     PRISM_ECRYPTO = -13,    /* a crypto library refused; reported as "internal" */
+    PRISM_EPENDING = -14,   /* not an error: the answer comes later through a callback */
 };
 
 /* The protocol's stable reason string for `err` (never NULL). */
