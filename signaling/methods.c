@@ -269,7 +269,8 @@ static int events_subscribe(struct prism_call *call)
     if (rc != 0)
         return rc;
     /* The reply goes first, then the replay, then live events. */
-    char *line = prism_rpc_result(call->id, json_object());
+    /* A notification (no id) gets no reply. */
+    char *line = call->id != NULL ? prism_rpc_result(call->id, json_object()) : NULL;
     if (line != NULL) {
         prism_conn_reply(call->conn, line, strlen(line));
         free(line);
