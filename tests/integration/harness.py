@@ -17,8 +17,9 @@ import subprocess
 import tempfile
 import time
 
-PRISM = os.environ.get("PRISM", "build/prism")
-PRISMCTL = os.environ.get("PRISMCTL", "build/signaling/prismctl")
+# Absolute, so that tests may run them from any directory.
+PRISM = os.path.abspath(os.environ.get("PRISM", "build/prism"))
+PRISMCTL = os.path.abspath(os.environ.get("PRISMCTL", "build/signaling/prismctl"))
 
 
 def free_port():
