@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "crypto/cert.h"
+#include "relay/base/check.h"
 #include "relay/base/error.h"
 
 #define VALIDITY_DAYS 30
@@ -275,7 +276,7 @@ int prism_cert_fingerprint_parse(const char *value, struct prism_fingerprint *ou
 
     size_t want = 0;
     enum prism_cert_hash hash = PRISM_CERT_SHA256;
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+    for (size_t i = 0; i < PRISM_ARRAY_LEN(known); i++) {
         if (strlen(known[i].name) == name_len && strncasecmp(name, known[i].name, name_len) == 0) {
             hash = known[i].hash;
             want = known[i].len;
