@@ -169,4 +169,8 @@ void prism_transport_close(struct prism_transport *t, void (*closed_cb)(void *ud
  * place). */
 void prism__transport_ingress(struct prism_transport *t, uint8_t *data, size_t len);
 
+/* Internal, for unit tests only: the transport's send queue, to read the
+ * protected datagrams waiting for the next flush. */
+struct prism_egress_queue *prism__transport_queue(struct prism_transport *t);
+
 #endif

@@ -1,0 +1,482 @@
+/* One media transport: ICE agent + DTLS-SRTP session + SRTP contexts + send
+ * queue, glued together on one worker (RFC 7983 demultiplexing, RFC 5764
+ * DTLS-SRTP, RFC 3711 SRTP, RFC 5761 rtcp-mux).
+ *
+ * Story of a received datagram (prism__transport_ingress, called straight
+ * from libnice's socket read): first byte -> DTLS (feed the session, re-arm
+ * its timer, maybe finish the handshake and key SRTP) or RTP/RTCP (unprotect
+ * in place with the inbound context, hand to on_rtp/on_rtcp) or drop. Each
+ * drop bumps exactly one counter.
+ *
+ * Story of a sent packet (prism_transport_send_rtp/rtcp): pool buffer ->
+ * copy -> SSRC rewrite -> protect with the outbound context -> the egress
+ * queue, flushed by the worker once per loop iteration.
+ *
+ * Invariants:
+ * - srtp_in and srtp_out exist iff the DTLS handshake completed with the
+ *   expected fingerprint; they are created together, from keys that are
+ *   wiped right after.
+ * - status only moves forward: NEW -> CONNECTING -> CONNECTED -> FAILED or
+ *   CLOSED; FAILED and CLOSED are final and reported once.
+ * - `closing` set: no callback runs again, ICE is closed, the queue is
+ *   detached. The struct is freed only after both the ICE agent and the
+ *   DTLS timer have finished closing (`pending_closes` reaches 0), never
+ *   inside a callback, so code that runs after a user callback may still
+ *   read the transport.
+ */
+#include "relay/transport.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/cert.h"
+#include "crypto/srtp.h"
+#include "relay/base/check.h"
+#include "relay/base/error.h"
+
+/* Room for "dtls: " plus the longest failure text crypto/dtls.h builds. */
+#define REASON_MAX 160
+
+struct prism_transport {
+    /* inputs */
+    uv_loop_t *loop;                       /* the worker's loop */
+    struct prism_transport_callbacks cb;   /* copied from the caller */
+    void *ud;                              /* passed to every callback */
+    struct prism_dtls_ctx *dtls_ctx;       /* shared; borrowed until set_remote */
+    enum prism_dtls_role dtls_role;
+    struct prism_egress *egress;           /* the worker's; borrowed */
+
+    /* state */
+    struct prism_ice *ice;                 /* owned; closed by prism_transport_close */
+    struct prism_dtls *dtls;               /* owned; NULL until set_remote */
+    uv_timer_t dtls_timer;                 /* DTLS retransmission */
+    struct prism_srtp *srtp_in;            /* peer's key: unprotect; NULL before keys */
+    struct prism_srtp *srtp_out;           /* our key: protect; NULL before keys */
+    enum prism_transport_status status;    /* as last reported */
+    bool ice_connected;                    /* ICE reported CONNECTED once */
+    bool dtls_started;                     /* prism_dtls_start() called */
+    bool closing;                          /* prism_transport_close() called */
+    int pending_closes;                    /* ICE + timer close callbacks outstanding */
+    void (*closed_cb)(void *ud);           /* from prism_transport_close */
+    char reason[REASON_MAX];               /* why FAILED/CLOSED */
+
+    /* outputs */
+    struct prism_egress_queue queue;       /* protected datagrams waiting for the flush */
+    struct prism_transport_counters counters;
+};
+
+/* --- status ------------------------------------------------------------------ */
+
+static bool is_final(enum prism_transport_status st)
+{
+    return st == PRISM_TS_FAILED || st == PRISM_TS_CLOSED;
+}
+
+/* Moves forward to `st` and reports it (reason "" unless given). */
+static void set_status(struct prism_transport *t, enum prism_transport_status st,
+                       const char *reason)
+{
+    if (t->closing || is_final(t->status) || st <= t->status)
+        return;
+    t->status = st;
+    snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
+    if (is_final(st))
+        uv_timer_stop(&t->dtls_timer);
+    t->cb.on_status(t->ud, st, t->reason);
+}
+
+/* --- DTLS ---------------------------------------------------------------------- */
+
+static void on_dtls_send(void *ud, const uint8_t *data, size_t len)
+{
+    struct prism_transport *t = ud;
+    /* A lost datagram is retransmitted on the DTLS timer. */
+    (void)prism_ice_send(t->ice, data, len);
+}
+
+static void on_dtls_timer(uv_timer_t *h);
+
+static void arm_dtls_timer(struct prism_transport *t)
+{
+    if (t->closing || is_final(t->status))
+        return;
+    int64_t ms = prism_dtls_timeout_ms(t->dtls);
+    if (ms < 0)
+        uv_timer_stop(&t->dtls_timer);
+    else
+        uv_timer_start(&t->dtls_timer, on_dtls_timer, (uint64_t)ms, 0);
+}
+
+/* Keys SRTP from the finished handshake. Returns 0 or a PRISM_E code. */
+static int key_srtp(struct prism_transport *t)
+{
+    struct prism_dtls_keys keys;
+    int r = prism_dtls_keys(t->dtls, &keys);
+    if (r == 0)
+        r = prism_srtp_new(keys.profile, keys.remote, keys.key_salt_len, false, &t->srtp_in);
+    if (r == 0)
+        r = prism_srtp_new(keys.profile, keys.local, keys.key_salt_len, true, &t->srtp_out);
+    prism_dtls_keys_wipe(&keys);
+    if (r != 0) {
+        prism_srtp_free(t->srtp_in);
+        t->srtp_in = NULL;
+    }
+    return r;
+}
+
+/* Acts on the session's state after any call that may change it. */
+static void after_dtls(struct prism_transport *t)
+{
+    char reason[REASON_MAX];
+
+    switch (prism_dtls_state(t->dtls)) {
+    case PRISM_DTLS_HANDSHAKING:
+        break;
+    case PRISM_DTLS_CONNECTED:
+        if (t->status == PRISM_TS_CONNECTING && !t->srtp_in) {
+            if (key_srtp(t) != 0) {
+                set_status(t, PRISM_TS_FAILED, "srtp: key setup failed");
+                return;
+            }
+            set_status(t, PRISM_TS_CONNECTED, "");
+        }
+        break;
+    case PRISM_DTLS_FAILED:
+        snprintf(reason, sizeof(reason), "dtls: %s", prism_dtls_failure(t->dtls));
+        set_status(t, PRISM_TS_FAILED, reason);
+        return;
+    case PRISM_DTLS_CLOSED:
+        set_status(t, PRISM_TS_CLOSED, "dtls: closed by peer");
+        return;
+    }
+    arm_dtls_timer(t);
+}
+
+static void on_dtls_timer(uv_timer_t *h)
+{
+    struct prism_transport *t = h->data;
+    if (t->closing)
+        return;
+    (void)prism_dtls_on_timeout(t->dtls);
+    after_dtls(t);
+}
+
+static void maybe_start_dtls(struct prism_transport *t)
+{
+    if (t->closing || t->dtls_started || !t->dtls || !t->ice_connected || is_final(t->status))
+        return;
+    t->dtls_started = true;
+    (void)prism_dtls_start(t->dtls);
+    after_dtls(t);
+}
+
+/* --- ingress --------------------------------------------------------------------- */
+
+static void ingress_media(struct prism_transport *t, uint8_t *data, size_t len)
+{
+    struct prism_transport_counters *c = &t->counters;
+    if (t->status != PRISM_TS_CONNECTED) {
+        c->drop_not_srtp++;
+        return;
+    }
+    if (len < 2) {
+        c->drop_malformed++;
+        return;
+    }
+    /* RFC 5761 §4: with rtcp-mux, RTP payload types stay outside 64-95, so
+     * a second byte (marker + PT, or RTCP's PT) of 192-223 is RTCP. */
+    bool rtcp = data[1] >= 192 && data[1] <= 223;
+    size_t wire_len = len;
+    enum prism_srtp_verdict v = rtcp ? prism_srtp_unprotect_rtcp(t->srtp_in, data, &len)
+                                     : prism_srtp_unprotect_rtp(t->srtp_in, data, &len);
+    switch (v) {
+    case PRISM_SRTP_OK:
+        c->packets_in++;
+        c->bytes_in += wire_len;
+        if (rtcp)
+            t->cb.on_rtcp(t->ud, data, len);
+        else
+            t->cb.on_rtp(t->ud, data, len);
+        return;
+    case PRISM_SRTP_AUTH_FAILED:
+        c->drop_srtp_auth++;
+        return;
+    case PRISM_SRTP_REPLAY:
+        c->drop_srtp_replay++;
+        return;
+    case PRISM_SRTP_MALFORMED:
+    default:
+        c->drop_malformed++;
+        return;
+    }
+}
+
+void prism__transport_ingress(struct prism_transport *t, uint8_t *data, size_t len)
+{
+    if (t->closing || len == 0) {
+        t->counters.drop_malformed += len == 0;
+        return;
+    }
+    uint8_t b = data[0];
+    if (b >= 20 && b <= 63) {
+        /* DTLS (RFC 7983 §7). Before the remote description there is no
+         * session to feed; after a final status, nothing to do. */
+        if (!t->dtls || is_final(t->status)) {
+            t->counters.drop_malformed++;
+            return;
+        }
+        (void)prism_dtls_feed(t->dtls, data, len);
+        after_dtls(t);
+    } else if (b >= 128 && b <= 191) {
+        ingress_media(t, data, len);
+    } else {
+        /* STUN (0-3) never gets here: libnice consumes it. ZRTP, TURN
+         * channels and anything else have no business on this transport. */
+        t->counters.drop_not_srtp++;
+    }
+}
+
+struct prism_egress_queue *prism__transport_queue(struct prism_transport *t)
+{
+    return &t->queue;
+}
+
+/* --- ICE callbacks --------------------------------------------------------------- */
+
+static void on_ice_recv(void *ud, uint8_t *data, size_t len)
+{
+    prism__transport_ingress(ud, data, len);
+}
+
+static void on_ice_state(void *ud, enum prism_ice_state st)
+{
+    struct prism_transport *t = ud;
+    switch (st) {
+    case PRISM_ICE_CHECKING:
+        set_status(t, PRISM_TS_CONNECTING, "");
+        break;
+    case PRISM_ICE_CONNECTED:
+        t->ice_connected = true;
+        set_status(t, PRISM_TS_CONNECTING, "");
+        maybe_start_dtls(t);
+        break;
+    case PRISM_ICE_FAILED:
+        /* libnice only fails a connected pair when consent checks go
+         * unanswered (RFC 7675). */
+        set_status(t, PRISM_TS_FAILED, t->ice_connected ? "consent lost" : "ice failed");
+        break;
+    case PRISM_ICE_NEW:
+    case PRISM_ICE_CLOSED:
+        break;
+    }
+}
+
+static void on_ice_candidate(void *ud, const char *candidate)
+{
+    struct prism_transport *t = ud;
+    if (!t->closing && t->cb.on_candidate)
+        t->cb.on_candidate(t->ud, candidate);
+}
+
+static void on_ice_gathering_done(void *ud)
+{
+    struct prism_transport *t = ud;
+    if (!t->closing && t->cb.on_gathering_done)
+        t->cb.on_gathering_done(t->ud);
+}
+
+static const struct prism_ice_callbacks ice_callbacks = {
+    .on_recv = on_ice_recv,
+    .on_state = on_ice_state,
+    .on_candidate = on_ice_candidate,
+    .on_gathering_done = on_ice_gathering_done,
+};
+
+/* --- control ------------------------------------------------------------------- */
+
+int prism_transport_new(uv_loop_t *loop, const struct prism_transport_config *cfg,
+                        const struct prism_transport_callbacks *cb, void *ud,
+                        struct prism_transport **out)
+{
+    if (!loop || !cfg || !cb || !out || !cfg->dtls_ctx || !cfg->egress || !cb->on_rtp ||
+        !cb->on_rtcp || !cb->on_status)
+        return PRISM_EINVAL;
+    if (cfg->dtls_role != PRISM_DTLS_CLIENT && cfg->dtls_role != PRISM_DTLS_SERVER)
+        return PRISM_EINVAL;
+    struct prism_transport *t = calloc(1, sizeof(*t));
+    if (!t)
+        return PRISM_ENOMEM;
+    t->loop = loop;
+    t->cb = *cb;
+    t->ud = ud;
+    t->dtls_ctx = cfg->dtls_ctx;
+    t->dtls_role = cfg->dtls_role;
+    t->egress = cfg->egress;
+    t->status = PRISM_TS_NEW;
+    int r = prism_ice_new(loop, &cfg->ice, &ice_callbacks, t, &t->ice);
+    if (r != 0) {
+        free(t);
+        return r;
+    }
+    /* Cannot fail once the loop is initialised. */
+    uv_timer_init(loop, &t->dtls_timer);
+    t->dtls_timer.data = t;
+    prism_egress_queue_init(&t->queue, t->ice, &t->counters.packets_out, &t->counters.bytes_out,
+                            &t->counters.drop_egress);
+    *out = t;
+    return 0;
+}
+
+int prism_transport_gather(struct prism_transport *t)
+{
+    if (t->closing)
+        return PRISM_EINVAL;
+    return prism_ice_gather(t->ice);
+}
+
+void prism_transport_local_credentials(const struct prism_transport *t, const char **ufrag,
+                                       const char **pwd)
+{
+    prism_ice_local_credentials(t->ice, ufrag, pwd);
+}
+
+int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
+                               const char *fingerprint)
+{
+    struct prism_fingerprint fp;
+
+    if (t->closing || t->dtls || !ufrag || !pwd || !fingerprint)
+        return PRISM_EINVAL;
+    int r = prism_cert_fingerprint_parse(fingerprint, &fp);
+    if (r != 0)
+        return r;
+    /* The session exists before ICE can connect, so the ICE callback always
+     * finds it. */
+    r = prism_dtls_new(t->dtls_ctx, t->dtls_role, &fp, on_dtls_send, t, &t->dtls);
+    if (r != 0)
+        return r;
+    r = prism_ice_set_remote_credentials(t->ice, ufrag, pwd);
+    if (r != 0) {
+        prism_dtls_free(t->dtls);
+        t->dtls = NULL;
+        return r;
+    }
+    set_status(t, PRISM_TS_CONNECTING, "");
+    return 0;
+}
+
+int prism_transport_add_remote_candidate(struct prism_transport *t, const char *candidate)
+{
+    if (t->closing)
+        return PRISM_EINVAL;
+    return prism_ice_add_remote_candidate(t->ice, candidate);
+}
+
+/* --- egress (hot path) --------------------------------------------------------------- */
+
+/* Copies, optionally rewrites the SSRC, protects and queues one packet.
+ * `min_len` is the fixed header of the packet type. */
+static int send_packet(struct prism_transport *t, const uint8_t *pkt, size_t len, uint32_t ssrc,
+                       bool rtcp)
+{
+    size_t min_len = rtcp ? 8 : 12;
+    if (t->closing || t->status != PRISM_TS_CONNECTED) {
+        t->counters.drop_egress++;
+        return PRISM_EIO;
+    }
+    if (!pkt || len < min_len || len > PRISM_EGRESS_MAX_PACKET || (pkt[0] & 0xc0) != 0x80) {
+        t->counters.drop_egress++;
+        return PRISM_EINVAL;
+    }
+    uint8_t *buf = prism_egress_buf_get(t->egress);
+    if (!buf) {
+        t->counters.drop_egress++;
+        return PRISM_ENOMEM;
+    }
+    memcpy(buf, pkt, len);
+    if (ssrc != 0) {
+        buf[8] = (uint8_t)(ssrc >> 24);
+        buf[9] = (uint8_t)(ssrc >> 16);
+        buf[10] = (uint8_t)(ssrc >> 8);
+        buf[11] = (uint8_t)ssrc;
+    }
+    /* The buffer has PRISM_SRTP_MAX_TRAILER bytes after any packet of up to
+     * PRISM_EGRESS_MAX_PACKET bytes. */
+    int r = rtcp ? prism_srtp_protect_rtcp(t->srtp_out, buf, &len)
+                 : prism_srtp_protect_rtp(t->srtp_out, buf, &len);
+    if (r != 0) {
+        prism_egress_buf_put(t->egress, buf);
+        t->counters.drop_egress++;
+        return r;
+    }
+    prism_egress_queue_take(t->egress, &t->queue, buf, len);
+    return 0;
+}
+
+int prism_transport_send_rtp(struct prism_transport *t, const uint8_t *pkt, size_t len,
+                             uint32_t ssrc)
+{
+    return send_packet(t, pkt, len, ssrc, false);
+}
+
+int prism_transport_send_rtcp(struct prism_transport *t, const uint8_t *pkt, size_t len)
+{
+    return send_packet(t, pkt, len, 0, true);
+}
+
+const struct prism_transport_counters *prism_transport_counters(const struct prism_transport *t)
+{
+    return &t->counters;
+}
+
+enum prism_transport_status prism_transport_status(const struct prism_transport *t)
+{
+    return t->closing ? PRISM_TS_CLOSED : t->status;
+}
+
+/* --- teardown ---------------------------------------------------------------------- */
+
+static void release(struct prism_transport *t)
+{
+    if (--t->pending_closes > 0)
+        return;
+    void (*closed_cb)(void *ud) = t->closed_cb;
+    void *ud = t->ud;
+    prism_srtp_free(t->srtp_in);
+    prism_srtp_free(t->srtp_out);
+    prism_dtls_free(t->dtls);
+    free(t);
+    if (closed_cb)
+        closed_cb(ud);
+}
+
+static void on_ice_closed(void *ud)
+{
+    release(ud);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    release(h->data);
+}
+
+void prism_transport_close(struct prism_transport *t, void (*closed_cb)(void *ud))
+{
+    if (!t)
+        return;
+    PRISM_CHECK(!t->closing);
+    /* Queued media, then a close_notify, go out on the still-open agent,
+     * so the peer learns at once rather than after a consent timeout. */
+    prism_egress_queue_flush(t->egress, &t->queue);
+    prism_egress_queue_detach(t->egress, &t->queue);
+    if (t->dtls)
+        prism_dtls_close(t->dtls);
+    t->closing = true;
+    t->closed_cb = closed_cb;
+    t->pending_closes = 2;
+    uv_timer_stop(&t->dtls_timer);
+    uv_close((uv_handle_t *)&t->dtls_timer, on_timer_closed);
+    prism_ice_close(t->ice, on_ice_closed);
+}
