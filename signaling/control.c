@@ -207,8 +207,11 @@ static bool on_line(void *ud, struct prism_conn *conn, const char *line, size_t 
     else
         free(out);
     json_decref(call.result);
-    prism_audit_record(ctl->audit, client->label, req.method, call.tenant, call.bubble, call.peer,
-                       result_name(code, rc));
+    /* An unknown method name is free text from the client (it could carry a
+     * raw id): like any unparsed input, it stays out of the audit trail. */
+    prism_audit_record(ctl->audit, client->label,
+                       code == PRISM_RPC_METHOD_NOT_FOUND ? NULL : req.method, call.tenant,
+                       call.bubble, call.peer, result_name(code, rc));
     json_decref(id);
     prism_rpc_request_deinit(&req);
     return true;
