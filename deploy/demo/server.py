@@ -383,6 +383,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
             self.wfile.write(body)
+        elif url.path == "/favicon.ico":
+            self.send_response(204)
+            self.end_headers()
         elif url.path == "/api/events":
             q = urllib.parse.parse_qs(url.query)
             try:
