@@ -215,18 +215,25 @@ static void ingress_media(struct prism_transport *t, uint8_t *data, size_t len)
 
 void prism__transport_ingress(struct prism_transport *t, uint8_t *data, size_t len)
 {
-    if (t->closing || len == 0) {
-        t->counters.drop_malformed += len == 0;
+    if (t->closing)
+        return;
+    if (len == 0) {
+        t->counters.drop_malformed++;
         return;
     }
     uint8_t b = data[0];
     if (b >= 20 && b <= 63) {
         /* DTLS (RFC 7983 §7). Before the remote description there is no
-         * session to feed; after a final status, nothing to do. */
-        if (!t->dtls || is_final(t->status)) {
+         * session to feed; after a final status there is nothing left to
+         * negotiate. A ClientHello that beats our own ICE CONNECTED is fed
+         * anyway: the session answers once ICE can send (the peer
+         * retransmits otherwise). */
+        if (!t->dtls) {
             t->counters.drop_malformed++;
             return;
         }
+        if (is_final(t->status))
+            return;
         (void)prism_dtls_feed(t->dtls, data, len);
         after_dtls(t);
     } else if (b >= 128 && b <= 191) {

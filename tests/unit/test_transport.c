@@ -19,7 +19,10 @@
  *   FAILED with a reason naming the fingerprint, and no packet is delivered;
  * - the egress pool and queues on their own (exhaustion, drops when ICE is
  *   not connected, detach);
+ * - a close_notify from the peer turns a transport CLOSED;
  * - clean close from the API and from inside on_status; no handle left.
+ * Not here: consent loss takes libnice 10 s (relay/ice's slow test covers
+ * the ICE side; the transport maps it to FAILED "consent lost").
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -385,6 +388,11 @@ static bool transfer_done(struct fixture *f)
     return f->b.rtp_received >= transfer_target && f->a.rtcp_received >= transfer_target;
 }
 
+static bool b_closed_by_peer(struct fixture *f)
+{
+    return f->b.status == PRISM_TS_CLOSED;
+}
+
 static void test_connect_and_transfer(void **state)
 {
     struct fixture *f = *state;
@@ -433,7 +441,16 @@ static void test_connect_and_transfer(void **state)
     assert_true(st.early_flushes >= 2 * (N_RTP / BURST));
     assert_int_equal(st.pool_empty, 0);
 
-    close_pair(f);
+    /* A closes: its close_notify tells B at once, B stops sending. */
+    prism_transport_close(f->a.t, on_closed);
+    f->a.t = NULL;
+    assert_true(run_until(f, b_closed_by_peer, CLOSE_GUARD_MS));
+    assert_string_equal(f->b.reason, "dtls: closed by peer");
+    make_rtp(pkt, 0);
+    assert_int_equal(prism_transport_send_rtp(f->b.t, pkt, sizeof(pkt), 0), PRISM_EIO);
+    prism_transport_close(f->b.t, on_closed);
+    f->b.t = NULL;
+    assert_true(run_until(f, both_closed, CLOSE_GUARD_MS));
     assert_int_equal(pool_free(f), POOL_BUFS);
 }
 
