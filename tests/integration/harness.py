@@ -129,12 +129,21 @@ class Relay:
         """Stops the relay; returns its exit status."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-            self.proc.wait(timeout=15)
+            self.proc.wait(timeout=60)
         return self.proc.returncode
 
     def close(self):
-        self.stop()
+        """Stops the relay and removes its directory. A relay that does not
+        stop cleanly (a crash, a sanitizer report, a hang) fails the test."""
+        try:
+            rc = self.stop()
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = "no exit within 60 s of SIGTERM"
         shutil.rmtree(self.dir, ignore_errors=True)
+        if rc != 0:
+            raise RuntimeError(f"prism did not stop cleanly: {rc}")
 
     def __enter__(self):
         return self
