@@ -1,0 +1,485 @@
+/* ICE glue: one libnice agent per transport, on a worker's uv loop.
+ *
+ * Owns: the NiceAgent (one stream, component 1), the GLib context driver it
+ * runs on, and copies of the local credentials. Thread: the worker that
+ * created it (checked on every control call; not on the send path).
+ *
+ * Why these agent settings:
+ * - RFC 5245 compatibility is libnice's RFC 8445 mode; regular nomination
+ *   is what RFC 8445 keeps (aggressive nomination was removed).
+ * - Trickle (RFC 8838): checks do not fail for good before the peer's
+ *   end-of-candidates; signaling must pass it even when every candidate
+ *   came in the SDP.
+ * - Consent freshness (RFC 7675) with keepalive checks: a peer that vanishes
+ *   turns the component FAILED (after libnice's 10 s).
+ * - ice-tcp off (it would add a listening socket per agent), UPnP off.
+ * - Local addresses always come from the configuration when given:
+ *   libnice's own enumeration skips loopback and picks up every interface.
+ *
+ * Invariants: `closing` set means no callback runs again and the agent is
+ * unreferenced only from the driver's close callback, never from inside a
+ * dispatch of its context. The mapped state only moves forward, and FAILED
+ * is final (there is no ICE restart here).
+ *
+ * Every control call into the agent is followed by prism_gmain_uv_wake(),
+ * because libnice adds timers and sockets that the uv handles must learn of.
+ */
+#include "relay/ice.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <nice/agent.h>
+
+#include "relay/base/check.h"
+#include "relay/base/error.h"
+#include "relay/gmain_uv.h"
+
+/* The only component: RTP, RTCP, DTLS and STUN all share it (rtcp-mux). */
+#define COMPONENT_ID 1
+
+struct prism_ice {
+    struct prism_gmain_uv *gm;        /* drives the agent's context; owned */
+    NiceAgent *agent;                 /* one reference, dropped after gm's handles close */
+    guint stream_id;                  /* our single stream */
+    struct prism_ice_callbacks cb;    /* copied from the caller */
+    void *ud;                         /* passed to every callback */
+    gchar *ufrag, *pwd;               /* local credentials (g_free) */
+    NiceAddress advertise;            /* replaces host candidates' address when has_advertise */
+    bool has_advertise;
+    bool gathered;                    /* prism_ice_gather() succeeded */
+    bool have_remote_credentials;
+    bool was_connected;               /* reached CONNECTED once: later loss means FAILED */
+    bool closing;                     /* prism_ice_close() was called */
+    enum prism_ice_state state;       /* what on_state last reported */
+    void (*closed_cb)(void *ud);      /* from prism_ice_close() */
+};
+
+static void check_thread(const struct prism_ice *ice)
+{
+    PRISM_CHECK(g_main_context_is_owner(prism_gmain_uv_context(ice->gm)));
+}
+
+/* --- libnice signals and receive callback (dispatch or control calls) --- */
+
+static void set_state(struct prism_ice *ice, enum prism_ice_state next)
+{
+    if (ice->closing || next == ice->state || ice->state == PRISM_ICE_FAILED)
+        return;
+    if (next == PRISM_ICE_CONNECTED)
+        ice->was_connected = true;
+    ice->state = next;
+    if (ice->cb.on_state)
+        ice->cb.on_state(ice->ud, next);
+}
+
+static void on_component_state(NiceAgent *agent, guint stream_id, guint component_id, guint st,
+                               gpointer data)
+{
+    struct prism_ice *ice = data;
+    (void)agent;
+    if (stream_id != ice->stream_id || component_id != COMPONENT_ID)
+        return;
+    switch ((NiceComponentState)st) {
+    case NICE_COMPONENT_STATE_DISCONNECTED:
+        /* Only seen after a connection if keepalives time out. */
+        if (ice->was_connected)
+            set_state(ice, PRISM_ICE_FAILED);
+        break;
+    case NICE_COMPONENT_STATE_GATHERING:
+        break;
+    case NICE_COMPONENT_STATE_CONNECTING:
+        /* Libnice also passes through CONNECTING when a new remote
+         * candidate arrives after connecting: that is no regression. */
+        if (!ice->was_connected)
+            set_state(ice, PRISM_ICE_CHECKING);
+        break;
+    case NICE_COMPONENT_STATE_CONNECTED:
+    case NICE_COMPONENT_STATE_READY:
+        set_state(ice, PRISM_ICE_CONNECTED);
+        break;
+    case NICE_COMPONENT_STATE_FAILED:
+    default:
+        set_state(ice, PRISM_ICE_FAILED);
+        break;
+    }
+}
+
+static void on_new_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer data)
+{
+    struct prism_ice *ice = data;
+    if (ice->closing || cand->stream_id != ice->stream_id || cand->component_id != COMPONENT_ID ||
+        !ice->cb.on_candidate)
+        return;
+
+    NiceCandidate *shown = cand;
+    if (ice->has_advertise && cand->type == NICE_CANDIDATE_TYPE_HOST &&
+        nice_address_ip_version(&cand->addr) == nice_address_ip_version(&ice->advertise)) {
+        shown = nice_candidate_copy(cand);
+        guint port = nice_address_get_port(&cand->addr);
+        shown->addr = ice->advertise;
+        nice_address_set_port(&shown->addr, port);
+        /* A host candidate is its own base; a differing base would be
+         * written as "raddr", leaking the private address. */
+        shown->base_addr = shown->addr;
+    }
+    gchar *sdp = nice_agent_generate_local_candidate_sdp(agent, shown);
+    if (shown != cand)
+        nice_candidate_free(shown);
+    /* libnice writes "a=candidate:..."; we hand out the attribute value. */
+    if (sdp && strncmp(sdp, "a=", 2) == 0)
+        ice->cb.on_candidate(ice->ud, sdp + 2);
+    g_free(sdp);
+}
+
+static void on_gathering_done(NiceAgent *agent, guint stream_id, gpointer data)
+{
+    struct prism_ice *ice = data;
+    (void)agent;
+    if (ice->closing || stream_id != ice->stream_id || !ice->cb.on_gathering_done)
+        return;
+    ice->cb.on_gathering_done(ice->ud);
+}
+
+/* The hot path in: libnice read a datagram that is not STUN. */
+static void on_nice_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len,
+                         gchar *buf, gpointer data)
+{
+    struct prism_ice *ice = data;
+    (void)agent;
+    (void)stream_id;
+    (void)component_id;
+    if (ice->closing)
+        return;
+    ice->cb.on_recv(ice->ud, (uint8_t *)buf, len);
+}
+
+/* --- creation --- */
+
+static bool parse_addr(const char *s, NiceAddress *out)
+{
+    nice_address_init(out);
+    return s && nice_address_set_from_string(out, s);
+}
+
+static void set_bool_prop(NiceAgent *agent, const char *name, gboolean value)
+{
+    /* Some properties (upnp) only exist in some libnice builds. */
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(agent), name))
+        g_object_set(agent, name, value, NULL);
+}
+
+int prism_ice_new(uv_loop_t *loop, const struct prism_ice_config *cfg,
+                  const struct prism_ice_callbacks *cb, void *ud, struct prism_ice **out)
+{
+    PRISM_CHECK(loop && cfg && cb && out);
+    *out = NULL;
+    if (!cb->on_recv || cfg->port_min > cfg->port_max || (cfg->port_min == 0) != (cfg->port_max == 0) ||
+        (cfg->n_local_addrs > 0 && !cfg->local_addrs))
+        return PRISM_EINVAL;
+
+    NiceAddress adv;
+    if (cfg->advertise_ip && !parse_addr(cfg->advertise_ip, &adv))
+        return PRISM_EINVAL;
+    for (size_t i = 0; i < cfg->n_local_addrs; i++) {
+        NiceAddress a;
+        if (!parse_addr(cfg->local_addrs[i], &a))
+            return PRISM_EINVAL;
+    }
+
+    struct prism_ice *ice = g_new0(struct prism_ice, 1);
+    ice->cb = *cb;
+    ice->ud = ud;
+    ice->state = PRISM_ICE_NEW;
+    if (cfg->advertise_ip) {
+        ice->advertise = adv;
+        ice->has_advertise = true;
+    }
+    int err = prism_gmain_uv_new(loop, &ice->gm);
+    if (err) {
+        g_free(ice);
+        return err;
+    }
+
+    ice->agent = nice_agent_new_full(prism_gmain_uv_context(ice->gm), NICE_COMPATIBILITY_RFC5245,
+                                     NICE_AGENT_OPTION_REGULAR_NOMINATION | NICE_AGENT_OPTION_ICE_TRICKLE |
+                                         NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+    if (!ice->agent)
+        goto fail;
+    g_object_set(ice->agent, "controlling-mode", (gboolean)cfg->controlling, "ice-tcp", FALSE,
+                 "ice-udp", TRUE, NULL);
+    set_bool_prop(ice->agent, "upnp", FALSE);
+    set_bool_prop(ice->agent, "keepalive-conncheck", TRUE);
+
+    for (size_t i = 0; i < cfg->n_local_addrs; i++) {
+        NiceAddress a;
+        parse_addr(cfg->local_addrs[i], &a);
+        if (!nice_agent_add_local_address(ice->agent, &a))
+            goto fail;
+    }
+    ice->stream_id = nice_agent_add_stream(ice->agent, 1);
+    if (ice->stream_id == 0)
+        goto fail;
+    if (cfg->port_min)
+        nice_agent_set_port_range(ice->agent, ice->stream_id, COMPONENT_ID, cfg->port_min,
+                                  cfg->port_max);
+    if (!nice_agent_get_local_credentials(ice->agent, ice->stream_id, &ice->ufrag, &ice->pwd))
+        goto fail;
+
+    g_signal_connect(ice->agent, "component-state-changed", G_CALLBACK(on_component_state), ice);
+    g_signal_connect(ice->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), ice);
+    g_signal_connect(ice->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), ice);
+    if (!nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID,
+                                prism_gmain_uv_context(ice->gm), on_nice_recv, ice))
+        goto fail;
+    prism_gmain_uv_wake(ice->gm);
+    *out = ice;
+    return 0;
+
+fail:
+    if (ice->agent)
+        g_object_unref(ice->agent);
+    g_free(ice->ufrag);
+    g_free(ice->pwd);
+    prism_gmain_uv_close(ice->gm, NULL, NULL);
+    g_free(ice);
+    return PRISM_EINTERNAL;
+}
+
+/* --- control calls --- */
+
+int prism_ice_gather(struct prism_ice *ice)
+{
+    check_thread(ice);
+    if (ice->closing || ice->gathered)
+        return PRISM_EINVAL;
+    gboolean ok = nice_agent_gather_candidates(ice->agent, ice->stream_id);
+    /* Callbacks ran inside the call above and may have closed us. */
+    prism_gmain_uv_wake(ice->gm);
+    if (!ok)
+        return PRISM_EIO;
+    ice->gathered = true;
+    return 0;
+}
+
+void prism_ice_local_credentials(const struct prism_ice *ice, const char **ufrag, const char **pwd)
+{
+    *ufrag = ice->ufrag;
+    *pwd = ice->pwd;
+}
+
+/* ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839 section 5.4). */
+static bool ice_chars(const char *s, size_t min_len, size_t max_len)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '+' || c == '/';
+        if (!ok || n >= max_len)
+            return false;
+    }
+    return n >= min_len;
+}
+
+int prism_ice_set_remote_credentials(struct prism_ice *ice, const char *ufrag, const char *pwd)
+{
+    check_thread(ice);
+    if (ice->closing || !ufrag || !pwd || !ice_chars(ufrag, 4, 256) || !ice_chars(pwd, 22, 256))
+        return PRISM_EINVAL;
+    gboolean ok = nice_agent_set_remote_credentials(ice->agent, ice->stream_id, ufrag, pwd);
+    prism_gmain_uv_wake(ice->gm);
+    if (!ok)
+        return PRISM_EINTERNAL;
+    ice->have_remote_credentials = true;
+    return 0;
+}
+
+/* Reads a decimal of 1..max_digits digits ending at a space or NUL. */
+static bool read_uint(const char *s, size_t len, size_t max_digits, unsigned long long *out)
+{
+    if (len == 0 || len > max_digits)
+        return false;
+    unsigned long long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned long long)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static bool token_is(const char *tok, size_t len, const char *word)
+{
+    return len == strlen(word) && g_ascii_strncasecmp(tok, word, len) == 0;
+}
+
+/* Validates an RFC 8839 candidate attribute value (without "a=") before
+ * libnice's lenient parser sees it. Sets *usable to false for well-formed
+ * candidates we cannot use. Returns 0 or PRISM_EINVAL. */
+static int check_candidate(const char *s, bool *usable)
+{
+    static const char prefix[] = "candidate:";
+    if (strncmp(s, prefix, sizeof(prefix) - 1) != 0)
+        return PRISM_EINVAL;
+    s += sizeof(prefix) - 1;
+
+    const char *tok[32];
+    size_t tok_len[32];
+    size_t n = 0;
+    const char *p = s;
+    for (;;) {
+        const char *start = p;
+        while (*p && *p != ' ') {
+            if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+                return PRISM_EINVAL;
+            p++;
+        }
+        if (p == start || n == PRISM_ARRAY_LEN(tok))
+            return PRISM_EINVAL; /* empty token (double space) or too many */
+        tok[n] = start;
+        tok_len[n++] = (size_t)(p - start);
+        if (!*p)
+            break;
+        p++;
+    }
+    /* foundation component transport priority address port "typ" type [name value]... */
+    if (n < 8 || (n - 8) % 2 != 0 || tok_len[0] > 32 || !token_is(tok[6], tok_len[6], "typ"))
+        return PRISM_EINVAL;
+    unsigned long long component, priority, port;
+    if (!read_uint(tok[1], tok_len[1], 3, &component) || component < 1 || component > 256 ||
+        !read_uint(tok[3], tok_len[3], 10, &priority) || priority < 1 || priority > UINT32_MAX ||
+        !read_uint(tok[5], tok_len[5], 5, &port) || port > 65535)
+        return PRISM_EINVAL;
+    if (!token_is(tok[7], tok_len[7], "host") && !token_is(tok[7], tok_len[7], "srflx") &&
+        !token_is(tok[7], tok_len[7], "prflx") && !token_is(tok[7], tok_len[7], "relay"))
+        return PRISM_EINVAL;
+
+    char addr[64];
+    if (tok_len[4] >= sizeof(addr))
+        return PRISM_EINVAL;
+    memcpy(addr, tok[4], tok_len[4]);
+    addr[tok_len[4]] = '\0';
+    unsigned char bin[16];
+    bool numeric = inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1;
+    bool udp = token_is(tok[2], tok_len[2], "udp");
+
+    if (udp && numeric && port == 0)
+        return PRISM_EINVAL;
+    /* TCP candidates, other components and host names (mDNS ".local") are
+     * valid but useless to a UDP-only, rtcp-mux agent that cannot resolve. */
+    *usable = udp && numeric && component == COMPONENT_ID;
+    return 0;
+}
+
+int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate)
+{
+    check_thread(ice);
+    if (ice->closing || !ice->have_remote_credentials)
+        return PRISM_EINVAL;
+    if (!candidate) {
+        gboolean ok = nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream_id);
+        prism_gmain_uv_wake(ice->gm);
+        return ok ? 0 : PRISM_EINTERNAL;
+    }
+
+    if (strncmp(candidate, "a=", 2) == 0)
+        candidate += 2;
+    size_t len = strnlen(candidate, PRISM_ICE_CANDIDATE_MAX + 1);
+    if (len > PRISM_ICE_CANDIDATE_MAX)
+        return PRISM_EINVAL;
+    bool usable = false;
+    int err = check_candidate(candidate, &usable);
+    if (err || !usable)
+        return err;
+
+    /* libnice parses the "a=" line form only. */
+    char line[PRISM_ICE_CANDIDATE_MAX + 3];
+    memcpy(line, "a=", 2);
+    memcpy(line + 2, candidate, len + 1);
+    NiceCandidate *cand = nice_agent_parse_remote_candidate_sdp(ice->agent, ice->stream_id, line);
+    if (!cand)
+        return PRISM_EINVAL;
+    GSList one = {.data = cand, .next = NULL};
+    int added = nice_agent_set_remote_candidates(ice->agent, ice->stream_id, COMPONENT_ID, &one);
+    nice_candidate_free(cand);
+    prism_gmain_uv_wake(ice->gm);
+    return added < 0 ? PRISM_EINTERNAL : 0;
+}
+
+/* --- data path --- */
+
+int prism_ice_send_batch(struct prism_ice *ice, const struct prism_ice_datagram *pkts, size_t n)
+{
+    GOutputVector vec[PRISM_ICE_BATCH_MAX];
+    NiceOutputMessage msg[PRISM_ICE_BATCH_MAX];
+    size_t sent = 0;
+
+    if (ice->closing || ice->state != PRISM_ICE_CONNECTED)
+        return PRISM_EIO;
+    while (sent < n) {
+        size_t chunk = n - sent < PRISM_ICE_BATCH_MAX ? n - sent : PRISM_ICE_BATCH_MAX;
+        for (size_t i = 0; i < chunk; i++) {
+            vec[i].buffer = pkts[sent + i].data;
+            vec[i].size = pkts[sent + i].len;
+            msg[i].buffers = &vec[i];
+            msg[i].n_buffers = 1;
+        }
+        /* No GError: it would allocate on every full socket buffer. */
+        gint r = nice_agent_send_messages_nonblocking(ice->agent, ice->stream_id, COMPONENT_ID, msg,
+                                                      (guint)chunk, NULL, NULL);
+        if (r < 0)
+            return sent > 0 ? (int)sent : PRISM_EIO;
+        sent += (size_t)r;
+        if ((size_t)r < chunk)
+            break;
+    }
+    return (int)sent;
+}
+
+int prism_ice_send(struct prism_ice *ice, const uint8_t *data, size_t len)
+{
+    struct prism_ice_datagram one = {.data = data, .len = len};
+    int r = prism_ice_send_batch(ice, &one, 1);
+    return r < 0 ? r : 0;
+}
+
+enum prism_ice_state prism_ice_state(const struct prism_ice *ice)
+{
+    return ice->closing ? PRISM_ICE_CLOSED : ice->state;
+}
+
+size_t prism_ice_fd_count(const struct prism_ice *ice)
+{
+    return prism_gmain_uv_fd_count(ice->gm);
+}
+
+/* --- teardown --- */
+
+/* Every uv handle is closed; the context is still ours. */
+static void on_driver_closed(void *data)
+{
+    struct prism_ice *ice = data;
+    void (*closed_cb)(void *ud) = ice->closed_cb;
+    void *ud = ice->ud;
+
+    g_object_unref(ice->agent); /* closes the sockets */
+    g_free(ice->ufrag);
+    g_free(ice->pwd);
+    g_free(ice);
+    if (closed_cb)
+        closed_cb(ud);
+}
+
+void prism_ice_close(struct prism_ice *ice, void (*closed_cb)(void *ud))
+{
+    if (!ice)
+        return;
+    check_thread(ice);
+    PRISM_CHECK(!ice->closing);
+    ice->closing = true;
+    ice->closed_cb = closed_cb;
+    g_signal_handlers_disconnect_by_data(ice->agent, ice);
+    prism_gmain_uv_close(ice->gm, on_driver_closed, ice);
+}
