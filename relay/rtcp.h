@@ -84,7 +84,7 @@ struct prism_rtcp_item {
  * (body = report blocks then extensions); RR: header and SSRC; SDES, BYE:
  * header (body = chunks / SSRC list and reason); APP: header, SSRC and name
  * (body = application data); RTPFB/PSFB: header and both SSRCs (body = FCI);
- * XR and unknown types: header and SSRC. */
+ * XR: header and SSRC (body = report blocks); other types: header only. */
 
 /* Start walking the compound `buf` of `len` bytes (kept, not copied). */
 void prism_rtcp_iter_init(struct prism_rtcp_iter *it, const uint8_t *buf, size_t len);

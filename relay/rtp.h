@@ -144,7 +144,7 @@ struct prism_rtp_seq_stats {
     uint64_t expected_prior; /* expected at the last report */
     uint64_t received_prior; /* received at the last report */
     uint32_t last_transit;   /* arrival - timestamp of the last counted packet, RTP units */
-    uint32_t jitter_q4;      /* interarrival jitter * 16, RTP units (A.8) */
+    uint64_t jitter_q4;      /* interarrival jitter * 16, RTP units (A.8; 64 bits: no overflow) */
 };
 
 /* What prism_rtp_seq_stats_update() made of a packet. */
@@ -160,13 +160,14 @@ void prism_rtp_seq_stats_init(struct prism_rtp_seq_stats *s);
 
 /* Account one received packet: its wire `seq`, RTP `timestamp` and arrival
  * time in the same RTP clock units (any origin, wrapping at 2^32).
- * A.1 window: up to 3000 ahead is in order (a gap is loss), up to 100 behind
- * is a late packet; anything else is a jump, counted only once the next
+ * A.1 window: less than 3000 ahead is in order (a gap is loss), less than
+ * 100 behind is a late packet; anything else is a jump, counted only once the next
  * packet confirms it (A.1's probation for new sources is not done: packets
  * are SRTP-authenticated). On a resync ext_seq stays monotonic: the new seq
  * is placed in the next 65536-cycle above the old highest.
  * `*ext_seq_out` (may be NULL) receives the packet's extended seq (for late
- * packets, the one nearest below the highest; unchanged for a JUMP).
+ * packets, the one nearest below the highest); it is left unchanged for a
+ * JUMP and for a late packet that would precede extended seq 0.
  * Returns the verdict. Jitter (A.8) is updated for every counted packet. */
 enum prism_rtp_seq_verdict prism_rtp_seq_stats_update(struct prism_rtp_seq_stats *s, uint16_t seq,
                                                       uint32_t timestamp, uint32_t arrival,
@@ -179,7 +180,7 @@ uint64_t prism_rtp_seq_stats_expected(const struct prism_rtp_seq_stats *s);
  * signed range of a report block (negative with duplicates). */
 int32_t prism_rtp_seq_stats_lost(const struct prism_rtp_seq_stats *s);
 
-/* Interarrival jitter in RTP clock units (A.8: jitter_q4 / 16). */
+/* Interarrival jitter in RTP clock units (A.8: jitter_q4 / 16, saturated). */
 uint32_t prism_rtp_seq_stats_jitter(const struct prism_rtp_seq_stats *s);
 
 /* Fraction lost since the previous call (A.3), 8-bit fixed point (256 = all),
