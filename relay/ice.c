@@ -416,7 +416,10 @@ int prism_ice_send_batch(struct prism_ice *ice, const struct prism_ice_datagram 
     NiceOutputMessage msg[PRISM_ICE_BATCH_MAX];
     size_t sent = 0;
 
-    if (ice->closing || ice->state != PRISM_ICE_CONNECTED)
+    /* Not gated on our mapped state: libnice may already have a selected
+     * pair (the peer's DTLS can arrive before our CONNECTED), and it refuses
+     * itself when it has none. */
+    if (ice->closing)
         return PRISM_EIO;
     while (sent < n) {
         size_t chunk = n - sent < PRISM_ICE_BATCH_MAX ? n - sent : PRISM_ICE_BATCH_MAX;

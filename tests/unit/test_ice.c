@@ -17,9 +17,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <glib-unix.h>
+#include <glib.h>
 #include <uv.h>
+#include <unistd.h>
 
 #include "relay/base/error.h"
+#include "relay/gmain_uv.h"
 #include "relay/ice.h"
 
 #define N_DATAGRAMS 1000
@@ -42,6 +46,7 @@ struct side {
     bool out_of_order;
     bool bad_datagram;
     bool wrong_thread;             /* a callback ran off the loop thread */
+    bool slow_path;                /* a datagram came other than from its socket's dispatch */
     bool closed;
     bool close_on_failed;          /* close from inside on_state(FAILED) */
     char last_candidate[256];
@@ -51,6 +56,9 @@ struct fixture {
     uv_loop_t loop;
     pthread_t loop_thread;
     struct side a, b;              /* a controlling, b controlled */
+    struct prism_gmain_uv *gm;     /* gmain_uv test: the driver while open */
+    int hits;                      /* gmain_uv test: GLib callbacks run */
+    bool gm_closed;
 };
 
 static const char *const loopback[] = {"127.0.0.1"};
@@ -80,6 +88,11 @@ static void on_recv(void *ud, uint8_t *data, size_t len)
     uint32_t seq = (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 8 | data[4];
     if (seq != s->received)
         s->out_of_order = true;
+    /* The no-copy path: libnice calls us from inside the dispatch of the
+     * socket's own GSource, not from an idle source holding a copy. */
+    GSource *src = g_main_current_source();
+    if (!src || g_strcmp0(g_source_get_name(src), "GSocket") != 0)
+        s->slow_path = true;
     s->received++;
 }
 
@@ -176,6 +189,7 @@ static int fixture_teardown(void **state)
     /* A failed test leaves its agents open: close them so this ends. */
     prism_ice_close(f->a.ice, NULL);
     prism_ice_close(f->b.ice, NULL);
+    prism_gmain_uv_close(f->gm, NULL, NULL);
     /* Then no handle may be left behind. */
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -289,6 +303,7 @@ static void test_connect_transfer_close(void **state)
     assert_false(f->a.out_of_order || f->b.out_of_order);
     assert_false(f->a.bad_datagram || f->b.bad_datagram);
     assert_false(f->a.wrong_thread || f->b.wrong_thread);
+    assert_false(f->a.slow_path || f->b.slow_path);
 
     uint8_t one[DATAGRAM_LEN] = {0x80};
     assert_int_equal(prism_ice_send(f->a.ice, one, sizeof(one)), 0);
@@ -416,6 +431,98 @@ static void test_advertise_and_port_range(void **state)
     s->ice = NULL;
 }
 
+/* --- the GLib-on-libuv driver alone --- */
+
+static gboolean on_pipe_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    struct fixture *f = data;
+    char c;
+    (void)cond;
+    if (read(fd, &c, 1) == 1)
+        f->hits++;
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_glib_timeout(gpointer data)
+{
+    struct fixture *f = data;
+    f->hits++;
+    return G_SOURCE_REMOVE;
+}
+
+static void on_gm_closed(void *ud)
+{
+    struct fixture *f = ud;
+    f->gm_closed = true;
+}
+
+static bool two_hits(struct fixture *f)
+{
+    return f->hits >= 2;
+}
+
+static bool three_hits(struct fixture *f)
+{
+    return f->hits >= 3;
+}
+
+static bool gm_closed(struct fixture *f)
+{
+    return f->gm_closed;
+}
+
+static GSource *watch_pipe(struct fixture *f, GMainContext *ctx, int fd)
+{
+    GSource *src = g_unix_fd_source_new(fd, G_IO_IN);
+    g_source_set_callback(src, G_SOURCE_FUNC(on_pipe_readable), f, NULL);
+    g_source_attach(src, ctx);
+    return src;
+}
+
+/* Timers and fds of a GLib context fire through uv, and an fd number GLib
+ * closes and reuses under the same uv_poll_t is watched again after wake. */
+static void test_gmain_uv_fd_reuse(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(prism_gmain_uv_new(&f->loop, &f->gm), 0);
+    struct prism_gmain_uv *gm = f->gm;
+    GMainContext *ctx = prism_gmain_uv_context(gm);
+    assert_int_equal(prism_gmain_uv_fd_count(gm), 1);
+
+    GSource *timeout = g_timeout_source_new(20);
+    g_source_set_callback(timeout, on_glib_timeout, f, NULL);
+    g_source_attach(timeout, ctx);
+    g_source_unref(timeout);
+    int p1[2];
+    assert_int_equal(pipe(p1), 0);
+    GSource *s1 = watch_pipe(f, ctx, p1[0]);
+    prism_gmain_uv_wake(gm);
+    assert_int_equal(prism_gmain_uv_fd_count(gm), 2);
+    assert_int_equal(write(p1[1], "x", 1), 1);
+    assert_true(run_until(f, two_hits, 2000));
+
+    /* Same fd number, new file: epoll forgot the old one when it closed. */
+    g_source_destroy(s1);
+    g_source_unref(s1);
+    close(p1[0]);
+    close(p1[1]);
+    int p2[2];
+    assert_int_equal(pipe(p2), 0);
+    assert_int_equal(p2[0], p1[0]);
+    GSource *s2 = watch_pipe(f, ctx, p2[0]);
+    prism_gmain_uv_wake(gm);
+    assert_int_equal(write(p2[1], "y", 1), 1);
+    assert_true(run_until(f, three_hits, 2000));
+
+    g_source_destroy(s2);
+    g_source_unref(s2);
+    prism_gmain_uv_close(gm, on_gm_closed, f);
+    f->gm = NULL;
+    assert_true(run_until(f, gm_closed, 2000));
+    close(p2[0]);
+    close(p2[1]);
+}
+
 /* --- slow: consent --- */
 
 static bool a_failed(struct fixture *f)
@@ -446,6 +553,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_advertise_and_port_range, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_gmain_uv_fd_reuse, fixture_setup, fixture_teardown),
     };
     const struct CMUnitTest slow[] = {
         cmocka_unit_test_setup_teardown(test_peer_vanishes, fixture_setup, fixture_teardown),
