@@ -23,31 +23,31 @@
 #define RETRY_MS 10
 
 struct poller {
-    uv_poll_t handle;              /* handle.data == this */
-    struct prism_gmain_uv *owner;  /* the driver this fd belongs to */
-    int fd;                        /* GLib's fd, never closed by us */
-    int uv_events;                 /* events last started; 0 = stopped */
-    int wanted;                    /* scratch during sync: union of GLib's events */
-    bool seen;                     /* scratch during sync: still in GLib's set */
+    uv_poll_t handle;             /* handle.data == this */
+    struct prism_gmain_uv *owner; /* the driver this fd belongs to */
+    int fd;                       /* GLib's fd, never closed by us */
+    int uv_events;                /* events last started; 0 = stopped */
+    int wanted;                   /* scratch during sync: union of GLib's events */
+    bool seen;                    /* scratch during sync: still in GLib's set */
 };
 
 struct prism_gmain_uv {
-    uv_loop_t *loop;               /* the worker's loop; its thread owns ctx */
-    GMainContext *ctx;             /* acquired for good; our reference */
-    uv_timer_t timer;              /* GLib's timeout; timer.data == this */
-    GPollFD *fds;                  /* last query; revents set by on_poll */
-    int n_fds;                     /* valid entries in fds */
-    int cap_fds;                   /* allocated entries in fds */
-    gint max_priority;             /* from the last prepare */
-    bool prepared;                 /* a query awaits its check */
-    bool in_cycle;                 /* inside check/dispatch */
-    bool closing;                  /* prism_gmain_uv_close() was called */
-    bool watch_failed;             /* some fd is not watched: poll by timer */
-    struct poller **pollers;       /* one per watched fd, unordered */
-    size_t n_pollers;              /* live entries in pollers */
-    size_t cap_pollers;            /* allocated entries in pollers */
-    size_t open_handles;           /* uv handles whose close cb has not run */
-    void (*closed_cb)(void *ud);   /* from prism_gmain_uv_close() */
+    uv_loop_t *loop;             /* the worker's loop; its thread owns ctx */
+    GMainContext *ctx;           /* acquired for good; our reference */
+    uv_timer_t timer;            /* GLib's timeout; timer.data == this */
+    GPollFD *fds;                /* last query; revents set by on_poll */
+    int n_fds;                   /* valid entries in fds */
+    int cap_fds;                 /* allocated entries in fds */
+    gint max_priority;           /* from the last prepare */
+    bool prepared;               /* a query awaits its check */
+    bool in_cycle;               /* inside check/dispatch */
+    bool closing;                /* prism_gmain_uv_close() was called */
+    bool watch_failed;           /* some fd is not watched: poll by timer */
+    struct poller **pollers;     /* one per watched fd, unordered */
+    size_t n_pollers;            /* live entries in pollers */
+    size_t cap_pollers;          /* allocated entries in pollers */
+    size_t open_handles;         /* uv handles whose close cb has not run */
+    void (*closed_cb)(void *ud); /* from prism_gmain_uv_close() */
     void *closed_ud;
 };
 

@@ -39,20 +39,20 @@
 #define COMPONENT_ID 1
 
 struct prism_ice {
-    struct prism_gmain_uv *gm;        /* drives the agent's context; owned */
-    NiceAgent *agent;                 /* one reference, dropped after gm's handles close */
-    guint stream_id;                  /* our single stream */
-    struct prism_ice_callbacks cb;    /* copied from the caller */
-    void *ud;                         /* passed to every callback */
-    gchar *ufrag, *pwd;               /* local credentials (g_free) */
-    NiceAddress advertise;            /* replaces host candidates' address when has_advertise */
-    bool has_advertise;
-    bool gathered;                    /* prism_ice_gather() succeeded */
-    bool have_remote_credentials;
-    bool was_connected;               /* reached CONNECTED once: later loss means FAILED */
-    bool closing;                     /* prism_ice_close() was called */
-    enum prism_ice_state state;       /* what on_state last reported */
-    void (*closed_cb)(void *ud);      /* from prism_ice_close() */
+    struct prism_gmain_uv *gm;     /* drives the agent's context; owned */
+    NiceAgent *agent;              /* one reference, dropped after gm's handles close */
+    guint stream_id;               /* our single stream */
+    struct prism_ice_callbacks cb; /* copied from the caller */
+    void *ud;                      /* passed to every callback */
+    gchar *ufrag, *pwd;            /* local credentials (g_free) */
+    NiceAddress advertise;         /* replaces host candidates' address when has_advertise */
+    bool has_advertise;            /* advertise_ip was configured */
+    bool gathered;                 /* prism_ice_gather() succeeded */
+    bool have_remote_credentials;  /* candidates may be added */
+    bool was_connected;            /* reached CONNECTED once: later loss means FAILED */
+    bool closing;                  /* prism_ice_close() was called */
+    enum prism_ice_state state;    /* what on_state last reported */
+    void (*closed_cb)(void *ud);   /* from prism_ice_close() */
 };
 
 static void check_thread(const struct prism_ice *ice)
@@ -174,7 +174,8 @@ int prism_ice_new(uv_loop_t *loop, const struct prism_ice_config *cfg,
 {
     PRISM_CHECK(loop && cfg && cb && out);
     *out = NULL;
-    if (!cb->on_recv || cfg->port_min > cfg->port_max || (cfg->port_min == 0) != (cfg->port_max == 0) ||
+    if (!cb->on_recv || cfg->port_min > cfg->port_max ||
+        (cfg->port_min == 0) != (cfg->port_max == 0) ||
         (cfg->n_local_addrs > 0 && !cfg->local_addrs))
         return PRISM_EINVAL;
 
@@ -201,9 +202,10 @@ int prism_ice_new(uv_loop_t *loop, const struct prism_ice_config *cfg,
         return err;
     }
 
-    ice->agent = nice_agent_new_full(prism_gmain_uv_context(ice->gm), NICE_COMPATIBILITY_RFC5245,
-                                     NICE_AGENT_OPTION_REGULAR_NOMINATION | NICE_AGENT_OPTION_ICE_TRICKLE |
-                                         NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+    ice->agent =
+        nice_agent_new_full(prism_gmain_uv_context(ice->gm), NICE_COMPATIBILITY_RFC5245,
+                            NICE_AGENT_OPTION_REGULAR_NOMINATION | NICE_AGENT_OPTION_ICE_TRICKLE |
+                                NICE_AGENT_OPTION_CONSENT_FRESHNESS);
     if (!ice->agent)
         goto fail;
     g_object_set(ice->agent, "controlling-mode", (gboolean)cfg->controlling, "ice-tcp", FALSE,

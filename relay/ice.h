@@ -35,11 +35,11 @@
 #define PRISM_ICE_BATCH_MAX 64
 
 enum prism_ice_state {
-    PRISM_ICE_NEW = 0,    /* created or gathering; no check sent yet */
-    PRISM_ICE_CHECKING,   /* connectivity checks running */
-    PRISM_ICE_CONNECTED,  /* a pair works: media may flow */
-    PRISM_ICE_FAILED,     /* checks failed, or consent was lost; final */
-    PRISM_ICE_CLOSED,     /* prism_ice_close() called; never passed to on_state */
+    PRISM_ICE_NEW = 0,   /* created or gathering; no check sent yet */
+    PRISM_ICE_CHECKING,  /* connectivity checks running */
+    PRISM_ICE_CONNECTED, /* a pair works: media may flow */
+    PRISM_ICE_FAILED,    /* checks failed, or consent was lost; final */
+    PRISM_ICE_CLOSED,    /* prism_ice_close() called; never passed to on_state */
 };
 
 struct prism_ice_config {
@@ -92,8 +92,7 @@ int prism_ice_gather(struct prism_ice *ice);
 
 /* Our ufrag and pwd for the SDP (RFC 8839 ice-ufrag/ice-pwd). The strings
  * belong to `ice` and live until it is closed. */
-void prism_ice_local_credentials(const struct prism_ice *ice, const char **ufrag,
-                                 const char **pwd);
+void prism_ice_local_credentials(const struct prism_ice *ice, const char **ufrag, const char **pwd);
 
 /* Sets the peer's ufrag (4-256 ice-chars) and pwd (22-256 ice-chars) from its
  * SDP. Call before adding remote candidates. Returns 0, or PRISM_EINVAL
@@ -108,14 +107,16 @@ int prism_ice_set_remote_credentials(struct prism_ice *ice, const char *ufrag, c
  * PRISM_ICE_CANDIDATE_MAX, no remote credentials yet, or closing). */
 int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate);
 
-/* Sends one datagram on the selected pair; same as a batch of one. */
+/* Sends one datagram on the selected pair (a batch of one). Returns 0 when
+ * sent or dropped by a full socket buffer, or PRISM_EIO as below. */
 int prism_ice_send(struct prism_ice *ice, const uint8_t *data, size_t len);
 
 /* Sends `n` datagrams in order on the selected pair, PRISM_ICE_BATCH_MAX per
  * sendmmsg. Never blocks, never allocates on success. Returns how many were
  * sent (fewer than `n` when the socket buffer is full: the rest are the
- * caller's to drop or retry), or PRISM_EIO if not connected or if the socket
- * failed before the first datagram. */
+ * caller's to drop or retry), or PRISM_EIO if libnice has no selected pair
+ * yet, the transport is closing, or the socket failed before the first
+ * datagram. The buffers are not kept after the call. */
 int prism_ice_send_batch(struct prism_ice *ice, const struct prism_ice_datagram *pkts, size_t n);
 
 /* The current mapped state. */

@@ -36,28 +36,28 @@
 struct side {
     struct prism_ice *ice;
     struct side *peer;
-    const pthread_t *loop_thread;  /* the thread running the uv loop */
-    enum prism_ice_state state;    /* last reported by on_state */
-    int n_candidates;              /* local candidates seen */
+    const pthread_t *loop_thread; /* the thread running the uv loop */
+    enum prism_ice_state state;   /* last reported by on_state */
+    int n_candidates;             /* local candidates seen */
     bool gathering_done;
-    bool candidate_error;          /* the peer refused one of our candidates */
-    uint32_t sent;                 /* datagrams sent to the peer */
-    uint32_t received;             /* datagrams received, in order */
+    bool candidate_error; /* the peer refused one of our candidates */
+    uint32_t sent;        /* datagrams sent to the peer */
+    uint32_t received;    /* datagrams received, in order */
     bool out_of_order;
     bool bad_datagram;
-    bool wrong_thread;             /* a callback ran off the loop thread */
-    bool slow_path;                /* a datagram came other than from its socket's dispatch */
+    bool wrong_thread; /* a callback ran off the loop thread */
+    bool slow_path;    /* a datagram came other than from its socket's dispatch */
     bool closed;
-    bool close_on_failed;          /* close from inside on_state(FAILED) */
+    bool close_on_failed; /* close from inside on_state(FAILED) */
     char last_candidate[256];
 };
 
 struct fixture {
     uv_loop_t loop;
     pthread_t loop_thread;
-    struct side a, b;              /* a controlling, b controlled */
-    struct prism_gmain_uv *gm;     /* gmain_uv test: the driver while open */
-    int hits;                      /* gmain_uv test: GLib callbacks run */
+    struct side a, b;          /* a controlling, b controlled */
+    struct prism_gmain_uv *gm; /* gmain_uv test: the driver while open */
+    int hits;                  /* gmain_uv test: GLib callbacks run */
     bool gm_closed;
 };
 
@@ -85,7 +85,8 @@ static void on_recv(void *ud, uint8_t *data, size_t len)
         s->bad_datagram = true;
         return;
     }
-    uint32_t seq = (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 8 | data[4];
+    uint32_t seq =
+        (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 8 | data[4];
     if (seq != s->received)
         s->out_of_order = true;
     /* The no-copy path: libnice calls us from inside the dispatch of the
@@ -322,9 +323,11 @@ static void test_bad_input(void **state)
     /* Candidates before the peer's credentials are a caller bug we refuse. */
     assert_int_equal(prism_ice_add_remote_candidate(s->ice, cand), PRISM_EINVAL);
 
-    assert_int_equal(prism_ice_set_remote_credentials(s->ice, "abc", "0123456789012345678901"), PRISM_EINVAL);
+    assert_int_equal(prism_ice_set_remote_credentials(s->ice, "abc", "0123456789012345678901"),
+                     PRISM_EINVAL);
     assert_int_equal(prism_ice_set_remote_credentials(s->ice, "abcd", "short"), PRISM_EINVAL);
-    assert_int_equal(prism_ice_set_remote_credentials(s->ice, "ab d", "0123456789012345678901"), PRISM_EINVAL);
+    assert_int_equal(prism_ice_set_remote_credentials(s->ice, "ab d", "0123456789012345678901"),
+                     PRISM_EINVAL);
     assert_int_equal(prism_ice_set_remote_credentials(s->ice, "abcd", NULL), PRISM_EINVAL);
     assert_int_equal(prism_ice_set_remote_credentials(s->ice, "ab+/", "0123456789012345678901"), 0);
 
@@ -360,7 +363,8 @@ static void test_bad_input(void **state)
 
     /* Well-formed, and usable or ignored. */
     static const char *const fine[] = {
-        "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0 ufrag abcd network-id 1",
+        "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0 ufrag abcd network-id "
+        "1",
         "a=candidate:2 1 UDP 1686052607 203.0.113.9 50001 typ srflx raddr 127.0.0.1 rport 50000",
         "candidate:3 1 udp 2122262783 ::1 50002 typ host",
         "candidate:4 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active",
@@ -549,10 +553,12 @@ static void test_peer_vanishes(void **state)
 int main(void)
 {
     const struct CMUnitTest fast[] = {
-        cmocka_unit_test_setup_teardown(test_connect_transfer_close, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_connect_transfer_close, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_advertise_and_port_range, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_advertise_and_port_range, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_gmain_uv_fd_reuse, fixture_setup, fixture_teardown),
     };
     const struct CMUnitTest slow[] = {
