@@ -71,8 +71,10 @@ struct prism_rtcp_iter {
  * into the compound given to prism_rtcp_iter_init(). */
 struct prism_rtcp_item {
     uint8_t type;         /* packet type, enum prism_rtcp_type or another 192..223 value */
-    uint8_t fmt;          /* low 5 bits of byte 0: FMT (FB), RC (SR/RR), SC (SDES/BYE), subtype (APP) */
-    uint32_t sender_ssrc; /* SSRC of the sender (SR/RR/APP/XR/FB), first chunk/source (SDES/BYE), or 0 */
+    uint8_t fmt;          /* low 5 bits of byte 0: FMT (FB), RC (SR/RR), SC (SDES/BYE),
+                             subtype (APP) */
+    uint32_t sender_ssrc; /* sender SSRC (SR/RR/APP/XR/FB), first chunk or source
+                             (SDES/BYE), else 0 */
     uint32_t media_ssrc;  /* media source SSRC, RTPFB/PSFB only, else 0 */
     const uint8_t *data;  /* the whole block, from its first byte */
     size_t len;           /* bytes of the block: (length + 1) * 4, padding included */
