@@ -37,7 +37,11 @@ reconnects with `since` (the last seq seen) and `epoch`; if the relay no
 longer holds those events, or restarted, it resyncs from bubble.info.
 
 Usage: server.py --control /path/to/control.sock [--listen 127.0.0.1:8080]
-       [--tenant demo] [--relay build/prism]  (--relay: start that relay too)
+       [--tenant demo]
+   or: server.py --relay build/prism   (starts that relay too; it may carry
+       arguments: --relay "build/prism --media-ip 127.0.0.1")
+Browsers allow the camera only in a secure context: open the page as
+http://127.0.0.1:PORT or http://localhost:PORT, or serve it behind HTTPS.
 """
 import argparse
 import atexit
@@ -48,6 +52,7 @@ import os
 import re
 import secrets
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -482,21 +487,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise RelayError({"message": f"no API call {op!r}", "data": {"reason": "not_found"}})
 
 
-def start_relay(binary):
+def start_relay(command):
     """--relay: runs a relay in a scratch directory; returns (process, socket)."""
+    argv = shlex.split(command)
     d = tempfile.mkdtemp(prefix="prism-demo-")
     atexit.register(shutil.rmtree, d, True)
     sock = os.path.join(d, "control.sock")
-    proc = subprocess.Popen([binary, "--control", sock], cwd=d)
+    proc = subprocess.Popen([*argv, "--control", sock], cwd=d)
     for _ in range(200):
         try:
             Control(sock).call("relay.info")
             return proc, sock
         except RelayError:
             if proc.poll() is not None:
-                sys.exit(f"{binary} exited with {proc.returncode}")
+                sys.exit(f"{argv[0]} exited with {proc.returncode}")
             time.sleep(0.05)
-    sys.exit(f"{binary} did not answer on {sock}")
+    sys.exit(f"{argv[0]} did not answer on {sock}")
 
 
 def main():
@@ -504,7 +510,8 @@ def main():
     ap.add_argument("--control", help="the relay's control socket")
     ap.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (127.0.0.1:8080)")
     ap.add_argument("--tenant", default="demo", help="the tenant the demo uses (demo)")
-    ap.add_argument("--relay", metavar="PRISM", help="start this relay binary too")
+    ap.add_argument("--relay", metavar="PRISM",
+                    help="start this relay too (a command line: binary and arguments)")
     args = ap.parse_args()
     for sig in (signal.SIGINT, signal.SIGTERM):   # clean exit (stops --relay too)
         signal.signal(sig, lambda *_: sys.exit(0))
@@ -527,7 +534,11 @@ def main():
     finally:
         if relay is not None:
             relay.terminate()
-            relay.wait()
+            try:
+                relay.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                relay.kill()
+                relay.wait()
 
 
 if __name__ == "__main__":
