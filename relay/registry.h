@@ -31,6 +31,18 @@ enum prism_transport_state {
     PRISM_TRANSPORT_CLOSED,
 };
 
+/* Media counters (sums over transports; see stats.get). */
+struct prism_media_counters {
+    uint64_t packets_in, bytes_in;
+    uint64_t packets_out, bytes_out;
+    uint64_t drop_not_srtp;         /* plain RTP/RTCP, unknown first byte, before keys */
+    uint64_t drop_srtp_auth;        /* authentication failed */
+    uint64_t drop_srtp_replay;      /* replayed or too old */
+    uint64_t drop_malformed;        /* truncated or bad headers */
+    uint64_t drop_no_route;         /* authentic, but no track has this SSRC */
+    uint64_t drop_egress;           /* could not be queued or sent to a subscriber */
+};
+
 struct prism_registry;
 
 struct prism_tenant {
@@ -38,6 +50,7 @@ struct prism_tenant {
     struct prism_limits limits;
     uint32_t n_bubbles; /* current */
     uint32_t n_peers;   /* current, over all bubbles */
+    struct prism_media_counters ended; /* counters of its bubbles that ended */
     void *bubbles;      /* GHashTable id -> struct prism_bubble; registry-private */
 };
 
@@ -48,6 +61,7 @@ struct prism_bubble {
     uint64_t handle;             /* relay-wide unique, never reused: names it in worker messages */
     void *peers;                 /* GHashTable id -> struct prism_peer; registry-private */
     uint32_t n_peers;
+    struct prism_media_counters counters; /* latest snapshot from its worker */
 };
 
 struct prism_peer {

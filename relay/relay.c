@@ -8,11 +8,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib.h>
 #include <openssl/rand.h>
 #include <uv.h>
 
+#include "crypto/cert.h"
+#include "crypto/dtls.h"
+#include "crypto/srtp.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
+#include "relay/base/log.h"
+#include "relay/media.h"
 #include "relay/relay.h"
 #include "relay/worker.h"
 
@@ -20,6 +26,13 @@ struct prism_relay {
     struct prism_config cfg;
     struct prism_registry *reg;
     struct prism_workers *workers;
+    struct prism_cert *cert;            /* the relay's DTLS certificate, one per run */
+    struct prism_dtls_ctx *dtls_ctx;    /* shared by every worker, immutable */
+    struct prism_worker_shared shared;  /* what workers read */
+    struct prism_mailbox inbox;         /* worker -> control events */
+    struct prism_media *media;
+    struct prism_media_counters ended;  /* counters of tenants deleted */
+    bool stopped;                       /* prism_relay_stop() ran */
     struct prism_relay_event_sink sink;
     uint64_t epoch;             /* random, < 2^53 so JSON readers keep it exact */
     uint64_t start_ms;          /* uv_hrtime at start, in ms */
@@ -32,8 +45,35 @@ static unsigned default_workers(void)
     return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
 }
 
-int prism_relay_new(const struct prism_config *cfg, const struct prism_relay_event_sink *sink,
-                    struct prism_relay **out)
+static void emit(struct prism_relay *relay, const char *tenant, const char *method, json_t *params);
+
+static void on_media_emit(void *ud, const char *tenant, const char *method, json_t *params)
+{
+    emit(ud, tenant, method, params);
+}
+
+static void on_worker_event(void *ud, struct prism_mail *mail)
+{
+    struct prism_relay *relay = ud;
+    struct prism_worker_event *ev = (struct prism_worker_event *)mail;
+    if (relay->media != NULL)
+        prism_media_on_event(relay->media, ev);
+    free(ev);
+}
+
+/* The media plane's process-wide pieces: SRTP, the certificate, DTLS. */
+static int media_init(struct prism_relay *relay)
+{
+    int rc = prism_srtp_init();
+    if (rc == 0)
+        rc = prism_cert_generate(&relay->cert);
+    if (rc == 0)
+        rc = prism_dtls_ctx_new(relay->cert, &relay->dtls_ctx);
+    return rc;
+}
+
+int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
+                    const struct prism_relay_event_sink *sink, struct prism_relay **out)
 {
     struct prism_relay *relay = calloc(1, sizeof(*relay));
     if (relay == NULL)
@@ -48,25 +88,52 @@ int prism_relay_new(const struct prism_config *cfg, const struct prism_relay_eve
     relay->epoch &= (UINT64_C(1) << 53) - 1;
     relay->start_ms = uv_hrtime() / 1000000;
     relay->reg = prism_registry_new(n);
-    if (relay->reg == NULL) {
-        free(relay);
-        return PRISM_ENOMEM;
-    }
-    int rc = prism_workers_start(n, &relay->workers);
+    int rc = relay->reg == NULL ? PRISM_ENOMEM : media_init(relay);
+    if (rc == 0)
+        rc = prism_mailbox_init(&relay->inbox, loop, on_worker_event, relay);
     if (rc != 0) {
+        relay->stopped = true;
+        prism_dtls_ctx_free(relay->dtls_ctx);
+        prism_cert_free(relay->cert);
         prism_registry_free(relay->reg);
         free(relay);
         return rc;
     }
+    relay->shared = (struct prism_worker_shared){&relay->cfg, relay->dtls_ctx, &relay->inbox};
+    rc = prism_workers_start(n, &relay->shared, &relay->workers);
+    if (rc == 0) {
+        relay->media = prism_media_new(relay->reg, relay->workers,
+                                       prism_cert_fingerprint(relay->cert), on_media_emit, relay);
+        rc = relay->media == NULL ? PRISM_ENOMEM : 0;
+    }
+    if (rc != 0) {
+        prism_relay_free(relay);
+        return rc;
+    }
+    prism_log_info("media.ready", "srtp", prism_srtp_crypto_backend(), NULL);
     *out = relay;
     return 0;
+}
+
+void prism_relay_stop(struct prism_relay *relay)
+{
+    if (relay->stopped)
+        return;
+    relay->stopped = true;
+    prism_media_free(relay->media);
+    relay->media = NULL;
+    prism_workers_stop(relay->workers);
+    relay->workers = NULL;
+    prism_mailbox_close(&relay->inbox); /* late worker events are freed unread */
 }
 
 void prism_relay_free(struct prism_relay *relay)
 {
     if (relay == NULL)
         return;
-    prism_workers_stop(relay->workers);
+    prism_relay_stop(relay);
+    prism_dtls_ctx_free(relay->dtls_ctx);
+    prism_cert_free(relay->cert);
     prism_registry_free(relay->reg);
     free(relay);
 }
@@ -95,7 +162,8 @@ json_t *prism_relay_info(struct prism_relay *relay)
                      (json_int_t)((uv_hrtime() / 1000000 - relay->start_ms) / 1000));
 }
 
-static void emit(struct prism_relay *relay, const char *tenant, const char *method, json_t *params)
+static void emit(struct prism_relay *relay, const char *tenant, const char *method,
+                 json_t *params)
 {
     relay->sink.emit(relay->sink.ud, tenant, method, params);
 }
@@ -132,14 +200,45 @@ int prism_relay_tenant_create(struct prism_relay *relay, const char *tenant,
 static void on_bubble_end(void *ud, struct prism_bubble *bubble)
 {
     struct prism_relay *relay = ud;
+    prism_media_bubble_ending(relay->media, bubble);
     struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_BUBBLE_CLOSE);
     msg->bubble_handle = bubble->handle;
     prism_workers_post(relay->workers, bubble->worker, msg);
 }
 
+static void add_counters(struct prism_media_counters *sum, const struct prism_media_counters *c);
+
+static void on_tenant_bubble_end(void *ud, struct prism_bubble *bubble)
+{
+    struct prism_relay *relay = ud;
+    on_bubble_end(ud, bubble);
+    if (bubble->tenant->n_bubbles == 1) /* the last one: the tenant's totals move up */
+        add_counters(&relay->ended, &bubble->tenant->ended);
+}
+
+static void add_counters(struct prism_media_counters *sum, const struct prism_media_counters *c)
+{
+    sum->packets_in += c->packets_in;
+    sum->bytes_in += c->bytes_in;
+    sum->packets_out += c->packets_out;
+    sum->bytes_out += c->bytes_out;
+    sum->drop_not_srtp += c->drop_not_srtp;
+    sum->drop_srtp_auth += c->drop_srtp_auth;
+    sum->drop_srtp_replay += c->drop_srtp_replay;
+    sum->drop_malformed += c->drop_malformed;
+    sum->drop_no_route += c->drop_no_route;
+    sum->drop_egress += c->drop_egress;
+}
+
 int prism_relay_tenant_delete(struct prism_relay *relay, const char *tenant)
 {
-    int rc = prism_registry_tenant_delete(relay->reg, tenant, on_bubble_end, relay);
+    struct prism_tenant *t = prism_registry_tenant_find(relay->reg, tenant);
+    if (t == NULL)
+        return PRISM_ENOTFOUND;
+    /* What the tenant's bubbles counted stays in the relay's totals. */
+    if (t->n_bubbles == 0)
+        add_counters(&relay->ended, &t->ended);
+    int rc = prism_registry_tenant_delete(relay->reg, tenant, on_tenant_bubble_end, relay);
     if (rc == 0)
         check_drained(relay);
     return rc;
@@ -154,6 +253,7 @@ int prism_relay_bubble_create(struct prism_relay *relay, const char *tenant, con
     struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_BUBBLE_OPEN);
     msg->bubble_handle = b->handle;
     prism_workers_post(relay->workers, b->worker, msg);
+    prism_media_bubble_opened(relay->media, b);
     return 0;
 }
 
@@ -174,13 +274,21 @@ static const char *peer_state(const struct prism_peer *p)
     return prism_transport_state_name(st);
 }
 
+struct info_ctx {
+    struct prism_relay *relay;
+    json_t *peers;
+};
+
 static void add_peer_info(void *ud, struct prism_peer *p)
 {
+    struct info_ctx *ctx = ud;
     json_array_append_new(
-        ud, json_pack("{s:s, s:b, s:s, s:s, s:s, s:[]}", "peer", p->id, "publish", p->may_publish,
-                      "state", peer_state(p), "publish_state",
-                      prism_transport_state_name(p->publish_state), "subscribe_state",
-                      prism_transport_state_name(p->subscribe_state), "tracks"));
+        ctx->peers,
+        json_pack("{s:s, s:b, s:s, s:s, s:s, s:o}", "peer", p->id, "publish", p->may_publish,
+                  "state", peer_state(p), "publish_state",
+                  prism_transport_state_name(p->publish_state), "subscribe_state",
+                  prism_transport_state_name(p->subscribe_state), "tracks",
+                  prism_media_tracks_json(ctx->relay->media, p)));
 }
 
 json_t *prism_relay_bubble_info(struct prism_relay *relay, const char *tenant, const char *bubble,
@@ -191,9 +299,9 @@ json_t *prism_relay_bubble_info(struct prism_relay *relay, const char *tenant, c
         *err = PRISM_ENOTFOUND;
         return NULL;
     }
-    json_t *peers = json_array();
-    prism_registry_bubble_foreach_peer(b, add_peer_info, peers);
-    return json_pack("{s:o}", "peers", peers);
+    struct info_ctx ctx = {relay, json_array()};
+    prism_registry_bubble_foreach_peer(b, add_peer_info, &ctx);
+    return json_pack("{s:o}", "peers", ctx.peers);
 }
 
 int prism_relay_peer_join(struct prism_relay *relay, const char *tenant, const char *bubble,
@@ -205,69 +313,98 @@ int prism_relay_peer_join(struct prism_relay *relay, const char *tenant, const c
 int prism_relay_peer_leave(struct prism_relay *relay, const char *tenant, const char *bubble,
                            const char *peer)
 {
-    return prism_registry_peer_leave(relay->reg, tenant, bubble, peer);
+    struct prism_peer *p = prism_registry_peer_find(relay->reg, tenant, bubble, peer);
+    if (p == NULL)
+        return PRISM_ENOTFOUND;
+    struct prism_bubble *b = p->bubble;
+    prism_media_peer_leaving(relay->media, p);
+    prism_registry_peer_leave(relay->reg, tenant, bubble, peer);
+    prism_media_bubble_changed(relay->media, b);
+    return 0;
 }
 
 void prism_relay_peer_publish(struct prism_relay *relay, const char *tenant, const char *bubble,
                               const char *peer, const char *offer,
                               const struct prism_relay_done *done)
 {
-    (void)offer;
     struct prism_peer *p = prism_registry_peer_find(relay->reg, tenant, bubble, peer);
-    int rc = p == NULL ? PRISM_ENOTFOUND : !p->may_publish ? PRISM_EFORBIDDEN : PRISM_EUNSUPPORTED;
-    done->cb(done->ud, rc, NULL, NULL);
+    if (p == NULL)
+        done->cb(done->ud, PRISM_ENOTFOUND, NULL, "no such peer in this bubble");
+    else if (!p->may_publish)
+        done->cb(done->ud, PRISM_EFORBIDDEN, NULL, "this peer joined with publish=false");
+    else
+        prism_media_publish(relay->media, p, offer, done);
 }
 
 void prism_relay_peer_subscribe(struct prism_relay *relay, const char *tenant, const char *bubble,
                                 const char *peer, const struct prism_relay_done *done)
 {
-    int rc = prism_registry_peer_find(relay->reg, tenant, bubble, peer) == NULL
-                 ? PRISM_ENOTFOUND
-                 : PRISM_EUNSUPPORTED;
-    done->cb(done->ud, rc, NULL, NULL);
+    struct prism_peer *p = prism_registry_peer_find(relay->reg, tenant, bubble, peer);
+    if (p == NULL)
+        done->cb(done->ud, PRISM_ENOTFOUND, NULL, "no such peer in this bubble");
+    else
+        prism_media_subscribe(relay->media, p, done);
 }
 
 int prism_relay_peer_answer(struct prism_relay *relay, const char *tenant, const char *bubble,
                             const char *peer, const char *answer, uint64_t revision, char *msg,
                             size_t msg_len)
 {
-    (void)answer;
-    (void)revision;
-    (void)msg;
-    (void)msg_len;
-    if (prism_registry_peer_find(relay->reg, tenant, bubble, peer) == NULL)
+    struct prism_peer *p = prism_registry_peer_find(relay->reg, tenant, bubble, peer);
+    if (p == NULL)
         return PRISM_ENOTFOUND;
-    return PRISM_EUNSUPPORTED;
+    return prism_media_answer(relay->media, p, answer, revision, msg, msg_len);
 }
 
 int prism_relay_peer_candidate(struct prism_relay *relay, const char *tenant, const char *bubble,
                                const char *peer, bool subscribe_transport, const char *candidate,
                                char *msg, size_t msg_len)
 {
-    (void)subscribe_transport;
-    (void)candidate;
-    (void)msg;
-    (void)msg_len;
-    if (prism_registry_peer_find(relay->reg, tenant, bubble, peer) == NULL)
+    struct prism_peer *p = prism_registry_peer_find(relay->reg, tenant, bubble, peer);
+    if (p == NULL)
         return PRISM_ENOTFOUND;
-    return PRISM_EUNSUPPORTED;
+    return prism_media_candidate(relay->media, p, subscribe_transport, candidate, msg, msg_len);
 }
 
-/* Media counters of a scope. The media plane fills them from worker
- * snapshots; with no transport yet they are all zero. */
-static json_t *media_counters(void)
+static json_t *counters_json(const struct prism_media_counters *c)
 {
-    return json_pack("{s:i, s:i, s:i, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:i}}", "packets_in", 0,
-                     "bytes_in", 0, "packets_out", 0, "bytes_out", 0, "drops", "not_srtp", 0,
-                     "srtp_auth", 0, "srtp_replay", 0, "unknown_source", 0, "no_route", 0,
-                     "malformed", 0);
+    return json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "packets_in",
+                     (json_int_t)c->packets_in, "bytes_in", (json_int_t)c->bytes_in,
+                     "packets_out", (json_int_t)c->packets_out, "bytes_out",
+                     (json_int_t)c->bytes_out, "drops", "not_srtp", (json_int_t)c->drop_not_srtp,
+                     "srtp_auth", (json_int_t)c->drop_srtp_auth, "srtp_replay",
+                     (json_int_t)c->drop_srtp_replay, "malformed", (json_int_t)c->drop_malformed,
+                     "no_route", (json_int_t)c->drop_no_route, "egress",
+                     (json_int_t)c->drop_egress);
 }
 
+struct sum_ctx {
+    struct prism_media_counters sum;
+};
+
+static void sum_bubble(struct prism_media_counters *sum, struct prism_tenant *t)
+{
+    add_counters(sum, &t->ended);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, t->bubbles);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        add_counters(sum, &((struct prism_bubble *)value)->counters);
+}
+
+static void sum_tenant(void *ud, struct prism_tenant *t)
+{
+    sum_bubble(&((struct sum_ctx *)ud)->sum, t);
+}
+
+/* Counters come from the workers' snapshots, at most a second old. */
 json_t *prism_relay_stats(struct prism_relay *relay, const char *tenant, const char *bubble,
                           int *err)
 {
-    json_t *out = media_counters();
     if (tenant == NULL) {
+        struct sum_ctx ctx = {relay->ended};
+        prism_registry_foreach_tenant(relay->reg, sum_tenant, &ctx);
+        json_t *out = counters_json(&ctx.sum);
         json_object_set_new(out, "tenants",
                             json_integer((json_int_t)prism_registry_tenant_count(relay->reg)));
         json_object_set_new(out, "bubbles",
@@ -277,16 +414,20 @@ json_t *prism_relay_stats(struct prism_relay *relay, const char *tenant, const c
         return out;
     }
     struct prism_tenant *t = prism_registry_tenant_find(relay->reg, tenant);
-    if (t == NULL || (bubble != NULL && prism_registry_bubble_find(relay->reg, tenant, bubble) == NULL)) {
-        json_decref(out);
+    struct prism_bubble *b = bubble != NULL ? prism_registry_bubble_find(relay->reg, tenant, bubble)
+                                            : NULL;
+    if (t == NULL || (bubble != NULL && b == NULL)) {
         *err = PRISM_ENOTFOUND;
         return NULL;
     }
-    if (bubble != NULL) {
-        struct prism_bubble *b = prism_registry_bubble_find(relay->reg, tenant, bubble);
+    if (b != NULL) {
+        json_t *out = counters_json(&b->counters);
         json_object_set_new(out, "peers", json_integer(b->n_peers));
         return out;
     }
+    struct prism_media_counters sum = {0};
+    sum_bubble(&sum, t);
+    json_t *out = counters_json(&sum);
     json_object_set_new(out, "bubbles", json_integer(t->n_bubbles));
     json_object_set_new(out, "peers", json_integer(t->n_peers));
     json_object_set_new(out, "limits",

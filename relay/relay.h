@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <uv.h>
 
 #include "relay/config.h"
 #include "relay/registry.h"
@@ -26,10 +27,16 @@ struct prism_relay_event_sink {
     void *ud;
 };
 
-/* Starts the workers. `cfg` is copied. Returns 0 or a PRISM_E* code. */
-int prism_relay_new(const struct prism_config *cfg, const struct prism_relay_event_sink *sink,
-                    struct prism_relay **out);
-/* Stops the workers and frees everything. Accepts NULL. */
+/* Starts the workers; their events arrive on `loop` (the control thread's).
+ * `cfg` is copied. Returns 0 or a PRISM_E* code. */
+int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
+                    const struct prism_relay_event_sink *sink, struct prism_relay **out);
+/* Ends every call: pending media calls complete with an error, the workers
+ * close their transports and stop, and the relay's handles on the control
+ * loop are closed so that loop can end. Idempotent. */
+void prism_relay_stop(struct prism_relay *relay);
+
+/* Stops (if needed) and frees everything. Accepts NULL. */
 void prism_relay_free(struct prism_relay *relay);
 
 /* {version, epoch, workers, draining, uptime_s} */

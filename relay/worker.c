@@ -1,25 +1,34 @@
 /* Worker threads (see worker.h).
  *
- * Each worker owns a uv loop and a mailbox. Today a worker keeps the set of
- * bubbles placed on it; the media plane (transports, router) hangs off these
- * bubbles. STOP closes the mailbox so the loop runs out of handles and ends.
+ * Each worker owns a uv loop, a mailbox, its rooms (room.c) and its egress
+ * context (egress.c). The loop's prepare phase, which runs once per iteration
+ * after every callback of the previous one, flushes the egress batches: one
+ * sendmmsg per subscriber transport per iteration. A one-second timer reports
+ * counters and drives RTCP reports. STOP closes the worker's own handles; the
+ * loop then runs until the transports have released their sockets.
  */
-#include <stdatomic.h>
 #include <stdlib.h>
-
-#include <glib.h>
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
+#include "relay/egress.h"
+#include "relay/room.h"
 #include "relay/worker.h"
+
+#define EGRESS_BUFS 8192  /* packets in flight per worker: 12 MiB */
+#define TICK_MS 1000
 
 struct worker {
     unsigned index;
     pthread_t thread;
-    uv_loop_t loop;                /* owned by the thread */
-    struct prism_mailbox inbox;    /* control -> worker */
-    GHashTable *bubbles;           /* handle -> (unused) marker; worker thread only */
-    atomic_uint_fast32_t n_bubbles; /* written by the worker, read by stats */
+    uv_loop_t loop;                 /* owned by the thread */
+    struct prism_mailbox inbox;     /* control -> worker */
+    uv_prepare_t flush;             /* egress, once per iteration */
+    uv_timer_t tick;
+    struct prism_egress *egress;
+    struct prism_rooms *rooms;
+    const struct prism_worker_shared *shared;
+    int init_rc;                    /* set by the thread before it runs */
 };
 
 struct prism_workers {
@@ -35,22 +44,32 @@ struct prism_worker_msg *prism_worker_msg_new(enum prism_worker_msg_type type)
     return msg;
 }
 
+static void on_flush(uv_prepare_t *h)
+{
+    struct worker *w = h->data;
+    prism_egress_flush_all(w->egress);
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    struct worker *w = h->data;
+    prism_rooms_tick(w->rooms);
+}
+
 static void on_mail(void *ud, struct prism_mail *mail)
 {
     struct worker *w = ud;
     struct prism_worker_msg *msg = (struct prism_worker_msg *)mail;
-    switch (msg->type) {
-    case PRISM_WORKER_BUBBLE_OPEN:
-        g_hash_table_add(w->bubbles, g_memdup2(&msg->bubble_handle, sizeof(uint64_t)));
-        break;
-    case PRISM_WORKER_BUBBLE_CLOSE:
-        g_hash_table_remove(w->bubbles, &msg->bubble_handle);
-        break;
-    case PRISM_WORKER_STOP:
+    if (msg->type == PRISM_WORKER_STOP) {
+        prism_rooms_free(w->rooms);
+        w->rooms = NULL;
+        prism_egress_flush_all(w->egress);
         uv_close((uv_handle_t *)&w->inbox.async, NULL);
-        break;
+        uv_close((uv_handle_t *)&w->flush, NULL);
+        uv_close((uv_handle_t *)&w->tick, NULL);
+    } else if (w->rooms != NULL) {
+        prism_rooms_handle(w->rooms, msg);
     }
-    atomic_store(&w->n_bubbles, g_hash_table_size(w->bubbles));
     free(msg);
 }
 
@@ -58,10 +77,33 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    prism_egress_free(w->egress);
     return NULL;
 }
 
-int prism_workers_start(unsigned n, struct prism_workers **out)
+static int worker_init(struct worker *w)
+{
+    if (uv_loop_init(&w->loop) != 0)
+        return PRISM_EIO;
+    int rc = prism_egress_new(EGRESS_BUFS, &w->egress);
+    if (rc != 0)
+        return rc;
+    w->rooms = prism_rooms_new(&w->loop, w->shared, w->egress);
+    if (w->rooms == NULL)
+        return PRISM_ENOMEM;
+    if (prism_mailbox_init(&w->inbox, &w->loop, on_mail, w) != 0)
+        return PRISM_EIO;
+    uv_prepare_init(&w->loop, &w->flush);
+    w->flush.data = w;
+    uv_prepare_start(&w->flush, on_flush);
+    uv_timer_init(&w->loop, &w->tick);
+    w->tick.data = w;
+    uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+    return 0;
+}
+
+int prism_workers_start(unsigned n, const struct prism_worker_shared *shared,
+                        struct prism_workers **out)
 {
     PRISM_CHECK(n >= 1);
     struct prism_workers *pool = calloc(1, sizeof(*pool));
@@ -72,21 +114,25 @@ int prism_workers_start(unsigned n, struct prism_workers **out)
         free(pool);
         return PRISM_ENOMEM;
     }
-    for (unsigned i = 0; i < n; i++) {
+    int rc = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
         struct worker *w = &pool->w[i];
         w->index = i;
-        w->bubbles = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-        if (uv_loop_init(&w->loop) != 0 || prism_mailbox_init(&w->inbox, &w->loop, on_mail, w) != 0)
-            goto fail;
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
-            goto fail;
-        pool->n = i + 1;
+        w->shared = shared;
+        /* The loop, egress and rooms are set up here and then handed to the
+         * thread: pthread_create orders these writes before the thread runs. */
+        rc = worker_init(w);
+        if (rc == 0 && pthread_create(&w->thread, NULL, worker_main, w) != 0)
+            rc = PRISM_EIO;
+        if (rc == 0)
+            pool->n = i + 1;
+    }
+    if (rc != 0) {
+        prism_workers_stop(pool);
+        return rc;
     }
     *out = pool;
     return 0;
-fail:
-    prism_workers_stop(pool);
-    return PRISM_EIO;
 }
 
 void prism_workers_stop(struct prism_workers *pool)
@@ -100,7 +146,6 @@ void prism_workers_stop(struct prism_workers *pool)
         pthread_join(w->thread, NULL);
         uv_loop_close(&w->loop);
         pthread_mutex_destroy(&w->inbox.lock);
-        g_hash_table_destroy(w->bubbles);
     }
     free(pool->w);
     free(pool);
@@ -115,10 +160,4 @@ void prism_workers_post(struct prism_workers *pool, unsigned w, struct prism_wor
 {
     PRISM_CHECK(w < pool->n);
     prism_mailbox_post(&pool->w[w].inbox, &msg->mail);
-}
-
-uint32_t prism_workers_bubbles(const struct prism_workers *pool, unsigned w)
-{
-    PRISM_CHECK(w < pool->n);
-    return (uint32_t)atomic_load_explicit(&pool->w[w].n_bubbles, memory_order_relaxed);
 }

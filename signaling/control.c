@@ -307,6 +307,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     prism_log_info("relay.stopping", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     prism_server_stop(ctl->server);
     ctl->server = NULL;
+    prism_relay_stop(ctl->relay);
     uv_close((uv_handle_t *)&ctl->sigterm, NULL);
     uv_close((uv_handle_t *)&ctl->sigint, NULL);
     uv_close((uv_handle_t *)&ctl->sighup, NULL);
@@ -336,7 +337,7 @@ int prism_control_run(struct prism_config *cfg)
         return 1;
     }
     struct prism_relay_event_sink sink = {emit_event, &ctl};
-    int rc = prism_relay_new(cfg, &sink, &ctl.relay);
+    int rc = prism_relay_new(cfg, ctl.loop, &sink, &ctl.relay);
     if (rc != 0) {
         prism_log_error("relay.start_failed", "reason", prism_error_str(rc), NULL);
         goto fail;

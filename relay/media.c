@@ -1,0 +1,773 @@
+/* The control thread's half of the media plane (see media.h).
+ *
+ * Per peer (struct mpeer, keyed by the registry's peer handle):
+ *  - publish: the tracks negotiated from its offer; while the worker gathers,
+ *    the negotiated offer and the caller's completion wait in the mpeer;
+ *  - subscribe: the downstream offer's m-lines ("lines"), stable across
+ *    revisions: a line is never removed, only set to REMOVED when its track
+ *    leaves, and recycled for a new track of the same kind once a client
+ *    answer has confirmed the removal (JSEP 5.2.2). Each line carries the
+ *    relay's own SSRC toward this subscriber, so a publisher's SSRC never
+ *    reaches other peers and two publishers can never collide.
+ *
+ * Downstream offers forward a track's codecs without rtx, with rtcp-fb
+ * limited to PLI and FIR, and only the audio-level and abs-send-time header
+ * extensions: the relay neither retransmits nor rewrites the mid/rid
+ * extensions, so offering them would mislead the subscriber.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <openssl/rand.h>
+
+#include "relay/base/check.h"
+#include "relay/base/error.h"
+#include "relay/media.h"
+#include "relay/sdp.h"
+
+#define MAX_LINES PRISM_SDP_MAX_MEDIA
+
+static const char uri_mid[] = "urn:ietf:params:rtp-hdrext:sdes:mid";
+static const char uri_audio_level[] = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+static const char uri_abs_send_time[] = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time";
+
+struct pub_track {
+    uint64_t handle;
+    bool video;
+    char track_id[PRISM_SDP_TOKEN_LEN];
+    char mid[PRISM_SDP_TOKEN_LEN];
+    uint32_t ssrc, rtx_ssrc;
+    uint8_t mid_ext_id;
+    struct prism_sdp_payload pts[PRISM_SDP_MAX_TRACK_PT];
+    size_t n_pts;
+    struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
+    size_t n_exts;
+};
+
+struct line {
+    struct prism_sdp_track t;  /* as offered */
+    uint64_t pub_peer;         /* source: publisher peer handle, 0 for none */
+    uint64_t track;            /* source: track handle */
+    bool removal_confirmed;    /* REMOVED and an answer acknowledged it: may be recycled */
+};
+
+struct mpeer {
+    uint64_t handle;
+    struct prism_peer *peer;   /* the registry's; valid while this exists */
+    /* publish */
+    struct pub_track tracks[PRISM_MEDIA_MAX_TRACKS];
+    size_t n_tracks;
+    bool pub_open;
+    uint64_t pub_token;        /* of the pending TRANSPORT_OPEN, 0 if none */
+    struct prism_relay_done pub_done;
+    struct prism_sdp_session *pub_offer; /* negotiated, waiting for the worker */
+    struct pub_track pending[PRISM_MEDIA_MAX_TRACKS];
+    size_t n_pending;
+    /* subscribe */
+    bool sub_open, sub_ready, sub_remote_set;
+    uint64_t sub_token;
+    struct prism_relay_done sub_done;
+    char sub_ufrag[PRISM_MEDIA_ICE_LEN], sub_pwd[PRISM_MEDIA_ICE_LEN];
+    char sub_cands[PRISM_MEDIA_MAX_CANDS][PRISM_MEDIA_CAND_LEN];
+    size_t n_sub_cands;
+    uint64_t session_id;
+    uint64_t revision;         /* last issued */
+    uint64_t outstanding;      /* revision waiting for an answer, 0 if none */
+    bool dirty;                /* the bubble changed while an offer was outstanding */
+    struct line lines[MAX_LINES];
+    size_t n_lines;
+    unsigned next_mid;
+};
+
+struct prism_media {
+    struct prism_registry *reg;
+    struct prism_workers *workers;
+    char fingerprint[PRISM_MEDIA_FPR_LEN]; /* "sha-256 AB:..." */
+    prism_media_emit_cb emit;
+    void *ud;
+    GHashTable *peers;         /* handle -> struct mpeer */
+    GHashTable *bubbles;       /* handle -> struct prism_bubble (the registry's) */
+    uint64_t next_token;
+    uint64_t next_track;
+};
+
+static uint64_t random_u64(void)
+{
+    uint64_t v;
+    PRISM_CHECK(RAND_bytes((unsigned char *)&v, sizeof(v)) == 1);
+    return v;
+}
+
+struct prism_media *prism_media_new(struct prism_registry *reg, struct prism_workers *workers,
+                                    const char *fingerprint, prism_media_emit_cb emit, void *ud)
+{
+    struct prism_media *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->reg = reg;
+    m->workers = workers;
+    snprintf(m->fingerprint, sizeof(m->fingerprint), "sha-256 %s", fingerprint);
+    m->emit = emit;
+    m->ud = ud;
+    m->peers = g_hash_table_new(g_int64_hash, g_int64_equal);
+    m->bubbles = g_hash_table_new(g_int64_hash, g_int64_equal);
+    m->next_token = 1;
+    m->next_track = 1;
+    return m;
+}
+
+static void fail_pending(struct mpeer *mp, int rc, const char *msg)
+{
+    if (mp->pub_token != 0) {
+        mp->pub_token = 0;
+        free(mp->pub_offer);
+        mp->pub_offer = NULL;
+        mp->pub_done.cb(mp->pub_done.ud, rc, NULL, msg);
+    }
+    if (mp->sub_token != 0) {
+        mp->sub_token = 0;
+        mp->sub_done.cb(mp->sub_done.ud, rc, NULL, msg);
+    }
+}
+
+static void mpeer_free(struct mpeer *mp)
+{
+    fail_pending(mp, PRISM_ENOTFOUND, "the peer left before its transport was ready");
+    free(mp);
+}
+
+void prism_media_free(struct prism_media *m)
+{
+    if (m == NULL)
+        return;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, m->peers);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        fail_pending(value, PRISM_EINTERNAL, "the relay is stopping");
+        free(value);
+    }
+    g_hash_table_destroy(m->peers);
+    g_hash_table_destroy(m->bubbles);
+    free(m);
+}
+
+static struct mpeer *mpeer_get(struct prism_media *m, struct prism_peer *peer)
+{
+    struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
+    if (mp != NULL)
+        return mp;
+    mp = calloc(1, sizeof(*mp));
+    PRISM_CHECK(mp != NULL);
+    mp->handle = peer->handle;
+    mp->peer = peer;
+    mp->session_id = random_u64() >> 2;
+    g_hash_table_insert(m->peers, &mp->handle, mp);
+    return mp;
+}
+
+static void post(struct prism_media *m, struct prism_peer *peer, struct prism_worker_msg *msg)
+{
+    msg->bubble_handle = peer->bubble->handle;
+    msg->peer_handle = peer->handle;
+    prism_workers_post(m->workers, peer->bubble->worker, msg);
+}
+
+static void emit_peer_event(struct prism_media *m, struct prism_peer *peer, const char *method,
+                            json_t *params)
+{
+    json_object_set_new(params, "bubble", json_string(peer->bubble->id));
+    json_object_set_new(params, "peer", json_string(peer->id));
+    m->emit(m->ud, peer->bubble->tenant->id, method, params);
+}
+
+/* --- publish ---------------------------------------------------------------- */
+
+static bool payload_is_rtx(const struct prism_sdp_payload *p)
+{
+    return p->apt >= 0;
+}
+
+/* The publisher's primary SSRC of an m-section and its rtx partner. */
+static void section_ssrcs(const struct prism_sdp_media *sec, uint32_t *ssrc, uint32_t *rtx)
+{
+    *ssrc = *rtx = 0;
+    for (size_t g = 0; g < sec->n_groups; g++) {
+        if (strcmp(sec->groups[g].semantics, "SIM") == 0 && sec->groups[g].n_ssrcs > 0) {
+            *ssrc = sec->groups[g].ssrcs[0]; /* simulcast: forward the first layer */
+            break;
+        }
+    }
+    for (size_t g = 0; g < sec->n_groups; g++) {
+        const struct prism_sdp_ssrc_group *grp = &sec->groups[g];
+        if (strcmp(grp->semantics, "FID") == 0 && grp->n_ssrcs == 2 &&
+            (*ssrc == 0 || grp->ssrcs[0] == *ssrc)) {
+            *ssrc = grp->ssrcs[0];
+            *rtx = grp->ssrcs[1];
+            return;
+        }
+    }
+    if (*ssrc == 0 && sec->n_ssrcs > 0 && sec->n_rids == 0)
+        *ssrc = sec->ssrcs[0].ssrc;
+}
+
+static void tracks_from_offer(struct prism_media *m, const struct prism_sdp_session *s,
+                              struct pub_track *out, size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < s->n_media && *n < PRISM_MEDIA_MAX_TRACKS; i++) {
+        const struct prism_sdp_media *sec = &s->media[i];
+        if (!sec->accepted ||
+            (sec->kind != PRISM_SDP_KIND_AUDIO && sec->kind != PRISM_SDP_KIND_VIDEO))
+            continue;
+        struct pub_track *t = &out[(*n)++];
+        memset(t, 0, sizeof(*t));
+        t->handle = m->next_track++;
+        t->video = sec->kind == PRISM_SDP_KIND_VIDEO;
+        snprintf(t->mid, sizeof(t->mid), "%s", sec->mid);
+        snprintf(t->track_id, sizeof(t->track_id), "%s",
+                 sec->msid_track[0] != '\0' ? sec->msid_track : sec->mid);
+        section_ssrcs(sec, &t->ssrc, &t->rtx_ssrc);
+        for (size_t p = 0; p < sec->n_pts && t->n_pts < PRISM_SDP_MAX_TRACK_PT; p++) {
+            if (payload_is_rtx(&sec->pts[p]))
+                continue;
+            t->pts[t->n_pts] = sec->pts[p];
+            t->pts[t->n_pts].fb &= PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR;
+            if (!t->video)
+                t->pts[t->n_pts].fb = 0;
+            t->n_pts++;
+        }
+        for (size_t e = 0; e < sec->n_exts; e++) {
+            if (strcmp(sec->exts[e].uri, uri_mid) == 0 && sec->exts[e].id < 256)
+                t->mid_ext_id = (uint8_t)sec->exts[e].id;
+            if (strcmp(sec->exts[e].uri, uri_audio_level) == 0 ||
+                strcmp(sec->exts[e].uri, uri_abs_send_time) == 0)
+                t->exts[t->n_exts++] = sec->exts[e];
+        }
+    }
+}
+
+void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const char *offer,
+                         const struct prism_relay_done *done)
+{
+    struct mpeer *mp = mpeer_get(m, peer);
+    if (mp->pub_token != 0) {
+        done->cb(done->ud, PRISM_EEXIST, NULL, "a publish of this peer is still being negotiated");
+        return;
+    }
+    struct prism_sdp_session *s = malloc(sizeof(*s));
+    if (s == NULL) {
+        done->cb(done->ud, PRISM_ENOMEM, NULL, NULL);
+        return;
+    }
+    char reason[PRISM_SDP_REASON_LEN];
+    int rc = prism_sdp_parse_offer(offer, strlen(offer), s, reason, sizeof(reason));
+    if (rc == 0)
+        rc = prism_sdp_negotiate(s, reason, sizeof(reason));
+    if (rc != 0) {
+        free(s);
+        done->cb(done->ud, rc == PRISM_EINVAL ? PRISM_EBADSDP : rc, NULL, reason);
+        return;
+    }
+    tracks_from_offer(m, s, mp->pending, &mp->n_pending);
+
+    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_TRANSPORT_OPEN);
+    msg->subscribe = false;
+    msg->token = mp->pub_token = m->next_token++;
+    snprintf(msg->remote_ufrag, sizeof(msg->remote_ufrag), "%s", s->ice_ufrag);
+    snprintf(msg->remote_pwd, sizeof(msg->remote_pwd), "%s", s->ice_pwd);
+    snprintf(msg->remote_fingerprint, sizeof(msg->remote_fingerprint), "%s %s", s->fpr_hash,
+             s->fpr_value);
+    for (size_t i = 0; i < s->n_candidates && i < PRISM_MEDIA_MAX_CANDS; i++)
+        snprintf(msg->candidates[msg->n_candidates++], PRISM_MEDIA_CAND_LEN, "%s",
+                 s->candidates[i]);
+    msg->end_of_candidates = s->end_of_candidates;
+    mp->pub_offer = s;
+    mp->pub_done = *done;
+    post(m, peer, msg);
+}
+
+static void subscribers_update(struct prism_media *m, struct prism_bubble *bubble);
+
+static void publish_ready(struct prism_media *m, struct mpeer *mp,
+                          const struct prism_worker_event *ev)
+{
+    struct prism_relay_done done = mp->pub_done;
+    struct prism_sdp_session *s = mp->pub_offer;
+    mp->pub_token = 0;
+    mp->pub_offer = NULL;
+    if (ev->error != 0) {
+        free(s);
+        done.cb(done.ud, ev->error == PRISM_EIO ? PRISM_EOVERLOADED : ev->error, NULL,
+                "no media socket could be opened (port range or addresses exhausted)");
+        return;
+    }
+    const char *cands[PRISM_MEDIA_MAX_CANDS];
+    for (size_t i = 0; i < ev->n_candidates; i++)
+        cands[i] = ev->candidates[i];
+    struct prism_sdp_local local = {
+        .ice_ufrag = ev->ufrag,
+        .ice_pwd = ev->pwd,
+        .fingerprint = m->fingerprint,
+        .candidates = cands,
+        .n_candidates = ev->n_candidates,
+        .end_of_candidates = true,
+        .session_id = mp->session_id,
+        .session_version = 1,
+    };
+    char *answer = malloc(PRISM_SDP_MAX_BYTES);
+    size_t len = 0;
+    int rc = answer != NULL ? prism_sdp_write_answer(s, &local, answer, PRISM_SDP_MAX_BYTES, &len)
+                            : PRISM_ENOMEM;
+    free(s);
+    if (rc != 0) {
+        free(answer);
+        done.cb(done.ud, PRISM_EINTERNAL, NULL, "could not write the answer");
+        return;
+    }
+    memcpy(mp->tracks, mp->pending, sizeof(mp->tracks));
+    mp->n_tracks = mp->n_pending;
+    mp->pub_open = true;
+    mp->peer->n_tracks = (uint32_t)mp->n_tracks;
+
+    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_TRACKS);
+    for (size_t i = 0; i < mp->n_tracks; i++) {
+        struct prism_track_desc *d = &msg->tracks[i];
+        d->handle = mp->tracks[i].handle;
+        d->video = mp->tracks[i].video;
+        d->ssrc = mp->tracks[i].ssrc;
+        d->rtx_ssrc = mp->tracks[i].rtx_ssrc;
+        d->mid_ext_id = mp->tracks[i].mid_ext_id;
+        snprintf(d->mid, sizeof(d->mid), "%s", mp->tracks[i].mid);
+    }
+    msg->n_tracks = mp->n_tracks;
+    msg->max_kbps = mp->peer->bubble->tenant->limits.max_kbps;
+    post(m, mp->peer, msg);
+
+    done.cb(done.ud, 0, json_pack("{s:s}", "answer", answer), NULL);
+    free(answer);
+    subscribers_update(m, mp->peer->bubble);
+}
+
+/* --- subscribe ----------------------------------------------------------------- */
+
+struct source {
+    struct mpeer *pub;
+    struct pub_track *track;
+};
+
+struct sources {
+    struct prism_media *m;
+    struct mpeer *sub;
+    struct source list[MAX_LINES * 2];
+    size_t n;
+};
+
+static void collect_source(void *ud, struct prism_peer *peer)
+{
+    struct sources *src = ud;
+    struct mpeer *mp = g_hash_table_lookup(src->m->peers, &peer->handle);
+    if (mp == NULL || mp == src->sub || !mp->pub_open)
+        return;
+    for (size_t i = 0; i < mp->n_tracks && src->n < PRISM_ARRAY_LEN(src->list); i++)
+        src->list[src->n++] = (struct source){mp, &mp->tracks[i]};
+}
+
+static uint32_t fresh_ssrc(const struct mpeer *sub)
+{
+    for (;;) {
+        uint32_t v = (uint32_t)random_u64();
+        bool used = v == 0;
+        for (size_t i = 0; i < sub->n_lines && !used; i++)
+            used = sub->lines[i].t.ssrc == v;
+        if (!used)
+            return v;
+    }
+}
+
+static void fill_line(struct line *l, const struct mpeer *sub, const struct source *src)
+{
+    struct prism_sdp_track *t = &l->t;
+    t->kind = src->track->video ? PRISM_SDP_KIND_VIDEO : PRISM_SDP_KIND_AUDIO;
+    t->state = PRISM_SDP_TRACK_SEND;
+    snprintf(t->peer_id, sizeof(t->peer_id), "%s", src->pub->peer->id);
+    snprintf(t->track_id, sizeof(t->track_id), "%s", src->track->track_id);
+    memcpy(t->pts, src->track->pts, sizeof(t->pts));
+    t->n_pts = src->track->n_pts;
+    t->n_exts = 0;
+    for (size_t e = 0; e < src->track->n_exts; e++) {
+        /* BUNDLE: one id means one URI across all m-lines of the offer. */
+        bool clash = false;
+        for (size_t i = 0; i < sub->n_lines && !clash; i++)
+            for (size_t k = 0; k < sub->lines[i].t.n_exts; k++)
+                clash = clash || (sub->lines[i].t.exts[k].id == src->track->exts[e].id &&
+                                  strcmp(sub->lines[i].t.exts[k].uri, src->track->exts[e].uri) != 0);
+        if (!clash)
+            t->exts[t->n_exts++] = src->track->exts[e];
+    }
+    t->ssrc = fresh_ssrc(sub);
+    t->rtx_ssrc = 0;
+    l->pub_peer = src->pub->handle;
+    l->track = src->track->handle;
+    l->removal_confirmed = false;
+}
+
+/* Brings the subscriber's lines in step with the tracks in its bubble. */
+static void sync_lines(struct prism_media *m, struct mpeer *sub)
+{
+    struct sources src = {.m = m, .sub = sub};
+    prism_registry_bubble_foreach_peer(sub->peer->bubble, collect_source, &src);
+    bool kept[PRISM_ARRAY_LEN(src.list)] = {false};
+    for (size_t i = 0; i < sub->n_lines; i++) {
+        struct line *l = &sub->lines[i];
+        if (l->pub_peer == 0)
+            continue;
+        bool present = false;
+        for (size_t s = 0; s < src.n && !present; s++)
+            if (src.list[s].pub->handle == l->pub_peer && src.list[s].track->handle == l->track) {
+                present = true;
+                kept[s] = true;
+            }
+        if (!present) {
+            l->t.state = PRISM_SDP_TRACK_REMOVED;
+            l->pub_peer = l->track = 0;
+        }
+    }
+    for (size_t s = 0; s < src.n; s++) {
+        if (kept[s])
+            continue;
+        enum prism_sdp_kind kind = src.list[s].track->video ? PRISM_SDP_KIND_VIDEO
+                                                            : PRISM_SDP_KIND_AUDIO;
+        struct line *l = NULL;
+        for (size_t i = 0; i < sub->n_lines && l == NULL; i++)
+            if (sub->lines[i].removal_confirmed && sub->lines[i].t.kind == kind)
+                l = &sub->lines[i];
+        if (l == NULL && sub->n_lines < MAX_LINES)
+            l = &sub->lines[sub->n_lines++];
+        if (l == NULL)
+            break; /* the offer is full: later tracks wait for a recycled line */
+        memset(l, 0, sizeof(*l));
+        snprintf(l->t.mid, sizeof(l->t.mid), "%u", sub->next_mid++);
+        fill_line(l, sub, &src.list[s]);
+    }
+    if (sub->n_lines == 0) {
+        /* An offer needs one bundled m-line: an inactive audio placeholder. */
+        char mid[16];
+        snprintf(mid, sizeof(mid), "%u", sub->next_mid++);
+        memset(&sub->lines[0], 0, sizeof(sub->lines[0]));
+        prism_sdp_track_placeholder(&sub->lines[0].t, mid);
+        sub->n_lines = 1;
+    }
+}
+
+/* Writes a new revision of the downstream offer; returns it (malloc'd) or NULL. */
+static char *next_offer(struct prism_media *m, struct mpeer *sub)
+{
+    sync_lines(m, sub);
+    struct prism_sdp_track tracks[MAX_LINES];
+    for (size_t i = 0; i < sub->n_lines; i++)
+        tracks[i] = sub->lines[i].t;
+    const char *cands[PRISM_MEDIA_MAX_CANDS];
+    for (size_t i = 0; i < sub->n_sub_cands; i++)
+        cands[i] = sub->sub_cands[i];
+    struct prism_sdp_local local = {
+        .ice_ufrag = sub->sub_ufrag,
+        .ice_pwd = sub->sub_pwd,
+        .fingerprint = m->fingerprint,
+        .candidates = cands,
+        .n_candidates = sub->n_sub_cands,
+        .end_of_candidates = true,
+        .session_id = sub->session_id,
+        .session_version = sub->revision + 1,
+    };
+    char *offer = malloc(PRISM_SDP_MAX_BYTES);
+    size_t len;
+    if (offer == NULL ||
+        prism_sdp_write_offer(&local, tracks, sub->n_lines, offer, PRISM_SDP_MAX_BYTES, &len) != 0) {
+        free(offer);
+        return NULL;
+    }
+    sub->revision++;
+    sub->outstanding = sub->revision;
+    sub->dirty = false;
+    return offer;
+}
+
+static void send_offer_event(struct prism_media *m, struct mpeer *sub)
+{
+    char *offer = next_offer(m, sub);
+    if (offer == NULL)
+        return;
+    emit_peer_event(m, sub->peer, "peer.offer",
+                    json_pack("{s:s, s:I}", "offer", offer, "revision",
+                              (json_int_t)sub->revision));
+    free(offer);
+}
+
+struct update_ctx {
+    struct prism_media *m;
+};
+
+static void update_one(void *ud, struct prism_peer *peer)
+{
+    struct prism_media *m = ((struct update_ctx *)ud)->m;
+    struct mpeer *sub = g_hash_table_lookup(m->peers, &peer->handle);
+    if (sub == NULL || !sub->sub_ready)
+        return;
+    if (sub->outstanding != 0)
+        sub->dirty = true;
+    else
+        send_offer_event(m, sub);
+}
+
+/* Every subscriber of the bubble gets a new revision, or one once it answers. */
+static void subscribers_update(struct prism_media *m, struct prism_bubble *bubble)
+{
+    struct update_ctx ctx = {m};
+    prism_registry_bubble_foreach_peer(bubble, update_one, &ctx);
+}
+
+void prism_media_bubble_changed(struct prism_media *m, struct prism_bubble *bubble)
+{
+    subscribers_update(m, bubble);
+}
+
+static void complete_subscribe(struct prism_media *m, struct mpeer *sub,
+                               const struct prism_relay_done *done)
+{
+    char *offer = next_offer(m, sub);
+    if (offer == NULL) {
+        done->cb(done->ud, PRISM_EINTERNAL, NULL, "could not write the offer");
+        return;
+    }
+    done->cb(done->ud, 0,
+             json_pack("{s:s, s:I}", "offer", offer, "revision", (json_int_t)sub->revision), NULL);
+    free(offer);
+}
+
+void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,
+                           const struct prism_relay_done *done)
+{
+    struct mpeer *mp = mpeer_get(m, peer);
+    if (mp->sub_token != 0) {
+        done->cb(done->ud, PRISM_EEXIST, NULL,
+                 "a subscribe of this peer is still being negotiated");
+        return;
+    }
+    if (mp->sub_ready) {
+        complete_subscribe(m, mp, done); /* a full re-offer under a new revision */
+        return;
+    }
+    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_TRANSPORT_OPEN);
+    msg->subscribe = true;
+    msg->token = mp->sub_token = m->next_token++;
+    mp->sub_done = *done;
+    mp->sub_open = true;
+    post(m, peer, msg);
+}
+
+static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
+                            const struct prism_worker_event *ev)
+{
+    struct prism_relay_done done = mp->sub_done;
+    mp->sub_token = 0;
+    if (ev->error != 0) {
+        mp->sub_open = false;
+        done.cb(done.ud, ev->error == PRISM_EIO ? PRISM_EOVERLOADED : ev->error, NULL,
+                "no media socket could be opened (port range or addresses exhausted)");
+        return;
+    }
+    snprintf(mp->sub_ufrag, sizeof(mp->sub_ufrag), "%s", ev->ufrag);
+    snprintf(mp->sub_pwd, sizeof(mp->sub_pwd), "%s", ev->pwd);
+    memcpy(mp->sub_cands, ev->candidates, sizeof(mp->sub_cands));
+    mp->n_sub_cands = ev->n_candidates;
+    mp->sub_ready = true;
+    complete_subscribe(m, mp, &done);
+}
+
+int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const char *answer,
+                       uint64_t revision, char *msg, size_t msg_len)
+{
+    struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
+    if (mp == NULL || mp->outstanding == 0 || mp->outstanding != revision) {
+        snprintf(msg, msg_len, "revision %llu is not the outstanding offer of this peer",
+                 (unsigned long long)revision);
+        return PRISM_ENOTFOUND;
+    }
+    struct prism_sdp_track offered[MAX_LINES];
+    for (size_t i = 0; i < mp->n_lines; i++)
+        offered[i] = mp->lines[i].t;
+    struct prism_sdp_session *s = malloc(sizeof(*s));
+    if (s == NULL)
+        return PRISM_ENOMEM;
+    char reason[PRISM_SDP_REASON_LEN];
+    int rc = prism_sdp_parse_answer(answer, strlen(answer), offered, mp->n_lines, s, reason,
+                                    sizeof(reason));
+    if (rc != 0) {
+        free(s);
+        snprintf(msg, msg_len, "%s", reason);
+        return PRISM_EBADSDP;
+    }
+    if (!mp->sub_remote_set) {
+        struct prism_worker_msg *w = prism_worker_msg_new(PRISM_WORKER_TRANSPORT_REMOTE);
+        w->subscribe = true;
+        snprintf(w->remote_ufrag, sizeof(w->remote_ufrag), "%s", s->ice_ufrag);
+        snprintf(w->remote_pwd, sizeof(w->remote_pwd), "%s", s->ice_pwd);
+        snprintf(w->remote_fingerprint, sizeof(w->remote_fingerprint), "%s %s", s->fpr_hash,
+                 s->fpr_value);
+        for (size_t i = 0; i < s->n_candidates && i < PRISM_MEDIA_MAX_CANDS; i++)
+            snprintf(w->candidates[w->n_candidates++], PRISM_MEDIA_CAND_LEN, "%s",
+                     s->candidates[i]);
+        w->end_of_candidates = s->end_of_candidates;
+        post(m, peer, w);
+        mp->sub_remote_set = true;
+    }
+    struct prism_worker_msg *routes = prism_worker_msg_new(PRISM_WORKER_ROUTES);
+    routes->subscribe = true;
+    for (size_t i = 0; i < mp->n_lines && i < s->n_media; i++) {
+        struct line *l = &mp->lines[i];
+        if (l->t.state == PRISM_SDP_TRACK_REMOVED)
+            l->removal_confirmed = true;
+        if (l->t.state == PRISM_SDP_TRACK_SEND && s->media[i].accepted &&
+            routes->n_routes < PRISM_MEDIA_MAX_ROUTES)
+            routes->routes[routes->n_routes++] =
+                (struct prism_route_desc){l->pub_peer, l->track, l->t.ssrc};
+    }
+    free(s);
+    post(m, peer, routes);
+    mp->outstanding = 0;
+    if (mp->dirty)
+        send_offer_event(m, mp);
+    return 0;
+}
+
+int prism_media_candidate(struct prism_media *m, struct prism_peer *peer, bool subscribe,
+                          const char *candidate, char *msg, size_t msg_len)
+{
+    struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
+    bool open = mp != NULL && (subscribe ? mp->sub_open : (mp->pub_open || mp->pub_token != 0));
+    if (!open) {
+        snprintf(msg, msg_len, "this peer has no %s transport",
+                 subscribe ? "subscribe" : "publish");
+        return PRISM_ENOTFOUND;
+    }
+    if (candidate != NULL) {
+        const char *c = strncmp(candidate, "a=", 2) == 0 ? candidate + 2 : candidate;
+        if (strncmp(c, "candidate:", 10) != 0 || strlen(c) >= PRISM_MEDIA_CAND_LEN) {
+            snprintf(msg, msg_len, "params.candidate must be an a=candidate value "
+                                   "(\"candidate:...\", under 256 bytes) or null");
+            return PRISM_EINVAL;
+        }
+    }
+    struct prism_worker_msg *w = prism_worker_msg_new(PRISM_WORKER_CANDIDATE);
+    w->subscribe = subscribe;
+    if (candidate == NULL)
+        w->end_of_candidates = true;
+    else
+        snprintf(w->candidates[0], PRISM_MEDIA_CAND_LEN, "%s",
+                 strncmp(candidate, "a=", 2) == 0 ? candidate + 2 : candidate);
+    post(m, peer, w);
+    return 0;
+}
+
+/* --- lifecycle ----------------------------------------------------------------- */
+
+static void emit_closed(struct prism_media *m, struct mpeer *mp)
+{
+    if (mp->pub_open)
+        emit_peer_event(m, mp->peer, "peer.state",
+                        json_pack("{s:s, s:s}", "transport", "publish", "state", "closed"));
+    if (mp->sub_open)
+        emit_peer_event(m, mp->peer, "peer.state",
+                        json_pack("{s:s, s:s}", "transport", "subscribe", "state", "closed"));
+}
+
+void prism_media_peer_leaving(struct prism_media *m, struct prism_peer *peer)
+{
+    struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
+    if (mp == NULL)
+        return;
+    post(m, peer, prism_worker_msg_new(PRISM_WORKER_PEER_CLOSE));
+    emit_closed(m, mp);
+    g_hash_table_remove(m->peers, &peer->handle);
+    mpeer_free(mp);
+}
+
+static void forget_peer(void *ud, struct prism_peer *peer)
+{
+    struct prism_media *m = ud;
+    struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
+    if (mp == NULL)
+        return;
+    emit_closed(m, mp);
+    g_hash_table_remove(m->peers, &peer->handle);
+    mpeer_free(mp);
+}
+
+void prism_media_bubble_opened(struct prism_media *m, struct prism_bubble *bubble)
+{
+    g_hash_table_insert(m->bubbles, &bubble->handle, bubble);
+}
+
+void prism_media_bubble_ending(struct prism_media *m, struct prism_bubble *bubble)
+{
+    prism_registry_bubble_foreach_peer(bubble, forget_peer, m);
+    g_hash_table_remove(m->bubbles, &bubble->handle);
+    struct prism_media_counters *sum = &bubble->tenant->ended;
+    const struct prism_media_counters *c = &bubble->counters;
+    sum->packets_in += c->packets_in;
+    sum->bytes_in += c->bytes_in;
+    sum->packets_out += c->packets_out;
+    sum->bytes_out += c->bytes_out;
+    sum->drop_not_srtp += c->drop_not_srtp;
+    sum->drop_srtp_auth += c->drop_srtp_auth;
+    sum->drop_srtp_replay += c->drop_srtp_replay;
+    sum->drop_malformed += c->drop_malformed;
+    sum->drop_no_route += c->drop_no_route;
+    sum->drop_egress += c->drop_egress;
+}
+
+void prism_media_on_event(struct prism_media *m, const struct prism_worker_event *ev)
+{
+    if (ev->type == PRISM_WORKER_EV_STATS) {
+        struct prism_bubble *b = g_hash_table_lookup(m->bubbles, &ev->bubble_handle);
+        if (b != NULL)
+            b->counters = ev->counters;
+        return;
+    }
+    struct mpeer *mp = g_hash_table_lookup(m->peers, &ev->peer_handle);
+    if (mp == NULL)
+        return; /* the peer left meanwhile */
+    if (ev->type == PRISM_WORKER_EV_READY) {
+        if (!ev->subscribe && ev->token == mp->pub_token)
+            publish_ready(m, mp, ev);
+        else if (ev->subscribe && ev->token == mp->sub_token)
+            subscribe_ready(m, mp, ev);
+        return;
+    }
+    if (ev->type == PRISM_WORKER_EV_STATE) {
+        struct prism_peer *p = mp->peer;
+        if (ev->subscribe)
+            p->subscribe_state = ev->state;
+        else
+            p->publish_state = ev->state;
+        json_t *params = json_pack("{s:s, s:s}", "transport", ev->subscribe ? "subscribe" : "publish",
+                                   "state", prism_transport_state_name(ev->state));
+        if (ev->reason[0] != '\0')
+            json_object_set_new(params, "reason", json_string(ev->reason));
+        emit_peer_event(m, p, "peer.state", params);
+    }
+}
+
+json_t *prism_media_tracks_json(struct prism_media *m, const struct prism_peer *peer)
+{
+    json_t *arr = json_array();
+    struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
+    for (size_t i = 0; mp != NULL && i < mp->n_tracks; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "kind",
+                                             mp->tracks[i].video ? "video" : "audio", "track",
+                                             mp->tracks[i].track_id, "mid", mp->tracks[i].mid));
+    return arr;
+}

@@ -1,0 +1,56 @@
+/* The control thread's half of the media plane: SDP negotiation, the tracks
+ * each peer publishes, each subscriber's downstream offer and its revisions,
+ * and the messages that keep the workers' rooms in step.
+ *
+ * Control thread only. The registry stays the source of truth for which
+ * tenants, bubbles and peers exist; this module keeps, per peer handle, what
+ * the media plane needs on top, and forgets it when the registry drops the
+ * peer. Revisions (PROTOCOL.md "Media contract"): at most one downstream offer
+ * is outstanding per peer; changes meanwhile are folded into the next one,
+ * sent as a peer.offer event when the answer arrives.
+ */
+#ifndef PRISM_RELAY_MEDIA_H
+#define PRISM_RELAY_MEDIA_H
+
+#include <jansson.h>
+
+#include "relay/registry.h"
+#include "relay/relay.h"
+#include "relay/worker.h"
+
+struct prism_media;
+
+/* Emits an event (relay.c's sink); `params` is stolen. */
+typedef void (*prism_media_emit_cb)(void *ud, const char *tenant, const char *method,
+                                    json_t *params);
+
+struct prism_media *prism_media_new(struct prism_registry *reg, struct prism_workers *workers,
+                                    const char *fingerprint, prism_media_emit_cb emit, void *ud);
+/* Completes every pending call with PRISM_EINTERNAL and frees. Accepts NULL. */
+void prism_media_free(struct prism_media *m);
+
+void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const char *offer,
+                         const struct prism_relay_done *done);
+void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,
+                           const struct prism_relay_done *done);
+int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const char *answer,
+                       uint64_t revision, char *msg, size_t msg_len);
+int prism_media_candidate(struct prism_media *m, struct prism_peer *peer, bool subscribe,
+                          const char *candidate, char *msg, size_t msg_len);
+
+/* A bubble was created (its worker counters will name it by handle). */
+void prism_media_bubble_opened(struct prism_media *m, struct prism_bubble *bubble);
+/* The registry is about to drop `peer` (peer.leave). */
+void prism_media_peer_leaving(struct prism_media *m, struct prism_peer *peer);
+/* The registry is about to drop `bubble` and its peers (its worker closes them). */
+void prism_media_bubble_ending(struct prism_media *m, struct prism_bubble *bubble);
+/* After a peer left: the others' downstream offers drop its tracks. */
+void prism_media_bubble_changed(struct prism_media *m, struct prism_bubble *bubble);
+
+/* A worker's event (ownership stays with the caller). */
+void prism_media_on_event(struct prism_media *m, const struct prism_worker_event *ev);
+
+/* The tracks `peer` publishes, as a JSON array for bubble.info. */
+json_t *prism_media_tracks_json(struct prism_media *m, const struct prism_peer *peer);
+
+#endif

@@ -1,0 +1,37 @@
+/* A worker's bubbles ("rooms"): their peers, transports, tracks and routes,
+ * and the per-packet path between them.
+ *
+ * Worker thread only. The control thread describes what should exist through
+ * messages (relay/worker.h); a room turns them into transports and routing
+ * tables and reports back with events. Rooms never see another room: media
+ * can only flow along routes set inside one room, and a packet is matched to
+ * a track only among the tracks its own (SRTP-authenticated) transport
+ * publishes, so no forged SSRC, id or address moves media across bubbles or
+ * tenants.
+ */
+#ifndef PRISM_RELAY_ROOM_H
+#define PRISM_RELAY_ROOM_H
+
+#include <uv.h>
+
+#include "relay/egress.h"
+#include "relay/worker.h"
+
+struct prism_rooms;
+
+/* Creates the room table of one worker. Returns NULL on allocation failure. */
+struct prism_rooms *prism_rooms_new(uv_loop_t *loop, const struct prism_worker_shared *shared,
+                                    struct prism_egress *egress);
+
+/* Applies one control message (ownership stays with the caller). */
+void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg *msg);
+
+/* Once a second: counters to the control thread, receiver reports and
+ * bandwidth estimates to publishers. */
+void prism_rooms_tick(struct prism_rooms *rooms);
+
+/* Closes every transport and frees the table (the loop must run on so the
+ * transports can release their sockets). Accepts NULL. */
+void prism_rooms_free(struct prism_rooms *rooms);
+
+#endif
