@@ -238,13 +238,26 @@ static struct track *find_track(struct peer *p, uint8_t *pkt, size_t len)
     return NULL;
 }
 
+/* Retransmissions and bandwidth probes on a track's rtx SSRC: the relay
+ * neither forwards nor counts them as drops (downstream offers carry no rtx). */
+static bool is_rtx(const struct peer *p, const uint8_t *pkt)
+{
+    uint32_t ssrc = (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 |
+                    pkt[11];
+    for (size_t i = 0; i < p->n_tracks; i++)
+        if (p->tracks[i].d.rtx_ssrc == ssrc)
+            return true;
+    return false;
+}
+
 static void on_rtp(void *ud, uint8_t *pkt, size_t len)
 {
     struct link *l = ud;
     struct peer *p = l->peer;
     struct track *tr = l->subscribe || len < PRISM_RTP_HEADER_MIN ? NULL : find_track(p, pkt, len);
     if (tr == NULL) {
-        p->drop_no_route++;
+        if (l->subscribe || len < PRISM_RTP_HEADER_MIN || !is_rtx(p, pkt))
+            p->drop_no_route++;
         return;
     }
     uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
