@@ -1,8 +1,10 @@
 /* The relay facade (see relay.h): registry bookkeeping plus the messages that
  * keep workers in step with it, and the events those changes produce.
  *
- * Control thread only. The media-negotiation methods validate their scope
- * here; what follows validation belongs to the media plane.
+ * Control thread only. Owns the registry, the worker pool, the relay's DTLS
+ * certificate (one per run, shared read-only by every worker) and the
+ * mailbox through which workers report. The media-negotiation methods
+ * validate their scope here and hand the rest to media.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -378,11 +380,8 @@ static json_t *counters_json(const struct prism_media_counters *c)
                      (json_int_t)c->drop_egress);
 }
 
-struct sum_ctx {
-    struct prism_media_counters sum;
-};
-
-static void sum_bubble(struct prism_media_counters *sum, struct prism_tenant *t)
+/* Adds a tenant's counters (live bubbles and ended ones) to `sum`. */
+static void add_tenant_counters(struct prism_media_counters *sum, struct prism_tenant *t)
 {
     add_counters(sum, &t->ended);
     GHashTableIter it;
@@ -394,7 +393,7 @@ static void sum_bubble(struct prism_media_counters *sum, struct prism_tenant *t)
 
 static void sum_tenant(void *ud, struct prism_tenant *t)
 {
-    sum_bubble(&((struct sum_ctx *)ud)->sum, t);
+    add_tenant_counters(ud, t);
 }
 
 /* Counters come from the workers' snapshots, at most a second old. */
@@ -402,9 +401,9 @@ json_t *prism_relay_stats(struct prism_relay *relay, const char *tenant, const c
                           int *err)
 {
     if (tenant == NULL) {
-        struct sum_ctx ctx = {relay->ended};
-        prism_registry_foreach_tenant(relay->reg, sum_tenant, &ctx);
-        json_t *out = counters_json(&ctx.sum);
+        struct prism_media_counters sum = relay->ended;
+        prism_registry_foreach_tenant(relay->reg, sum_tenant, &sum);
+        json_t *out = counters_json(&sum);
         json_object_set_new(out, "tenants",
                             json_integer((json_int_t)prism_registry_tenant_count(relay->reg)));
         json_object_set_new(out, "bubbles",
@@ -426,7 +425,7 @@ json_t *prism_relay_stats(struct prism_relay *relay, const char *tenant, const c
         return out;
     }
     struct prism_media_counters sum = {0};
-    sum_bubble(&sum, t);
+    add_tenant_counters(&sum, t);
     json_t *out = counters_json(&sum);
     json_object_set_new(out, "bubbles", json_integer(t->n_bubbles));
     json_object_set_new(out, "peers", json_integer(t->n_peers));
