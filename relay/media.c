@@ -40,6 +40,7 @@ struct pub_track {
     char mid[PRISM_SDP_TOKEN_LEN];
     uint32_t ssrc, rtx_ssrc;
     uint8_t mid_ext_id;
+    uint8_t audio_level_ext_id;
     struct prism_sdp_payload pts[PRISM_SDP_MAX_TRACK_PT];
     size_t n_pts;
     struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
@@ -242,6 +243,8 @@ static void tracks_from_offer(struct prism_media *m, const struct prism_sdp_sess
         for (size_t e = 0; e < sec->n_exts; e++) {
             if (strcmp(sec->exts[e].uri, uri_mid) == 0 && sec->exts[e].id < 256)
                 t->mid_ext_id = (uint8_t)sec->exts[e].id;
+            if (strcmp(sec->exts[e].uri, uri_audio_level) == 0 && sec->exts[e].id < 256)
+                t->audio_level_ext_id = (uint8_t)sec->exts[e].id;
             if (strcmp(sec->exts[e].uri, uri_audio_level) == 0 ||
                 strcmp(sec->exts[e].uri, uri_abs_send_time) == 0)
                 t->exts[t->n_exts++] = sec->exts[e];
@@ -340,6 +343,7 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
         d->ssrc = mp->tracks[i].ssrc;
         d->rtx_ssrc = mp->tracks[i].rtx_ssrc;
         d->mid_ext_id = mp->tracks[i].mid_ext_id;
+        d->audio_level_ext_id = mp->tracks[i].audio_level_ext_id;
         snprintf(d->mid, sizeof(d->mid), "%s", mp->tracks[i].mid);
     }
     msg->n_tracks = mp->n_tracks;
@@ -740,6 +744,10 @@ void prism_media_on_event(struct prism_media *m, const struct prism_worker_event
     struct mpeer *mp = g_hash_table_lookup(m->peers, &ev->peer_handle);
     if (mp == NULL)
         return; /* the peer left meanwhile */
+    if (ev->type == PRISM_WORKER_EV_SPEAKER) {
+        emit_peer_event(m, mp->peer, "bubble.speaker", json_object());
+        return;
+    }
     if (ev->type == PRISM_WORKER_EV_READY) {
         if (!ev->subscribe && ev->token == mp->pub_token)
             publish_ready(m, mp, ev);

@@ -21,6 +21,10 @@
  * KEYFRAME_GAP_MS), as does a new subscriber's transport connecting. Every
  * second each publisher gets a receiver report for its tracks and, when its
  * tenant has a bitrate cap, a REMB with the cap. Other RTCP is consumed.
+ *
+ * Dominant speaker: audio packets' RFC 6464 levels (a header the relay reads
+ * anyway; never the payload) are summed per track and, once a second, the
+ * loudest mostly-voiced publisher becomes the bubble's speaker.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +55,9 @@ struct track {
     struct prism_rtp_seq_stats stats; /* for receiver reports */
     uint64_t last_keyframe_ms;    /* uv_now of the last PLI sent for it */
     uint32_t clock_hz;            /* 48000 audio, 90000 video */
+    uint32_t loudness_sum;        /* sum of 127 - level (-dBov) over voiced packets, this second */
+    uint32_t voiced;              /* voiced packets this second */
+    uint32_t packets;             /* packets this second */
 };
 
 struct link {
@@ -78,6 +85,7 @@ struct peer {
 
 struct room {
     uint64_t handle;
+    uint64_t speaker;             /* peer handle of the dominant speaker, 0 for none */
     struct prism_rooms *rooms;    /* owner */
     GHashTable *peers;            /* handle -> struct peer */
     struct prism_media_counters closed; /* totals of transports already closed */
@@ -238,6 +246,21 @@ static struct track *find_track(struct peer *p, uint8_t *pkt, size_t len)
     return NULL;
 }
 
+/* RFC 6464 levels feed the dominant-speaker choice made once a second. */
+static void note_audio_level(struct track *tr, const uint8_t *pkt, size_t len)
+{
+    struct prism_rtp_header h;
+    bool voice;
+    uint8_t level;
+    tr->packets++;
+    if (prism_rtp_parse(pkt, len, &h) == 0 &&
+        prism_rtp_get_audio_level(pkt, &h, tr->d.audio_level_ext_id, &voice, &level) == 0 &&
+        voice) {
+        tr->voiced++;
+        tr->loudness_sum += 127u - level;
+    }
+}
+
 /* Retransmissions and bandwidth probes on a track's rtx SSRC: the relay
  * neither forwards nor counts them as drops (downstream offers carry no rtx). */
 static bool is_rtx(const struct peer *p, const uint8_t *pkt)
@@ -264,6 +287,8 @@ static void on_rtp(void *ud, uint8_t *pkt, size_t len)
     uint32_t ts = (uint32_t)pkt[4] << 24 | (uint32_t)pkt[5] << 16 | (uint32_t)pkt[6] << 8 | pkt[7];
     uint32_t arrival = (uint32_t)(uv_now(p->room->rooms->loop) * (tr->clock_hz / 1000));
     prism_rtp_seq_stats_update(&tr->stats, seq, ts, arrival, NULL);
+    if (tr->d.audio_level_ext_id != 0)
+        note_audio_level(tr, pkt, len);
     for (size_t o = 0; o < tr->n_outs; o++) {
         struct prism_transport *out = tr->outs[o].sub->sub.t;
         if (out != NULL)
@@ -459,6 +484,8 @@ static void peer_free(struct peer *p)
 static void peer_remove(struct prism_rooms *rooms, struct peer *p)
 {
     struct room *room = p->room;
+    if (room->speaker == p->handle)
+        room->speaker = 0;
     g_hash_table_remove(rooms->peers, &p->handle);
     g_hash_table_remove(room->peers, &p->handle);
     peer_free(p);
@@ -599,6 +626,37 @@ static void report_to_publisher(struct peer *p)
     prism_transport_send_rtcp(p->pub.t, buf, (size_t)len);
 }
 
+/* The publisher whose audio was voiced in most of the last second's packets
+ * and loudest on average; the current speaker stays until someone else
+ * qualifies, so silence does not make the choice flicker. */
+#define SPEAKER_MIN_LOUDNESS 40 /* average 127 - level: louder than -87 dBov */
+
+static void choose_speaker(struct room *room)
+{
+    uint64_t best = 0;
+    uint32_t best_loudness = SPEAKER_MIN_LOUDNESS;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, room->peers);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        struct peer *p = value;
+        for (size_t i = 0; i < p->n_tracks; i++) {
+            struct track *tr = &p->tracks[i];
+            if (tr->voiced * 2 > tr->packets && tr->voiced > 0 &&
+                tr->loudness_sum / tr->voiced > best_loudness) {
+                best_loudness = tr->loudness_sum / tr->voiced;
+                best = p->handle;
+            }
+            tr->loudness_sum = tr->voiced = tr->packets = 0;
+        }
+    }
+    if (best == 0 || best == room->speaker)
+        return;
+    room->speaker = best;
+    struct peer *p = room_peer(room, best);
+    post_event(room->rooms, event_new(PRISM_WORKER_EV_SPEAKER, p, false));
+}
+
 void prism_rooms_tick(struct prism_rooms *rooms)
 {
     GHashTableIter it;
@@ -624,5 +682,6 @@ void prism_rooms_tick(struct prism_rooms *rooms)
             report_to_publisher(p);
         }
         post_event(rooms, ev);
+        choose_speaker(room);
     }
 }

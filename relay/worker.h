@@ -46,6 +46,7 @@ struct prism_track_desc {
     uint32_t rtx_ssrc;              /* 0: none */
     char mid[PRISM_ID_MAX + 1];     /* the publisher's mid */
     uint8_t mid_ext_id;             /* the mid header extension's id, 0 if not negotiated */
+    uint8_t audio_level_ext_id;     /* ssrc-audio-level (RFC 6464) id, 0 if not negotiated */
 };
 
 /* One forwarded track toward a subscriber. */
@@ -80,6 +81,7 @@ enum prism_worker_event_type {
     PRISM_WORKER_EV_READY,   /* token: the transport gathered (or failed: error) */
     PRISM_WORKER_EV_STATE,   /* peer, subscribe: the transport's state changed */
     PRISM_WORKER_EV_STATS,   /* bubble: counters snapshot */
+    PRISM_WORKER_EV_SPEAKER, /* bubble, peer: the dominant speaker changed */
 };
 
 /* Worker -> control. */
