@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/.."
 
-suites="--suite unit --suite fuzz --suite integration"
+suites="--suite lint --suite unit --suite fuzz --suite integration"
 netns() {
     if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
         unshare -n sh -c 'ip link set lo up && "$@"' netns "$@"
