@@ -189,7 +189,8 @@ class SignalingDocTest(unittest.TestCase):
         blocks = jsonrpc_blocks(SIGNALING_MD)
         self.assertGreater(len(blocks), 10, "docs/signaling.md lost its examples")
         limited = f"[client limited]\nuid = {os.getuid()}\ntenants = acme\n"
-        with harness.Relay(tls=True, workers=WORKERS, extra_config=limited) as relay:
+        with harness.Relay(tls=True, workers=WORKERS, extra_config=limited,
+                           args=("--media-ip", "127.0.0.1")) as relay:
             with relay.tls() as probe:
                 epoch = probe.call("relay.info")["result"]["epoch"]
             conns = {"main": relay.tls(), "limited": relay.unix()}
