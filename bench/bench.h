@@ -12,5 +12,6 @@ pid_t prism_bench_peer_pid(int fd);
 
 /* Subcommands: argc/argv start at the subcommand name. Return an exit status. */
 int prism_bench_control(int argc, char **argv);
+int prism_bench_run(int argc, char **argv);
 
 #endif

@@ -267,4 +267,19 @@ int prism_sdp_write_offer(const struct prism_sdp_local *local, const struct pris
 /* Fill `t` as an inactive audio placeholder m-section (Opus) with mid `mid`. */
 void prism_sdp_track_placeholder(struct prism_sdp_track *t, const char *mid);
 
+/* Write a client's answer to the relay's subscribe offer (prism-bench, tests).
+ *
+ * `offer` comes from prism_sdp_parse_offer() on a prism_sdp_write_offer()
+ * offer. Same m-sections and mids in the same order; each accepted one is
+ * answered with its offered codecs and extensions, a=recvonly when the relay
+ * sends on it (a=inactive otherwise), a=setup:active (the client is the DTLS
+ * client), our ICE credentials and fingerprint, a=rtcp-mux, candidates in the
+ * first bundled m-section; rejected ones (port 0) come back with port 0.
+ * What prism_sdp_parse_answer() accepts. Returns 0, PRISM_EINVAL (bad `local`,
+ * nothing accepted, NULL args) or PRISM_ENOMEM (`out` too small).
+ */
+int prism_sdp_write_client_answer(const struct prism_sdp_session *offer,
+                                  const struct prism_sdp_local *local, char *out, size_t out_len,
+                                  size_t *written);
+
 #endif

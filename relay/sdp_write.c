@@ -469,3 +469,57 @@ void prism_sdp_track_placeholder(struct prism_sdp_track *t, const char *mid)
         .pt = 111, .name = "opus", .clock_hz = 48000, .channels = 2,
         .fmtp = "minptime=10;useinbandfec=1", .apt = -1};
 }
+
+/* ---- a client's answer (prism-bench) ------------------------------------ */
+
+/* One m-section of a client's answer: the offer's codecs and extensions as
+ * offered (the client takes what the relay forwards), recvonly for what the
+ * relay sends, inactive otherwise; rejected sections keep kind and mid. */
+static void write_client_answer_media(struct sb *b, const struct prism_sdp_media *m,
+                                      const struct prism_sdp_local *l, bool first)
+{
+    bool av = m->kind == PRISM_SDP_KIND_AUDIO || m->kind == PRISM_SDP_KIND_VIDEO;
+    if (!m->accepted || !av || m->n_pts == 0) {
+        if (av && m->n_pts > 0)
+            write_mline(b, kind_name(m->kind), true, m->pts, 1);
+        else
+            sb_add(b, "m=%s 0 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\n", kind_name(m->kind));
+        sb_add(b, "a=mid:%s\r\na=inactive\r\n", m->mid);
+        return;
+    }
+    write_mline(b, kind_name(m->kind), false, m->pts, m->n_pts);
+    write_transport(b, l, "active", first);
+    sb_add(b, "a=mid:%s\r\n", m->mid);
+    for (size_t i = 0; i < m->n_exts; i++)
+        sb_add(b, "a=extmap:%u %s\r\n", m->exts[i].id, m->exts[i].uri);
+    bool sends = m->dir == PRISM_SDP_DIR_SENDONLY || m->dir == PRISM_SDP_DIR_SENDRECV;
+    sb_add(b, "a=%s\r\na=rtcp-mux\r\n", sends ? "recvonly" : "inactive");
+    if (m->rtcp_rsize)
+        sb_add(b, "a=rtcp-rsize\r\n");
+    write_codecs(b, m->pts, m->n_pts);
+}
+
+int prism_sdp_write_client_answer(const struct prism_sdp_session *offer,
+                                  const struct prism_sdp_local *local, char *out, size_t out_len,
+                                  size_t *written)
+{
+    if (offer == NULL || out == NULL || out_len == 0 || !local_ok(local) ||
+        offer->n_media == 0 || offer->n_media > PRISM_SDP_MAX_MEDIA)
+        return PRISM_EINVAL;
+    const char *bundle[PRISM_SDP_MAX_MEDIA];
+    size_t n = 0;
+    for (size_t i = 0; i < offer->n_media; i++)
+        if (offer->media[i].accepted)
+            bundle[n++] = offer->media[i].mid;
+    if (n == 0)
+        return PRISM_EINVAL;
+    struct sb b = {out, out_len, 0, false};
+    out[0] = '\0';
+    write_session(&b, local, bundle, n, offer->extmap_allow_mixed);
+    bool first = true;
+    for (size_t i = 0; i < offer->n_media; i++) {
+        write_client_answer_media(&b, &offer->media[i], local, first);
+        first &= !offer->media[i].accepted;
+    }
+    return sb_finish(&b, written);
+}
