@@ -90,6 +90,8 @@ struct prism_media {
     void *ud;
     GHashTable *peers;         /* handle -> struct mpeer */
     GHashTable *bubbles;       /* handle -> struct prism_bubble (the registry's) */
+    size_t transports;         /* open or opening, as far as this thread knows */
+    size_t max_transports;     /* admission limit */
     uint64_t next_token;
     uint64_t next_track;
 };
@@ -102,7 +104,8 @@ static uint64_t random_u64(void)
 }
 
 struct prism_media *prism_media_new(struct prism_registry *reg, struct prism_workers *workers,
-                                    const char *fingerprint, prism_media_emit_cb emit, void *ud)
+                                    const char *fingerprint, size_t max_transports,
+                                    prism_media_emit_cb emit, void *ud)
 {
     struct prism_media *m = calloc(1, sizeof(*m));
     if (m == NULL)
@@ -116,6 +119,7 @@ struct prism_media *prism_media_new(struct prism_registry *reg, struct prism_wor
     m->bubbles = g_hash_table_new(g_int64_hash, g_int64_equal);
     m->next_token = 1;
     m->next_track = 1;
+    m->max_transports = max_transports;
     return m;
 }
 
@@ -133,8 +137,15 @@ static void fail_pending(struct mpeer *mp, int rc, const char *msg)
     }
 }
 
-static void mpeer_free(struct mpeer *mp)
+static void transport_gone(struct prism_media *m);
+
+/* Forgets a peer whose transports its worker is closing. */
+static void mpeer_free(struct prism_media *m, struct mpeer *mp)
 {
+    if (mp->pub_open || mp->pub_token != 0)
+        transport_gone(m);
+    if (mp->sub_open)
+        transport_gone(m);
     fail_pending(mp, PRISM_ENOTFOUND, "the peer left before its transport was ready");
     free(mp);
 }
@@ -182,6 +193,25 @@ static void emit_peer_event(struct prism_media *m, struct prism_peer *peer, cons
     json_object_set_new(params, "bubble", json_string(peer->bubble->id));
     json_object_set_new(params, "peer", json_string(peer->id));
     m->emit(m->ud, peer->bubble->tenant->id, method, params);
+}
+
+/* Admission: refuse before the process runs out of descriptors. */
+static bool admit_transport(struct prism_media *m, const struct prism_relay_done *done)
+{
+    if (m->transports < m->max_transports) {
+        m->transports++;
+        return true;
+    }
+    done->cb(done->ud, PRISM_EOVERLOADED, NULL,
+             "the relay carries as many media transports as its file descriptor limit allows");
+    return false;
+}
+
+/* A transport the relay had opened is gone (closed, failed, or its peer left). */
+static void transport_gone(struct prism_media *m)
+{
+    PRISM_CHECK(m->transports > 0);
+    m->transports--;
 }
 
 /* --- publish ---------------------------------------------------------------- */
@@ -274,6 +304,10 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
         done->cb(done->ud, rc == PRISM_EINVAL ? PRISM_EBADSDP : rc, NULL, reason);
         return;
     }
+    if (!mp->pub_open && !admit_transport(m, done)) {
+        free(s);
+        return;
+    }
     tracks_from_offer(m, s, mp->pending, &mp->n_pending);
 
     struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_TRANSPORT_OPEN);
@@ -303,6 +337,8 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
     mp->pub_offer = NULL;
     if (ev->error != 0) {
         free(s);
+        if (!mp->pub_open)
+            transport_gone(m);
         done.cb(done.ud, ev->error == PRISM_EIO ? PRISM_EOVERLOADED : ev->error, NULL,
                 "no media socket could be opened (port range or addresses exhausted)");
         return;
@@ -564,6 +600,8 @@ void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,
         complete_subscribe(m, mp, done); /* a full re-offer under a new revision */
         return;
     }
+    if (!admit_transport(m, done))
+        return;
     struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_TRANSPORT_OPEN);
     msg->subscribe = true;
     msg->token = mp->sub_token = m->next_token++;
@@ -579,6 +617,7 @@ static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
     mp->sub_token = 0;
     if (ev->error != 0) {
         mp->sub_open = false;
+        transport_gone(m);
         done.cb(done.ud, ev->error == PRISM_EIO ? PRISM_EOVERLOADED : ev->error, NULL,
                 "no media socket could be opened (port range or addresses exhausted)");
         return;
@@ -696,7 +735,7 @@ void prism_media_peer_leaving(struct prism_media *m, struct prism_peer *peer)
     post(m, peer, prism_worker_msg_new(PRISM_WORKER_PEER_CLOSE));
     emit_closed(m, mp);
     g_hash_table_remove(m->peers, &peer->handle);
-    mpeer_free(mp);
+    mpeer_free(m, mp);
 }
 
 static void forget_peer(void *ud, struct prism_peer *peer)
@@ -707,7 +746,7 @@ static void forget_peer(void *ud, struct prism_peer *peer)
         return;
     emit_closed(m, mp);
     g_hash_table_remove(m->peers, &peer->handle);
-    mpeer_free(mp);
+    mpeer_free(m, mp);
 }
 
 void prism_media_bubble_opened(struct prism_media *m, struct prism_bubble *bubble)
@@ -731,6 +770,27 @@ void prism_media_bubble_ending(struct prism_media *m, struct prism_bubble *bubbl
     sum->drop_malformed += c->drop_malformed;
     sum->drop_no_route += c->drop_no_route;
     sum->drop_egress += c->drop_egress;
+}
+
+/* The worker closed a failed or peer-closed transport: what it carried is
+ * gone, and a later publish or subscribe starts a new one from scratch. */
+static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscribe)
+{
+    if (subscribe ? !mp->sub_open : !mp->pub_open)
+        return;
+    transport_gone(m);
+    if (subscribe) {
+        mp->sub_open = mp->sub_ready = mp->sub_remote_set = mp->dirty = false;
+        mp->outstanding = 0;
+        mp->n_lines = 0;
+        post(m, mp->peer, prism_worker_msg_new(PRISM_WORKER_ROUTES));
+        return;
+    }
+    mp->pub_open = false;
+    mp->n_tracks = 0;
+    mp->peer->n_tracks = 0;
+    post(m, mp->peer, prism_worker_msg_new(PRISM_WORKER_TRACKS));
+    subscribers_update(m, mp->peer->bubble);
 }
 
 void prism_media_on_event(struct prism_media *m, const struct prism_worker_event *ev)
@@ -761,6 +821,8 @@ void prism_media_on_event(struct prism_media *m, const struct prism_worker_event
             p->subscribe_state = ev->state;
         else
             p->publish_state = ev->state;
+        if (ev->state == PRISM_TRANSPORT_FAILED || ev->state == PRISM_TRANSPORT_CLOSED)
+            transport_ended(m, mp, ev->subscribe);
         json_t *params = json_pack("{s:s, s:s}", "transport", ev->subscribe ? "subscribe" : "publish",
                                    "state", prism_transport_state_name(ev->state));
         if (ev->reason[0] != '\0')

@@ -24,8 +24,11 @@ struct prism_media;
 typedef void (*prism_media_emit_cb)(void *ud, const char *tenant, const char *method,
                                     json_t *params);
 
+/* `max_transports` caps the transports open at once (admission control:
+ * each holds file descriptors, and GLib aborts when it runs out). */
 struct prism_media *prism_media_new(struct prism_registry *reg, struct prism_workers *workers,
-                                    const char *fingerprint, prism_media_emit_cb emit, void *ud);
+                                    const char *fingerprint, size_t max_transports,
+                                    prism_media_emit_cb emit, void *ud);
 /* Completes every pending call with PRISM_EINTERNAL and frees. Accepts NULL. */
 void prism_media_free(struct prism_media *m);
 

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -63,6 +64,20 @@ static void on_worker_event(void *ud, struct prism_mail *mail)
     free(ev);
 }
 
+/* How many media transports the descriptor limit allows: each holds GLib's
+ * wake-up eventfd plus one UDP socket per media address (4 assumed when
+ * every interface is used), after a reserve for control connections, logs
+ * and the workers' own handles. */
+static size_t max_transports(const struct prism_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    size_t per = 1 + (cfg->n_media_ips > 0 ? cfg->n_media_ips : 4);
+    size_t reserve = cfg->max_connections + 256;
+    return rl.rlim_cur > reserve ? (rl.rlim_cur - reserve) / per : 0;
+}
+
 /* The media plane's process-wide pieces: SRTP, the certificate, DTLS. */
 static int media_init(struct prism_relay *relay)
 {
@@ -105,7 +120,8 @@ int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
     rc = prism_workers_start(n, &relay->shared, &relay->workers);
     if (rc == 0) {
         relay->media = prism_media_new(relay->reg, relay->workers,
-                                       prism_cert_fingerprint(relay->cert), on_media_emit, relay);
+                                       prism_cert_fingerprint(relay->cert),
+                                       max_transports(&relay->cfg), on_media_emit, relay);
         rc = relay->media == NULL ? PRISM_ENOMEM : 0;
     }
     if (rc != 0) {
@@ -319,9 +335,11 @@ int prism_relay_peer_leave(struct prism_relay *relay, const char *tenant, const 
     if (p == NULL)
         return PRISM_ENOTFOUND;
     struct prism_bubble *b = p->bubble;
+    bool published = p->n_tracks > 0;
     prism_media_peer_leaving(relay->media, p);
     prism_registry_peer_leave(relay->reg, tenant, bubble, peer);
-    prism_media_bubble_changed(relay->media, b);
+    if (published) /* the others' downstream offers drop its tracks */
+        prism_media_bubble_changed(relay->media, b);
     return 0;
 }
 

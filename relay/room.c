@@ -66,8 +66,14 @@ struct link {
     bool subscribe;
     uint64_t token;               /* of the TRANSPORT_OPEN to answer */
     bool ready_sent;
-    char cands[PRISM_MEDIA_MAX_CANDS][PRISM_MEDIA_CAND_LEN];
+    char cands[PRISM_MEDIA_MAX_CANDS][PRISM_MEDIA_CAND_LEN]; /* ours, until READY */
     size_t n_cands;
+    bool remote_set;              /* the peer's credentials are known */
+    /* The peer's trickled candidates that came before its credentials (a
+     * subscriber may trickle before its answer is applied). */
+    char early[PRISM_MEDIA_MAX_CANDS][PRISM_MEDIA_CAND_LEN];
+    size_t n_early;
+    bool early_end;
 };
 
 struct peer {
@@ -396,6 +402,9 @@ static void link_open(struct prism_rooms *rooms, struct link *l, const struct pr
     l->token = msg->token;
     l->ready_sent = false;
     l->n_cands = 0;
+    l->remote_set = false;
+    l->n_early = 0;
+    l->early_end = false;
     const struct prism_config *cfg = rooms->shared->cfg;
     const char *addrs[PRISM_CONFIG_MAX_MEDIA_IPS];
     for (size_t i = 0; i < cfg->n_media_ips; i++)
@@ -421,6 +430,7 @@ static void link_open(struct prism_rooms *rooms, struct link *l, const struct pr
         /* The client offered: its credentials, fingerprint and candidates are known. */
         rc = prism_transport_set_remote(l->t, msg->remote_ufrag, msg->remote_pwd,
                                         msg->remote_fingerprint);
+        l->remote_set = rc == 0;
         for (size_t i = 0; rc == 0 && i < msg->n_candidates; i++)
             prism_transport_add_remote_candidate(l->t, msg->candidates[i]);
         if (rc == 0 && msg->end_of_candidates)
@@ -443,10 +453,28 @@ static void link_remote(struct link *l, const struct prism_worker_msg *msg)
     if (l->t == NULL || prism_transport_set_remote(l->t, msg->remote_ufrag, msg->remote_pwd,
                                                    msg->remote_fingerprint) != 0)
         return;
+    l->remote_set = true;
     for (size_t i = 0; i < msg->n_candidates; i++)
         prism_transport_add_remote_candidate(l->t, msg->candidates[i]);
-    if (msg->end_of_candidates)
+    for (size_t i = 0; i < l->n_early; i++)
+        prism_transport_add_remote_candidate(l->t, l->early[i]);
+    if (msg->end_of_candidates || l->early_end)
         prism_transport_add_remote_candidate(l->t, NULL);
+    l->n_early = 0;
+}
+
+static void link_candidate(struct link *l, const struct prism_worker_msg *msg)
+{
+    if (l->t == NULL)
+        return;
+    if (l->remote_set) {
+        prism_transport_add_remote_candidate(l->t, msg->end_of_candidates ? NULL
+                                                                          : msg->candidates[0]);
+    } else if (msg->end_of_candidates) {
+        l->early_end = true;
+    } else if (l->n_early < PRISM_MEDIA_MAX_CANDS) {
+        memcpy(l->early[l->n_early++], msg->candidates[0], PRISM_MEDIA_CAND_LEN);
+    }
 }
 
 /* --- rooms and peers --------------------------------------------------------- */
@@ -586,11 +614,7 @@ void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg
     switch (msg->type) {
     case PRISM_WORKER_TRANSPORT_OPEN: link_open(rooms, l, msg); break;
     case PRISM_WORKER_TRANSPORT_REMOTE: link_remote(l, msg); break;
-    case PRISM_WORKER_CANDIDATE:
-        if (l->t != NULL)
-            prism_transport_add_remote_candidate(l->t, msg->end_of_candidates ? NULL
-                                                                              : msg->candidates[0]);
-        break;
+    case PRISM_WORKER_CANDIDATE: link_candidate(l, msg); break;
     case PRISM_WORKER_TRACKS: set_tracks(p, msg); break;
     case PRISM_WORKER_ROUTES: set_routes(p, msg); break;
     default: break;
