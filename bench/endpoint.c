@@ -14,9 +14,11 @@
  */
 #include "bench/endpoint.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/rand.h>
 
@@ -197,6 +199,41 @@ static const struct prism_transport_callbacks sub_cb = {
     .on_gathering_done = on_sub_gathered,
 };
 
+/* The bench decodes on the same thread that reads: while it decodes a burst
+ * of key frames (every publisher answers a new subscriber's PLI at once), the
+ * relay's forwarded bursts queue in our sockets, and the kernel's default
+ * 208 KiB drops them, which would be charged to the relay as loss. libnice
+ * owns the sockets and does not expose them, so every UDP socket of this
+ * process still below RCVBUF_BYTES is enlarged after each gathering (root
+ * may exceed rmem_max with SO_RCVBUFFORCE). O(open fds), control path only.
+ */
+#define RCVBUF_BYTES (4 << 20)
+
+static void enlarge_udp_buffers(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || fd < 0 || fd == dirfd(d))
+            continue;
+        int type = 0, size = 0;
+        socklen_t len = sizeof(type);
+        if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM)
+            continue;
+        len = sizeof(size);
+        if (getsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &size, &len) != 0 || size >= RCVBUF_BYTES)
+            continue;
+        int want = RCVBUF_BYTES;
+        if (setsockopt((int)fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
+            (void)setsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+    }
+    closedir(d);
+}
+
 static int open_transport(struct prism_bench_endpoint *ep, bool controlling,
                           const struct prism_transport_callbacks *cb, struct prism_transport **out)
 {
@@ -363,6 +400,8 @@ static void start_publish(struct prism_bench_endpoint *ep)
     int r = open_transport(ep, true, &pub_cb, &ep->pub);
     if (r == 0)
         r = prism_transport_gather(ep->pub);
+    if (r == 0)
+        enlarge_udp_buffers();
     if (r != 0)
         fail(ep, "publish transport", prism_error_str(r));
 }
@@ -403,6 +442,10 @@ static void update_receivers(struct prism_bench_endpoint *ep, const struct prism
             return;
         }
         snprintf(slot->publisher, sizeof(slot->publisher), "%s", sec->msid_stream);
+        if (slot->rx.video) {
+            slot->rx.decode = ep->n_video_decoders < ep->site->max_video_decoders;
+            ep->n_video_decoders += slot->rx.decode;
+        }
         ep->rx[ep->n_rx++] = slot;
     }
 }
@@ -487,6 +530,8 @@ static void take_offer(struct prism_bench_endpoint *ep, const char *offer, uint6
         r = open_transport(ep, false, &sub_cb, &ep->sub);
         if (r == 0)
             r = prism_transport_gather(ep->sub);
+        if (r == 0)
+            enlarge_udp_buffers();
         if (r != 0) {
             free(s);
             fail(ep, "subscribe transport", prism_error_str(r));

@@ -49,6 +49,8 @@ struct prism_bench_site {
     const char *local_ip;                  /* where our transports gather */
     const char *tenant;
     struct prism_bench_rpc *rpc;           /* requests */
+    unsigned max_video_decoders;           /* per endpoint; further video streams are
+                                              reassembled and measured, not decoded */
     uint64_t rpc_errors;                   /* error replies */
     char last_error[256];                  /* the last one, for the report */
 };
@@ -98,6 +100,7 @@ struct prism_bench_endpoint {
     uint64_t answered_revision;
     struct prism_bench_rx_slot *rx[PRISM_BENCH_MAX_RX]; /* owned */
     size_t n_rx;
+    unsigned n_video_decoders;             /* receivers that decode video */
     uint64_t offers;                       /* offers answered */
 
     char (*pub_cands)[PRISM_SDP_CAND_LEN]; /* gathered candidates, owned */

@@ -128,6 +128,7 @@ struct prism_bench_rx {
     uint16_t last_seq;
     bool need_keyframe;            /* after a loss until the next key frame */
     bool pli_due;                  /* the owner should send a PLI (and clear it) */
+    bool decode;                   /* video: decode (else whole frames count as decoded) */
     uint64_t packets, bytes;
     uint64_t frames_decoded, frames_frozen, decode_errors;
     uint64_t first_packet_ns, first_decoded_ns, last_packet_ns;

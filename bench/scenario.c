@@ -65,6 +65,7 @@ struct opts {
     const char *control, *prism, *json_out, *local_ip;
     bool spawn, limit, quiet;
     unsigned relay_workers;
+    unsigned decode_video;   /* video streams each peer decodes */
     char tenant[64];
 };
 
@@ -73,7 +74,10 @@ struct relay_counters {
     bool valid;
 };
 
+struct run;
+
 struct sample {
+    struct run *run;         /* for the stats.get reply */
     double t;                /* s since joins began */
     double relay_cpu_s;
     long rss_kib;
@@ -190,20 +194,21 @@ static void progress(struct run *r);
 
 static void on_stats_sample(void *ud, json_t *result, json_t *error)
 {
-    struct run *r = ud;
+    struct sample *s = ud;
+    struct run *r = s->run;
     (void)error;
     if (result == NULL)
         return;
-    read_counters(result, &r->last);
-    if (r->n_samples > 0)
-        r->samples[r->n_samples - 1].relay = r->last;
-    progress(r);
+    read_counters(result, &s->relay);
+    r->last = s->relay;
+    if (s == &r->samples[r->n_samples - 1])
+        progress(r);
 }
 
-static void stats_get(struct run *r, prism_bench_rpc_reply_cb cb)
+static void stats_get(struct run *r, prism_bench_rpc_reply_cb cb, void *ud)
 {
     prism_bench_rpc_call(r->site.rpc, "stats.get", json_pack("{s:s}", "tenant", r->o.tenant), cb,
-                         r);
+                         ud);
 }
 
 /* --- progress -------------------------------------------------------------------- */
@@ -266,6 +271,7 @@ static void on_second(uv_timer_t *h)
     totals(r, &t);
     struct sample *s = &r->samples[r->n_samples++];
     *s = (struct sample){
+        .run = r,
         .t = s_since(r, now),
         .relay_cpu_s = prism_bench_proc_cpu_s(r->relay_pid),
         .rss_kib = proc_rss_kib(r->relay_pid),
@@ -276,7 +282,7 @@ static void on_second(uv_timer_t *h)
     r->lag_ms = 0;
     if (r->ready_ns == 0 && t.ready + t.failed == r->n_eps && r->next_join == r->n_eps)
         r->ready_ns = now;
-    stats_get(r, on_stats_sample);
+    stats_get(r, on_stats_sample, s);
 }
 
 static void on_joiner(uv_timer_t *h)
@@ -350,7 +356,7 @@ static void on_final_stats(void *ud, json_t *result, json_t *error)
 static void on_drained(uv_timer_t *h)
 {
     struct run *r = h->data;
-    stats_get(r, on_final_stats);
+    stats_get(r, on_final_stats, r);
 }
 
 static void on_end(uv_timer_t *h)
@@ -373,7 +379,7 @@ static void on_baseline(void *ud, json_t *result, json_t *error)
     r->t0_ns = prism_bench_now_ns();
     r->base_cpu_s = prism_bench_proc_cpu_s(r->relay_pid);
     r->base_rss_kib = proc_rss_kib(r->relay_pid);
-    r->samples[r->n_samples++] = (struct sample){.t = 0, .relay_cpu_s = r->base_cpu_s,
+    r->samples[r->n_samples++] = (struct sample){.run = r, .t = 0, .relay_cpu_s = r->base_cpu_s,
                                                  .rss_kib = r->base_rss_kib, .relay = r->base};
     uv_timer_start(&r->pacer, on_pacer, PACER_MS, PACER_MS);
     uv_timer_start(&r->second, on_second, 1000, 1000);
@@ -396,7 +402,7 @@ static void on_setup_reply(void *ud, json_t *result, json_t *error)
         close_handles(r);
         return;
     }
-    stats_get(r, on_baseline);
+    stats_get(r, on_baseline, r);
 }
 
 static void on_event(void *ud, const char *method, json_t *params)
@@ -633,11 +639,13 @@ static int usage(void)
           "         [--control PATH | --spawn [--prism BIN] [--relay-workers N]]\n"
           "         [--json FILE] [--limit] [--quiet]\n"
           "         [--width W] [--height H] [--fps F] [--video-kbps K] [--audio-kbps K]\n"
-          "         [--local-ip ADDR] [--tenant ID]\n"
+          "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
           "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
           "2 bubbles x 3 peers, 10 s, --video 640x360 30 fps 600 kb/s, Opus 32 kb/s.\n"
+          "--decode-video N: each peer decodes at most N video streams (default all; the\n"
+          "others are reassembled and measured but not decoded, for big bubbles).\n"
           "Fails (exit 1) when loss > 1 %, any decode error, or media did not flow.\n",
           stderr);
     return 2;
@@ -659,7 +667,8 @@ static int parse(int argc, char **argv, struct opts *o)
     *o = (struct opts){.bubbles = 2, .peers = 3, .publishers = -1, .duration_s = 10,
                        .mode = MODE_VIDEO, .width = 640, .height = 360, .fps = 30,
                        .video_kbps = 600, .audio_kbps = 32, .control = "./prism-control.sock",
-                       .prism = "prism", .local_ip = "127.0.0.1", .relay_workers = 0};
+                       .prism = "prism", .local_ip = "127.0.0.1", .relay_workers = 0,
+                       .decode_video = 1000};
     snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -716,6 +725,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->fps = (unsigned)d;
         } else if (strcmp(a, "--video-kbps") == 0 && num(v, 30, 50000, &d)) {
             o->video_kbps = (unsigned)d;
+        } else if (strcmp(a, "--decode-video") == 0 && num(v, 0, 1000, &d)) {
+            o->decode_video = (unsigned)d;
         } else if (strcmp(a, "--audio-kbps") == 0 && num(v, 6, 510, &d)) {
             o->audio_kbps = (unsigned)d;
         } else {
@@ -791,6 +802,7 @@ static int setup_site(struct run *r)
     r->site.loop = &r->loop;
     r->site.local_ip = r->o.local_ip;
     r->site.tenant = r->o.tenant;
+    r->site.max_video_decoders = r->o.decode_video;
     return rc;
 }
 
@@ -959,10 +971,15 @@ int prism_bench_run(int argc, char **argv)
         goto out;
     }
     if (!o->quiet)
-        fprintf(stderr, "prism-bench: clips encoded once in %.0f ms (opus %.0f kb/s%s)\n",
+        fprintf(stderr,
+                "prism-bench: clips encoded once in %.0f ms: opus %.0f kb/s; vp8 %.0f kb/s, "
+                "key frame %zu bytes\n",
                 (double)(prism_bench_now_ns() - enc0) / 1e6,
-                (double)r->audio->bytes * 8 / (r->audio->n_frames * 0.02) / 1000,
-                r->video ? ", vp8 encoded" : "");
+                (double)r->audio->bytes * 8 / ((double)r->audio->n_frames * 0.02) / 1000,
+                r->video ? (double)r->video->bytes * 8 / ((double)r->video->n_frames /
+                                                          r->video->fps) / 1000
+                         : 0.0,
+                r->video ? r->video->frames[0].len : (size_t)0);
     if (make_endpoints(r) != 0) {
         fprintf(stderr, "prism-bench: out of memory\n");
         goto out;
