@@ -109,8 +109,8 @@ static void on_sub_rtp(void *ud, uint8_t *pkt, size_t len)
     struct prism_bench_endpoint *ep = ud;
     if (len < 12)
         return;
-    uint32_t ssrc = (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 |
-                    pkt[11];
+    uint32_t ssrc =
+        (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 | pkt[11];
     for (size_t i = 0; i < ep->n_rx; i++) {
         struct prism_bench_rx_slot *s = ep->rx[i];
         if (s->rx.ssrc != ssrc)
@@ -272,8 +272,9 @@ static void local_sdp(struct prism_bench_endpoint *ep, struct prism_transport *t
  * prism_sdp_parse_answer() reads client answers (setup:active) only. */
 static int apply_relay_answer(struct prism_bench_endpoint *ep, const char *sdp)
 {
-    char ufrag[PRISM_SDP_ICE_LEN] = "", pwd[PRISM_SDP_ICE_LEN] = "", fpr[PRISM_SDP_FPR_LEN + 8] = "";
-    char (*cands)[PRISM_SDP_CAND_LEN] = calloc(PRISM_SDP_MAX_CAND, PRISM_SDP_CAND_LEN);
+    char ufrag[PRISM_SDP_ICE_LEN] = "", pwd[PRISM_SDP_ICE_LEN] = "",
+         fpr[PRISM_SDP_FPR_LEN + 8] = "";
+    char(*cands)[PRISM_SDP_CAND_LEN] = calloc(PRISM_SDP_MAX_CAND, PRISM_SDP_CAND_LEN);
     size_t n = 0;
     bool eoc = false;
     if (cands == NULL)
@@ -309,7 +310,7 @@ static int apply_relay_answer(struct prism_bench_endpoint *ep, const char *sdp)
         p += len + (e != NULL ? 1 : 0);
     }
     int r = ufrag[0] && pwd[0] && fpr[0] ? prism_transport_set_remote(ep->pub, ufrag, pwd, fpr)
-                                        : PRISM_EBADSDP;
+                                         : PRISM_EBADSDP;
     for (size_t i = 0; r == 0 && i < n; i++)
         (void)prism_transport_add_remote_candidate(ep->pub, cands[i]);
     if (r == 0 && eoc)
@@ -334,8 +335,8 @@ static void on_published(void *ud, json_t *result, json_t *error)
         fail(ep, "publish answer", prism_error_str(r));
 }
 
-static void fill_track(struct prism_sdp_track *t, const struct prism_bench_endpoint *ep,
-                       bool video, uint32_t ssrc)
+static void fill_track(struct prism_sdp_track *t, const struct prism_bench_endpoint *ep, bool video,
+                       uint32_t ssrc)
 {
     memset(t, 0, sizeof(*t));
     snprintf(t->mid, sizeof(t->mid), "%d", video ? 1 : 0);
@@ -345,14 +346,19 @@ static void fill_track(struct prism_sdp_track *t, const struct prism_bench_endpo
     snprintf(t->track_id, sizeof(t->track_id), "%s-%.60s", video ? "v" : "a", ep->peer);
     t->n_pts = 1;
     if (video)
-        t->pts[0] = (struct prism_sdp_payload){.pt = PRISM_BENCH_PT_VP8, .name = "VP8",
-                                               .clock_hz = 90000, .channels = 1,
+        t->pts[0] = (struct prism_sdp_payload){.pt = PRISM_BENCH_PT_VP8,
+                                               .name = "VP8",
+                                               .clock_hz = 90000,
+                                               .channels = 1,
                                                .fb = PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR,
                                                .apt = -1};
     else
-        t->pts[0] = (struct prism_sdp_payload){.pt = PRISM_BENCH_PT_OPUS, .name = "opus",
-                                               .clock_hz = 48000, .channels = 2,
-                                               .fmtp = "minptime=10;useinbandfec=1", .apt = -1};
+        t->pts[0] = (struct prism_sdp_payload){.pt = PRISM_BENCH_PT_OPUS,
+                                               .name = "opus",
+                                               .clock_hz = 48000,
+                                               .channels = 2,
+                                               .fmtp = "minptime=10;useinbandfec=1",
+                                               .apt = -1};
     t->n_exts = 1;
     t->exts[0].id = PRISM_BENCH_EXT_ABS_SEND_TIME;
     snprintf(t->exts[0].uri, sizeof(t->exts[0].uri), "%s", uri_abs_send_time);
@@ -375,9 +381,9 @@ static void on_pub_gathered(void *ud)
     local_sdp(ep, ep->pub, ep->pub_cands, ep->n_pub_cands, cands, 1, &local);
     char *offer = malloc(PRISM_SDP_MAX_BYTES);
     size_t len;
-    int r = offer != NULL ? prism_sdp_write_offer(&local, tracks, n, offer, PRISM_SDP_MAX_BYTES,
-                                                  &len)
-                          : PRISM_ENOMEM;
+    int r = offer != NULL
+                ? prism_sdp_write_offer(&local, tracks, n, offer, PRISM_SDP_MAX_BYTES, &len)
+                : PRISM_ENOMEM;
     if (r != 0) {
         free(offer);
         fail(ep, "publish offer", prism_error_str(r));
@@ -485,9 +491,9 @@ static void answer_offer(struct prism_bench_endpoint *ep, const struct prism_sdp
     local_sdp(ep, ep->sub, ep->sub_cands, ep->n_sub_cands, cands, rev, &local);
     char *answer = malloc(PRISM_SDP_MAX_BYTES);
     size_t len;
-    int r = answer != NULL ? prism_sdp_write_client_answer(s, &local, answer, PRISM_SDP_MAX_BYTES,
-                                                           &len)
-                           : PRISM_ENOMEM;
+    int r = answer != NULL
+                ? prism_sdp_write_client_answer(s, &local, answer, PRISM_SDP_MAX_BYTES, &len)
+                : PRISM_ENOMEM;
     if (r != 0) {
         free(answer);
         fail(ep, "subscribe answer", prism_error_str(r));
@@ -589,7 +595,8 @@ static void on_joined(void *ud, json_t *result, json_t *error)
 
 int prism_bench_endpoint_new(struct prism_bench_site *site, const char *bubble, const char *peer,
                              const struct prism_bench_clip *audio,
-                             const struct prism_bench_clip *video, struct prism_bench_endpoint **out)
+                             const struct prism_bench_clip *video,
+                             struct prism_bench_endpoint **out)
 {
     struct prism_bench_endpoint *ep = calloc(1, sizeof(*ep));
     if (ep == NULL)

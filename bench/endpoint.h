@@ -43,16 +43,16 @@
 
 struct prism_bench_site {
     uv_loop_t *loop;
-    struct prism_egress *egress;           /* the thread's pool */
-    struct prism_dtls_ctx *dtls_ctx;       /* shared by every transport */
+    struct prism_egress *egress;             /* the thread's pool */
+    struct prism_dtls_ctx *dtls_ctx;         /* shared by every transport */
     char fingerprint[PRISM_SDP_FPR_LEN + 8]; /* "sha-256 AB:..." */
-    const char *local_ip;                  /* where our transports gather */
+    const char *local_ip;                    /* where our transports gather */
     const char *tenant;
-    struct prism_bench_rpc *rpc;           /* requests */
-    unsigned max_video_decoders;           /* per endpoint; further video streams are
-                                              reassembled and measured, not decoded */
-    uint64_t rpc_errors;                   /* error replies */
-    char last_error[256];                  /* the last one, for the report */
+    struct prism_bench_rpc *rpc; /* requests */
+    unsigned max_video_decoders; /* per endpoint; further video streams are
+                                    reassembled and measured, not decoded */
+    uint64_t rpc_errors;         /* error replies */
+    char last_error[256];        /* the last one, for the report */
 };
 
 enum prism_bench_ep_state {
@@ -67,41 +67,41 @@ enum prism_bench_ep_state {
 struct prism_bench_rx_slot {
     struct prism_bench_rx rx;
     char publisher[PRISM_BENCH_ID_LEN];
-    bool removed;           /* its m-line was removed in a later revision */
+    bool removed; /* its m-line was removed in a later revision */
     uint64_t last_pli_ns;
 };
 
 struct prism_bench_endpoint {
     struct prism_bench_site *site;
     char bubble[PRISM_BENCH_ID_LEN], peer[PRISM_BENCH_ID_LEN];
-    bool publish;                          /* publishes audio and/or video */
-    const struct prism_bench_clip *audio;  /* what it sends, borrowed; NULL: none */
+    bool publish;                         /* publishes audio and/or video */
+    const struct prism_bench_clip *audio; /* what it sends, borrowed; NULL: none */
     const struct prism_bench_clip *video;
     enum prism_bench_ep_state state;
     char error[256];
 
-    uint64_t join_req_ns;                  /* peer.join sent */
-    uint64_t publish_req_ns;               /* publish started (before gathering) */
+    uint64_t join_req_ns;    /* peer.join sent */
+    uint64_t publish_req_ns; /* publish started (before gathering) */
     uint64_t pub_connected_ns, sub_connected_ns;
-    uint64_t ready_ns;                     /* reached READY (0: never) */
+    uint64_t ready_ns; /* reached READY (0: never) */
 
     /* publish */
     struct prism_transport *pub;
     bool pub_closing;
     struct prism_bench_tx tx_audio, tx_video;
-    bool sending;                          /* publish transport CONNECTED */
-    uint32_t rtcp_ssrc;                    /* our SSRC in RTCP (PLIs) */
+    bool sending;       /* publish transport CONNECTED */
+    uint32_t rtcp_ssrc; /* our SSRC in RTCP (PLIs) */
 
     /* subscribe */
     struct prism_transport *sub;
     bool sub_gathered, sub_remote_set;
-    struct prism_sdp_session *held_offer;  /* waiting for gathering; owned */
+    struct prism_sdp_session *held_offer; /* waiting for gathering; owned */
     uint64_t held_revision;
     uint64_t answered_revision;
     struct prism_bench_rx_slot *rx[PRISM_BENCH_MAX_RX]; /* owned */
     size_t n_rx;
-    unsigned n_video_decoders;             /* receivers that decode video */
-    uint64_t offers;                       /* offers answered */
+    unsigned n_video_decoders; /* receivers that decode video */
+    uint64_t offers;           /* offers answered */
 
     char (*pub_cands)[PRISM_SDP_CAND_LEN]; /* gathered candidates, owned */
     size_t n_pub_cands;
@@ -117,7 +117,8 @@ struct prism_bench_endpoint {
  * 0 and sets *out, or PRISM_ENOMEM. */
 int prism_bench_endpoint_new(struct prism_bench_site *site, const char *bubble, const char *peer,
                              const struct prism_bench_clip *audio,
-                             const struct prism_bench_clip *video, struct prism_bench_endpoint **out);
+                             const struct prism_bench_clip *video,
+                             struct prism_bench_endpoint **out);
 
 /* Starts the join: peer.join, then publish (if a publisher) and subscribe.
  * Progress and failures show in ep->state / ep->error. */

@@ -32,10 +32,10 @@ struct limit {
     enum prism_srtp_profile profile;
     uint8_t key_in[PRISM_SRTP_MAX_KEY_SALT_LEN];
     size_t key_len;
-    int in_sock;                      /* the loop receives here */
-    int feed_sock;                    /* the feeder sends from here to in_sock */
-    int out_socks[MAX_FANOUT];        /* the loop sends from these ... */
-    int sink_socks[MAX_FANOUT];       /* ... to these, drained by the feeder */
+    int in_sock;                /* the loop receives here */
+    int feed_sock;              /* the feeder sends from here to in_sock */
+    int out_socks[MAX_FANOUT];  /* the loop sends from these ... */
+    int sink_socks[MAX_FANOUT]; /* ... to these, drained by the feeder */
     atomic_bool stop;
     int cpu_feed;
 };

@@ -20,12 +20,12 @@
 #include "crypto/srtp.h"
 
 struct prism_bench_limit_result {
-    double cpu_us_per_packet;  /* loop CPU per forwarded (sent) packet */
-    double packets_per_s;      /* forwarded packets per second of wall time */
-    double packets_per_cpu_s;  /* forwarded per second of loop CPU */
-    uint64_t forwarded;        /* packets sent during the measurement */
-    uint64_t received;         /* packets received and unprotected */
-    double seconds;            /* measured wall time */
+    double cpu_us_per_packet; /* loop CPU per forwarded (sent) packet */
+    double packets_per_s;     /* forwarded packets per second of wall time */
+    double packets_per_cpu_s; /* forwarded per second of loop CPU */
+    uint64_t forwarded;       /* packets sent during the measurement */
+    uint64_t received;        /* packets received and unprotected */
+    double seconds;           /* measured wall time */
 };
 
 /* Runs the loop for `seconds` (after 0.3 s of warm-up) with plain RTP

@@ -28,10 +28,10 @@
 #include "relay/base/error.h"
 
 #define OPUS_RATE 48000
-#define OPUS_FRAME 960            /* samples per 20 ms */
+#define OPUS_FRAME 960                   /* samples per 20 ms */
 #define PCM_MAX (OPUS_RATE / 1000 * 120) /* 120 ms, the largest Opus frame */
 #define VP8_FRAME_CAP (512 * 1024)
-#define EXT_BYTES 8               /* 0xBEDE block: 4 header + 1 id/len + 3 data */
+#define EXT_BYTES 8 /* 0xBEDE block: 4 header + 1 id/len + 3 data */
 #define VP8_DESC 4
 
 uint64_t prism_bench_now_ns(void)
@@ -328,7 +328,7 @@ static size_t send_frame(struct prism_bench_tx *tx, const struct prism_bench_fra
             size_t len = fr->len - off < per ? fr->len - off : per;
             size_t h = write_header(tx, pkt, i + 1 == n, now_ns);
             pkt[h] = (uint8_t)(0x80 | (i == 0 ? 0x10 : 0)); /* X, S, PID 0 */
-            pkt[h + 1] = 0x80;                               /* I */
+            pkt[h + 1] = 0x80;                              /* I */
             pkt[h + 2] = (uint8_t)(0x80 | (tx->picture_id >> 8));
             pkt[h + 3] = (uint8_t)tx->picture_id;
             memcpy(pkt + h + VP8_DESC, fr->data + off, len);

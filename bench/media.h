@@ -34,8 +34,8 @@
 #define PRISM_BENCH_EXT_ABS_SEND_TIME 3 /* extmap id we offer for abs-send-time */
 #define PRISM_BENCH_PT_OPUS 111
 #define PRISM_BENCH_PT_VP8 96
-#define PRISM_BENCH_MAX_PAYLOAD 1100    /* RTP payload bytes per packet, at most */
-#define PRISM_BENCH_MAX_PACKET 1200     /* whole RTP packet, at most */
+#define PRISM_BENCH_MAX_PAYLOAD 1100 /* RTP payload bytes per packet, at most */
+#define PRISM_BENCH_MAX_PACKET 1200  /* whole RTP packet, at most */
 
 /* Delay histogram: 10 us buckets below 10 ms, 1 ms buckets below 1 s, then
  * one overflow bucket. 8 KiB; merged by addition. */
@@ -44,8 +44,8 @@
 #define PRISM_BENCH_HIST_N (PRISM_BENCH_HIST_FINE + PRISM_BENCH_HIST_COARSE + 1)
 
 struct prism_bench_hist {
-    uint64_t n;                           /* samples */
-    uint32_t b[PRISM_BENCH_HIST_N];       /* counts per bucket */
+    uint64_t n;                     /* samples */
+    uint32_t b[PRISM_BENCH_HIST_N]; /* counts per bucket */
 };
 
 void prism_bench_hist_add(struct prism_bench_hist *h, uint64_t us);
@@ -54,9 +54,9 @@ void prism_bench_hist_merge(struct prism_bench_hist *into, const struct prism_be
 double prism_bench_hist_quantile_ms(const struct prism_bench_hist *h, double q);
 
 struct prism_bench_frame {
-    const uint8_t *data;  /* into the clip's blob */
-    size_t len;           /* bytes */
-    bool key;             /* VP8 key frame (always false for Opus) */
+    const uint8_t *data; /* into the clip's blob */
+    size_t len;          /* bytes */
+    bool key;            /* VP8 key frame (always false for Opus) */
 };
 
 struct prism_bench_clip {
@@ -67,8 +67,8 @@ struct prism_bench_clip {
     uint64_t interval_ns;              /* frame interval */
     struct prism_bench_frame *frames;  /* n_frames, frame 0 is a key frame for VP8 */
     size_t n_frames;
-    uint8_t *blob;                     /* every frame's bytes */
-    uint64_t bytes;                    /* sum of frame sizes */
+    uint8_t *blob;  /* every frame's bytes */
+    uint64_t bytes; /* sum of frame sizes */
 };
 
 /* Encodes `seconds` of Opus at `kbps` (mono, 20 ms frames). Blocking,
@@ -89,14 +89,14 @@ struct prism_bench_tx {
     const struct prism_bench_clip *clip; /* borrowed; outlives the sender */
     uint32_t ssrc;
     uint8_t pt;
-    uint16_t seq;            /* next */
-    uint32_t ts;             /* next frame's RTP timestamp */
-    uint16_t picture_id;     /* VP8, 15 bits */
-    size_t frame;            /* next frame index in the clip */
-    uint64_t next_ns;        /* when the next frame is due (CLOCK_MONOTONIC) */
-    bool keyframe_asked;     /* restart at frame 0 on the next frame */
+    uint16_t seq;        /* next */
+    uint32_t ts;         /* next frame's RTP timestamp */
+    uint16_t picture_id; /* VP8, 15 bits */
+    size_t frame;        /* next frame index in the clip */
+    uint64_t next_ns;    /* when the next frame is due (CLOCK_MONOTONIC) */
+    bool keyframe_asked; /* restart at frame 0 on the next frame */
     uint64_t packets, bytes, frames, keyframes_asked;
-    uint64_t resyncs;        /* times it fell 25 frames behind and restarted */
+    uint64_t resyncs; /* times it fell 25 frames behind and restarted */
 };
 
 /* Sets up a sender of `clip` starting at `start_ns`. Random initial seq/ts. */
@@ -114,7 +114,7 @@ void prism_bench_tx_keyframe(struct prism_bench_tx *tx);
 
 struct prism_bench_rx {
     bool video;
-    uint32_t ssrc;                 /* the relay's SSRC toward us */
+    uint32_t ssrc; /* the relay's SSRC toward us */
     uint32_t clock_hz;
     struct prism_rtp_seq_stats seq;
     struct prism_bench_hist delay; /* one-way delay, us */
@@ -126,9 +126,9 @@ struct prism_bench_rx {
     bool frame_open, frame_broken;
     bool have_last_seq;
     uint16_t last_seq;
-    bool need_keyframe;            /* after a loss until the next key frame */
-    bool pli_due;                  /* the owner should send a PLI (and clear it) */
-    bool decode;                   /* video: decode (else whole frames count as decoded) */
+    bool need_keyframe; /* after a loss until the next key frame */
+    bool pli_due;       /* the owner should send a PLI (and clear it) */
+    bool decode;        /* video: decode (else whole frames count as decoded) */
     uint64_t packets, bytes;
     uint64_t frames_decoded, frames_frozen, decode_errors;
     uint64_t first_packet_ns, first_decoded_ns, last_packet_ns;

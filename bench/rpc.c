@@ -28,9 +28,9 @@ struct prism_bench_rpc {
     int peer_pid;
     prism_bench_rpc_event_cb on_event;
     void *event_ud;
-    GHashTable *pending;      /* id (gint64 key) -> struct pending */
+    GHashTable *pending; /* id (gint64 key) -> struct pending */
     int64_t next_id;
-    char *buf;                /* partial line, LINE_MAX_BYTES */
+    char *buf; /* partial line, LINE_MAX_BYTES */
     size_t len;
     bool closed;
 };
@@ -189,8 +189,8 @@ int prism_bench_rpc_call(struct prism_bench_rpc *c, const char *method, json_t *
         return -EPIPE;
     }
     int64_t id = c->next_id++;
-    json_t *msg = json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", (json_int_t)id, "method",
-                            method);
+    json_t *msg =
+        json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", (json_int_t)id, "method", method);
     if (params != NULL)
         json_object_set_new(msg, "params", params);
     char *text = json_dumps(msg, JSON_COMPACT);

@@ -58,14 +58,14 @@ enum mode { MODE_AUDIO, MODE_VIDEO, MODE_MIXED };
 
 struct opts {
     unsigned bubbles, peers;
-    int publishers;          /* per bubble; -1 = all */
+    int publishers; /* per bubble; -1 = all */
     double duration_s, ramp_s;
     enum mode mode;
     unsigned width, height, fps, video_kbps, audio_kbps;
     const char *control, *prism, *json_out, *local_ip;
     bool spawn, limit, quiet;
     unsigned relay_workers;
-    unsigned decode_video;   /* video streams each peer decodes */
+    unsigned decode_video; /* video streams each peer decodes */
     char tenant[64];
 };
 
@@ -77,14 +77,14 @@ struct relay_counters {
 struct run;
 
 struct sample {
-    struct run *run;         /* for the stats.get reply */
-    double t;                /* s since joins began */
+    struct run *run; /* for the stats.get reply */
+    double t;        /* s since joins began */
     double relay_cpu_s;
     long rss_kib;
-    uint64_t rx_packets;     /* RTP packets the bench received so far */
+    uint64_t rx_packets; /* RTP packets the bench received so far */
     uint64_t tx_packets;
     struct relay_counters relay; /* filled when stats.get answers */
-    double lag_ms;           /* worst pacer lateness in the last second */
+    double lag_ms;               /* worst pacer lateness in the last second */
 };
 
 struct run {
@@ -95,15 +95,15 @@ struct run {
     struct prism_bench_clip *audio, *video;
     struct prism_bench_endpoint **eps;
     size_t n_eps;
-    GHashTable *by_name;     /* "bubble/peer" -> endpoint */
+    GHashTable *by_name; /* "bubble/peer" -> endpoint */
     uv_timer_t pacer, second, joiner, phase;
     uv_prepare_t flush;
     pid_t relay_pid;
     int setup_pending;
     bool setup_failed;
-    uint64_t t0_ns;          /* joins begin */
-    uint64_t stop_ns;        /* senders stopped */
-    uint64_t ready_ns;       /* every endpoint READY (or failed) */
+    uint64_t t0_ns;    /* joins begin */
+    uint64_t stop_ns;  /* senders stopped */
+    uint64_t ready_ns; /* every endpoint READY (or failed) */
     size_t next_join;
     struct sample *samples;
     size_t n_samples;
@@ -112,9 +112,9 @@ struct run {
     long base_rss_kib;
     double lag_ms;
     uint64_t last_pacer_ns;
-    int closing;             /* endpoints still closing */
+    int closing; /* endpoints still closing */
     int wait_rounds;
-    json_t *relay_drops;     /* stats.get drops at the end, owned */
+    json_t *relay_drops;                          /* stats.get drops at the end, owned */
     uint64_t bench_drop_egress, bench_drop_other; /* the bench transports' drops */
     bool tty;
 };
@@ -232,9 +232,8 @@ static void progress(struct run *r)
     fprintf(stderr,
             "%s[%5.1f s] peers %zu/%zu ready%s | relay in %.0f pps, out %.0f pps %.1f Mb/s | "
             "relay cpu %.0f%% | loss %.2f%% | decode errors %llu%s",
-            r->tty ? "\r" : "", b->t, t.ready, r->n_eps,
-            t.failed ? " (some failed)" : "", in_pps, out_pps, out_mbps,
-            100.0 * (b->relay_cpu_s - a->relay_cpu_s) / dt, loss,
+            r->tty ? "\r" : "", b->t, t.ready, r->n_eps, t.failed ? " (some failed)" : "", in_pps,
+            out_pps, out_mbps, 100.0 * (b->relay_cpu_s - a->relay_cpu_s) / dt, loss,
             (unsigned long long)t.decode_errors, r->tty ? "   " : "\n");
     fflush(stderr);
 }
@@ -340,8 +339,8 @@ static void on_final_stats(void *ud, json_t *result, json_t *error)
         struct prism_transport_counters c;
         prism_bench_endpoint_counters(r->eps[i], &c);
         r->bench_drop_egress += c.drop_egress;
-        r->bench_drop_other += c.drop_not_srtp + c.drop_srtp_auth + c.drop_srtp_replay +
-                               c.drop_malformed;
+        r->bench_drop_other +=
+            c.drop_not_srtp + c.drop_srtp_auth + c.drop_srtp_replay + c.drop_malformed;
     }
     uv_timer_stop(&r->second);
     uv_timer_stop(&r->pacer);
@@ -379,8 +378,11 @@ static void on_baseline(void *ud, json_t *result, json_t *error)
     r->t0_ns = prism_bench_now_ns();
     r->base_cpu_s = prism_bench_proc_cpu_s(r->relay_pid);
     r->base_rss_kib = proc_rss_kib(r->relay_pid);
-    r->samples[r->n_samples++] = (struct sample){.run = r, .t = 0, .relay_cpu_s = r->base_cpu_s,
-                                                 .rss_kib = r->base_rss_kib, .relay = r->base};
+    r->samples[r->n_samples++] = (struct sample){.run = r,
+                                                 .t = 0,
+                                                 .relay_cpu_s = r->base_cpu_s,
+                                                 .rss_kib = r->base_rss_kib,
+                                                 .relay = r->base};
     uv_timer_start(&r->pacer, on_pacer, PACER_MS, PACER_MS);
     uv_timer_start(&r->second, on_second, 1000, 1000);
     uv_timer_start(&r->joiner, on_joiner, 0, 1);
@@ -563,8 +565,8 @@ static void figures(struct run *r, struct figures *f, json_t *streams)
             double join = -1;
             const struct prism_bench_endpoint *pub = find_ep(r, ep->bubble, s->publisher);
             if (rx->first_decoded_ns != 0 && pub != NULL) {
-                uint64_t ref = pub->publish_req_ns > ep->join_req_ns ? pub->publish_req_ns
-                                                                     : ep->join_req_ns;
+                uint64_t ref =
+                    pub->publish_req_ns > ep->join_req_ns ? pub->publish_req_ns : ep->join_req_ns;
                 join = rx->first_decoded_ns > ref ? (double)(rx->first_decoded_ns - ref) / 1e6 : 0;
                 joins[f->joins++] = join;
             }
@@ -573,8 +575,8 @@ static void figures(struct run *r, struct figures *f, json_t *streams)
                 streams,
                 json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:f}",
                           "bubble", ep->bubble, "subscriber", ep->peer, "publisher", s->publisher,
-                          "kind", rx->video ? "video" : "audio", "packets",
-                          (json_int_t)rx->packets, "lost", (json_int_t)lost, "loss_pct",
+                          "kind", rx->video ? "video" : "audio", "packets", (json_int_t)rx->packets,
+                          "lost", (json_int_t)lost, "loss_pct",
                           exp ? 100.0 * (double)lost / (double)exp : 0.0, "jitter_ms", jit,
                           "delay_p50_ms", prism_bench_hist_quantile_ms(&rx->delay, 0.5),
                           "delay_p99_ms", prism_bench_hist_quantile_ms(&rx->delay, 0.99),
@@ -664,10 +666,20 @@ static bool num(const char *v, double lo, double hi, double *out)
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){.bubbles = 2, .peers = 3, .publishers = -1, .duration_s = 10,
-                       .mode = MODE_VIDEO, .width = 640, .height = 360, .fps = 30,
-                       .video_kbps = 600, .audio_kbps = 32, .control = "./prism-control.sock",
-                       .prism = "prism", .local_ip = "127.0.0.1", .relay_workers = 0,
+    *o = (struct opts){.bubbles = 2,
+                       .peers = 3,
+                       .publishers = -1,
+                       .duration_s = 10,
+                       .mode = MODE_VIDEO,
+                       .width = 640,
+                       .height = 360,
+                       .fps = 30,
+                       .video_kbps = 600,
+                       .audio_kbps = 32,
+                       .control = "./prism-control.sock",
+                       .prism = "prism",
+                       .local_ip = "127.0.0.1",
+                       .relay_workers = 0,
                        .decode_video = 1000};
     snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
@@ -750,12 +762,12 @@ static void summary(const struct run *r, const struct figures *f, bool have_limi
     printf("\nprism-bench run: %u bubbles x %u peers (%s), %.0f s + %.0f s ramp\n", o->bubbles,
            o->peers, mode_name(o->mode), o->duration_s, o->ramp_s);
     printf("  %-34s %zu ready, %zu failed of %zu\n", "peers", f->t.ready, f->t.failed, r->n_eps);
-    printf("  %-34s %zu of %zu flowing\n", "streams (publisher -> subscriber)",
-           f->streams_flowing, f->streams_expected);
+    printf("  %-34s %zu of %zu flowing\n", "streams (publisher -> subscriber)", f->streams_flowing,
+           f->streams_expected);
     printf("  %-34s p50 %.1f  p95 %.1f  p99 %.1f ms (%zu joins)\n", "join (publish -> decoded)",
            f->join_p50, f->join_p95, f->join_p99, f->joins);
-    printf("  %-34s %.3f %% (%llu of %llu)\n", "loss", f->loss_pct,
-           (unsigned long long)f->t.lost, (unsigned long long)f->t.expected);
+    printf("  %-34s %.3f %% (%llu of %llu)\n", "loss", f->loss_pct, (unsigned long long)f->t.lost,
+           (unsigned long long)f->t.expected);
     printf("  %-34s mean %.2f  max %.2f ms\n", "jitter", f->jitter_ms_mean, f->jitter_ms_max);
     printf("  %-34s p50 %.2f  p99 %.2f ms\n", "one-way delay through the relay", f->delay_p50,
            f->delay_p99);
@@ -770,8 +782,8 @@ static void summary(const struct run *r, const struct figures *f, bool have_limi
     printf("  %-34s %.2f us/packet, %.0f %% of a core (%.1f s window)\n", "relay CPU",
            f->cpu_us_per_packet, f->relay_cpu_pct, f->win_s);
     printf("  %-34s %ld KiB, %ld KiB per peer\n", "relay RSS", f->rss_kib, f->rss_kib_per_peer);
-    printf("  %-34s %.1f ms worst pacer lateness; drops: %llu egress, %llu ingress\n",
-           "bench loop", f->worst_lag_ms, (unsigned long long)r->bench_drop_egress,
+    printf("  %-34s %.1f ms worst pacer lateness; drops: %llu egress, %llu ingress\n", "bench loop",
+           f->worst_lag_ms, (unsigned long long)r->bench_drop_egress,
            (unsigned long long)r->bench_drop_other);
     if (r->relay_drops != NULL) {
         char *d = json_dumps(r->relay_drops, JSON_COMPACT);
@@ -885,20 +897,19 @@ static void write_json(const struct run *r, const struct figures *f, json_t *str
         "publishers", o->publishers < 0 ? (int)o->peers : o->publishers, "duration_s",
         o->duration_s, "ramp_s", o->ramp_s, "mode", mode_name(o->mode), "video", "width",
         (int)o->width, "height", (int)o->height, "fps", (int)o->fps, "kbps", (int)o->video_kbps,
-        "audio", "kbps", (int)o->audio_kbps, "packets_forwarded",
-        (json_int_t)f->packets_forwarded, "packets_received_by_relay",
-        (json_int_t)f->packets_received_by_relay, "loss_pct", f->loss_pct, "packets_lost",
-        (json_int_t)f->t.lost, "packets_expected", (json_int_t)f->t.expected, "decode_errors",
-        (json_int_t)f->t.decode_errors, "relay_cpu_us_per_packet", f->cpu_us_per_packet,
-        "delay_ms", "p50", f->delay_p50, "p99", f->delay_p99, "jitter_ms", "mean",
-        f->jitter_ms_mean, "max", f->jitter_ms_max, "join_ms", "p50", f->join_p50, "p95",
-        f->join_p95, "p99", f->join_p99, "relay_rss_kib_per_peer", (double)f->rss_kib_per_peer,
-        "relay_cpu_pct", f->relay_cpu_pct, "frames_decoded", (json_int_t)f->t.decoded,
-        "frozen_frames", (json_int_t)f->t.frozen, "relay", "packets_in_per_s", f->in_pps,
-        "packets_out_per_s", f->out_pps, "mbps_in", f->in_mbps, "mbps_out", f->out_mbps,
-        "window_s", f->win_s, "streams_expected", (int)f->streams_expected, "streams_flowing",
-        (int)f->streams_flowing, "peers_ready", (json_int_t)f->t.ready, "peers_failed",
-        (json_int_t)f->t.failed, "bench_worst_lag_ms", f->worst_lag_ms);
+        "audio", "kbps", (int)o->audio_kbps, "packets_forwarded", (json_int_t)f->packets_forwarded,
+        "packets_received_by_relay", (json_int_t)f->packets_received_by_relay, "loss_pct",
+        f->loss_pct, "packets_lost", (json_int_t)f->t.lost, "packets_expected",
+        (json_int_t)f->t.expected, "decode_errors", (json_int_t)f->t.decode_errors,
+        "relay_cpu_us_per_packet", f->cpu_us_per_packet, "delay_ms", "p50", f->delay_p50, "p99",
+        f->delay_p99, "jitter_ms", "mean", f->jitter_ms_mean, "max", f->jitter_ms_max, "join_ms",
+        "p50", f->join_p50, "p95", f->join_p95, "p99", f->join_p99, "relay_rss_kib_per_peer",
+        (double)f->rss_kib_per_peer, "relay_cpu_pct", f->relay_cpu_pct, "frames_decoded",
+        (json_int_t)f->t.decoded, "frozen_frames", (json_int_t)f->t.frozen, "relay",
+        "packets_in_per_s", f->in_pps, "packets_out_per_s", f->out_pps, "mbps_in", f->in_mbps,
+        "mbps_out", f->out_mbps, "window_s", f->win_s, "streams_expected", (int)f->streams_expected,
+        "streams_flowing", (int)f->streams_flowing, "peers_ready", (json_int_t)f->t.ready,
+        "peers_failed", (json_int_t)f->t.failed, "bench_worst_lag_ms", f->worst_lag_ms);
     json_object_set_new(root, "relay_rss_kib", json_integer(f->rss_kib));
     json_object_set_new(root, "relay_exit_status", json_integer(relay_exit));
     json_object_set_new(root, "mean_packet_bytes", json_real(f->mean_packet_bytes));
@@ -916,8 +927,7 @@ static void write_json(const struct run *r, const struct figures *f, json_t *str
                                           ? f->cpu_us_per_packet / lim->cpu_us_per_packet
                                           : 0));
     }
-    json_object_set_new(root, "verdict",
-                        json_string(json_array_size(failures) ? "fail" : "pass"));
+    json_object_set_new(root, "verdict", json_string(json_array_size(failures) ? "fail" : "pass"));
     json_object_set(root, "failures", failures);
     json_object_set(root, "streams", streams);
     json_object_set_new(root, "timeline", timeline);
@@ -976,8 +986,8 @@ int prism_bench_run(int argc, char **argv)
                 "key frame %zu bytes\n",
                 (double)(prism_bench_now_ns() - enc0) / 1e6,
                 (double)r->audio->bytes * 8 / ((double)r->audio->n_frames * 0.02) / 1000,
-                r->video ? (double)r->video->bytes * 8 / ((double)r->video->n_frames /
-                                                          r->video->fps) / 1000
+                r->video ? (double)r->video->bytes * 8 /
+                               ((double)r->video->n_frames / r->video->fps) / 1000
                          : 0.0,
                 r->video ? r->video->frames[0].len : (size_t)0);
     if (make_endpoints(r) != 0) {
@@ -1021,10 +1031,10 @@ int prism_bench_run(int argc, char **argv)
         size_t bytes = f.mean_packet_bytes >= 12 ? (size_t)f.mean_packet_bytes : 1200;
         unsigned k = f.fanout >= 1 ? (unsigned)lround(f.fanout) : 1;
         if (!o->quiet)
-            fprintf(stderr, "prism-bench: limit loop: %zu-byte packets, fan-out %u, %s...\n",
-                    bytes, k, prism_srtp_profile_name(PRISM_SRTP_AEAD_AES_256_GCM));
-        have_limit = prism_bench_limit_run(bytes, k > 64 ? 64 : k, PRISM_SRTP_AEAD_AES_256_GCM,
-                                           3.0, pin ? 0 : -1, pin ? 1 : -1, &lim) == 0;
+            fprintf(stderr, "prism-bench: limit loop: %zu-byte packets, fan-out %u, %s...\n", bytes,
+                    k, prism_srtp_profile_name(PRISM_SRTP_AEAD_AES_256_GCM));
+        have_limit = prism_bench_limit_run(bytes, k > 64 ? 64 : k, PRISM_SRTP_AEAD_AES_256_GCM, 3.0,
+                                           pin ? 0 : -1, pin ? 1 : -1, &lim) == 0;
         if (!have_limit)
             fprintf(stderr, "prism-bench: the limit loop failed\n");
     }
