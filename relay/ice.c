@@ -28,6 +28,7 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <nice/agent.h>
 
@@ -62,10 +63,32 @@ static void check_thread(const struct prism_ice *ice)
 
 /* --- libnice signals and receive callback (dispatch or control calls) --- */
 
+/* A keyframe is a burst of tens of datagrams; the kernel's default socket
+ * buffer (~208 KiB) overflows if the worker is busy when it lands. Ask for
+ * SOCKET_BUF_BYTES, beyond net.core.[rw]mem_max when privileged
+ * (SO_*BUFFORCE), else as much as the limits allow. */
+#define SOCKET_BUF_BYTES (1 << 20)
+
+static void enlarge_socket_buffers(struct prism_ice *ice)
+{
+    GSocket *sock = nice_agent_get_selected_socket(ice->agent, ice->stream_id, COMPONENT_ID);
+    if (sock == NULL)
+        return;
+    int fd = g_socket_get_fd(sock);
+    int bytes = SOCKET_BUF_BYTES;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+    g_object_unref(sock);
+}
+
 static void set_state(struct prism_ice *ice, enum prism_ice_state next)
 {
     if (ice->closing || next == ice->state || ice->state == PRISM_ICE_FAILED)
         return;
+    if (next == PRISM_ICE_CONNECTED && !ice->was_connected)
+        enlarge_socket_buffers(ice);
     if (next == PRISM_ICE_CONNECTED)
         ice->was_connected = true;
     ice->state = next;
