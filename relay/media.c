@@ -47,10 +47,18 @@ struct pub_track {
     size_t n_exts;
 };
 
+/* One m-line of a subscriber's downstream offer. Compact on purpose: the
+ * codecs and extensions of a sending line are the source track's, looked up
+ * when an offer is written (build_tracks), so a subscriber costs a few KiB
+ * however many lines it has. */
 struct line {
-    struct prism_sdp_track t;  /* as offered */
+    char mid[PRISM_SDP_TOKEN_LEN];
+    enum prism_sdp_kind kind;
+    enum prism_sdp_track_state state;
     uint64_t pub_peer;         /* source: publisher peer handle, 0 for none */
     uint64_t track;            /* source: track handle */
+    uint32_t ssrc;             /* the relay's SSRC toward this subscriber */
+    struct prism_sdp_payload pt0; /* the first codec as offered, for a removed line */
     bool removal_confirmed;    /* REMOVED and an answer acknowledged it: may be recycled */
 };
 
@@ -421,7 +429,7 @@ static uint32_t fresh_ssrc(const struct mpeer *sub)
         uint32_t v = (uint32_t)random_u64();
         bool used = v == 0;
         for (size_t i = 0; i < sub->n_lines && !used; i++)
-            used = sub->lines[i].t.ssrc == v;
+            used = sub->lines[i].ssrc == v;
         if (!used)
             return v;
     }
@@ -429,29 +437,32 @@ static uint32_t fresh_ssrc(const struct mpeer *sub)
 
 static void fill_line(struct line *l, const struct mpeer *sub, const struct source *src)
 {
-    struct prism_sdp_track *t = &l->t;
-    t->kind = src->track->video ? PRISM_SDP_KIND_VIDEO : PRISM_SDP_KIND_AUDIO;
-    t->state = PRISM_SDP_TRACK_SEND;
-    snprintf(t->peer_id, sizeof(t->peer_id), "%s", src->pub->peer->id);
-    snprintf(t->track_id, sizeof(t->track_id), "%s", src->track->track_id);
-    memcpy(t->pts, src->track->pts, sizeof(t->pts));
-    t->n_pts = src->track->n_pts;
-    t->n_exts = 0;
-    for (size_t e = 0; e < src->track->n_exts; e++) {
-        /* BUNDLE: one id means one URI across all m-lines of the offer. */
-        bool clash = false;
-        for (size_t i = 0; i < sub->n_lines && !clash; i++)
-            for (size_t k = 0; k < sub->lines[i].t.n_exts; k++)
-                clash = clash || (sub->lines[i].t.exts[k].id == src->track->exts[e].id &&
-                                  strcmp(sub->lines[i].t.exts[k].uri, src->track->exts[e].uri) != 0);
-        if (!clash)
-            t->exts[t->n_exts++] = src->track->exts[e];
-    }
-    t->ssrc = fresh_ssrc(sub);
-    t->rtx_ssrc = 0;
+    l->kind = src->track->video ? PRISM_SDP_KIND_VIDEO : PRISM_SDP_KIND_AUDIO;
+    l->state = PRISM_SDP_TRACK_SEND;
     l->pub_peer = src->pub->handle;
     l->track = src->track->handle;
+    l->ssrc = fresh_ssrc(sub);
+    l->pt0 = src->track->pts[0];
     l->removal_confirmed = false;
+}
+
+/* A line to (re)use for something new: a confirmed-removed one of `kind`
+ * (any kind when `kind` is PRISM_SDP_KIND_OTHER), else a new one, else NULL
+ * when the offer is full. The line comes back cleared, with a fresh mid. */
+static struct line *take_line(struct mpeer *sub, enum prism_sdp_kind kind)
+{
+    struct line *l = NULL;
+    for (size_t i = 0; i < sub->n_lines && l == NULL; i++)
+        if (sub->lines[i].removal_confirmed &&
+            (kind == PRISM_SDP_KIND_OTHER || sub->lines[i].kind == kind))
+            l = &sub->lines[i];
+    if (l == NULL && sub->n_lines < MAX_LINES)
+        l = &sub->lines[sub->n_lines++];
+    if (l != NULL) {
+        memset(l, 0, sizeof(*l));
+        snprintf(l->mid, sizeof(l->mid), "%u", sub->next_mid++);
+    }
+    return l;
 }
 
 /* Brings the subscriber's lines in step with the tracks in its bubble. */
@@ -471,34 +482,83 @@ static void sync_lines(struct prism_media *m, struct mpeer *sub)
                 kept[s] = true;
             }
         if (!present) {
-            l->t.state = PRISM_SDP_TRACK_REMOVED;
+            l->state = PRISM_SDP_TRACK_REMOVED;
             l->pub_peer = l->track = 0;
         }
     }
     for (size_t s = 0; s < src.n; s++) {
         if (kept[s])
             continue;
-        enum prism_sdp_kind kind = src.list[s].track->video ? PRISM_SDP_KIND_VIDEO
-                                                            : PRISM_SDP_KIND_AUDIO;
-        struct line *l = NULL;
-        for (size_t i = 0; i < sub->n_lines && l == NULL; i++)
-            if (sub->lines[i].removal_confirmed && sub->lines[i].t.kind == kind)
-                l = &sub->lines[i];
-        if (l == NULL && sub->n_lines < MAX_LINES)
-            l = &sub->lines[sub->n_lines++];
+        struct line *l = take_line(sub, src.list[s].track->video ? PRISM_SDP_KIND_VIDEO
+                                                                  : PRISM_SDP_KIND_AUDIO);
         if (l == NULL)
             break; /* the offer is full: later tracks wait for a recycled line */
-        memset(l, 0, sizeof(*l));
-        snprintf(l->t.mid, sizeof(l->t.mid), "%u", sub->next_mid++);
         fill_line(l, sub, &src.list[s]);
     }
-    if (sub->n_lines == 0) {
-        /* An offer needs one bundled m-line: an inactive audio placeholder. */
-        char mid[16];
-        snprintf(mid, sizeof(mid), "%u", sub->next_mid++);
-        memset(&sub->lines[0], 0, sizeof(sub->lines[0]));
-        prism_sdp_track_placeholder(&sub->lines[0].t, mid);
-        sub->n_lines = 1;
+    bool bundled = false;
+    for (size_t i = 0; i < sub->n_lines && !bundled; i++)
+        bundled = sub->lines[i].state != PRISM_SDP_TRACK_REMOVED;
+    if (!bundled) {
+        /* An offer needs one bundled m-line (also once every track has
+         * left): an inactive audio placeholder, on a recycled line if any. */
+        struct line *l = take_line(sub, PRISM_SDP_KIND_OTHER);
+        if (l != NULL) {
+            struct prism_sdp_track t;
+            prism_sdp_track_placeholder(&t, l->mid);
+            l->kind = t.kind;
+            l->state = t.state;
+            l->pt0 = t.pts[0];
+        }
+    }
+}
+
+static const struct pub_track *line_source(struct prism_media *m, const struct line *l,
+                                           const char **peer_id)
+{
+    struct mpeer *pub = l->pub_peer != 0 ? g_hash_table_lookup(m->peers, &l->pub_peer) : NULL;
+    for (size_t i = 0; pub != NULL && i < pub->n_tracks; i++)
+        if (pub->tracks[i].handle == l->track) {
+            *peer_id = pub->peer->id;
+            return &pub->tracks[i];
+        }
+    return NULL;
+}
+
+/* The subscriber's lines as the SDP writer and parser want them (`out` has
+ * room for MAX_LINES). A sending line takes its codecs, extensions and msid
+ * from its source track; an extension id already bound to another URI in
+ * this offer is left out (BUNDLE: one id, one URI). */
+static void build_tracks(struct prism_media *m, const struct mpeer *sub,
+                         struct prism_sdp_track *out)
+{
+    for (size_t i = 0; i < sub->n_lines; i++) {
+        const struct line *l = &sub->lines[i];
+        struct prism_sdp_track *t = &out[i];
+        memset(t, 0, sizeof(*t));
+        snprintf(t->mid, sizeof(t->mid), "%s", l->mid);
+        t->kind = l->kind;
+        t->state = l->state;
+        t->ssrc = l->state == PRISM_SDP_TRACK_SEND ? l->ssrc : 0;
+        const char *peer_id = "-";
+        const struct pub_track *src = line_source(m, l, &peer_id);
+        if (src == NULL) {
+            t->pts[0] = l->pt0;
+            t->n_pts = 1;
+            continue;
+        }
+        snprintf(t->peer_id, sizeof(t->peer_id), "%s", peer_id);
+        snprintf(t->track_id, sizeof(t->track_id), "%s", src->track_id);
+        memcpy(t->pts, src->pts, sizeof(t->pts));
+        t->n_pts = src->n_pts;
+        for (size_t e = 0; e < src->n_exts; e++) {
+            bool clash = false;
+            for (size_t j = 0; j < i && !clash; j++)
+                for (size_t k = 0; k < out[j].n_exts; k++)
+                    clash = clash || (out[j].exts[k].id == src->exts[e].id &&
+                                      strcmp(out[j].exts[k].uri, src->exts[e].uri) != 0);
+            if (!clash)
+                t->exts[t->n_exts++] = src->exts[e];
+        }
     }
 }
 
@@ -506,9 +566,14 @@ static void sync_lines(struct prism_media *m, struct mpeer *sub)
 static char *next_offer(struct prism_media *m, struct mpeer *sub)
 {
     sync_lines(m, sub);
-    struct prism_sdp_track tracks[MAX_LINES];
-    for (size_t i = 0; i < sub->n_lines; i++)
-        tracks[i] = sub->lines[i].t;
+    struct prism_sdp_track *tracks = malloc(MAX_LINES * sizeof(*tracks));
+    char *offer = malloc(PRISM_SDP_MAX_BYTES);
+    if (tracks == NULL || offer == NULL) {
+        free(tracks);
+        free(offer);
+        return NULL;
+    }
+    build_tracks(m, sub, tracks);
     const char *cands[PRISM_MEDIA_MAX_CANDS];
     for (size_t i = 0; i < sub->n_sub_cands; i++)
         cands[i] = sub->sub_cands[i];
@@ -522,10 +587,10 @@ static char *next_offer(struct prism_media *m, struct mpeer *sub)
         .session_id = sub->session_id,
         .session_version = sub->revision + 1,
     };
-    char *offer = malloc(PRISM_SDP_MAX_BYTES);
     size_t len;
-    if (offer == NULL ||
-        prism_sdp_write_offer(&local, tracks, sub->n_lines, offer, PRISM_SDP_MAX_BYTES, &len) != 0) {
+    int rc = prism_sdp_write_offer(&local, tracks, sub->n_lines, offer, PRISM_SDP_MAX_BYTES, &len);
+    free(tracks);
+    if (rc != 0) {
         free(offer);
         return NULL;
     }
@@ -639,15 +704,18 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
                  (unsigned long long)revision);
         return PRISM_ENOTFOUND;
     }
-    struct prism_sdp_track offered[MAX_LINES];
-    for (size_t i = 0; i < mp->n_lines; i++)
-        offered[i] = mp->lines[i].t;
+    struct prism_sdp_track *offered = malloc(MAX_LINES * sizeof(*offered));
     struct prism_sdp_session *s = malloc(sizeof(*s));
-    if (s == NULL)
+    if (offered == NULL || s == NULL) {
+        free(offered);
+        free(s);
         return PRISM_ENOMEM;
+    }
+    build_tracks(m, mp, offered);
     char reason[PRISM_SDP_REASON_LEN];
     int rc = prism_sdp_parse_answer(answer, strlen(answer), offered, mp->n_lines, s, reason,
                                     sizeof(reason));
+    free(offered);
     if (rc != 0) {
         free(s);
         snprintf(msg, msg_len, "%s", reason);
@@ -671,12 +739,12 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
     routes->subscribe = true;
     for (size_t i = 0; i < mp->n_lines && i < s->n_media; i++) {
         struct line *l = &mp->lines[i];
-        if (l->t.state == PRISM_SDP_TRACK_REMOVED)
+        if (l->state == PRISM_SDP_TRACK_REMOVED)
             l->removal_confirmed = true;
-        if (l->t.state == PRISM_SDP_TRACK_SEND && s->media[i].accepted &&
+        if (l->state == PRISM_SDP_TRACK_SEND && l->pub_peer != 0 && s->media[i].accepted &&
             routes->n_routes < PRISM_MEDIA_MAX_ROUTES)
             routes->routes[routes->n_routes++] =
-                (struct prism_route_desc){l->pub_peer, l->track, l->t.ssrc};
+                (struct prism_route_desc){l->pub_peer, l->track, l->ssrc};
     }
     free(s);
     post(m, peer, routes);

@@ -30,7 +30,7 @@
 
 #define PRISM_SDP_MAX_BYTES (64 * 1024) /* input size cap */
 #define PRISM_SDP_MAX_LINE 1024         /* bytes per line, without the line break */
-#define PRISM_SDP_MAX_MEDIA 32          /* m-sections per session */
+#define PRISM_SDP_MAX_MEDIA 64          /* m-sections per session */
 #define PRISM_SDP_MAX_PT 32             /* payload types per m-section */
 #define PRISM_SDP_MAX_EXT 16            /* a=extmap per m-section */
 #define PRISM_SDP_MAX_SSRC 8            /* a=ssrc ids per m-section */

@@ -1,6 +1,6 @@
 """prism-bench must catch a bad path (issue 4): with 20 % loss injected on
-the loopback of a private network namespace, the verdict fails and names the
-loss.
+the loopback of a private network namespace once the call runs, the verdict
+fails and names the loss.
 
 Loss injection: `tc qdisc add dev lo root netem loss 20%` (Debian iproute2,
 kernel sch_netem). Kernels built without netem (CONFIG_NET_SCH_NETEM unset
@@ -43,7 +43,10 @@ else:
               "(no `nft` tool: Debian package nftables)")
         sys.exit(77)
 
-wrap = ["unshare", "-n", "sh", "-c", f"ip link set lo up && {inject} && exec \"$@\"", "netns"]
+# The loss starts once the peers have joined (3 s into the run): the bench
+# must report it as loss on flowing streams, not as peers that never joined.
+wrap = ["unshare", "-n", "sh", "-c", f"ip link set lo up; (sleep 3; {inject}) & exec \"$@\"",
+        "netns"]
 rc, text, r = run_bench(["--bubbles", "1", "--peers", "3", "--duration", "8", "--video"], wrap=wrap)
 check(rc == 1, f"prism-bench exited {rc}, expected a failing verdict (1)", text)
 check(r is not None and r["verdict"] == "fail", "report verdict is not fail", text)

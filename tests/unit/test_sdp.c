@@ -592,7 +592,7 @@ static void test_refusals(void **state)
         o += (size_t)snprintf(mod_buf + o, BUF_BYTES - o,
                               "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:%d\r\n", i);
     assert_true(o < PRISM_SDP_MAX_BYTES);
-    refused(mod_buf, o, "more than 32 m-lines");
+    refused(mod_buf, o, "more than 64 m-lines");
 
     /* an m-line without a mid (edit twice: out of BUNDLE too) */
     n = load("chromium-av-offer.sdp");
