@@ -127,7 +127,8 @@ static pid_t spawn_relay(const char *prism, const char *dir, char *sock, size_t 
         pin_to_cpu(0, 0);
         if (chdir(dir) != 0)
             _exit(127);
-        execl(prism, prism, "--control", sock, "--workers", "1", (char *)NULL);
+        const char *const args[] = {prism, "--control", sock, "--workers", "1", NULL};
+        prism_bench_exec(prism, args);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {

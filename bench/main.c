@@ -32,8 +32,28 @@ pid_t prism_bench_peer_pid(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : -1;
 }
 
+static char start_dir[4096];
+
+void prism_bench_remember_cwd(void)
+{
+    if (getcwd(start_dir, sizeof(start_dir)) == NULL)
+        start_dir[0] = '\0';
+}
+
+void prism_bench_exec(const char *prog, const char *const argv[])
+{
+    char path[sizeof(start_dir) + 256];
+    if (strchr(prog, '/') != NULL && prog[0] != '/' && start_dir[0] != '\0') {
+        snprintf(path, sizeof(path), "%s/%s", start_dir, prog);
+        prog = path;
+    }
+    /* execvp() takes char *const[] for history's sake; it never writes. */
+    execvp(prog, (char *const *)argv);
+}
+
 int main(int argc, char **argv)
 {
+    prism_bench_remember_cwd();
     if (argc >= 2 && strcmp(argv[1], "control") == 0)
         return prism_bench_control(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "run") == 0)

@@ -443,8 +443,9 @@ static pid_t spawn_relay(const struct opts *o, const char *dir, char *sock, size
         FILE *f = freopen(log, "w", stdout);
         if (f != NULL)
             dup2(fileno(stdout), 2);
-        execl(o->prism, o->prism, "--control", sock, "--workers", workers, "--media-ip",
-              o->local_ip, (char *)NULL);
+        const char *const args[] = {o->prism,   "--control", sock, "--workers", workers,
+                                    "--media-ip", o->local_ip, NULL};
+        prism_bench_exec(o->prism, args);
         _exit(127);
     }
     if (pid < 0)

@@ -211,7 +211,8 @@ int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session 
  * Same rules as prism_sdp_parse_offer(), but the setup must be active (the
  * relay is the DTLS server) and, when `offered` is not NULL, the answer must
  * have exactly `n_offered` m-sections with the offered mids in order; an
- * m-section the relay removed must come back with port 0. Which mids the
+ * m-section the relay removed counts as rejected even if the answer keeps a
+ * port for it. Which mids the
  * client accepted: `out->media[i].accepted`. Returns 0, PRISM_EINVAL or
  * PRISM_EBADSDP (with `reason`).
  */

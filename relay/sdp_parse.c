@@ -949,8 +949,10 @@ int prism_sdp_parse_answer(const char *sdp, size_t len, const struct prism_sdp_t
         if (strcmp(m->mid, offered[i].mid) != 0)
             return fail(&p, "answer m-line %zu has mid %s, the offer had %s", i, m->mid,
                         offered[i].mid);
-        if (offered[i].state == PRISM_SDP_TRACK_REMOVED && m->accepted)
-            return fail(&p, "answer m-line %zu accepts a removed m-line", i);
+        /* Some stacks (aiortc 1.4) answer a removed m-line with a live port:
+         * the relay removed it, so it stays rejected whatever the answer says. */
+        if (offered[i].state == PRISM_SDP_TRACK_REMOVED)
+            out->media[i].accepted = false;
     }
     return 0;
 }

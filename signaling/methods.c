@@ -185,7 +185,7 @@ static int peer_leave(struct prism_call *call)
 
 static int peer_publish(struct prism_call *call)
 {
-    const char *offer;
+    const char *offer = NULL;
     int rc = want_scope(call, PEER);
     if (rc == 0)
         rc = want_string(call, "offer", &offer);
@@ -209,7 +209,7 @@ static int peer_subscribe(struct prism_call *call)
 
 static int peer_answer(struct prism_call *call)
 {
-    const char *answer;
+    const char *answer = NULL;
     int rc = want_scope(call, PEER);
     if (rc == 0)
         rc = want_string(call, "answer", &answer);
@@ -227,7 +227,7 @@ static int peer_answer(struct prism_call *call)
 
 static int peer_candidate(struct prism_call *call)
 {
-    const char *transport;
+    const char *transport = NULL;
     int rc = want_scope(call, PEER);
     if (rc == 0)
         rc = want_string(call, "transport", &transport);
