@@ -826,18 +826,7 @@ void prism_media_bubble_ending(struct prism_media *m, struct prism_bubble *bubbl
 {
     prism_registry_bubble_foreach_peer(bubble, forget_peer, m);
     g_hash_table_remove(m->bubbles, &bubble->handle);
-    struct prism_media_counters *sum = &bubble->tenant->ended;
-    const struct prism_media_counters *c = &bubble->counters;
-    sum->packets_in += c->packets_in;
-    sum->bytes_in += c->bytes_in;
-    sum->packets_out += c->packets_out;
-    sum->bytes_out += c->bytes_out;
-    sum->drop_not_srtp += c->drop_not_srtp;
-    sum->drop_srtp_auth += c->drop_srtp_auth;
-    sum->drop_srtp_replay += c->drop_srtp_replay;
-    sum->drop_malformed += c->drop_malformed;
-    sum->drop_no_route += c->drop_no_route;
-    sum->drop_egress += c->drop_egress;
+    prism_media_counters_add(&bubble->tenant->ended, &bubble->counters);
 }
 
 /* The worker closed a failed or peer-closed transport: what it carried is

@@ -295,6 +295,21 @@ void prism_registry_foreach_tenant(struct prism_registry *reg, prism_registry_te
         cb(ud, value);
 }
 
+void prism_media_counters_add(struct prism_media_counters *sum,
+                              const struct prism_media_counters *c)
+{
+    sum->packets_in += c->packets_in;
+    sum->bytes_in += c->bytes_in;
+    sum->packets_out += c->packets_out;
+    sum->bytes_out += c->bytes_out;
+    sum->drop_not_srtp += c->drop_not_srtp;
+    sum->drop_srtp_auth += c->drop_srtp_auth;
+    sum->drop_srtp_replay += c->drop_srtp_replay;
+    sum->drop_malformed += c->drop_malformed;
+    sum->drop_no_route += c->drop_no_route;
+    sum->drop_egress += c->drop_egress;
+}
+
 const char *prism_transport_state_name(enum prism_transport_state st)
 {
     switch (st) {

@@ -43,6 +43,10 @@ struct prism_media_counters {
     uint64_t drop_egress;           /* could not be queued or sent to a subscriber */
 };
 
+/* sum += c, field by field. */
+void prism_media_counters_add(struct prism_media_counters *sum,
+                              const struct prism_media_counters *c);
+
 struct prism_registry;
 
 struct prism_tenant {

@@ -224,29 +224,14 @@ static void on_bubble_end(void *ud, struct prism_bubble *bubble)
     prism_workers_post(relay->workers, bubble->worker, msg);
 }
 
-static void add_counters(struct prism_media_counters *sum, const struct prism_media_counters *c);
-
 static void on_tenant_bubble_end(void *ud, struct prism_bubble *bubble)
 {
     struct prism_relay *relay = ud;
     on_bubble_end(ud, bubble);
     if (bubble->tenant->n_bubbles == 1) /* the last one: the tenant's totals move up */
-        add_counters(&relay->ended, &bubble->tenant->ended);
+        prism_media_counters_add(&relay->ended, &bubble->tenant->ended);
 }
 
-static void add_counters(struct prism_media_counters *sum, const struct prism_media_counters *c)
-{
-    sum->packets_in += c->packets_in;
-    sum->bytes_in += c->bytes_in;
-    sum->packets_out += c->packets_out;
-    sum->bytes_out += c->bytes_out;
-    sum->drop_not_srtp += c->drop_not_srtp;
-    sum->drop_srtp_auth += c->drop_srtp_auth;
-    sum->drop_srtp_replay += c->drop_srtp_replay;
-    sum->drop_malformed += c->drop_malformed;
-    sum->drop_no_route += c->drop_no_route;
-    sum->drop_egress += c->drop_egress;
-}
 
 int prism_relay_tenant_delete(struct prism_relay *relay, const char *tenant)
 {
@@ -255,7 +240,7 @@ int prism_relay_tenant_delete(struct prism_relay *relay, const char *tenant)
         return PRISM_ENOTFOUND;
     /* What the tenant's bubbles counted stays in the relay's totals. */
     if (t->n_bubbles == 0)
-        add_counters(&relay->ended, &t->ended);
+        prism_media_counters_add(&relay->ended, &t->ended);
     int rc = prism_registry_tenant_delete(relay->reg, tenant, on_tenant_bubble_end, relay);
     if (rc == 0)
         check_drained(relay);
@@ -401,12 +386,12 @@ static json_t *counters_json(const struct prism_media_counters *c)
 /* Adds a tenant's counters (live bubbles and ended ones) to `sum`. */
 static void add_tenant_counters(struct prism_media_counters *sum, struct prism_tenant *t)
 {
-    add_counters(sum, &t->ended);
+    prism_media_counters_add(sum, &t->ended);
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, t->bubbles);
     while (g_hash_table_iter_next(&it, NULL, &value))
-        add_counters(sum, &((struct prism_bubble *)value)->counters);
+        prism_media_counters_add(sum, &((struct prism_bubble *)value)->counters);
 }
 
 static void sum_tenant(void *ud, struct prism_tenant *t)

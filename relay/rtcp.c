@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "relay/base/bytes.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 
@@ -20,35 +21,6 @@
 #define REMB_FIXED_FCI 8  /* "REMB", num SSRC, exponent and mantissa */
 #define TCC_FIXED_FCI 8   /* base seq, status count, reference time, fb count */
 #define MAX_LENGTH_WORDS 65535u
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t rd24(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* 24-bit two's complement, as cumulative lost and the tcc reference time. */
 static int32_t sign24(uint32_t v)
@@ -100,7 +72,7 @@ int prism_rtcp_next(struct prism_rtcp_iter *it, struct prism_rtcp_item *item)
     if (rem < PRISM_RTCP_HEADER_BYTES || p[0] >> 6 != RTCP_VERSION || p[1] < RTCP_PT_MIN ||
         p[1] > RTCP_PT_MAX)
         return iter_fail(it, PRISM_EINVAL);
-    size_t blen = ((size_t)rd16(p + 2) + 1) * 4;
+    size_t blen = ((size_t)prism_load_be16(p + 2) + 1) * 4;
     uint8_t pt = p[1];
     uint8_t count = p[0] & 0x1f;
     size_t fixed = fixed_bytes(pt);
@@ -137,9 +109,9 @@ int prism_rtcp_next(struct prism_rtcp_iter *it, struct prism_rtcp_item *item)
     item->type = pt;
     item->fmt = count;
     if (fixed >= 8 || ((pt == PRISM_RTCP_SDES || pt == PRISM_RTCP_BYE) && count > 0))
-        item->sender_ssrc = rd32(p + 4);
+        item->sender_ssrc = prism_load_be32(p + 4);
     if (pt == PRISM_RTCP_RTPFB || pt == PRISM_RTCP_PSFB)
-        item->media_ssrc = rd32(p + 8);
+        item->media_ssrc = prism_load_be32(p + 8);
     item->data = p;
     item->len = blen;
     item->offset = it->off;
@@ -164,10 +136,10 @@ int prism_rtcp_parse_sr(const struct prism_rtcp_item *item, struct prism_rtcp_se
     if (item == NULL || out == NULL || item->type != PRISM_RTCP_SR)
         return PRISM_EINVAL;
     const uint8_t *si = item->data + 8;
-    out->ntp = (uint64_t)rd32(si) << 32 | rd32(si + 4);
-    out->rtp_timestamp = rd32(si + 8);
-    out->packet_count = rd32(si + 12);
-    out->octet_count = rd32(si + 16);
+    out->ntp = (uint64_t)prism_load_be32(si) << 32 | prism_load_be32(si + 4);
+    out->rtp_timestamp = prism_load_be32(si + 8);
+    out->packet_count = prism_load_be32(si + 12);
+    out->octet_count = prism_load_be32(si + 16);
     return 0;
 }
 
@@ -178,13 +150,13 @@ int prism_rtcp_report_block(const struct prism_rtcp_item *item, size_t i,
         (item->type != PRISM_RTCP_SR && item->type != PRISM_RTCP_RR) || i >= item->fmt)
         return PRISM_EINVAL;
     const uint8_t *b = item->body + i * PRISM_RTCP_REPORT_BLOCK_BYTES;
-    out->ssrc = rd32(b);
+    out->ssrc = prism_load_be32(b);
     out->fraction_lost = b[4];
-    out->cumulative_lost = sign24(rd24(b + 5));
-    out->ext_highest_seq = rd32(b + 8);
-    out->jitter = rd32(b + 12);
-    out->lsr = rd32(b + 16);
-    out->dlsr = rd32(b + 20);
+    out->cumulative_lost = sign24(prism_load_be24(b + 5));
+    out->ext_highest_seq = prism_load_be32(b + 8);
+    out->jitter = prism_load_be32(b + 12);
+    out->lsr = prism_load_be32(b + 16);
+    out->dlsr = prism_load_be32(b + 20);
     return 0;
 }
 
@@ -218,7 +190,7 @@ int prism_rtcp_fir_entry(const struct prism_rtcp_item *item, size_t i, uint32_t 
     if (i >= prism_rtcp_fir_count(item) || ssrc == NULL || seq_nr == NULL)
         return PRISM_EINVAL;
     const uint8_t *e = item->body + i * FIR_ENTRY_BYTES;
-    *ssrc = rd32(e);
+    *ssrc = prism_load_be32(e);
     *seq_nr = e[4];
     return 0;
 }
@@ -235,7 +207,7 @@ int prism_rtcp_parse_remb(const struct prism_rtcp_item *item, struct prism_rtcp_
     if ((size_t)n * 4 > item->body_len - REMB_FIXED_FCI)
         return PRISM_EINVAL;
     unsigned exponent = f[5] >> 2;
-    uint64_t mantissa = (uint64_t)(f[5] & 0x03) << 16 | rd16(f + 6);
+    uint64_t mantissa = (uint64_t)(f[5] & 0x03) << 16 | prism_load_be16(f + 6);
     if (exponent > 0 && mantissa > (UINT64_MAX >> exponent))
         out->bitrate_bps = UINT64_MAX;
     else
@@ -248,7 +220,7 @@ int prism_rtcp_parse_remb(const struct prism_rtcp_item *item, struct prism_rtcp_
 uint32_t prism_rtcp_remb_ssrc(const struct prism_rtcp_remb *remb, size_t i)
 {
     PRISM_CHECK(i < remb->n_ssrcs);
-    return rd32(remb->ssrc_bytes + 4 * i);
+    return prism_load_be32(remb->ssrc_bytes + 4 * i);
 }
 
 size_t prism_rtcp_nack_count(const struct prism_rtcp_item *item)
@@ -264,8 +236,8 @@ int prism_rtcp_nack_entry(const struct prism_rtcp_item *item, size_t i, uint16_t
     if (i >= prism_rtcp_nack_count(item) || pid == NULL || blp == NULL)
         return PRISM_EINVAL;
     const uint8_t *e = item->body + i * NACK_ENTRY_BYTES;
-    *pid = rd16(e);
-    *blp = rd16(e + 2);
+    *pid = prism_load_be16(e);
+    *blp = prism_load_be16(e + 2);
     return 0;
 }
 
@@ -290,9 +262,9 @@ int prism_rtcp_parse_tcc(const struct prism_rtcp_item *item, struct prism_rtcp_t
     if (!prism_rtcp_is_tcc(item) || out == NULL || item->body_len < TCC_FIXED_FCI)
         return PRISM_EINVAL;
     const uint8_t *f = item->body;
-    out->base_seq = rd16(f);
-    out->status_count = rd16(f + 2);
-    out->reference_time_64ms = sign24(rd24(f + 4));
+    out->base_seq = prism_load_be16(f);
+    out->status_count = prism_load_be16(f + 2);
+    out->reference_time_64ms = sign24(prism_load_be24(f + 4));
     out->fb_pkt_count = f[7];
     return 0;
 }
@@ -302,7 +274,7 @@ static void write_header(uint8_t *buf, uint8_t count, uint8_t pt, size_t bytes)
 {
     buf[0] = (uint8_t)(RTCP_VERSION << 6 | (count & 0x1f));
     buf[1] = pt;
-    wr16(buf + 2, (uint16_t)(bytes / 4 - 1));
+    prism_store_be16(buf + 2, (uint16_t)(bytes / 4 - 1));
 }
 
 int prism_rtcp_build_pli(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t media_ssrc)
@@ -312,8 +284,8 @@ int prism_rtcp_build_pli(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_
     if (cap < PRISM_RTCP_PLI_BYTES)
         return PRISM_ENOMEM;
     write_header(buf, PRISM_RTCP_PSFB_PLI, PRISM_RTCP_PSFB, PRISM_RTCP_PLI_BYTES);
-    wr32(buf + 4, sender_ssrc);
-    wr32(buf + 8, media_ssrc);
+    prism_store_be32(buf + 4, sender_ssrc);
+    prism_store_be32(buf + 8, media_ssrc);
     return PRISM_RTCP_PLI_BYTES;
 }
 
@@ -325,9 +297,9 @@ int prism_rtcp_build_fir(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_
     if (cap < PRISM_RTCP_FIR_BYTES)
         return PRISM_ENOMEM;
     write_header(buf, PRISM_RTCP_PSFB_FIR, PRISM_RTCP_PSFB, PRISM_RTCP_FIR_BYTES);
-    wr32(buf + 4, sender_ssrc);
-    wr32(buf + 8, 0); /* RFC 5104 §4.3.1.2: the FCI names the target */
-    wr32(buf + 12, media_ssrc);
+    prism_store_be32(buf + 4, sender_ssrc);
+    prism_store_be32(buf + 8, 0); /* RFC 5104 §4.3.1.2: the FCI names the target */
+    prism_store_be32(buf + 12, media_ssrc);
     buf[16] = seq_nr;
     buf[17] = buf[18] = buf[19] = 0;
     return PRISM_RTCP_FIR_BYTES;
@@ -340,12 +312,12 @@ static void write_report_block(uint8_t *b, const struct prism_rtcp_report_block 
         lost = 0x7fffff;
     else if (lost < -0x800000)
         lost = -0x800000;
-    wr32(b, r->ssrc);
-    wr32(b + 4, (uint32_t)r->fraction_lost << 24 | ((uint32_t)lost & 0xffffff));
-    wr32(b + 8, r->ext_highest_seq);
-    wr32(b + 12, r->jitter);
-    wr32(b + 16, r->lsr);
-    wr32(b + 20, r->dlsr);
+    prism_store_be32(b, r->ssrc);
+    prism_store_be32(b + 4, (uint32_t)r->fraction_lost << 24 | ((uint32_t)lost & 0xffffff));
+    prism_store_be32(b + 8, r->ext_highest_seq);
+    prism_store_be32(b + 12, r->jitter);
+    prism_store_be32(b + 16, r->lsr);
+    prism_store_be32(b + 20, r->dlsr);
 }
 
 int prism_rtcp_build_rr(uint8_t *buf, size_t cap, uint32_t sender_ssrc,
@@ -357,7 +329,7 @@ int prism_rtcp_build_rr(uint8_t *buf, size_t cap, uint32_t sender_ssrc,
     if (cap < bytes)
         return PRISM_ENOMEM;
     write_header(buf, (uint8_t)n, PRISM_RTCP_RR, bytes);
-    wr32(buf + 4, sender_ssrc);
+    prism_store_be32(buf + 4, sender_ssrc);
     for (size_t i = 0; i < n; i++)
         write_report_block(buf + 8 + i * PRISM_RTCP_REPORT_BLOCK_BYTES, &blocks[i]);
     return (int)bytes;
@@ -371,12 +343,12 @@ int prism_rtcp_build_sr(uint8_t *buf, size_t cap, uint32_t sender_ssrc,
     if (cap < PRISM_RTCP_SR_BYTES)
         return PRISM_ENOMEM;
     write_header(buf, 0, PRISM_RTCP_SR, PRISM_RTCP_SR_BYTES);
-    wr32(buf + 4, sender_ssrc);
-    wr32(buf + 8, (uint32_t)(info->ntp >> 32));
-    wr32(buf + 12, (uint32_t)info->ntp);
-    wr32(buf + 16, info->rtp_timestamp);
-    wr32(buf + 20, info->packet_count);
-    wr32(buf + 24, info->octet_count);
+    prism_store_be32(buf + 4, sender_ssrc);
+    prism_store_be32(buf + 8, (uint32_t)(info->ntp >> 32));
+    prism_store_be32(buf + 12, (uint32_t)info->ntp);
+    prism_store_be32(buf + 16, info->rtp_timestamp);
+    prism_store_be32(buf + 20, info->packet_count);
+    prism_store_be32(buf + 24, info->octet_count);
     return PRISM_RTCP_SR_BYTES;
 }
 
@@ -401,14 +373,14 @@ int prism_rtcp_build_remb(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint64
     uint8_t exponent;
     prism_rtcp_remb_encode(bitrate_bps, &mantissa, &exponent);
     write_header(buf, PRISM_RTCP_PSFB_AFB, PRISM_RTCP_PSFB, bytes);
-    wr32(buf + 4, sender_ssrc);
-    wr32(buf + 8, 0); /* the draft: media source SSRC is always 0 */
+    prism_store_be32(buf + 4, sender_ssrc);
+    prism_store_be32(buf + 8, 0); /* the draft: media source SSRC is always 0 */
     memcpy(buf + 12, "REMB", 4);
     buf[16] = (uint8_t)n;
     buf[17] = (uint8_t)((uint32_t)exponent << 2 | mantissa >> 16);
-    wr16(buf + 18, (uint16_t)mantissa);
+    prism_store_be16(buf + 18, (uint16_t)mantissa);
     for (size_t i = 0; i < n; i++)
-        wr32(buf + 20 + 4 * i, ssrcs[i]);
+        prism_store_be32(buf + 20 + 4 * i, ssrcs[i]);
     return (int)bytes;
 }
 
@@ -427,16 +399,16 @@ static size_t pack_nack(const uint16_t *seqs, size_t n, uint8_t *fci)
             continue;
         }
         if (entries > 0 && fci != NULL) {
-            wr16(fci + 4 * (entries - 1), pid);
-            wr16(fci + 4 * (entries - 1) + 2, blp);
+            prism_store_be16(fci + 4 * (entries - 1), pid);
+            prism_store_be16(fci + 4 * (entries - 1) + 2, blp);
         }
         entries++;
         pid = seqs[i];
         blp = 0;
     }
     if (entries > 0 && fci != NULL) {
-        wr16(fci + 4 * (entries - 1), pid);
-        wr16(fci + 4 * (entries - 1) + 2, blp);
+        prism_store_be16(fci + 4 * (entries - 1), pid);
+        prism_store_be16(fci + 4 * (entries - 1) + 2, blp);
     }
     return entries;
 }
@@ -453,8 +425,8 @@ int prism_rtcp_build_nack(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32
     if (cap < bytes || bytes > (size_t)INT32_MAX)
         return PRISM_ENOMEM;
     write_header(buf, PRISM_RTCP_RTPFB_NACK, PRISM_RTCP_RTPFB, bytes);
-    wr32(buf + 4, sender_ssrc);
-    wr32(buf + 8, media_ssrc);
+    prism_store_be32(buf + 4, sender_ssrc);
+    prism_store_be32(buf + 8, media_ssrc);
     pack_nack(seqs, n, buf + FB_FIXED_BYTES);
     return (int)bytes;
 }
@@ -482,7 +454,7 @@ int prism_rtcp_set_sender_ssrc(uint8_t *block, size_t block_len, uint32_t ssrc)
     case PRISM_RTCP_XR:
     case PRISM_RTCP_RTPFB:
     case PRISM_RTCP_PSFB:
-        wr32(block + 4, ssrc);
+        prism_store_be32(block + 4, ssrc);
         return 0;
     default:
         return PRISM_EINVAL;
@@ -494,7 +466,7 @@ int prism_rtcp_rewrite_media_ssrc(uint8_t *block, size_t block_len, uint32_t ssr
     if (block == NULL || block_len < FB_FIXED_BYTES ||
         (block[1] != PRISM_RTCP_RTPFB && block[1] != PRISM_RTCP_PSFB))
         return PRISM_EINVAL;
-    wr32(block + 8, ssrc);
+    prism_store_be32(block + 8, ssrc);
     return 0;
 }
 
@@ -503,7 +475,7 @@ int prism_rtcp_rewrite_fir_ssrc(uint8_t *block, size_t block_len, size_t i, uint
     long fci = fb_fci_len(block, block_len, PRISM_RTCP_PSFB, PRISM_RTCP_PSFB_FIR);
     if (fci < 0 || i >= (size_t)fci / FIR_ENTRY_BYTES)
         return PRISM_EINVAL;
-    wr32(block + FB_FIXED_BYTES + i * FIR_ENTRY_BYTES, ssrc);
+    prism_store_be32(block + FB_FIXED_BYTES + i * FIR_ENTRY_BYTES, ssrc);
     return 0;
 }
 
@@ -514,7 +486,7 @@ int prism_rtcp_rewrite_nack_entry(uint8_t *block, size_t block_len, size_t i, ui
     if (fci < 0 || i >= (size_t)fci / NACK_ENTRY_BYTES)
         return PRISM_EINVAL;
     uint8_t *e = block + FB_FIXED_BYTES + i * NACK_ENTRY_BYTES;
-    wr16(e, pid);
-    wr16(e + 2, blp);
+    prism_store_be16(e, pid);
+    prism_store_be16(e + 2, blp);
     return 0;
 }

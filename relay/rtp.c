@@ -8,41 +8,13 @@
 
 #include <string.h>
 
+#include "relay/base/bytes.h"
 #include "relay/base/error.h"
 
 #define RTP_VERSION 2
 #define SEQ_MOD 65536u
 #define MAX_DROPOUT 3000u /* RFC 3550 A.1: a gap this big or less is loss */
 #define MAX_MISORDER 100u /* RFC 3550 A.1: this far behind is a late packet */
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t rd24(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 int prism_rtp_parse(const uint8_t *pkt, size_t len, struct prism_rtp_header *out)
 {
@@ -56,9 +28,9 @@ int prism_rtp_parse(const uint8_t *pkt, size_t len, struct prism_rtp_header *out
     out->csrc_count = pkt[0] & 0x0f;
     out->marker = (pkt[1] & 0x80) != 0;
     out->payload_type = pkt[1] & 0x7f;
-    out->seq = rd16(pkt + 2);
-    out->timestamp = rd32(pkt + 4);
-    out->ssrc = rd32(pkt + 8);
+    out->seq = prism_load_be16(pkt + 2);
+    out->timestamp = prism_load_be32(pkt + 4);
+    out->ssrc = prism_load_be32(pkt + 8);
 
     size_t off = PRISM_RTP_HEADER_MIN + 4u * out->csrc_count;
     if (off > len)
@@ -66,8 +38,8 @@ int prism_rtp_parse(const uint8_t *pkt, size_t len, struct prism_rtp_header *out
     if (has_ext) {
         if (len - off < 4)
             return PRISM_EINVAL;
-        out->ext_profile = rd16(pkt + off);
-        size_t ext_len = 4u * rd16(pkt + off + 2);
+        out->ext_profile = prism_load_be16(pkt + off);
+        size_t ext_len = 4u * prism_load_be16(pkt + off + 2);
         off += 4;
         if (ext_len > len - off)
             return PRISM_EINVAL;
@@ -192,7 +164,7 @@ int prism_rtp_get_abs_send_time(const uint8_t *pkt, const struct prism_rtp_heade
         return err;
     if (n != 3 || abs_send_time == NULL)
         return PRISM_EINVAL;
-    *abs_send_time = rd24(d);
+    *abs_send_time = prism_load_be24(d);
     return 0;
 }
 
@@ -206,7 +178,7 @@ int prism_rtp_get_transport_seq(const uint8_t *pkt, const struct prism_rtp_heade
         return err;
     if (n < 2 || transport_seq == NULL)
         return PRISM_EINVAL;
-    *transport_seq = rd16(d);
+    *transport_seq = prism_load_be16(d);
     return 0;
 }
 
@@ -221,23 +193,23 @@ int prism_rtp_set_transport_seq(uint8_t *pkt, const struct prism_rtp_header *h, 
     if (n < 2)
         return PRISM_EINVAL;
     /* d points into pkt, which the caller gave us writable. */
-    wr16(pkt + (size_t)(d - pkt), transport_seq);
+    prism_store_be16(pkt + (size_t)(d - pkt), transport_seq);
     return 0;
 }
 
 void prism_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc)
 {
-    wr32(pkt + 8, ssrc);
+    prism_store_be32(pkt + 8, ssrc);
 }
 
 void prism_rtp_set_seq(uint8_t *pkt, uint16_t seq)
 {
-    wr16(pkt + 2, seq);
+    prism_store_be16(pkt + 2, seq);
 }
 
 void prism_rtp_set_timestamp(uint8_t *pkt, uint32_t timestamp)
 {
-    wr32(pkt + 4, timestamp);
+    prism_store_be32(pkt + 4, timestamp);
 }
 
 void prism_rtp_set_payload_type(uint8_t *pkt, uint8_t payload_type)
@@ -297,7 +269,7 @@ bool prism_rtp_is_h264_keyframe(const uint8_t *payload, size_t len)
     if (type == 24) { /* STAP-A: (16-bit size, NAL unit)* */
         size_t i = 1;
         while (len - i >= 2) {
-            size_t size = rd16(payload + i);
+            size_t size = prism_load_be16(payload + i);
             i += 2;
             if (size == 0 || size > len - i)
                 return false;
