@@ -24,6 +24,18 @@
  *   seconds / RTP packets the bench received in that window (sampled at the
  *   same instants, so the relay's 1 s counter tick does not blur it);
  * - packets_forwarded: the relay's packets_out over the run (stats.get).
+ * - per second (the JSON timeline): relay and bench CPU, relay RSS and
+ *   counters, loss counters and the delay p50/p99 of that second (every
+ *   receiver's histogram merged, minus the previous second's).
+ *
+ * --ramp replaces the fixed timeline: after setup, steps of --ramp-step
+ * peers (filling bubbles of --peers, each bubble created when its first peer
+ * comes) join at once; once they are ready (or RAMP_JOIN_TIMEOUT_S passed)
+ * and RAMP_SETTLE_S more, a window of --ramp-step-s opens, and at its close
+ * bench/ramp.c judges it (loss > 1 %, p99 > 50 ms, failed peers). The first
+ * failing step, or --max-peers, ends the run; the capacity is the last step
+ * that passed. The state machine runs on the 1 s sampler, so windows are
+ * whole samples and the relay counters line up with them.
  */
 #include <errno.h>
 #include <math.h>
@@ -44,6 +56,7 @@
 #include "bench/endpoint.h"
 #include "bench/limit.h"
 #include "bench/media.h"
+#include "bench/ramp.h"
 #include "bench/rpc.h"
 #include "crypto/cert.h"
 #include "crypto/dtls.h"
@@ -53,6 +66,8 @@
 #define DRAIN_MS 1500
 #define EGRESS_BUFS 16384
 #define MAX_SAMPLES 100000
+#define RAMP_SETTLE_S 2.0        /* after a step's joins, before its window opens */
+#define RAMP_JOIN_TIMEOUT_S 20.0 /* a step's joins that take longer are not waited for */
 
 enum mode { MODE_AUDIO, MODE_VIDEO, MODE_MIXED };
 
@@ -64,6 +79,10 @@ struct opts {
     unsigned width, height, fps, video_kbps, audio_kbps;
     const char *control, *prism, *json_out, *local_ip;
     bool spawn, limit, quiet;
+    bool ramp;          /* --ramp: add ramp_step peers per step up to max_peers */
+    unsigned ramp_step; /* peers per step (default: one bubble, --peers) */
+    unsigned max_peers; /* the ramp's cap */
+    double ramp_step_s; /* measurement window per step, s */
     unsigned relay_workers;
     unsigned decode_video; /* video streams each peer decodes */
     char tenant[64];
@@ -83,9 +102,14 @@ struct sample {
     long rss_kib;
     uint64_t rx_packets; /* RTP packets the bench received so far */
     uint64_t tx_packets;
-    struct relay_counters relay; /* filled when stats.get answers */
-    double lag_ms;               /* worst pacer lateness in the last second */
+    struct relay_counters relay;       /* filled when stats.get answers */
+    double lag_ms;                     /* worst pacer lateness in the last second */
+    double bench_cpu_s;                /* this process's user+sys */
+    uint64_t lost, expected;           /* RFC 3550 A.3 summed over every stream */
+    double delay_p50_ms, delay_p99_ms; /* one-way delay over the last second */
 };
+
+enum ramp_state { RAMP_OFF, RAMP_JOINING, RAMP_SETTLING, RAMP_MEASURING, RAMP_DONE };
 
 struct run {
     struct opts o;
@@ -114,6 +138,14 @@ struct run {
     uint64_t last_pacer_ns;
     int closing; /* endpoints still closing */
     int wait_rounds;
+    struct prism_bench_hist *delay_cum, *delay_prev; /* merged over every receiver, owned */
+    /* --ramp */
+    enum ramp_state ramp;
+    struct prism_bench_ramp_step *steps; /* n_steps of max_peers / ramp_step + 1, owned */
+    size_t n_steps;
+    double settle_until; /* s since t0: the current step's window opens */
+    struct prism_bench_ramp_mark mark_open, mark_close;
+    char ramp_stop[256];                          /* why the ramp ended */
     json_t *relay_drops;                          /* stats.get drops at the end, owned */
     uint64_t bench_drop_egress, bench_drop_other; /* the bench transports' drops */
     bool tty;
@@ -260,6 +292,19 @@ static void on_pacer(uv_timer_t *h)
         prism_bench_endpoint_tick(r->eps[i], now);
 }
 
+/* Merges every receiver's delay histogram into r->delay_cum (cumulative).
+ * O(streams x buckets): ~2k additions per stream, once a second. */
+static void merge_delays(struct run *r)
+{
+    memset(r->delay_cum, 0, sizeof(*r->delay_cum));
+    for (size_t i = 0; i < r->n_eps; i++)
+        for (size_t k = 0; k < r->eps[i]->n_rx; k++)
+            prism_bench_hist_merge(r->delay_cum, &r->eps[i]->rx[k]->rx.delay);
+}
+
+static void ramp_on_sample(struct run *r, const struct totals *t);
+static void on_end(uv_timer_t *h);
+
 static void on_second(uv_timer_t *h)
 {
     struct run *r = h->data;
@@ -268,6 +313,8 @@ static void on_second(uv_timer_t *h)
     uint64_t now = prism_bench_now_ns();
     struct totals t;
     totals(r, &t);
+    merge_delays(r);
+    prism_bench_hist_diff(r->delay_prev, r->delay_prev, r->delay_cum); /* the last second */
     struct sample *s = &r->samples[r->n_samples++];
     *s = (struct sample){
         .run = r,
@@ -277,18 +324,25 @@ static void on_second(uv_timer_t *h)
         .rx_packets = t.rx_packets,
         .tx_packets = t.tx_packets,
         .lag_ms = r->lag_ms,
+        .bench_cpu_s = prism_bench_proc_cpu_s(getpid()),
+        .lost = t.lost,
+        .expected = t.expected,
+        .delay_p50_ms = prism_bench_hist_quantile_ms(r->delay_prev, 0.5),
+        .delay_p99_ms = prism_bench_hist_quantile_ms(r->delay_prev, 0.99),
     };
+    *r->delay_prev = *r->delay_cum;
     r->lag_ms = 0;
     if (r->ready_ns == 0 && t.ready + t.failed == r->n_eps && r->next_join == r->n_eps)
         r->ready_ns = now;
     stats_get(r, on_stats_sample, s);
+    ramp_on_sample(r, &t);
 }
 
 static void on_joiner(uv_timer_t *h)
 {
     struct run *r = h->data;
     uint64_t now = prism_bench_now_ns();
-    double per = r->o.ramp_s / (double)r->n_eps;
+    double per = r->o.ramp ? 0 : r->o.ramp_s / (double)r->n_eps;
     /* Every endpoint whose slot in the ramp has come. */
     while (r->next_join < r->n_eps &&
            (per <= 0 || (double)(now - r->t0_ns) / 1e9 >= per * (double)r->next_join))
@@ -368,6 +422,8 @@ static void on_end(uv_timer_t *h)
     uv_timer_start(h, on_drained, DRAIN_MS, 0);
 }
 
+static void ramp_add_step(struct run *r);
+
 static void on_baseline(void *ud, json_t *result, json_t *error)
 {
     struct run *r = ud;
@@ -385,6 +441,10 @@ static void on_baseline(void *ud, json_t *result, json_t *error)
                                                  .relay = r->base};
     uv_timer_start(&r->pacer, on_pacer, PACER_MS, PACER_MS);
     uv_timer_start(&r->second, on_second, 1000, 1000);
+    if (r->o.ramp) {
+        ramp_add_step(r); /* the ramp's steps end the run (ramp_on_sample) */
+        return;
+    }
     uv_timer_start(&r->joiner, on_joiner, 0, 1);
     uint64_t total_ms = (uint64_t)((r->o.ramp_s + r->o.duration_s) * 1000);
     uv_timer_start(&r->phase, on_end, total_ms, 0);
@@ -443,8 +503,8 @@ static pid_t spawn_relay(const struct opts *o, const char *dir, char *sock, size
         FILE *f = freopen(log, "w", stdout);
         if (f != NULL)
             dup2(fileno(stdout), 2);
-        const char *const args[] = {o->prism,   "--control", sock, "--workers", workers,
-                                    "--media-ip", o->local_ip, NULL};
+        const char *const args[] = {o->prism, "--control",  sock,        "--workers",
+                                    workers,  "--media-ip", o->local_ip, NULL};
         prism_bench_exec(o->prism, args);
         _exit(127);
     }
@@ -643,13 +703,20 @@ static int usage(void)
           "         [--json FILE] [--limit] [--quiet]\n"
           "         [--width W] [--height H] [--fps F] [--video-kbps K] [--audio-kbps K]\n"
           "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
+          "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
           "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
           "2 bubbles x 3 peers, 10 s, --video 640x360 30 fps 600 kb/s, Opus 32 kb/s.\n"
           "--decode-video N: each peer decodes at most N video streams (default all; the\n"
           "others are reassembled and measured but not decoded, for big bubbles).\n"
-          "Fails (exit 1) when loss > 1 %, any decode error, or media did not flow.\n",
+          "--ramp: instead of --bubbles and --duration, add N peers per step (default\n"
+          "--peers: one bubble) filling bubbles of --peers, measure each step for S s\n"
+          "(default 5) once its peers joined and settled, and stop at the first step\n"
+          "with loss > 1 % or delay p99 > 50 ms, or at --max-peers (default 500); the\n"
+          "capacity is the last step that passed.\n"
+          "Fails (exit 1) when loss > 1 %, any decode error, or media did not flow\n"
+          "(with --ramp: when even the first step failed).\n",
           stderr);
     return 2;
 }
@@ -681,7 +748,9 @@ static int parse(int argc, char **argv, struct opts *o)
                        .prism = "prism",
                        .local_ip = "127.0.0.1",
                        .relay_workers = 0,
-                       .decode_video = 1000};
+                       .decode_video = 1000,
+                       .max_peers = 500,
+                       .ramp_step_s = 5};
     snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -703,6 +772,9 @@ static int parse(int argc, char **argv, struct opts *o)
             continue;
         } else if (strcmp(a, "--mixed") == 0) {
             o->mode = MODE_MIXED;
+            continue;
+        } else if (strcmp(a, "--ramp") == 0) {
+            o->ramp = true;
             continue;
         }
         if (v == NULL)
@@ -742,10 +814,18 @@ static int parse(int argc, char **argv, struct opts *o)
             o->decode_video = (unsigned)d;
         } else if (strcmp(a, "--audio-kbps") == 0 && num(v, 6, 510, &d)) {
             o->audio_kbps = (unsigned)d;
+        } else if (strcmp(a, "--ramp-step") == 0 && num(v, 1, 1000, &d)) {
+            o->ramp_step = (unsigned)d;
+        } else if (strcmp(a, "--ramp-step-s") == 0 && num(v, 1, 3600, &d)) {
+            o->ramp_step_s = d;
+        } else if (strcmp(a, "--max-peers") == 0 && num(v, 1, 10000, &d)) {
+            o->max_peers = (unsigned)d;
         } else {
             return usage();
         }
     }
+    if (o->ramp_step == 0)
+        o->ramp_step = o->peers;
     return 0;
 }
 
@@ -760,8 +840,13 @@ static void summary(const struct run *r, const struct figures *f, bool have_limi
                     const struct prism_bench_limit_result *lim)
 {
     const struct opts *o = &r->o;
-    printf("\nprism-bench run: %u bubbles x %u peers (%s), %.0f s + %.0f s ramp\n", o->bubbles,
-           o->peers, mode_name(o->mode), o->duration_s, o->ramp_s);
+    if (o->ramp)
+        printf("\nprism-bench run --ramp: %u bubbles of up to %u peers (%s), +%u peers per step, "
+               "%.0f s windows, %zu steps\n",
+               o->bubbles, o->peers, mode_name(o->mode), o->ramp_step, o->ramp_step_s, r->n_steps);
+    else
+        printf("\nprism-bench run: %u bubbles x %u peers (%s), %.0f s + %.0f s ramp\n", o->bubbles,
+               o->peers, mode_name(o->mode), o->duration_s, o->ramp_s);
     printf("  %-34s %zu ready, %zu failed of %zu\n", "peers", f->t.ready, f->t.failed, r->n_eps);
     printf("  %-34s %zu of %zu flowing\n", "streams (publisher -> subscriber)", f->streams_flowing,
            f->streams_expected);
@@ -828,48 +913,206 @@ static int make_clips(struct run *r)
     return rc;
 }
 
+/* Creates endpoint number r->n_eps (peer i % P of bubble i / P) and counts it. */
+static int add_endpoint(struct run *r)
+{
+    size_t i = r->n_eps;
+    unsigned b = (unsigned)(i / r->o.peers), p = (unsigned)(i % r->o.peers);
+    char bubble[32], peer[32];
+    snprintf(bubble, sizeof(bubble), "b%u", b);
+    snprintf(peer, sizeof(peer), "p%u", p);
+    bool video = r->o.mode == MODE_VIDEO || (r->o.mode == MODE_MIXED && b % 2 == 0);
+    bool pub = r->o.publishers < 0 || (int)p < r->o.publishers;
+    int rc = prism_bench_endpoint_new(&r->site, bubble, peer, pub ? r->audio : NULL,
+                                      pub && video ? r->video : NULL, &r->eps[i]);
+    if (rc != 0)
+        return rc;
+    g_hash_table_insert(r->by_name, g_strdup_printf("%s/%s", bubble, peer), r->eps[i]);
+    r->n_eps++;
+    return 0;
+}
+
+/* Every endpoint up front; with --ramp, room for --max-peers, added per step. */
 static int make_endpoints(struct run *r)
 {
-    r->n_eps = (size_t)r->o.bubbles * r->o.peers;
-    r->eps = calloc(r->n_eps, sizeof(*r->eps));
+    size_t cap = r->o.ramp ? r->o.max_peers : (size_t)r->o.bubbles * r->o.peers;
+    r->eps = calloc(cap, sizeof(*r->eps));
     r->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
     if (r->eps == NULL)
         return PRISM_ENOMEM;
-    size_t i = 0;
-    for (unsigned b = 0; b < r->o.bubbles; b++) {
-        char bubble[32];
-        snprintf(bubble, sizeof(bubble), "b%u", b);
-        bool video = r->o.mode == MODE_VIDEO || (r->o.mode == MODE_MIXED && b % 2 == 0);
-        for (unsigned p = 0; p < r->o.peers; p++, i++) {
-            char peer[32];
-            snprintf(peer, sizeof(peer), "p%u", p);
-            bool pub = r->o.publishers < 0 || (int)p < r->o.publishers;
-            int rc = prism_bench_endpoint_new(&r->site, bubble, peer, pub ? r->audio : NULL,
-                                              pub && video ? r->video : NULL, &r->eps[i]);
-            if (rc != 0)
-                return rc;
-            g_hash_table_insert(r->by_name, g_strdup_printf("%s/%s", bubble, peer), r->eps[i]);
-        }
+    if (r->o.ramp) {
+        r->steps = calloc(r->o.max_peers / r->o.ramp_step + 2, sizeof(*r->steps));
+        return r->steps != NULL ? 0 : PRISM_ENOMEM;
+    }
+    while (r->n_eps < cap) {
+        int rc = add_endpoint(r);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }
 
 static void start_setup(struct run *r)
 {
-    r->setup_pending = 2 + (int)r->o.bubbles;
+    unsigned bubbles = r->o.ramp ? 0 : r->o.bubbles; /* the ramp creates its own */
+    r->setup_pending = 2 + (int)bubbles;
     prism_bench_rpc_call(r->events, "events.subscribe",
                          json_pack("{s:[s]}", "tenants", r->o.tenant), on_setup_reply, r);
     prism_bench_rpc_call(r->site.rpc, "tenant.create",
                          json_pack("{s:s, s:{s:i, s:i}}", "tenant", r->o.tenant, "limits",
                                    "max_bubbles", 0, "max_peers", 0),
                          on_setup_reply, r);
-    for (unsigned b = 0; b < r->o.bubbles; b++) {
+    for (unsigned b = 0; b < bubbles; b++) {
         char bubble[32];
         snprintf(bubble, sizeof(bubble), "b%u", b);
         prism_bench_rpc_call(r->site.rpc, "bubble.create",
                              json_pack("{s:s, s:s}", "tenant", r->o.tenant, "bubble", bubble),
                              on_setup_reply, r);
     }
+}
+
+/* --- --ramp ------------------------------------------------------------------------- */
+
+static void ramp_mark(struct run *r, const struct totals *t, struct prism_bench_ramp_mark *m)
+{
+    const struct sample *s = &r->samples[r->n_samples - 1];
+    m->t = s->t;
+    m->sample = r->n_samples - 1;
+    m->relay_cpu_s = s->relay_cpu_s;
+    m->bench_cpu_s = s->bench_cpu_s;
+    m->rx_packets = t->rx_packets;
+    m->lost = t->lost;
+    m->expected = t->expected;
+    m->decode_errors = t->decode_errors;
+    m->delay = *r->delay_cum;
+}
+
+static void ramp_stop(struct run *r, const char *why)
+{
+    r->ramp = RAMP_DONE;
+    snprintf(r->ramp_stop, sizeof(r->ramp_stop), "%s", why);
+    on_end(&r->phase);
+}
+
+/* Adds the next step's peers: creates the bubbles they open (the control
+ * connection handles requests in order, so their peer.join comes after) and
+ * starts their joins at once. */
+static void ramp_add_step(struct run *r)
+{
+    size_t want = r->n_eps + r->o.ramp_step;
+    if (want > r->o.max_peers)
+        want = r->o.max_peers;
+    while (r->n_eps < want) {
+        if (r->n_eps % r->o.peers == 0) {
+            char bubble[32];
+            snprintf(bubble, sizeof(bubble), "b%zu", r->n_eps / r->o.peers);
+            prism_bench_rpc_call(r->site.rpc, "bubble.create",
+                                 json_pack("{s:s, s:s}", "tenant", r->o.tenant, "bubble", bubble),
+                                 NULL, NULL);
+        }
+        if (add_endpoint(r) != 0) {
+            ramp_stop(r, "out of memory adding peers");
+            return;
+        }
+    }
+    struct prism_bench_ramp_step *st = &r->steps[r->n_steps++];
+    st->peers = (unsigned)r->n_eps;
+    st->bubbles = (unsigned)((r->n_eps + r->o.peers - 1) / r->o.peers);
+    st->t_start = s_since(r, prism_bench_now_ns());
+    r->ramp = RAMP_JOINING;
+    uv_timer_start(&r->joiner, on_joiner, 0, 1);
+}
+
+/* Streams expected (every other publisher's tracks in the bubble) and
+ * flowing, for the step's figures. Bubbles are runs of P endpoints. */
+static void count_streams(const struct run *r, size_t *expected, size_t *flowing)
+{
+    *expected = *flowing = 0;
+    for (size_t i = 0; i < r->n_eps; i++) {
+        const struct prism_bench_endpoint *ep = r->eps[i];
+        size_t first = i - i % r->o.peers, end = first + r->o.peers;
+        for (size_t k = first; k < end && k < r->n_eps; k++)
+            if (k != i && r->eps[k]->publish)
+                *expected += (r->eps[k]->audio != NULL) + (r->eps[k]->video != NULL);
+        for (size_t k = 0; k < ep->n_rx; k++)
+            *flowing += ep->rx[k]->rx.packets > 0;
+    }
+}
+
+/* The ramp's state machine, run on every 1 s sample: joins -> settle ->
+ * measurement window -> judge -> next step or stop. */
+static void ramp_on_sample(struct run *r, const struct totals *t)
+{
+    if (r->ramp == RAMP_OFF || r->ramp == RAMP_DONE || r->n_steps == 0)
+        return;
+    struct prism_bench_ramp_step *st = &r->steps[r->n_steps - 1];
+    double now = r->samples[r->n_samples - 1].t;
+    switch (r->ramp) {
+    case RAMP_JOINING:
+        if ((t->ready + t->failed == r->n_eps && r->next_join == r->n_eps) ||
+            now - st->t_start > RAMP_JOIN_TIMEOUT_S) {
+            r->ramp = RAMP_SETTLING;
+            r->settle_until = now + RAMP_SETTLE_S;
+        }
+        break;
+    case RAMP_SETTLING:
+        if (now >= r->settle_until - 0.05) {
+            ramp_mark(r, t, &r->mark_open);
+            r->ramp = RAMP_MEASURING;
+        }
+        break;
+    case RAMP_MEASURING:
+        if (now - r->mark_open.t < r->o.ramp_step_s - 0.05)
+            break;
+        ramp_mark(r, t, &r->mark_close);
+        st->peers_ready = t->ready;
+        st->peers_failed = t->failed + (r->n_eps - t->ready - t->failed);
+        count_streams(r, &st->streams_expected, &st->streams_flowing);
+        prism_bench_ramp_close(st, &r->mark_open, &r->mark_close);
+        if (!r->o.quiet)
+            fprintf(stderr,
+                    "%sramp step %zu: %u peers, %zu/%zu streams, %.0f pps delivered, loss %.2f %%, "
+                    "delay p99 %.2f ms, relay cpu %.0f %%, bench cpu %.0f %% -> %s\n",
+                    r->tty ? "\r" : "", r->n_steps, st->peers, st->streams_flowing,
+                    st->streams_expected, st->rx_pps, st->loss_pct, st->delay_p99_ms,
+                    st->relay_cpu_pct, st->bench_cpu_pct, st->pass ? "pass" : st->why);
+        char why[200];
+        if (!st->pass) {
+            snprintf(why, sizeof(why), "step %zu (%u peers) failed: %s", r->n_steps, st->peers,
+                     st->why);
+            ramp_stop(r, why);
+        } else if (r->n_eps >= r->o.max_peers) {
+            snprintf(why, sizeof(why), "reached --max-peers %u without failing", r->o.max_peers);
+            ramp_stop(r, why);
+        } else {
+            ramp_add_step(r);
+        }
+        break;
+    default: break;
+    }
+}
+
+/* Per-step figures only known at the end: relay counters (stats.get replies
+ * arrive after their sample) and the pacer's worst lateness. */
+static void ramp_finish(struct run *r)
+{
+    for (size_t i = 0; i < r->n_steps; i++) {
+        struct prism_bench_ramp_step *st = &r->steps[i];
+        if (st->sample_close <= st->sample_open || st->sample_close >= r->n_samples)
+            continue;
+        const struct sample *a = &r->samples[st->sample_open], *b = &r->samples[st->sample_close];
+        double win = b->t - a->t;
+        if (a->relay.valid && b->relay.valid && win > 0) {
+            st->relay_in_pps = (double)(b->relay.packets_in - a->relay.packets_in) / win;
+            st->relay_out_pps = (double)(b->relay.packets_out - a->relay.packets_out) / win;
+        }
+        for (size_t k = st->sample_open + 1; k <= st->sample_close; k++)
+            if (r->samples[k].lag_ms > st->worst_lag_ms)
+                st->worst_lag_ms = r->samples[k].lag_ms;
+    }
+    if (r->ramp != RAMP_DONE)
+        snprintf(r->ramp_stop, sizeof(r->ramp_stop), "interrupted");
+    r->o.bubbles = (unsigned)((r->n_eps + r->o.peers - 1) / r->o.peers);
 }
 
 static void write_json(const struct run *r, const struct figures *f, json_t *streams,
@@ -889,6 +1132,12 @@ static void write_json(const struct run *r, const struct figures *f, json_t *str
                                         (json_int_t)s->relay.packets_out, "relay_bytes_in",
                                         (json_int_t)s->relay.bytes_in, "relay_bytes_out",
                                         (json_int_t)s->relay.bytes_out, "bench_lag_ms", s->lag_ms));
+        json_t *e = json_array_get(timeline, json_array_size(timeline) - 1);
+        json_object_set_new(e, "bench_cpu_s", json_real(s->bench_cpu_s));
+        json_object_set_new(e, "packets_lost", json_integer((json_int_t)s->lost));
+        json_object_set_new(e, "packets_expected", json_integer((json_int_t)s->expected));
+        json_object_set_new(e, "delay_p50_ms", json_real(s->delay_p50_ms));
+        json_object_set_new(e, "delay_p99_ms", json_real(s->delay_p99_ms));
     }
     json_t *root = json_pack(
         "{s:s, s:{s:i, s:i, s:i, s:f, s:f, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i}},"
@@ -932,6 +1181,16 @@ static void write_json(const struct run *r, const struct figures *f, json_t *str
     json_object_set(root, "failures", failures);
     json_object_set(root, "streams", streams);
     json_object_set_new(root, "timeline", timeline);
+    if (o->ramp) {
+        json_object_set_new(root, "ramp",
+                            prism_bench_ramp_json(r->steps, r->n_steps, r->ramp_stop));
+        json_object_set_new(json_object_get(root, "scenario"), "ramp_step",
+                            json_integer(o->ramp_step));
+        json_object_set_new(json_object_get(root, "scenario"), "ramp_step_s",
+                            json_real(o->ramp_step_s));
+        json_object_set_new(json_object_get(root, "scenario"), "max_peers",
+                            json_integer(o->max_peers));
+    }
     if (json_dump_file(root, o->json_out, JSON_INDENT(1)) != 0)
         fprintf(stderr, "prism-bench: cannot write %s\n", o->json_out);
     json_decref(root);
@@ -953,6 +1212,16 @@ int prism_bench_run(int argc, char **argv)
         o->relay_workers = pin ? 1 : (unsigned)cpus;
     r->tty = isatty(2);
     r->samples = calloc(MAX_SAMPLES, sizeof(*r->samples));
+    r->delay_cum = calloc(1, sizeof(*r->delay_cum));
+    r->delay_prev = calloc(1, sizeof(*r->delay_prev));
+    if (r->samples == NULL || r->delay_cum == NULL || r->delay_prev == NULL) {
+        fprintf(stderr, "prism-bench: out of memory\n");
+        free(r->samples);
+        free(r->delay_cum);
+        free(r->delay_prev);
+        free(r);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     char dir[] = "/tmp/prism-bench-XXXXXX", sock[256];
     int rc = 1;
@@ -1018,6 +1287,8 @@ int prism_bench_run(int argc, char **argv)
     if (r->setup_failed)
         goto out;
 
+    if (o->ramp)
+        ramp_finish(r);
     json_t *streams = json_array(), *failures = json_array();
     struct figures f;
     figures(r, &f, streams);
@@ -1040,16 +1311,25 @@ int prism_bench_run(int argc, char **argv)
             fprintf(stderr, "prism-bench: the limit loop failed\n");
     }
     summary(r, &f, have_limit, &lim);
+    if (o->ramp)
+        prism_bench_ramp_print(r->steps, r->n_steps, r->ramp_stop);
 
     char why[512];
-    if (f.t.rx_packets == 0)
+    long cap = o->ramp ? prism_bench_ramp_capacity(r->steps, r->n_steps) : 0;
+    if (o->ramp) {
+        /* Overload is how a ramp ends: the whole run's loss is expected. */
+        if (cap < 0) {
+            snprintf(why, sizeof(why), "ramp: no step passed (%s)", r->ramp_stop);
+            json_array_append_new(failures, json_string(why));
+        }
+    } else if (f.t.rx_packets == 0)
         json_array_append_new(failures, json_string("no media flowed"));
     else if (f.streams_flowing < f.streams_expected) {
         snprintf(why, sizeof(why), "no media on %zu of %zu streams",
                  f.streams_expected - f.streams_flowing, f.streams_expected);
         json_array_append_new(failures, json_string(why));
     }
-    if (f.loss_pct > 1.0) {
+    if (!o->ramp && f.loss_pct > 1.0) {
         snprintf(why, sizeof(why), "loss %.2f %% > 1 %%", f.loss_pct);
         json_array_append_new(failures, json_string(why));
     }
@@ -1057,7 +1337,7 @@ int prism_bench_run(int argc, char **argv)
         snprintf(why, sizeof(why), "%llu decode errors", (unsigned long long)f.t.decode_errors);
         json_array_append_new(failures, json_string(why));
     }
-    if (f.t.failed > 0) {
+    if (!o->ramp && f.t.failed > 0) {
         const char *first = "";
         for (size_t i = 0; i < r->n_eps && first[0] == '\0'; i++)
             first = r->eps[i]->error;
@@ -1095,6 +1375,9 @@ out:
     prism_bench_clip_free(r->video);
     json_decref(r->relay_drops);
     free(r->samples);
+    free(r->delay_cum);
+    free(r->delay_prev);
+    free(r->steps);
     free(r);
     return rc;
 }
