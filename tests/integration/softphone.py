@@ -476,8 +476,11 @@ def run(coro):
 def reject_removed(offer, answer):
     """aiortc 1.4 answers an m-line the offer removed (port 0) with a real
     port, against JSEP 5.3.1; the relay rightly refuses that (`bad_sdp`).
-    Sets those answer m-lines' ports to 0, as a conforming client would."""
-    ports = [s["port"] for s in sdp_sections(offer)]
+    Sets those answer m-lines' ports to 0 and takes them out of the BUNDLE
+    group, as a conforming client would."""
+    secs = sdp_sections(offer)
+    ports = [s["port"] for s in secs]
+    rejected = {s["mid"] for s in secs if s["port"] == 0}
     lines = answer.split("\r\n")
     i = 0
     for k, line in enumerate(lines):
@@ -487,4 +490,8 @@ def reject_removed(offer, answer):
                 f[1] = "0"
                 lines[k] = " ".join(f)
             i += 1
+        elif line.startswith("a=group:BUNDLE "):
+            # ... and keeps rejected mids in its BUNDLE group (RFC 8843 7.3.3).
+            mids = [m for m in line.split(" ")[1:] if m not in rejected]
+            lines[k] = " ".join(["a=group:BUNDLE"] + mids)
     return "\r\n".join(lines)

@@ -16,6 +16,13 @@ ICE + DTLS-SRTP calls through the relay on loopback (softphone.py).
   offer is outstanding produce no event until it is answered, then exactly
   ONE new offer carrying both; answering it brings their media, and the
   first publisher's media flows throughout.
+- test_last_publisher_leaves: the only publisher a subscriber receives
+  leaves -> a peer.offer still comes (no sending line, a bundled inactive
+  placeholder), its answer is accepted, and a later publisher is offered.
+
+aiortc 1.4 answers an offer's removed (port 0) m-lines with a real port and
+keeps them in its BUNDLE group; softphone.reject_removed() fixes its answers
+as a conforming client would write them.
 
 Runs under /usr/bin/python3 (Debian's python3-aiortc) as root in a private
 network namespace (CI: `unshare -n`; alone: re-executed under it).
@@ -262,6 +269,52 @@ class Softphone(unittest.TestCase):
                              ["alice", "bob", "dave", "erin"])
         finally:
             for p in P.values():
+                await p.close()
+
+
+    # --- the last publisher leaves ---------------------------------------------------
+
+    def test_last_publisher_leaves(self):
+        sp.run(self.last_publisher_leaves())
+
+    async def last_publisher_leaves(self):
+        """Every line of the downstream offer removed: the offer still comes
+        (a bundled inactive placeholder keeps it valid) and its answer is
+        accepted; a publisher joining later gets a new offer again."""
+        t, b = "sp-last", "room"
+        self.bubble(t)
+        ev = sp.Events(self.relay, {"tenants": [t]})
+        self.addCleanup(ev.close)
+        alice = sp.Softphone(self.ctl, t, b, "alice")
+        bob = sp.Softphone(self.ctl, t, b, "bob")
+        carol = sp.Softphone(self.ctl, t, b, "carol")
+        try:
+            alice.join()
+            bob.join()
+            sp.ok(await bob.publish(freq=330), "bob publish")
+            r1 = await alice.subscribe()
+            await sp.wait_rising(lambda: alice.received_from("bob"), MEDIA_TIMEOUT_S,
+                                 "alice's packets from bob")
+            bob.leave()
+            e2 = await ev.wait(sp.match("peer.offer", peer="alice"), EVENT_TIMEOUT_S,
+                               "peer.offer for alice after the only publisher left")
+            self.assertGreater(e2["revision"], r1)
+            self.assertEqual(sp.sending_sections(e2["offer"]), [], e2["offer"])
+            self.assertNotIn("msid:bob", e2["offer"])
+            secs = sp.sdp_sections(e2["offer"])
+            live = [s for s in secs if s["port"] != 0]
+            self.assertTrue(live, "no bundled m-line left in the offer")
+            self.assertTrue(all(s["direction"] == "inactive" for s in live), secs)
+            await alice.answer_offer(e2["offer"], e2["revision"])
+
+            carol.join()
+            sp.ok(await carol.publish(freq=550), "carol publish")
+            e3 = await ev.wait(lambda e: e["method"] == "peer.offer" and e["peer"] == "alice"
+                               and e["revision"] > e2["revision"], EVENT_TIMEOUT_S,
+                               "peer.offer for alice after carol published")
+            self.assertEqual([s["msid"][0] for s in sp.sending_sections(e3["offer"])], ["carol"])
+        finally:
+            for p in (alice, bob, carol):
                 await p.close()
 
 
