@@ -318,6 +318,17 @@ int prism_tcc_build(struct prism_tcc *r, uint32_t sender_ssrc, uint32_t media_ss
         return PRISM_EINVAL;
     size_t used = 0, budget = PRISM_TCC_MAX_STATUS_PER_BUILD;
     while (prism_tcc_pending(r) && budget > 0) {
+        /* A packet starts at the first unreported status, lost or not, so
+         * losses between two reports are reported; but a gap that alone
+         * exceeds what one call reports is skipped (O(gap) <= HISTORY), and
+         * one that exceeds what is left of this call waits for the next. */
+        int64_t first = r->next;
+        while (*slot(r, first) == PRISM_TCC_NOT_RECEIVED)
+            first++; /* ends: max was received */
+        if (first - r->next >= PRISM_TCC_MAX_STATUS_PER_BUILD)
+            r->next = first;
+        else if ((size_t)(first - r->next) >= budget)
+            break;
         size_t n = (size_t)(r->max - r->next + 1);
         if (n > budget)
             n = budget;
@@ -326,13 +337,7 @@ int prism_tcc_build(struct prism_tcc *r, uint32_t sender_ssrc, uint32_t media_ss
                                   (uint16_t)r->next, r->fb_count, r->arrival_us,
                                   (size_t)HISTORY_MASK, (size_t)(r->next & HISTORY_MASK), n,
                                   &reported);
-        if (len == 0) {
-            /* Nothing received among the next `budget` statuses: they are a
-             * gap that ends beyond the budget; skip it, the next call goes on. */
-            r->next += (int64_t)n;
-            budget -= n;
-            continue;
-        }
+        PRISM_CHECK(len != 0); /* the window holds a received packet */
         if (len < 0)
             return used > 0 ? (int)used : len;
         used += (size_t)len;

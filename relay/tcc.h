@@ -87,7 +87,9 @@ bool prism_tcc_pending(const struct prism_tcc *r);
  * more complete transport-cc packets from `sender_ssrc` about `media_ssrc`,
  * concatenated at `buf` (a valid RFC 5506 reduced-size compound), never more
  * than `cap` bytes. Reports at most PRISM_TCC_MAX_STATUS_PER_BUILD statuses,
- * each packet ending on a received one; what does not fit is left for the
+ * each packet starting at the first unreported status (so losses are
+ * reported) and ending on a received one, except that a run of that many
+ * lost packets or more is skipped, not reported; what does not fit is left for the
  * next call (so a caller that sends one datagram per call passes its MTU
  * budget and calls again while this returns > 0). Each packet written
  * advances the feedback packet count.

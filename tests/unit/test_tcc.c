@@ -391,6 +391,18 @@ static void test_far_seqs(void **state)
     assert_int_equal(decode(buf, len, NULL), 100);
     assert_false(decoded[0].received);
     assert_true(decoded[99].received);
+    /* A gap of 1000 or more lost is skipped (one call could not report it);
+     * a shorter one is reported even when it fills most of a call. */
+    prism_tcc_record(&rec, 21101, 63000);
+    len = build_all(&rec, buf, sizeof(buf));
+    assert_int_equal(decode(buf, len, NULL), 1);
+    assert_int_equal(decoded[0].seq, 21101);
+    prism_tcc_record(&rec, 22100, 64000);
+    len = build_all(&rec, buf, sizeof(buf));
+    assert_int_equal(decode(buf, len, NULL), 999);
+    assert_int_equal(decoded[0].seq, 21102);
+    assert_false(decoded[0].received);
+    assert_true(decoded[998].received);
 }
 
 static void test_reference_wrap(void **state)
