@@ -32,6 +32,8 @@
 static const char uri_mid[] = "urn:ietf:params:rtp-hdrext:sdes:mid";
 static const char uri_audio_level[] = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 static const char uri_abs_send_time[] = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time";
+static const char uri_transport_cc[] =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
 struct pub_track {
     uint64_t handle;
@@ -41,6 +43,7 @@ struct pub_track {
     uint32_t ssrc, rtx_ssrc;
     uint8_t mid_ext_id;
     uint8_t audio_level_ext_id;
+    uint8_t tcc_ext_id;        /* transport-wide-cc, only with the transport-cc rtcp-fb */
     struct prism_sdp_payload pts[PRISM_SDP_MAX_TRACK_PT];
     size_t n_pts;
     struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
@@ -269,6 +272,11 @@ static void tracks_from_offer(struct prism_media *m, const struct prism_sdp_sess
         snprintf(t->track_id, sizeof(t->track_id), "%s",
                  sec->msid_track[0] != '\0' ? sec->msid_track : sec->mid);
         section_ssrcs(sec, &t->ssrc, &t->rtx_ssrc);
+        /* The relay owes transport-cc feedback only where the answer kept
+         * both the extension and the feedback type. */
+        bool fb_tcc = false;
+        for (size_t p = 0; p < sec->n_pts; p++)
+            fb_tcc = fb_tcc || (sec->pts[p].fb & PRISM_SDP_FB_TRANSPORT_CC) != 0;
         for (size_t p = 0; p < sec->n_pts && t->n_pts < PRISM_SDP_MAX_TRACK_PT; p++) {
             if (payload_is_rtx(&sec->pts[p]))
                 continue;
@@ -283,6 +291,8 @@ static void tracks_from_offer(struct prism_media *m, const struct prism_sdp_sess
                 t->mid_ext_id = (uint8_t)sec->exts[e].id;
             if (strcmp(sec->exts[e].uri, uri_audio_level) == 0 && sec->exts[e].id < 256)
                 t->audio_level_ext_id = (uint8_t)sec->exts[e].id;
+            if (fb_tcc && strcmp(sec->exts[e].uri, uri_transport_cc) == 0 && sec->exts[e].id < 256)
+                t->tcc_ext_id = (uint8_t)sec->exts[e].id;
             if (strcmp(sec->exts[e].uri, uri_audio_level) == 0 ||
                 strcmp(sec->exts[e].uri, uri_abs_send_time) == 0)
                 t->exts[t->n_exts++] = sec->exts[e];
@@ -388,6 +398,7 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
         d->rtx_ssrc = mp->tracks[i].rtx_ssrc;
         d->mid_ext_id = mp->tracks[i].mid_ext_id;
         d->audio_level_ext_id = mp->tracks[i].audio_level_ext_id;
+        d->tcc_ext_id = mp->tracks[i].tcc_ext_id;
         snprintf(d->mid, sizeof(d->mid), "%s", mp->tracks[i].mid);
     }
     msg->n_tracks = mp->n_tracks;

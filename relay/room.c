@@ -22,6 +22,18 @@
  * second each publisher gets a receiver report for its tracks and, when its
  * tenant has a bitrate cap, a REMB with the cap. Other RTCP is consumed.
  *
+ * Congestion feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01,
+ * relay/tcc.h): when a publisher's answer kept transport-cc, on_rtp records
+ * the transport-wide seq and arrival time of every packet on its publish
+ * transport (rtx and padding probes too: the sender numbers them all and
+ * would count the unreported ones as lost), and prism_rooms_feedback(),
+ * every 50 ms, sends what is pending as transport-cc feedback. Chromium then
+ * runs its send-side estimator (GoogCC) on it. A tenant's REMB still caps
+ * that: libwebrtc's GoogCcNetworkController::OnRemoteBitrateReport feeds
+ * REMB to SendSideBandwidthEstimation as the receiver limit, a ceiling on
+ * the target whatever the delay-based estimate (it drops REMB only when
+ * built "feedback only", which Chromium's default controller is not).
+ *
  * Dominant speaker: audio packets' RFC 6464 levels (a header the relay reads
  * anyway; never the payload) are summed per track and, once a second, the
  * loudest mostly-voiced publisher becomes the bubble's speaker.
@@ -37,9 +49,12 @@
 #include "relay/room.h"
 #include "relay/rtcp.h"
 #include "relay/rtp.h"
+#include "relay/tcc.h"
 #include "relay/transport.h"
 
 #define KEYFRAME_GAP_MS 300
+#define FEEDBACK_BYTES 1200      /* one transport-cc datagram: under any path MTU with SRTCP */
+#define FEEDBACK_MAX_DATAGRAMS 4 /* per publisher per feedback tick */
 
 struct peer;
 
@@ -87,6 +102,11 @@ struct peer {
     uint32_t rtcp_ssrc;           /* the relay's SSRC in RTCP toward this peer */
     uint32_t max_kbps;            /* tenant cap for REMB, 0 = none */
     uint64_t drop_no_route;       /* authentic RTP matching none of its tracks */
+    /* Transport-wide cc of the publish transport. One id for every track:
+     * in a BUNDLE group an extension id means the same in every m-section
+     * (RFC 8843), and the seq numbers the transport's packets, not a track's. */
+    uint8_t tcc_ext_id;           /* 0: no feedback owed */
+    struct prism_tcc tcc;         /* arrivals not yet reported; reset per transport */
 };
 
 struct room {
@@ -229,7 +249,10 @@ static void rebuild_outs(struct room *room)
 
 /* --- the per-packet path ------------------------------------------------- */
 
-static struct track *find_track(struct peer *p, uint8_t *pkt, size_t len)
+/* `h` is the packet's parsed header, NULL when it did not parse (such a
+ * packet is still routed by its SSRC, as it always was). */
+static struct track *find_track(struct peer *p, const uint8_t *pkt,
+                                const struct prism_rtp_header *h)
 {
     uint32_t ssrc = (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 |
                     pkt[11];
@@ -240,10 +263,9 @@ static struct track *find_track(struct peer *p, uint8_t *pkt, size_t len)
      * stream whose mid extension names it. */
     for (size_t i = 0; i < p->n_tracks; i++) {
         struct track *tr = &p->tracks[i];
-        struct prism_rtp_header h;
         char mid[PRISM_RTP_MID_MAX + 1];
-        if (tr->d.ssrc == 0 && tr->d.mid_ext_id != 0 && prism_rtp_parse(pkt, len, &h) == 0 &&
-            prism_rtp_get_mid(pkt, &h, tr->d.mid_ext_id, mid, sizeof(mid)) == 0 &&
+        if (tr->d.ssrc == 0 && tr->d.mid_ext_id != 0 && h != NULL &&
+            prism_rtp_get_mid(pkt, h, tr->d.mid_ext_id, mid, sizeof(mid)) == 0 &&
             strcmp(mid, tr->d.mid) == 0) {
             tr->d.ssrc = ssrc;
             return tr;
@@ -253,14 +275,14 @@ static struct track *find_track(struct peer *p, uint8_t *pkt, size_t len)
 }
 
 /* RFC 6464 levels feed the dominant-speaker choice made once a second. */
-static void note_audio_level(struct track *tr, const uint8_t *pkt, size_t len)
+static void note_audio_level(struct track *tr, const uint8_t *pkt,
+                             const struct prism_rtp_header *h)
 {
-    struct prism_rtp_header h;
     bool voice;
     uint8_t level;
     tr->packets++;
-    if (prism_rtp_parse(pkt, len, &h) == 0 &&
-        prism_rtp_get_audio_level(pkt, &h, tr->d.audio_level_ext_id, &voice, &level) == 0 &&
+    if (h != NULL &&
+        prism_rtp_get_audio_level(pkt, h, tr->d.audio_level_ext_id, &voice, &level) == 0 &&
         voice) {
         tr->voiced++;
         tr->loudness_sum += 127u - level;
@@ -279,11 +301,29 @@ static bool is_rtx(const struct peer *p, const uint8_t *pkt)
     return false;
 }
 
+/* The arrival of a transport-wide seq, in µs of uv_hrtime(): the loop's
+ * cached uv_now() has 1 ms steps and is the same for a whole receive batch,
+ * while feedback carries 250 µs ticks and the sender's delay estimator reads
+ * their spread; a monotonic clock read (vDSO, tens of ns) per packet is the
+ * price of that resolution. */
+static void record_arrival(struct peer *p, const uint8_t *pkt, const struct prism_rtp_header *h)
+{
+    uint16_t tseq;
+    if (prism_rtp_get_transport_seq(pkt, h, p->tcc_ext_id, &tseq) == 0)
+        prism_tcc_record(&p->tcc, tseq, (int64_t)(uv_hrtime() / 1000));
+}
+
 static void on_rtp(void *ud, uint8_t *pkt, size_t len)
 {
     struct link *l = ud;
     struct peer *p = l->peer;
-    struct track *tr = l->subscribe || len < PRISM_RTP_HEADER_MIN ? NULL : find_track(p, pkt, len);
+    struct prism_rtp_header hdr;
+    const struct prism_rtp_header *h = NULL;
+    if (!l->subscribe && len >= PRISM_RTP_HEADER_MIN && prism_rtp_parse(pkt, len, &hdr) == 0)
+        h = &hdr; /* parsed once, for every reader below */
+    if (h != NULL && p->tcc_ext_id != 0)
+        record_arrival(p, pkt, h);
+    struct track *tr = l->subscribe || len < PRISM_RTP_HEADER_MIN ? NULL : find_track(p, pkt, h);
     if (tr == NULL) {
         if (l->subscribe || len < PRISM_RTP_HEADER_MIN || !is_rtx(p, pkt))
             p->drop_no_route++;
@@ -294,7 +334,7 @@ static void on_rtp(void *ud, uint8_t *pkt, size_t len)
     uint32_t arrival = (uint32_t)(uv_now(p->room->rooms->loop) * (tr->clock_hz / 1000));
     prism_rtp_seq_stats_update(&tr->stats, seq, ts, arrival, NULL);
     if (tr->d.audio_level_ext_id != 0)
-        note_audio_level(tr, pkt, len);
+        note_audio_level(tr, pkt, h);
     for (size_t o = 0; o < tr->n_outs; o++) {
         struct prism_transport *out = tr->outs[o].sub->sub.t;
         if (out != NULL)
@@ -399,6 +439,8 @@ static const struct prism_transport_callbacks transport_cb = {
 static void link_open(struct prism_rooms *rooms, struct link *l, const struct prism_worker_msg *msg)
 {
     link_close(l);
+    if (!l->subscribe)
+        prism_tcc_init(&l->peer->tcc);
     l->token = msg->token;
     l->ready_sent = false;
     l->n_cands = 0;
@@ -494,6 +536,7 @@ static struct peer *peer_get(struct prism_rooms *rooms, const struct prism_worke
     p->pub.peer = p->sub.peer = p;
     p->sub.subscribe = true;
     p->rtcp_ssrc = random_ssrc();
+    prism_tcc_init(&p->tcc);
     g_hash_table_insert(room->peers, &p->handle, p);
     g_hash_table_insert(rooms->peers, &p->handle, p);
     return p;
@@ -526,8 +569,11 @@ static void set_tracks(struct peer *p, const struct prism_worker_msg *msg)
         free(p->tracks[i].outs);
     memset(p->tracks, 0, sizeof(p->tracks));
     p->n_tracks = msg->n_tracks < PRISM_MEDIA_MAX_TRACKS ? msg->n_tracks : PRISM_MEDIA_MAX_TRACKS;
+    p->tcc_ext_id = 0;
     for (size_t i = 0; i < p->n_tracks; i++) {
         p->tracks[i].d = msg->tracks[i];
+        if (p->tcc_ext_id == 0)
+            p->tcc_ext_id = msg->tracks[i].tcc_ext_id;
         p->tracks[i].clock_hz = msg->tracks[i].video ? 90000 : 48000;
         prism_rtp_seq_stats_init(&p->tracks[i].stats);
     }
@@ -708,4 +754,33 @@ void prism_rooms_tick(struct prism_rooms *rooms)
         post_event(rooms, ev);
         choose_speaker(room);
     }
+}
+
+/* Pending transport-cc feedback for one publisher: a few datagrams at most,
+ * the rest waits for the next tick. Media SSRC: its first video track's
+ * (senders ignore it; libwebrtc puts one of the reported streams there). */
+static void feedback_to_publisher(struct peer *p)
+{
+    if (p->tcc_ext_id == 0 || !prism_tcc_pending(&p->tcc) || p->pub.t == NULL ||
+        prism_transport_status(p->pub.t) != PRISM_TS_CONNECTED)
+        return;
+    uint32_t media_ssrc = 0;
+    for (size_t i = 0; i < p->n_tracks && media_ssrc == 0; i++)
+        if (p->tracks[i].d.video)
+            media_ssrc = p->tracks[i].d.ssrc;
+    uint8_t buf[FEEDBACK_BYTES];
+    for (int i = 0; i < FEEDBACK_MAX_DATAGRAMS; i++) {
+        int len = prism_tcc_build(&p->tcc, p->rtcp_ssrc, media_ssrc, buf, sizeof(buf));
+        if (len <= 0 || prism_transport_send_rtcp(p->pub.t, buf, (size_t)len) != 0)
+            return;
+    }
+}
+
+void prism_rooms_feedback(struct prism_rooms *rooms)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, rooms->peers);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        feedback_to_publisher(value);
 }

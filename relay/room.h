@@ -30,6 +30,10 @@ void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg
  * bandwidth estimates to publishers. */
 void prism_rooms_tick(struct prism_rooms *rooms);
 
+/* Every ~50 ms: pending transport-cc feedback to each publisher that
+ * negotiated it (relay/tcc.h), a few datagrams each at most. */
+void prism_rooms_feedback(struct prism_rooms *rooms);
+
 /* Closes every transport and frees the table (the loop must run on so the
  * transports can release their sockets). Accepts NULL. */
 void prism_rooms_free(struct prism_rooms *rooms);

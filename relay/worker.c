@@ -4,7 +4,9 @@
  * context (egress.c). The loop's prepare phase, which runs once per iteration
  * after every callback of the previous one, flushes the egress batches: one
  * sendmmsg per subscriber transport per iteration. A one-second timer reports
- * counters and drives RTCP reports. STOP closes the worker's own handles; the
+ * counters and drives RTCP reports; a 50 ms one sends transport-cc feedback
+ * (what a publisher's bandwidth estimate grows from: libwebrtc's own receiver
+ * reports every 50-250 ms, faster at higher rates). STOP closes the worker's own handles; the
  * loop then runs until the transports have released their sockets.
  */
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #define EGRESS_BUFS 8192  /* packets in flight per worker: 12 MiB */
 #define TICK_MS 1000
+#define FEEDBACK_MS 50
 
 struct worker {
     unsigned index;
@@ -25,6 +28,7 @@ struct worker {
     struct prism_mailbox inbox;     /* control -> worker */
     uv_prepare_t flush;             /* egress, once per iteration */
     uv_timer_t tick;
+    uv_timer_t feedback;            /* transport-cc, every FEEDBACK_MS */
     struct prism_egress *egress;
     struct prism_rooms *rooms;
     const struct prism_worker_shared *shared;
@@ -56,6 +60,12 @@ static void on_tick(uv_timer_t *h)
     prism_rooms_tick(w->rooms);
 }
 
+static void on_feedback(uv_timer_t *h)
+{
+    struct worker *w = h->data;
+    prism_rooms_feedback(w->rooms);
+}
+
 static void on_mail(void *ud, struct prism_mail *mail)
 {
     struct worker *w = ud;
@@ -67,6 +77,7 @@ static void on_mail(void *ud, struct prism_mail *mail)
         uv_close((uv_handle_t *)&w->inbox.async, NULL);
         uv_close((uv_handle_t *)&w->flush, NULL);
         uv_close((uv_handle_t *)&w->tick, NULL);
+        uv_close((uv_handle_t *)&w->feedback, NULL);
     } else if (w->rooms != NULL) {
         prism_rooms_handle(w->rooms, msg);
     }
@@ -99,6 +110,9 @@ static int worker_init(struct worker *w)
     uv_timer_init(&w->loop, &w->tick);
     w->tick.data = w;
     uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+    uv_timer_init(&w->loop, &w->feedback);
+    w->feedback.data = w;
+    uv_timer_start(&w->feedback, on_feedback, FEEDBACK_MS, FEEDBACK_MS);
     return 0;
 }
 

@@ -47,6 +47,9 @@ struct prism_track_desc {
     char mid[PRISM_ID_MAX + 1];     /* the publisher's mid */
     uint8_t mid_ext_id;             /* the mid header extension's id, 0 if not negotiated */
     uint8_t audio_level_ext_id;     /* ssrc-audio-level (RFC 6464) id, 0 if not negotiated */
+    uint8_t tcc_ext_id;             /* transport-wide-cc seq id, 0 unless negotiated along
+                                       with the transport-cc rtcp-fb (the relay then sends
+                                       transport-cc feedback, relay/tcc.h) */
 };
 
 /* One forwarded track toward a subscriber. */
