@@ -75,6 +75,9 @@ static void maybe_ready(struct prism_bench_endpoint *ep)
 static void send_on_pub(void *ud, const uint8_t *pkt, size_t len)
 {
     struct prism_bench_endpoint *ep = ud;
+    const struct prism_bench_signaller *sig = ep->site->signaller;
+    if (sig != NULL && sig->sent != NULL) /* bench/janus.h */
+        sig->sent(sig->ud, ep, pkt, len);
     (void)prism_transport_send_rtp(ep->pub, pkt, len, 0);
 }
 
@@ -117,6 +120,9 @@ static void on_sub_rtp(void *ud, uint8_t *pkt, size_t len)
             continue;
         uint64_t now = prism_bench_now_ns();
         prism_bench_rx_packet(&s->rx, pkt, len, now);
+        const struct prism_bench_signaller *sig = ep->site->signaller;
+        if (sig != NULL && sig->received != NULL) /* bench/janus.h */
+            sig->received(sig->ud, ep, s, pkt, len, now);
         if (s->rx.pli_due && now - s->last_pli_ns >= PLI_GAP_NS) {
             uint8_t pli[PRISM_RTCP_PLI_BYTES];
             if (prism_rtcp_build_pli(pli, sizeof(pli), ep->rtcp_ssrc, ssrc) > 0 &&
@@ -389,6 +395,11 @@ static void on_pub_gathered(void *ud)
         fail(ep, "publish offer", prism_error_str(r));
         return;
     }
+    if (ep->site->signaller != NULL) { /* bench/janus.h */
+        ep->site->signaller->publish(ep->site->signaller->ud, ep, offer);
+        free(offer);
+        return;
+    }
     json_t *params = peer_params(ep);
     json_object_set_new(params, "offer", json_string(offer));
     free(offer);
@@ -497,6 +508,13 @@ static void answer_offer(struct prism_bench_endpoint *ep, const struct prism_sdp
     if (r != 0) {
         free(answer);
         fail(ep, "subscribe answer", prism_error_str(r));
+        return;
+    }
+    if (ep->site->signaller != NULL) { /* bench/janus.h */
+        ep->answered_revision = rev;
+        ep->offers++;
+        ep->site->signaller->answer(ep->site->signaller->ud, ep, answer);
+        free(answer);
         return;
     }
     json_t *params = peer_params(ep);
@@ -624,6 +642,10 @@ void prism_bench_endpoint_join(struct prism_bench_endpoint *ep)
 {
     ep->state = PRISM_BENCH_EP_JOINING;
     ep->join_req_ns = prism_bench_now_ns();
+    if (ep->site->signaller != NULL) { /* bench/janus.h */
+        ep->site->signaller->join(ep->site->signaller->ud, ep);
+        return;
+    }
     json_t *params = peer_params(ep);
     json_object_set_new(params, "publish", json_boolean(ep->publish));
     prism_bench_rpc_call(ep->site->rpc, "peer.join", params, on_joined, ep);
@@ -654,7 +676,9 @@ static void on_transport_closed(void *ud)
 void prism_bench_endpoint_leave(struct prism_bench_endpoint *ep, void (*closed_cb)(void *ud),
                                 void *ud)
 {
-    if (ep->state != PRISM_BENCH_EP_NEW)
+    if (ep->state != PRISM_BENCH_EP_NEW && ep->site->signaller != NULL)
+        ep->site->signaller->leave(ep->site->signaller->ud, ep); /* bench/janus.h */
+    else if (ep->state != PRISM_BENCH_EP_NEW)
         prism_bench_rpc_call(ep->site->rpc, "peer.leave", peer_params(ep), NULL, NULL);
     ep->state = PRISM_BENCH_EP_LEFT;
     ep->sending = false;
@@ -710,4 +734,43 @@ void prism_bench_endpoint_counters(const struct prism_bench_endpoint *ep,
     memset(sum, 0, sizeof(*sum));
     add(sum, ep->pub);
     add(sum, ep->sub);
+}
+
+/* --- another signalling path (struct prism_bench_signaller, bench/janus.h) ------ */
+
+void prism_bench_endpoint_joined(struct prism_bench_endpoint *ep)
+{
+    if (ep->state == PRISM_BENCH_EP_JOINING && ep->publish)
+        start_publish(ep);
+}
+
+void prism_bench_endpoint_published(struct prism_bench_endpoint *ep, const char *answer,
+                                    const char *error)
+{
+    if (ep->state != PRISM_BENCH_EP_JOINING)
+        return;
+    if (answer == NULL) {
+        ep->site->rpc_errors++;
+        fail(ep, "publish", error);
+        return;
+    }
+    int r = apply_relay_answer(ep, answer);
+    if (r != 0)
+        fail(ep, "publish answer", prism_error_str(r));
+}
+
+void prism_bench_endpoint_answered(struct prism_bench_endpoint *ep, const char *error)
+{
+    if (error != NULL) {
+        ep->site->rpc_errors++;
+        fail(ep, "subscribe answer", error);
+        return;
+    }
+    maybe_ready(ep);
+}
+
+void prism_bench_endpoint_fail(struct prism_bench_endpoint *ep, const char *what,
+                               const char *detail)
+{
+    fail(ep, what, detail);
 }

@@ -41,6 +41,29 @@
 #define PRISM_BENCH_ID_LEN 65
 #define PRISM_BENCH_MAX_RX PRISM_SDP_MAX_MEDIA /* streams one endpoint receives */
 
+struct prism_bench_endpoint;
+struct prism_bench_rx_slot;
+
+/* Another signalling path than the relay's control socket (bench/janus.h
+ * drives a Janus VideoRoom): when a site has one, its endpoints hand their
+ * join, publish offer, subscribe answers and leave to it, and it reports back
+ * with prism_bench_endpoint_joined/_published/_answered/_fail and
+ * prism_bench_endpoint_on_offer. Every call runs on the site's loop thread. */
+struct prism_bench_signaller {
+    void (*join)(void *ud, struct prism_bench_endpoint *ep);
+    void (*publish)(void *ud, struct prism_bench_endpoint *ep, const char *offer);
+    void (*answer)(void *ud, struct prism_bench_endpoint *ep, const char *answer);
+    void (*leave)(void *ud, struct prism_bench_endpoint *ep);
+    /* Optional (NULL: not called), on the per-packet path, allocating
+     * nothing: every RTP packet a publisher sends (plain, before SRTP), and
+     * every one a receiver got, after its own accounting. Janus does not
+     * forward our abs-send-time, so its driver measures delay with these. */
+    void (*sent)(void *ud, struct prism_bench_endpoint *ep, const uint8_t *pkt, size_t len);
+    void (*received)(void *ud, struct prism_bench_endpoint *ep, struct prism_bench_rx_slot *slot,
+                     const uint8_t *pkt, size_t len, uint64_t now_ns);
+    void *ud;
+};
+
 struct prism_bench_site {
     uv_loop_t *loop;
     struct prism_egress *egress;             /* the thread's pool */
@@ -49,6 +72,7 @@ struct prism_bench_site {
     const char *local_ip;                    /* where our transports gather */
     const char *tenant;
     struct prism_bench_rpc *rpc; /* requests */
+    const struct prism_bench_signaller *signaller; /* NULL: rpc (the relay) */
     unsigned max_video_decoders; /* per endpoint; further video streams are
                                     reassembled and measured, not decoded */
     uint64_t rpc_errors;         /* error replies */
@@ -146,5 +170,17 @@ void prism_bench_endpoint_free(struct prism_bench_endpoint *ep);
 /* Transport counters summed over both transports (zeros when closed). */
 void prism_bench_endpoint_counters(const struct prism_bench_endpoint *ep,
                                    struct prism_transport_counters *sum);
+
+/* For a site's signaller (see struct prism_bench_signaller):
+ * joined: the join went through; a publisher starts gathering and offers.
+ * published: the SFU's answer to our publish offer (`answer` NULL: `error`).
+ * answered: our subscribe answer was taken (`error` NULL) or refused.
+ * fail: marks the endpoint FAILED with "what: detail". */
+void prism_bench_endpoint_joined(struct prism_bench_endpoint *ep);
+void prism_bench_endpoint_published(struct prism_bench_endpoint *ep, const char *answer,
+                                    const char *error);
+void prism_bench_endpoint_answered(struct prism_bench_endpoint *ep, const char *error);
+void prism_bench_endpoint_fail(struct prism_bench_endpoint *ep, const char *what,
+                               const char *detail);
 
 #endif

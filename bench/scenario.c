@@ -54,6 +54,7 @@
 
 #include "bench/bench.h"
 #include "bench/endpoint.h"
+#include "bench/janus.h"
 #include "bench/limit.h"
 #include "bench/media.h"
 #include "bench/ramp.h"
@@ -86,6 +87,8 @@ struct opts {
     unsigned relay_workers;
     unsigned decode_video; /* video streams each peer decodes */
     char tenant[64];
+    const char *janus_url; /* --target janus: a Janus VideoRoom (bench/janus.h) */
+    int janus_pid;         /* --janus-pid, else found from the URL's port */
 };
 
 struct relay_counters {
@@ -116,6 +119,7 @@ struct run {
     uv_loop_t loop;
     struct prism_bench_site site;
     struct prism_bench_rpc *events;
+    struct prism_bench_janus *janus; /* --target janus; then rpc and events are NULL */
     struct prism_bench_clip *audio, *video;
     struct prism_bench_endpoint **eps;
     size_t n_eps;
@@ -239,6 +243,16 @@ static void on_stats_sample(void *ud, json_t *result, json_t *error)
 
 static void stats_get(struct run *r, prism_bench_rpc_reply_cb cb, void *ud)
 {
+    if (r->janus != NULL) { /* Janus has no stats.get: what the bench sent and got */
+        struct totals t;
+        totals(r, &t);
+        json_t *res = json_pack("{s:I, s:I, s:I, s:I}", "packets_in", (json_int_t)t.tx_packets,
+                                "bytes_in", (json_int_t)t.tx_bytes, "packets_out",
+                                (json_int_t)t.rx_packets, "bytes_out", (json_int_t)t.rx_bytes);
+        cb(ud, res, NULL);
+        json_decref(res);
+        return;
+    }
     prism_bench_rpc_call(r->site.rpc, "stats.get", json_pack("{s:s}", "tenant", r->o.tenant), cb,
                          ud);
 }
@@ -366,6 +380,7 @@ static void close_handles(struct run *r)
     uv_close((uv_handle_t *)&r->flush, NULL);
     prism_bench_rpc_close(r->site.rpc);
     prism_bench_rpc_close(r->events);
+    prism_bench_janus_stop(r->janus);
 }
 
 static void on_wait_closed(uv_timer_t *h)
@@ -373,8 +388,9 @@ static void on_wait_closed(uv_timer_t *h)
     struct run *r = h->data;
     /* Transports close within a few loop turns; the replies to peer.leave
      * and tenant.delete come back meanwhile. */
-    if ((r->closing > 0 || prism_bench_rpc_pending(r->site.rpc) > 0) &&
-        !prism_bench_rpc_closed(r->site.rpc) && ++r->wait_rounds < 100)
+    if (r->janus != NULL ? r->closing > 0 && ++r->wait_rounds < 100
+                         : (r->closing > 0 || prism_bench_rpc_pending(r->site.rpc) > 0) &&
+                               !prism_bench_rpc_closed(r->site.rpc) && ++r->wait_rounds < 100)
         return;
     uv_timer_stop(h);
     close_handles(r);
@@ -401,8 +417,9 @@ static void on_final_stats(void *ud, json_t *result, json_t *error)
     r->closing = (int)r->n_eps;
     for (size_t i = 0; i < r->n_eps; i++)
         prism_bench_endpoint_leave(r->eps[i], on_closed_ep, r);
-    prism_bench_rpc_call(r->site.rpc, "tenant.delete", json_pack("{s:s}", "tenant", r->o.tenant),
-                         NULL, NULL);
+    if (r->janus == NULL)
+        prism_bench_rpc_call(r->site.rpc, "tenant.delete",
+                             json_pack("{s:s}", "tenant", r->o.tenant), NULL, NULL);
     uv_timer_start(&r->phase, on_wait_closed, 50, 50);
 }
 
@@ -716,7 +733,10 @@ static int usage(void)
           "with loss > 1 % or delay p99 > 50 ms, or at --max-peers (default 500); the\n"
           "capacity is the last step that passed.\n"
           "Fails (exit 1) when loss > 1 %, any decode error, or media did not flow\n"
-          "(with --ramp: when even the first step failed).\n",
+          "(with --ramp: when even the first step failed).\n"
+          "--target janus [--janus-url URL] [--janus-pid PID]: the same participants\n"
+          "through a Janus VideoRoom over its HTTP API (bench/janus-start.sh starts one;\n"
+          "not with --spawn or --ramp); relay figures are then Janus's.\n",
           stderr);
     return 2;
 }
@@ -782,6 +802,14 @@ static int parse(int argc, char **argv, struct opts *o)
         i++;
         if (strcmp(a, "--control") == 0) {
             o->control = v;
+        } else if (strcmp(a, "--target") == 0 && strcmp(v, "prism") == 0) {
+            o->janus_url = NULL;
+        } else if (strcmp(a, "--target") == 0 && strcmp(v, "janus") == 0) {
+            o->janus_url = o->janus_url ? o->janus_url : "http://127.0.0.1:8088/janus";
+        } else if (strcmp(a, "--janus-url") == 0) {
+            o->janus_url = v;
+        } else if (strcmp(a, "--janus-pid") == 0 && num(v, 1, 1e9, &d)) {
+            o->janus_pid = (int)d;
         } else if (strcmp(a, "--prism") == 0) {
             o->prism = v;
         } else if (strcmp(a, "--json") == 0) {
@@ -824,6 +852,8 @@ static int parse(int argc, char **argv, struct opts *o)
             return usage();
         }
     }
+    if (o->janus_url != NULL && (o->spawn || o->ramp))
+        return usage(); /* --target janus: Janus is started by bench/janus-start.sh */
     if (o->ramp_step == 0)
         o->ramp_step = o->peers;
     return 0;
@@ -954,6 +984,10 @@ static int make_endpoints(struct run *r)
 
 static void start_setup(struct run *r)
 {
+    if (r->janus != NULL) { /* rooms and handles exist already (janus_setup) */
+        stats_get(r, on_baseline, r);
+        return;
+    }
     unsigned bubbles = r->o.ramp ? 0 : r->o.bubbles; /* the ramp creates its own */
     r->setup_pending = 2 + (int)bubbles;
     prism_bench_rpc_call(r->events, "events.subscribe",
@@ -1161,6 +1195,8 @@ static void write_json(const struct run *r, const struct figures *f, json_t *str
         "streams_flowing", (int)f->streams_flowing, "peers_ready", (json_int_t)f->t.ready,
         "peers_failed", (json_int_t)f->t.failed, "bench_worst_lag_ms", f->worst_lag_ms);
     json_object_set_new(root, "relay_rss_kib", json_integer(f->rss_kib));
+    if (r->janus != NULL)
+        json_object_set_new(root, "target", json_string("janus"));
     json_object_set_new(root, "relay_exit_status", json_integer(relay_exit));
     json_object_set_new(root, "mean_packet_bytes", json_real(f->mean_packet_bytes));
     json_object_set_new(root, "fanout", json_real(f->fanout));
@@ -1194,6 +1230,38 @@ static void write_json(const struct run *r, const struct figures *f, json_t *str
     if (json_dump_file(root, o->json_out, JSON_INDENT(1)) != 0)
         fprintf(stderr, "prism-bench: cannot write %s\n", o->json_out);
     json_decref(root);
+}
+
+/* --- --target janus (bench/janus.h) ---------------------------------------------------- */
+
+/* A session, one room per bubble and the endpoints' handles, before the
+ * loop runs; the endpoints then signal through Janus. */
+static int janus_setup(struct run *r)
+{
+    char err[256] = "";
+    int rc = prism_bench_janus_open(&r->loop, r->o.janus_url, &r->janus, err, sizeof(err));
+    for (unsigned b = 0; rc == 0 && b < r->o.bubbles; b++) {
+        char bubble[32];
+        snprintf(bubble, sizeof(bubble), "b%u", b);
+        rc = prism_bench_janus_add_bubble(r->janus, bubble, r->o.peers, err, sizeof(err));
+    }
+    for (size_t i = 0; rc == 0 && i < r->n_eps; i++)
+        rc = prism_bench_janus_add_endpoint(r->janus, r->eps[i], err, sizeof(err));
+    if (rc == 0) {
+        r->site.signaller = prism_bench_janus_signaller(r->janus);
+        r->relay_pid = r->o.janus_pid > 0 ? r->o.janus_pid : prism_bench_janus_pid(r->janus);
+        if (r->relay_pid <= 0) {
+            snprintf(err, sizeof(err), "cannot find the Janus pid (give --janus-pid)");
+            rc = -1;
+        }
+    }
+    if (rc == 0 && prism_bench_janus_start(r->janus) != 0) {
+        snprintf(err, sizeof(err), "cannot start the Janus threads");
+        rc = -1;
+    }
+    if (rc != 0)
+        fprintf(stderr, "prism-bench: %s\n", err);
+    return rc;
 }
 
 int prism_bench_run(int argc, char **argv)
@@ -1264,8 +1332,12 @@ int prism_bench_run(int argc, char **argv)
         fprintf(stderr, "prism-bench: out of memory\n");
         goto out;
     }
-    int e = prism_bench_rpc_open(&r->loop, o->control, NULL, NULL, &r->site.rpc);
-    if (e == 0)
+    if (o->janus_url != NULL && janus_setup(r) != 0) /* --target janus */
+        goto out;
+    int e = o->janus_url != NULL
+                ? 0
+                : prism_bench_rpc_open(&r->loop, o->control, NULL, NULL, &r->site.rpc);
+    if (e == 0 && o->janus_url == NULL)
         e = prism_bench_rpc_open(&r->loop, o->control, on_event, r, &r->events);
     if (e != 0) {
         fprintf(stderr, "prism-bench: cannot connect to %s: %s\n", o->control, uv_strerror(e));
@@ -1373,6 +1445,7 @@ out:
     prism_dtls_ctx_free(r->site.dtls_ctx);
     prism_bench_clip_free(r->audio);
     prism_bench_clip_free(r->video);
+    prism_bench_janus_close(r->janus);
     json_decref(r->relay_drops);
     free(r->samples);
     free(r->delay_cum);
