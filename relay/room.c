@@ -275,8 +275,7 @@ static struct track *find_track(struct peer *p, const uint8_t *pkt,
 }
 
 /* RFC 6464 levels feed the dominant-speaker choice made once a second. */
-static void note_audio_level(struct track *tr, const uint8_t *pkt,
-                             const struct prism_rtp_header *h)
+static void note_audio_level(struct track *tr, const uint8_t *pkt, const struct prism_rtp_header *h)
 {
     bool voice;
     uint8_t level;

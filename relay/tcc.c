@@ -333,10 +333,9 @@ int prism_tcc_build(struct prism_tcc *r, uint32_t sender_ssrc, uint32_t media_ss
         if (n > budget)
             n = budget;
         size_t reported = 0;
-        int len = prism_tcc_write(buf + used, cap - used, sender_ssrc, media_ssrc,
-                                  (uint16_t)r->next, r->fb_count, r->arrival_us,
-                                  (size_t)HISTORY_MASK, (size_t)(r->next & HISTORY_MASK), n,
-                                  &reported);
+        int len = prism_tcc_write(
+            buf + used, cap - used, sender_ssrc, media_ssrc, (uint16_t)r->next, r->fb_count,
+            r->arrival_us, (size_t)HISTORY_MASK, (size_t)(r->next & HISTORY_MASK), n, &reported);
         PRISM_CHECK(len != 0); /* the window holds a received packet */
         if (len < 0)
             return used > 0 ? (int)used : len;

@@ -300,8 +300,8 @@ static void test_long_runs(void **state)
     /* 10000 received at the same tick: runs of 8191 and 1809 "small". */
     for (size_t i = 0; i < 10000; i++)
         big[i] = 64000;
-    int len = prism_tcc_write(buf, sizeof(buf), SENDER, MEDIA, 65000, 0, big, SIZE_MAX, 0, 10000,
-                              &rep);
+    int len =
+        prism_tcc_write(buf, sizeof(buf), SENDER, MEDIA, 65000, 0, big, SIZE_MAX, 0, 10000, &rep);
     assert_true(len > 0);
     assert_int_equal(rep, 10000);
     assert_int_equal(decode(buf, (size_t)len, &n_chunks), 10000);
