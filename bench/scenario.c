@@ -54,6 +54,7 @@
 
 #include "bench/bench.h"
 #include "bench/endpoint.h"
+#include "bench/html.h"
 #include "bench/janus.h"
 #include "bench/limit.h"
 #include "bench/media.h"
@@ -79,6 +80,7 @@ struct opts {
     enum mode mode;
     unsigned width, height, fps, video_kbps, audio_kbps;
     const char *control, *prism, *json_out, *local_ip;
+    const char *html_out; /* --html: the self-contained report (bench/html.h) */
     bool spawn, limit, quiet;
     bool ramp;          /* --ramp: add ramp_step peers per step up to max_peers */
     unsigned ramp_step; /* peers per step (default: one bubble, --peers) */
@@ -717,7 +719,7 @@ static int usage(void)
     fputs("Usage: prism-bench run [--bubbles M] [--peers P] [--duration S]\n"
           "         [--audio-only | --video | --mixed] [--publishers N] [--ramp-s S]\n"
           "         [--control PATH | --spawn [--prism BIN] [--relay-workers N]]\n"
-          "         [--json FILE] [--limit] [--quiet]\n"
+          "         [--json FILE] [--html FILE] [--limit] [--quiet]\n"
           "         [--width W] [--height H] [--fps F] [--video-kbps K] [--audio-kbps K]\n"
           "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
           "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
@@ -727,6 +729,7 @@ static int usage(void)
           "2 bubbles x 3 peers, 10 s, --video 640x360 30 fps 600 kb/s, Opus 32 kb/s.\n"
           "--decode-video N: each peer decodes at most N video streams (default all; the\n"
           "others are reassembled and measured but not decoded, for big bubbles).\n"
+          "--html FILE: a self-contained report (inline SVG plots over time, tables).\n"
           "--ramp: instead of --bubbles and --duration, add N peers per step (default\n"
           "--peers: one bubble) filling bubbles of --peers, measure each step for S s\n"
           "(default 5) once its peers joined and settled, and stop at the first step\n"
@@ -814,6 +817,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->prism = v;
         } else if (strcmp(a, "--json") == 0) {
             o->json_out = v;
+        } else if (strcmp(a, "--html") == 0) {
+            o->html_out = v;
         } else if (strcmp(a, "--local-ip") == 0) {
             o->local_ip = v;
         } else if (strcmp(a, "--tenant") == 0 && strlen(v) < sizeof(o->tenant)) {
@@ -1149,9 +1154,10 @@ static void ramp_finish(struct run *r)
     r->o.bubbles = (unsigned)((r->n_eps + r->o.peers - 1) / r->o.peers);
 }
 
-static void write_json(const struct run *r, const struct figures *f, json_t *streams,
-                       bool have_limit, const struct prism_bench_limit_result *lim,
-                       json_t *failures, int relay_exit)
+/* Builds the report object and writes it as --json and/or --html. */
+static void write_reports(const struct run *r, const struct figures *f, json_t *streams,
+                          bool have_limit, const struct prism_bench_limit_result *lim,
+                          json_t *failures, int relay_exit)
 {
     const struct opts *o = &r->o;
     json_t *timeline = json_array();
@@ -1227,8 +1233,10 @@ static void write_json(const struct run *r, const struct figures *f, json_t *str
         json_object_set_new(json_object_get(root, "scenario"), "max_peers",
                             json_integer(o->max_peers));
     }
-    if (json_dump_file(root, o->json_out, JSON_INDENT(1)) != 0)
+    if (o->json_out != NULL && json_dump_file(root, o->json_out, JSON_INDENT(1)) != 0)
         fprintf(stderr, "prism-bench: cannot write %s\n", o->json_out);
+    if (o->html_out != NULL && prism_bench_html_write(root, o->html_out) != 0)
+        fprintf(stderr, "prism-bench: cannot write %s\n", o->html_out);
     json_decref(root);
 }
 
@@ -1416,8 +1424,8 @@ int prism_bench_run(int argc, char **argv)
         snprintf(why, sizeof(why), "%zu peers failed (%s)", f.t.failed, first);
         json_array_append_new(failures, json_string(why));
     }
-    if (o->json_out != NULL)
-        write_json(r, &f, streams, have_limit, &lim, failures, relay_exit);
+    if (o->json_out != NULL || o->html_out != NULL)
+        write_reports(r, &f, streams, have_limit, &lim, failures, relay_exit);
     if (json_array_size(failures) == 0) {
         printf("verdict: PASS\n");
         rc = 0;

@@ -1,14 +1,29 @@
 """prism-bench smoke scenario (issue 4): 2 bubbles x 3 peers, 5 s, audio and
 video, --spawn. Media must flow both ways (every peer publishes Opus + VP8
 and receives every other member's), with zero decode errors, a passing
-verdict and a well-formed JSON report."""
+verdict and a well-formed JSON report; --html writes a self-contained report
+(no http:// or https:// reference, inline <svg> plots)."""
 import numbers
+import os
+import re
+import tempfile
 
 from common import REQUIRED_KEYS, check, run_bench
 
-rc, text, r = run_bench(["--bubbles", "2", "--peers", "3", "--duration", "5", "--video"])
+with tempfile.TemporaryDirectory(prefix="prism-bench-html-") as d:
+    html_path = os.path.join(d, "report.html")
+    rc, text, r = run_bench(["--bubbles", "2", "--peers", "3", "--duration", "5", "--video",
+                             "--html", html_path])
+    html = open(html_path).read() if os.path.exists(html_path) else None
 check(rc == 0, f"prism-bench exited {rc}", text)
 check(r is not None, "no JSON report", text)
+check(html is not None, "no HTML report written", text)
+check(re.search(r"https?://", html, re.I) is None,
+      "the HTML report refers to something outside itself: "
+      + str(re.findall(r".{0,40}https?://.{0,40}", html, re.I)[:3]))
+check("<svg" in html, "the HTML report has no <svg> plot")
+check(html.lstrip().lower().startswith("<!doctype html") and "</html>" in html,
+      "the HTML report is not a whole document")
 for key in REQUIRED_KEYS:
     check(key in r, f"report lacks {key}", text)
 for key in ("packets_forwarded", "loss_pct", "decode_errors", "relay_cpu_us_per_packet",
@@ -38,4 +53,4 @@ for b in ("b0", "b1"):
             for kind in ("audio", "video"):
                 if sub != pub:
                     check((b, sub, pub, kind) in pairs, f"missing {b} {pub} -> {sub} {kind}")
-print("ok: smoke scenario passed:", {k: r[k] for k in REQUIRED_KEYS})
+print("ok: smoke scenario passed:", {k: r[k] for k in REQUIRED_KEYS}, f"html {len(html)} bytes")
