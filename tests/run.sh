@@ -43,7 +43,7 @@ python3 - <<'PY'
 import json, os
 passed = failed = 0
 for d in ("build", "build-asan"):
-    path = os.path.join(d, "meson-logs", "testlog.json")
+    path = os.path.join(d, "meson-logs", "testlog-full.json")
     if not os.path.exists(path):
         failed += 1
         continue
