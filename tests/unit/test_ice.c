@@ -3,7 +3,8 @@
  *
  * Fast group: connect through the public API with trickle and
  * end-of-candidates, 1,000 datagrams each way in batches, in order and on
- * the loop thread; input validation; 1:1 NAT candidate rewrite; clean close.
+ * the loop thread; a batch of mixed sizes (UDP GSO runs) arriving whole and
+ * in order; input validation; 1:1 NAT candidate rewrite; clean close.
  * Slow group (PRISM_TEST_SLOW=1, meson suite 'slow'): a peer that vanishes
  * after connecting turns the survivor FAILED through consent freshness.
  */
@@ -29,6 +30,7 @@
 #define N_DATAGRAMS 1000
 #define BATCH 50
 #define DATAGRAM_LEN 100
+#define MAX_DATAGRAM_LEN 1400
 #define CONNECT_GUARD_MS 15000
 #define TRANSFER_GUARD_MS 15000
 #define CONSENT_GUARD_MS 45000
@@ -81,7 +83,10 @@ static void on_recv(void *ud, uint8_t *data, size_t len)
 {
     struct side *s = ud;
     note_thread(s);
-    if (len != DATAGRAM_LEN || data[0] != 0x80) {
+    /* Each datagram carries its own length in bytes 5-6 and ends in 0xab:
+     * a batch split at the wrong boundaries shows. */
+    if (len < 8 || data[0] != 0x80 || len != ((size_t)data[5] << 8 | data[6]) ||
+        data[len - 1] != 0xab) {
         s->bad_datagram = true;
         return;
     }
@@ -248,19 +253,26 @@ static void close_pair(struct fixture *f)
 
 /* --- transfer --- */
 
+/* Fills `buf` as datagram `seq` of `len` bytes (8 to MAX_DATAGRAM_LEN). */
+static void fill_datagram(uint8_t *buf, uint32_t seq, size_t len)
+{
+    memset(buf, 0xab, len);
+    buf[0] = 0x80;
+    buf[1] = (uint8_t)(seq >> 24);
+    buf[2] = (uint8_t)(seq >> 16);
+    buf[3] = (uint8_t)(seq >> 8);
+    buf[4] = (uint8_t)seq;
+    buf[5] = (uint8_t)(len >> 8);
+    buf[6] = (uint8_t)len;
+}
+
 static void send_next_batch(struct side *s)
 {
     uint8_t buf[BATCH][DATAGRAM_LEN];
     struct prism_ice_datagram pkts[BATCH];
     size_t n = N_DATAGRAMS - s->sent < BATCH ? N_DATAGRAMS - s->sent : BATCH;
     for (size_t i = 0; i < n; i++) {
-        uint32_t seq = s->sent + (uint32_t)i;
-        memset(buf[i], 0xab, DATAGRAM_LEN);
-        buf[i][0] = 0x80;
-        buf[i][1] = (uint8_t)(seq >> 24);
-        buf[i][2] = (uint8_t)(seq >> 16);
-        buf[i][3] = (uint8_t)(seq >> 8);
-        buf[i][4] = (uint8_t)seq;
+        fill_datagram(buf[i], s->sent + (uint32_t)i, DATAGRAM_LEN);
         pkts[i].data = buf[i];
         pkts[i].len = DATAGRAM_LEN;
     }
@@ -308,6 +320,48 @@ static void test_connect_transfer_close(void **state)
 
     uint8_t one[DATAGRAM_LEN] = {0x80};
     assert_int_equal(prism_ice_send(f->a.ice, one, sizeof(one)), 0);
+    close_pair(f);
+}
+
+static bool b_got_mixed(struct fixture *f)
+{
+    return f->b.received >= f->a.sent;
+}
+
+/* One batch of PRISM_ICE_BATCH_MAX datagrams of mixed sizes: runs of equal
+ * size (sent as UDP GSO messages where the kernel allows), runs ended by a
+ * shorter datagram, single datagrams, a run larger than one GSO message can
+ * hold, and 1,400-byte datagrams. Each arrives on its own, whole, in order. */
+static void test_batch_mixed_sizes(void **state)
+{
+    struct fixture *f = *state;
+    connect_pair(f);
+
+    static uint8_t buf[PRISM_ICE_BATCH_MAX][MAX_DATAGRAM_LEN];
+    struct prism_ice_datagram pkts[PRISM_ICE_BATCH_MAX];
+    for (size_t i = 0; i < PRISM_ICE_BATCH_MAX; i++) {
+        size_t len;
+        if (i < 5)
+            len = 300; /* a run ... */
+        else if (i == 5)
+            len = 120; /* ... ended by a shorter one */
+        else if (i < 9)
+            len = 200 + 10 * i; /* growing: one datagram per message */
+        else if (i < 11)
+            len = 8; /* the smallest, twice */
+        else
+            len = 1400; /* 53 x 1,400 bytes: more than one GSO message holds */
+        fill_datagram(buf[i], (uint32_t)i, len);
+        pkts[i].data = buf[i];
+        pkts[i].len = len;
+    }
+    assert_int_equal(prism_ice_send_batch(f->a.ice, pkts, PRISM_ICE_BATCH_MAX),
+                     PRISM_ICE_BATCH_MAX);
+    f->a.sent = PRISM_ICE_BATCH_MAX;
+    assert_true(run_until(f, b_got_mixed, TRANSFER_GUARD_MS));
+    assert_int_equal(f->b.received, PRISM_ICE_BATCH_MAX);
+    assert_false(f->b.out_of_order);
+    assert_false(f->b.bad_datagram);
     close_pair(f);
 }
 
@@ -555,6 +609,7 @@ int main(void)
     const struct CMUnitTest fast[] = {
         cmocka_unit_test_setup_teardown(test_connect_transfer_close, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_mixed_sizes, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_advertise_and_port_range, fixture_setup,
