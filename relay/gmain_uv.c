@@ -5,8 +5,9 @@
  * then sync of the uv_poll_t set and the timer. A cycle runs from a poll
  * callback (with that fd's revents filled in) or from the timer; libuv
  * callbacks never nest, and a cycle never starts inside another (in_cycle).
- * Allocation happens only when the fd set grows; like GLib itself, running
- * out of memory aborts (g_new/g_renew).
+ * Allocation happens only when the fd set grows and in prism_gmain_uv_wake
+ * (a probe source, see below); like GLib itself, running out of memory
+ * aborts (g_new/g_renew).
  *
  * GLib's own wake-up eventfd is never watched. GLib signals it whenever a
  * source's fds leave or rejoin the poll set, which g_main_dispatch does for
@@ -16,6 +17,18 @@
  * to wake a poll() blocked in another thread; here the owning thread is the
  * only one that touches the context, and it re-queries after every dispatch
  * and after every control call (prism_gmain_uv_wake), so nothing is lost.
+ *
+ * Not watching the eventfd still leaves GLib writing it: two write(2) per
+ * dispatch of a source with fds (libnice's socket sources: one per received
+ * burst). Sources marked G_SOURCE_CAN_RECURSE are not blocked, so every
+ * socket source (GIO names them "GSocket") is marked can-recurse as soon as
+ * we see it: source ids are per context and increasing, so we scan the ids
+ * attached since the last scan (found by attaching a probe) whenever the fd
+ * set grows and after every control call. Timers are left alone: an
+ * unblocked timeout signals the eventfd when it re-arms itself, a blocked
+ * one does not. Blocking only guards against a callback that iterates the
+ * same context again; nothing does here: libnice never runs a nested loop,
+ * and this driver refuses to cycle inside a cycle (in_cycle).
  */
 #include "relay/gmain_uv.h"
 
@@ -56,6 +69,7 @@ struct prism_gmain_uv {
     size_t n_pollers;            /* live entries in pollers */
     size_t cap_pollers;          /* allocated entries in pollers */
     int wakeup_fd;               /* GLib's wake-up eventfd: never watched */
+    guint next_scan_id;          /* lowest source id not yet marked can-recurse */
     size_t open_handles;         /* uv handles whose close cb has not run */
     void (*closed_cb)(void *ud); /* from prism_gmain_uv_close() */
     void *closed_ud;
@@ -183,11 +197,32 @@ static void close_poller(struct poller *p)
     uv_close((uv_handle_t *)&p->handle, on_poller_closed);
 }
 
+/* Marks the socket sources attached since the last call
+ * G_SOURCE_CAN_RECURSE (see the top of the file). O(ids attached since);
+ * allocates the probe. */
+static void let_sources_recurse(struct prism_gmain_uv *d)
+{
+    GSource *probe = g_idle_source_new();
+    guint top = g_source_attach(probe, d->ctx);
+    g_source_destroy(probe);
+    g_source_unref(probe);
+    if (top < d->next_scan_id) /* the id counter wrapped */
+        d->next_scan_id = 1;
+    for (guint id = d->next_scan_id; id < top; id++) {
+        GSource *src = g_main_context_find_source_by_id(d->ctx, id);
+        if (src && !g_source_get_can_recurse(src) &&
+            g_strcmp0(g_source_get_name(src), "GSocket") == 0)
+            g_source_set_can_recurse(src, TRUE);
+    }
+    d->next_scan_id = top + 1;
+}
+
 /* Makes the uv_poll_t set equal GLib's fd set. `rearm_all` restarts every
  * handle even if unchanged, so that an fd number GLib closed and reused is
  * registered again with epoll (libuv then does ADD, or MOD on EEXIST). */
 static void sync_pollers(struct prism_gmain_uv *d, bool rearm_all)
 {
+    bool grew = false;
     d->watch_failed = false;
     for (size_t i = 0; i < d->n_pollers; i++) {
         d->pollers[i]->seen = false;
@@ -203,6 +238,7 @@ static void sync_pollers(struct prism_gmain_uv *d, bool rearm_all)
                 d->watch_failed = true;
                 continue;
             }
+            grew = true;
         }
         p->seen = true;
         p->wanted |= gio_to_uv(d->fds[i].events);
@@ -224,6 +260,9 @@ static void sync_pollers(struct prism_gmain_uv *d, bool rearm_all)
         }
         i++;
     }
+    /* A new fd means a new source: stop GLib blocking it per dispatch. */
+    if (grew || rearm_all)
+        let_sources_recurse(d);
 }
 
 /* prepare + query + sync + timer. */
@@ -289,6 +328,7 @@ int prism_gmain_uv_new(uv_loop_t *loop, struct prism_gmain_uv **out)
     d->cap_fds = INITIAL_FDS;
     d->fds = g_new0(GPollFD, d->cap_fds);
     d->wakeup_fd = -1;
+    d->next_scan_id = 1;
     rearm(d, false);
     /* A fresh context polls exactly one fd: its wake-up eventfd. */
     PRISM_CHECK(d->n_fds == 1);
