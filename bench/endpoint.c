@@ -22,6 +22,7 @@
 
 #include <openssl/rand.h>
 
+#include "relay/base/bytes.h"
 #include "relay/base/error.h"
 #include "relay/rtcp.h"
 #include "relay/rtp.h"
@@ -97,11 +98,11 @@ static void on_pub_rtcp(void *ud, uint8_t *pkt, size_t len)
     prism_rtcp_iter_init(&it, pkt, len);
     while (prism_rtcp_next(&it, &item) == 0) {
         uint32_t ssrc = 0;
+        uint8_t seq_nr;
         if (prism_rtcp_is_pli(&item))
             ssrc = item.media_ssrc;
-        else if (prism_rtcp_fir_count(&item) > 0 && item.body_len >= 4)
-            ssrc = (uint32_t)item.body[0] << 24 | (uint32_t)item.body[1] << 16 |
-                   (uint32_t)item.body[2] << 8 | item.body[3];
+        else if (prism_rtcp_fir_entry(&item, 0, &ssrc, &seq_nr) != 0)
+            ssrc = 0;
         if (ssrc != 0 && ep->video != NULL && ssrc == ep->tx_video.ssrc)
             prism_bench_tx_keyframe(&ep->tx_video);
     }
@@ -112,8 +113,7 @@ static void on_sub_rtp(void *ud, uint8_t *pkt, size_t len)
     struct prism_bench_endpoint *ep = ud;
     if (len < 12)
         return;
-    uint32_t ssrc =
-        (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 | pkt[11];
+    uint32_t ssrc = prism_load_be32(pkt + 8);
     for (size_t i = 0; i < ep->n_rx; i++) {
         struct prism_bench_rx_slot *s = ep->rx[i];
         if (s->rx.ssrc != ssrc)

@@ -44,6 +44,7 @@
 #include <glib.h>
 #include <openssl/rand.h>
 
+#include "relay/base/bytes.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/room.h"
@@ -254,8 +255,7 @@ static void rebuild_outs(struct room *room)
 static struct track *find_track(struct peer *p, const uint8_t *pkt,
                                 const struct prism_rtp_header *h)
 {
-    uint32_t ssrc = (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 |
-                    pkt[11];
+    uint32_t ssrc = prism_load_be32(pkt + 8);
     for (size_t i = 0; i < p->n_tracks; i++)
         if (p->tracks[i].d.ssrc == ssrc)
             return &p->tracks[i];
@@ -292,8 +292,7 @@ static void note_audio_level(struct track *tr, const uint8_t *pkt, const struct 
  * neither forwards nor counts them as drops (downstream offers carry no rtx). */
 static bool is_rtx(const struct peer *p, const uint8_t *pkt)
 {
-    uint32_t ssrc = (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 |
-                    pkt[11];
+    uint32_t ssrc = prism_load_be32(pkt + 8);
     for (size_t i = 0; i < p->n_tracks; i++)
         if (p->tracks[i].d.rtx_ssrc == ssrc)
             return true;
@@ -328,8 +327,8 @@ static void on_rtp(void *ud, uint8_t *pkt, size_t len)
             p->drop_no_route++;
         return;
     }
-    uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
-    uint32_t ts = (uint32_t)pkt[4] << 24 | (uint32_t)pkt[5] << 16 | (uint32_t)pkt[6] << 8 | pkt[7];
+    uint16_t seq = prism_load_be16(pkt + 2);
+    uint32_t ts = prism_load_be32(pkt + 4);
     uint32_t arrival = (uint32_t)(uv_now(p->room->rooms->loop) * (tr->clock_hz / 1000));
     prism_rtp_seq_stats_update(&tr->stats, seq, ts, arrival, NULL);
     if (tr->d.audio_level_ext_id != 0)
@@ -350,12 +349,12 @@ static void on_rtcp(void *ud, uint8_t *pkt, size_t len)
     struct prism_rtcp_item item;
     prism_rtcp_iter_init(&it, pkt, len);
     while (prism_rtcp_next(&it, &item) == 0) {
+        uint32_t ssrc;
+        uint8_t seq_nr;
         if (prism_rtcp_is_pli(&item))
             keyframe_for_subscriber(l->peer, item.media_ssrc);
-        else if (prism_rtcp_fir_count(&item) > 0 && item.body_len >= 4)
-            keyframe_for_subscriber(l->peer, (uint32_t)item.body[0] << 24 |
-                                                 (uint32_t)item.body[1] << 16 |
-                                                 (uint32_t)item.body[2] << 8 | item.body[3]);
+        else if (prism_rtcp_fir_entry(&item, 0, &ssrc, &seq_nr) == 0)
+            keyframe_for_subscriber(l->peer, ssrc);
     }
 }
 
