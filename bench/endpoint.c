@@ -24,8 +24,8 @@
 
 #include "relay/base/bytes.h"
 #include "relay/base/error.h"
-#include "relay/rtcp.h"
-#include "relay/rtp.h"
+#include "relay/wire/rtcp.h"
+#include "relay/wire/rtp.h"
 
 #define PLI_GAP_NS 200000000u /* at most one PLI per stream per 200 ms */
 
@@ -142,10 +142,10 @@ static void on_sub_rtcp(void *ud, uint8_t *pkt, size_t len)
     (void)len;
 }
 
-static void on_pub_status(void *ud, enum prism_transport_status st, const char *reason)
+static void on_pub_status(void *ud, enum prism_transport_state st, const char *reason)
 {
     struct prism_bench_endpoint *ep = ud;
-    if (st == PRISM_TS_CONNECTED) {
+    if (st == PRISM_TRANSPORT_CONNECTED) {
         ep->pub_connected_ns = prism_bench_now_ns();
         ep->sending = true;
         uint64_t now = ep->pub_connected_ns;
@@ -157,18 +157,18 @@ static void on_pub_status(void *ud, enum prism_transport_status st, const char *
         if (s->video != NULL)
             ep->tx_video.next_ns = now + (uint64_t)rand() % s->video->interval_ns;
         maybe_ready(ep);
-    } else if (st == PRISM_TS_FAILED || st == PRISM_TS_CLOSED) {
+    } else if (st == PRISM_TRANSPORT_FAILED || st == PRISM_TRANSPORT_CLOSED) {
         ep->sending = false;
         fail(ep, "publish transport", reason);
     }
 }
 
-static void on_sub_status(void *ud, enum prism_transport_status st, const char *reason)
+static void on_sub_status(void *ud, enum prism_transport_state st, const char *reason)
 {
     struct prism_bench_endpoint *ep = ud;
-    if (st == PRISM_TS_CONNECTED)
+    if (st == PRISM_TRANSPORT_CONNECTED)
         ep->sub_connected_ns = prism_bench_now_ns();
-    else if (st == PRISM_TS_FAILED || st == PRISM_TS_CLOSED)
+    else if (st == PRISM_TRANSPORT_FAILED || st == PRISM_TRANSPORT_CLOSED)
         fail(ep, "subscribe transport", reason);
 }
 
@@ -712,24 +712,15 @@ void prism_bench_endpoint_free(struct prism_bench_endpoint *ep)
     free(ep);
 }
 
-static void add(struct prism_transport_counters *sum, const struct prism_transport *t)
+static void add(struct prism_media_counters *sum, const struct prism_transport *t)
 {
     if (t == NULL)
         return;
-    const struct prism_transport_counters *c = prism_transport_counters(t);
-    sum->packets_in += c->packets_in;
-    sum->bytes_in += c->bytes_in;
-    sum->packets_out += c->packets_out;
-    sum->bytes_out += c->bytes_out;
-    sum->drop_not_srtp += c->drop_not_srtp;
-    sum->drop_srtp_auth += c->drop_srtp_auth;
-    sum->drop_srtp_replay += c->drop_srtp_replay;
-    sum->drop_malformed += c->drop_malformed;
-    sum->drop_egress += c->drop_egress;
+    prism_media_counters_add(sum, prism_transport_counters(t));
 }
 
 void prism_bench_endpoint_counters(const struct prism_bench_endpoint *ep,
-                                   struct prism_transport_counters *sum)
+                                   struct prism_media_counters *sum)
 {
     memset(sum, 0, sizeof(*sum));
     add(sum, ep->pub);

@@ -34,9 +34,9 @@
 #include "bench/media.h"
 #include "bench/rpc.h"
 #include "crypto/dtls.h"
-#include "relay/egress.h"
-#include "relay/sdp.h"
-#include "relay/transport.h"
+#include "relay/net/egress.h"
+#include "relay/wire/sdp.h"
+#include "relay/net/transport.h"
 
 #define PRISM_BENCH_ID_LEN 65
 #define PRISM_BENCH_MAX_RX PRISM_SDP_MAX_MEDIA /* streams one endpoint receives */
@@ -169,7 +169,7 @@ void prism_bench_endpoint_free(struct prism_bench_endpoint *ep);
 
 /* Transport counters summed over both transports (zeros when closed). */
 void prism_bench_endpoint_counters(const struct prism_bench_endpoint *ep,
-                                   struct prism_transport_counters *sum);
+                                   struct prism_media_counters *sum);
 
 /* For a site's signaller (see struct prism_bench_signaller):
  * joined: the join went through; a publisher starts gathering and offers.

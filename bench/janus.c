@@ -30,7 +30,7 @@
 #include <jansson.h>
 
 #include "bench/media.h"
-#include "relay/rtp.h"
+#include "relay/wire/rtp.h"
 
 #define KEEPALIVE_NS (20ull * 1000000000ull)
 #define HTTP_TIMEOUT_S 45 /* longer than Janus's 30 s long poll */

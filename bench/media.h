@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "relay/rtp.h"
+#include "relay/wire/rtp.h"
 
 #define PRISM_BENCH_EXT_ABS_SEND_TIME 3 /* extmap id we offer for abs-send-time */
 #define PRISM_BENCH_PT_OPUS 111

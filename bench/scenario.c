@@ -408,7 +408,7 @@ static void on_final_stats(void *ud, json_t *result, json_t *error)
     }
     /* The bench's own transport counters, before the transports close. */
     for (size_t i = 0; i < r->n_eps; i++) {
-        struct prism_transport_counters c;
+        struct prism_media_counters c;
         prism_bench_endpoint_counters(r->eps[i], &c);
         r->bench_drop_egress += c.drop_egress;
         r->bench_drop_other +=

@@ -11,7 +11,7 @@
 
 #include "relay/base/error.h"
 #include "relay/base/log.h"
-#include "relay/config.h"
+#include "relay/base/config.h"
 #include "signaling/control.h"
 
 static const char usage[] =

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "relay/config.h"
+#include "relay/base/config.h"
 
 struct prism_client {
     char label[80];   /* for the audit log: "uid:1000" or "cert:<sha-256 hex>" */

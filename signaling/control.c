@@ -19,7 +19,7 @@
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/base/log.h"
-#include "relay/relay.h"
+#include "relay/control/relay.h"
 #include "signaling/audit.h"
 #include "signaling/control.h"
 #include "signaling/events.h"

@@ -5,7 +5,7 @@
 #ifndef PRISM_SIGNALING_CONTROL_H
 #define PRISM_SIGNALING_CONTROL_H
 
-#include "relay/config.h"
+#include "relay/base/config.h"
 
 /* Runs the relay on the calling thread (which becomes the control thread).
  * `cfg` is owned by the caller and must outlive the call. Returns the

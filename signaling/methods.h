@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "relay/relay.h"
+#include "relay/control/relay.h"
 #include "signaling/audit.h"
 #include "signaling/conn.h"
 #include "signaling/events.h"

@@ -15,7 +15,7 @@
 #include <uv.h>
 
 #include "crypto/tls.h"
-#include "relay/config.h"
+#include "relay/base/config.h"
 #include "signaling/conn.h"
 
 struct prism_server;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "relay/base/error.h"
-#include "relay/rtcp.h"
+#include "relay/wire/rtcp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

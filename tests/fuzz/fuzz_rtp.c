@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "relay/base/error.h"
-#include "relay/rtp.h"
+#include "relay/wire/rtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

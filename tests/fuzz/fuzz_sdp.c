@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "relay/base/error.h"
-#include "relay/sdp.h"
+#include "relay/wire/sdp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "relay/base/error.h"
-#include "relay/rtcp.h"
-#include "relay/tcc.h"
+#include "relay/wire/rtcp.h"
+#include "relay/wire/tcc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Lint suite: banned functions (STYLE.md, after curl's list) and the
-# include direction between modules (base <- crypto <- relay <- signaling;
-# only relay/main.c sees both relay/ and signaling/). Prints each offence.
+# include direction between layers (base <- wire, crypto <- net <- worker <-
+# control <- signaling; only relay/main.c sees both relay/ and signaling/). Prints each offence.
 set -u
 top=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 2
@@ -19,14 +19,29 @@ for f in $sources; do
         while IFS= read -r line; do echo "$f:$line: banned function"; done
 done | grep . && status=1
 
-for f in $(find crypto relay/base -name '*.[ch]'); do
-    grep -nE '#include "(relay/[a-z_]+\.h|signaling/)' "$f" | grep -v '"relay/base/' |
-        while IFS= read -r line; do echo "$f:$line: crypto/ and relay/base/ see only the base layer"; done
-done | grep . && status=1
-
-for f in $(find relay -name '*.[ch]' ! -name main.c); do
-    grep -n '#include "signaling/' "$f" |
-        while IFS= read -r line; do echo "$f:$line: relay/ never includes signaling/"; done
+# Layers, bottom first: a file may include its own layer and those below.
+# crypto/ needs only relay/base/; relay/main.c alone sees signaling/.
+rank() {
+    case "$1" in
+    relay/base/*) echo 0 ;;
+    relay/wire/* | crypto/*) echo 1 ;;
+    relay/net/*) echo 2 ;;
+    relay/worker/*) echo 3 ;;
+    relay/control/*) echo 4 ;;
+    signaling/*) echo 5 ;;
+    *) echo 9 ;;
+    esac
+}
+for f in $(find crypto relay signaling -name '*.[ch]' ! -path relay/main.c); do
+    own=$(rank "$f")
+    grep -noE '#include "(relay|crypto|signaling|bench|tests)/[a-z_/]+\.h"' "$f" |
+        while IFS=: read -r n inc; do
+            dep=${inc#*\"}
+            dep=${dep%\"}
+            [ "$dep" = "${dep#crypto/}" ] || [ "$f" = "${f#relay/wire/}" ] ||
+                { echo "$f:$n: $dep: relay/wire/ is pure and never sees crypto/"; continue; }
+            [ "$(rank "$dep")" -le "$own" ] || echo "$f:$n: $dep: includes go down the layers only"
+        done
 done | grep . && status=1
 
 for f in $sources; do

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "relay/base/error.h"
-#include "relay/config.h"
+#include "relay/base/config.h"
 
 static char path[64];
 

@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "relay/base/error.h"
-#include "relay/gmain_uv.h"
-#include "relay/ice.h"
+#include "relay/net/gmain_uv.h"
+#include "relay/net/ice.h"
 
 #define N_DATAGRAMS 1000
 #define BATCH 50

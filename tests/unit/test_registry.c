@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "relay/base/error.h"
-#include "relay/registry.h"
+#include "relay/control/registry.h"
 
 static const struct prism_limits unlimited = {0, 0, 0};
 

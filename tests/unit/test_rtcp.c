@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "relay/base/error.h"
-#include "relay/rtcp.h"
+#include "relay/wire/rtcp.h"
 
 /* An SDES with one chunk: CNAME "abcd" then END, padded to a word. */
 static const uint8_t sdes_cname[] = {

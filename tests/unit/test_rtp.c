@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "relay/base/error.h"
-#include "relay/rtp.h"
+#include "relay/wire/rtp.h"
 
 /* Chromium Opus, extmap 1 ssrc-audio-level, 2 abs-send-time,
  * 3 transport-wide-cc, 4 mid; one-byte profile, 3 words. */

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "relay/base/error.h"
-#include "relay/sdp.h"
+#include "relay/wire/sdp.h"
 
 #ifndef PRISM_SDP_DATA
 #define PRISM_SDP_DATA "tests/data/sdp"

@@ -20,8 +20,8 @@
 #include <cmocka.h>
 
 #include "relay/base/error.h"
-#include "relay/rtcp.h"
-#include "relay/tcc.h"
+#include "relay/wire/rtcp.h"
+#include "relay/wire/tcc.h"
 
 #define SENDER 0x11223344u
 #define MEDIA 0x55667788u

@@ -38,9 +38,9 @@
 #include "crypto/cert.h"
 #include "crypto/dtls.h"
 #include "relay/base/error.h"
-#include "relay/egress.h"
-#include "relay/ice.h"
-#include "relay/transport.h"
+#include "relay/net/egress.h"
+#include "relay/net/ice.h"
+#include "relay/net/transport.h"
 
 #define N_RTP 500
 #define N_RTCP 500
@@ -61,7 +61,7 @@ struct side {
     struct prism_dtls_ctx *dtls_ctx;
     struct prism_transport *t;
     struct side *peer;
-    enum prism_transport_status status; /* last reported */
+    enum prism_transport_state status; /* last reported */
     int n_status;                       /* on_status calls */
     char reason[200];                   /* last reported reason */
     bool candidate_error;
@@ -171,7 +171,7 @@ static void on_closed(void *ud)
     s->closed = true;
 }
 
-static void on_status(void *ud, enum prism_transport_status st, const char *reason)
+static void on_status(void *ud, enum prism_transport_state st, const char *reason)
 {
     struct side *s = ud;
     assert_non_null(reason);
@@ -182,7 +182,7 @@ static void on_status(void *ud, enum prism_transport_status st, const char *reas
         n = sizeof(s->reason) - 1;
     memcpy(s->reason, reason, n);
     s->reason[n] = '\0';
-    if (st == PRISM_TS_FAILED && s->close_on_failed) {
+    if (st == PRISM_TRANSPORT_FAILED && s->close_on_failed) {
         prism_transport_close(s->t, on_closed);
         s->t = NULL;
     }
@@ -241,13 +241,13 @@ static bool run_until(struct fixture *f, bool (*done)(struct fixture *), uint64_
 
 static bool both_connected(struct fixture *f)
 {
-    return f->a.status == PRISM_TS_CONNECTED && f->b.status == PRISM_TS_CONNECTED;
+    return f->a.status == PRISM_TRANSPORT_CONNECTED && f->b.status == PRISM_TRANSPORT_CONNECTED;
 }
 
 static bool any_final(struct fixture *f)
 {
-    return f->a.status == PRISM_TS_FAILED || f->b.status == PRISM_TS_FAILED ||
-           f->a.status == PRISM_TS_CLOSED || f->b.status == PRISM_TS_CLOSED;
+    return f->a.status == PRISM_TRANSPORT_FAILED || f->b.status == PRISM_TRANSPORT_FAILED ||
+           f->a.status == PRISM_TRANSPORT_CLOSED || f->b.status == PRISM_TRANSPORT_CLOSED;
 }
 
 static bool connected_or_final(struct fixture *f)
@@ -314,7 +314,7 @@ static void new_transport(struct fixture *f, struct side *s, enum prism_dtls_rol
         .egress = f->egress,
     };
     assert_int_equal(prism_transport_new(&f->loop, &cfg, &callbacks, s, &s->t), 0);
-    assert_int_equal(prism_transport_status(s->t), PRISM_TS_NEW);
+    assert_int_equal(prism_transport_status(s->t), PRISM_TRANSPORT_NEW);
 }
 
 /* "sha-256 AB:CD:..." of `s`'s certificate, with the first digit changed when
@@ -334,7 +334,7 @@ static void exchange_remote(struct side *s, bool wrong_fingerprint)
     prism_transport_local_credentials(s->peer->t, &ufrag, &pwd);
     sdp_fingerprint(s->peer, wrong_fingerprint, fp, sizeof(fp));
     assert_int_equal(prism_transport_set_remote(s->t, ufrag, pwd, fp), 0);
-    assert_int_equal(prism_transport_status(s->t), PRISM_TS_CONNECTING);
+    assert_int_equal(prism_transport_status(s->t), PRISM_TRANSPORT_CONNECTING);
     assert_int_equal(prism_transport_set_remote(s->t, ufrag, pwd, fp), PRISM_EINVAL);
 }
 
@@ -390,7 +390,7 @@ static bool transfer_done(struct fixture *f)
 
 static bool b_closed_by_peer(struct fixture *f)
 {
-    return f->b.status == PRISM_TS_CLOSED;
+    return f->b.status == PRISM_TRANSPORT_CLOSED;
 }
 
 static void test_connect_and_transfer(void **state)
@@ -418,8 +418,8 @@ static void test_connect_and_transfer(void **state)
     assert_int_equal(f->a.rtp_received, 0);
     assert_int_equal(f->b.rtcp_received, 0);
 
-    const struct prism_transport_counters *ca = prism_transport_counters(f->a.t);
-    const struct prism_transport_counters *cb = prism_transport_counters(f->b.t);
+    const struct prism_media_counters *ca = prism_transport_counters(f->a.t);
+    const struct prism_media_counters *cb = prism_transport_counters(f->b.t);
     assert_int_equal(ca->packets_out, N_RTP);
     assert_int_equal(cb->packets_in, N_RTP);
     assert_int_equal(cb->packets_out, N_RTCP);
@@ -456,7 +456,7 @@ static void test_connect_and_transfer(void **state)
 
 /* --- ingress demultiplexing --- */
 
-static void snapshot(const struct side *s, struct prism_transport_counters *out)
+static void snapshot(const struct side *s, struct prism_media_counters *out)
 {
     *out = *prism_transport_counters(s->t);
 }
@@ -473,7 +473,7 @@ static void inject(struct side *s, const uint8_t *data, size_t len)
 static void test_ingress_demux(void **state)
 {
     struct fixture *f = *state;
-    struct prism_transport_counters before;
+    struct prism_media_counters before;
     uint8_t plain[RTP_LEN];
     make_rtp(plain, 7);
 
@@ -558,7 +558,7 @@ static void test_ingress_demux(void **state)
     memset(dtls_junk, 0x5a, sizeof(dtls_junk));
     dtls_junk[0] = 23;
     inject(&f->b, dtls_junk, sizeof(dtls_junk));
-    assert_int_equal(prism_transport_status(f->b.t), PRISM_TS_CONNECTED);
+    assert_int_equal(prism_transport_status(f->b.t), PRISM_TRANSPORT_CONNECTED);
     assert_false(f->b.rtp_bad);
     assert_int_equal(f->b.rtcp_received, 0);
     assert_int_equal(f->a.rtp_received, 0);
@@ -581,11 +581,11 @@ static void test_egress_refusals(void **state)
     assert_int_equal(prism_transport_counters(f->a.t)->drop_egress, 2);
     prism_transport_close(f->a.t, NULL);
     f->a.t = NULL;
-    f->a.status = PRISM_TS_NEW;
+    f->a.status = PRISM_TRANSPORT_NEW;
     f->a.n_status = 0;
 
     connect_pair(f);
-    const struct prism_transport_counters *c = prism_transport_counters(f->a.t);
+    const struct prism_media_counters *c = prism_transport_counters(f->a.t);
 
     /* Invalid packets. */
     uint8_t big[PRISM_EGRESS_MAX_PACKET + 1];
@@ -630,7 +630,7 @@ static void test_egress_refusals(void **state)
 static bool side_failed(struct fixture *f, struct side *s)
 {
     (void)f;
-    return s->status == PRISM_TS_FAILED;
+    return s->status == PRISM_TRANSPORT_FAILED;
 }
 
 static bool b_failed(struct fixture *f)
@@ -658,7 +658,7 @@ static void check_wrong_fingerprint(struct fixture *f, bool on_client)
     /* Closed from inside on_status. */
     assert_null(victim->t);
     /* The other side never gets keys: its handshake failed or is stuck. */
-    assert_int_not_equal(other->status, PRISM_TS_CONNECTED);
+    assert_int_not_equal(other->status, PRISM_TRANSPORT_CONNECTED);
     make_rtp(pkt, 1);
     assert_int_equal(prism_transport_send_rtp(other->t, pkt, sizeof(pkt), NEW_SSRC), PRISM_EIO);
     assert_int_equal(f->a.rtp_received + f->b.rtp_received + f->a.rtcp_received +
@@ -718,9 +718,9 @@ static void test_invalid_arguments(void **state)
     assert_int_equal(prism_transport_set_remote(f->a.t, "x", pwd, fp), PRISM_EINVAL);
     /* A failed set_remote leaves no session behind: a good one still works. */
     assert_int_equal(prism_transport_set_remote(f->a.t, ufrag, pwd, fp), 0);
-    assert_int_equal(f->a.status, PRISM_TS_CONNECTING);
+    assert_int_equal(f->a.status, PRISM_TRANSPORT_CONNECTING);
     prism_transport_close(f->a.t, on_closed);
-    assert_int_equal(prism_transport_status(f->a.t), PRISM_TS_CLOSED);
+    assert_int_equal(prism_transport_status(f->a.t), PRISM_TRANSPORT_CLOSED);
     f->a.t = NULL;
     prism_transport_close(NULL, NULL);
     f->b.closed = true;

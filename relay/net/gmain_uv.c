@@ -30,7 +30,7 @@
  * same context again; nothing does here: libnice never runs a nested loop,
  * and this driver refuses to cycle inside a cycle (in_cycle).
  */
-#include "relay/gmain_uv.h"
+#include "relay/net/gmain_uv.h"
 
 #include <stdbool.h>
 

@@ -15,9 +15,9 @@
 
 #include "crypto/dtls.h"
 #include "relay/base/ids.h"
-#include "relay/config.h"
-#include "relay/mailbox.h"
-#include "relay/registry.h"
+#include "relay/base/config.h"
+#include "relay/base/counters.h"
+#include "relay/base/mailbox.h"
 
 #define PRISM_MEDIA_MAX_CANDS 16     /* candidates carried per message */
 #define PRISM_MEDIA_CAND_LEN 256     /* bytes per candidate, NUL included */

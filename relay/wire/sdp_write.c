@@ -23,7 +23,7 @@
 #include <strings.h>
 
 #include "relay/base/error.h"
-#include "relay/sdp.h"
+#include "relay/wire/sdp.h"
 
 struct sb {
     char *buf;

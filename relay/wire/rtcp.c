@@ -3,7 +3,7 @@
  * and counts once, so the readers below only re-check the type and index
  * they are given; builders size their output before writing a byte.
  */
-#include "relay/rtcp.h"
+#include "relay/wire/rtcp.h"
 
 #include <string.h>
 

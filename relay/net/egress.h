@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #include "crypto/srtp.h"
-#include "relay/ice.h"
+#include "relay/net/ice.h"
 
 /* Largest plain RTP/RTCP packet the egress accepts, in bytes (an Ethernet
  * MTU; browsers keep media packets under ~1,200). */

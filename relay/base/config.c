@@ -14,7 +14,7 @@
 #include <glib.h>
 
 #include "relay/base/error.h"
-#include "relay/config.h"
+#include "relay/base/config.h"
 
 void prism_config_defaults(struct prism_config *cfg)
 {

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "relay/base/error.h"
-#include "relay/sdp.h"
+#include "relay/wire/sdp.h"
 
 /* A borrowed slice of the input; never NUL-terminated. */
 struct span {

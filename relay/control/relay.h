@@ -15,8 +15,8 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "relay/config.h"
-#include "relay/registry.h"
+#include "relay/base/config.h"
+#include "relay/control/registry.h"
 
 struct prism_relay;
 

@@ -15,13 +15,19 @@
 
 #include "relay/base/ids.h"
 #include "relay/base/log.h"
-#include "relay/registry.h"
 
 #define PRISM_CONFIG_MAX_UIDS 32
 #define PRISM_CONFIG_MAX_CLIENTS 64
 #define PRISM_CONFIG_MAX_CLIENT_TENANTS 32
 #define PRISM_CONFIG_MAX_MEDIA_IPS 8
 #define PRISM_PATH_MAX 512
+
+/* Per-tenant limits; 0 means unlimited. */
+struct prism_limits {
+    uint32_t max_bubbles; /* bubbles at once */
+    uint32_t max_peers;   /* peers at once, over all its bubbles */
+    uint32_t max_kbps;    /* media bitrate cap, enforced by the media plane */
+};
 
 /* A control client named in the config and what it may touch. */
 struct prism_config_client {

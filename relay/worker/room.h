@@ -14,8 +14,8 @@
 
 #include <uv.h>
 
-#include "relay/egress.h"
-#include "relay/worker.h"
+#include "relay/net/egress.h"
+#include "relay/worker/worker.h"
 
 struct prism_rooms;
 

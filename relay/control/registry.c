@@ -15,7 +15,7 @@
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
-#include "relay/registry.h"
+#include "relay/control/registry.h"
 
 struct prism_registry {
     GHashTable *tenants;     /* id -> struct prism_tenant */
@@ -293,30 +293,4 @@ void prism_registry_foreach_tenant(struct prism_registry *reg, prism_registry_te
     g_hash_table_iter_init(&it, reg->tenants);
     while (g_hash_table_iter_next(&it, NULL, &value))
         cb(ud, value);
-}
-
-void prism_media_counters_add(struct prism_media_counters *sum,
-                              const struct prism_media_counters *c)
-{
-    sum->packets_in += c->packets_in;
-    sum->bytes_in += c->bytes_in;
-    sum->packets_out += c->packets_out;
-    sum->bytes_out += c->bytes_out;
-    sum->drop_not_srtp += c->drop_not_srtp;
-    sum->drop_srtp_auth += c->drop_srtp_auth;
-    sum->drop_srtp_replay += c->drop_srtp_replay;
-    sum->drop_malformed += c->drop_malformed;
-    sum->drop_no_route += c->drop_no_route;
-    sum->drop_egress += c->drop_egress;
-}
-
-const char *prism_transport_state_name(enum prism_transport_state st)
-{
-    switch (st) {
-    case PRISM_TRANSPORT_CONNECTING: return "connecting";
-    case PRISM_TRANSPORT_CONNECTED: return "connected";
-    case PRISM_TRANSPORT_FAILED: return "failed";
-    case PRISM_TRANSPORT_CLOSED: return "closed";
-    default: return "new";
-    }
 }

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "relay/rtp.h"
+#include "relay/wire/rtp.h"
 
 enum prism_rtcp_type {
     PRISM_RTCP_SR = 200,

@@ -47,11 +47,11 @@
 #include "relay/base/bytes.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
-#include "relay/room.h"
-#include "relay/rtcp.h"
-#include "relay/rtp.h"
-#include "relay/tcc.h"
-#include "relay/transport.h"
+#include "relay/worker/room.h"
+#include "relay/wire/rtcp.h"
+#include "relay/wire/rtp.h"
+#include "relay/wire/tcc.h"
+#include "relay/net/transport.h"
 
 #define KEYFRAME_GAP_MS 300
 #define FEEDBACK_BYTES 1200      /* one transport-cc datagram: under any path MTU with SRTCP */
@@ -153,16 +153,7 @@ static uint32_t random_ssrc(void)
 
 static void add_counters(struct prism_media_counters *sum, const struct prism_transport *t)
 {
-    const struct prism_transport_counters *c = prism_transport_counters(t);
-    sum->packets_in += c->packets_in;
-    sum->bytes_in += c->bytes_in;
-    sum->packets_out += c->packets_out;
-    sum->bytes_out += c->bytes_out;
-    sum->drop_not_srtp += c->drop_not_srtp;
-    sum->drop_srtp_auth += c->drop_srtp_auth;
-    sum->drop_srtp_replay += c->drop_srtp_replay;
-    sum->drop_malformed += c->drop_malformed;
-    sum->drop_egress += c->drop_egress;
+    prism_media_counters_add(sum, prism_transport_counters(t));
 }
 
 /* --- keyframes ---------------------------------------------------------- */
@@ -400,20 +391,15 @@ static void link_close(struct link *l)
     l->t = NULL;
 }
 
-static void on_status(void *ud, enum prism_transport_status st, const char *reason)
+static void on_status(void *ud, enum prism_transport_state st, const char *reason)
 {
     struct link *l = ud;
     struct peer *p = l->peer;
     struct prism_worker_event *ev = event_new(PRISM_WORKER_EV_STATE, p, l->subscribe);
-    switch (st) {
-    case PRISM_TS_CONNECTING: ev->state = PRISM_TRANSPORT_CONNECTING; break;
-    case PRISM_TS_CONNECTED: ev->state = PRISM_TRANSPORT_CONNECTED; break;
-    case PRISM_TS_FAILED: ev->state = PRISM_TRANSPORT_FAILED; break;
-    default: ev->state = PRISM_TRANSPORT_CLOSED; break;
-    }
+    ev->state = st;
     snprintf(ev->reason, sizeof(ev->reason), "%s", reason != NULL ? reason : "");
     post_event(p->room->rooms, ev);
-    if (st == PRISM_TS_CONNECTED && l->subscribe) {
+    if (st == PRISM_TRANSPORT_CONNECTED && l->subscribe) {
         /* A new subscriber needs a keyframe of everything it receives, now. */
         for (size_t r = 0; r < p->n_routes; r++) {
             struct peer *pub = room_peer(p->room, p->routes[r].publisher);
@@ -422,7 +408,7 @@ static void on_status(void *ud, enum prism_transport_status st, const char *reas
                 request_keyframe(pub, tr);
         }
     }
-    if (st == PRISM_TS_FAILED || st == PRISM_TS_CLOSED)
+    if (st == PRISM_TRANSPORT_FAILED || st == PRISM_TRANSPORT_CLOSED)
         link_close(l);
 }
 
@@ -584,7 +570,7 @@ static void set_routes(struct peer *p, const struct prism_worker_msg *msg)
     p->n_routes = msg->n_routes < PRISM_MEDIA_MAX_ROUTES ? msg->n_routes : PRISM_MEDIA_MAX_ROUTES;
     memcpy(p->routes, msg->routes, p->n_routes * sizeof(p->routes[0]));
     rebuild_outs(p->room);
-    if (p->sub.t != NULL && prism_transport_status(p->sub.t) == PRISM_TS_CONNECTED)
+    if (p->sub.t != NULL && prism_transport_status(p->sub.t) == PRISM_TRANSPORT_CONNECTED)
         for (size_t r = 0; r < p->n_routes; r++) {
             struct peer *pub = room_peer(p->room, p->routes[r].publisher);
             struct track *tr = pub != NULL ? peer_track(pub, p->routes[r].track) : NULL;
@@ -668,7 +654,7 @@ void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg
 /* Receiver report (and REMB under a cap) for one publisher. */
 static void report_to_publisher(struct peer *p)
 {
-    if (p->pub.t == NULL || prism_transport_status(p->pub.t) != PRISM_TS_CONNECTED)
+    if (p->pub.t == NULL || prism_transport_status(p->pub.t) != PRISM_TRANSPORT_CONNECTED)
         return;
     struct prism_rtcp_report_block blocks[PRISM_MEDIA_MAX_TRACKS];
     uint32_t ssrcs[PRISM_MEDIA_MAX_TRACKS];
@@ -760,7 +746,7 @@ void prism_rooms_tick(struct prism_rooms *rooms)
 static void feedback_to_publisher(struct peer *p)
 {
     if (p->tcc_ext_id == 0 || !prism_tcc_pending(&p->tcc) || p->pub.t == NULL ||
-        prism_transport_status(p->pub.t) != PRISM_TS_CONNECTED)
+        prism_transport_status(p->pub.t) != PRISM_TRANSPORT_CONNECTED)
         return;
     uint32_t media_ssrc = 0;
     for (size_t i = 0; i < p->n_tracks && media_ssrc == 0; i++)

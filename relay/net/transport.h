@@ -42,16 +42,9 @@
 #include <uv.h>
 
 #include "crypto/dtls.h"
-#include "relay/egress.h"
-#include "relay/ice.h"
-
-enum prism_transport_status {
-    PRISM_TS_NEW = 0,    /* created; no remote description yet */
-    PRISM_TS_CONNECTING, /* remote description set: ICE checks, then DTLS */
-    PRISM_TS_CONNECTED,  /* SRTP keyed: media flows both ways */
-    PRISM_TS_FAILED,     /* final; see the reason passed to on_status */
-    PRISM_TS_CLOSED,     /* final; the peer closed DTLS, or prism_transport_close() */
-};
+#include "relay/base/counters.h"
+#include "relay/net/egress.h"
+#include "relay/net/ice.h"
 
 struct prism_transport_config {
     struct prism_ice_config ice;      /* controlling = true for the subscribe transport (the
@@ -75,7 +68,7 @@ struct prism_transport_callbacks {
      * "dtls: <crypto/dtls.h failure, e.g. fingerprint mismatch>",
      * "srtp: key setup failed", "dtls: closed by peer". Valid during the
      * call. */
-    void (*on_status)(void *ud, enum prism_transport_status st, const char *reason);
+    void (*on_status)(void *ud, enum prism_transport_state st, const char *reason);
     /* A local ICE candidate as an SDP attribute value (no "a="), valid during
      * the call. */
     void (*on_candidate)(void *ud, const char *candidate);
@@ -83,20 +76,9 @@ struct prism_transport_callbacks {
     void (*on_gathering_done)(void *ud);
 };
 
-/* Traffic and drop counters (monotonic; read on the owner thread).
- * Media only: DTLS and STUN are not counted. */
-struct prism_transport_counters {
-    uint64_t packets_in;     /* authenticated RTP + RTCP datagrams delivered */
-    uint64_t bytes_in;       /* their SRTP/SRTCP bytes as received */
-    uint64_t packets_out;    /* SRTP/SRTCP datagrams the kernel accepted */
-    uint64_t bytes_out;      /* their protected bytes */
-    uint64_t drop_not_srtp;  /* unknown first byte, or RTP/RTCP before keys or after close */
-    uint64_t drop_srtp_auth; /* SRTP/SRTCP tag did not verify */
-    uint64_t drop_srtp_replay; /* replayed or too old for the replay window */
-    uint64_t drop_malformed; /* too short, bad header, DTLS before the remote description */
-    uint64_t drop_egress;    /* not connected, invalid packet, pool empty, protect failed,
-                                socket refused */
-};
+/* A transport's counters are struct prism_media_counters (relay/base/counters.h),
+ * monotonic and read on the owner thread; media only (DTLS and STUN are not
+ * counted); drop_no_route is the router's and stays 0 here. */
 
 struct prism_transport;
 
@@ -152,10 +134,10 @@ int prism_transport_send_rtp(struct prism_transport *t, const uint8_t *pkt, size
 int prism_transport_send_rtcp(struct prism_transport *t, const uint8_t *pkt, size_t len);
 
 /* The counters, owned by `t` and updated in place; valid until it is closed. */
-const struct prism_transport_counters *prism_transport_counters(const struct prism_transport *t);
+const struct prism_media_counters *prism_transport_counters(const struct prism_transport *t);
 
 /* The current status (CLOSED once prism_transport_close() was called). */
-enum prism_transport_status prism_transport_status(const struct prism_transport *t);
+enum prism_transport_state prism_transport_status(const struct prism_transport *t);
 
 /* Closes the transport: sends a DTLS close_notify if connected, flushes its
  * queued datagrams, stops ICE. No callback runs after this returns; every

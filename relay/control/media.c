@@ -24,8 +24,8 @@
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
-#include "relay/media.h"
-#include "relay/sdp.h"
+#include "relay/control/media.h"
+#include "relay/wire/sdp.h"
 
 #define MAX_LINES PRISM_SDP_MAX_MEDIA
 

@@ -38,7 +38,7 @@
  * checksum offload: EIO; a segment above the path MTU: EMSGSIZE, EINVAL
  * before Linux 6.x) turns GSO off for this agent and is retried without it.
  */
-#include "relay/ice.h"
+#include "relay/net/ice.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,7 +51,7 @@
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
-#include "relay/gmain_uv.h"
+#include "relay/net/gmain_uv.h"
 
 /* The only component: RTP, RTCP, DTLS and STUN all share it (rtcp-mux). */
 #define COMPONENT_ID 1

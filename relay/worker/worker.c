@@ -13,9 +13,9 @@
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
-#include "relay/egress.h"
-#include "relay/room.h"
-#include "relay/worker.h"
+#include "relay/net/egress.h"
+#include "relay/worker/room.h"
+#include "relay/worker/worker.h"
 
 #define EGRESS_BUFS 8192  /* packets in flight per worker: 12 MiB */
 #define TICK_MS 1000

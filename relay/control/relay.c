@@ -21,9 +21,9 @@
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/base/log.h"
-#include "relay/media.h"
-#include "relay/relay.h"
-#include "relay/worker.h"
+#include "relay/control/media.h"
+#include "relay/control/relay.h"
+#include "relay/worker/worker.h"
 
 struct prism_relay {
     struct prism_config cfg;
@@ -271,7 +271,7 @@ int prism_relay_bubble_delete(struct prism_relay *relay, const char *tenant, con
 static const char *peer_state(const struct prism_peer *p)
 {
     /* The publish transport speaks for a publisher, the subscribe one for a listener. */
-    enum prism_transport_state st = p->may_publish && p->publish_state != PRISM_TRANSPORT_NONE
+    enum prism_transport_state st = p->may_publish && p->publish_state != PRISM_TRANSPORT_NEW
                                         ? p->publish_state
                                         : p->subscribe_state;
     return prism_transport_state_name(st);

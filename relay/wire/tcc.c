@@ -11,7 +11,7 @@
  * neither can take the next symbol emit a run, a 14-symbol one-bit vector or
  * the first 7 symbols as a two-bit vector.
  */
-#include "relay/tcc.h"
+#include "relay/wire/tcc.h"
 
 #include <string.h>
 

@@ -24,7 +24,7 @@
  *   inside a callback, so code that runs after a user callback may still
  *   read the transport.
  */
-#include "relay/transport.h"
+#include "relay/net/transport.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,7 +54,7 @@ struct prism_transport {
     uv_timer_t dtls_timer;                 /* DTLS retransmission */
     struct prism_srtp *srtp_in;            /* peer's key: unprotect; NULL before keys */
     struct prism_srtp *srtp_out;           /* our key: protect; NULL before keys */
-    enum prism_transport_status status;    /* as last reported */
+    enum prism_transport_state status;    /* as last reported */
     bool ice_connected;                    /* ICE reported CONNECTED once */
     bool dtls_started;                     /* prism_dtls_start() called */
     bool closing;                          /* prism_transport_close() called */
@@ -64,18 +64,18 @@ struct prism_transport {
 
     /* outputs */
     struct prism_egress_queue queue;       /* protected datagrams waiting for the flush */
-    struct prism_transport_counters counters;
+    struct prism_media_counters counters;
 };
 
 /* --- status ------------------------------------------------------------------ */
 
-static bool is_final(enum prism_transport_status st)
+static bool is_final(enum prism_transport_state st)
 {
-    return st == PRISM_TS_FAILED || st == PRISM_TS_CLOSED;
+    return st == PRISM_TRANSPORT_FAILED || st == PRISM_TRANSPORT_CLOSED;
 }
 
 /* Moves forward to `st` and reports it (reason "" unless given). */
-static void set_status(struct prism_transport *t, enum prism_transport_status st,
+static void set_status(struct prism_transport *t, enum prism_transport_state st,
                        const char *reason)
 {
     if (t->closing || is_final(t->status) || st <= t->status)
@@ -135,20 +135,20 @@ static void after_dtls(struct prism_transport *t)
     case PRISM_DTLS_HANDSHAKING:
         break;
     case PRISM_DTLS_CONNECTED:
-        if (t->status == PRISM_TS_CONNECTING && !t->srtp_in) {
+        if (t->status == PRISM_TRANSPORT_CONNECTING && !t->srtp_in) {
             if (key_srtp(t) != 0) {
-                set_status(t, PRISM_TS_FAILED, "srtp: key setup failed");
+                set_status(t, PRISM_TRANSPORT_FAILED, "srtp: key setup failed");
                 return;
             }
-            set_status(t, PRISM_TS_CONNECTED, "");
+            set_status(t, PRISM_TRANSPORT_CONNECTED, "");
         }
         break;
     case PRISM_DTLS_FAILED:
         snprintf(reason, sizeof(reason), "dtls: %s", prism_dtls_failure(t->dtls));
-        set_status(t, PRISM_TS_FAILED, reason);
+        set_status(t, PRISM_TRANSPORT_FAILED, reason);
         return;
     case PRISM_DTLS_CLOSED:
-        set_status(t, PRISM_TS_CLOSED, "dtls: closed by peer");
+        set_status(t, PRISM_TRANSPORT_CLOSED, "dtls: closed by peer");
         return;
     }
     arm_dtls_timer(t);
@@ -176,8 +176,8 @@ static void maybe_start_dtls(struct prism_transport *t)
 
 static void ingress_media(struct prism_transport *t, uint8_t *data, size_t len)
 {
-    struct prism_transport_counters *c = &t->counters;
-    if (t->status != PRISM_TS_CONNECTED) {
+    struct prism_media_counters *c = &t->counters;
+    if (t->status != PRISM_TRANSPORT_CONNECTED) {
         c->drop_not_srtp++;
         return;
     }
@@ -262,17 +262,17 @@ static void on_ice_state(void *ud, enum prism_ice_state st)
     struct prism_transport *t = ud;
     switch (st) {
     case PRISM_ICE_CHECKING:
-        set_status(t, PRISM_TS_CONNECTING, "");
+        set_status(t, PRISM_TRANSPORT_CONNECTING, "");
         break;
     case PRISM_ICE_CONNECTED:
         t->ice_connected = true;
-        set_status(t, PRISM_TS_CONNECTING, "");
+        set_status(t, PRISM_TRANSPORT_CONNECTING, "");
         maybe_start_dtls(t);
         break;
     case PRISM_ICE_FAILED:
         /* libnice only fails a connected pair when consent checks go
          * unanswered (RFC 7675). */
-        set_status(t, PRISM_TS_FAILED, t->ice_connected ? "consent lost" : "ice failed");
+        set_status(t, PRISM_TRANSPORT_FAILED, t->ice_connected ? "consent lost" : "ice failed");
         break;
     case PRISM_ICE_NEW:
     case PRISM_ICE_CLOSED:
@@ -321,7 +321,7 @@ int prism_transport_new(uv_loop_t *loop, const struct prism_transport_config *cf
     t->dtls_ctx = cfg->dtls_ctx;
     t->dtls_role = cfg->dtls_role;
     t->egress = cfg->egress;
-    t->status = PRISM_TS_NEW;
+    t->status = PRISM_TRANSPORT_NEW;
     int r = prism_ice_new(loop, &cfg->ice, &ice_callbacks, t, &t->ice);
     if (r != 0) {
         free(t);
@@ -370,7 +370,7 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
         t->dtls = NULL;
         return r;
     }
-    set_status(t, PRISM_TS_CONNECTING, "");
+    set_status(t, PRISM_TRANSPORT_CONNECTING, "");
     return 0;
 }
 
@@ -389,7 +389,7 @@ static int send_packet(struct prism_transport *t, const uint8_t *pkt, size_t len
                        bool rtcp)
 {
     size_t min_len = rtcp ? 8 : 12;
-    if (t->closing || t->status != PRISM_TS_CONNECTED) {
+    if (t->closing || t->status != PRISM_TRANSPORT_CONNECTED) {
         t->counters.drop_egress++;
         return PRISM_EIO;
     }
@@ -433,14 +433,14 @@ int prism_transport_send_rtcp(struct prism_transport *t, const uint8_t *pkt, siz
     return send_packet(t, pkt, len, 0, true);
 }
 
-const struct prism_transport_counters *prism_transport_counters(const struct prism_transport *t)
+const struct prism_media_counters *prism_transport_counters(const struct prism_transport *t)
 {
     return &t->counters;
 }
 
-enum prism_transport_status prism_transport_status(const struct prism_transport *t)
+enum prism_transport_state prism_transport_status(const struct prism_transport *t)
 {
-    return t->closing ? PRISM_TS_CLOSED : t->status;
+    return t->closing ? PRISM_TRANSPORT_CLOSED : t->status;
 }
 
 /* --- teardown ---------------------------------------------------------------------- */

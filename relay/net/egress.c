@@ -6,7 +6,7 @@
  * first. The dirty list is intrusive and doubly linked so that a closing
  * transport leaves it in O(1). Thread: the worker that owns the context.
  */
-#include "relay/egress.h"
+#include "relay/net/egress.h"
 
 #include <stdlib.h>
 

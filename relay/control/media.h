@@ -14,9 +14,9 @@
 
 #include <jansson.h>
 
-#include "relay/registry.h"
-#include "relay/relay.h"
-#include "relay/worker.h"
+#include "relay/control/registry.h"
+#include "relay/control/relay.h"
+#include "relay/worker/worker.h"
 
 struct prism_media;
 

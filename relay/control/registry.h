@@ -13,39 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "relay/base/config.h"
+#include "relay/base/counters.h"
 #include "relay/base/ids.h"
-
-/* Per-tenant limits; 0 means unlimited. */
-struct prism_limits {
-    uint32_t max_bubbles; /* bubbles at once */
-    uint32_t max_peers;   /* peers at once, over all its bubbles */
-    uint32_t max_kbps;    /* media bitrate cap, enforced by the media plane */
-};
-
-/* Transport states as reported in bubble.info and peer.state events. */
-enum prism_transport_state {
-    PRISM_TRANSPORT_NONE = 0, /* not negotiated yet */
-    PRISM_TRANSPORT_CONNECTING,
-    PRISM_TRANSPORT_CONNECTED,
-    PRISM_TRANSPORT_FAILED,
-    PRISM_TRANSPORT_CLOSED,
-};
-
-/* Media counters (sums over transports; see stats.get). */
-struct prism_media_counters {
-    uint64_t packets_in, bytes_in;
-    uint64_t packets_out, bytes_out;
-    uint64_t drop_not_srtp;         /* plain RTP/RTCP, unknown first byte, before keys */
-    uint64_t drop_srtp_auth;        /* authentication failed */
-    uint64_t drop_srtp_replay;      /* replayed or too old */
-    uint64_t drop_malformed;        /* truncated or bad headers */
-    uint64_t drop_no_route;         /* authentic, but no track has this SSRC */
-    uint64_t drop_egress;           /* could not be queued or sent to a subscriber */
-};
-
-/* sum += c, field by field. */
-void prism_media_counters_add(struct prism_media_counters *sum,
-                              const struct prism_media_counters *c);
 
 struct prism_registry;
 
@@ -137,8 +107,5 @@ void prism_registry_bubble_foreach_peer(struct prism_bubble *bubble, prism_regis
 typedef void (*prism_registry_tenant_cb)(void *ud, struct prism_tenant *tenant);
 void prism_registry_foreach_tenant(struct prism_registry *reg, prism_registry_tenant_cb cb,
                                    void *ud);
-
-/* Name of a transport state: "new", "connecting", "connected", "failed", "closed". */
-const char *prism_transport_state_name(enum prism_transport_state st);
 
 #endif

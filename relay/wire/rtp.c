@@ -4,7 +4,7 @@
  * is checked against the length first. Fields are read byte-wise: a packet
  * in a pool buffer has no alignment guarantee.
  */
-#include "relay/rtp.h"
+#include "relay/wire/rtp.h"
 
 #include <string.h>
 
