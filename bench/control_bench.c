@@ -25,10 +25,10 @@
 #define CYCLE_LEN 10
 
 struct control_opts {
-    const char *control;   /* socket path */
-    const char *prism;     /* binary for --spawn */
+    const char *control; /* socket path */
+    const char *prism;   /* binary for --spawn */
     long cycles;
-    int window;            /* cycles in flight */
+    int window; /* cycles in flight */
     bool spawn;
     const char *json_out;
 };
@@ -98,15 +98,19 @@ static size_t format_cycle(char *out, size_t cap, long n)
     long id = n * CYCLE_LEN;
 #define EMIT(...) len += (size_t)snprintf(out + len, cap - len, __VA_ARGS__)
     EMIT("{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"bubble.create\",\"params\":"
-         "{\"tenant\":\"bench\",\"bubble\":\"b%ld\"}}\n", id++, n);
+         "{\"tenant\":\"bench\",\"bubble\":\"b%ld\"}}\n",
+         id++, n);
     for (int p = 0; p < 4; p++)
         EMIT("{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"peer.join\",\"params\":"
-             "{\"tenant\":\"bench\",\"bubble\":\"b%ld\",\"peer\":\"p%d\"}}\n", id++, n, p);
+             "{\"tenant\":\"bench\",\"bubble\":\"b%ld\",\"peer\":\"p%d\"}}\n",
+             id++, n, p);
     for (int p = 0; p < 4; p++)
         EMIT("{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"peer.leave\",\"params\":"
-             "{\"tenant\":\"bench\",\"bubble\":\"b%ld\",\"peer\":\"p%d\"}}\n", id++, n, p);
+             "{\"tenant\":\"bench\",\"bubble\":\"b%ld\",\"peer\":\"p%d\"}}\n",
+             id++, n, p);
     EMIT("{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"bubble.delete\",\"params\":"
-         "{\"tenant\":\"bench\",\"bubble\":\"b%ld\"}}\n", id, n);
+         "{\"tenant\":\"bench\",\"bubble\":\"b%ld\"}}\n",
+         id, n);
 #undef EMIT
     return len;
 }
@@ -155,8 +159,8 @@ static int usage(void)
 
 int prism_bench_control(int argc, char **argv)
 {
-    struct control_opts o = {.control = "./prism-control.sock", .prism = "prism",
-                             .cycles = 20000, .window = 32};
+    struct control_opts o = {
+        .control = "./prism-control.sock", .prism = "prism", .cycles = 20000, .window = 32};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -168,7 +172,8 @@ int prism_bench_control(int argc, char **argv)
         } else if (v != NULL && strcmp(a, "--prism") == 0) {
             o.prism = v;
             i++;
-        } else if (v != NULL && strcmp(a, "--cycles") == 0 && (o.cycles = strtol(v, NULL, 10)) > 0) {
+        } else if (v != NULL && strcmp(a, "--cycles") == 0 &&
+                   (o.cycles = strtol(v, NULL, 10)) > 0) {
             i++;
         } else if (v != NULL && strcmp(a, "--window") == 0 &&
                    (o.window = (int)strtol(v, NULL, 10)) > 0) {
@@ -219,7 +224,8 @@ int prism_bench_control(int argc, char **argv)
         size_t len = 0;
         for (long c = 0; c < n; c++)
             len += format_cycle(batch + len, (size_t)o.window * 2048 - len, sent + c);
-        rc = write_all(fd, batch, len) == 0 && read_replies(fd, n * CYCLE_LEN, &errors) == 0 ? 0 : 1;
+        rc =
+            write_all(fd, batch, len) == 0 && read_replies(fd, n * CYCLE_LEN, &errors) == 0 ? 0 : 1;
         sent += n;
     }
     double wall = now_s() - t0;

@@ -35,8 +35,8 @@
 #include "bench/rpc.h"
 #include "crypto/dtls.h"
 #include "relay/net/egress.h"
-#include "relay/wire/sdp.h"
 #include "relay/net/transport.h"
+#include "relay/wire/sdp.h"
 
 #define PRISM_BENCH_ID_LEN 65
 #define PRISM_BENCH_MAX_RX PRISM_SDP_MAX_MEDIA /* streams one endpoint receives */
@@ -71,12 +71,12 @@ struct prism_bench_site {
     char fingerprint[PRISM_SDP_FPR_LEN + 8]; /* "sha-256 AB:..." */
     const char *local_ip;                    /* where our transports gather */
     const char *tenant;
-    struct prism_bench_rpc *rpc; /* requests */
+    struct prism_bench_rpc *rpc;                   /* requests */
     const struct prism_bench_signaller *signaller; /* NULL: rpc (the relay) */
-    unsigned max_video_decoders; /* per endpoint; further video streams are
-                                    reassembled and measured, not decoded */
-    uint64_t rpc_errors;         /* error replies */
-    char last_error[256];        /* the last one, for the report */
+    unsigned max_video_decoders;                   /* per endpoint; further video streams are
+                                                      reassembled and measured, not decoded */
+    uint64_t rpc_errors;                           /* error replies */
+    char last_error[256];                          /* the last one, for the report */
 };
 
 enum prism_bench_ep_state {

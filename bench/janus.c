@@ -12,6 +12,7 @@
  */
 #include "bench/janus.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -288,8 +288,8 @@ enum item_kind { ITEM_REPLY, ITEM_EVENT };
 
 struct item { /* from a thread to the loop */
     enum item_kind kind;
-    uint64_t id;  /* ITEM_REPLY: the request's */
-    json_t *msg;  /* owned; NULL: HTTP failure */
+    uint64_t id; /* ITEM_REPLY: the request's */
+    json_t *msg; /* owned; NULL: HTTP failure */
     struct item *next;
 };
 
@@ -331,11 +331,15 @@ struct prism_bench_janus {
 
 static void set_err(char *err, size_t len, const char *what, json_t *reply)
 {
-    const char *reason = json_string_value(json_object_get(json_object_get(reply, "error"), "reason"));
+    const char *reason =
+        json_string_value(json_object_get(json_object_get(reply, "error"), "reason"));
     json_t *pd = json_object_get(json_object_get(reply, "plugindata"), "data");
     if (reason == NULL)
         reason = json_string_value(json_object_get(pd, "error"));
-    snprintf(err, len, "janus %s: %s", what, reason ? reason : reply ? "unexpected reply" : "no reply");
+    snprintf(err, len, "janus %s: %s", what,
+             reason  ? reason
+             : reply ? "unexpected reply"
+                     : "no reply");
 }
 
 /* A synchronous request on the set-up connection: POST `body` to `path`. */
@@ -357,8 +361,8 @@ static int attach(struct prism_bench_janus *j, uint64_t *handle)
 {
     char path[192];
     snprintf(path, sizeof(path), "%s/%llu", j->base, (unsigned long long)j->session);
-    json_t *r = sync_post(j, path, json_pack("{s:s, s:s}", "janus", "attach", "plugin",
-                                             "janus.plugin.videoroom"));
+    json_t *r = sync_post(
+        j, path, json_pack("{s:s, s:s}", "janus", "attach", "plugin", "janus.plugin.videoroom"));
     json_t *id = json_object_get(json_object_get(r, "data"), "id");
     int ok = json_is_integer(id) ? 0 : -1;
     if (ok == 0)
@@ -427,12 +431,12 @@ int prism_bench_janus_add_bubble(struct prism_bench_janus *j, const char *bubble
              (unsigned long long)j->admin_handle);
     /* No periodic key frame requests (fir_freq 0), no bitrate cap, no
      * notifications of joins: forwarding only, as the Prism run. */
-    json_t *r = sync_post(
-        j, path,
-        json_pack("{s:s, s:{s:s, s:i, s:s, s:s, s:i, s:i, s:b, s:b, s:s}}", "janus", "message",
-                  "body", "request", "create", "publishers", publishers ? (int)publishers : 1,
-                  "audiocodec", "opus", "videocodec", "vp8", "bitrate", 0, "fir_freq", 0,
-                  "permanent", 0, "notify_joining", 0, "description", bubble));
+    json_t *r = sync_post(j, path,
+                          json_pack("{s:s, s:{s:s, s:i, s:s, s:s, s:i, s:i, s:b, s:b, s:s}}",
+                                    "janus", "message", "body", "request", "create", "publishers",
+                                    publishers ? (int)publishers : 1, "audiocodec", "opus",
+                                    "videocodec", "vp8", "bitrate", 0, "fir_freq", 0, "permanent",
+                                    0, "notify_joining", 0, "description", bubble));
     json_t *data = json_object_get(json_object_get(r, "plugindata"), "data");
     json_t *room = json_object_get(data, "room");
     if (!json_is_integer(room)) {
@@ -879,9 +883,8 @@ static void try_subscribe(struct jep *je)
     je->sub_busy = true;
     json_t *body = je->sub_joined || je->rev > 0
                        ? json_pack("{s:s, s:o}", "request", "subscribe", "streams", streams)
-                       : json_pack("{s:s, s:s, s:I, s:o}", "request", "join", "ptype",
-                                   "subscriber", "room", (json_int_t)je->room->id, "streams",
-                                   streams);
+                       : json_pack("{s:s, s:s, s:I, s:o}", "request", "join", "ptype", "subscriber",
+                                   "room", (json_int_t)je->room->id, "streams", streams);
     je->sub_joined = true; /* the next one is a "subscribe" */
     request(je, je->sub_handle, "message", body, NULL, true, on_sub_offer);
 }

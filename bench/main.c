@@ -19,8 +19,8 @@ double prism_bench_proc_cpu_s(pid_t pid)
     /* Fields after the parenthesised command name: state is field 3, utime 14, stime 15. */
     const char *p = strrchr(buf, ')');
     unsigned long utime = 0, stime = 0;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                            &stime) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
         return 0;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }

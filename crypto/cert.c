@@ -21,20 +21,17 @@
 #define SERIAL_BITS 127 /* positive and under RFC 5280's 20 octets */
 
 struct prism_cert {
-    X509 *x509;                                  /* owned reference */
-    EVP_PKEY *key;                               /* owned reference */
+    X509 *x509;                                   /* owned reference */
+    EVP_PKEY *key;                                /* owned reference */
     char fingerprint[PRISM_CERT_FINGERPRINT_MAX]; /* SHA-256, SDP form */
 };
 
 static const EVP_MD *hash_md(enum prism_cert_hash hash)
 {
     switch (hash) {
-    case PRISM_CERT_SHA256:
-        return EVP_sha256();
-    case PRISM_CERT_SHA384:
-        return EVP_sha384();
-    case PRISM_CERT_SHA512:
-        return EVP_sha512();
+    case PRISM_CERT_SHA256: return EVP_sha256();
+    case PRISM_CERT_SHA384: return EVP_sha384();
+    case PRISM_CERT_SHA512: return EVP_sha512();
     }
     return NULL;
 }
@@ -42,12 +39,9 @@ static const EVP_MD *hash_md(enum prism_cert_hash hash)
 const char *prism_cert_hash_name(enum prism_cert_hash hash)
 {
     switch (hash) {
-    case PRISM_CERT_SHA256:
-        return "sha-256";
-    case PRISM_CERT_SHA384:
-        return "sha-384";
-    case PRISM_CERT_SHA512:
-        return "sha-512";
+    case PRISM_CERT_SHA256: return "sha-256";
+    case PRISM_CERT_SHA384: return "sha-384";
+    case PRISM_CERT_SHA512: return "sha-512";
     }
     return NULL;
 }

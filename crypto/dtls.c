@@ -69,13 +69,10 @@ static long on_bio_ctrl(BIO *b, int cmd, long larg, void *parg)
     (void)larg;
     (void)parg;
     switch (cmd) {
-    case BIO_CTRL_FLUSH:
-        return 1;
+    case BIO_CTRL_FLUSH: return 1;
     case BIO_CTRL_DGRAM_QUERY_MTU:
-    case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
-        return PRISM_DTLS_MTU;
-    default:
-        return 0; /* pending bytes, MTU overhead, peer address...: none */
+    case BIO_CTRL_DGRAM_GET_FALLBACK_MTU: return PRISM_DTLS_MTU;
+    default: return 0; /* pending bytes, MTU overhead, peer address...: none */
     }
 }
 
@@ -178,8 +175,7 @@ int prism_dtls_ctx_new(const struct prism_cert *cert, struct prism_dtls_ctx **ou
         SSL_CTX_set_max_proto_version(c, DTLS1_2_VERSION) != 1)
         goto fail;
     if (SSL_CTX_use_certificate(c, prism_cert_x509(cert)) != 1 ||
-        SSL_CTX_use_PrivateKey(c, prism_cert_key(cert)) != 1 ||
-        SSL_CTX_check_private_key(c) != 1)
+        SSL_CTX_use_PrivateKey(c, prism_cert_key(cert)) != 1 || SSL_CTX_check_private_key(c) != 1)
         goto fail;
     /* Unlike every other setter here, this one returns 0 on success. */
     if (SSL_CTX_set_tlsext_use_srtp(c, SRTP_PROFILES) != 0)
@@ -296,8 +292,8 @@ static int on_handshake_done(struct prism_dtls *d)
     size_t salt_len = prism_srtp_profile_salt_len(profile);
     size_t total = 2 * (key_len + salt_len);
     PRISM_CHECK(total <= sizeof(material));
-    if (SSL_export_keying_material(d->ssl, material, total, EXPORTER_LABEL,
-                                   strlen(EXPORTER_LABEL), NULL, 0, 0) != 1) {
+    if (SSL_export_keying_material(d->ssl, material, total, EXPORTER_LABEL, strlen(EXPORTER_LABEL),
+                                   NULL, 0, 0) != 1) {
         OPENSSL_cleanse(material, sizeof(material));
         return fail(d, "keying material export failed");
     }

@@ -66,10 +66,10 @@ typedef void (*prism_dtls_send_cb)(void *ud, const uint8_t *data, size_t len);
  * receive. Each is key || salt, ready for prism_srtp_new(). Wipe copies with
  * prism_dtls_keys_wipe(). */
 struct prism_dtls_keys {
-    enum prism_srtp_profile profile;              /* negotiated in use_srtp */
-    size_t key_salt_len;                          /* bytes used in each array */
-    uint8_t local[PRISM_SRTP_MAX_KEY_SALT_LEN];   /* for the outbound session */
-    uint8_t remote[PRISM_SRTP_MAX_KEY_SALT_LEN];  /* for the inbound session */
+    enum prism_srtp_profile profile;             /* negotiated in use_srtp */
+    size_t key_salt_len;                         /* bytes used in each array */
+    uint8_t local[PRISM_SRTP_MAX_KEY_SALT_LEN];  /* for the outbound session */
+    uint8_t remote[PRISM_SRTP_MAX_KEY_SALT_LEN]; /* for the inbound session */
 };
 
 struct prism_dtls_ctx;

@@ -11,7 +11,7 @@
 #include "relay/base/check.h"
 
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char day_key[32]; /* guarded by key_lock */
+static unsigned char day_key[32];     /* guarded by key_lock */
 static uint64_t key_day = UINT64_MAX; /* UTC day of day_key; guarded by key_lock */
 
 void prism__idhash_at(uint64_t day, const char *kind, const char *value, size_t len,

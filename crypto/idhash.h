@@ -18,8 +18,7 @@
 /* Writes the pseudonym of `value` (`len` bytes) in the namespace `kind`
  * ("tenant", "bubble", "peer", "addr"...) to `out` (NUL-terminated). An empty
  * or NULL value gives "-". Aborts if the CSPRNG fails (no safe fallback). */
-void prism_idhash(const char *kind, const char *value, size_t len,
-                  char out[PRISM_IDHASH_LEN + 1]);
+void prism_idhash(const char *kind, const char *value, size_t len, char out[PRISM_IDHASH_LEN + 1]);
 
 /* Same as prism_idhash with an explicit UTC day number, for tests. */
 void prism__idhash_at(uint64_t day, const char *kind, const char *value, size_t len,

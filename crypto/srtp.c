@@ -26,7 +26,7 @@ struct prism_srtp {
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_result = PRISM_ECRYPTO;  /* written once, under init_once */
+static int init_result = PRISM_ECRYPTO; /* written once, under init_once */
 static const char *backend = "builtin"; /* written once, under init_once */
 
 /* Called by srtp_list_debug_modules() once per line fragment, e.g.
@@ -72,10 +72,8 @@ size_t prism_srtp_profile_key_len(enum prism_srtp_profile profile)
 {
     switch (profile) {
     case PRISM_SRTP_AES128_CM_SHA1_80:
-    case PRISM_SRTP_AEAD_AES_128_GCM:
-        return 16;
-    case PRISM_SRTP_AEAD_AES_256_GCM:
-        return 32;
+    case PRISM_SRTP_AEAD_AES_128_GCM: return 16;
+    case PRISM_SRTP_AEAD_AES_256_GCM: return 32;
     }
     return 0;
 }
@@ -83,11 +81,9 @@ size_t prism_srtp_profile_key_len(enum prism_srtp_profile profile)
 size_t prism_srtp_profile_salt_len(enum prism_srtp_profile profile)
 {
     switch (profile) {
-    case PRISM_SRTP_AES128_CM_SHA1_80:
-        return 14;
+    case PRISM_SRTP_AES128_CM_SHA1_80: return 14;
     case PRISM_SRTP_AEAD_AES_128_GCM:
-    case PRISM_SRTP_AEAD_AES_256_GCM:
-        return 12;
+    case PRISM_SRTP_AEAD_AES_256_GCM: return 12;
     }
     return 0;
 }
@@ -95,12 +91,9 @@ size_t prism_srtp_profile_salt_len(enum prism_srtp_profile profile)
 const char *prism_srtp_profile_name(enum prism_srtp_profile profile)
 {
     switch (profile) {
-    case PRISM_SRTP_AES128_CM_SHA1_80:
-        return "SRTP_AES128_CM_SHA1_80";
-    case PRISM_SRTP_AEAD_AES_128_GCM:
-        return "SRTP_AEAD_AES_128_GCM";
-    case PRISM_SRTP_AEAD_AES_256_GCM:
-        return "SRTP_AEAD_AES_256_GCM";
+    case PRISM_SRTP_AES128_CM_SHA1_80: return "SRTP_AES128_CM_SHA1_80";
+    case PRISM_SRTP_AEAD_AES_128_GCM: return "SRTP_AEAD_AES_128_GCM";
+    case PRISM_SRTP_AEAD_AES_256_GCM: return "SRTP_AEAD_AES_256_GCM";
     }
     return NULL;
 }
@@ -129,11 +122,8 @@ int prism_srtp_profile_from_id(unsigned long id, enum prism_srtp_profile *out)
     switch (id) {
     case PRISM_SRTP_AES128_CM_SHA1_80:
     case PRISM_SRTP_AEAD_AES_128_GCM:
-    case PRISM_SRTP_AEAD_AES_256_GCM:
-        *out = (enum prism_srtp_profile)id;
-        return 0;
-    default:
-        return PRISM_EUNSUPPORTED;
+    case PRISM_SRTP_AEAD_AES_256_GCM: *out = (enum prism_srtp_profile)id; return 0;
+    default: return PRISM_EUNSUPPORTED;
     }
 }
 
@@ -217,28 +207,21 @@ static bool len_fits(size_t len)
 static int protect_status(srtp_err_status_t st)
 {
     switch (st) {
-    case srtp_err_status_ok:
-        return 0;
+    case srtp_err_status_ok: return 0;
     case srtp_err_status_bad_param:
-    case srtp_err_status_parse_err:
-        return PRISM_EINVAL;
-    default:
-        return PRISM_ECRYPTO;
+    case srtp_err_status_parse_err: return PRISM_EINVAL;
+    default: return PRISM_ECRYPTO;
     }
 }
 
 static enum prism_srtp_verdict unprotect_verdict(srtp_err_status_t st)
 {
     switch (st) {
-    case srtp_err_status_ok:
-        return PRISM_SRTP_OK;
-    case srtp_err_status_auth_fail: /* HMAC or GCM tag */
-        return PRISM_SRTP_AUTH_FAILED;
+    case srtp_err_status_ok: return PRISM_SRTP_OK;
+    case srtp_err_status_auth_fail: /* HMAC or GCM tag */ return PRISM_SRTP_AUTH_FAILED;
     case srtp_err_status_replay_fail:
-    case srtp_err_status_replay_old:
-        return PRISM_SRTP_REPLAY;
-    default:
-        return PRISM_SRTP_MALFORMED;
+    case srtp_err_status_replay_old: return PRISM_SRTP_REPLAY;
+    default: return PRISM_SRTP_MALFORMED;
     }
 }
 
@@ -278,8 +261,7 @@ enum prism_srtp_verdict prism_srtp_unprotect_rtp(struct prism_srtp *s, uint8_t *
     return v;
 }
 
-enum prism_srtp_verdict prism_srtp_unprotect_rtcp(struct prism_srtp *s, uint8_t *buf,
-                                                  size_t *len)
+enum prism_srtp_verdict prism_srtp_unprotect_rtcp(struct prism_srtp *s, uint8_t *buf, size_t *len)
 {
     PRISM_CHECK(s != NULL && !s->outbound);
     if (*len > INT_MAX)

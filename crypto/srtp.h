@@ -122,11 +122,9 @@ int prism_srtp_protect_rtcp(struct prism_srtp *s, uint8_t *buf, size_t *len);
 /* Verifies and decrypts the SRTP packet of `*len` bytes at `buf` in place.
  * `s` must be inbound. On PRISM_SRTP_OK `*len` is the RTP length; on any
  * other verdict the packet must be dropped and its bytes are unspecified. */
-enum prism_srtp_verdict prism_srtp_unprotect_rtp(struct prism_srtp *s, uint8_t *buf,
-                                                 size_t *len);
+enum prism_srtp_verdict prism_srtp_unprotect_rtp(struct prism_srtp *s, uint8_t *buf, size_t *len);
 
 /* Same as prism_srtp_unprotect_rtp for an SRTCP packet. */
-enum prism_srtp_verdict prism_srtp_unprotect_rtcp(struct prism_srtp *s, uint8_t *buf,
-                                                  size_t *len);
+enum prism_srtp_verdict prism_srtp_unprotect_rtcp(struct prism_srtp *s, uint8_t *buf, size_t *len);
 
 #endif

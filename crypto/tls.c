@@ -369,17 +369,14 @@ ssize_t prism_tls_session_read(struct prism_tls_session *s, void *buf, size_t ca
     int ssl_err = SSL_get_error(s->ssl, n);
     switch (ssl_err) {
     case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-        ERR_clear_error();
-        return 0;
+    case SSL_ERROR_WANT_WRITE: ERR_clear_error(); return 0;
     case SSL_ERROR_ZERO_RETURN:
         ERR_clear_error();
         s->closed = true;
         if (!s->shutdown_sent)
             send_close_notify(s);
         return PRISM_ECRYPTO;
-    default:
-        return fail_session(s, ssl_err);
+    default: return fail_session(s, ssl_err);
     }
 }
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relay/base/config.h"
 #include "relay/base/error.h"
 #include "relay/base/log.h"
-#include "relay/base/config.h"
 #include "signaling/control.h"
 
 static const char usage[] =
@@ -61,8 +61,7 @@ static int apply_options(struct prism_config *cfg, int argc, char **argv)
         char *end = NULL;
         long n;
         switch (opt) {
-        case 'c':
-            break;
+        case 'c': break;
         case OPT_CONTROL:
             if (prism_config_set_str(cfg->control_path, sizeof(cfg->control_path), optarg) != 0)
                 return fail("--control: path too long", optarg);
@@ -89,9 +88,7 @@ static int apply_options(struct prism_config *cfg, int argc, char **argv)
                 prism_config_set_str(cfg->media_ips[cfg->n_media_ips++], 64, optarg) != 0)
                 return fail("--media-ip: too many or too long", optarg);
             break;
-        default:
-            fputs(usage, stderr);
-            return 2;
+        default: fputs(usage, stderr); return 2;
         }
     }
     if (optind < argc)

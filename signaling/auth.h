@@ -16,8 +16,8 @@
 #include "relay/base/config.h"
 
 struct prism_client {
-    char label[80];   /* for the audit log: "uid:1000" or "cert:<sha-256 hex>" */
-    bool restricted;  /* limited to `tenants` */
+    char label[80];  /* for the audit log: "uid:1000" or "cert:<sha-256 hex>" */
+    bool restricted; /* limited to `tenants` */
     size_t n_tenants;
     char tenants[PRISM_CONFIG_MAX_CLIENT_TENANTS][PRISM_ID_MAX + 1];
 };

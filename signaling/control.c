@@ -80,10 +80,10 @@ static char *format_reply(json_t *id, int rc, json_t *result, const char *msg)
 /* A request the relay answers later (peer.publish, peer.subscribe). */
 struct deferred {
     struct control *ctl;
-    uint64_t serial;             /* the connection, found again by serial */
-    uint64_t token;              /* its reply slot; 0 while the handler runs */
-    json_t *id;                  /* NULL for a notification */
-    bool completed;              /* the relay answered while the handler ran */
+    uint64_t serial; /* the connection, found again by serial */
+    uint64_t token;  /* its reply slot; 0 while the handler runs */
+    json_t *id;      /* NULL for a notification */
+    bool completed;  /* the relay answered while the handler ran */
     int rc;
     json_t *result;
     char msg[256];
@@ -158,8 +158,7 @@ static bool on_line(void *ud, struct prism_conn *conn, const char *line, size_t 
     int code = prism_rpc_parse(line, len, &req, &id, msg, sizeof(msg));
     if (code != 0) {
         reply_line(conn, prism_rpc_error(id, code, msg, NULL));
-        prism_audit_record(ctl->audit, client->label, NULL, NULL, NULL, NULL,
-                           result_name(code, 0));
+        prism_audit_record(ctl->audit, client->label, NULL, NULL, NULL, NULL, result_name(code, 0));
         json_decref(id);
         return true;
     }
@@ -363,7 +362,8 @@ int prism_control_run(struct prism_config *cfg)
     char epoch[24], workers[12];
     json_t *info = prism_relay_info(ctl.relay);
     snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)prism_relay_epoch(ctl.relay));
-    snprintf(workers, sizeof(workers), "%d", (int)json_integer_value(json_object_get(info, "workers")));
+    snprintf(workers, sizeof(workers), "%d",
+             (int)json_integer_value(json_object_get(info, "workers")));
     json_decref(info);
     prism_log_info("relay.ready", "version", PRISM_VERSION, "epoch", epoch, "workers", workers,
                    "control", cfg->control_path, "tls", cfg->tls_listen, NULL);

@@ -15,9 +15,9 @@
 #include "signaling/rpc.h"
 
 struct stored_event {
-    uint64_t seq;                   /* 0: empty slot */
-    char tenant[PRISM_ID_MAX + 1];  /* "" for relay-wide events */
-    char *line;                     /* owned */
+    uint64_t seq;                  /* 0: empty slot */
+    char tenant[PRISM_ID_MAX + 1]; /* "" for relay-wide events */
+    char *line;                    /* owned */
     size_t len;
 };
 
@@ -124,7 +124,8 @@ int prism_events_subscribe(struct prism_events *ev, struct prism_conn *conn, jso
         sub->tenants = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         size_t i;
         json_t *t;
-        json_array_foreach(tenants, i, t) {
+        json_array_foreach(tenants, i, t)
+        {
             const char *id = json_string_value(t);
             if (id == NULL || !prism_id_valid(id, json_string_length(t))) {
                 snprintf(msg, msg_len, "params.tenants[%zu] is not a valid tenant id", i);

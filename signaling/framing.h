@@ -15,11 +15,11 @@
 #include <stddef.h>
 
 struct prism_framer {
-    char *buf;          /* a partial line; owned */
-    size_t len;         /* bytes in buf */
-    size_t cap;         /* allocated bytes */
-    size_t max_line;    /* longest accepted line, without the newline */
-    bool skipping;      /* inside an overlong line */
+    char *buf;       /* a partial line; owned */
+    size_t len;      /* bytes in buf */
+    size_t cap;      /* allocated bytes */
+    size_t max_line; /* longest accepted line, without the newline */
+    bool skipping;   /* inside an overlong line */
 };
 
 /* Return false from a callback to stop feeding (the connection closes). */

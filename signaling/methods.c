@@ -264,8 +264,9 @@ static int events_subscribe(struct prism_call *call)
                  (unsigned long long)from);
         return PRISM_ENOTFOUND;
     }
-    int rc = prism_events_subscribe(call->events, call->conn, json_object_get(call->params, "tenants"),
-                                    call->msg, sizeof(call->msg));
+    int rc =
+        prism_events_subscribe(call->events, call->conn, json_object_get(call->params, "tenants"),
+                               call->msg, sizeof(call->msg));
     if (rc != 0)
         return rc;
     /* The reply goes first, then the replay, then live events. */

@@ -23,19 +23,19 @@ struct prism_call {
     struct prism_events *events;
     struct prism_conn *conn;
     const struct prism_client *client;
-    json_t *params;       /* an object */
-    json_t *id;           /* request id, for handlers that reply themselves */
+    json_t *params; /* an object */
+    json_t *id;     /* request id, for handlers that reply themselves */
     /* Prepares the completion of a call the relay answers later (see
      * prism_relay_done); the caller then learns the outcome through it. */
     struct prism_relay_done (*defer)(struct prism_call *call);
-    void *defer_ud;       /* the caller's, for defer() */
+    void *defer_ud; /* the caller's, for defer() */
     /* outputs */
-    const char *tenant;   /* objects touched (validated ids, borrowed from params), for audit */
+    const char *tenant; /* objects touched (validated ids, borrowed from params), for audit */
     const char *bubble;
     const char *peer;
-    json_t *result;       /* on success (owned) */
-    char msg[256];        /* on failure: human text */
-    bool replied;         /* the handler queued its own reply */
+    json_t *result;            /* on success (owned) */
+    char msg[256];             /* on failure: human text */
+    bool replied;              /* the handler queued its own reply */
     struct deferred *deferred; /* made by defer(), owned by the caller */
 };
 

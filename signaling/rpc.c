@@ -81,8 +81,8 @@ char *prism_rpc_error(json_t *id, int code, const char *message, const char *rea
     json_t *error = json_pack("{s:i, s:s}", "code", code, "message", message);
     if (reason != NULL)
         json_object_set_new(error, "data", json_pack("{s:s}", "reason", reason));
-    json_t *msg = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(),
-                            "error", error);
+    json_t *msg =
+        json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", error);
     char *out = json_dumps(msg, DUMP_FLAGS);
     json_decref(msg);
     return out;
@@ -90,9 +90,9 @@ char *prism_rpc_error(json_t *id, int code, const char *message, const char *rea
 
 int prism_rpc_code_for_reason(const char *reason)
 {
-    static const char *const reasons[] = {"internal", "not_found",   "exists",
+    static const char *const reasons[] = {"internal",       "not_found", "exists",
                                           "quota_exceeded", "forbidden", "bad_sdp",
-                                          "unsupported", "draining", "overloaded"};
+                                          "unsupported",    "draining",  "overloaded"};
     for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
         if (strcmp(reason, reasons[i]) == 0)
             return -32000 - (int)i;
@@ -101,7 +101,8 @@ int prism_rpc_code_for_reason(const char *reason)
 
 char *prism_rpc_notification(const char *method, json_t *params)
 {
-    json_t *msg = json_pack("{s:s, s:s, s:O}", "jsonrpc", "2.0", "method", method, "params", params);
+    json_t *msg =
+        json_pack("{s:s, s:s, s:O}", "jsonrpc", "2.0", "method", method, "params", params);
     char *out = json_dumps(msg, DUMP_FLAGS);
     json_decref(msg);
     return out;

@@ -24,10 +24,10 @@ enum prism_rpc_code {
 
 /* A validated request; fields borrow from `root`. */
 struct prism_rpc_request {
-    json_t *root;          /* owned: free with prism_rpc_request_deinit */
-    json_t *id;            /* string, number or null; NULL for a notification */
+    json_t *root; /* owned: free with prism_rpc_request_deinit */
+    json_t *id;   /* string, number or null; NULL for a notification */
     const char *method;
-    json_t *params;        /* an object (an empty one when absent) */
+    json_t *params; /* an object (an empty one when absent) */
 };
 
 /* Parses and validates one line. On success returns 0 and fills `req`. On

@@ -34,18 +34,18 @@
 struct prism_server {
     uv_loop_t *loop;
     const struct prism_config *cfg;
-    struct prism_tls_ctx *tls;      /* for new connections; ref held */
+    struct prism_tls_ctx *tls; /* for new connections; ref held */
     struct prism_server_callbacks cb;
     void *ud;
     uv_pipe_t unix_listener;
     uv_tcp_t tls_listener;
     bool has_unix, has_tls;
-    bool unix_bound;                /* the socket file is ours to remove */
-    int open_handles;               /* listeners not yet closed */
+    bool unix_bound;  /* the socket file is ours to remove */
+    int open_handles; /* listeners not yet closed */
     bool stopping;
-    GHashTable *conns;              /* serial -> struct prism_conn * */
+    GHashTable *conns; /* serial -> struct prism_conn * */
     uint64_t next_serial;
-    char read_buf[READ_CHUNK];      /* one read at a time on this loop */
+    char read_buf[READ_CHUNK]; /* one read at a time on this loop */
 };
 
 struct prism_conn {
@@ -60,23 +60,23 @@ struct prism_conn {
     bool authenticated;            /* client is set */
     struct prism_client client;
     struct prism_framer framer;
-    char *out;                     /* queued plaintext, not yet written */
+    char *out; /* queued plaintext, not yet written */
     size_t out_len, out_cap;
-    size_t inflight;               /* bytes in uv_write requests */
-    bool in_read;                  /* handling the lines of a read */
-    bool paused;                   /* reading stopped by backpressure */
+    size_t inflight; /* bytes in uv_write requests */
+    bool in_read;    /* handling the lines of a read */
+    bool paused;     /* reading stopped by backpressure */
     bool closing;
     bool close_when_flushed;
     char addr[PRISM_IDHASH_LEN + 1]; /* pseudonymised peer, for logs */
-    uint64_t serial;               /* key in server->conns */
-    GQueue replies;                /* struct reply_slot: replies held behind a deferred one */
+    uint64_t serial;                 /* key in server->conns */
+    GQueue replies;                  /* struct reply_slot: replies held behind a deferred one */
     uint64_t next_token;
 };
 
 /* A reply that cannot leave yet because an earlier request is still pending. */
 struct reply_slot {
-    uint64_t token;  /* 0 for a ready reply queued behind a pending one */
-    char *line;      /* NULL while pending */
+    uint64_t token; /* 0 for a ready reply queued behind a pending one */
+    char *line;     /* NULL while pending */
     size_t len;
 };
 
@@ -592,8 +592,8 @@ static int listen_tls(struct prism_server *s, char *err, size_t err_len)
 }
 
 int prism_server_start(uv_loop_t *loop, const struct prism_config *cfg, struct prism_tls_ctx *tls,
-                       const struct prism_server_callbacks *cb, void *ud,
-                       struct prism_server **out, char *err, size_t err_len)
+                       const struct prism_server_callbacks *cb, void *ud, struct prism_server **out,
+                       char *err, size_t err_len)
 {
     PRISM_CHECK((tls != NULL) == (cfg->tls_listen[0] != '\0'));
     struct prism_server *s = calloc(1, sizeof(*s));

@@ -35,8 +35,8 @@ struct prism_server_callbacks {
  * required iff cfg->tls_listen is set (a reference is taken). Returns 0, or
  * PRISM_EIO / PRISM_EINVAL with a message in `err`. */
 int prism_server_start(uv_loop_t *loop, const struct prism_config *cfg, struct prism_tls_ctx *tls,
-                       const struct prism_server_callbacks *cb, void *ud,
-                       struct prism_server **out, char *err, size_t err_len);
+                       const struct prism_server_callbacks *cb, void *ud, struct prism_server **out,
+                       char *err, size_t err_len);
 
 /* Replaces the TLS context for new connections (SIGHUP); live ones keep theirs. */
 void prism_server_set_tls(struct prism_server *server, struct prism_tls_ctx *tls);

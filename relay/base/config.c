@@ -13,8 +13,8 @@
 
 #include <glib.h>
 
-#include "relay/base/error.h"
 #include "relay/base/config.h"
+#include "relay/base/error.h"
 
 void prism_config_defaults(struct prism_config *cfg)
 {
@@ -153,8 +153,7 @@ static int apply_key(struct prism_config *cfg, const struct key_spec *k, const c
     char *base = (char *)cfg;
     uint64_t v;
     switch (k->type) {
-    case KEY_STR:
-        return prism_config_set_str(base + k->offset, k->size, value);
+    case KEY_STR: return prism_config_set_str(base + k->offset, k->size, value);
     case KEY_SIZE:
         if (parse_u64(value, k->min, k->max, &v) != 0)
             return PRISM_EINVAL;
@@ -170,10 +169,8 @@ static int apply_key(struct prism_config *cfg, const struct key_spec *k, const c
             return PRISM_EINVAL;
         cfg->workers = (unsigned)v;
         return 0;
-    case KEY_PORTS:
-        return prism_config_parse_ports(value, &cfg->port_min, &cfg->port_max);
-    case KEY_LEVEL:
-        return prism_log_level_parse(value, &cfg->log_level);
+    case KEY_PORTS: return prism_config_parse_ports(value, &cfg->port_min, &cfg->port_max);
+    case KEY_LEVEL: return prism_log_level_parse(value, &cfg->log_level);
     case KEY_UIDS: {
         char **items = split_list(value);
         int rc = 0;

@@ -31,25 +31,25 @@ struct prism_limits {
 
 /* A control client named in the config and what it may touch. */
 struct prism_config_client {
-    char name[PRISM_ID_MAX + 1];  /* the group name, for logs */
-    bool has_uid;                 /* matches Unix clients by uid ... */
+    char name[PRISM_ID_MAX + 1]; /* the group name, for logs */
+    bool has_uid;                /* matches Unix clients by uid ... */
     uid_t uid;
-    char fingerprint[65];         /* ... or TLS clients by cert SHA-256 (hex), "" if none */
-    size_t n_tenants;             /* 0: every tenant */
+    char fingerprint[65]; /* ... or TLS clients by cert SHA-256 (hex), "" if none */
+    size_t n_tenants;     /* 0: every tenant */
     char tenants[PRISM_CONFIG_MAX_CLIENT_TENANTS][PRISM_ID_MAX + 1];
 };
 
 struct prism_config {
-    char config_file[PRISM_PATH_MAX];   /* "" when running on defaults */
+    char config_file[PRISM_PATH_MAX]; /* "" when running on defaults */
 
     /* [control] */
-    char control_path[PRISM_PATH_MAX];  /* Unix socket; "" disables it */
-    size_t n_allow_uids;                /* 0: only the relay's own uid */
+    char control_path[PRISM_PATH_MAX]; /* Unix socket; "" disables it */
+    size_t n_allow_uids;               /* 0: only the relay's own uid */
     uid_t allow_uids[PRISM_CONFIG_MAX_UIDS];
-    size_t max_line_bytes;              /* longest request line */
-    size_t max_connections;             /* control connections at once */
-    size_t max_pending_bytes;           /* unsent replies before reading pauses */
-    char tls_listen[PRISM_PATH_MAX];    /* "HOST:PORT", "" disables TLS */
+    size_t max_line_bytes;           /* longest request line */
+    size_t max_connections;          /* control connections at once */
+    size_t max_pending_bytes;        /* unsent replies before reading pauses */
+    char tls_listen[PRISM_PATH_MAX]; /* "HOST:PORT", "" disables TLS */
     char tls_cert[PRISM_PATH_MAX];
     char tls_key[PRISM_PATH_MAX];
     char tls_client_ca[PRISM_PATH_MAX];
@@ -57,20 +57,20 @@ struct prism_config {
     struct prism_config_client clients[PRISM_CONFIG_MAX_CLIENTS];
 
     /* [media] */
-    unsigned workers;                   /* 0: one per core */
-    uint16_t port_min, port_max;        /* media port range */
-    char advertise_ip[64];              /* "" : the host candidates' own */
-    size_t n_media_ips;                 /* 0: every non-loopback interface */
+    unsigned workers;            /* 0: one per core */
+    uint16_t port_min, port_max; /* media port range */
+    char advertise_ip[64];       /* "" : the host candidates' own */
+    size_t n_media_ips;          /* 0: every non-loopback interface */
     char media_ips[PRISM_CONFIG_MAX_MEDIA_IPS][64];
 
     /* [limits] defaults for tenants created without limits */
     struct prism_limits tenant_defaults;
-    size_t event_backlog;               /* events kept for `since` replay */
+    size_t event_backlog; /* events kept for `since` replay */
 
     /* [log] */
-    char log_path[PRISM_PATH_MAX];      /* "-" = stderr */
+    char log_path[PRISM_PATH_MAX]; /* "-" = stderr */
     enum prism_log_level log_level;
-    char audit_path[PRISM_PATH_MAX];    /* append-only audit log; "-" = stderr */
+    char audit_path[PRISM_PATH_MAX]; /* append-only audit log; "-" = stderr */
 };
 
 /* Fills `cfg` with the built-in defaults (a checkout-friendly setup: socket

@@ -16,16 +16,16 @@
 #include <stdint.h>
 
 #define PRISM_MEDIA_COUNTERS(X)                                                                    \
-    X(packets_in, TRAFFIC, "packets_in")         /* authenticated RTP + RTCP received */           \
-    X(bytes_in, TRAFFIC, "bytes_in")             /* their SRTP/SRTCP bytes */                      \
-    X(packets_out, TRAFFIC, "packets_out")       /* SRTP/SRTCP datagrams the kernel accepted */   \
-    X(bytes_out, TRAFFIC, "bytes_out")           /* their protected bytes */                       \
-    X(drop_not_srtp, DROP, "not_srtp")           /* plain RTP/RTCP, unknown byte, before keys */  \
-    X(drop_srtp_auth, DROP, "srtp_auth")         /* SRTP/SRTCP tag did not verify */               \
-    X(drop_srtp_replay, DROP, "srtp_replay")     /* replayed or too old */                         \
-    X(drop_malformed, DROP, "malformed")         /* truncated or bad headers */                    \
-    X(drop_no_route, DROP, "no_route")           /* authentic, but no track has this SSRC */      \
-    X(drop_egress, DROP, "egress")               /* could not be queued or sent */
+    X(packets_in, TRAFFIC, "packets_in")     /* authenticated RTP + RTCP received */               \
+    X(bytes_in, TRAFFIC, "bytes_in")         /* their SRTP/SRTCP bytes */                          \
+    X(packets_out, TRAFFIC, "packets_out")   /* SRTP/SRTCP datagrams the kernel accepted */        \
+    X(bytes_out, TRAFFIC, "bytes_out")       /* their protected bytes */                           \
+    X(drop_not_srtp, DROP, "not_srtp")       /* plain RTP/RTCP, unknown byte, before keys */       \
+    X(drop_srtp_auth, DROP, "srtp_auth")     /* SRTP/SRTCP tag did not verify */                   \
+    X(drop_srtp_replay, DROP, "srtp_replay") /* replayed or too old */                             \
+    X(drop_malformed, DROP, "malformed")     /* truncated or bad headers */                        \
+    X(drop_no_route, DROP, "no_route")       /* authentic, but no track has this SSRC */           \
+    X(drop_egress, DROP, "egress")           /* could not be queued or sent */
 
 struct prism_media_counters {
 #define PRISM__COUNTER_FIELD(field, group, key) uint64_t field;
@@ -49,7 +49,7 @@ static inline void prism_media_counters_add(struct prism_media_counters *sum,
     X(PRISM_TRANSPORT_NEW, "new")               /* created or not negotiated yet */                \
     X(PRISM_TRANSPORT_CONNECTING, "connecting") /* remote description set: ICE, then DTLS */       \
     X(PRISM_TRANSPORT_CONNECTED, "connected")   /* SRTP keyed: media flows both ways */            \
-    X(PRISM_TRANSPORT_FAILED, "failed")         /* final; ICE, consent or DTLS failed */          \
+    X(PRISM_TRANSPORT_FAILED, "failed")         /* final; ICE, consent or DTLS failed */           \
     X(PRISM_TRANSPORT_CLOSED, "closed")         /* final; the peer or the relay closed it */
 
 enum prism_transport_state {

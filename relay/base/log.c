@@ -110,8 +110,9 @@ void prism_log(enum prism_log_level level, const char *event, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     len = strftime(line, sizeof(line), "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
-    len += (size_t)snprintf(line + len, sizeof(line) - len, ".%03ldZ\",\"level\":\"%s\",\"event\":\"",
-                            ts.tv_nsec / 1000000, level_names[level]);
+    len +=
+        (size_t)snprintf(line + len, sizeof(line) - len, ".%03ldZ\",\"level\":\"%s\",\"event\":\"",
+                         ts.tv_nsec / 1000000, level_names[level]);
     prism_json_escape(line, sizeof(line) - 3, &len, event);
     append(line, sizeof(line) - 3, &len, "\"");
 

@@ -32,8 +32,7 @@ void prism_log_close(void);
 
 /* Writes one line. The variadic part is pairs of (const char *key,
  * const char *value) ended by a single NULL; values are JSON-escaped. */
-void prism_log(enum prism_log_level level, const char *event, ...)
-    __attribute__((sentinel));
+void prism_log(enum prism_log_level level, const char *event, ...) __attribute__((sentinel));
 
 #define prism_log_info(...) prism_log(PRISM_LOG_INFO, __VA_ARGS__)
 #define prism_log_warn(...) prism_log(PRISM_LOG_WARN, __VA_ARGS__)

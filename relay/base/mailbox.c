@@ -1,6 +1,6 @@
 /* Mailbox (see mailbox.h). */
-#include "relay/base/error.h"
 #include "relay/base/mailbox.h"
+#include "relay/base/error.h"
 
 static struct prism_mail *take_all(struct prism_mailbox *mb)
 {

@@ -21,11 +21,11 @@ struct prism_mail {
 typedef void (*prism_mailbox_cb)(void *ud, struct prism_mail *mail);
 
 struct prism_mailbox {
-    uv_async_t async;          /* on the consumer's loop */
-    pthread_mutex_t lock;      /* guards head/tail */
+    uv_async_t async;     /* on the consumer's loop */
+    pthread_mutex_t lock; /* guards head/tail */
     struct prism_mail *head;
     struct prism_mail *tail;
-    prism_mailbox_cb cb;       /* consumer's handler: takes ownership of each mail */
+    prism_mailbox_cb cb; /* consumer's handler: takes ownership of each mail */
     void *ud;
 };
 

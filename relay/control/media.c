@@ -31,7 +31,8 @@
 
 static const char uri_mid[] = "urn:ietf:params:rtp-hdrext:sdes:mid";
 static const char uri_audio_level[] = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
-static const char uri_abs_send_time[] = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time";
+static const char uri_abs_send_time[] =
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time";
 static const char uri_transport_cc[] =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
@@ -43,7 +44,7 @@ struct pub_track {
     uint32_t ssrc, rtx_ssrc;
     uint8_t mid_ext_id;
     uint8_t audio_level_ext_id;
-    uint8_t tcc_ext_id;        /* transport-wide-cc, only with the transport-cc rtcp-fb */
+    uint8_t tcc_ext_id; /* transport-wide-cc, only with the transport-cc rtcp-fb */
     struct prism_sdp_payload pts[PRISM_SDP_MAX_TRACK_PT];
     size_t n_pts;
     struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
@@ -58,21 +59,21 @@ struct line {
     char mid[PRISM_SDP_TOKEN_LEN];
     enum prism_sdp_kind kind;
     enum prism_sdp_track_state state;
-    uint64_t pub_peer;         /* source: publisher peer handle, 0 for none */
-    uint64_t track;            /* source: track handle */
-    uint32_t ssrc;             /* the relay's SSRC toward this subscriber */
+    uint64_t pub_peer;            /* source: publisher peer handle, 0 for none */
+    uint64_t track;               /* source: track handle */
+    uint32_t ssrc;                /* the relay's SSRC toward this subscriber */
     struct prism_sdp_payload pt0; /* the first codec as offered, for a removed line */
-    bool removal_confirmed;    /* REMOVED and an answer acknowledged it: may be recycled */
+    bool removal_confirmed;       /* REMOVED and an answer acknowledged it: may be recycled */
 };
 
 struct mpeer {
     uint64_t handle;
-    struct prism_peer *peer;   /* the registry's; valid while this exists */
+    struct prism_peer *peer; /* the registry's; valid while this exists */
     /* publish */
     struct pub_track tracks[PRISM_MEDIA_MAX_TRACKS];
     size_t n_tracks;
     bool pub_open;
-    uint64_t pub_token;        /* of the pending TRANSPORT_OPEN, 0 if none */
+    uint64_t pub_token; /* of the pending TRANSPORT_OPEN, 0 if none */
     struct prism_relay_done pub_done;
     struct prism_sdp_session *pub_offer; /* negotiated, waiting for the worker */
     struct pub_track pending[PRISM_MEDIA_MAX_TRACKS];
@@ -85,9 +86,9 @@ struct mpeer {
     char sub_cands[PRISM_MEDIA_MAX_CANDS][PRISM_MEDIA_CAND_LEN];
     size_t n_sub_cands;
     uint64_t session_id;
-    uint64_t revision;         /* last issued */
-    uint64_t outstanding;      /* revision waiting for an answer, 0 if none */
-    bool dirty;                /* the bubble changed while an offer was outstanding */
+    uint64_t revision;    /* last issued */
+    uint64_t outstanding; /* revision waiting for an answer, 0 if none */
+    bool dirty;           /* the bubble changed while an offer was outstanding */
     struct line lines[MAX_LINES];
     size_t n_lines;
     unsigned next_mid;
@@ -99,10 +100,10 @@ struct prism_media {
     char fingerprint[PRISM_MEDIA_FPR_LEN]; /* "sha-256 AB:..." */
     prism_media_emit_cb emit;
     void *ud;
-    GHashTable *peers;         /* handle -> struct mpeer */
-    GHashTable *bubbles;       /* handle -> struct prism_bubble (the registry's) */
-    size_t transports;         /* open or opening, as far as this thread knows */
-    size_t max_transports;     /* admission limit */
+    GHashTable *peers;     /* handle -> struct mpeer */
+    GHashTable *bubbles;   /* handle -> struct prism_bubble (the registry's) */
+    size_t transports;     /* open or opening, as far as this thread knows */
+    size_t max_transports; /* admission limit */
     uint64_t next_token;
     uint64_t next_track;
 };
@@ -500,8 +501,8 @@ static void sync_lines(struct prism_media *m, struct mpeer *sub)
     for (size_t s = 0; s < src.n; s++) {
         if (kept[s])
             continue;
-        struct line *l = take_line(sub, src.list[s].track->video ? PRISM_SDP_KIND_VIDEO
-                                                                  : PRISM_SDP_KIND_AUDIO);
+        struct line *l =
+            take_line(sub, src.list[s].track->video ? PRISM_SDP_KIND_VIDEO : PRISM_SDP_KIND_AUDIO);
         if (l == NULL)
             break; /* the offer is full: later tracks wait for a recycled line */
         fill_line(l, sub, &src.list[s]);
@@ -617,8 +618,7 @@ static void send_offer_event(struct prism_media *m, struct mpeer *sub)
     if (offer == NULL)
         return;
     emit_peer_event(m, sub->peer, "peer.offer",
-                    json_pack("{s:s, s:I}", "offer", offer, "revision",
-                              (json_int_t)sub->revision));
+                    json_pack("{s:s, s:I}", "offer", offer, "revision", (json_int_t)sub->revision));
     free(offer);
 }
 
@@ -778,8 +778,9 @@ int prism_media_candidate(struct prism_media *m, struct prism_peer *peer, bool s
     if (candidate != NULL) {
         const char *c = strncmp(candidate, "a=", 2) == 0 ? candidate + 2 : candidate;
         if (strncmp(c, "candidate:", 10) != 0 || strlen(c) >= PRISM_MEDIA_CAND_LEN) {
-            snprintf(msg, msg_len, "params.candidate must be an a=candidate value "
-                                   "(\"candidate:...\", under 256 bytes) or null");
+            snprintf(msg, msg_len,
+                     "params.candidate must be an a=candidate value "
+                     "(\"candidate:...\", under 256 bytes) or null");
             return PRISM_EINVAL;
         }
     }
@@ -891,8 +892,9 @@ void prism_media_on_event(struct prism_media *m, const struct prism_worker_event
             p->publish_state = ev->state;
         if (ev->state == PRISM_TRANSPORT_FAILED || ev->state == PRISM_TRANSPORT_CLOSED)
             transport_ended(m, mp, ev->subscribe);
-        json_t *params = json_pack("{s:s, s:s}", "transport", ev->subscribe ? "subscribe" : "publish",
-                                   "state", prism_transport_state_name(ev->state));
+        json_t *params =
+            json_pack("{s:s, s:s}", "transport", ev->subscribe ? "subscribe" : "publish", "state",
+                      prism_transport_state_name(ev->state));
         if (ev->reason[0] != '\0')
             json_object_set_new(params, "reason", json_string(ev->reason));
         emit_peer_event(m, p, "peer.state", params);

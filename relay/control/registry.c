@@ -18,11 +18,11 @@
 #include "relay/control/registry.h"
 
 struct prism_registry {
-    GHashTable *tenants;     /* id -> struct prism_tenant */
-    uint32_t *worker_load;   /* bubbles per worker */
+    GHashTable *tenants;   /* id -> struct prism_tenant */
+    uint32_t *worker_load; /* bubbles per worker */
     unsigned n_workers;
-    size_t n_bubbles;        /* over all tenants */
-    size_t n_peers;          /* over all tenants */
+    size_t n_bubbles; /* over all tenants */
+    size_t n_peers;   /* over all tenants */
     uint64_t next_handle;
     bool draining;
 };
@@ -167,8 +167,8 @@ static unsigned least_loaded_worker(const struct prism_registry *reg)
     return best;
 }
 
-int prism_registry_bubble_create(struct prism_registry *reg, const char *tenant,
-                                 const char *bubble, struct prism_bubble **out)
+int prism_registry_bubble_create(struct prism_registry *reg, const char *tenant, const char *bubble,
+                                 struct prism_bubble **out)
 {
     struct prism_tenant *t = g_hash_table_lookup(reg->tenants, tenant);
     if (t == NULL)

@@ -22,10 +22,10 @@ struct prism_registry;
 struct prism_tenant {
     char id[PRISM_ID_MAX + 1];
     struct prism_limits limits;
-    uint32_t n_bubbles; /* current */
-    uint32_t n_peers;   /* current, over all bubbles */
+    uint32_t n_bubbles;                /* current */
+    uint32_t n_peers;                  /* current, over all bubbles */
     struct prism_media_counters ended; /* counters of its bubbles that ended */
-    void *bubbles;      /* GHashTable id -> struct prism_bubble; registry-private */
+    void *bubbles;                     /* GHashTable id -> struct prism_bubble; registry-private */
 };
 
 struct prism_bubble {
@@ -45,7 +45,7 @@ struct prism_peer {
     bool may_publish;
     enum prism_transport_state publish_state;
     enum prism_transport_state subscribe_state;
-    uint32_t n_tracks;           /* tracks it publishes (media plane) */
+    uint32_t n_tracks; /* tracks it publishes (media plane) */
 };
 
 /* Creates an empty registry placing bubbles over `n_workers` workers.
@@ -80,8 +80,8 @@ int prism_registry_tenant_delete(struct prism_registry *reg, const char *tenant,
 
 /* Creates a bubble on the least-loaded worker. Returns 0 (and *out), or
  * PRISM_ENOTFOUND (tenant), PRISM_EEXIST, PRISM_EQUOTA, PRISM_EDRAINING. */
-int prism_registry_bubble_create(struct prism_registry *reg, const char *tenant,
-                                 const char *bubble, struct prism_bubble **out);
+int prism_registry_bubble_create(struct prism_registry *reg, const char *tenant, const char *bubble,
+                                 struct prism_bubble **out);
 /* Returns the bubble, or NULL with *err = PRISM_ENOTFOUND (tenant or bubble). */
 struct prism_bubble *prism_registry_bubble_find(struct prism_registry *reg, const char *tenant,
                                                 const char *bubble);

@@ -29,17 +29,17 @@ struct prism_relay {
     struct prism_config cfg;
     struct prism_registry *reg;
     struct prism_workers *workers;
-    struct prism_cert *cert;            /* the relay's DTLS certificate, one per run */
-    struct prism_dtls_ctx *dtls_ctx;    /* shared by every worker, immutable */
-    struct prism_worker_shared shared;  /* what workers read */
-    struct prism_mailbox inbox;         /* worker -> control events */
+    struct prism_cert *cert;           /* the relay's DTLS certificate, one per run */
+    struct prism_dtls_ctx *dtls_ctx;   /* shared by every worker, immutable */
+    struct prism_worker_shared shared; /* what workers read */
+    struct prism_mailbox inbox;        /* worker -> control events */
     struct prism_media *media;
-    struct prism_media_counters ended;  /* counters of tenants deleted */
-    bool stopped;                       /* prism_relay_stop() ran */
+    struct prism_media_counters ended; /* counters of tenants deleted */
+    bool stopped;                      /* prism_relay_stop() ran */
     struct prism_relay_event_sink sink;
-    uint64_t epoch;             /* random, < 2^53 so JSON readers keep it exact */
-    uint64_t start_ms;          /* uv_hrtime at start, in ms */
-    bool drained_sent;          /* relay.drained emitted for this drain */
+    uint64_t epoch;    /* random, < 2^53 so JSON readers keep it exact */
+    uint64_t start_ms; /* uv_hrtime at start, in ms */
+    bool drained_sent; /* relay.drained emitted for this drain */
 };
 
 static unsigned default_workers(void)
@@ -119,9 +119,9 @@ int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
     relay->shared = (struct prism_worker_shared){&relay->cfg, relay->dtls_ctx, &relay->inbox};
     rc = prism_workers_start(n, &relay->shared, &relay->workers);
     if (rc == 0) {
-        relay->media = prism_media_new(relay->reg, relay->workers,
-                                       prism_cert_fingerprint(relay->cert),
-                                       max_transports(&relay->cfg), on_media_emit, relay);
+        relay->media =
+            prism_media_new(relay->reg, relay->workers, prism_cert_fingerprint(relay->cert),
+                            max_transports(&relay->cfg), on_media_emit, relay);
         rc = relay->media == NULL ? PRISM_ENOMEM : 0;
     }
     if (rc != 0) {
@@ -174,14 +174,12 @@ struct prism_registry *prism_relay_registry(struct prism_relay *relay)
 json_t *prism_relay_info(struct prism_relay *relay)
 {
     return json_pack("{s:s, s:I, s:i, s:b, s:I}", "version", PRISM_VERSION, "epoch",
-                     (json_int_t)relay->epoch, "workers",
-                     (int)prism_workers_count(relay->workers), "draining",
-                     prism_registry_draining(relay->reg), "uptime_s",
+                     (json_int_t)relay->epoch, "workers", (int)prism_workers_count(relay->workers),
+                     "draining", prism_registry_draining(relay->reg), "uptime_s",
                      (json_int_t)((uv_hrtime() / 1000000 - relay->start_ms) / 1000));
 }
 
-static void emit(struct prism_relay *relay, const char *tenant, const char *method,
-                 json_t *params)
+static void emit(struct prism_relay *relay, const char *tenant, const char *method, json_t *params)
 {
     relay->sink.emit(relay->sink.ud, tenant, method, params);
 }
@@ -231,7 +229,6 @@ static void on_tenant_bubble_end(void *ud, struct prism_bubble *bubble)
     if (bubble->tenant->n_bubbles == 1) /* the last one: the tenant's totals move up */
         prism_media_counters_add(&relay->ended, &bubble->tenant->ended);
 }
-
 
 int prism_relay_tenant_delete(struct prism_relay *relay, const char *tenant)
 {
@@ -285,13 +282,12 @@ struct info_ctx {
 static void add_peer_info(void *ud, struct prism_peer *p)
 {
     struct info_ctx *ctx = ud;
-    json_array_append_new(
-        ctx->peers,
-        json_pack("{s:s, s:b, s:s, s:s, s:s, s:o}", "peer", p->id, "publish", p->may_publish,
-                  "state", peer_state(p), "publish_state",
-                  prism_transport_state_name(p->publish_state), "subscribe_state",
-                  prism_transport_state_name(p->subscribe_state), "tracks",
-                  prism_media_tracks_json(ctx->relay->media, p)));
+    json_array_append_new(ctx->peers,
+                          json_pack("{s:s, s:b, s:s, s:s, s:s, s:o}", "peer", p->id, "publish",
+                                    p->may_publish, "state", peer_state(p), "publish_state",
+                                    prism_transport_state_name(p->publish_state), "subscribe_state",
+                                    prism_transport_state_name(p->subscribe_state), "tracks",
+                                    prism_media_tracks_json(ctx->relay->media, p)));
 }
 
 json_t *prism_relay_bubble_info(struct prism_relay *relay, const char *tenant, const char *bubble,
@@ -374,13 +370,12 @@ int prism_relay_peer_candidate(struct prism_relay *relay, const char *tenant, co
 static json_t *counters_json(const struct prism_media_counters *c)
 {
     return json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "packets_in",
-                     (json_int_t)c->packets_in, "bytes_in", (json_int_t)c->bytes_in,
-                     "packets_out", (json_int_t)c->packets_out, "bytes_out",
-                     (json_int_t)c->bytes_out, "drops", "not_srtp", (json_int_t)c->drop_not_srtp,
-                     "srtp_auth", (json_int_t)c->drop_srtp_auth, "srtp_replay",
-                     (json_int_t)c->drop_srtp_replay, "malformed", (json_int_t)c->drop_malformed,
-                     "no_route", (json_int_t)c->drop_no_route, "egress",
-                     (json_int_t)c->drop_egress);
+                     (json_int_t)c->packets_in, "bytes_in", (json_int_t)c->bytes_in, "packets_out",
+                     (json_int_t)c->packets_out, "bytes_out", (json_int_t)c->bytes_out, "drops",
+                     "not_srtp", (json_int_t)c->drop_not_srtp, "srtp_auth",
+                     (json_int_t)c->drop_srtp_auth, "srtp_replay", (json_int_t)c->drop_srtp_replay,
+                     "malformed", (json_int_t)c->drop_malformed, "no_route",
+                     (json_int_t)c->drop_no_route, "egress", (json_int_t)c->drop_egress);
 }
 
 /* Adds a tenant's counters (live bubbles and ended ones) to `sum`. */
@@ -416,8 +411,8 @@ json_t *prism_relay_stats(struct prism_relay *relay, const char *tenant, const c
         return out;
     }
     struct prism_tenant *t = prism_registry_tenant_find(relay->reg, tenant);
-    struct prism_bubble *b = bubble != NULL ? prism_registry_bubble_find(relay->reg, tenant, bubble)
-                                            : NULL;
+    struct prism_bubble *b =
+        bubble != NULL ? prism_registry_bubble_find(relay->reg, tenant, bubble) : NULL;
     if (t == NULL || (bubble != NULL && b == NULL)) {
         *err = PRISM_ENOTFOUND;
         return NULL;
@@ -432,9 +427,9 @@ json_t *prism_relay_stats(struct prism_relay *relay, const char *tenant, const c
     json_t *out = counters_json(&sum);
     json_object_set_new(out, "bubbles", json_integer(t->n_bubbles));
     json_object_set_new(out, "peers", json_integer(t->n_peers));
-    json_object_set_new(out, "limits",
-                        json_pack("{s:I, s:I, s:I}", "max_bubbles", (json_int_t)t->limits.max_bubbles,
-                                  "max_peers", (json_int_t)t->limits.max_peers, "max_kbps",
-                                  (json_int_t)t->limits.max_kbps));
+    json_object_set_new(
+        out, "limits",
+        json_pack("{s:I, s:I, s:I}", "max_bubbles", (json_int_t)t->limits.max_bubbles, "max_peers",
+                  (json_int_t)t->limits.max_peers, "max_kbps", (json_int_t)t->limits.max_kbps));
     return out;
 }

@@ -14,12 +14,12 @@
 #include "relay/base/error.h"
 
 struct prism_egress {
-    uint8_t *block;                    /* n_bufs * PRISM_EGRESS_BUF_BYTES, 64-byte aligned */
-    uint8_t **free_stack;              /* free buffers, top at free_stack[n_free - 1] */
-    size_t n_bufs;                     /* buffers in the pool */
-    size_t n_free;                     /* entries on free_stack */
-    struct prism_egress_queue *dirty;  /* head of the dirty list */
-    struct prism_egress_stats stats;   /* bufs_* filled on read */
+    uint8_t *block;                   /* n_bufs * PRISM_EGRESS_BUF_BYTES, 64-byte aligned */
+    uint8_t **free_stack;             /* free buffers, top at free_stack[n_free - 1] */
+    size_t n_bufs;                    /* buffers in the pool */
+    size_t n_free;                    /* entries on free_stack */
+    struct prism_egress_queue *dirty; /* head of the dirty list */
+    struct prism_egress_stats stats;  /* bufs_* filled on read */
 };
 
 int prism_egress_new(size_t n_bufs, struct prism_egress **out)

@@ -53,22 +53,22 @@ struct prism_egress;
  * storage). Initialise with prism_egress_queue_init(); the fields are the
  * egress's, read-only to everyone else. */
 struct prism_egress_queue {
-    struct prism_ice *ice;                        /* where flushes send; set at init */
-    uint64_t *packets_out, *bytes_out, *drops;    /* owner's counters: bumped on flush
-                                                     (sent datagrams and SRTP bytes; datagrams
-                                                     the socket refused) */
-    size_t n;                                     /* datagrams queued, <= PRISM_ICE_BATCH_MAX */
+    struct prism_ice *ice;                     /* where flushes send; set at init */
+    uint64_t *packets_out, *bytes_out, *drops; /* owner's counters: bumped on flush
+                                                  (sent datagrams and SRTP bytes; datagrams
+                                                  the socket refused) */
+    size_t n;                                  /* datagrams queued, <= PRISM_ICE_BATCH_MAX */
     struct prism_ice_datagram pkts[PRISM_ICE_BATCH_MAX]; /* data points at pool buffers */
-    struct prism_egress_queue *prev, *next;       /* dirty list links */
-    bool dirty;                                   /* linked on the dirty list */
+    struct prism_egress_queue *prev, *next;              /* dirty list links */
+    bool dirty;                                          /* linked on the dirty list */
 };
 
 /* Pool and batching counters of one worker (read by stats snapshots). */
 struct prism_egress_stats {
-    size_t bufs_total;     /* buffers in the pool */
-    size_t bufs_free;      /* buffers on the free stack now */
-    uint64_t pool_empty;   /* prism_egress_buf_get() calls that found no buffer */
-    uint64_t batches;      /* prism_ice_send_batch() calls made */
+    size_t bufs_total;      /* buffers in the pool */
+    size_t bufs_free;       /* buffers on the free stack now */
+    uint64_t pool_empty;    /* prism_egress_buf_get() calls that found no buffer */
+    uint64_t batches;       /* prism_ice_send_batch() calls made */
     uint64_t early_flushes; /* queues flushed because they reached PRISM_ICE_BATCH_MAX */
 };
 

@@ -181,8 +181,7 @@ static void on_component_state(NiceAgent *agent, guint stream_id, guint componen
         if (ice->was_connected)
             set_state(ice, PRISM_ICE_FAILED);
         break;
-    case NICE_COMPONENT_STATE_GATHERING:
-        break;
+    case NICE_COMPONENT_STATE_GATHERING: break;
     case NICE_COMPONENT_STATE_CONNECTING:
         /* Libnice also passes through CONNECTING when a new remote
          * candidate arrives after connecting: that is no regression. */
@@ -190,13 +189,9 @@ static void on_component_state(NiceAgent *agent, guint stream_id, guint componen
             set_state(ice, PRISM_ICE_CHECKING);
         break;
     case NICE_COMPONENT_STATE_CONNECTED:
-    case NICE_COMPONENT_STATE_READY:
-        set_state(ice, PRISM_ICE_CONNECTED);
-        break;
+    case NICE_COMPONENT_STATE_READY: set_state(ice, PRISM_ICE_CONNECTED); break;
     case NICE_COMPONENT_STATE_FAILED:
-    default:
-        set_state(ice, PRISM_ICE_FAILED);
-        break;
+    default: set_state(ice, PRISM_ICE_FAILED); break;
     }
 }
 

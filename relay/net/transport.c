@@ -41,29 +41,29 @@
 
 struct prism_transport {
     /* inputs */
-    uv_loop_t *loop;                       /* the worker's loop */
-    struct prism_transport_callbacks cb;   /* copied from the caller */
-    void *ud;                              /* passed to every callback */
-    struct prism_dtls_ctx *dtls_ctx;       /* shared; borrowed until set_remote */
+    uv_loop_t *loop;                     /* the worker's loop */
+    struct prism_transport_callbacks cb; /* copied from the caller */
+    void *ud;                            /* passed to every callback */
+    struct prism_dtls_ctx *dtls_ctx;     /* shared; borrowed until set_remote */
     enum prism_dtls_role dtls_role;
-    struct prism_egress *egress;           /* the worker's; borrowed */
+    struct prism_egress *egress; /* the worker's; borrowed */
 
     /* state */
-    struct prism_ice *ice;                 /* owned; closed by prism_transport_close */
-    struct prism_dtls *dtls;               /* owned; NULL until set_remote */
-    uv_timer_t dtls_timer;                 /* DTLS retransmission */
-    struct prism_srtp *srtp_in;            /* peer's key: unprotect; NULL before keys */
-    struct prism_srtp *srtp_out;           /* our key: protect; NULL before keys */
-    enum prism_transport_state status;    /* as last reported */
-    bool ice_connected;                    /* ICE reported CONNECTED once */
-    bool dtls_started;                     /* prism_dtls_start() called */
-    bool closing;                          /* prism_transport_close() called */
-    int pending_closes;                    /* ICE + timer close callbacks outstanding */
-    void (*closed_cb)(void *ud);           /* from prism_transport_close */
-    char reason[REASON_MAX];               /* why FAILED/CLOSED */
+    struct prism_ice *ice;             /* owned; closed by prism_transport_close */
+    struct prism_dtls *dtls;           /* owned; NULL until set_remote */
+    uv_timer_t dtls_timer;             /* DTLS retransmission */
+    struct prism_srtp *srtp_in;        /* peer's key: unprotect; NULL before keys */
+    struct prism_srtp *srtp_out;       /* our key: protect; NULL before keys */
+    enum prism_transport_state status; /* as last reported */
+    bool ice_connected;                /* ICE reported CONNECTED once */
+    bool dtls_started;                 /* prism_dtls_start() called */
+    bool closing;                      /* prism_transport_close() called */
+    int pending_closes;                /* ICE + timer close callbacks outstanding */
+    void (*closed_cb)(void *ud);       /* from prism_transport_close */
+    char reason[REASON_MAX];           /* why FAILED/CLOSED */
 
     /* outputs */
-    struct prism_egress_queue queue;       /* protected datagrams waiting for the flush */
+    struct prism_egress_queue queue; /* protected datagrams waiting for the flush */
     struct prism_media_counters counters;
 };
 
@@ -75,8 +75,7 @@ static bool is_final(enum prism_transport_state st)
 }
 
 /* Moves forward to `st` and reports it (reason "" unless given). */
-static void set_status(struct prism_transport *t, enum prism_transport_state st,
-                       const char *reason)
+static void set_status(struct prism_transport *t, enum prism_transport_state st, const char *reason)
 {
     if (t->closing || is_final(t->status) || st <= t->status)
         return;
@@ -132,8 +131,7 @@ static void after_dtls(struct prism_transport *t)
     char reason[REASON_MAX];
 
     switch (prism_dtls_state(t->dtls)) {
-    case PRISM_DTLS_HANDSHAKING:
-        break;
+    case PRISM_DTLS_HANDSHAKING: break;
     case PRISM_DTLS_CONNECTED:
         if (t->status == PRISM_TRANSPORT_CONNECTING && !t->srtp_in) {
             if (key_srtp(t) != 0) {
@@ -147,9 +145,7 @@ static void after_dtls(struct prism_transport *t)
         snprintf(reason, sizeof(reason), "dtls: %s", prism_dtls_failure(t->dtls));
         set_status(t, PRISM_TRANSPORT_FAILED, reason);
         return;
-    case PRISM_DTLS_CLOSED:
-        set_status(t, PRISM_TRANSPORT_CLOSED, "dtls: closed by peer");
-        return;
+    case PRISM_DTLS_CLOSED: set_status(t, PRISM_TRANSPORT_CLOSED, "dtls: closed by peer"); return;
     }
     arm_dtls_timer(t);
 }
@@ -200,16 +196,10 @@ static void ingress_media(struct prism_transport *t, uint8_t *data, size_t len)
         else
             t->cb.on_rtp(t->ud, data, len);
         return;
-    case PRISM_SRTP_AUTH_FAILED:
-        c->drop_srtp_auth++;
-        return;
-    case PRISM_SRTP_REPLAY:
-        c->drop_srtp_replay++;
-        return;
+    case PRISM_SRTP_AUTH_FAILED: c->drop_srtp_auth++; return;
+    case PRISM_SRTP_REPLAY: c->drop_srtp_replay++; return;
     case PRISM_SRTP_MALFORMED:
-    default:
-        c->drop_malformed++;
-        return;
+    default: c->drop_malformed++; return;
     }
 }
 
@@ -261,9 +251,7 @@ static void on_ice_state(void *ud, enum prism_ice_state st)
 {
     struct prism_transport *t = ud;
     switch (st) {
-    case PRISM_ICE_CHECKING:
-        set_status(t, PRISM_TRANSPORT_CONNECTING, "");
-        break;
+    case PRISM_ICE_CHECKING: set_status(t, PRISM_TRANSPORT_CONNECTING, ""); break;
     case PRISM_ICE_CONNECTED:
         t->ice_connected = true;
         set_status(t, PRISM_TRANSPORT_CONNECTING, "");
@@ -275,8 +263,7 @@ static void on_ice_state(void *ud, enum prism_ice_state st)
         set_status(t, PRISM_TRANSPORT_FAILED, t->ice_connected ? "consent lost" : "ice failed");
         break;
     case PRISM_ICE_NEW:
-    case PRISM_ICE_CLOSED:
-        break;
+    case PRISM_ICE_CLOSED: break;
     }
 }
 

@@ -47,14 +47,14 @@
 #include "relay/net/ice.h"
 
 struct prism_transport_config {
-    struct prism_ice_config ice;      /* controlling = true for the subscribe transport (the
-                                         relay offered); copied as prism_ice_new() does */
-    struct prism_dtls_ctx *dtls_ctx;  /* shared, immutable, created once per process; must
-                                         outlive prism_transport_set_remote() (sessions then
-                                         hold their own reference) */
-    enum prism_dtls_role dtls_role;   /* our a=setup: SERVER (passive) for both of the relay's
-                                         transports; CLIENT (active) for bench clients */
-    struct prism_egress *egress;      /* the worker's egress context; outlives the transport */
+    struct prism_ice_config ice;     /* controlling = true for the subscribe transport (the
+                                        relay offered); copied as prism_ice_new() does */
+    struct prism_dtls_ctx *dtls_ctx; /* shared, immutable, created once per process; must
+                                        outlive prism_transport_set_remote() (sessions then
+                                        hold their own reference) */
+    enum prism_dtls_role dtls_role;  /* our a=setup: SERVER (passive) for both of the relay's
+                                        transports; CLIENT (active) for bench clients */
+    struct prism_egress *egress;     /* the worker's egress context; outlives the transport */
 };
 
 struct prism_transport_callbacks {

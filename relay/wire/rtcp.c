@@ -18,8 +18,8 @@
 #define FB_FIXED_BYTES 12 /* header, sender SSRC, media SSRC */
 #define FIR_ENTRY_BYTES 8
 #define NACK_ENTRY_BYTES 4
-#define REMB_FIXED_FCI 8  /* "REMB", num SSRC, exponent and mantissa */
-#define TCC_FIXED_FCI 8   /* base seq, status count, reference time, fb count */
+#define REMB_FIXED_FCI 8 /* "REMB", num SSRC, exponent and mantissa */
+#define TCC_FIXED_FCI 8  /* base seq, status count, reference time, fb count */
 #define MAX_LENGTH_WORDS 65535u
 
 /* 24-bit two's complement, as cumulative lost and the tcc reference time. */
@@ -40,18 +40,13 @@ void prism_rtcp_iter_init(struct prism_rtcp_iter *it, const uint8_t *buf, size_t
 static size_t fixed_bytes(uint8_t pt)
 {
     switch (pt) {
-    case PRISM_RTCP_SR:
-        return 8 + SENDER_INFO_BYTES;
+    case PRISM_RTCP_SR: return 8 + SENDER_INFO_BYTES;
     case PRISM_RTCP_RR:
-    case PRISM_RTCP_XR:
-        return 8;
-    case PRISM_RTCP_APP:
-        return 12;
+    case PRISM_RTCP_XR: return 8;
+    case PRISM_RTCP_APP: return 12;
     case PRISM_RTCP_RTPFB:
-    case PRISM_RTCP_PSFB:
-        return FB_FIXED_BYTES;
-    default: /* SDES, BYE and types the relay does not read */
-        return 4;
+    case PRISM_RTCP_PSFB: return FB_FIXED_BYTES;
+    default: /* SDES, BYE and types the relay does not read */ return 4;
     }
 }
 
@@ -102,8 +97,7 @@ int prism_rtcp_next(struct prism_rtcp_iter *it, struct prism_rtcp_item *item)
         if ((size_t)count * 8 > body_len)
             return iter_fail(it, PRISM_EINVAL);
         break;
-    default:
-        break;
+    default: break;
     }
     memset(item, 0, sizeof(*item));
     item->type = pt;
@@ -453,11 +447,8 @@ int prism_rtcp_set_sender_ssrc(uint8_t *block, size_t block_len, uint32_t ssrc)
     case PRISM_RTCP_APP:
     case PRISM_RTCP_XR:
     case PRISM_RTCP_RTPFB:
-    case PRISM_RTCP_PSFB:
-        prism_store_be32(block + 4, ssrc);
-        return 0;
-    default:
-        return PRISM_EINVAL;
+    case PRISM_RTCP_PSFB: prism_store_be32(block + 4, ssrc); return 0;
+    default: return PRISM_EINVAL;
     }
 }
 

@@ -43,21 +43,21 @@ enum prism_rtcp_type {
 };
 
 enum prism_rtcp_fmt {
-    PRISM_RTCP_RTPFB_NACK = 1,  /* RFC 4585 generic NACK */
-    PRISM_RTCP_RTPFB_TCC = 15,  /* transport-wide congestion control feedback */
-    PRISM_RTCP_PSFB_PLI = 1,    /* RFC 4585 picture loss indication */
-    PRISM_RTCP_PSFB_FIR = 4,    /* RFC 5104 full intra request */
-    PRISM_RTCP_PSFB_AFB = 15,   /* application layer feedback: REMB */
+    PRISM_RTCP_RTPFB_NACK = 1, /* RFC 4585 generic NACK */
+    PRISM_RTCP_RTPFB_TCC = 15, /* transport-wide congestion control feedback */
+    PRISM_RTCP_PSFB_PLI = 1,   /* RFC 4585 picture loss indication */
+    PRISM_RTCP_PSFB_FIR = 4,   /* RFC 5104 full intra request */
+    PRISM_RTCP_PSFB_AFB = 15,  /* application layer feedback: REMB */
 };
 
 #define PRISM_RTCP_HEADER_BYTES 4
 #define PRISM_RTCP_REPORT_BLOCK_BYTES 24
 #define PRISM_RTCP_MAX_REPORT_BLOCKS 31 /* RC is 5 bits */
 #define PRISM_RTCP_PLI_BYTES 12
-#define PRISM_RTCP_FIR_BYTES 20         /* with one FCI entry */
-#define PRISM_RTCP_SR_BYTES 28          /* without report blocks */
-#define PRISM_RTCP_NACK_MAX_SEQS 17     /* seqs one FCI entry covers: pid + 16 */
-#define PRISM_RTCP_REMB_MAX_SSRCS 255   /* "Num SSRC" is 8 bits */
+#define PRISM_RTCP_FIR_BYTES 20       /* with one FCI entry */
+#define PRISM_RTCP_SR_BYTES 28        /* without report blocks */
+#define PRISM_RTCP_NACK_MAX_SEQS 17   /* seqs one FCI entry covers: pid + 16 */
+#define PRISM_RTCP_REMB_MAX_SSRCS 255 /* "Num SSRC" is 8 bits */
 
 /* The iterator over one compound packet. Fields are private to rtcp.c. */
 struct prism_rtcp_iter {

@@ -32,11 +32,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PRISM_RTP_HEADER_MIN 12               /* fixed header bytes */
-#define PRISM_RTP_EXT_ONE_BYTE 0xBEDEu        /* RFC 8285 §4.2 profile */
-#define PRISM_RTP_EXT_TWO_BYTE 0x1000u        /* RFC 8285 §4.3, low 4 bits: appbits */
+#define PRISM_RTP_HEADER_MIN 12        /* fixed header bytes */
+#define PRISM_RTP_EXT_ONE_BYTE 0xBEDEu /* RFC 8285 §4.2 profile */
+#define PRISM_RTP_EXT_TWO_BYTE 0x1000u /* RFC 8285 §4.3, low 4 bits: appbits */
 #define PRISM_RTP_EXT_TWO_BYTE_MASK 0xFFF0u
-#define PRISM_RTP_MID_MAX 16                  /* bytes of an SDES item element, one-byte form */
+#define PRISM_RTP_MID_MAX 16 /* bytes of an SDES item element, one-byte form */
 
 /* A parsed RTP header. Offsets are from the first byte of the packet. */
 struct prism_rtp_header {
@@ -149,9 +149,9 @@ struct prism_rtp_seq_stats {
 
 /* What prism_rtp_seq_stats_update() made of a packet. */
 enum prism_rtp_seq_verdict {
-    PRISM_RTP_SEQ_NEW = 0,   /* first packet, or a new highest seq (maybe after a gap) */
-    PRISM_RTP_SEQ_OLD = 1,   /* at or below the highest seq: late, retransmitted or duplicate */
-    PRISM_RTP_SEQ_JUMP = 2,  /* far outside the window: not counted (A.1 bad_seq) */
+    PRISM_RTP_SEQ_NEW = 0,    /* first packet, or a new highest seq (maybe after a gap) */
+    PRISM_RTP_SEQ_OLD = 1,    /* at or below the highest seq: late, retransmitted or duplicate */
+    PRISM_RTP_SEQ_JUMP = 2,   /* far outside the window: not counted (A.1 bad_seq) */
     PRISM_RTP_SEQ_RESYNC = 3, /* second packet in a row after a jump: statistics restarted */
 };
 

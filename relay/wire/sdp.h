@@ -81,18 +81,18 @@ enum prism_sdp_fb {
 };
 
 struct prism_sdp_payload {
-    uint8_t pt;                      /* 0..127 */
-    char name[PRISM_SDP_CODEC_LEN];  /* from a=rtpmap, "" when absent */
-    uint32_t clock_hz;               /* from a=rtpmap, 0 when absent */
-    uint8_t channels;                /* from a=rtpmap, 1 when not given */
-    char fmtp[PRISM_SDP_FMTP_LEN];   /* a=fmtp parameters, "" when absent */
-    bool fmtp_overflow;              /* fmtp longer than the cap: never accepted */
-    uint8_t fb;                      /* enum prism_sdp_fb bits */
-    int16_t apt;                     /* rtx: associated payload type, -1 when not rtx */
+    uint8_t pt;                     /* 0..127 */
+    char name[PRISM_SDP_CODEC_LEN]; /* from a=rtpmap, "" when absent */
+    uint32_t clock_hz;              /* from a=rtpmap, 0 when absent */
+    uint8_t channels;               /* from a=rtpmap, 1 when not given */
+    char fmtp[PRISM_SDP_FMTP_LEN];  /* a=fmtp parameters, "" when absent */
+    bool fmtp_overflow;             /* fmtp longer than the cap: never accepted */
+    uint8_t fb;                     /* enum prism_sdp_fb bits */
+    int16_t apt;                    /* rtx: associated payload type, -1 when not rtx */
 };
 
 struct prism_sdp_extmap {
-    uint16_t id;                     /* 1..14 one-byte, up to 255 two-byte */
+    uint16_t id; /* 1..14 one-byte, up to 255 two-byte */
     char uri[PRISM_SDP_URI_LEN];
 };
 
@@ -102,21 +102,21 @@ struct prism_sdp_ssrc {
 };
 
 struct prism_sdp_ssrc_group {
-    char semantics[8];               /* "FID", "SIM", "FEC-FR" */
+    char semantics[8]; /* "FID", "SIM", "FEC-FR" */
     uint32_t ssrcs[PRISM_SDP_MAX_GROUP_SSRC];
     size_t n_ssrcs;
 };
 
 struct prism_sdp_rid {
     char id[PRISM_SDP_TOKEN_LEN];
-    bool send;                       /* "send" (else "recv") */
+    bool send; /* "send" (else "recv") */
 };
 
 struct prism_sdp_media {
     enum prism_sdp_kind kind;
-    uint16_t port;                   /* 0 = rejected (unless bundle_only) */
-    bool bundle_only;                /* a=bundle-only */
-    bool accepted;                   /* parse: port != 0 or bundle_only; negotiate refines */
+    uint16_t port;    /* 0 = rejected (unless bundle_only) */
+    bool bundle_only; /* a=bundle-only */
+    bool accepted;    /* parse: port != 0 or bundle_only; negotiate refines */
     char mid[PRISM_SDP_TOKEN_LEN];
     enum prism_sdp_dir dir;
     bool rtcp_mux;
@@ -138,20 +138,20 @@ struct prism_sdp_media {
 };
 
 struct prism_sdp_session {
-    uint64_t origin_id;              /* o= sess-id */
-    uint64_t origin_version;         /* o= sess-version */
+    uint64_t origin_id;                                    /* o= sess-id */
+    uint64_t origin_version;                               /* o= sess-version */
     char bundle[PRISM_SDP_MAX_MEDIA][PRISM_SDP_TOKEN_LEN]; /* a=group:BUNDLE mids */
     size_t n_bundle;
     bool extmap_allow_mixed;
     /* The BUNDLE transport (first mid of the group), media level else session level. */
     char ice_ufrag[PRISM_SDP_ICE_LEN];
     char ice_pwd[PRISM_SDP_ICE_LEN];
-    char fpr_hash[8];                /* "sha-256", "sha-384", "sha-512" (lower case) */
+    char fpr_hash[8];                  /* "sha-256", "sha-384", "sha-512" (lower case) */
     char fpr_value[PRISM_SDP_FPR_LEN]; /* "AB:CD:..." upper case */
     enum prism_sdp_setup setup;
     char candidates[PRISM_SDP_MAX_CAND][PRISM_SDP_CAND_LEN]; /* "candidate:..." */
     size_t n_candidates;
-    size_t n_candidates_dropped;     /* beyond PRISM_SDP_MAX_CAND, counted not kept */
+    size_t n_candidates_dropped; /* beyond PRISM_SDP_MAX_CAND, counted not kept */
     bool end_of_candidates;
     struct prism_sdp_media media[PRISM_SDP_MAX_MEDIA];
     size_t n_media;
@@ -160,14 +160,14 @@ struct prism_sdp_session {
 /* The relay's side of a transport, for the writers. All strings are borrowed
  * for the call and must be NUL-terminated. */
 struct prism_sdp_local {
-    const char *ice_ufrag;           /* 4..256 ice-chars */
-    const char *ice_pwd;             /* 22..256 ice-chars */
-    const char *fingerprint;         /* "sha-256 AB:CD:..." (sha-256/384/512) */
-    const char *const *candidates;   /* each "candidate:..." as in RTCIceCandidate */
+    const char *ice_ufrag;         /* 4..256 ice-chars */
+    const char *ice_pwd;           /* 22..256 ice-chars */
+    const char *fingerprint;       /* "sha-256 AB:CD:..." (sha-256/384/512) */
+    const char *const *candidates; /* each "candidate:..." as in RTCIceCandidate */
     size_t n_candidates;
-    bool end_of_candidates;          /* write a=end-of-candidates */
-    uint64_t session_id;             /* o= sess-id: stable for the transport */
-    uint64_t session_version;        /* o= sess-version; the revision for offers */
+    bool end_of_candidates;   /* write a=end-of-candidates */
+    uint64_t session_id;      /* o= sess-id: stable for the transport */
+    uint64_t session_version; /* o= sess-version; the revision for offers */
 };
 
 /* A forwarded track (one m-section) of the subscribe transport. */
@@ -178,17 +178,17 @@ enum prism_sdp_track_state {
 };
 
 struct prism_sdp_track {
-    char mid[PRISM_SDP_TOKEN_LEN];     /* assigned by the caller, unique in the offer */
-    enum prism_sdp_kind kind;          /* audio or video */
+    char mid[PRISM_SDP_TOKEN_LEN]; /* assigned by the caller, unique in the offer */
+    enum prism_sdp_kind kind;      /* audio or video */
     enum prism_sdp_track_state state;
-    char peer_id[PRISM_SDP_TOKEN_LEN]; /* publisher peer id: msid stream id and cname */
+    char peer_id[PRISM_SDP_TOKEN_LEN];  /* publisher peer id: msid stream id and cname */
     char track_id[PRISM_SDP_TOKEN_LEN]; /* publisher's track id: msid track id */
     struct prism_sdp_payload pts[PRISM_SDP_MAX_TRACK_PT]; /* rtx entries: name "rtx", apt */
     size_t n_pts;
     struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
     size_t n_exts;
-    uint32_t ssrc;                     /* the relay's SSRC toward this subscriber */
-    uint32_t rtx_ssrc;                 /* 0 = no rtx */
+    uint32_t ssrc;     /* the relay's SSRC toward this subscriber */
+    uint32_t rtx_ssrc; /* 0 = no rtx */
 };
 
 /* Parse a client's offer for the publish transport.
@@ -203,8 +203,8 @@ struct prism_sdp_track {
  * only sha-1 ones, no setup or setup:passive/holdconn, a proto other than
  * UDP/TLS/RTP/SAVPF for audio/video, any cap exceeded.
  */
-int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session *out,
-                          char *reason, size_t reason_len);
+int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session *out, char *reason,
+                          size_t reason_len);
 
 /* Parse a client's answer to a prism_sdp_write_offer() offer.
  *

@@ -43,11 +43,11 @@ struct parser {
     bool answer;
     /* state */
     unsigned line_no;
-    int pass;              /* 1 or 2 */
-    size_t tag;            /* pass 2: index of the BUNDLE-tagged m-section */
+    int pass;   /* 1 or 2 */
+    size_t tag; /* pass 2: index of the BUNDLE-tagged m-section */
     bool seen_o, seen_s, seen_t;
-    struct xport sess_x;   /* session level */
-    struct xport tag_x;    /* media level of the tagged m-section */
+    struct xport sess_x; /* session level */
+    struct xport tag_x;  /* media level of the tagged m-section */
     /* outputs */
     struct prism_sdp_session *s;
     char *reason;
@@ -218,9 +218,8 @@ static int on_fingerprint(struct parser *p, struct span v, struct xport *x)
         size_t bytes;
         bool ok;
     } hashes[] = {
-        {"sha-256", 32, true}, {"sha-384", 48, true}, {"sha-512", 64, true},
-        {"sha-1", 20, false},  {"sha-224", 28, false}, {"md5", 16, false},
-        {"md2", 16, false},
+        {"sha-256", 32, true},  {"sha-384", 48, true}, {"sha-512", 64, true}, {"sha-1", 20, false},
+        {"sha-224", 28, false}, {"md5", 16, false},    {"md2", 16, false},
     };
     size_t h = 0;
     while (h < sizeof(hashes) / sizeof(hashes[0]) && !span_ieq(hash, hashes[h].name))
@@ -228,8 +227,7 @@ static int on_fingerprint(struct parser *p, struct span v, struct xport *x)
     if (h == sizeof(hashes) / sizeof(hashes[0]))
         return fail(p, "line %u: unknown fingerprint hash", p->line_no);
     if (value.n != hashes[h].bytes * 3 - 1)
-        return fail(p, "line %u: fingerprint length does not match %s", p->line_no,
-                    hashes[h].name);
+        return fail(p, "line %u: fingerprint length does not match %s", p->line_no, hashes[h].name);
     char up[PRISM_SDP_FPR_LEN];
     for (size_t i = 0; i < value.n; i++) {
         char c = value.p[i];
@@ -255,7 +253,8 @@ static int on_fingerprint(struct parser *p, struct span v, struct xport *x)
 
 static int on_candidate(struct parser *p, struct span line, bool keep)
 {
-    /* line is "candidate:<foundation> <component> <transport> <prio> <addr> <port> typ <type> ..." */
+    /* line is "candidate:<foundation> <component> <transport> <prio> <addr> <port> typ <type> ..."
+     */
     struct span v = line, tok;
     v.p += strlen("candidate:");
     v.n -= strlen("candidate:");
@@ -596,9 +595,15 @@ static int on_media_attr(struct parser *p, struct prism_sdp_media *m, struct spa
         const char *name;
         int (*fn)(struct parser *, struct prism_sdp_media *, struct span);
     } with_value[] = {
-        {"mid", on_mid},       {"rtpmap", on_rtpmap},         {"fmtp", on_fmtp},
-        {"rtcp-fb", on_rtcp_fb}, {"extmap", on_extmap},       {"ssrc", on_ssrc},
-        {"ssrc-group", on_ssrc_group}, {"msid", on_msid},     {"rid", on_rid},
+        {"mid", on_mid},
+        {"rtpmap", on_rtpmap},
+        {"fmtp", on_fmtp},
+        {"rtcp-fb", on_rtcp_fb},
+        {"extmap", on_extmap},
+        {"ssrc", on_ssrc},
+        {"ssrc-group", on_ssrc_group},
+        {"msid", on_msid},
+        {"rid", on_rid},
         {"simulcast", on_simulcast},
     };
     for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++) {
@@ -641,8 +646,7 @@ static int on_group(struct parser *p, struct span v)
         if (!token_ok(mid, PRISM_SDP_TOKEN_LEN - 1))
             return fail(p, "line %u: malformed a=group:BUNDLE", p->line_no);
         if (s->n_bundle == PRISM_SDP_MAX_MEDIA)
-            return fail(p, "line %u: BUNDLE group larger than %d", p->line_no,
-                        PRISM_SDP_MAX_MEDIA);
+            return fail(p, "line %u: BUNDLE group larger than %d", p->line_no, PRISM_SDP_MAX_MEDIA);
         for (size_t i = 0; i < s->n_bundle; i++)
             if (span_eq(mid, s->bundle[i]))
                 return fail(p, "line %u: duplicate mid in BUNDLE", p->line_no);
@@ -763,20 +767,12 @@ static int on_line(struct parser *p, struct span line)
     }
     struct span v = {line.p + 2, line.n - 2};
     switch (line.p[0]) {
-    case 'm':
-        return on_mline(p, v);
-    case 'o':
-        return on_origin(p, v);
-    case 's':
-        p->seen_s = true;
-        return 0;
-    case 't':
-        p->seen_t = true;
-        return 0;
-    case 'v':
-        return fail(p, "line %u: second v=", p->line_no);
-    default:
-        return 0; /* c=, b=, i=, u=, e=, p=, r=, z=, k=: not used */
+    case 'm': return on_mline(p, v);
+    case 'o': return on_origin(p, v);
+    case 's': p->seen_s = true; return 0;
+    case 't': p->seen_t = true; return 0;
+    case 'v': return fail(p, "line %u: second v=", p->line_no);
+    default: return 0; /* c=, b=, i=, u=, e=, p=, r=, z=, k=: not used */
     }
 }
 
@@ -917,15 +913,15 @@ static int parse(struct parser *p)
     return resolve_transport(p);
 }
 
-int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session *out,
-                          char *reason, size_t reason_len)
+int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session *out, char *reason,
+                          size_t reason_len)
 {
     if (reason != NULL && reason_len > 0)
         reason[0] = '\0';
     if (sdp == NULL || out == NULL)
         return PRISM_EINVAL;
-    struct parser p = {.sdp = sdp, .len = len, .s = out, .reason = reason,
-                       .reason_len = reason_len};
+    struct parser p = {
+        .sdp = sdp, .len = len, .s = out, .reason = reason, .reason_len = reason_len};
     return parse(&p);
 }
 
@@ -937,7 +933,11 @@ int prism_sdp_parse_answer(const char *sdp, size_t len, const struct prism_sdp_t
         reason[0] = '\0';
     if (sdp == NULL || out == NULL || (offered == NULL && n_offered > 0))
         return PRISM_EINVAL;
-    struct parser p = {.sdp = sdp, .len = len, .answer = true, .s = out, .reason = reason,
+    struct parser p = {.sdp = sdp,
+                       .len = len,
+                       .answer = true,
+                       .s = out,
+                       .reason = reason,
                        .reason_len = reason_len};
     int err = parse(&p);
     if (err < 0 || offered == NULL)

@@ -246,8 +246,8 @@ static void write_session(struct sb *b, const struct prism_sdp_local *l, const c
     sb_add(b, "a=msid-semantic: WMS\r\n");
 }
 
-static void write_mline(struct sb *b, const char *kind, bool port0, const struct prism_sdp_payload *pts,
-                        size_t n_pts)
+static void write_mline(struct sb *b, const char *kind, bool port0,
+                        const struct prism_sdp_payload *pts, size_t n_pts)
 {
     sb_add(b, "m=%s %d UDP/TLS/RTP/SAVPF", kind, port0 ? 0 : 9);
     for (size_t i = 0; i < n_pts; i++)
@@ -275,8 +275,8 @@ static void write_codecs(struct sb *b, const struct prism_sdp_payload *pts, size
         uint8_t bit;
         const char *text;
     } fbs[] = {
-        {PRISM_SDP_FB_GOOG_REMB, "goog-remb"},   {PRISM_SDP_FB_TRANSPORT_CC, "transport-cc"},
-        {PRISM_SDP_FB_CCM_FIR, "ccm fir"},       {PRISM_SDP_FB_NACK, "nack"},
+        {PRISM_SDP_FB_GOOG_REMB, "goog-remb"}, {PRISM_SDP_FB_TRANSPORT_CC, "transport-cc"},
+        {PRISM_SDP_FB_CCM_FIR, "ccm fir"},     {PRISM_SDP_FB_NACK, "nack"},
         {PRISM_SDP_FB_NACK_PLI, "nack pli"},
     };
     for (size_t i = 0; i < n_pts; i++) {
@@ -298,14 +298,10 @@ static void write_codecs(struct sb *b, const struct prism_sdp_payload *pts, size
 static const char *kind_name(enum prism_sdp_kind k)
 {
     switch (k) {
-    case PRISM_SDP_KIND_AUDIO:
-        return "audio";
-    case PRISM_SDP_KIND_VIDEO:
-        return "video";
-    case PRISM_SDP_KIND_APPLICATION:
-        return "application";
-    case PRISM_SDP_KIND_OTHER:
-        break;
+    case PRISM_SDP_KIND_AUDIO: return "audio";
+    case PRISM_SDP_KIND_VIDEO: return "video";
+    case PRISM_SDP_KIND_APPLICATION: return "application";
+    case PRISM_SDP_KIND_OTHER: break;
     }
     return "unknown";
 }
@@ -332,9 +328,9 @@ static void write_answer_media(struct sb *b, const struct prism_sdp_media *m,
     sb_add(b, "a=mid:%s\r\n", m->mid);
     for (size_t i = 0; i < m->n_exts; i++)
         sb_add(b, "a=extmap:%u %s\r\n", m->exts[i].id, m->exts[i].uri);
-    sb_add(b, "a=%s\r\n", m->dir == PRISM_SDP_DIR_RECVONLY || m->dir == PRISM_SDP_DIR_INACTIVE
-                              ? "inactive"
-                              : "recvonly");
+    sb_add(b, "a=%s\r\n",
+           m->dir == PRISM_SDP_DIR_RECVONLY || m->dir == PRISM_SDP_DIR_INACTIVE ? "inactive"
+                                                                                : "recvonly");
     sb_add(b, "a=rtcp-mux\r\n");
     if (m->rtcp_rsize)
         sb_add(b, "a=rtcp-rsize\r\n");
@@ -376,7 +372,8 @@ int prism_sdp_write_answer(const struct prism_sdp_session *negotiated,
 
 static bool track_ok(const struct prism_sdp_track *t)
 {
-    if (!visible(t->mid, PRISM_SDP_TOKEN_LEN - 1) || strnlen(t->mid, PRISM_SDP_TOKEN_LEN) == PRISM_SDP_TOKEN_LEN)
+    if (!visible(t->mid, PRISM_SDP_TOKEN_LEN - 1) ||
+        strnlen(t->mid, PRISM_SDP_TOKEN_LEN) == PRISM_SDP_TOKEN_LEN)
         return false;
     if (t->kind != PRISM_SDP_KIND_AUDIO && t->kind != PRISM_SDP_KIND_VIDEO)
         return false;
@@ -465,9 +462,12 @@ void prism_sdp_track_placeholder(struct prism_sdp_track *t, const char *mid)
     t->kind = PRISM_SDP_KIND_AUDIO;
     t->state = PRISM_SDP_TRACK_INACTIVE;
     t->n_pts = 1;
-    t->pts[0] = (struct prism_sdp_payload){
-        .pt = 111, .name = "opus", .clock_hz = 48000, .channels = 2,
-        .fmtp = "minptime=10;useinbandfec=1", .apt = -1};
+    t->pts[0] = (struct prism_sdp_payload){.pt = 111,
+                                           .name = "opus",
+                                           .clock_hz = 48000,
+                                           .channels = 2,
+                                           .fmtp = "minptime=10;useinbandfec=1",
+                                           .apt = -1};
 }
 
 /* ---- a client's answer (prism-bench) ------------------------------------ */
@@ -503,8 +503,8 @@ int prism_sdp_write_client_answer(const struct prism_sdp_session *offer,
                                   const struct prism_sdp_local *local, char *out, size_t out_len,
                                   size_t *written)
 {
-    if (offer == NULL || out == NULL || out_len == 0 || !local_ok(local) ||
-        offer->n_media == 0 || offer->n_media > PRISM_SDP_MAX_MEDIA)
+    if (offer == NULL || out == NULL || out_len == 0 || !local_ok(local) || offer->n_media == 0 ||
+        offer->n_media > PRISM_SDP_MAX_MEDIA)
         return PRISM_EINVAL;
     const char *bundle[PRISM_SDP_MAX_MEDIA];
     size_t n = 0;

@@ -47,11 +47,11 @@
 #include "relay/base/bytes.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
-#include "relay/worker/room.h"
+#include "relay/net/transport.h"
 #include "relay/wire/rtcp.h"
 #include "relay/wire/rtp.h"
 #include "relay/wire/tcc.h"
-#include "relay/net/transport.h"
+#include "relay/worker/room.h"
 
 #define KEYFRAME_GAP_MS 300
 #define FEEDBACK_BYTES 1200      /* one transport-cc datagram: under any path MTU with SRTCP */
@@ -60,31 +60,31 @@
 struct peer;
 
 struct route_out {
-    struct peer *sub;             /* the subscriber; in the same room */
-    uint32_t ssrc;                /* the relay's SSRC toward it */
+    struct peer *sub; /* the subscriber; in the same room */
+    uint32_t ssrc;    /* the relay's SSRC toward it */
 };
 
 struct track {
     struct prism_track_desc d;
-    struct route_out *outs;       /* owned; derived by rebuild_outs() */
+    struct route_out *outs; /* owned; derived by rebuild_outs() */
     size_t n_outs, cap_outs;
     struct prism_rtp_seq_stats stats; /* for receiver reports */
-    uint64_t last_keyframe_ms;    /* uv_now of the last PLI sent for it */
-    uint32_t clock_hz;            /* 48000 audio, 90000 video */
-    uint32_t loudness_sum;        /* sum of 127 - level (-dBov) over voiced packets, this second */
-    uint32_t voiced;              /* voiced packets this second */
-    uint32_t packets;             /* packets this second */
+    uint64_t last_keyframe_ms;        /* uv_now of the last PLI sent for it */
+    uint32_t clock_hz;                /* 48000 audio, 90000 video */
+    uint32_t loudness_sum; /* sum of 127 - level (-dBov) over voiced packets, this second */
+    uint32_t voiced;       /* voiced packets this second */
+    uint32_t packets;      /* packets this second */
 };
 
 struct link {
-    struct peer *peer;            /* owner */
-    struct prism_transport *t;    /* NULL before open and after close */
+    struct peer *peer;         /* owner */
+    struct prism_transport *t; /* NULL before open and after close */
     bool subscribe;
-    uint64_t token;               /* of the TRANSPORT_OPEN to answer */
+    uint64_t token; /* of the TRANSPORT_OPEN to answer */
     bool ready_sent;
     char cands[PRISM_MEDIA_MAX_CANDS][PRISM_MEDIA_CAND_LEN]; /* ours, until READY */
     size_t n_cands;
-    bool remote_set;              /* the peer's credentials are known */
+    bool remote_set; /* the peer's credentials are known */
     /* The peer's trickled candidates that came before its credentials (a
      * subscriber may trickle before its answer is applied). */
     char early[PRISM_MEDIA_MAX_CANDS][PRISM_MEDIA_CAND_LEN];
@@ -94,27 +94,27 @@ struct link {
 
 struct peer {
     uint64_t handle;
-    struct room *room;            /* owner */
+    struct room *room; /* owner */
     struct link pub, sub;
     struct track tracks[PRISM_MEDIA_MAX_TRACKS]; /* what it publishes */
     size_t n_tracks;
     struct prism_route_desc routes[PRISM_MEDIA_MAX_ROUTES]; /* what it receives */
     size_t n_routes;
-    uint32_t rtcp_ssrc;           /* the relay's SSRC in RTCP toward this peer */
-    uint32_t max_kbps;            /* tenant cap for REMB, 0 = none */
-    uint64_t drop_no_route;       /* authentic RTP matching none of its tracks */
+    uint32_t rtcp_ssrc;     /* the relay's SSRC in RTCP toward this peer */
+    uint32_t max_kbps;      /* tenant cap for REMB, 0 = none */
+    uint64_t drop_no_route; /* authentic RTP matching none of its tracks */
     /* Transport-wide cc of the publish transport. One id for every track:
      * in a BUNDLE group an extension id means the same in every m-section
      * (RFC 8843), and the seq numbers the transport's packets, not a track's. */
-    uint8_t tcc_ext_id;           /* 0: no feedback owed */
-    struct prism_tcc tcc;         /* arrivals not yet reported; reset per transport */
+    uint8_t tcc_ext_id;   /* 0: no feedback owed */
+    struct prism_tcc tcc; /* arrivals not yet reported; reset per transport */
 };
 
 struct room {
     uint64_t handle;
-    uint64_t speaker;             /* peer handle of the dominant speaker, 0 for none */
-    struct prism_rooms *rooms;    /* owner */
-    GHashTable *peers;            /* handle -> struct peer */
+    uint64_t speaker;                   /* peer handle of the dominant speaker, 0 for none */
+    struct prism_rooms *rooms;          /* owner */
+    GHashTable *peers;                  /* handle -> struct peer */
     struct prism_media_counters closed; /* totals of transports already closed */
 };
 
@@ -122,8 +122,8 @@ struct prism_rooms {
     uv_loop_t *loop;
     const struct prism_worker_shared *shared;
     struct prism_egress *egress;
-    GHashTable *rooms;            /* handle -> struct room */
-    GHashTable *peers;            /* handle -> struct peer, every room's */
+    GHashTable *rooms; /* handle -> struct room */
+    GHashTable *peers; /* handle -> struct peer, every room's */
 };
 
 static void post_event(struct prism_rooms *rooms, struct prism_worker_event *ev)
@@ -272,8 +272,7 @@ static void note_audio_level(struct track *tr, const uint8_t *pkt, const struct 
     uint8_t level;
     tr->packets++;
     if (h != NULL &&
-        prism_rtp_get_audio_level(pkt, h, tr->d.audio_level_ext_id, &voice, &level) == 0 &&
-        voice) {
+        prism_rtp_get_audio_level(pkt, h, tr->d.audio_level_ext_id, &voice, &level) == 0 && voice) {
         tr->voiced++;
         tr->loudness_sum += 127u - level;
     }
@@ -494,8 +493,8 @@ static void link_candidate(struct link *l, const struct prism_worker_msg *msg)
     if (l->t == NULL)
         return;
     if (l->remote_set) {
-        prism_transport_add_remote_candidate(l->t, msg->end_of_candidates ? NULL
-                                                                          : msg->candidates[0]);
+        prism_transport_add_remote_candidate(l->t,
+                                             msg->end_of_candidates ? NULL : msg->candidates[0]);
     } else if (msg->end_of_candidates) {
         l->early_end = true;
     } else if (l->n_early < PRISM_MEDIA_MAX_CANDS) {
@@ -666,8 +665,9 @@ static void report_to_publisher(struct peer *p)
         prism_rtcp_report_block_from_stats(&blocks[n], tr->d.ssrc, &tr->stats);
         ssrcs[n++] = tr->d.ssrc;
     }
-    uint8_t buf[PRISM_RTCP_HEADER_BYTES * 2 + PRISM_RTCP_REPORT_BLOCK_BYTES * PRISM_MEDIA_MAX_TRACKS +
-                24 + 4 * PRISM_MEDIA_MAX_TRACKS];
+    uint8_t buf[PRISM_RTCP_HEADER_BYTES * 2 +
+                PRISM_RTCP_REPORT_BLOCK_BYTES * PRISM_MEDIA_MAX_TRACKS + 24 +
+                4 * PRISM_MEDIA_MAX_TRACKS];
     int len = prism_rtcp_build_rr(buf, sizeof(buf), p->rtcp_ssrc, n > 0 ? blocks : NULL, n);
     if (len <= 0)
         return;

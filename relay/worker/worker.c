@@ -17,22 +17,22 @@
 #include "relay/worker/room.h"
 #include "relay/worker/worker.h"
 
-#define EGRESS_BUFS 8192  /* packets in flight per worker: 12 MiB */
+#define EGRESS_BUFS 8192 /* packets in flight per worker: 12 MiB */
 #define TICK_MS 1000
 #define FEEDBACK_MS 50
 
 struct worker {
     unsigned index;
     pthread_t thread;
-    uv_loop_t loop;                 /* owned by the thread */
-    struct prism_mailbox inbox;     /* control -> worker */
-    uv_prepare_t flush;             /* egress, once per iteration */
+    uv_loop_t loop;             /* owned by the thread */
+    struct prism_mailbox inbox; /* control -> worker */
+    uv_prepare_t flush;         /* egress, once per iteration */
     uv_timer_t tick;
-    uv_timer_t feedback;            /* transport-cc, every FEEDBACK_MS */
+    uv_timer_t feedback; /* transport-cc, every FEEDBACK_MS */
     struct prism_egress *egress;
     struct prism_rooms *rooms;
     const struct prism_worker_shared *shared;
-    int init_rc;                    /* set by the thread before it runs */
+    int init_rc; /* set by the thread before it runs */
 };
 
 struct prism_workers {

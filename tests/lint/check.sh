@@ -49,5 +49,14 @@ for f in $sources; do
         while IFS= read -r line; do echo "$f:$line: includes are rooted at the project"; done
 done | grep . && status=1
 
+# Formatting (.clang-format at the root): every C file as clang-format writes it.
+if command -v clang-format >/dev/null 2>&1; then
+    # shellcheck disable=SC2086
+    clang-format --dry-run -Werror $sources $(find tests -name '*.[ch]' | sort) 2>&1 |
+        grep -E '^[^ ].*: (error|warning):' | grep . && status=1
+else
+    offend "clang-format is not installed (deploy/setup.sh --tests installs it)"
+fi
+
 [ $status -eq 0 ] && echo "lint: clean"
 exit $status

@@ -24,26 +24,25 @@
 
 /* A fixed certificate (openssl req -x509, CN=kat) and its fingerprints as
  * printed by `openssl x509 -noout -fingerprint -sha256|-sha384|-sha512`. */
-static const char kat_pem[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBcTCCARegAwIBAgIUPm4dA/9JGorggN50LmPspuPIhVAwCgYIKoZIzj0EAwIw\n"
-    "DjEMMAoGA1UEAwwDa2F0MB4XDTI2MTEyNjE0MzAzMloXDTM2MTEyMzE0MzAzMlow\n"
-    "DjEMMAoGA1UEAwwDa2F0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEMheSD6iY\n"
-    "0X+fHJjv1pEId1S6ZTUnEg9ca6qWsDpNDbH7xjYsboxKp7PltqRQjwlBRwERja6h\n"
-    "Lxe/IfAMa0/IpKNTMFEwHQYDVR0OBBYEFH+xLuVNKIz6OuYaNDLPN3Vt88C8MB8G\n"
-    "A1UdIwQYMBaAFH+xLuVNKIz6OuYaNDLPN3Vt88C8MA8GA1UdEwEB/wQFMAMBAf8w\n"
-    "CgYIKoZIzj0EAwIDSAAwRQIhAM56EjVoepf5lg0ttQL7neQv0oFTOBvOIjGQu6NK\n"
-    "DTfbAiB8PibqVvjZ3rY3R2zt4rcXSIgCcG36PhEWjaFaaYhY8g==\n"
-    "-----END CERTIFICATE-----\n";
+static const char kat_pem[] = "-----BEGIN CERTIFICATE-----\n"
+                              "MIIBcTCCARegAwIBAgIUPm4dA/9JGorggN50LmPspuPIhVAwCgYIKoZIzj0EAwIw\n"
+                              "DjEMMAoGA1UEAwwDa2F0MB4XDTI2MTEyNjE0MzAzMloXDTM2MTEyMzE0MzAzMlow\n"
+                              "DjEMMAoGA1UEAwwDa2F0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEMheSD6iY\n"
+                              "0X+fHJjv1pEId1S6ZTUnEg9ca6qWsDpNDbH7xjYsboxKp7PltqRQjwlBRwERja6h\n"
+                              "Lxe/IfAMa0/IpKNTMFEwHQYDVR0OBBYEFH+xLuVNKIz6OuYaNDLPN3Vt88C8MB8G\n"
+                              "A1UdIwQYMBaAFH+xLuVNKIz6OuYaNDLPN3Vt88C8MA8GA1UdEwEB/wQFMAMBAf8w\n"
+                              "CgYIKoZIzj0EAwIDSAAwRQIhAM56EjVoepf5lg0ttQL7neQv0oFTOBvOIjGQu6NK\n"
+                              "DTfbAiB8PibqVvjZ3rY3R2zt4rcXSIgCcG36PhEWjaFaaYhY8g==\n"
+                              "-----END CERTIFICATE-----\n";
 static const char kat_sha256[] = "C1:DB:32:C2:DB:C0:62:2B:A1:D5:E8:67:0A:F4:72:03:AD:2C:34:65:"
-                                  "03:87:04:05:EA:15:83:79:81:5C:88:AA";
+                                 "03:87:04:05:EA:15:83:79:81:5C:88:AA";
 static const char kat_sha384[] = "DA:61:A6:42:89:FA:DE:96:79:BF:EE:00:82:B8:F8:01:44:CF:60:09:"
-                                  "29:43:74:48:CF:1F:72:C1:AC:64:53:CD:9E:A1:D3:5D:B4:E4:39:9A:"
-                                  "85:44:0F:94:91:07:E9:24";
+                                 "29:43:74:48:CF:1F:72:C1:AC:64:53:CD:9E:A1:D3:5D:B4:E4:39:9A:"
+                                 "85:44:0F:94:91:07:E9:24";
 static const char kat_sha512[] = "17:AF:23:40:E8:83:7B:89:6F:F1:7A:83:66:F0:F2:37:44:0D:19:F6:"
-                                  "6A:7F:75:F2:6C:44:FF:35:04:E5:99:30:43:60:2D:07:11:AF:BD:F7:"
-                                  "37:8A:1E:1D:BB:A7:53:D5:98:3B:D5:55:ED:34:B7:E5:D3:5B:C0:4E:"
-                                  "E9:F6:EA:AC";
+                                 "6A:7F:75:F2:6C:44:FF:35:04:E5:99:30:43:60:2D:07:11:AF:BD:F7:"
+                                 "37:8A:1E:1D:BB:A7:53:D5:98:3B:D5:55:ED:34:B7:E5:D3:5B:C0:4E:"
+                                 "E9:F6:EA:AC";
 
 static X509 *load_kat(void)
 {
@@ -104,9 +103,8 @@ static void test_generate(void **state)
 
     /* CN "prism" as subject and issuer. */
     char cn[32];
-    assert_int_equal(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
-                                               sizeof(cn)),
-                     5);
+    assert_int_equal(
+        X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn)), 5);
     assert_string_equal(cn, "prism");
     assert_int_equal(X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)), 0);
 

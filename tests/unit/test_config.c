@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "relay/base/error.h"
 #include "relay/base/config.h"
+#include "relay/base/error.h"
 
 static char path[64];
 
@@ -78,12 +78,12 @@ static void test_errors(void **state)
     struct prism_config cfg;
     char err[256];
     static const char *const bad[] = {
-        "[control]\nsocktet = x\n",         "[nosuch]\na = b\n",
-        "[media]\nworkers = -1\n",          "[media]\nworkers = 2x\n",
-        "[media]\nports = 10-5\n",          "[media]\nports = 0-5\n",
-        "[log]\nlevel = loud\n",            "[control]\nmax_line = 1\n",
-        "[client x]\ntenants = a\n",        "[client x]\nuid = 1\ntenants = bad id\n",
-        "[client x]\nfingerprint = 12\n",   "not a key file",
+        "[control]\nsocktet = x\n",       "[nosuch]\na = b\n",
+        "[media]\nworkers = -1\n",        "[media]\nworkers = 2x\n",
+        "[media]\nports = 10-5\n",        "[media]\nports = 0-5\n",
+        "[log]\nlevel = loud\n",          "[control]\nmax_line = 1\n",
+        "[client x]\ntenants = a\n",      "[client x]\nuid = 1\ntenants = bad id\n",
+        "[client x]\nfingerprint = 12\n", "not a key file",
         "[limits]\nevent_backlog = 5\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

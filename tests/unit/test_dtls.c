@@ -222,8 +222,8 @@ static void test_keys_drive_srtp(void **state)
     prism_dtls_keys_wipe(&ck);
     prism_dtls_keys_wipe(&sk);
 
-    uint8_t pkt[12 + 100 + PRISM_SRTP_MAX_TRAILER] = {0x80, 111, 0x00, 0x07, 0, 0, 0, 1,
-                                                      0xde, 0xad, 0xbe, 0xef};
+    uint8_t pkt[12 + 100 + PRISM_SRTP_MAX_TRAILER] = {0x80, 111, 0x00, 0x07, 0,    0,
+                                                      0,    1,   0xde, 0xad, 0xbe, 0xef};
     uint8_t ref[12 + 100];
     memset(pkt + 12, 0x5a, 100);
     memcpy(ref, pkt, sizeof(ref));
@@ -551,9 +551,8 @@ static void test_profile_fallback_and_key_layout(void **state)
     assert_int_equal(prism_dtls_keys(server.dtls, &sk), 0);
     assert_int_equal(sk.profile, PRISM_SRTP_AES128_CM_SHA1_80);
     assert_int_equal(sk.key_salt_len, 30);
-    assert_int_equal(SSL_export_keying_material(r.ssl, m, sizeof(m), "EXTRACTOR-dtls_srtp", 19,
-                                                NULL, 0, 0),
-                     1);
+    assert_int_equal(
+        SSL_export_keying_material(r.ssl, m, sizeof(m), "EXTRACTOR-dtls_srtp", 19, NULL, 0, 0), 1);
     assert_memory_equal(sk.remote, m, 16);           /* client key */
     assert_memory_equal(sk.local, m + 16, 16);       /* server key */
     assert_memory_equal(sk.remote + 16, m + 32, 14); /* client salt */

@@ -130,9 +130,9 @@ static void test_stop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lines_in_one_chunk), cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_lines_in_one_chunk),    cmocka_unit_test(test_byte_by_byte),
         cmocka_unit_test(test_overlong_skipped_once), cmocka_unit_test(test_overlong_in_one_chunk),
-        cmocka_unit_test(test_exactly_max), cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_exactly_max),           cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

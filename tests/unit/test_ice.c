@@ -20,8 +20,8 @@
 #include <cmocka.h>
 #include <glib-unix.h>
 #include <glib.h>
-#include <uv.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "relay/base/error.h"
 #include "relay/net/gmain_uv.h"

@@ -63,9 +63,8 @@ static void test_layers(void **state)
     assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":[1]}", &id),
                      PRISM_RPC_INVALID_PARAMS);
     json_decref(id);
-    assert_int_equal(
-        parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"method\":\"y\"}", &id),
-        PRISM_RPC_PARSE_ERROR);
+    assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"method\":\"y\"}", &id),
+                     PRISM_RPC_PARSE_ERROR);
 }
 
 static void test_replies(void **state)

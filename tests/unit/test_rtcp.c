@@ -19,16 +19,16 @@
 
 /* An SDES with one chunk: CNAME "abcd" then END, padded to a word. */
 static const uint8_t sdes_cname[] = {
-    0x81, 0xca, 0x00, 0x03, /* V=2 SC=1, SDES, 4 words */
-    0x11, 0x22, 0x33, 0x44, /* chunk SSRC */
+    0x81, 0xca, 0x00, 0x03,                       /* V=2 SC=1, SDES, 4 words */
+    0x11, 0x22, 0x33, 0x44,                       /* chunk SSRC */
     0x01, 0x04, 'a',  'b',  'c', 'd', 0x00, 0x00, /* CNAME, END, pad */
 };
 
 /* transport-cc as Chromium sends it: base seq 1, 3 packets, reference time
  * -2 (24-bit), fb count 7, one run-length chunk, 3 small deltas, zero fill. */
 static const uint8_t tcc_pkt[] = {
-    0x8f, 0xcd, 0x00, 0x06, 0x00, 0x00, 0x00, 0x01, 0xaa, 0xbb, 0xcc, 0xdd,
-    0x00, 0x01, 0x00, 0x03, 0xff, 0xff, 0xfe, 0x07, 0x20, 0x03, 0x04, 0x08, 0x0c, 0x00, 0x00, 0x00,
+    0x8f, 0xcd, 0x00, 0x06, 0x00, 0x00, 0x00, 0x01, 0xaa, 0xbb, 0xcc, 0xdd, 0x00, 0x01,
+    0x00, 0x03, 0xff, 0xff, 0xfe, 0x07, 0x20, 0x03, 0x04, 0x08, 0x0c, 0x00, 0x00, 0x00,
 };
 
 static uint8_t *dup_exact(const uint8_t *p, size_t len)
@@ -79,8 +79,8 @@ static void test_pli_fir(void **state)
     uint8_t buf[64];
     assert_int_equal(prism_rtcp_build_pli(buf, sizeof(buf), 0x01020304, 0xa0b0c0d0),
                      PRISM_RTCP_PLI_BYTES);
-    const uint8_t want_pli[] = {0x81, 0xce, 0x00, 0x02, 0x01, 0x02, 0x03, 0x04,
-                                0xa0, 0xb0, 0xc0, 0xd0};
+    const uint8_t want_pli[] = {0x81, 0xce, 0x00, 0x02, 0x01, 0x02,
+                                0x03, 0x04, 0xa0, 0xb0, 0xc0, 0xd0};
     assert_memory_equal(buf, want_pli, sizeof(want_pli));
     struct prism_rtcp_item it = walk_one(buf, PRISM_RTCP_PLI_BYTES);
     assert_int_equal(it.type, PRISM_RTCP_PSFB);
@@ -477,8 +477,8 @@ static void test_malformed(void **state)
     assert_int_equal(end, PRISM_EINVAL);
 
     /* Unknown RTCP types (195, IJ) and APP/BYE are walked over. */
-    const uint8_t other[] = {0x80, 0xc3, 0x00, 0x00, 0x81, 0xcb, 0x00, 0x01, 0, 0, 0, 5,
-                             0x80, 0xcc, 0x00, 0x02, 0, 0, 0, 6, 'n', 'a', 'm', 'e'};
+    const uint8_t other[] = {0x80, 0xc3, 0x00, 0x00, 0x81, 0xcb, 0x00, 0x01, 0,   0,   0,   5,
+                             0x80, 0xcc, 0x00, 0x02, 0,    0,    0,    6,    'n', 'a', 'm', 'e'};
     assert_int_equal(walk(other, sizeof(other), items, 4, &end), 3);
     assert_int_equal(end, PRISM_ENOTFOUND);
     assert_int_equal(items[0].type, 195);
@@ -537,14 +537,10 @@ static void test_setters(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pli_fir),
-        cmocka_unit_test(test_rr_sr),
-        cmocka_unit_test(test_remb),
-        cmocka_unit_test(test_nack),
-        cmocka_unit_test(test_tcc),
-        cmocka_unit_test(test_compound),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_setters),
+        cmocka_unit_test(test_pli_fir),   cmocka_unit_test(test_rr_sr),
+        cmocka_unit_test(test_remb),      cmocka_unit_test(test_nack),
+        cmocka_unit_test(test_tcc),       cmocka_unit_test(test_compound),
+        cmocka_unit_test(test_malformed), cmocka_unit_test(test_setters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

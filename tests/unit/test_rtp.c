@@ -36,12 +36,12 @@ static const uint8_t opus_pkt[] = {
 /* Chromium VP8 key frame, first packet: descriptor X=1 S=1 PID=0, I=1 with a
  * 15-bit PictureID; then the key frame tag, start code and 640x480. */
 static const uint8_t vp8_key_pkt[] = {
-    0x90, 0xe0, 0x30, 0x39, /* X=1, M=1 PT 96, seq 12345 */
-    0x00, 0x0f, 0x42, 0x40, /* ts */
-    0x11, 0x22, 0x33, 0x44, /* ssrc */
-    0xbe, 0xde, 0x00, 0x01, /* one-byte profile, 4 bytes */
-    0x22, 0xab, 0xcd, 0xef, /* id 2: abs-send-time */
-    0x90, 0x80, 0x81, 0x23, /* X S, I, M PictureID 0x0123 */
+    0x90, 0xe0, 0x30, 0x39,                                     /* X=1, M=1 PT 96, seq 12345 */
+    0x00, 0x0f, 0x42, 0x40,                                     /* ts */
+    0x11, 0x22, 0x33, 0x44,                                     /* ssrc */
+    0xbe, 0xde, 0x00, 0x01,                                     /* one-byte profile, 4 bytes */
+    0x22, 0xab, 0xcd, 0xef,                                     /* id 2: abs-send-time */
+    0x90, 0x80, 0x81, 0x23,                                     /* X S, I, M PictureID 0x0123 */
     0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01, /* key frame header */
     0x39, 0x6b, 0x00, 0x27, 0x08, 0x85, 0x85, 0x88,
 };
@@ -56,14 +56,14 @@ static const uint8_t vp8_delta_pkt[] = {
 /* Two-byte profile (appbits 0), 2 CSRCs, 4 bytes of padding. */
 static const uint8_t two_byte_pkt[] = {
     0xb2, 0x60, 0xff, 0xff, /* V=2 P=1 X=1 CC=2, PT 96, seq 65535 */
-    0x00, 0x00, 0x00, 0x01, 0xca, 0xfe, 0xba, 0xbe, 0x00, 0x00, 0x00, 0xa1, 0x00, 0x00, 0x00, 0xa2,
-    0x10, 0x00, 0x00, 0x05,                                /* two-byte profile, 20 bytes */
-    0x01, 0x01, 0x85,                                      /* id 1 len 1: level 5, V=1 */
-    0x00,                                                  /* padding */
-    0x0f, 0x00,                                            /* id 15 len 0 */
-    0x11, 0x08, 'v', 'i', 'd', 'e', 'o', '-', 'h', 'i',    /* id 17: mid "video-hi" */
-    0x00, 0x00, 0x00, 0x00,                                /* padding */
-    0xde, 0xad, 0xbe, 0xef, 0x00, 0x00, 0x00, 0x04,        /* payload, 4 bytes of padding */
+    0x00, 0x00, 0x00, 0x01, 0xca, 0xfe, 0xba, 0xbe, 0x00, 0x00,
+    0x00, 0xa1, 0x00, 0x00, 0x00, 0xa2, 0x10, 0x00, 0x00, 0x05, /* two-byte profile, 20 bytes */
+    0x01, 0x01, 0x85,                                           /* id 1 len 1: level 5, V=1 */
+    0x00,                                                       /* padding */
+    0x0f, 0x00,                                                 /* id 15 len 0 */
+    0x11, 0x08, 'v',  'i',  'd',  'e',  'o',  '-',  'h',  'i',  /* id 17: mid "video-hi" */
+    0x00, 0x00, 0x00, 0x00,                                     /* padding */
+    0xde, 0xad, 0xbe, 0xef, 0x00, 0x00, 0x00, 0x04,             /* payload, 4 bytes of padding */
 };
 
 /* An exact-size heap copy: reading one byte past `len` trips ASan. */
@@ -573,18 +573,12 @@ static void test_seq_jitter(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_opus_one_byte),
-        cmocka_unit_test(test_two_byte_csrc_padding),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_malformed_elements),
-        cmocka_unit_test(test_rewrite),
-        cmocka_unit_test(test_vp8_keyframe),
-        cmocka_unit_test(test_h264_keyframe),
-        cmocka_unit_test(test_vp9_keyframe),
-        cmocka_unit_test(test_seq_wrap),
-        cmocka_unit_test(test_seq_loss),
-        cmocka_unit_test(test_seq_jump),
-        cmocka_unit_test(test_seq_jitter),
+        cmocka_unit_test(test_opus_one_byte), cmocka_unit_test(test_two_byte_csrc_padding),
+        cmocka_unit_test(test_malformed),     cmocka_unit_test(test_malformed_elements),
+        cmocka_unit_test(test_rewrite),       cmocka_unit_test(test_vp8_keyframe),
+        cmocka_unit_test(test_h264_keyframe), cmocka_unit_test(test_vp9_keyframe),
+        cmocka_unit_test(test_seq_wrap),      cmocka_unit_test(test_seq_loss),
+        cmocka_unit_test(test_seq_jump),      cmocka_unit_test(test_seq_jitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,8 +122,7 @@ static void parse_ok(const char *name)
 
 static void refused(const char *sdp, size_t len, const char *want)
 {
-    assert_int_equal(prism_sdp_parse_offer(sdp, len, sess, reason, sizeof(reason)),
-                     PRISM_EBADSDP);
+    assert_int_equal(prism_sdp_parse_offer(sdp, len, sess, reason, sizeof(reason)), PRISM_EBADSDP);
     if (strstr(reason, want) == NULL)
         fail_msg("reason \"%s\" lacks \"%s\"", reason, want);
 }
@@ -240,7 +239,8 @@ static void test_chromium_av(void **state)
     answer_roundtrip();
     /* audio: Opus only; video: VP8, H264 pm=1 (3 profiles), VP9 profile 0, their rtx */
     assert_non_null(strstr(out_buf, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"));
-    assert_non_null(strstr(out_buf, "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 109 116 117 98 99\r\n"));
+    assert_non_null(
+        strstr(out_buf, "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 109 116 117 98 99\r\n"));
     assert_non_null(strstr(out_buf, "a=group:BUNDLE 0 1\r\n"));
     assert_non_null(strstr(out_buf, "a=recvonly\r\n"));
     assert_non_null(strstr(out_buf, "a=rtcp-mux\r\n"));
@@ -339,7 +339,8 @@ static void test_firefox(void **state)
     assert_true(v->rtcp_rsize);
     answer_roundtrip();
     /* VP8, VP9 (no profile-id = 0), H264 pm=1 126/105 and rtx; not pm=0 97/103, AV1, red */
-    assert_non_null(strstr(out_buf, "m=video 9 UDP/TLS/RTP/SAVPF 120 124 121 125 126 127 105 106\r\n"));
+    assert_non_null(
+        strstr(out_buf, "m=video 9 UDP/TLS/RTP/SAVPF 120 124 121 125 126 127 105 106\r\n"));
     assert_non_null(strstr(out_buf, "m=audio 9 UDP/TLS/RTP/SAVPF 109\r\n"));
     assert_null(strstr(out_buf, "csrc-audio-level"));
 }
@@ -371,9 +372,13 @@ static void demo_tracks(struct prism_sdp_track t[3])
     t[0].state = PRISM_SDP_TRACK_SEND;
     snprintf(t[0].peer_id, sizeof(t[0].peer_id), "alice@acme:1");
     snprintf(t[0].track_id, sizeof(t[0].track_id), "mic-1");
-    t[0].pts[0] = (struct prism_sdp_payload){.pt = 111, .name = "opus", .clock_hz = 48000,
-                                             .channels = 2, .fmtp = "minptime=10;useinbandfec=1",
-                                             .fb = PRISM_SDP_FB_TRANSPORT_CC, .apt = -1};
+    t[0].pts[0] = (struct prism_sdp_payload){.pt = 111,
+                                             .name = "opus",
+                                             .clock_hz = 48000,
+                                             .channels = 2,
+                                             .fmtp = "minptime=10;useinbandfec=1",
+                                             .fb = PRISM_SDP_FB_TRANSPORT_CC,
+                                             .apt = -1};
     t[0].n_pts = 1;
     t[0].exts[0] = (struct prism_sdp_extmap){1, "urn:ietf:params:rtp-hdrext:ssrc-audio-level"};
     t[0].exts[1] = (struct prism_sdp_extmap){3, ""};
@@ -386,10 +391,10 @@ static void demo_tracks(struct prism_sdp_track t[3])
     t[1].state = PRISM_SDP_TRACK_SEND;
     snprintf(t[1].peer_id, sizeof(t[1].peer_id), "alice@acme:1");
     snprintf(t[1].track_id, sizeof(t[1].track_id), "cam-1");
-    t[1].pts[0] = (struct prism_sdp_payload){.pt = 96, .name = "VP8", .clock_hz = 90000,
-                                             .channels = 1, .fb = fb, .apt = -1};
-    t[1].pts[1] = (struct prism_sdp_payload){.pt = 97, .name = "rtx", .clock_hz = 90000,
-                                             .channels = 1, .fmtp = "apt=96", .apt = 96};
+    t[1].pts[0] = (struct prism_sdp_payload){
+        .pt = 96, .name = "VP8", .clock_hz = 90000, .channels = 1, .fb = fb, .apt = -1};
+    t[1].pts[1] = (struct prism_sdp_payload){
+        .pt = 97, .name = "rtx", .clock_hz = 90000, .channels = 1, .fmtp = "apt=96", .apt = 96};
     t[1].n_pts = 2;
     t[1].exts[0] = (struct prism_sdp_extmap){3, ""};
     snprintf(t[1].exts[0].uri, sizeof(t[1].exts[0].uri), "%s", twcc);
@@ -530,9 +535,11 @@ static void test_refusals(void **state)
     refused(mod_buf, m, "m-line 0 lacks a=rtcp-mux");
     m = drop_lines(n, "a=fingerprint");
     refused(mod_buf, m, "no fingerprint");
-    m = replace_all(n, "a=fingerprint:sha-256 A9:D6:4D:11:F5:85:11:9D:B5:3D:A3:C7:8C:F3:55:74:E9:B3:"
-                       "3E:9A:D0:AE:11:66:AF:C3:2D:B8:43:19:3F:14",
-                    "a=fingerprint:sha-1 A9:D6:4D:11:F5:85:11:9D:B5:3D:A3:C7:8C:F3:55:74:E9:B3:3E:9A");
+    m = replace_all(
+        n,
+        "a=fingerprint:sha-256 A9:D6:4D:11:F5:85:11:9D:B5:3D:A3:C7:8C:F3:55:74:E9:B3:"
+        "3E:9A:D0:AE:11:66:AF:C3:2D:B8:43:19:3F:14",
+        "a=fingerprint:sha-1 A9:D6:4D:11:F5:85:11:9D:B5:3D:A3:C7:8C:F3:55:74:E9:B3:3E:9A");
     refused(mod_buf, m, "fingerprint hash sha-1 is not accepted");
     m = drop_lines(n, "a=ice-ufrag");
     refused(mod_buf, m, "no a=ice-ufrag");
@@ -563,8 +570,9 @@ static void test_refusals(void **state)
 
     /* truncated: mid-line, and a line cut short but still ended */
     refused(in_buf, n / 2, "does not end with a line break (truncated?)");
-    m = replace_all(n, "a=fingerprint:sha-256 A9:D6:4D:11:F5:85:11:9D:B5:3D:A3:C7:8C:F3:55:74:E9:B3:"
-                       "3E:9A:D0:AE:11:66:AF:C3:2D:B8:43:19:3F:14",
+    m = replace_all(n,
+                    "a=fingerprint:sha-256 A9:D6:4D:11:F5:85:11:9D:B5:3D:A3:C7:8C:F3:55:74:E9:B3:"
+                    "3E:9A:D0:AE:11:66:AF:C3:2D:B8:43:19:3F:14",
                     "a=fingerprint:sha-256 A9:D6:4D:11:F5");
     refused(mod_buf, m, "fingerprint length does not match sha-256");
     refused(in_buf, 0, "empty SDP");
@@ -625,12 +633,18 @@ static void test_line_endings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chromium_av),       cmocka_unit_test(test_chromium_audio),
-        cmocka_unit_test(test_chromium_simulcast), cmocka_unit_test(test_chromium_datachannel),
-        cmocka_unit_test(test_aiortc),            cmocka_unit_test(test_firefox),
-        cmocka_unit_test(test_safari),            cmocka_unit_test(test_subscribe_offer),
-        cmocka_unit_test(test_subscribe_empty),   cmocka_unit_test(test_writer_refusals),
-        cmocka_unit_test(test_refusals),          cmocka_unit_test(test_line_endings),
+        cmocka_unit_test(test_chromium_av),
+        cmocka_unit_test(test_chromium_audio),
+        cmocka_unit_test(test_chromium_simulcast),
+        cmocka_unit_test(test_chromium_datachannel),
+        cmocka_unit_test(test_aiortc),
+        cmocka_unit_test(test_firefox),
+        cmocka_unit_test(test_safari),
+        cmocka_unit_test(test_subscribe_offer),
+        cmocka_unit_test(test_subscribe_empty),
+        cmocka_unit_test(test_writer_refusals),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_line_endings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

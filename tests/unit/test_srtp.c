@@ -67,8 +67,8 @@ static void put32(uint8_t *p, uint32_t v)
 /* ---- reference SRTP on EVP (RFC 3711 §4, RFC 7714 §8-§11) -------------------- */
 
 /* AES in counter mode with a 16-byte initial counter block. */
-static void ref_aes_ctr(const uint8_t *key, size_t key_len, const uint8_t iv[16],
-                        const uint8_t *in, uint8_t *out, size_t n)
+static void ref_aes_ctr(const uint8_t *key, size_t key_len, const uint8_t iv[16], const uint8_t *in,
+                        uint8_t *out, size_t n)
 {
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     assert_non_null(c);
@@ -438,16 +438,13 @@ static void test_wrapper_matches_reference(void **state)
     (void)state;
     uint8_t master[44];
     unhex(rfc3711_master, master, sizeof(master));
-    check_against_reference(PRISM_SRTP_AES128_CM_SHA1_80, master, rfc7714_rtp_pt,
-                            rfc7714_rtcp_pt);
+    check_against_reference(PRISM_SRTP_AES128_CM_SHA1_80, master, rfc7714_rtp_pt, rfc7714_rtcp_pt);
     unhex("000102030405060708090a0b0c0d0e0f a0a1a2a3a4a5a6a7a8a9aaab", master, sizeof(master));
-    check_against_reference(PRISM_SRTP_AEAD_AES_128_GCM, master, rfc7714_rtp_pt,
-                            rfc7714_rtcp_pt);
+    check_against_reference(PRISM_SRTP_AEAD_AES_128_GCM, master, rfc7714_rtp_pt, rfc7714_rtcp_pt);
     unhex("000102030405060708090a0b0c0d0e0f 101112131415161718191a1b1c1d1e1f"
           "a0a1a2a3a4a5a6a7a8a9aaab",
           master, sizeof(master));
-    check_against_reference(PRISM_SRTP_AEAD_AES_256_GCM, master, rfc7714_rtp_pt,
-                            rfc7714_rtcp_pt);
+    check_against_reference(PRISM_SRTP_AEAD_AES_256_GCM, master, rfc7714_rtp_pt, rfc7714_rtcp_pt);
 }
 
 /* libsrtp's known answers (test/srtp_driver.c), through the wrapper. */
@@ -714,14 +711,10 @@ static void test_new_rejects_bad_arguments(void **state)
     (void)state;
     uint8_t key[64] = {0};
     struct prism_srtp *s = NULL;
-    assert_int_equal(prism_srtp_new(PRISM_SRTP_AEAD_AES_256_GCM, key, 43, true, &s),
-                     PRISM_EINVAL);
-    assert_int_equal(prism_srtp_new(PRISM_SRTP_AES128_CM_SHA1_80, key, 28, true, &s),
-                     PRISM_EINVAL);
-    assert_int_equal(prism_srtp_new((enum prism_srtp_profile)2, key, 30, true, &s),
-                     PRISM_EINVAL);
-    assert_int_equal(prism_srtp_new(PRISM_SRTP_AEAD_AES_128_GCM, NULL, 28, true, &s),
-                     PRISM_EINVAL);
+    assert_int_equal(prism_srtp_new(PRISM_SRTP_AEAD_AES_256_GCM, key, 43, true, &s), PRISM_EINVAL);
+    assert_int_equal(prism_srtp_new(PRISM_SRTP_AES128_CM_SHA1_80, key, 28, true, &s), PRISM_EINVAL);
+    assert_int_equal(prism_srtp_new((enum prism_srtp_profile)2, key, 30, true, &s), PRISM_EINVAL);
+    assert_int_equal(prism_srtp_new(PRISM_SRTP_AEAD_AES_128_GCM, NULL, 28, true, &s), PRISM_EINVAL);
     assert_null(s);
     prism_srtp_free(NULL);
 }

@@ -463,14 +463,10 @@ static void test_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_in_order),
-        cmocka_unit_test(test_gaps_and_wrap),
-        cmocka_unit_test(test_large_deltas),
-        cmocka_unit_test(test_chunk_words),
-        cmocka_unit_test(test_long_runs),
-        cmocka_unit_test(test_duplicates_and_late),
-        cmocka_unit_test(test_far_seqs),
-        cmocka_unit_test(test_reference_wrap),
+        cmocka_unit_test(test_in_order),     cmocka_unit_test(test_gaps_and_wrap),
+        cmocka_unit_test(test_large_deltas), cmocka_unit_test(test_chunk_words),
+        cmocka_unit_test(test_long_runs),    cmocka_unit_test(test_duplicates_and_late),
+        cmocka_unit_test(test_far_seqs),     cmocka_unit_test(test_reference_wrap),
         cmocka_unit_test(test_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

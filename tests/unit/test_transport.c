@@ -62,12 +62,12 @@ struct side {
     struct prism_transport *t;
     struct side *peer;
     enum prism_transport_state status; /* last reported */
-    int n_status;                       /* on_status calls */
-    char reason[200];                   /* last reported reason */
+    int n_status;                      /* on_status calls */
+    char reason[200];                  /* last reported reason */
     bool candidate_error;
     bool gathering_done;
     bool closed;
-    bool close_on_failed;               /* close from inside on_status(FAILED) */
+    bool close_on_failed; /* close from inside on_status(FAILED) */
     /* received media */
     uint32_t rtp_received, rtcp_received;
     bool rtp_bad, rtcp_bad, rtp_dup, rtcp_dup;
@@ -111,7 +111,7 @@ static void make_rtcp(uint8_t *p, uint32_t n)
     p[3] = RTCP_LEN / 4 - 1;
     p[4] = 0x22;
     p[7] = 0x22;
-    p[8] = 0x33;                    /* reportee SSRC */
+    p[8] = 0x33; /* reportee SSRC */
     p[16] = (uint8_t)(n >> 24);
     p[17] = (uint8_t)(n >> 16);
     p[18] = (uint8_t)(n >> 8);
@@ -661,9 +661,8 @@ static void check_wrong_fingerprint(struct fixture *f, bool on_client)
     assert_int_not_equal(other->status, PRISM_TRANSPORT_CONNECTED);
     make_rtp(pkt, 1);
     assert_int_equal(prism_transport_send_rtp(other->t, pkt, sizeof(pkt), NEW_SSRC), PRISM_EIO);
-    assert_int_equal(f->a.rtp_received + f->b.rtp_received + f->a.rtcp_received +
-                         f->b.rtcp_received,
-                     0);
+    assert_int_equal(
+        f->a.rtp_received + f->b.rtp_received + f->a.rtcp_received + f->b.rtcp_received, 0);
     prism_transport_close(other->t, on_closed);
     other->t = NULL;
     assert_true(run_until(f, both_closed, CLOSE_GUARD_MS));
@@ -711,7 +710,8 @@ static void test_invalid_arguments(void **state)
                          f->a.t, "candidate:1 1 UDP 2013266431 127.0.0.1 40000 typ host"),
                      PRISM_EINVAL);
     assert_int_equal(prism_transport_set_remote(f->a.t, ufrag, pwd, "sha-256 zz"), PRISM_EINVAL);
-    assert_int_equal(prism_transport_set_remote(f->a.t, ufrag, pwd, "md5 AB:CD"), PRISM_EUNSUPPORTED);
+    assert_int_equal(prism_transport_set_remote(f->a.t, ufrag, pwd, "md5 AB:CD"),
+                     PRISM_EUNSUPPORTED);
     assert_int_equal(prism_transport_set_remote(f->a.t, "x", pwd, "sha-256 AB"), PRISM_EINVAL);
     char fp[PRISM_CERT_FINGERPRINT_MAX + 16];
     sdp_fingerprint(&f->b, false, fp, sizeof(fp));
@@ -854,8 +854,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_egress_queue_unconnected, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_arguments, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_connect_and_transfer, fixture_setup,
-                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_connect_and_transfer, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ingress_demux, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_egress_refusals, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_fingerprint_client, fixture_setup,
