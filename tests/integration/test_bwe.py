@@ -1,5 +1,5 @@
 """A Chromium publisher's bandwidth estimate grows through the relay
-(transport-cc feedback, relay/tcc.h).
+(transport-cc feedback, relay/wire/tcc.h).
 
 Chromium negotiates transport-cc with the relay and then runs its send-side
 estimator (GoogCC) on the relay's transport-cc feedback alone: without it the

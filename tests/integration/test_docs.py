@@ -17,7 +17,7 @@ their examples against real relays so the documents cannot drift from the code.
   relay (a too-long line, too many connections, a refused uid); each has a
   test below that produces the line and compares it the same way.
 - deploy/prism.conf.sample must start a relay that answers relay.info, and
-  every key relay/config.c reads must be documented in docs/configuration.md.
+  every key relay/base/config.c reads must be documented in docs/configuration.md.
 
 Environment: PRISM, PRISMCTL as for harness.py; run from anywhere.
 """
@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SIGNALING_MD = os.path.join(ROOT, "docs", "signaling.md")
 CONFIGURATION_MD = os.path.join(ROOT, "docs", "configuration.md")
 SAMPLE_CONF = os.path.join(ROOT, "deploy", "prism.conf.sample")
-CONFIG_C = os.path.join(ROOT, "relay", "config.c")
+CONFIG_C = os.path.join(ROOT, "relay", "base", "config.c")
 WORKERS = 2  # relay.info examples show "workers":2
 
 
@@ -292,7 +292,7 @@ class ConfigurationDocTest(unittest.TestCase):
     def test_every_key_documented(self):
         src = read_text(CONFIG_C)
         keys = re.findall(r'\{"(\w+)", "(\w+)", KEY_', src)
-        self.assertGreater(len(keys), 10, "could not read the key table of relay/config.c")
+        self.assertGreater(len(keys), 10, "could not read the key table of relay/base/config.c")
         doc = read_text(CONFIGURATION_MD)
         sample = read_text(SAMPLE_CONF)
         for group, key in keys:
