@@ -79,7 +79,7 @@ static void send_on_pub(void *ud, const uint8_t *pkt, size_t len)
     const struct prism_bench_signaller *sig = ep->site->signaller;
     if (sig != NULL && sig->sent != NULL) /* bench/janus.h */
         sig->sent(sig->ud, ep, pkt, len);
-    (void)prism_transport_send_rtp(ep->pub, pkt, len, 0);
+    (void)prism_transport_send_rtp(ep->pub, pkt, len);
 }
 
 static void on_pub_rtp(void *ud, uint8_t *pkt, size_t len)

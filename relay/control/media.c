@@ -194,8 +194,8 @@ static struct mpeer *mpeer_get(struct prism_media *m, struct prism_peer *peer)
 
 static void post(struct prism_media *m, struct prism_peer *peer, struct prism_worker_msg *msg)
 {
-    msg->bubble_handle = peer->bubble->handle;
-    msg->peer_handle = peer->handle;
+    msg->bubble = peer->bubble->handle;
+    msg->peer = peer->handle;
     prism_workers_post(m->workers, peer->bubble->worker, msg);
 }
 
@@ -254,6 +254,52 @@ static void section_ssrcs(const struct prism_sdp_media *sec, uint32_t *ssrc, uin
     }
     if (*ssrc == 0 && sec->n_ssrcs > 0 && sec->n_rids == 0)
         *ssrc = sec->ssrcs[0].ssrc;
+}
+
+/* A TRANSPORT_OPEN or TRANSPORT_REMOTE carrying the client's ICE
+ * credentials, fingerprint and candidates from its session description. */
+static struct prism_msg_transport *remote_msg(enum prism_worker_msg_type type, bool subscribe,
+                                              const struct prism_sdp_session *s)
+{
+    size_t n = s->n_candidates < PRISM_MEDIA_MAX_CANDS ? s->n_candidates : PRISM_MEDIA_MAX_CANDS;
+    struct prism_msg_transport *msg =
+        prism_worker_msg_new(type, sizeof(*msg) + n * sizeof(msg->candidates[0]));
+    msg->subscribe = subscribe;
+    msg->has_remote = true;
+    snprintf(msg->ufrag, sizeof(msg->ufrag), "%s", s->ice_ufrag);
+    snprintf(msg->pwd, sizeof(msg->pwd), "%s", s->ice_pwd);
+    snprintf(msg->fingerprint, sizeof(msg->fingerprint), "%s %s", s->fpr_hash, s->fpr_value);
+    for (size_t i = 0; i < n; i++)
+        snprintf(msg->candidates[i], PRISM_MEDIA_CAND_LEN, "%s", s->candidates[i]);
+    msg->n_candidates = n;
+    msg->end_of_candidates = s->end_of_candidates;
+    return msg;
+}
+
+/* A TRACKS message: what `mp` publishes now (nothing when n is 0). */
+static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
+{
+    struct prism_msg_tracks *msg =
+        prism_worker_msg_new(PRISM_WORKER_TRACKS, sizeof(*msg) + n * sizeof(msg->tracks[0]));
+    for (size_t i = 0; i < n; i++) {
+        const struct pub_track *t = &mp->tracks[i];
+        struct prism_track_desc *d = &msg->tracks[i];
+        d->handle = t->handle;
+        d->video = t->video;
+        d->ssrc = t->ssrc;
+        d->rtx_ssrc = t->rtx_ssrc;
+        d->mid_ext_id = t->mid_ext_id;
+        d->audio_level_ext_id = t->audio_level_ext_id;
+        d->tcc_ext_id = t->tcc_ext_id;
+        d->vp8_pt = PRISM_PT_NONE;
+        for (size_t p = 0; p < t->n_pts; p++)
+            if (g_ascii_strcasecmp(t->pts[p].name, "VP8") == 0)
+                d->vp8_pt = (uint8_t)t->pts[p].pt;
+        snprintf(d->mid, sizeof(d->mid), "%s", t->mid);
+    }
+    msg->n_tracks = n;
+    msg->max_kbps = mp->peer->bubble->tenant->limits.max_kbps;
+    post(m, mp->peer, &msg->h);
 }
 
 static void tracks_from_offer(struct prism_media *m, const struct prism_sdp_session *s,
@@ -329,26 +375,17 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
     }
     tracks_from_offer(m, s, mp->pending, &mp->n_pending);
 
-    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_TRANSPORT_OPEN);
-    msg->subscribe = false;
+    struct prism_msg_transport *msg = remote_msg(PRISM_WORKER_TRANSPORT_OPEN, false, s);
     msg->token = mp->pub_token = m->next_token++;
-    snprintf(msg->remote_ufrag, sizeof(msg->remote_ufrag), "%s", s->ice_ufrag);
-    snprintf(msg->remote_pwd, sizeof(msg->remote_pwd), "%s", s->ice_pwd);
-    snprintf(msg->remote_fingerprint, sizeof(msg->remote_fingerprint), "%s %s", s->fpr_hash,
-             s->fpr_value);
-    for (size_t i = 0; i < s->n_candidates && i < PRISM_MEDIA_MAX_CANDS; i++)
-        snprintf(msg->candidates[msg->n_candidates++], PRISM_MEDIA_CAND_LEN, "%s",
-                 s->candidates[i]);
-    msg->end_of_candidates = s->end_of_candidates;
     mp->pub_offer = s;
     mp->pub_done = *done;
-    post(m, peer, msg);
+    post(m, peer, &msg->h);
 }
 
 static void subscribers_update(struct prism_media *m, struct prism_bubble *bubble);
 
 static void publish_ready(struct prism_media *m, struct mpeer *mp,
-                          const struct prism_worker_event *ev)
+                          const struct prism_event_ready *ev)
 {
     struct prism_relay_done done = mp->pub_done;
     struct prism_sdp_session *s = mp->pub_offer;
@@ -390,21 +427,7 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
     mp->pub_open = true;
     mp->peer->n_tracks = (uint32_t)mp->n_tracks;
 
-    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_TRACKS);
-    for (size_t i = 0; i < mp->n_tracks; i++) {
-        struct prism_track_desc *d = &msg->tracks[i];
-        d->handle = mp->tracks[i].handle;
-        d->video = mp->tracks[i].video;
-        d->ssrc = mp->tracks[i].ssrc;
-        d->rtx_ssrc = mp->tracks[i].rtx_ssrc;
-        d->mid_ext_id = mp->tracks[i].mid_ext_id;
-        d->audio_level_ext_id = mp->tracks[i].audio_level_ext_id;
-        d->tcc_ext_id = mp->tracks[i].tcc_ext_id;
-        snprintf(d->mid, sizeof(d->mid), "%s", mp->tracks[i].mid);
-    }
-    msg->n_tracks = mp->n_tracks;
-    msg->max_kbps = mp->peer->bubble->tenant->limits.max_kbps;
-    post(m, mp->peer, msg);
+    post_tracks(m, mp, mp->n_tracks);
 
     done.cb(done.ud, 0, json_pack("{s:s}", "answer", answer), NULL);
     free(answer);
@@ -678,16 +701,17 @@ void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,
     }
     if (!admit_transport(m, done))
         return;
-    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_TRANSPORT_OPEN);
+    struct prism_msg_transport *msg =
+        prism_worker_msg_new(PRISM_WORKER_TRANSPORT_OPEN, sizeof(*msg));
     msg->subscribe = true;
     msg->token = mp->sub_token = m->next_token++;
     mp->sub_done = *done;
     mp->sub_open = true;
-    post(m, peer, msg);
+    post(m, peer, &msg->h);
 }
 
 static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
-                            const struct prism_worker_event *ev)
+                            const struct prism_event_ready *ev)
 {
     struct prism_relay_done done = mp->sub_done;
     mp->sub_token = 0;
@@ -700,8 +724,9 @@ static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
     }
     snprintf(mp->sub_ufrag, sizeof(mp->sub_ufrag), "%s", ev->ufrag);
     snprintf(mp->sub_pwd, sizeof(mp->sub_pwd), "%s", ev->pwd);
-    memcpy(mp->sub_cands, ev->candidates, sizeof(mp->sub_cands));
-    mp->n_sub_cands = ev->n_candidates;
+    mp->n_sub_cands =
+        ev->n_candidates < PRISM_MEDIA_MAX_CANDS ? ev->n_candidates : PRISM_MEDIA_MAX_CANDS;
+    memcpy(mp->sub_cands, ev->candidates, mp->n_sub_cands * sizeof(mp->sub_cands[0]));
     mp->sub_ready = true;
     complete_subscribe(m, mp, &done);
 }
@@ -733,32 +758,21 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
         return PRISM_EBADSDP;
     }
     if (!mp->sub_remote_set) {
-        struct prism_worker_msg *w = prism_worker_msg_new(PRISM_WORKER_TRANSPORT_REMOTE);
-        w->subscribe = true;
-        snprintf(w->remote_ufrag, sizeof(w->remote_ufrag), "%s", s->ice_ufrag);
-        snprintf(w->remote_pwd, sizeof(w->remote_pwd), "%s", s->ice_pwd);
-        snprintf(w->remote_fingerprint, sizeof(w->remote_fingerprint), "%s %s", s->fpr_hash,
-                 s->fpr_value);
-        for (size_t i = 0; i < s->n_candidates && i < PRISM_MEDIA_MAX_CANDS; i++)
-            snprintf(w->candidates[w->n_candidates++], PRISM_MEDIA_CAND_LEN, "%s",
-                     s->candidates[i]);
-        w->end_of_candidates = s->end_of_candidates;
-        post(m, peer, w);
+        post(m, peer, &remote_msg(PRISM_WORKER_TRANSPORT_REMOTE, true, s)->h);
         mp->sub_remote_set = true;
     }
-    struct prism_worker_msg *routes = prism_worker_msg_new(PRISM_WORKER_ROUTES);
-    routes->subscribe = true;
+    struct prism_msg_routes *routes = prism_worker_msg_new(
+        PRISM_WORKER_ROUTES, sizeof(*routes) + mp->n_lines * sizeof(routes->routes[0]));
     for (size_t i = 0; i < mp->n_lines && i < s->n_media; i++) {
         struct line *l = &mp->lines[i];
         if (l->state == PRISM_SDP_TRACK_REMOVED)
             l->removal_confirmed = true;
-        if (l->state == PRISM_SDP_TRACK_SEND && l->pub_peer != 0 && s->media[i].accepted &&
-            routes->n_routes < PRISM_MEDIA_MAX_ROUTES)
+        if (l->state == PRISM_SDP_TRACK_SEND && l->pub_peer != 0 && s->media[i].accepted)
             routes->routes[routes->n_routes++] =
                 (struct prism_route_desc){l->pub_peer, l->track, l->ssrc};
     }
     free(s);
-    post(m, peer, routes);
+    post(m, peer, &routes->h);
     mp->outstanding = 0;
     if (mp->dirty)
         send_offer_event(m, mp);
@@ -784,14 +798,14 @@ int prism_media_candidate(struct prism_media *m, struct prism_peer *peer, bool s
             return PRISM_EINVAL;
         }
     }
-    struct prism_worker_msg *w = prism_worker_msg_new(PRISM_WORKER_CANDIDATE);
+    struct prism_msg_candidate *w = prism_worker_msg_new(PRISM_WORKER_CANDIDATE, sizeof(*w));
     w->subscribe = subscribe;
     if (candidate == NULL)
         w->end_of_candidates = true;
     else
-        snprintf(w->candidates[0], PRISM_MEDIA_CAND_LEN, "%s",
+        snprintf(w->candidate, sizeof(w->candidate), "%s",
                  strncmp(candidate, "a=", 2) == 0 ? candidate + 2 : candidate);
-    post(m, peer, w);
+    post(m, peer, &w->h);
     return 0;
 }
 
@@ -812,7 +826,7 @@ void prism_media_peer_leaving(struct prism_media *m, struct prism_peer *peer)
     struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
     if (mp == NULL)
         return;
-    post(m, peer, prism_worker_msg_new(PRISM_WORKER_PEER_CLOSE));
+    post(m, peer, prism_worker_msg_new(PRISM_WORKER_PEER_CLOSE, sizeof(struct prism_worker_msg)));
     emit_closed(m, mp);
     g_hash_table_remove(m->peers, &peer->handle);
     mpeer_free(m, mp);
@@ -852,25 +866,27 @@ static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscr
         mp->sub_open = mp->sub_ready = mp->sub_remote_set = mp->dirty = false;
         mp->outstanding = 0;
         mp->n_lines = 0;
-        post(m, mp->peer, prism_worker_msg_new(PRISM_WORKER_ROUTES));
+        post(m, mp->peer,
+             prism_worker_msg_new(PRISM_WORKER_ROUTES, sizeof(struct prism_msg_routes)));
         return;
     }
     mp->pub_open = false;
     mp->n_tracks = 0;
     mp->peer->n_tracks = 0;
-    post(m, mp->peer, prism_worker_msg_new(PRISM_WORKER_TRACKS));
+    post_tracks(m, mp, 0);
     subscribers_update(m, mp->peer->bubble);
 }
 
 void prism_media_on_event(struct prism_media *m, const struct prism_worker_event *ev)
 {
     if (ev->type == PRISM_WORKER_EV_STATS) {
-        struct prism_bubble *b = g_hash_table_lookup(m->bubbles, &ev->bubble_handle);
+        struct prism_bubble *b = g_hash_table_lookup(m->bubbles, &ev->bubble);
         if (b != NULL)
-            b->counters = ev->counters;
+            b->counters =
+                PRISM_EVENT_AS(struct prism_event_stats, ev, PRISM_WORKER_EV_STATS)->counters;
         return;
     }
-    struct mpeer *mp = g_hash_table_lookup(m->peers, &ev->peer_handle);
+    struct mpeer *mp = g_hash_table_lookup(m->peers, &ev->peer);
     if (mp == NULL)
         return; /* the peer left meanwhile */
     if (ev->type == PRISM_WORKER_EV_SPEAKER) {
@@ -878,25 +894,29 @@ void prism_media_on_event(struct prism_media *m, const struct prism_worker_event
         return;
     }
     if (ev->type == PRISM_WORKER_EV_READY) {
-        if (!ev->subscribe && ev->token == mp->pub_token)
-            publish_ready(m, mp, ev);
-        else if (ev->subscribe && ev->token == mp->sub_token)
-            subscribe_ready(m, mp, ev);
+        const struct prism_event_ready *r =
+            PRISM_EVENT_AS(struct prism_event_ready, ev, PRISM_WORKER_EV_READY);
+        if (!r->subscribe && r->token == mp->pub_token)
+            publish_ready(m, mp, r);
+        else if (r->subscribe && r->token == mp->sub_token)
+            subscribe_ready(m, mp, r);
         return;
     }
     if (ev->type == PRISM_WORKER_EV_STATE) {
+        const struct prism_event_state *st =
+            PRISM_EVENT_AS(struct prism_event_state, ev, PRISM_WORKER_EV_STATE);
         struct prism_peer *p = mp->peer;
-        if (ev->subscribe)
-            p->subscribe_state = ev->state;
+        if (st->subscribe)
+            p->subscribe_state = st->state;
         else
-            p->publish_state = ev->state;
-        if (ev->state == PRISM_TRANSPORT_FAILED || ev->state == PRISM_TRANSPORT_CLOSED)
-            transport_ended(m, mp, ev->subscribe);
+            p->publish_state = st->state;
+        if (st->state == PRISM_TRANSPORT_FAILED || st->state == PRISM_TRANSPORT_CLOSED)
+            transport_ended(m, mp, st->subscribe);
         json_t *params =
-            json_pack("{s:s, s:s}", "transport", ev->subscribe ? "subscribe" : "publish", "state",
-                      prism_transport_state_name(ev->state));
-        if (ev->reason[0] != '\0')
-            json_object_set_new(params, "reason", json_string(ev->reason));
+            json_pack("{s:s, s:s}", "transport", st->subscribe ? "subscribe" : "publish", "state",
+                      prism_transport_state_name(st->state));
+        if (st->reason[0] != '\0')
+            json_object_set_new(params, "reason", json_string(st->reason));
         emit_peer_event(m, p, "peer.state", params);
     }
 }

@@ -217,8 +217,8 @@ static void on_bubble_end(void *ud, struct prism_bubble *bubble)
 {
     struct prism_relay *relay = ud;
     prism_media_bubble_ending(relay->media, bubble);
-    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_BUBBLE_CLOSE);
-    msg->bubble_handle = bubble->handle;
+    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_BUBBLE_CLOSE, sizeof(*msg));
+    msg->bubble = bubble->handle;
     prism_workers_post(relay->workers, bubble->worker, msg);
 }
 
@@ -250,8 +250,8 @@ int prism_relay_bubble_create(struct prism_relay *relay, const char *tenant, con
     int rc = prism_registry_bubble_create(relay->reg, tenant, bubble, &b);
     if (rc != 0)
         return rc;
-    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_BUBBLE_OPEN);
-    msg->bubble_handle = b->handle;
+    struct prism_worker_msg *msg = prism_worker_msg_new(PRISM_WORKER_BUBBLE_OPEN, sizeof(*msg));
+    msg->bubble = b->handle;
     prism_workers_post(relay->workers, b->worker, msg);
     prism_media_bubble_opened(relay->media, b);
     return 0;

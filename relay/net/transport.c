@@ -8,9 +8,11 @@
  * in place with the inbound context, hand to on_rtp/on_rtcp) or drop. Each
  * drop bumps exactly one counter.
  *
- * Story of a sent packet (prism_transport_send_rtp/rtcp): pool buffer ->
- * copy -> SSRC rewrite -> protect with the outbound context -> the egress
- * queue, flushed by the worker once per loop iteration.
+ * Story of a sent packet: a pool buffer holding the plain packet (the
+ * router's consumer wrote it: prism_transport_queue_rtp; or a copy made
+ * here: prism_transport_send_rtp/rtcp) -> protect in place with the
+ * outbound context -> the egress queue, flushed by the worker once per loop
+ * iteration. The transport never rewrites what it is given.
  *
  * Invariants:
  * - srtp_in and srtp_out exist iff the DTLS handshake completed with the
@@ -370,35 +372,19 @@ int prism_transport_add_remote_candidate(struct prism_transport *t, const char *
 
 /* --- egress (hot path) --------------------------------------------------------------- */
 
-/* Copies, optionally rewrites the SSRC, protects and queues one packet.
+/* Protects the packet of `len` bytes in the pool buffer `buf` (ownership
+ * moves here) and queues it, or puts the buffer back and counts the drop.
  * `min_len` is the fixed header of the packet type. */
-static int send_packet(struct prism_transport *t, const uint8_t *pkt, size_t len, uint32_t ssrc,
-                       bool rtcp)
+static int queue_packet(struct prism_transport *t, uint8_t *buf, size_t len, bool rtcp)
 {
     size_t min_len = rtcp ? 8 : 12;
-    if (t->closing || t->status != PRISM_TRANSPORT_CONNECTED) {
-        t->counters.drop_egress++;
-        return PRISM_EIO;
-    }
-    if (!pkt || len < min_len || len > PRISM_EGRESS_MAX_PACKET || (pkt[0] & 0xc0) != 0x80) {
-        t->counters.drop_egress++;
-        return PRISM_EINVAL;
-    }
-    uint8_t *buf = prism_egress_buf_get(t->egress);
-    if (!buf) {
-        t->counters.drop_egress++;
-        return PRISM_ENOMEM;
-    }
-    memcpy(buf, pkt, len);
-    if (ssrc != 0) {
-        buf[8] = (uint8_t)(ssrc >> 24);
-        buf[9] = (uint8_t)(ssrc >> 16);
-        buf[10] = (uint8_t)(ssrc >> 8);
-        buf[11] = (uint8_t)ssrc;
-    }
-    /* The buffer has PRISM_SRTP_MAX_TRAILER bytes after any packet of up to
-     * PRISM_EGRESS_MAX_PACKET bytes. */
-    int r = rtcp ? prism_srtp_protect_rtcp(t->srtp_out, buf, &len)
+    int r = 0;
+    if (t->closing || t->status != PRISM_TRANSPORT_CONNECTED)
+        r = PRISM_EIO;
+    else if (len < min_len || len > PRISM_EGRESS_MAX_PACKET || (buf[0] & 0xc0) != 0x80)
+        r = PRISM_EINVAL;
+    else /* every pool buffer has PRISM_SRTP_MAX_TRAILER bytes after PRISM_EGRESS_MAX_PACKET */
+        r = rtcp ? prism_srtp_protect_rtcp(t->srtp_out, buf, &len)
                  : prism_srtp_protect_rtp(t->srtp_out, buf, &len);
     if (r != 0) {
         prism_egress_buf_put(t->egress, buf);
@@ -409,15 +395,39 @@ static int send_packet(struct prism_transport *t, const uint8_t *pkt, size_t len
     return 0;
 }
 
-int prism_transport_send_rtp(struct prism_transport *t, const uint8_t *pkt, size_t len,
-                             uint32_t ssrc)
+/* Copies `pkt` into a pool buffer and queues it. */
+static int send_packet(struct prism_transport *t, const uint8_t *pkt, size_t len, bool rtcp)
 {
-    return send_packet(t, pkt, len, ssrc, false);
+    if (t->closing || t->status != PRISM_TRANSPORT_CONNECTED) {
+        t->counters.drop_egress++;
+        return PRISM_EIO;
+    }
+    if (pkt == NULL || len > PRISM_EGRESS_MAX_PACKET) {
+        t->counters.drop_egress++;
+        return PRISM_EINVAL;
+    }
+    uint8_t *buf = prism_egress_buf_get(t->egress);
+    if (!buf) {
+        t->counters.drop_egress++;
+        return PRISM_ENOMEM;
+    }
+    memcpy(buf, pkt, len);
+    return queue_packet(t, buf, len, rtcp);
+}
+
+int prism_transport_queue_rtp(struct prism_transport *t, uint8_t *buf, size_t len)
+{
+    return queue_packet(t, buf, len, false);
+}
+
+int prism_transport_send_rtp(struct prism_transport *t, const uint8_t *pkt, size_t len)
+{
+    return send_packet(t, pkt, len, false);
 }
 
 int prism_transport_send_rtcp(struct prism_transport *t, const uint8_t *pkt, size_t len)
 {
-    return send_packet(t, pkt, len, 0, true);
+    return send_packet(t, pkt, len, true);
 }
 
 const struct prism_media_counters *prism_transport_counters(const struct prism_transport *t)

@@ -118,16 +118,19 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
  * well-formed candidates (TCP, mDNS) are ignored and return 0. */
 int prism_transport_add_remote_candidate(struct prism_transport *t, const char *candidate);
 
-/* Egress (hot path): copies the plain RTP packet (`len` bytes, 12 to
- * PRISM_EGRESS_MAX_PACKET, version 2) into a pool buffer, writes `ssrc` over
- * bytes 8-11 in network order unless `ssrc` is 0, SRTP-protects it and
- * queues it for the next flush. `pkt` is not modified or kept. No
+/* Egress (hot path): SRTP-protects the plain RTP packet of `len` bytes (12
+ * to PRISM_EGRESS_MAX_PACKET, version 2) in `buf`, a buffer of this
+ * transport's egress pool (ownership moves here whatever the result), and
+ * queues it for the next flush, unmodified but for the protection. No
  * allocation, lock or log. Returns 0 (queued; a later send failure is
- * counted in drop_egress), or, each counted in drop_egress: PRISM_EIO (not
- * CONNECTED), PRISM_EINVAL (not an RTP packet or too long), PRISM_ENOMEM
- * (pool empty), PRISM_ECRYPTO (protect refused). */
-int prism_transport_send_rtp(struct prism_transport *t, const uint8_t *pkt, size_t len,
-                             uint32_t ssrc);
+ * counted in drop_egress), or, each counted in drop_egress with the buffer
+ * back in the pool: PRISM_EIO (not CONNECTED), PRISM_EINVAL (not an RTP
+ * packet or too long), PRISM_ECRYPTO (protect refused). */
+int prism_transport_queue_rtp(struct prism_transport *t, uint8_t *buf, size_t len);
+
+/* Same, from a packet the caller keeps: copies `pkt` into a pool buffer
+ * first (PRISM_ENOMEM, counted, when the pool is empty). */
+int prism_transport_send_rtp(struct prism_transport *t, const uint8_t *pkt, size_t len);
 
 /* Same for one (compound) RTCP packet (8 to PRISM_EGRESS_MAX_PACKET bytes,
  * version 2), sent as SRTCP, unmodified. */

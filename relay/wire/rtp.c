@@ -62,64 +62,104 @@ int prism_rtp_parse(const uint8_t *pkt, size_t len, struct prism_rtp_header *out
     return 0;
 }
 
+int prism_rtp_ext_iter_init(struct prism_rtp_ext_iter *it, const uint8_t *pkt,
+                            const struct prism_rtp_header *h)
+{
+    if (it == NULL || pkt == NULL || h == NULL)
+        return PRISM_EINVAL;
+    it->p = pkt + h->ext_offset;
+    it->n = h->ext_offset == 0 ? 0 : h->ext_len;
+    it->i = 0;
+    it->two_byte = (h->ext_profile & PRISM_RTP_EXT_TWO_BYTE_MASK) == PRISM_RTP_EXT_TWO_BYTE;
+    if (h->ext_profile != PRISM_RTP_EXT_ONE_BYTE && !it->two_byte)
+        it->n = 0; /* an unknown profile: nothing we can read inside */
+    return 0;
+}
+
+int prism_rtp_ext_next(struct prism_rtp_ext_iter *it, uint8_t *id, const uint8_t **data,
+                       size_t *len)
+{
+    while (it->i < it->n) {
+        uint8_t b = it->p[it->i];
+        if (b == 0) { /* padding between elements */
+            it->i++;
+            continue;
+        }
+        size_t elen;
+        if (!it->two_byte) {
+            if (b >> 4 == 15) { /* RFC 8285 §4.2: stop processing the block */
+                it->i = it->n;
+                return 0;
+            }
+            elen = (size_t)(b & 0x0f) + 1;
+            it->i++;
+            *id = b >> 4;
+        } else {
+            if (it->n - it->i < 2)
+                return PRISM_EINVAL;
+            elen = it->p[it->i + 1];
+            it->i += 2;
+            *id = b;
+        }
+        if (elen > it->n - it->i)
+            return PRISM_EINVAL;
+        *data = it->p + it->i;
+        *len = elen;
+        it->i += elen;
+        return 1;
+    }
+    return 0;
+}
+
 int prism_rtp_find_ext(const uint8_t *pkt, const struct prism_rtp_header *h, uint8_t id,
                        const uint8_t **data, size_t *len)
 {
-    if (pkt == NULL || h == NULL || data == NULL || len == NULL || id == 0)
+    struct prism_rtp_ext_iter it;
+    if (data == NULL || len == NULL || id == 0 || prism_rtp_ext_iter_init(&it, pkt, h) != 0)
         return PRISM_EINVAL;
-    if (h->ext_offset == 0)
+    if (!it.two_byte && id > 14)
         return PRISM_ENOTFOUND;
-    const uint8_t *p = pkt + h->ext_offset;
-    size_t n = h->ext_len;
-    size_t i = 0;
-    if (h->ext_profile == PRISM_RTP_EXT_ONE_BYTE) {
-        if (id > 14)
-            return PRISM_ENOTFOUND;
-        while (i < n) {
-            uint8_t b = p[i];
-            if (b == 0) { /* padding between elements */
-                i++;
-                continue;
-            }
-            uint8_t eid = b >> 4;
-            size_t elen = (size_t)(b & 0x0f) + 1;
-            if (eid == 15) /* RFC 8285 §4.2: stop processing the block */
-                return PRISM_ENOTFOUND;
-            i++;
-            if (elen > n - i)
-                return PRISM_EINVAL;
-            if (eid == id) {
-                *data = p + i;
-                *len = elen;
-                return 0;
-            }
-            i += elen;
+    uint8_t eid;
+    const uint8_t *d;
+    size_t n;
+    int rc;
+    while ((rc = prism_rtp_ext_next(&it, &eid, &d, &n)) == 1) {
+        if (eid == id) {
+            *data = d;
+            *len = n;
+            return 0;
         }
-        return PRISM_ENOTFOUND;
     }
-    if ((h->ext_profile & PRISM_RTP_EXT_TWO_BYTE_MASK) == PRISM_RTP_EXT_TWO_BYTE) {
-        while (i < n) {
-            uint8_t eid = p[i];
-            if (eid == 0) { /* padding */
-                i++;
-                continue;
-            }
-            if (n - i < 2)
-                return PRISM_EINVAL;
-            size_t elen = p[i + 1];
-            i += 2;
-            if (elen > n - i)
-                return PRISM_EINVAL;
-            if (eid == id) {
-                *data = p + i;
-                *len = elen;
-                return 0;
-            }
-            i += elen;
+    return rc < 0 ? rc : PRISM_ENOTFOUND;
+}
+
+int prism_rtp_read_exts(const uint8_t *pkt, const struct prism_rtp_header *h,
+                        const struct prism_rtp_ext_ids *ids, struct prism_rtp_ext_values *out)
+{
+    struct prism_rtp_ext_iter it;
+    if (ids == NULL || out == NULL || prism_rtp_ext_iter_init(&it, pkt, h) != 0)
+        return PRISM_EINVAL;
+    out->has_mid = out->has_audio_level = out->has_transport_seq = false;
+    uint8_t id;
+    const uint8_t *d;
+    size_t n;
+    int rc;
+    while ((rc = prism_rtp_ext_next(&it, &id, &d, &n)) == 1) {
+        if (id == ids->mid && !out->has_mid && n > 0 && n < sizeof(out->mid) &&
+            memchr(d, 0, n) == NULL) {
+            memcpy(out->mid, d, n);
+            out->mid[n] = '\0';
+            out->has_mid = true;
+        } else if (id == ids->audio_level && !out->has_audio_level && n >= 1) {
+            out->voice = (d[0] & 0x80) != 0;
+            out->level_dbov = d[0] & 0x7f;
+            out->has_audio_level = true;
+        } else if (id == ids->transport_seq && !out->has_transport_seq && n >= 2) {
+            out->transport_seq = prism_load_be16(d);
+            out->has_transport_seq = true;
         }
-        return PRISM_ENOTFOUND;
     }
-    return PRISM_ENOTFOUND;
+    return rc < 0 ? rc : 0;
 }
 
 int prism_rtp_get_audio_level(const uint8_t *pkt, const struct prism_rtp_header *h, uint8_t id,

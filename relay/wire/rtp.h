@@ -74,6 +74,54 @@ int prism_rtp_parse(const uint8_t *pkt, size_t len, struct prism_rtp_header *out
 int prism_rtp_find_ext(const uint8_t *pkt, const struct prism_rtp_header *h, uint8_t id,
                        const uint8_t **data, size_t *len);
 
+/* Walks the extension elements of a parsed packet, in order: init, then
+ * next until it returns 0 (end, or the one-byte profile's id 15) or
+ * PRISM_EINVAL (an element running past the block). Padding is skipped. A
+ * block of an unknown profile yields nothing. Fields are private. */
+struct prism_rtp_ext_iter {
+    const uint8_t *p; /* first element */
+    size_t n;         /* bytes of elements */
+    size_t i;         /* offset of the next element */
+    bool two_byte;    /* RFC 8285 §4.3 */
+};
+
+/* Returns 0, or PRISM_EINVAL for NULL arguments. */
+int prism_rtp_ext_iter_init(struct prism_rtp_ext_iter *it, const uint8_t *pkt,
+                            const struct prism_rtp_header *h);
+
+/* The next element: returns 1 with its `*id`, `*data` (into the packet) and
+ * `*len`; 0 at the end; PRISM_EINVAL when malformed. */
+int prism_rtp_ext_next(struct prism_rtp_ext_iter *it, uint8_t *id, const uint8_t **data,
+                       size_t *len);
+
+/* The extensions the worker reads on every packet, by local id (0: not
+ * negotiated, never matched). */
+struct prism_rtp_ext_ids {
+    uint8_t mid;           /* RFC 8843 sdes:mid */
+    uint8_t audio_level;   /* RFC 6464 */
+    uint8_t transport_seq; /* transport-wide-cc */
+};
+
+/* Their values in one packet; each valid when its has_ flag is set. */
+struct prism_rtp_ext_values {
+    bool has_mid;
+    char mid[PRISM_RTP_MID_MAX + 1]; /* NUL-terminated (one-byte profile lengths) */
+    bool has_audio_level;
+    bool voice;         /* RFC 6464 V bit */
+    uint8_t level_dbov; /* 0 loudest .. 127 silence */
+    bool has_transport_seq;
+    uint16_t transport_seq;
+};
+
+/* Reads every extension named in `ids` in ONE pass over the block (the
+ * per-packet path reads them once, never rescanning). The first element of
+ * an id wins; an element too short (or a mid longer than PRISM_RTP_MID_MAX
+ * or holding a NUL) is ignored. Returns 0 (whatever was found is flagged),
+ * or PRISM_EINVAL (NULL arguments, or the block is malformed: what was read
+ * before the fault stays flagged). O(ext_len). */
+int prism_rtp_read_exts(const uint8_t *pkt, const struct prism_rtp_header *h,
+                        const struct prism_rtp_ext_ids *ids, struct prism_rtp_ext_values *out);
+
 /* RFC 6464 client-to-mixer audio level in extension `id`: `*voice` is the V
  * bit, `*level_dbov` the level in -dBov (0 loudest, 127 silence).
  * Returns 0, PRISM_ENOTFOUND (see prism_rtp_find_ext) or PRISM_EINVAL

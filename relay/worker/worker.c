@@ -40,12 +40,22 @@ struct prism_workers {
     struct worker *w;
 };
 
-struct prism_worker_msg *prism_worker_msg_new(enum prism_worker_msg_type type)
+void *prism_worker_msg_new(enum prism_worker_msg_type type, size_t size)
 {
-    struct prism_worker_msg *msg = calloc(1, sizeof(*msg));
+    PRISM_CHECK(size >= sizeof(struct prism_worker_msg));
+    struct prism_worker_msg *msg = calloc(1, size);
     PRISM_CHECK(msg != NULL);
     msg->type = type;
     return msg;
+}
+
+void *prism_worker_event_new(enum prism_worker_event_type type, size_t size)
+{
+    PRISM_CHECK(size >= sizeof(struct prism_worker_event));
+    struct prism_worker_event *ev = calloc(1, size);
+    PRISM_CHECK(ev != NULL);
+    ev->type = type;
+    return ev;
 }
 
 static void on_flush(uv_prepare_t *h)
@@ -154,7 +164,8 @@ void prism_workers_stop(struct prism_workers *pool)
     if (pool == NULL)
         return;
     for (unsigned i = 0; i < pool->n; i++)
-        prism_workers_post(pool, i, prism_worker_msg_new(PRISM_WORKER_STOP));
+        prism_workers_post(
+            pool, i, prism_worker_msg_new(PRISM_WORKER_STOP, sizeof(struct prism_worker_msg)));
     for (unsigned i = 0; i < pool->n; i++) {
         struct worker *w = &pool->w[i];
         pthread_join(w->thread, NULL);

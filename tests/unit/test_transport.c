@@ -101,6 +101,22 @@ static void make_rtp(uint8_t *p, uint16_t seq)
         p[12 + i] = (uint8_t)(seq + i);
 }
 
+/* What the router's consumer does: a pool buffer holding the packet as the
+ * subscriber gets it (here: with `ssrc`), handed to the transport. */
+static int send_as(struct fixture *f, struct prism_transport *t, const uint8_t *pkt, size_t len,
+                   uint32_t ssrc)
+{
+    uint8_t *buf = prism_egress_buf_get(f->egress);
+    if (buf == NULL)
+        return PRISM_ENOMEM;
+    memcpy(buf, pkt, len);
+    buf[8] = (uint8_t)(ssrc >> 24);
+    buf[9] = (uint8_t)(ssrc >> 16);
+    buf[10] = (uint8_t)(ssrc >> 8);
+    buf[11] = (uint8_t)ssrc;
+    return prism_transport_queue_rtp(t, buf, len);
+}
+
 /* A receiver report with one report block; `n` goes in the extended
  * highest sequence number field. */
 static void make_rtcp(uint8_t *p, uint32_t n)
@@ -402,7 +418,7 @@ static void test_connect_and_transfer(void **state)
     for (uint32_t sent = 0; sent < N_RTP; sent += BURST) {
         for (uint32_t i = sent; i < sent + BURST; i++) {
             make_rtp(pkt, (uint16_t)i);
-            assert_int_equal(prism_transport_send_rtp(f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
+            assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
             make_rtcp(rtcp, i);
             assert_int_equal(prism_transport_send_rtcp(f->b.t, rtcp, sizeof(rtcp)), 0);
         }
@@ -447,7 +463,7 @@ static void test_connect_and_transfer(void **state)
     assert_true(run_until(f, b_closed_by_peer, CLOSE_GUARD_MS));
     assert_string_equal(f->b.reason, "dtls: closed by peer");
     make_rtp(pkt, 0);
-    assert_int_equal(prism_transport_send_rtp(f->b.t, pkt, sizeof(pkt), 0), PRISM_EIO);
+    assert_int_equal(prism_transport_send_rtp(f->b.t, pkt, sizeof(pkt)), PRISM_EIO);
     prism_transport_close(f->b.t, on_closed);
     f->b.t = NULL;
     assert_true(run_until(f, both_closed, CLOSE_GUARD_MS));
@@ -517,7 +533,7 @@ static void test_ingress_demux(void **state)
 
     /* A real SRTP packet from A, read from A's queue before the flush. */
     make_rtp(plain, 9);
-    assert_int_equal(prism_transport_send_rtp(f->a.t, plain, sizeof(plain), NEW_SSRC), 0);
+    assert_int_equal(send_as(f, f->a.t, plain, sizeof(plain), NEW_SSRC), 0);
     struct prism_egress_queue *q = prism__transport_queue(f->a.t);
     assert_int_equal(q->n, 1);
     uint8_t srtp[PRISM_EGRESS_BUF_BYTES];
@@ -576,7 +592,7 @@ static void test_egress_refusals(void **state)
 
     /* Not connected yet. */
     new_transport(f, &f->a, PRISM_DTLS_SERVER, false);
-    assert_int_equal(prism_transport_send_rtp(f->a.t, pkt, sizeof(pkt), 0), PRISM_EIO);
+    assert_int_equal(prism_transport_send_rtp(f->a.t, pkt, sizeof(pkt)), PRISM_EIO);
     assert_int_equal(prism_transport_send_rtcp(f->a.t, pkt, sizeof(pkt)), PRISM_EIO);
     assert_int_equal(prism_transport_counters(f->a.t)->drop_egress, 2);
     prism_transport_close(f->a.t, NULL);
@@ -591,13 +607,13 @@ static void test_egress_refusals(void **state)
     uint8_t big[PRISM_EGRESS_MAX_PACKET + 1];
     memset(big, 0, sizeof(big));
     big[0] = 0x80;
-    assert_int_equal(prism_transport_send_rtp(f->a.t, big, sizeof(big), 0), PRISM_EINVAL);
-    assert_int_equal(prism_transport_send_rtp(f->a.t, pkt, 11, 0), PRISM_EINVAL);
+    assert_int_equal(prism_transport_send_rtp(f->a.t, big, sizeof(big)), PRISM_EINVAL);
+    assert_int_equal(prism_transport_send_rtp(f->a.t, pkt, 11), PRISM_EINVAL);
     assert_int_equal(prism_transport_send_rtcp(f->a.t, pkt, 7), PRISM_EINVAL);
     uint8_t v1[RTP_LEN];
     memcpy(v1, pkt, sizeof(v1));
     v1[0] = 0x40;
-    assert_int_equal(prism_transport_send_rtp(f->a.t, v1, sizeof(v1), 0), PRISM_EINVAL);
+    assert_int_equal(prism_transport_send_rtp(f->a.t, v1, sizeof(v1)), PRISM_EINVAL);
     assert_int_equal(c->drop_egress, 4);
 
     /* Pool empty: take every buffer, then give them back. */
@@ -607,13 +623,13 @@ static void test_egress_refusals(void **state)
     while ((b = prism_egress_buf_get(f->egress)) != NULL)
         held[n_held++] = b;
     assert_int_equal(n_held, POOL_BUFS);
-    assert_int_equal(prism_transport_send_rtp(f->a.t, pkt, sizeof(pkt), 0), PRISM_ENOMEM);
+    assert_int_equal(prism_transport_send_rtp(f->a.t, pkt, sizeof(pkt)), PRISM_ENOMEM);
     assert_int_equal(c->drop_egress, 5);
     while (n_held > 0)
         prism_egress_buf_put(f->egress, held[--n_held]);
 
     /* ssrc 0 keeps the packet's own SSRC: B rejects it as not NEW_SSRC. */
-    assert_int_equal(prism_transport_send_rtp(f->a.t, pkt, sizeof(pkt), 0), 0);
+    assert_int_equal(prism_transport_send_rtp(f->a.t, pkt, sizeof(pkt)), 0);
     transfer_target = 1;
     f->a.rtcp_received = 1;
     assert_true(run_until(f, transfer_done, TRANSFER_GUARD_MS));
@@ -660,7 +676,7 @@ static void check_wrong_fingerprint(struct fixture *f, bool on_client)
     /* The other side never gets keys: its handshake failed or is stuck. */
     assert_int_not_equal(other->status, PRISM_TRANSPORT_CONNECTED);
     make_rtp(pkt, 1);
-    assert_int_equal(prism_transport_send_rtp(other->t, pkt, sizeof(pkt), NEW_SSRC), PRISM_EIO);
+    assert_int_equal(send_as(f, other->t, pkt, sizeof(pkt), NEW_SSRC), PRISM_EIO);
     assert_int_equal(
         f->a.rtp_received + f->b.rtp_received + f->a.rtcp_received + f->b.rtcp_received, 0);
     prism_transport_close(other->t, on_closed);

@@ -1,0 +1,187 @@
+/* The contract between the control thread and the media workers: every
+ * message and event that crosses between them, each type with its own
+ * payload struct.
+ *
+ * Control -> worker: a message starts with struct prism_worker_msg (its type
+ * and the bubble and peer it is about, by handle) and the type's payload
+ * follows in the same allocation: prism_worker_msg_new() sizes it exactly,
+ * flexible arrays included, so a message costs what it carries. Worker ->
+ * control: the same with struct prism_worker_event. Both travel through a
+ * struct prism_mailbox; the sender allocates, the receiver frees (free(),
+ * once, after its handler). They carry handles and copied values, never
+ * pointers into the other thread's objects.
+ *
+ * A payload is reached from its header by a cast checked against the type
+ * (PRISM_MSG_AS, PRISM_EVENT_AS): the header is the payload's first member.
+ */
+#ifndef PRISM_WORKER_CONTRACT_H
+#define PRISM_WORKER_CONTRACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relay/base/check.h"
+#include "relay/base/counters.h"
+#include "relay/base/ids.h"
+#include "relay/base/mailbox.h"
+
+#define PRISM_MEDIA_MAX_CANDS 16  /* candidates carried per message */
+#define PRISM_MEDIA_CAND_LEN 256  /* bytes per candidate, NUL included */
+#define PRISM_MEDIA_MAX_TRACKS 16 /* tracks a peer publishes */
+#define PRISM_MEDIA_MAX_ROUTES 64 /* tracks a subscriber receives */
+#define PRISM_MEDIA_ICE_LEN 257
+#define PRISM_MEDIA_FPR_LEN 200
+#define PRISM_MEDIA_REASON_LEN 96
+#define PRISM_PT_NONE 0xFF /* no payload type: RTP's are 7 bits */
+
+/* --- control -> worker ----------------------------------------------------- */
+
+enum prism_worker_msg_type {
+    PRISM_WORKER_BUBBLE_OPEN,      /* header only */
+    PRISM_WORKER_BUBBLE_CLOSE,     /* header only: closes every transport in it */
+    PRISM_WORKER_TRANSPORT_OPEN,   /* struct prism_msg_transport */
+    PRISM_WORKER_TRANSPORT_REMOTE, /* struct prism_msg_transport: the client's answer */
+    PRISM_WORKER_CANDIDATE,        /* struct prism_msg_candidate */
+    PRISM_WORKER_TRACKS,           /* struct prism_msg_tracks: what the peer publishes */
+    PRISM_WORKER_ROUTES,           /* struct prism_msg_routes: what the peer receives */
+    PRISM_WORKER_PEER_CLOSE,       /* header only: both transports end */
+    PRISM_WORKER_STOP,             /* header only: leave once every handle is closed */
+};
+
+struct prism_worker_msg {
+    struct prism_mail mail; /* must be first */
+    enum prism_worker_msg_type type;
+    uint64_t bubble; /* bubble handle; 0 for STOP */
+    uint64_t peer;   /* peer handle; 0 for bubble messages and STOP */
+};
+
+/* TRANSPORT_OPEN (one of the peer's two transports) and TRANSPORT_REMOTE
+ * (the subscriber's answer to the relay's offer). */
+struct prism_msg_transport {
+    struct prism_worker_msg h;
+    bool subscribe;  /* which transport of the peer */
+    uint64_t token;  /* OPEN: echoed in the READY event */
+    bool has_remote; /* the fields below are set: the publish OPEN and every REMOTE */
+    char ufrag[PRISM_MEDIA_ICE_LEN];
+    char pwd[PRISM_MEDIA_ICE_LEN];
+    char fingerprint[PRISM_MEDIA_FPR_LEN]; /* "sha-256 AB:..." */
+    bool end_of_candidates;
+    size_t n_candidates;
+    char candidates[][PRISM_MEDIA_CAND_LEN];
+};
+
+/* One trickled candidate of the client, or its end. */
+struct prism_msg_candidate {
+    struct prism_worker_msg h;
+    bool subscribe;
+    bool end_of_candidates; /* candidate is "" then */
+    char candidate[PRISM_MEDIA_CAND_LEN];
+};
+
+/* A track a publisher sends, as negotiated on the control thread. */
+struct prism_track_desc {
+    uint64_t handle; /* relay-wide unique */
+    bool video;
+    uint32_t ssrc;              /* 0: learned from the first packet whose mid matches */
+    uint32_t rtx_ssrc;          /* 0: none */
+    char mid[PRISM_ID_MAX + 1]; /* the publisher's mid */
+    uint8_t mid_ext_id;         /* the mid header extension's id, 0 if not negotiated */
+    uint8_t audio_level_ext_id; /* ssrc-audio-level (RFC 6464) id, 0 if not negotiated */
+    uint8_t tcc_ext_id;         /* transport-wide-cc seq id, 0 unless negotiated along
+                                   with the transport-cc rtcp-fb (the relay then sends
+                                   transport-cc feedback, relay/wire/tcc.h) */
+    uint8_t vp8_pt;             /* VP8's payload type, PRISM_PT_NONE if not negotiated:
+                                   its picture ids are rewritten per subscriber */
+};
+
+/* TRACKS: what the peer publishes (replaces the previous set). */
+struct prism_msg_tracks {
+    struct prism_worker_msg h;
+    uint32_t max_kbps; /* the tenant's cap for REMB, 0 = none */
+    size_t n_tracks;   /* <= PRISM_MEDIA_MAX_TRACKS */
+    struct prism_track_desc tracks[];
+};
+
+/* One forwarded track toward a subscriber. */
+struct prism_route_desc {
+    uint64_t publisher; /* peer handle */
+    uint64_t track;     /* track handle */
+    uint32_t ssrc;      /* the relay's SSRC toward this subscriber */
+};
+
+/* ROUTES: what the peer receives (replaces the previous set). */
+struct prism_msg_routes {
+    struct prism_worker_msg h;
+    size_t n_routes;
+    struct prism_route_desc routes[];
+};
+
+/* Allocates a zeroed message of `type` and `size` bytes (the payload struct's
+ * size plus its flexible array; at least the header's); aborts on allocation
+ * failure (control path, a few hundred bytes: no sane recovery). */
+void *prism_worker_msg_new(enum prism_worker_msg_type type, size_t size);
+
+/* The payload of `msg`, which must be of type `want` (checked: a bug otherwise). */
+static inline const void *prism__msg_payload(const struct prism_worker_msg *msg,
+                                             enum prism_worker_msg_type want)
+{
+    PRISM_CHECK(msg->type == want);
+    return msg;
+}
+#define PRISM_MSG_AS(T, msg, want) ((const T *)prism__msg_payload((msg), (want)))
+
+/* --- worker -> control ------------------------------------------------------- */
+
+enum prism_worker_event_type {
+    PRISM_WORKER_EV_READY,   /* struct prism_event_ready */
+    PRISM_WORKER_EV_STATE,   /* struct prism_event_state */
+    PRISM_WORKER_EV_STATS,   /* struct prism_event_stats */
+    PRISM_WORKER_EV_SPEAKER, /* header only: `peer` is the bubble's dominant speaker now */
+};
+
+struct prism_worker_event {
+    struct prism_mail mail; /* must be first */
+    enum prism_worker_event_type type;
+    uint64_t bubble; /* bubble handle */
+    uint64_t peer;   /* peer handle; 0 for STATS */
+};
+
+/* READY: a transport gathered its candidates (error 0), or could not open. */
+struct prism_event_ready {
+    struct prism_worker_event h;
+    bool subscribe;
+    uint64_t token; /* of the TRANSPORT_OPEN answered */
+    int error;      /* 0 or PRISM_E* */
+    char ufrag[PRISM_MEDIA_ICE_LEN];
+    char pwd[PRISM_MEDIA_ICE_LEN];
+    size_t n_candidates;
+    char candidates[][PRISM_MEDIA_CAND_LEN];
+};
+
+/* STATE: a transport's state changed. */
+struct prism_event_state {
+    struct prism_worker_event h;
+    bool subscribe;
+    enum prism_transport_state state;
+    char reason[PRISM_MEDIA_REASON_LEN]; /* FAILED/CLOSED: why; "" otherwise */
+};
+
+/* STATS: a bubble's counters, every second. */
+struct prism_event_stats {
+    struct prism_worker_event h;
+    struct prism_media_counters counters;
+};
+
+/* As prism_worker_msg_new(), for events. */
+void *prism_worker_event_new(enum prism_worker_event_type type, size_t size);
+
+static inline const void *prism__event_payload(const struct prism_worker_event *ev,
+                                               enum prism_worker_event_type want)
+{
+    PRISM_CHECK(ev->type == want);
+    return ev;
+}
+#define PRISM_EVENT_AS(T, ev, want) ((const T *)prism__event_payload((ev), (want)))
+
+#endif

@@ -1,0 +1,135 @@
+/* Ingress: what a peer's transport hands the worker, authenticated and
+ * decrypted, up to the router.
+ *
+ * The story of a publisher's RTP packet (on_rtp of its publish transport):
+ * parse the header once, and in one pass the extensions this publisher
+ * negotiated (mid, audio level, transport-wide seq), into a struct
+ * prism_packet on the stack -> record its transport-wide arrival -> find
+ * the track by SSRC among this publisher's own tracks (or bind a track
+ * announced without SSRC to the first stream whose mid names it) -> receive
+ * statistics and audio level for feedback -> parse the VP8 descriptor when
+ * the track forwards VP8 -> the router fans it out to the consumers. Every
+ * reader after the parse reads the context; nothing rescans the packet.
+ * Anything that goes nowhere is counted, never logged.
+ *
+ * Matching only among the publisher's own tracks, on a transport whose SRTP
+ * keys only that publisher has, is what keeps a forged SSRC from moving
+ * media across peers, bubbles or tenants.
+ *
+ * A subscriber's RTCP (on_rtcp of its subscribe transport): each PLI or FIR
+ * names the relay's SSRC of one of its own consumers; that consumer's
+ * producer is the track to ask a keyframe of (throttled per track). A
+ * publisher's RTCP (SR, SDES) is consumed: its reports come from us.
+ */
+#include <string.h>
+
+#include "relay/base/bytes.h"
+#include "relay/wire/rtcp.h"
+#include "relay/worker/packet.h"
+#include "relay/worker/room_internal.h"
+
+static struct track *find_track(struct peer *p, const struct prism_packet *pkt)
+{
+    uint32_t ssrc = pkt->h.ssrc;
+    for (size_t i = 0; i < p->n_tracks; i++)
+        if (p->tracks[i].d.ssrc == ssrc)
+            return &p->tracks[i];
+    /* A track announced without SSRC (rid simulcast) is bound to the first
+     * stream whose mid extension names it; never to SSRC 0. */
+    if (!pkt->ext.has_mid || ssrc == 0)
+        return NULL;
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        struct track *tr = &p->tracks[i];
+        if (tr->d.ssrc == 0 && tr->d.mid_ext_id != 0 && strcmp(pkt->ext.mid, tr->d.mid) == 0) {
+            tr->d.ssrc = ssrc;
+            return tr;
+        }
+    }
+    return NULL;
+}
+
+/* Retransmissions and bandwidth probes on a track's rtx SSRC: neither
+ * forwarded nor counted as drops (downstream offers carry no rtx). */
+static bool is_rtx(const struct peer *p, uint32_t ssrc)
+{
+    for (size_t i = 0; i < p->n_tracks; i++)
+        if (p->tracks[i].d.rtx_ssrc == ssrc && ssrc != 0)
+            return true;
+    return false;
+}
+
+void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
+{
+    struct link *l = ud;
+    struct peer *p = l->peer;
+    if (l->subscribe) {
+        p->drop_no_route++; /* a subscriber sends no media */
+        return;
+    }
+    struct prism_packet pkt = {.data = data, .len = len};
+    if (prism_rtp_parse(data, len, &pkt.h) != 0) {
+        /* Still routed by its SSRC, as it always was: the router copies it
+         * whole and rewrites only the fixed header. */
+        if (len < PRISM_RTP_HEADER_MIN) {
+            p->drop_no_route++;
+            return;
+        }
+        pkt.h = (struct prism_rtp_header){.seq = prism_load_be16(data + 2),
+                                          .timestamp = prism_load_be32(data + 4),
+                                          .ssrc = prism_load_be32(data + 8),
+                                          .payload_type = data[1] & 0x7f};
+    } else {
+        (void)prism_rtp_read_exts(data, &pkt.h, &p->ext_ids, &pkt.ext);
+    }
+    uv_loop_t *loop = p->room->rooms->loop;
+    /* The arrival in µs of uv_hrtime(): the loop's cached uv_now() has 1 ms
+     * steps and is the same for a whole receive batch, while feedback
+     * carries 250 µs ticks and the sender's delay estimator reads their
+     * spread; a monotonic clock read (vDSO, tens of ns) is the price. */
+    if (pkt.ext.has_transport_seq && p->tcc != NULL)
+        prism_tcc_record(p->tcc, pkt.ext.transport_seq, (int64_t)(uv_hrtime() / 1000));
+    struct track *tr = find_track(p, &pkt);
+    if (tr == NULL) {
+        if (!is_rtx(p, pkt.h.ssrc))
+            p->drop_no_route++;
+        return;
+    }
+    pkt.now_ms = uv_now(loop);
+    uint32_t clock_hz = tr->d.video ? 90000 : 48000;
+    prism_rtp_seq_stats_update(&tr->stats, pkt.h.seq, pkt.h.timestamp,
+                               (uint32_t)(pkt.now_ms * (clock_hz / 1000)), NULL);
+    if (tr->d.audio_level_ext_id != 0)
+        prism_speaker_meter_note(&tr->meter, pkt.ext.has_audio_level, pkt.ext.voice,
+                                 pkt.ext.level_dbov);
+    if (tr->d.vp8_pt != PRISM_PT_NONE && pkt.h.payload_type == tr->d.vp8_pt &&
+        pkt.h.header_len != 0)
+        pkt.has_vp8 = prism_vp8_parse(data + pkt.h.header_len, pkt.h.payload_len, &pkt.vp8) == 0;
+    if (tr->producer != NULL)
+        prism_router_forward(p->room->router, tr->producer, &pkt);
+}
+
+/* A subscriber asked for a keyframe of the stream it knows as `ssrc`. */
+static void keyframe_for_subscriber(struct peer *sub, uint32_t ssrc)
+{
+    struct prism_consumer *c = prism_router_sub_find(&sub->out, ssrc);
+    if (c != NULL)
+        prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)));
+}
+
+void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len)
+{
+    struct link *l = ud;
+    if (!l->subscribe)
+        return; /* a publisher's SR/SDES: consumed (its receiver reports come from us) */
+    struct prism_rtcp_iter it;
+    struct prism_rtcp_item item;
+    prism_rtcp_iter_init(&it, pkt, len);
+    while (prism_rtcp_next(&it, &item) == 0) {
+        uint32_t ssrc;
+        uint8_t seq_nr;
+        if (prism_rtcp_is_pli(&item))
+            keyframe_for_subscriber(l->peer, item.media_ssrc);
+        else if (prism_rtcp_fir_entry(&item, 0, &ssrc, &seq_nr) == 0)
+            keyframe_for_subscriber(l->peer, ssrc);
+    }
+}

@@ -1,0 +1,206 @@
+/* The transports of a peer (struct link: publish or subscribe): opening
+ * them on the control thread's word, the client's credentials and
+ * candidates, and what they report back (READY with our candidates, STATE
+ * changes).
+ *
+ * Worker thread. A link's transport reports through the callbacks below
+ * with the link as `ud`; media goes to ingress.c. A link whose transport
+ * failed or closed drops it (its counters go to the room's totals) and may
+ * be opened again by a later TRANSPORT_OPEN.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/base/check.h"
+#include "relay/base/error.h"
+#include "relay/worker/room_internal.h"
+
+/* Appends `cand` to a heap list of at most PRISM_MEDIA_MAX_CANDS; the
+ * list grows one entry at a time (a few per transport, control path). */
+static void cands_push(char (**list)[PRISM_MEDIA_CAND_LEN], size_t *n, const char *cand)
+{
+    if (*n >= PRISM_MEDIA_MAX_CANDS)
+        return;
+    char(*grown)[PRISM_MEDIA_CAND_LEN] = realloc(*list, (*n + 1) * sizeof(**list));
+    PRISM_CHECK(grown != NULL);
+    *list = grown;
+    snprintf(grown[(*n)++], PRISM_MEDIA_CAND_LEN, "%s", cand);
+}
+
+static void cands_clear(char (**list)[PRISM_MEDIA_CAND_LEN], size_t *n)
+{
+    free(*list);
+    *list = NULL;
+    *n = 0;
+}
+
+static void send_ready(struct link *l, int error)
+{
+    if (l->ready_sent)
+        return;
+    l->ready_sent = true;
+    size_t n = error == 0 ? l->n_cands : 0;
+    struct prism_event_ready *ev =
+        prism_worker_event_new(PRISM_WORKER_EV_READY, sizeof(*ev) + n * sizeof(ev->candidates[0]));
+    ev->h.bubble = l->peer->room->handle;
+    ev->h.peer = l->peer->handle;
+    ev->subscribe = l->subscribe;
+    ev->token = l->token;
+    ev->error = error;
+    if (error == 0) {
+        const char *ufrag, *pwd;
+        prism_transport_local_credentials(l->t, &ufrag, &pwd);
+        snprintf(ev->ufrag, sizeof(ev->ufrag), "%s", ufrag);
+        snprintf(ev->pwd, sizeof(ev->pwd), "%s", pwd);
+        memcpy(ev->candidates, l->cands, n * sizeof(ev->candidates[0]));
+        ev->n_candidates = n;
+    }
+    cands_clear(&l->cands, &l->n_cands);
+    prism__rooms_post(l->peer->room->rooms, &ev->h);
+}
+
+static void on_candidate(void *ud, const char *candidate)
+{
+    struct link *l = ud;
+    if (!l->ready_sent)
+        cands_push(&l->cands, &l->n_cands, candidate);
+}
+
+static void on_gathering_done(void *ud)
+{
+    send_ready(ud, 0);
+}
+
+void prism__link_close(struct link *l)
+{
+    cands_clear(&l->cands, &l->n_cands);
+    cands_clear(&l->early, &l->n_early);
+    if (l->t == NULL)
+        return;
+    if (!l->subscribe) {
+        free(l->peer->tcc);
+        l->peer->tcc = NULL;
+    }
+    prism_media_counters_add(&l->peer->room->closed, prism_transport_counters(l->t));
+    prism_transport_close(l->t, NULL);
+    l->t = NULL;
+}
+
+/* A publish transport that negotiated transport-cc owes feedback once
+ * connected: its arrival history (32 KiB) exists from then on only. */
+static void start_tcc(struct peer *p)
+{
+    if (p->ext_ids.transport_seq == 0 || p->tcc != NULL)
+        return;
+    p->tcc = malloc(sizeof(*p->tcc));
+    PRISM_CHECK(p->tcc != NULL);
+    prism_tcc_init(p->tcc);
+}
+
+static void on_status(void *ud, enum prism_transport_state st, const char *reason)
+{
+    struct link *l = ud;
+    struct peer *p = l->peer;
+    struct prism_event_state *ev = prism_worker_event_new(PRISM_WORKER_EV_STATE, sizeof(*ev));
+    ev->h.bubble = p->room->handle;
+    ev->h.peer = p->handle;
+    ev->subscribe = l->subscribe;
+    ev->state = st;
+    snprintf(ev->reason, sizeof(ev->reason), "%s", reason != NULL ? reason : "");
+    prism__rooms_post(p->room->rooms, &ev->h);
+    if (st == PRISM_TRANSPORT_CONNECTED && l->subscribe)
+        prism__subscriber_wants_keyframes(p); /* a new subscriber needs them now */
+    if (st == PRISM_TRANSPORT_CONNECTED && !l->subscribe)
+        start_tcc(p);
+    if (st == PRISM_TRANSPORT_FAILED || st == PRISM_TRANSPORT_CLOSED)
+        prism__link_close(l);
+}
+
+static const struct prism_transport_callbacks transport_cb = {
+    .on_rtp = prism__ingress_rtp,
+    .on_rtcp = prism__ingress_rtcp,
+    .on_status = on_status,
+    .on_candidate = on_candidate,
+    .on_gathering_done = on_gathering_done,
+};
+
+/* The client's credentials, fingerprint and candidates (with any that came
+ * early), then end-of-candidates if it said so. */
+static int set_remote(struct link *l, const struct prism_msg_transport *msg)
+{
+    int rc = prism_transport_set_remote(l->t, msg->ufrag, msg->pwd, msg->fingerprint);
+    if (rc != 0)
+        return rc;
+    l->remote_set = true;
+    for (size_t i = 0; i < msg->n_candidates; i++)
+        prism_transport_add_remote_candidate(l->t, msg->candidates[i]);
+    for (size_t i = 0; i < l->n_early; i++)
+        prism_transport_add_remote_candidate(l->t, l->early[i]);
+    if (msg->end_of_candidates || l->early_end)
+        prism_transport_add_remote_candidate(l->t, NULL);
+    cands_clear(&l->early, &l->n_early);
+    return 0;
+}
+
+void prism__link_open(struct link *l, const struct prism_msg_transport *msg)
+{
+    struct prism_rooms *rooms = l->peer->room->rooms;
+    prism__link_close(l);
+    l->token = msg->token;
+    l->ready_sent = false;
+    l->remote_set = false;
+    l->early_end = false;
+    const struct prism_config *cfg = rooms->shared->cfg;
+    const char *addrs[PRISM_CONFIG_MAX_MEDIA_IPS];
+    for (size_t i = 0; i < cfg->n_media_ips; i++)
+        addrs[i] = cfg->media_ips[i];
+    struct prism_transport_config tc = {
+        .ice = {.local_addrs = addrs,
+                .n_local_addrs = cfg->n_media_ips,
+                .advertise_ip = cfg->advertise_ip[0] != '\0' ? cfg->advertise_ip : NULL,
+                .port_min = cfg->port_min,
+                .port_max = cfg->port_max,
+                .controlling = l->subscribe},
+        .dtls_ctx = rooms->shared->dtls_ctx,
+        .dtls_role = PRISM_DTLS_SERVER,
+        .egress = rooms->egress,
+    };
+    int rc = prism_transport_new(rooms->loop, &tc, &transport_cb, l, &l->t);
+    if (rc != 0) {
+        l->t = NULL;
+        send_ready(l, rc);
+        return;
+    }
+    /* The publisher offered: its credentials and candidates are known. */
+    if (msg->has_remote)
+        rc = set_remote(l, msg);
+    if (rc == 0)
+        rc = prism_transport_gather(l->t);
+    if (rc != 0) {
+        /* The link may have closed itself from a callback already. */
+        if (l->t != NULL) {
+            prism_transport_close(l->t, NULL);
+            l->t = NULL;
+        }
+        send_ready(l, rc);
+    }
+}
+
+void prism__link_remote(struct link *l, const struct prism_msg_transport *msg)
+{
+    if (l->t != NULL && msg->has_remote)
+        (void)set_remote(l, msg);
+}
+
+void prism__link_candidate(struct link *l, const struct prism_msg_candidate *msg)
+{
+    if (l->t == NULL)
+        return;
+    if (l->remote_set)
+        prism_transport_add_remote_candidate(l->t, msg->end_of_candidates ? NULL : msg->candidate);
+    else if (msg->end_of_candidates)
+        l->early_end = true;
+    else
+        cands_push(&l->early, &l->n_early, msg->candidate);
+}

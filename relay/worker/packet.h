@@ -1,0 +1,30 @@
+/* One received RTP packet as ingress parsed it, once, for every reader after
+ * it (router, consumers, feedback): the fixed header, the extensions the
+ * worker uses and, for VP8, the payload descriptor.
+ *
+ * Lives on the stack of the transport's receive callback; valid during it.
+ */
+#ifndef PRISM_WORKER_PACKET_H
+#define PRISM_WORKER_PACKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relay/wire/rtp.h"
+#include "relay/wire/vp8.h"
+
+struct prism_packet {
+    /* inputs */
+    uint8_t *data;   /* the decrypted packet, header included; not modified by readers */
+    size_t len;      /* bytes */
+    uint64_t now_ms; /* the worker loop's time at receipt */
+    /* parsed once by ingress */
+    struct prism_rtp_header h;       /* seq, timestamp, ssrc, payload type, offsets */
+    struct prism_rtp_ext_values ext; /* mid, audio level, transport-wide seq */
+    bool has_vp8;                    /* the payload is VP8 and its descriptor parsed */
+    struct prism_vp8_desc vp8;
+    uint8_t layer; /* index of the producer's layer this packet belongs to */
+};
+
+#endif

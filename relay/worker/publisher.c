@@ -1,0 +1,78 @@
+/* What the relay sends a publisher, on its publish transport: keyframe
+ * requests (PLI, at most one per track every PRISM_KEYFRAME_GAP_MS),
+ * receiver reports with a REMB under the tenant's cap (every second), and
+ * transport-cc feedback (every 50 ms).
+ *
+ * Policy and packet building are in feedback.c and relay/wire/; this file
+ * only gathers a publisher's state and sends. Worker thread.
+ *
+ * Congestion feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01):
+ * when a publisher's answer kept transport-cc, ingress records the
+ * transport-wide seq and arrival of every packet on its publish transport
+ * (rtx and padding probes too: the sender numbers them all and would count
+ * the unreported ones as lost), and every 50 ms what is pending goes out.
+ * Chromium runs its send-side estimator (GoogCC) on it. A tenant's REMB still
+ * caps that: libwebrtc feeds REMB to its send-side estimation as the
+ * receiver limit, a ceiling on the target whatever the delay-based estimate.
+ */
+#include "relay/worker/room_internal.h"
+
+#define FEEDBACK_BYTES 1200      /* one transport-cc datagram: under any path MTU with SRTCP */
+#define FEEDBACK_MAX_DATAGRAMS 4 /* per publisher per feedback tick */
+
+static bool connected(const struct link *l)
+{
+    return l->t != NULL && prism_transport_status(l->t) == PRISM_TRANSPORT_CONNECTED;
+}
+
+void prism__publisher_keyframe(struct track *tr)
+{
+    struct peer *publisher = tr->peer;
+    uint64_t now = uv_now(publisher->room->rooms->loop);
+    if (publisher->pub.t == NULL || !tr->d.video || tr->d.ssrc == 0 ||
+        !prism_keyframe_gate_open(&tr->keyframe, now))
+        return;
+    uint8_t pli[PRISM_RTCP_PLI_BYTES];
+    if (prism_rtcp_build_pli(pli, sizeof(pli), publisher->rtcp_ssrc, tr->d.ssrc) > 0 &&
+        prism_transport_send_rtcp(publisher->pub.t, pli, sizeof(pli)) == 0)
+        prism_keyframe_gate_sent(&tr->keyframe, now);
+}
+
+void prism__subscriber_wants_keyframes(struct peer *sub)
+{
+    for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c))
+        prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)));
+}
+
+void prism__publisher_report(struct peer *p)
+{
+    if (!connected(&p->pub))
+        return;
+    struct prism_feedback_stream streams[PRISM_MEDIA_MAX_TRACKS];
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_tracks && n < PRISM_MEDIA_MAX_TRACKS; i++)
+        streams[n++] = (struct prism_feedback_stream){p->tracks[i].d.ssrc, &p->tracks[i].stats};
+    uint8_t buf[PRISM_FEEDBACK_REPORT_MAX(PRISM_MEDIA_MAX_TRACKS)];
+    int len = prism_feedback_build_report(buf, sizeof(buf), p->rtcp_ssrc, streams, n, p->max_kbps);
+    if (len > 0)
+        prism_transport_send_rtcp(p->pub.t, buf, (size_t)len);
+}
+
+/* Media SSRC: its first video track's (senders ignore it; libwebrtc puts one
+ * of the reported streams there). A few datagrams at most; the rest waits
+ * for the next tick. */
+void prism__publisher_tcc(struct peer *p)
+{
+    if (p->tcc == NULL || !prism_tcc_pending(p->tcc) || !connected(&p->pub))
+        return;
+    uint32_t media_ssrc = 0;
+    for (size_t i = 0; i < p->n_tracks && media_ssrc == 0; i++)
+        if (p->tracks[i].d.video)
+            media_ssrc = p->tracks[i].d.ssrc;
+    uint8_t buf[FEEDBACK_BYTES];
+    for (int i = 0; i < FEEDBACK_MAX_DATAGRAMS; i++) {
+        int len = prism_tcc_build(p->tcc, p->rtcp_ssrc, media_ssrc, buf, sizeof(buf));
+        if (len <= 0 || prism_transport_send_rtcp(p->pub.t, buf, (size_t)len) != 0)
+            return;
+    }
+}

@@ -1,0 +1,113 @@
+/* A worker's rooms, inside: the structs that room.c, link.c, ingress.c and
+ * publisher.c share. Worker thread only; see room.h for the story.
+ *
+ * Ownership: struct prism_rooms owns its rooms; a room owns its peers and
+ * its router; a peer owns its two links (and the transports in them), its
+ * tracks (each a producer in the room's router) and its router subscriber
+ * (its consumers). Memory is sized by what was negotiated: tracks, routes
+ * and candidate lists are exact-size heap arrays, transport-cc history
+ * exists only while a publish transport that negotiated it is connected.
+ */
+#ifndef PRISM_WORKER_ROOM_INTERNAL_H
+#define PRISM_WORKER_ROOM_INTERNAL_H
+
+#include <glib.h>
+#include <uv.h>
+
+#include "relay/net/transport.h"
+#include "relay/wire/rtp.h"
+#include "relay/wire/tcc.h"
+#include "relay/worker/feedback.h"
+#include "relay/worker/room.h"
+#include "relay/worker/router.h"
+
+struct peer;
+
+/* A track a peer publishes. */
+struct track {
+    struct prism_track_desc d;
+    struct peer *peer;                /* owner */
+    struct prism_producer *producer;  /* in the room's router; NULL if it could not be added */
+    struct prism_rtp_seq_stats stats; /* for receiver reports */
+    struct prism_keyframe_gate keyframe;
+    struct prism_speaker_meter meter; /* audio levels this second */
+};
+
+/* One of a peer's two transports and its negotiation state. */
+struct link {
+    struct peer *peer;         /* owner */
+    struct prism_transport *t; /* NULL before open and after close */
+    bool subscribe;
+    uint64_t token; /* of the TRANSPORT_OPEN to answer */
+    bool ready_sent;
+    char (*cands)[PRISM_MEDIA_CAND_LEN]; /* ours until READY; heap, up to PRISM_MEDIA_MAX_CANDS */
+    size_t n_cands;
+    bool remote_set; /* the peer's credentials are known */
+    /* The peer's trickled candidates that came before its credentials (a
+     * subscriber may trickle before its answer is applied); heap. */
+    char (*early)[PRISM_MEDIA_CAND_LEN];
+    size_t n_early;
+    bool early_end;
+};
+
+struct peer {
+    uint64_t handle;
+    struct room *room; /* owner */
+    struct link pub, sub;
+    struct track *tracks; /* what it publishes: heap, n_tracks */
+    size_t n_tracks;
+    struct prism_route_desc *routes; /* what it receives: heap, n_routes */
+    size_t n_routes;
+    struct prism_router_sub out; /* its consumers, writing to sub.t */
+    /* One set of extension ids for every track: in a BUNDLE group an id
+     * means the same in every m-section (RFC 8843). */
+    struct prism_rtp_ext_ids ext_ids;
+    uint32_t rtcp_ssrc;     /* the relay's SSRC in RTCP toward this peer */
+    uint32_t max_kbps;      /* tenant cap for REMB, 0 = none */
+    uint64_t drop_no_route; /* authentic RTP matching none of its tracks */
+    /* Transport-wide cc of the publish transport (relay/wire/tcc.h): the
+     * arrivals not yet reported; allocated when that transport connects
+     * with the extension negotiated, freed when it closes. */
+    struct prism_tcc *tcc;
+};
+
+struct room {
+    uint64_t handle;
+    uint64_t speaker;                   /* peer handle of the dominant speaker, 0 for none */
+    struct prism_rooms *rooms;          /* owner */
+    GHashTable *peers;                  /* handle -> struct peer */
+    struct prism_router *router;        /* its producers and consumers */
+    struct prism_media_counters closed; /* totals of transports already closed */
+};
+
+struct prism_rooms {
+    uv_loop_t *loop;
+    const struct prism_worker_shared *shared;
+    struct prism_egress *egress;
+    GHashTable *rooms; /* handle -> struct room */
+    GHashTable *peers; /* handle -> struct peer, every room's */
+};
+
+/* room.c */
+void prism__rooms_post(struct prism_rooms *rooms, struct prism_worker_event *ev);
+struct peer *prism__room_peer(struct room *room, uint64_t handle);
+
+/* link.c: the transports of a peer. */
+void prism__link_open(struct link *l, const struct prism_msg_transport *msg);
+void prism__link_remote(struct link *l, const struct prism_msg_transport *msg);
+void prism__link_candidate(struct link *l, const struct prism_msg_candidate *msg);
+void prism__link_close(struct link *l);
+
+/* ingress.c: what a transport received (its callbacks' ud is the link). */
+void prism__ingress_rtp(void *ud, uint8_t *pkt, size_t len);
+void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len);
+
+/* publisher.c: what the relay sends publishers. */
+void prism__publisher_keyframe(struct track *tr);
+void prism__publisher_report(struct peer *p);
+void prism__publisher_tcc(struct peer *p);
+/* Asks for a keyframe of every track `sub` receives (it just connected, or
+ * its routes changed). */
+void prism__subscriber_wants_keyframes(struct peer *sub);
+
+#endif

@@ -1,0 +1,436 @@
+/* The router of one bubble (see router.h).
+ *
+ * Storage: producers in a hash table by track handle (handles are
+ * relay-wide unique); each producer holds an array of its consumers (index
+ * kept in the consumer, so removal is O(1) by swapping the last one in);
+ * each subscriber a singly linked list of its consumers (PLI/FIR lookups,
+ * and removing them all when it leaves).
+ *
+ * Deferred removal: while a forward runs (`forwarding` > 0) a removed
+ * consumer is only flagged, unlinked from its subscriber and put on the
+ * `dead` list; a removed producer leaves the table and is flagged. Both are
+ * freed when the outermost forward returns, so the fan-out loop never reads
+ * freed memory and never sees its array reordered.
+ *
+ * Rewriting: a consumer's first packet goes out with the source's own
+ * sequence number and timestamp (offsets 0). When the source changes (the
+ * packet's SSRC differs from the last one's, or the consumer was switched or
+ * resumed), the offsets are recomputed so that the first packet of the new
+ * source follows the last one sent: sequence number + 1, timestamp + the
+ * wall time since (at the track's clock rate, at least 1), picture id + 1,
+ * TL0PICIDX + 1. Within one source the offsets are constant, so reordering
+ * and loss upstream pass through unchanged.
+ */
+#include "relay/worker/router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "relay/base/check.h"
+#include "relay/base/error.h"
+#include "relay/wire/rtp.h"
+
+struct prism_producer {
+    struct prism_router *router;
+    uint64_t track;                    /* handle; key in router->producers */
+    uint64_t publisher;                /* peer handle */
+    void *owner;                       /* the worker's track */
+    uint32_t clock_hz;                 /* 48000 audio, 90000 video */
+    uint8_t vp8_pt;                    /* PRISM_PT_NONE if not VP8 */
+    struct prism_consumer **consumers; /* owned array */
+    size_t n_consumers, cap_consumers;
+    bool removed; /* removed during a forward: freed at its end */
+    struct prism_producer *next_dead;
+};
+
+struct prism_consumer {
+    struct prism_producer *producer;
+    struct prism_router_sub *sub;
+    struct prism_consumer *sub_next; /* in sub->consumers */
+    size_t index;                    /* in producer->consumers */
+    uint32_t ssrc;                   /* the relay's SSRC toward the subscriber */
+    bool paused;
+    uint8_t layer;
+    bool removed;
+    struct prism_consumer *next_dead;
+    /* rewriting: out = in + delta, per field, modulo its width */
+    bool started;      /* a first packet went out */
+    bool resync;       /* recompute the deltas on the next packet */
+    uint32_t src_ssrc; /* the source the deltas belong to */
+    uint16_t seq_delta;
+    uint32_t ts_delta;
+    uint16_t pid_delta;
+    uint8_t tl0_delta;
+    uint16_t last_seq; /* highest sent */
+    uint32_t last_ts;  /* highest sent */
+    uint16_t last_pid; /* highest sent, 15 bits */
+    uint8_t last_tl0;
+    bool has_pid, has_tl0; /* last_pid / last_tl0 are set */
+    uint64_t last_ms;      /* when the last packet went out */
+    uint64_t packets;      /* handed to the sink */
+};
+
+struct prism_router {
+    struct prism_egress *egress;
+    GHashTable *producers; /* track handle -> struct prism_producer */
+    unsigned forwarding;   /* nesting depth of prism_router_forward */
+    struct prism_consumer *dead_consumers;
+    struct prism_producer *dead_producers;
+    size_t n_subs; /* initialised subscribers */
+};
+
+static void producer_free(gpointer value)
+{
+    struct prism_producer *p = value;
+    for (size_t i = 0; i < p->n_consumers; i++)
+        free(p->consumers[i]);
+    free(p->consumers);
+    free(p);
+}
+
+struct prism_router *prism_router_new(struct prism_egress *eg)
+{
+    struct prism_router *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->egress = eg;
+    r->producers = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, producer_free);
+    return r;
+}
+
+void prism_router_free(struct prism_router *r)
+{
+    if (r == NULL)
+        return;
+    PRISM_CHECK(r->n_subs == 0 && r->forwarding == 0);
+    g_hash_table_destroy(r->producers);
+    free(r);
+}
+
+/* --- subscribers and consumers ---------------------------------------------- */
+
+void prism_router_sub_init(struct prism_router *r, struct prism_router_sub *sub,
+                           const struct prism_router_sink *sink)
+{
+    *sub = (struct prism_router_sub){.router = r, .sink = *sink};
+    r->n_subs++;
+}
+
+void prism_router_sub_deinit(struct prism_router_sub *sub)
+{
+    while (sub->consumers != NULL)
+        prism_router_consumer_remove(sub->consumers);
+    sub->router->n_subs--;
+    sub->router = NULL;
+}
+
+static void unlink_from_sub(struct prism_consumer *c)
+{
+    struct prism_consumer **pp = &c->sub->consumers;
+    while (*pp != c)
+        pp = &(*pp)->sub_next;
+    *pp = c->sub_next;
+}
+
+static void unlink_from_producer(struct prism_consumer *c)
+{
+    struct prism_producer *p = c->producer;
+    struct prism_consumer *last = p->consumers[--p->n_consumers];
+    p->consumers[c->index] = last;
+    last->index = c->index;
+}
+
+static bool attach(struct prism_consumer *c, struct prism_producer *p)
+{
+    if (p->n_consumers == p->cap_consumers) {
+        size_t cap = p->cap_consumers ? p->cap_consumers * 2 : 4;
+        struct prism_consumer **a = realloc(p->consumers, cap * sizeof(*a));
+        if (a == NULL)
+            return false;
+        p->consumers = a;
+        p->cap_consumers = cap;
+    }
+    c->producer = p;
+    c->index = p->n_consumers;
+    p->consumers[p->n_consumers++] = c;
+    return true;
+}
+
+struct prism_consumer *prism_router_consumer_add(struct prism_router_sub *sub,
+                                                 uint64_t self_publisher, struct prism_producer *p,
+                                                 uint32_t ssrc)
+{
+    if (sub->router == NULL || p->router != sub->router || p->removed ||
+        p->publisher == self_publisher || ssrc == 0)
+        return NULL;
+    struct prism_consumer *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    if (!attach(c, p)) {
+        free(c);
+        return NULL;
+    }
+    c->sub = sub;
+    c->ssrc = ssrc;
+    c->sub_next = sub->consumers;
+    sub->consumers = c;
+    return c;
+}
+
+void prism_router_consumer_remove(struct prism_consumer *c)
+{
+    struct prism_router *r = c->producer->router;
+    unlink_from_sub(c);
+    if (r->forwarding > 0) {
+        c->removed = true;
+        c->next_dead = r->dead_consumers;
+        r->dead_consumers = c;
+        return;
+    }
+    unlink_from_producer(c);
+    free(c);
+}
+
+int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer *p)
+{
+    struct prism_router *r = c->producer->router;
+    if (p->router != r || p->removed || c->removed)
+        return PRISM_EINVAL;
+    if (p == c->producer)
+        return 0;
+    PRISM_CHECK(r->forwarding == 0); /* a control-path operation */
+    unlink_from_producer(c);
+    if (!attach(c, p)) {
+        PRISM_CHECK(attach(c, c->producer)); /* its old slot is free: cannot fail */
+        return PRISM_ENOMEM;
+    }
+    c->resync = true;
+    return 0;
+}
+
+void prism_consumer_set_paused(struct prism_consumer *c, bool paused)
+{
+    if (c->paused && !paused)
+        c->resync = true; /* the gap while paused is not loss */
+    c->paused = paused;
+}
+
+void prism_consumer_set_layer(struct prism_consumer *c, uint8_t layer)
+{
+    if (c->layer != layer)
+        c->resync = true;
+    c->layer = layer;
+}
+
+struct prism_producer *prism_consumer_producer(const struct prism_consumer *c)
+{
+    return c->producer;
+}
+
+struct prism_consumer *prism_consumer_next(const struct prism_consumer *c)
+{
+    return c->sub_next;
+}
+
+uint32_t prism_consumer_ssrc(const struct prism_consumer *c)
+{
+    return c->ssrc;
+}
+
+uint64_t prism_consumer_packets(const struct prism_consumer *c)
+{
+    return c->packets;
+}
+
+struct prism_consumer *prism_router_sub_find(const struct prism_router_sub *sub, uint32_t ssrc)
+{
+    for (struct prism_consumer *c = sub->consumers; c != NULL; c = c->sub_next)
+        if (c->ssrc == ssrc)
+            return c;
+    return NULL;
+}
+
+/* --- producers ----------------------------------------------------------------- */
+
+struct prism_producer *prism_router_producer_add(struct prism_router *r, uint64_t publisher,
+                                                 const struct prism_track_desc *d, void *owner)
+{
+    if (g_hash_table_contains(r->producers, &d->handle))
+        return NULL;
+    struct prism_producer *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->router = r;
+    p->track = d->handle;
+    p->publisher = publisher;
+    p->owner = owner;
+    p->clock_hz = d->video ? 90000 : 48000;
+    p->vp8_pt = d->vp8_pt;
+    g_hash_table_insert(r->producers, &p->track, p);
+    return p;
+}
+
+void prism_router_producer_remove(struct prism_router *r, struct prism_producer *p)
+{
+    PRISM_CHECK(p->router == r && !p->removed);
+    if (r->forwarding == 0) {
+        for (size_t i = 0; i < p->n_consumers; i++)
+            unlink_from_sub(p->consumers[i]);
+        g_hash_table_remove(r->producers, &p->track); /* frees p and its consumers */
+        return;
+    }
+    for (size_t i = 0; i < p->n_consumers; i++) {
+        struct prism_consumer *c = p->consumers[i];
+        if (!c->removed) {
+            unlink_from_sub(c);
+            c->removed = true;
+        }
+    }
+    g_hash_table_steal(r->producers, &p->track);
+    p->removed = true;
+    p->next_dead = r->dead_producers;
+    r->dead_producers = p;
+}
+
+struct prism_producer *prism_router_producer_find(const struct prism_router *r, uint64_t publisher,
+                                                  uint64_t track)
+{
+    struct prism_producer *p = g_hash_table_lookup(r->producers, &track);
+    return p != NULL && p->publisher == publisher ? p : NULL;
+}
+
+void prism_producer_set_owner(struct prism_producer *p, void *owner)
+{
+    p->owner = owner;
+}
+
+void *prism_producer_owner(const struct prism_producer *p)
+{
+    return p->owner;
+}
+
+uint64_t prism_producer_publisher(const struct prism_producer *p)
+{
+    return p->publisher;
+}
+
+size_t prism_producer_consumers(const struct prism_producer *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_consumers; i++)
+        n += !p->consumers[i]->removed;
+    return n;
+}
+
+/* Frees what was removed during the forward that just ended. */
+static void collect(struct prism_router *r)
+{
+    while (r->dead_consumers != NULL) {
+        struct prism_consumer *c = r->dead_consumers;
+        r->dead_consumers = c->next_dead;
+        if (!c->producer->removed) {
+            unlink_from_producer(c);
+            free(c);
+        }
+    }
+    while (r->dead_producers != NULL) {
+        struct prism_producer *p = r->dead_producers;
+        r->dead_producers = p->next_dead;
+        producer_free(p); /* with its consumers, dead or not */
+    }
+}
+
+/* --- the per-packet path ------------------------------------------------------ */
+
+static bool newer16(uint16_t a, uint16_t b)
+{
+    return (int16_t)(uint16_t)(a - b) > 0;
+}
+
+static bool newer32(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+
+/* The source changed: offsets that continue from what went out last. */
+static void resync(struct prism_consumer *c, const struct prism_packet *pkt, uint32_t clock_hz)
+{
+    if (c->started) {
+        uint64_t gap_ms = pkt->now_ms > c->last_ms ? pkt->now_ms - c->last_ms : 0;
+        uint32_t gap = (uint32_t)(gap_ms * clock_hz / 1000);
+        c->seq_delta = (uint16_t)(c->last_seq + 1u - pkt->h.seq);
+        c->ts_delta = c->last_ts + (gap > 0 ? gap : 1) - pkt->h.timestamp;
+        if (pkt->has_vp8 && pkt->vp8.has_picture_id && c->has_pid)
+            c->pid_delta = (uint16_t)(c->last_pid + 1u - pkt->vp8.picture_id);
+        if (pkt->has_vp8 && pkt->vp8.has_tl0picidx && c->has_tl0)
+            c->tl0_delta = (uint8_t)(c->last_tl0 + 1u - pkt->vp8.tl0picidx);
+    }
+    c->src_ssrc = pkt->h.ssrc;
+    c->started = true;
+    c->resync = false;
+}
+
+/* Writes the consumer's view of `pkt` over the copy in `buf`. */
+static void rewrite(struct prism_consumer *c, uint8_t *buf, const struct prism_packet *pkt,
+                    uint32_t clock_hz)
+{
+    if (!c->started || c->resync || pkt->h.ssrc != c->src_ssrc)
+        resync(c, pkt, clock_hz);
+    uint16_t seq = (uint16_t)(pkt->h.seq + c->seq_delta);
+    uint32_t ts = pkt->h.timestamp + c->ts_delta;
+    prism_rtp_set_ssrc(buf, c->ssrc);
+    prism_rtp_set_seq(buf, seq);
+    prism_rtp_set_timestamp(buf, ts);
+    if (c->packets == 0 || newer16(seq, c->last_seq))
+        c->last_seq = seq;
+    if (c->packets == 0 || newer32(ts, c->last_ts))
+        c->last_ts = ts;
+    c->last_ms = pkt->now_ms;
+    if (!pkt->has_vp8)
+        return;
+    uint8_t *payload = buf + pkt->h.header_len;
+    if (pkt->vp8.has_picture_id) {
+        uint16_t mask = pkt->vp8.long_picture_id ? 0x7fff : 0x7f;
+        uint16_t pid = (uint16_t)((pkt->vp8.picture_id + c->pid_delta) & mask);
+        if (c->pid_delta != 0)
+            prism_vp8_set_picture_id(payload, &pkt->vp8, pid);
+        if (!c->has_pid || newer16((uint16_t)(pid << 1), (uint16_t)(c->last_pid << 1)))
+            c->last_pid = pid;
+        c->has_pid = true;
+    }
+    if (pkt->vp8.has_tl0picidx) {
+        uint8_t tl0 = (uint8_t)(pkt->vp8.tl0picidx + c->tl0_delta);
+        if (c->tl0_delta != 0)
+            prism_vp8_set_tl0picidx(payload, &pkt->vp8, tl0);
+        if (!c->has_tl0 || (int8_t)(uint8_t)(tl0 - c->last_tl0) > 0)
+            c->last_tl0 = tl0;
+        c->has_tl0 = true;
+    }
+}
+
+size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
+                            const struct prism_packet *pkt)
+{
+    size_t copies = 0;
+    r->forwarding++;
+    for (size_t i = 0; i < p->n_consumers; i++) {
+        struct prism_consumer *c = p->consumers[i];
+        if (c->removed || c->paused || c->layer != pkt->layer)
+            continue;
+        uint8_t *buf = pkt->len <= PRISM_EGRESS_MAX_PACKET ? prism_egress_buf_get(r->egress) : NULL;
+        if (buf == NULL) {
+            c->sub->drop_egress++;
+            continue;
+        }
+        memcpy(buf, pkt->data, pkt->len);
+        rewrite(c, buf, pkt, p->clock_hz);
+        c->packets++;
+        copies++;
+        c->sub->sink.send(c->sub->sink.ud, buf, pkt->len);
+    }
+    if (--r->forwarding == 0 && (r->dead_consumers != NULL || r->dead_producers != NULL))
+        collect(r);
+    return copies;
+}

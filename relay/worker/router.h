@@ -1,0 +1,139 @@
+/* The router of one bubble: its producers (tracks its publishers send) and,
+ * per subscriber and track, a consumer that owns everything that subscriber
+ * gets of that track.
+ *
+ * Owner and thread: a struct prism_router belongs to the worker holding the
+ * bubble (relay/worker/room.c creates one per bubble) and is used on that
+ * thread only: no locks. A router never sees another bubble: producers and
+ * consumers are created on a router and only ever linked within it, so media
+ * cannot cross bubbles, let alone tenants.
+ *
+ * A consumer owns, for one subscriber and one producer: the relay's SSRC
+ * toward that subscriber, the sequence number, timestamp, VP8 picture id and
+ * TL0PICIDX offsets that keep what it sends continuous when its source
+ * changes (another producer, another layer, a resume after a pause), whether
+ * it is paused, which of the producer's layers it takes, and writing each
+ * packet into an egress buffer for the subscriber's sink. A sink (the
+ * subscriber's transport in the relay, a fake in tests) only protects and
+ * queues the buffer it is given.
+ *
+ * Per packet (prism_router_forward): O(consumers of the producer), no
+ * allocation, no lock, no syscall: one pool buffer, one copy, a few stores
+ * and one sink call per consumer that takes the packet. Removing a consumer
+ * or producer during a forward (from inside a sink) is safe: the removal is
+ * deferred to the end of that forward.
+ *
+ * Control path (O(consumers) each): adding and removing producers and
+ * consumers, switching a consumer's source, pausing.
+ */
+#ifndef PRISM_WORKER_ROUTER_H
+#define PRISM_WORKER_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relay/net/egress.h"
+#include "relay/worker/contract.h"
+#include "relay/worker/packet.h"
+
+struct prism_router;
+struct prism_producer;
+struct prism_consumer;
+
+/* Where a subscriber's consumers write. `send` takes ownership of `buf` (a
+ * buffer of the router's egress pool holding `len` bytes of plain RTP, with
+ * SRTP tailroom): it protects and queues it, or puts it back and counts the
+ * drop. It may remove consumers and producers of this router. */
+struct prism_router_sink {
+    void (*send)(void *ud, uint8_t *buf, size_t len);
+    void *ud;
+};
+
+/* A subscriber of the router: caller-owned storage (the worker's peer
+ * embeds one), between prism_router_sub_init and prism_router_sub_deinit.
+ * Fields are the router's, read-only to others. */
+struct prism_router_sub {
+    struct prism_router *router;      /* the router it belongs to */
+    struct prism_router_sink sink;    /* copied at init */
+    struct prism_consumer *consumers; /* its consumers, linked by sub_next */
+    uint64_t drop_egress;             /* packets it missed: the pool was empty */
+};
+
+/* Creates a router taking buffers from `eg` (the worker's egress, which must
+ * outlive it). Returns NULL on allocation failure. */
+struct prism_router *prism_router_new(struct prism_egress *eg);
+
+/* Frees the router with every producer and consumer still in it; subscribers
+ * must have been deinitialised first (checked). Accepts NULL. */
+void prism_router_free(struct prism_router *r);
+
+/* Makes `sub` a subscriber of `r` writing to `sink`. */
+void prism_router_sub_init(struct prism_router *r, struct prism_router_sub *sub,
+                           const struct prism_router_sink *sink);
+
+/* Removes every consumer of `sub`; the storage is the caller's again. */
+void prism_router_sub_deinit(struct prism_router_sub *sub);
+
+/* Adds the track `d` of publisher `publisher` as a producer. `owner` is returned by
+ * prism_producer_owner(). Returns NULL on allocation failure, or when `r` already has a producer
+ * for d->handle. */
+struct prism_producer *prism_router_producer_add(struct prism_router *r, uint64_t publisher,
+                                                 const struct prism_track_desc *d, void *owner);
+
+/* Removes `p` and every consumer of it. */
+void prism_router_producer_remove(struct prism_router *r, struct prism_producer *p);
+
+/* The producer of track `track` published by `publisher`, or NULL. O(1). */
+struct prism_producer *prism_router_producer_find(const struct prism_router *r, uint64_t publisher,
+                                                  uint64_t track);
+
+void *prism_producer_owner(const struct prism_producer *p);
+void prism_producer_set_owner(struct prism_producer *p, void *owner);
+uint64_t prism_producer_publisher(const struct prism_producer *p);
+/* Consumers currently attached (paused ones included). */
+size_t prism_producer_consumers(const struct prism_producer *p);
+
+/* Adds a consumer of `p` for `sub`, sending as `ssrc` (the relay's SSRC
+ * toward that subscriber, non-zero). Returns NULL when `p` and `sub` belong
+ * to different routers, when `sub` would consume its own publisher's track
+ * (`self_publisher` names the subscriber's peer), for ssrc 0, or on
+ * allocation failure. */
+struct prism_consumer *prism_router_consumer_add(struct prism_router_sub *sub,
+                                                 uint64_t self_publisher, struct prism_producer *p,
+                                                 uint32_t ssrc);
+
+/* Removes `c` (deferred while a forward runs). */
+void prism_router_consumer_remove(struct prism_consumer *c);
+
+/* Moves `c` to another producer of the same router (the subscriber now gets
+ * that track in place of the old one): what it sends stays continuous in
+ * sequence number, timestamp and picture id. Returns 0, or PRISM_EINVAL
+ * (another router's producer). */
+int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer *p);
+
+/* A paused consumer forwards nothing; resuming continues the sequence
+ * numbers where they stopped (the gap is not loss). */
+void prism_consumer_set_paused(struct prism_consumer *c, bool paused);
+
+/* Takes the producer's layer `layer` from the next packet on (simulcast). */
+void prism_consumer_set_layer(struct prism_consumer *c, uint8_t layer);
+
+struct prism_producer *prism_consumer_producer(const struct prism_consumer *c);
+/* The next consumer of the same subscriber (from sub->consumers), or NULL. */
+struct prism_consumer *prism_consumer_next(const struct prism_consumer *c);
+uint32_t prism_consumer_ssrc(const struct prism_consumer *c);
+/* Packets handed to the sink. */
+uint64_t prism_consumer_packets(const struct prism_consumer *c);
+
+/* The consumer of `sub` that sends as `ssrc`, or NULL: how a subscriber's
+ * PLI/FIR finds the track it is about. O(consumers of sub). */
+struct prism_consumer *prism_router_sub_find(const struct prism_router_sub *sub, uint32_t ssrc);
+
+/* The per-packet path: hands `pkt`, received from `p`'s publisher, to every
+ * consumer of `p` that takes pkt->layer and is not paused. Returns the number
+ * of copies handed to sinks. */
+size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
+                            const struct prism_packet *pkt);
+
+#endif

@@ -1,0 +1,374 @@
+/* Unit tests for relay/worker/router: producers, consumers and fan-out,
+ * with a fake sink and a real egress pool, and no libnice, transport or
+ * socket anywhere. Covers: fan-out counts, the subscriber's own track, the
+ * relay SSRC per consumer, rewrite continuity (sequence number, timestamp,
+ * VP8 picture id and TL0PICIDX) across a source switch, an SSRC change and
+ * a resume, pause, a consumer or producer removed from inside a sink during
+ * fan-out, PLI lookup by SSRC, an empty pool, and isolation between routers
+ * (two bubbles, two tenants with the same handles).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "relay/base/bytes.h"
+#include "relay/base/error.h"
+#include "relay/net/egress.h"
+#include "relay/worker/router.h"
+
+#define POOL 64
+#define MAX_GOT 64
+#define VP8_PT 96
+
+/* What one subscriber's fake sink received. */
+struct got {
+    size_t n;
+    uint8_t pkts[MAX_GOT][256];
+    size_t lens[MAX_GOT];
+};
+
+struct fixture {
+    struct prism_egress *eg;
+    struct prism_router *r;
+    struct prism_router_sub subs[4];
+    struct got got[4];
+    /* a sink's side effect, run once from inside fan-out */
+    struct prism_consumer *remove_on_send;
+    struct prism_producer *remove_producer_on_send;
+};
+
+static struct fixture *F; /* for the sinks */
+
+static void sink(void *ud, uint8_t *buf, size_t len)
+{
+    struct got *g = ud;
+    if (g->n < MAX_GOT && len <= sizeof(g->pkts[0])) {
+        memcpy(g->pkts[g->n], buf, len);
+        g->lens[g->n++] = len;
+    }
+    prism_egress_buf_put(F->eg, buf);
+    if (F->remove_on_send != NULL) {
+        struct prism_consumer *c = F->remove_on_send;
+        F->remove_on_send = NULL;
+        prism_router_consumer_remove(c);
+    }
+    if (F->remove_producer_on_send != NULL) {
+        struct prism_producer *p = F->remove_producer_on_send;
+        F->remove_producer_on_send = NULL;
+        prism_router_producer_remove(F->r, p);
+    }
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(prism_egress_new(POOL, &f->eg), 0);
+    f->r = prism_router_new(f->eg);
+    assert_non_null(f->r);
+    for (int i = 0; i < 4; i++)
+        prism_router_sub_init(f->r, &f->subs[i], &(struct prism_router_sink){sink, &f->got[i]});
+    F = f;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 4; i++)
+        prism_router_sub_deinit(&f->subs[i]);
+    prism_router_free(f->r);
+    struct prism_egress_stats st;
+    prism_egress_stats(f->eg, &st);
+    assert_int_equal(st.bufs_free, POOL); /* every buffer came back */
+    prism_egress_free(f->eg);
+    free(f);
+    return 0;
+}
+
+static struct prism_track_desc video_track(uint64_t handle, uint32_t ssrc)
+{
+    return (struct prism_track_desc){
+        .handle = handle, .video = true, .ssrc = ssrc, .vp8_pt = VP8_PT};
+}
+
+/* An RTP packet: 12-byte header, then a VP8 descriptor with a picture id
+ * (15 bits when `long_pid`) and TL0PICIDX, then a few payload bytes. */
+struct pkt {
+    uint8_t data[64];
+    struct prism_packet p;
+};
+
+static void make(struct pkt *k, uint32_t ssrc, uint16_t seq, uint32_t ts, uint16_t pid,
+                 bool long_pid, uint8_t tl0, uint64_t now_ms)
+{
+    memset(k, 0, sizeof(*k));
+    uint8_t *d = k->data;
+    d[0] = 0x80;
+    d[1] = VP8_PT;
+    prism_store_be16(d + 2, seq);
+    prism_store_be32(d + 4, ts);
+    prism_store_be32(d + 8, ssrc);
+    size_t i = 12;
+    d[i++] = 0x90; /* X, S */
+    d[i++] = 0xC0; /* I, L */
+    if (long_pid) {
+        d[i++] = (uint8_t)(0x80 | (pid >> 8));
+        d[i++] = (uint8_t)pid;
+    } else {
+        d[i++] = pid & 0x7f;
+    }
+    d[i++] = tl0;
+    d[i++] = 0x01; /* VP8 payload header: not a key frame */
+    d[i++] = 0xAA;
+    d[i++] = 0xBB;
+    k->p.data = d;
+    k->p.len = i;
+    k->p.now_ms = now_ms;
+    assert_int_equal(prism_rtp_parse(d, i, &k->p.h), 0);
+    assert_int_equal(prism_vp8_parse(d + 12, i - 12, &k->p.vp8), 0);
+    k->p.has_vp8 = true;
+}
+
+static uint16_t out_seq(const struct got *g, size_t i)
+{
+    return prism_load_be16(g->pkts[i] + 2);
+}
+
+static uint32_t out_ts(const struct got *g, size_t i)
+{
+    return prism_load_be32(g->pkts[i] + 4);
+}
+
+static uint32_t out_ssrc(const struct got *g, size_t i)
+{
+    return prism_load_be32(g->pkts[i] + 8);
+}
+
+static uint16_t out_pid(const struct got *g, size_t i)
+{
+    struct prism_vp8_desc d;
+    assert_int_equal(prism_vp8_parse(g->pkts[i] + 12, g->lens[i] - 12, &d), 0);
+    return d.picture_id;
+}
+
+static uint8_t out_tl0(const struct got *g, size_t i)
+{
+    struct prism_vp8_desc d;
+    assert_int_equal(prism_vp8_parse(g->pkts[i] + 12, g->lens[i] - 12, &d), 0);
+    return d.tl0picidx;
+}
+
+static void test_fan_out(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = video_track(7, 0x1000);
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    assert_non_null(p);
+    assert_null(prism_router_producer_add(f->r, 1, &d, NULL)); /* same track twice */
+    assert_ptr_equal(prism_router_producer_find(f->r, 1, 7), p);
+    assert_null(prism_router_producer_find(f->r, 2, 7)); /* another publisher's */
+    /* The publisher (peer 1) never consumes its own track; ssrc 0 is refused. */
+    assert_null(prism_router_consumer_add(&f->subs[0], 1, p, 0xA));
+    assert_null(prism_router_consumer_add(&f->subs[1], 2, p, 0));
+    for (int i = 1; i < 4; i++)
+        assert_non_null(prism_router_consumer_add(&f->subs[i], (uint64_t)i + 1, p, 0xA0u + i));
+    assert_int_equal(prism_producer_consumers(p), 3);
+
+    struct pkt k;
+    make(&k, 0x1000, 100, 9000, 5, true, 1, 1000);
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 3);
+    assert_int_equal(f->got[0].n, 0);
+    for (int i = 1; i < 4; i++) {
+        assert_int_equal(f->got[i].n, 1);
+        assert_int_equal(out_ssrc(&f->got[i], 0), 0xA0u + i); /* the relay's SSRC */
+        assert_int_equal(out_seq(&f->got[i], 0), 100);        /* first packet: as sent */
+        assert_int_equal(out_ts(&f->got[i], 0), 9000);
+        assert_memory_equal(f->got[i].pkts[0] + 12, k.data + 12, k.p.len - 12);
+    }
+    /* The input is never modified. */
+    assert_int_equal(prism_load_be32(k.data + 8), 0x1000);
+    /* PLI lookup: the subscriber's consumer by the SSRC it knows. */
+    struct prism_consumer *c = prism_router_sub_find(&f->subs[2], 0xA2);
+    assert_non_null(c);
+    assert_ptr_equal(prism_consumer_producer(c), p);
+    assert_null(prism_router_sub_find(&f->subs[2], 0xA1)); /* another subscriber's */
+    assert_int_equal(prism_consumer_packets(c), 1);
+}
+
+static void test_switch_keeps_continuity(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc da = video_track(1, 0x1111), db = video_track(2, 0x2222);
+    struct prism_producer *a = prism_router_producer_add(f->r, 10, &da, NULL);
+    struct prism_producer *b = prism_router_producer_add(f->r, 11, &db, NULL);
+    struct prism_consumer *c = prism_router_consumer_add(&f->subs[0], 99, a, 0xC0FFEE);
+    assert_non_null(c);
+    struct pkt k;
+    for (uint16_t i = 0; i < 5; i++) {
+        make(&k, 0x1111, (uint16_t)(65533 + i), 3000u * i, (uint16_t)(32766 + i) & 0x7fff, true,
+             (uint8_t)(254 + i), 1000 + 33u * i);
+        prism_router_forward(f->r, a, &k.p);
+    }
+    /* Wrapped while passing through unchanged. */
+    assert_int_equal(out_seq(&f->got[0], 4), 1);
+    assert_int_equal(out_pid(&f->got[0], 4), 2);
+    /* B is another publisher's stream with unrelated numbering. */
+    assert_int_equal(prism_router_consumer_switch(c, b), 0);
+    assert_int_equal(prism_producer_consumers(a), 0);
+    make(&k, 0x2222, 4000, 777777, 9, false, 40, 1000 + 33 * 4 + 100);
+    assert_int_equal(prism_router_forward(f->r, b, &k.p), 1);
+    assert_int_equal(prism_router_forward(f->r, a, &k.p), 0); /* A no longer reaches it */
+    const struct got *g = &f->got[0];
+    assert_int_equal(g->n, 6);
+    assert_int_equal(out_ssrc(g, 5), 0xC0FFEE);
+    assert_int_equal(out_seq(g, 5), 2);                   /* last + 1 */
+    assert_int_equal(out_ts(g, 5), 3000u * 4 + 90 * 100); /* last + 100 ms at 90 kHz */
+    assert_int_equal(out_pid(g, 5), 3 & 0x7f);            /* last + 1, in B's 7 bits */
+    assert_int_equal(out_tl0(g, 5), 3);                   /* 258 & 0xff, + 1 */
+    /* Within the new source the offsets hold: reordering passes through. */
+    make(&k, 0x2222, 4002, 780777, 11, false, 41, 1240);
+    prism_router_forward(f->r, b, &k.p);
+    make(&k, 0x2222, 4001, 779777, 10, false, 40, 1241);
+    prism_router_forward(f->r, b, &k.p);
+    assert_int_equal(out_seq(g, 6), 4);
+    assert_int_equal(out_seq(g, 7), 3);
+    assert_int_equal(out_ts(g, 6) - out_ts(g, 5), 3000);
+    assert_int_equal(out_pid(g, 7), 4);
+    /* The same producer changing SSRC (a restarted encoder) is a new source. */
+    make(&k, 0x3333, 17, 5, 100, true, 7, 1300);
+    prism_router_forward(f->r, b, &k.p);
+    assert_int_equal(out_seq(g, 8), 5);
+    assert_true(out_ts(g, 8) > out_ts(g, 6));
+    assert_int_equal(out_pid(g, 8), 6); /* the highest sent was 5 */
+    /* Another router's producer is refused. */
+    struct prism_router *other = prism_router_new(f->eg);
+    struct prism_producer *x = prism_router_producer_add(other, 12, &da, NULL);
+    assert_int_equal(prism_router_consumer_switch(c, x), PRISM_EINVAL);
+    prism_router_free(other);
+}
+
+static void test_pause_resume(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = video_track(3, 0x77);
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_consumer *c0 = prism_router_consumer_add(&f->subs[0], 2, p, 0x100);
+    assert_non_null(prism_router_consumer_add(&f->subs[1], 3, p, 0x101));
+    struct pkt k;
+    make(&k, 0x77, 10, 100, 1, true, 0, 0);
+    prism_router_forward(f->r, p, &k.p);
+    prism_consumer_set_paused(c0, true);
+    for (uint16_t s = 11; s < 20; s++) {
+        make(&k, 0x77, s, 100u + s, s, true, 0, s);
+        assert_int_equal(prism_router_forward(f->r, p, &k.p), 1); /* only the other one */
+    }
+    assert_int_equal(f->got[0].n, 1);
+    assert_int_equal(f->got[1].n, 10);
+    prism_consumer_set_paused(c0, false);
+    make(&k, 0x77, 20, 200, 20, true, 0, 40);
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 2);
+    /* No gap the subscriber would take for loss. */
+    assert_int_equal(out_seq(&f->got[0], 1), 11);
+    assert_int_equal(out_pid(&f->got[0], 1), 2);
+    assert_int_equal(out_ts(&f->got[0], 1), 100u + 40 * 90);
+    assert_int_equal(out_seq(&f->got[1], 10), 20); /* the other is untouched */
+}
+
+static void test_remove_during_fan_out(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = video_track(4, 0x55);
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_consumer *cs[3];
+    for (int i = 0; i < 3; i++)
+        cs[i] = prism_router_consumer_add(&f->subs[i], (uint64_t)i + 2, p, 0x200u + i);
+    /* The first sink called removes a consumer that may be later in the loop. */
+    struct pkt k;
+    make(&k, 0x55, 1, 1, 1, true, 0, 0);
+    f->remove_on_send = cs[0];
+    size_t first = prism_router_forward(f->r, p, &k.p);
+    assert_true(first == 2 || first == 3);
+    assert_int_equal(prism_producer_consumers(p), 2);
+    assert_null(prism_router_sub_find(&f->subs[0], 0x200));
+    size_t before = f->got[0].n + f->got[1].n + f->got[2].n;
+    make(&k, 0x55, 2, 2, 2, true, 0, 1);
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 2);
+    assert_int_equal(f->got[0].n + f->got[1].n + f->got[2].n, before + 2);
+    /* A sink removes the producer itself: the loop ends cleanly, nothing leaks. */
+    f->remove_producer_on_send = p;
+    make(&k, 0x55, 3, 3, 3, true, 0, 2);
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 1);
+    assert_null(prism_router_producer_find(f->r, 1, 4));
+    assert_null(prism_router_sub_find(&f->subs[1], 0x201));
+    assert_null(prism_router_sub_find(&f->subs[2], 0x202));
+}
+
+static void test_isolation(void **state)
+{
+    struct fixture *f = *state;
+    /* Two bubbles (of two tenants, say) with the same handles and SSRCs. */
+    struct prism_router *r2 = prism_router_new(f->eg);
+    struct prism_router_sub sub2;
+    struct got got2 = {0};
+    prism_router_sub_init(r2, &sub2, &(struct prism_router_sink){sink, &got2});
+    struct prism_track_desc d = video_track(5, 0x99);
+    struct prism_producer *p1 = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_producer *p2 = prism_router_producer_add(r2, 1, &d, NULL);
+    assert_non_null(p1);
+    assert_non_null(p2);
+    /* A consumer never links a subscriber to another router's producer. */
+    assert_null(prism_router_consumer_add(&sub2, 2, p1, 0x300));
+    assert_null(prism_router_consumer_add(&f->subs[0], 2, p2, 0x301));
+    assert_non_null(prism_router_consumer_add(&f->subs[0], 2, p1, 0x302));
+    struct pkt k;
+    make(&k, 0x99, 1, 1, 1, true, 0, 0);
+    assert_int_equal(prism_router_forward(f->r, p1, &k.p), 1);
+    assert_int_equal(prism_router_forward(r2, p2, &k.p), 0);
+    assert_int_equal(got2.n, 0);
+    assert_int_equal(f->got[0].n, 1);
+    prism_router_sub_deinit(&sub2);
+    prism_router_free(r2);
+}
+
+static void test_pool_empty_and_layers(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = video_track(6, 0x42);
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_consumer *c = prism_router_consumer_add(&f->subs[0], 2, p, 0x400);
+    uint8_t *held[POOL];
+    for (int i = 0; i < POOL; i++)
+        held[i] = prism_egress_buf_get(f->eg);
+    struct pkt k;
+    make(&k, 0x42, 1, 1, 1, true, 0, 0);
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 0);
+    assert_int_equal(f->subs[0].drop_egress, 1);
+    for (int i = 0; i < POOL; i++)
+        prism_egress_buf_put(f->eg, held[i]);
+    /* A consumer takes only its chosen layer. */
+    prism_consumer_set_layer(c, 1);
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 0);
+    k.p.layer = 1;
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fan_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_switch_keeps_continuity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_during_fan_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_empty_and_layers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
