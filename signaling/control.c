@@ -22,6 +22,7 @@
 #include "relay/control/relay.h"
 #include "signaling/audit.h"
 #include "signaling/control.h"
+#include "signaling/encode.h"
 #include "signaling/events.h"
 #include "signaling/methods.h"
 #include "signaling/rpc.h"
@@ -37,12 +38,13 @@ struct control {
     uv_signal_t sigterm, sigint, sighup;
 };
 
-static void emit_event(void *ud, const char *tenant, const char *method, json_t *params)
+/* The relay's sink: each event as its JSON notification. */
+static void emit_event(void *ud, const struct prism_relay_event *ev)
 {
     struct control *ctl = ud;
-    if (tenant != NULL)
-        json_object_set_new(params, "tenant", json_string(tenant));
-    prism_events_emit(ctl->events, tenant, method, params);
+    json_t *params = prism_encode_event(ev);
+    if (params != NULL)
+        prism_events_emit(ctl->events, ev->tenant, prism_encode_event_method(ev->type), params);
 }
 
 static void reply_line(struct prism_conn *conn, char *line)
@@ -107,9 +109,15 @@ static void deferred_audit(struct deferred *d)
                        result_name(0, d->rc));
 }
 
-static void on_deferred_done(void *ud, int rc, json_t *result, const char *msg)
+static void on_deferred_done(void *ud, int rc, const struct prism_relay_sdp_result *sdp,
+                             const char *msg)
 {
     struct deferred *d = ud;
+    json_t *result = rc == 0 ? prism_encode_sdp_result(sdp) : NULL;
+    if (rc == 0 && result == NULL) {
+        rc = PRISM_ENOMEM;
+        msg = NULL;
+    }
     if (d->token == 0) { /* still inside the handler: on_line replies */
         d->completed = true;
         d->rc = rc;
@@ -360,11 +368,10 @@ int prism_control_run(struct prism_config *cfg)
     uv_signal_start(&ctl.sighup, on_signal, SIGHUP);
 
     char epoch[24], workers[12];
-    json_t *info = prism_relay_info(ctl.relay);
-    snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)prism_relay_epoch(ctl.relay));
-    snprintf(workers, sizeof(workers), "%d",
-             (int)json_integer_value(json_object_get(info, "workers")));
-    json_decref(info);
+    struct prism_relay_info info;
+    prism_relay_info(ctl.relay, &info);
+    snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)info.epoch);
+    snprintf(workers, sizeof(workers), "%u", info.workers);
     prism_log_info("relay.ready", "version", PRISM_VERSION, "epoch", epoch, "workers", workers,
                    "control", cfg->control_path, "tls", cfg->tls_listen, NULL);
     uv_run(ctl.loop, UV_RUN_DEFAULT);

@@ -12,6 +12,7 @@
 
 #include "relay/base/error.h"
 #include "relay/base/ids.h"
+#include "signaling/encode.h"
 #include "signaling/methods.h"
 #include "signaling/rpc.h"
 
@@ -93,7 +94,9 @@ static int done(struct prism_call *call, int rc, json_t *result)
 
 static int relay_info(struct prism_call *call)
 {
-    return done(call, 0, prism_relay_info(call->relay));
+    struct prism_relay_info info;
+    prism_relay_info(call->relay, &info);
+    return done(call, 0, prism_encode_relay_info(&info));
 }
 
 static int read_limit(struct prism_call *call, json_t *limits, const char *key, uint32_t *out)
@@ -156,10 +159,12 @@ static int bubble_delete(struct prism_call *call)
 static int bubble_info(struct prism_call *call)
 {
     int rc = want_scope(call, BUBBLE);
-    json_t *info = NULL;
+    struct prism_relay_bubble_info *info = NULL;
     if (rc == 0)
-        info = prism_relay_bubble_info(call->relay, call->tenant, call->bubble, &rc);
-    return done(call, rc, info);
+        rc = prism_relay_bubble_info(call->relay, call->tenant, call->bubble, &info);
+    json_t *result = rc == 0 ? prism_encode_bubble_info(info) : NULL;
+    prism_relay_bubble_info_free(info);
+    return done(call, rc, result);
 }
 
 static int peer_join(struct prism_call *call)
@@ -295,8 +300,9 @@ static int stats_get(struct prism_call *call)
         return rc;
     if ((rc = authorise(call)) != 0)
         return rc;
-    json_t *stats = prism_relay_stats(call->relay, call->tenant, call->bubble, &rc);
-    return done(call, rc, stats);
+    struct prism_relay_stats stats;
+    rc = prism_relay_stats(call->relay, call->tenant, call->bubble, &stats);
+    return done(call, rc, rc == 0 ? prism_encode_stats(&stats) : NULL);
 }
 
 static int relay_drain(struct prism_call *call)

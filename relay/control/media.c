@@ -199,12 +199,23 @@ static void post(struct prism_media *m, struct prism_peer *peer, struct prism_wo
     prism_workers_post(m->workers, peer->bubble->worker, msg);
 }
 
-static void emit_peer_event(struct prism_media *m, struct prism_peer *peer, const char *method,
-                            json_t *params)
+/* Emits `ev` (its type and payload set) about `peer`. */
+static void emit_peer_event(struct prism_media *m, struct prism_peer *peer,
+                            struct prism_relay_event ev)
 {
-    json_object_set_new(params, "bubble", json_string(peer->bubble->id));
-    json_object_set_new(params, "peer", json_string(peer->id));
-    m->emit(m->ud, peer->bubble->tenant->id, method, params);
+    ev.tenant = peer->bubble->tenant->id;
+    ev.bubble = peer->bubble->id;
+    ev.peer = peer->id;
+    m->emit(m->ud, &ev);
+}
+
+/* A peer.state event about `peer`. */
+static void emit_state(struct prism_media *m, struct prism_peer *peer, bool subscribe,
+                       enum prism_transport_state state, const char *reason)
+{
+    emit_peer_event(m, peer,
+                    (struct prism_relay_event){.type = PRISM_RELAY_EV_PEER_STATE,
+                                               .peer_state = {subscribe, state, reason}});
 }
 
 /* Admission: refuse before the process runs out of descriptors. */
@@ -429,7 +440,7 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
 
     post_tracks(m, mp, mp->n_tracks);
 
-    done.cb(done.ud, 0, json_pack("{s:s}", "answer", answer), NULL);
+    done.cb(done.ud, 0, &(struct prism_relay_sdp_result){PRISM_RELAY_SDP_ANSWER, answer, 0}, NULL);
     free(answer);
     subscribers_update(m, mp->peer->bubble);
 }
@@ -640,8 +651,9 @@ static void send_offer_event(struct prism_media *m, struct mpeer *sub)
     char *offer = next_offer(m, sub);
     if (offer == NULL)
         return;
-    emit_peer_event(m, sub->peer, "peer.offer",
-                    json_pack("{s:s, s:I}", "offer", offer, "revision", (json_int_t)sub->revision));
+    emit_peer_event(m, sub->peer,
+                    (struct prism_relay_event){.type = PRISM_RELAY_EV_PEER_OFFER,
+                                               .peer_offer = {offer, sub->revision}});
     free(offer);
 }
 
@@ -682,7 +694,7 @@ static void complete_subscribe(struct prism_media *m, struct mpeer *sub,
         return;
     }
     done->cb(done->ud, 0,
-             json_pack("{s:s, s:I}", "offer", offer, "revision", (json_int_t)sub->revision), NULL);
+             &(struct prism_relay_sdp_result){PRISM_RELAY_SDP_OFFER, offer, sub->revision}, NULL);
     free(offer);
 }
 
@@ -814,11 +826,9 @@ int prism_media_candidate(struct prism_media *m, struct prism_peer *peer, bool s
 static void emit_closed(struct prism_media *m, struct mpeer *mp)
 {
     if (mp->pub_open)
-        emit_peer_event(m, mp->peer, "peer.state",
-                        json_pack("{s:s, s:s}", "transport", "publish", "state", "closed"));
+        emit_state(m, mp->peer, false, PRISM_TRANSPORT_CLOSED, NULL);
     if (mp->sub_open)
-        emit_peer_event(m, mp->peer, "peer.state",
-                        json_pack("{s:s, s:s}", "transport", "subscribe", "state", "closed"));
+        emit_state(m, mp->peer, true, PRISM_TRANSPORT_CLOSED, NULL);
 }
 
 void prism_media_peer_leaving(struct prism_media *m, struct prism_peer *peer)
@@ -890,7 +900,8 @@ void prism_media_on_event(struct prism_media *m, const struct prism_worker_event
     if (mp == NULL)
         return; /* the peer left meanwhile */
     if (ev->type == PRISM_WORKER_EV_SPEAKER) {
-        emit_peer_event(m, mp->peer, "bubble.speaker", json_object());
+        emit_peer_event(m, mp->peer,
+                        (struct prism_relay_event){.type = PRISM_RELAY_EV_BUBBLE_SPEAKER});
         return;
     }
     if (ev->type == PRISM_WORKER_EV_READY) {
@@ -912,22 +923,19 @@ void prism_media_on_event(struct prism_media *m, const struct prism_worker_event
             p->publish_state = st->state;
         if (st->state == PRISM_TRANSPORT_FAILED || st->state == PRISM_TRANSPORT_CLOSED)
             transport_ended(m, mp, st->subscribe);
-        json_t *params =
-            json_pack("{s:s, s:s}", "transport", st->subscribe ? "subscribe" : "publish", "state",
-                      prism_transport_state_name(st->state));
-        if (st->reason[0] != '\0')
-            json_object_set_new(params, "reason", json_string(st->reason));
-        emit_peer_event(m, p, "peer.state", params);
+        emit_state(m, p, st->subscribe, st->state, st->reason);
     }
 }
 
-json_t *prism_media_tracks_json(struct prism_media *m, const struct prism_peer *peer)
+size_t prism_media_tracks(struct prism_media *m, const struct prism_peer *peer,
+                          struct prism_relay_track_info *out, size_t cap)
 {
-    json_t *arr = json_array();
     struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
-    for (size_t i = 0; mp != NULL && i < mp->n_tracks; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "kind",
-                                             mp->tracks[i].video ? "video" : "audio", "track",
-                                             mp->tracks[i].track_id, "mid", mp->tracks[i].mid));
-    return arr;
+    size_t n = mp != NULL ? mp->n_tracks : 0;
+    for (size_t i = 0; i < n && i < cap; i++) {
+        out[i].video = mp->tracks[i].video;
+        snprintf(out[i].track, sizeof(out[i].track), "%s", mp->tracks[i].track_id);
+        snprintf(out[i].mid, sizeof(out[i].mid), "%s", mp->tracks[i].mid);
+    }
+    return n;
 }

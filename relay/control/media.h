@@ -12,17 +12,14 @@
 #ifndef PRISM_RELAY_MEDIA_H
 #define PRISM_RELAY_MEDIA_H
 
-#include <jansson.h>
-
 #include "relay/control/registry.h"
 #include "relay/control/relay.h"
 #include "relay/worker/worker.h"
 
 struct prism_media;
 
-/* Emits an event (relay.c's sink); `params` is stolen. */
-typedef void (*prism_media_emit_cb)(void *ud, const char *tenant, const char *method,
-                                    json_t *params);
+/* Emits an event (relay.c's sink); `ev` is borrowed for the call. */
+typedef void (*prism_media_emit_cb)(void *ud, const struct prism_relay_event *ev);
 
 /* `max_transports` caps the transports open at once (admission control:
  * each holds file descriptors, and GLib aborts when it runs out). */
@@ -53,7 +50,10 @@ void prism_media_bubble_changed(struct prism_media *m, struct prism_bubble *bubb
 /* A worker's event (ownership stays with the caller). */
 void prism_media_on_event(struct prism_media *m, const struct prism_worker_event *ev);
 
-/* The tracks `peer` publishes, as a JSON array for bubble.info. */
-json_t *prism_media_tracks_json(struct prism_media *m, const struct prism_peer *peer);
+/* The tracks `peer` publishes, for bubble.info: copies the first `cap` of
+ * them into `out` (which may be NULL when `cap` is 0) and returns how many
+ * there are, which may exceed `cap`. */
+size_t prism_media_tracks(struct prism_media *m, const struct prism_peer *peer,
+                          struct prism_relay_track_info *out, size_t cap);
 
 #endif

@@ -6,6 +6,7 @@
  * mailbox through which workers report. The media-negotiation methods
  * validate their scope here and hand the rest to media.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -48,11 +49,14 @@ static unsigned default_workers(void)
     return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
 }
 
-static void emit(struct prism_relay *relay, const char *tenant, const char *method, json_t *params);
-
-static void on_media_emit(void *ud, const char *tenant, const char *method, json_t *params)
+static void emit(struct prism_relay *relay, const struct prism_relay_event *ev)
 {
-    emit(ud, tenant, method, params);
+    relay->sink.emit(relay->sink.ud, ev);
+}
+
+static void on_media_emit(void *ud, const struct prism_relay_event *ev)
+{
+    emit(ud, ev);
 }
 
 static void on_worker_event(void *ud, struct prism_mail *mail)
@@ -171,17 +175,15 @@ struct prism_registry *prism_relay_registry(struct prism_relay *relay)
     return relay->reg;
 }
 
-json_t *prism_relay_info(struct prism_relay *relay)
+void prism_relay_info(struct prism_relay *relay, struct prism_relay_info *out)
 {
-    return json_pack("{s:s, s:I, s:i, s:b, s:I}", "version", PRISM_VERSION, "epoch",
-                     (json_int_t)relay->epoch, "workers", (int)prism_workers_count(relay->workers),
-                     "draining", prism_registry_draining(relay->reg), "uptime_s",
-                     (json_int_t)((uv_hrtime() / 1000000 - relay->start_ms) / 1000));
-}
-
-static void emit(struct prism_relay *relay, const char *tenant, const char *method, json_t *params)
-{
-    relay->sink.emit(relay->sink.ud, tenant, method, params);
+    *out = (struct prism_relay_info){
+        .version = PRISM_VERSION,
+        .epoch = relay->epoch,
+        .workers = prism_workers_count(relay->workers),
+        .draining = prism_registry_draining(relay->reg),
+        .uptime_s = (uv_hrtime() / 1000000 - relay->start_ms) / 1000,
+    };
 }
 
 /* Emits relay.drained once when a drain has emptied the relay. */
@@ -190,7 +192,7 @@ static void check_drained(struct prism_relay *relay)
     if (prism_registry_draining(relay->reg) && !relay->drained_sent &&
         prism_registry_bubble_count(relay->reg) == 0) {
         relay->drained_sent = true;
-        emit(relay, NULL, "relay.drained", json_object());
+        emit(relay, &(struct prism_relay_event){.type = PRISM_RELAY_EV_RELAY_DRAINED});
     }
 }
 
@@ -265,42 +267,82 @@ int prism_relay_bubble_delete(struct prism_relay *relay, const char *tenant, con
     return rc;
 }
 
-static const char *peer_state(const struct prism_peer *p)
+/* The transport that speaks for a peer: the publish one for a publisher
+ * that has begun publishing, else the subscribe one. */
+static enum prism_transport_state peer_state(const struct prism_peer *p)
 {
-    /* The publish transport speaks for a publisher, the subscribe one for a listener. */
-    enum prism_transport_state st = p->may_publish && p->publish_state != PRISM_TRANSPORT_NEW
-                                        ? p->publish_state
-                                        : p->subscribe_state;
-    return prism_transport_state_name(st);
+    return p->may_publish && p->publish_state != PRISM_TRANSPORT_NEW ? p->publish_state
+                                                                     : p->subscribe_state;
 }
 
+/* Filling a bubble info: the room counted, then the slots used. */
 struct info_ctx {
     struct prism_relay *relay;
-    json_t *peers;
+    struct prism_relay_bubble_info *info;
+    size_t peers_cap;  /* room in info->peers */
+    size_t tracks_cap; /* room in info->tracks */
+    size_t n_tracks;   /* used */
 };
+
+static void count_peer(void *ud, struct prism_peer *p)
+{
+    struct info_ctx *ctx = ud;
+    ctx->peers_cap++;
+    ctx->tracks_cap += prism_media_tracks(ctx->relay->media, p, NULL, 0);
+}
 
 static void add_peer_info(void *ud, struct prism_peer *p)
 {
     struct info_ctx *ctx = ud;
-    json_array_append_new(ctx->peers,
-                          json_pack("{s:s, s:b, s:s, s:s, s:s, s:o}", "peer", p->id, "publish",
-                                    p->may_publish, "state", peer_state(p), "publish_state",
-                                    prism_transport_state_name(p->publish_state), "subscribe_state",
-                                    prism_transport_state_name(p->subscribe_state), "tracks",
-                                    prism_media_tracks_json(ctx->relay->media, p)));
+    PRISM_CHECK(ctx->info->n_peers < ctx->peers_cap); /* counted just before */
+    struct prism_relay_peer_info *pi = &ctx->info->peers[ctx->info->n_peers++];
+    struct prism_relay_track_info *tracks = &ctx->info->tracks[ctx->n_tracks];
+    size_t n = prism_media_tracks(ctx->relay->media, p, tracks, ctx->tracks_cap - ctx->n_tracks);
+    PRISM_CHECK(n <= ctx->tracks_cap - ctx->n_tracks); /* counted just before */
+    ctx->n_tracks += n;
+    *pi = (struct prism_relay_peer_info){
+        .publish = p->may_publish,
+        .state = peer_state(p),
+        .publish_state = p->publish_state,
+        .subscribe_state = p->subscribe_state,
+        .tracks = tracks,
+        .n_tracks = n,
+    };
+    snprintf(pi->peer, sizeof(pi->peer), "%s", p->id);
 }
 
-json_t *prism_relay_bubble_info(struct prism_relay *relay, const char *tenant, const char *bubble,
-                                int *err)
+/* O(peers + tracks); two walks over the bubble: count, then fill. */
+int prism_relay_bubble_info(struct prism_relay *relay, const char *tenant, const char *bubble,
+                            struct prism_relay_bubble_info **out)
 {
+    *out = NULL;
     struct prism_bubble *b = prism_registry_bubble_find(relay->reg, tenant, bubble);
-    if (b == NULL) {
-        *err = PRISM_ENOTFOUND;
-        return NULL;
+    if (b == NULL)
+        return PRISM_ENOTFOUND;
+    struct prism_relay_bubble_info *info = calloc(1, sizeof(*info));
+    if (info == NULL)
+        return PRISM_ENOMEM;
+    struct info_ctx ctx = {.relay = relay, .info = info};
+    prism_registry_bubble_foreach_peer(b, count_peer, &ctx);
+    /* +1: calloc(0, ...) may return NULL */
+    info->peers = calloc(ctx.peers_cap + 1, sizeof(*info->peers));
+    info->tracks = calloc(ctx.tracks_cap + 1, sizeof(*info->tracks));
+    if (info->peers == NULL || info->tracks == NULL) {
+        prism_relay_bubble_info_free(info);
+        return PRISM_ENOMEM;
     }
-    struct info_ctx ctx = {relay, json_array()};
     prism_registry_bubble_foreach_peer(b, add_peer_info, &ctx);
-    return json_pack("{s:o}", "peers", ctx.peers);
+    *out = info;
+    return 0;
+}
+
+void prism_relay_bubble_info_free(struct prism_relay_bubble_info *info)
+{
+    if (info == NULL)
+        return;
+    free(info->peers);
+    free(info->tracks);
+    free(info);
 }
 
 int prism_relay_peer_join(struct prism_relay *relay, const char *tenant, const char *bubble,
@@ -367,17 +409,6 @@ int prism_relay_peer_candidate(struct prism_relay *relay, const char *tenant, co
     return prism_media_candidate(relay->media, p, subscribe_transport, candidate, msg, msg_len);
 }
 
-static json_t *counters_json(const struct prism_media_counters *c)
-{
-    return json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "packets_in",
-                     (json_int_t)c->packets_in, "bytes_in", (json_int_t)c->bytes_in, "packets_out",
-                     (json_int_t)c->packets_out, "bytes_out", (json_int_t)c->bytes_out, "drops",
-                     "not_srtp", (json_int_t)c->drop_not_srtp, "srtp_auth",
-                     (json_int_t)c->drop_srtp_auth, "srtp_replay", (json_int_t)c->drop_srtp_replay,
-                     "malformed", (json_int_t)c->drop_malformed, "no_route",
-                     (json_int_t)c->drop_no_route, "egress", (json_int_t)c->drop_egress);
-}
-
 /* Adds a tenant's counters (live bubbles and ended ones) to `sum`. */
 static void add_tenant_counters(struct prism_media_counters *sum, struct prism_tenant *t)
 {
@@ -394,42 +425,34 @@ static void sum_tenant(void *ud, struct prism_tenant *t)
     add_tenant_counters(ud, t);
 }
 
-/* Counters come from the workers' snapshots, at most a second old. */
-json_t *prism_relay_stats(struct prism_relay *relay, const char *tenant, const char *bubble,
-                          int *err)
+int prism_relay_stats(struct prism_relay *relay, const char *tenant, const char *bubble,
+                      struct prism_relay_stats *out)
 {
     if (tenant == NULL) {
-        struct prism_media_counters sum = relay->ended;
-        prism_registry_foreach_tenant(relay->reg, sum_tenant, &sum);
-        json_t *out = counters_json(&sum);
-        json_object_set_new(out, "tenants",
-                            json_integer((json_int_t)prism_registry_tenant_count(relay->reg)));
-        json_object_set_new(out, "bubbles",
-                            json_integer((json_int_t)prism_registry_bubble_count(relay->reg)));
-        json_object_set_new(out, "peers",
-                            json_integer((json_int_t)prism_registry_peer_count(relay->reg)));
-        return out;
+        *out = (struct prism_relay_stats){
+            .scope = PRISM_RELAY_SCOPE_RELAY,
+            .counters = relay->ended,
+            .tenants = prism_registry_tenant_count(relay->reg),
+            .bubbles = prism_registry_bubble_count(relay->reg),
+            .peers = prism_registry_peer_count(relay->reg),
+        };
+        prism_registry_foreach_tenant(relay->reg, sum_tenant, &out->counters);
+        return 0;
     }
     struct prism_tenant *t = prism_registry_tenant_find(relay->reg, tenant);
     struct prism_bubble *b =
         bubble != NULL ? prism_registry_bubble_find(relay->reg, tenant, bubble) : NULL;
-    if (t == NULL || (bubble != NULL && b == NULL)) {
-        *err = PRISM_ENOTFOUND;
-        return NULL;
-    }
+    if (t == NULL || (bubble != NULL && b == NULL))
+        return PRISM_ENOTFOUND;
     if (b != NULL) {
-        json_t *out = counters_json(&b->counters);
-        json_object_set_new(out, "peers", json_integer(b->n_peers));
-        return out;
+        *out = (struct prism_relay_stats){
+            .scope = PRISM_RELAY_SCOPE_BUBBLE, .counters = b->counters, .peers = b->n_peers};
+        return 0;
     }
-    struct prism_media_counters sum = {0};
-    add_tenant_counters(&sum, t);
-    json_t *out = counters_json(&sum);
-    json_object_set_new(out, "bubbles", json_integer(t->n_bubbles));
-    json_object_set_new(out, "peers", json_integer(t->n_peers));
-    json_object_set_new(
-        out, "limits",
-        json_pack("{s:I, s:I, s:I}", "max_bubbles", (json_int_t)t->limits.max_bubbles, "max_peers",
-                  (json_int_t)t->limits.max_peers, "max_kbps", (json_int_t)t->limits.max_kbps));
-    return out;
+    *out = (struct prism_relay_stats){.scope = PRISM_RELAY_SCOPE_TENANT,
+                                      .bubbles = t->n_bubbles,
+                                      .peers = t->n_peers,
+                                      .limits = t->limits};
+    add_tenant_counters(&out->counters, t);
+    return 0;
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Lint suite: banned functions (STYLE.md, after curl's list) and the
 # include direction between layers (base <- wire, crypto <- net <- worker <-
-# control <- signaling; only relay/main.c sees both relay/ and signaling/). Prints each offence.
+# control <- signaling; only relay/main.c sees both relay/ and signaling/)
+# and no jansson under relay/. Prints each offence.
 set -u
 top=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 2
@@ -48,6 +49,12 @@ for f in $sources; do
     grep -nE '#include "[a-z_]+\.h"' "$f" |
         while IFS= read -r line; do echo "$f:$line: includes are rooted at the project"; done
 done | grep . && status=1
+
+# relay/ speaks C and signaling/ speaks JSON (relay/control/relay.h): no
+# jansson under relay/.
+grep -rnE '#[[:space:]]*include[[:space:]]*[<"]jansson\.h[>"]' relay |
+    while IFS= read -r line; do echo "$line: jansson stays out of relay/ (signaling/encode.c)"; done |
+    grep . && status=1
 
 # Formatting (.clang-format at the root): every C file as clang-format writes it.
 if command -v clang-format >/dev/null 2>&1; then
