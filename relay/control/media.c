@@ -25,6 +25,7 @@
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/control/media.h"
+#include "relay/wire/candidate.h"
 #include "relay/wire/sdp.h"
 
 #define MAX_LINES PRISM_SDP_MAX_MEDIA
@@ -801,12 +802,18 @@ int prism_media_candidate(struct prism_media *m, struct prism_peer *peer, bool s
                  subscribe ? "subscribe" : "publish");
         return PRISM_ENOTFOUND;
     }
+    _Static_assert(PRISM_MEDIA_CAND_LEN >= PRISM_CANDIDATE_LEN, "a valid candidate fits");
     if (candidate != NULL) {
-        const char *c = strncmp(candidate, "a=", 2) == 0 ? candidate + 2 : candidate;
-        if (strncmp(c, "candidate:", 10) != 0 || strlen(c) >= PRISM_MEDIA_CAND_LEN) {
+        size_t len = strnlen(candidate, PRISM_CANDIDATE_LEN + 2);
+        struct prism_candidate c;
+        if (!prism_candidate_framed(candidate, len)) {
             snprintf(msg, msg_len,
                      "params.candidate must be an a=candidate value "
                      "(\"candidate:...\", under 256 bytes) or null");
+            return PRISM_EINVAL;
+        }
+        if (prism_candidate_parse(candidate, len, &c) != 0) {
+            snprintf(msg, msg_len, "params.candidate is malformed (%s)", c.reason);
             return PRISM_EINVAL;
         }
     }

@@ -40,7 +40,6 @@
  */
 #include "relay/net/ice.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -52,6 +51,7 @@
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/net/gmain_uv.h"
+#include "relay/wire/candidate.h"
 
 /* The only component: RTP, RTCP, DTLS and STUN all share it (rtcp-mux). */
 #define COMPONENT_ID 1
@@ -195,31 +195,82 @@ static void on_component_state(NiceAgent *agent, guint stream_id, guint componen
     }
 }
 
+/* Our candidate `cand` as candidate.h's struct: the advertised address in
+ * place of a host candidate's own (same family only). Returns false for what
+ * the grammar cannot say (a transport or type libnice has and we do not). */
+static bool from_nice(const struct prism_ice *ice, const NiceCandidate *cand,
+                      struct prism_candidate *pc)
+{
+    static const enum prism_candidate_type types[] = {
+        [NICE_CANDIDATE_TYPE_HOST] = PRISM_CANDIDATE_HOST,
+        [NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE] = PRISM_CANDIDATE_SRFLX,
+        [NICE_CANDIDATE_TYPE_PEER_REFLEXIVE] = PRISM_CANDIDATE_PRFLX,
+        [NICE_CANDIDATE_TYPE_RELAYED] = PRISM_CANDIDATE_RELAY,
+    };
+    if ((size_t)cand->type >= PRISM_ARRAY_LEN(types))
+        return false;
+    memset(pc, 0, sizeof(*pc));
+    g_strlcpy(pc->foundation, cand->foundation, sizeof(pc->foundation));
+    pc->component = (uint16_t)cand->component_id;
+    pc->priority = cand->priority;
+    pc->type = types[cand->type];
+    switch (cand->transport) {
+    case NICE_CANDIDATE_TRANSPORT_UDP: pc->transport = PRISM_CANDIDATE_UDP; break;
+    case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE:
+        pc->transport = PRISM_CANDIDATE_TCP;
+        pc->tcptype = PRISM_CANDIDATE_TCPTYPE_ACTIVE;
+        break;
+    case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE:
+        pc->transport = PRISM_CANDIDATE_TCP;
+        pc->tcptype = PRISM_CANDIDATE_TCPTYPE_PASSIVE;
+        break;
+    case NICE_CANDIDATE_TRANSPORT_TCP_SO:
+        pc->transport = PRISM_CANDIDATE_TCP;
+        pc->tcptype = PRISM_CANDIDATE_TCPTYPE_SO;
+        break;
+    default: return false;
+    }
+
+    NiceAddress addr = cand->addr;
+    bool advertised =
+        ice->has_advertise && cand->type == NICE_CANDIDATE_TYPE_HOST &&
+        nice_address_ip_version(&cand->addr) == nice_address_ip_version(&ice->advertise);
+    if (advertised) {
+        addr = ice->advertise;
+        nice_address_set_port(&addr, nice_address_get_port(&cand->addr));
+    }
+    /* A port 0 (a TCP active candidate) is written 9, as libnice does. */
+    guint port = nice_address_get_port(&addr);
+    pc->port = (uint16_t)(port == 0 ? 9 : port);
+    nice_address_to_string(&addr, pc->address.text);
+    pc->address.kind =
+        nice_address_ip_version(&addr) == 6 ? PRISM_CANDIDATE_ADDR_IPV6 : PRISM_CANDIDATE_ADDR_IPV4;
+    /* The base goes out as raddr/rport when it differs, as libnice wrote it;
+     * never for a host candidate, which is its own base (with an advertised
+     * address, a differing base would leak the private one). */
+    if (cand->type != NICE_CANDIDATE_TYPE_HOST && nice_address_is_valid(&cand->base_addr) &&
+        !nice_address_equal(&cand->addr, &cand->base_addr)) {
+        guint rport = nice_address_get_port(&cand->base_addr);
+        pc->has_raddr = pc->has_rport = true;
+        pc->rport = (uint16_t)(rport == 0 ? 9 : rport);
+        nice_address_to_string(&cand->base_addr, pc->raddr.text);
+        pc->raddr.kind = nice_address_ip_version(&cand->base_addr) == 6 ? PRISM_CANDIDATE_ADDR_IPV6
+                                                                        : PRISM_CANDIDATE_ADDR_IPV4;
+    }
+    return true;
+}
+
 static void on_new_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer data)
 {
     struct prism_ice *ice = data;
+    (void)agent;
     if (ice->closing || cand->stream_id != ice->stream_id || cand->component_id != COMPONENT_ID ||
         !ice->cb.on_candidate)
         return;
-
-    NiceCandidate *shown = cand;
-    if (ice->has_advertise && cand->type == NICE_CANDIDATE_TYPE_HOST &&
-        nice_address_ip_version(&cand->addr) == nice_address_ip_version(&ice->advertise)) {
-        shown = nice_candidate_copy(cand);
-        guint port = nice_address_get_port(&cand->addr);
-        shown->addr = ice->advertise;
-        nice_address_set_port(&shown->addr, port);
-        /* A host candidate is its own base; a differing base would be
-         * written as "raddr", leaking the private address. */
-        shown->base_addr = shown->addr;
-    }
-    gchar *sdp = nice_agent_generate_local_candidate_sdp(agent, shown);
-    if (shown != cand)
-        nice_candidate_free(shown);
-    /* libnice writes "a=candidate:..."; we hand out the attribute value. */
-    if (sdp && strncmp(sdp, "a=", 2) == 0)
-        ice->cb.on_candidate(ice->ud, sdp + 2);
-    g_free(sdp);
+    struct prism_candidate pc;
+    char line[PRISM_CANDIDATE_LEN];
+    if (from_nice(ice, cand, &pc) && prism_candidate_format(&pc, line, sizeof(line)) == 0)
+        ice->cb.on_candidate(ice->ud, line);
 }
 
 static void on_gathering_done(NiceAgent *agent, guint stream_id, gpointer data)
@@ -390,82 +441,36 @@ int prism_ice_set_remote_credentials(struct prism_ice *ice, const char *ufrag, c
     return 0;
 }
 
-/* Reads a decimal of 1..max_digits digits ending at a space or NUL. */
-static bool read_uint(const char *s, size_t len, size_t max_digits, unsigned long long *out)
+/* A NiceCandidate for a remote candidate we can use, or NULL (caller
+ * frees). Fields as libnice's own SDP reader set them; raddr/rport become
+ * the base address only when both are given, raddr is an IP literal and
+ * rport is not 0 (libnice's reader refused a named raddr; a base is only
+ * informative for a remote candidate, so here it is left out instead). */
+static NiceCandidate *to_nice(const struct prism_ice *ice, const struct prism_candidate *pc)
 {
-    if (len == 0 || len > max_digits)
-        return false;
-    unsigned long long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (unsigned long long)(s[i] - '0');
+    static const NiceCandidateType types[] = {
+        [PRISM_CANDIDATE_HOST] = NICE_CANDIDATE_TYPE_HOST,
+        [PRISM_CANDIDATE_SRFLX] = NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE,
+        [PRISM_CANDIDATE_PRFLX] = NICE_CANDIDATE_TYPE_PEER_REFLEXIVE,
+        [PRISM_CANDIDATE_RELAY] = NICE_CANDIDATE_TYPE_RELAYED,
+    };
+    NiceCandidate *c = nice_candidate_new(types[pc->type]);
+    c->stream_id = ice->stream_id;
+    c->component_id = pc->component;
+    c->transport = NICE_CANDIDATE_TRANSPORT_UDP;
+    c->priority = pc->priority;
+    g_strlcpy(c->foundation, pc->foundation, sizeof(c->foundation));
+    if (!nice_address_set_from_string(&c->addr, pc->address.text)) {
+        nice_candidate_free(c);
+        return NULL;
     }
-    *out = v;
-    return true;
-}
-
-static bool token_is(const char *tok, size_t len, const char *word)
-{
-    return len == strlen(word) && g_ascii_strncasecmp(tok, word, len) == 0;
-}
-
-/* Validates an RFC 8839 candidate attribute value (without "a=") before
- * libnice's lenient parser sees it. Sets *usable to false for well-formed
- * candidates we cannot use. Returns 0 or PRISM_EINVAL. */
-static int check_candidate(const char *s, bool *usable)
-{
-    static const char prefix[] = "candidate:";
-    if (strncmp(s, prefix, sizeof(prefix) - 1) != 0)
-        return PRISM_EINVAL;
-    s += sizeof(prefix) - 1;
-
-    const char *tok[32];
-    size_t tok_len[32];
-    size_t n = 0;
-    const char *p = s;
-    for (;;) {
-        const char *start = p;
-        while (*p && *p != ' ') {
-            if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
-                return PRISM_EINVAL;
-            p++;
-        }
-        if (p == start || n == PRISM_ARRAY_LEN(tok))
-            return PRISM_EINVAL; /* empty token (double space) or too many */
-        tok[n] = start;
-        tok_len[n++] = (size_t)(p - start);
-        if (!*p)
-            break;
-        p++;
-    }
-    /* foundation component transport priority address port "typ" type [name value]... */
-    if (n < 8 || (n - 8) % 2 != 0 || tok_len[0] > 32 || !token_is(tok[6], tok_len[6], "typ"))
-        return PRISM_EINVAL;
-    unsigned long long component, priority, port;
-    if (!read_uint(tok[1], tok_len[1], 3, &component) || component < 1 || component > 256 ||
-        !read_uint(tok[3], tok_len[3], 10, &priority) || priority < 1 || priority > UINT32_MAX ||
-        !read_uint(tok[5], tok_len[5], 5, &port) || port > 65535)
-        return PRISM_EINVAL;
-    if (!token_is(tok[7], tok_len[7], "host") && !token_is(tok[7], tok_len[7], "srflx") &&
-        !token_is(tok[7], tok_len[7], "prflx") && !token_is(tok[7], tok_len[7], "relay"))
-        return PRISM_EINVAL;
-
-    char addr[64];
-    if (tok_len[4] >= sizeof(addr))
-        return PRISM_EINVAL;
-    memcpy(addr, tok[4], tok_len[4]);
-    addr[tok_len[4]] = '\0';
-    unsigned char bin[16];
-    bool numeric = inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1;
-    bool udp = token_is(tok[2], tok_len[2], "udp");
-
-    if (udp && numeric && port == 0)
-        return PRISM_EINVAL;
-    /* TCP candidates, other components and host names (mDNS ".local") are
-     * valid but useless to a UDP-only, rtcp-mux agent that cannot resolve. */
-    *usable = udp && numeric && component == COMPONENT_ID;
-    return 0;
+    nice_address_set_port(&c->addr, pc->port);
+    bool raddr_ip = pc->has_raddr && (pc->raddr.kind == PRISM_CANDIDATE_ADDR_IPV4 ||
+                                      pc->raddr.kind == PRISM_CANDIDATE_ADDR_IPV6);
+    if (raddr_ip && pc->has_rport && pc->rport != 0 &&
+        nice_address_set_from_string(&c->base_addr, pc->raddr.text))
+        nice_address_set_port(&c->base_addr, pc->rport);
+    return c;
 }
 
 int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate)
@@ -479,21 +484,17 @@ int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate)
         return ok ? 0 : PRISM_EINTERNAL;
     }
 
-    if (strncmp(candidate, "a=", 2) == 0)
-        candidate += 2;
-    size_t len = strnlen(candidate, PRISM_ICE_CANDIDATE_MAX + 1);
-    if (len > PRISM_ICE_CANDIDATE_MAX)
+    struct prism_candidate pc;
+    if (prism_candidate_parse(candidate, strnlen(candidate, PRISM_CANDIDATE_MAX + 3), &pc) != 0)
         return PRISM_EINVAL;
-    bool usable = false;
-    int err = check_candidate(candidate, &usable);
-    if (err || !usable)
-        return err;
+    /* Well-formed but useless to a UDP-only, rtcp-mux agent that never
+     * resolves names: TCP, other components, host names (mDNS or not). */
+    bool literal = pc.address.kind == PRISM_CANDIDATE_ADDR_IPV4 ||
+                   pc.address.kind == PRISM_CANDIDATE_ADDR_IPV6;
+    if (pc.transport != PRISM_CANDIDATE_UDP || pc.component != COMPONENT_ID || !literal)
+        return 0;
 
-    /* libnice parses the "a=" line form only. */
-    char line[PRISM_ICE_CANDIDATE_MAX + 3];
-    memcpy(line, "a=", 2);
-    memcpy(line + 2, candidate, len + 1);
-    NiceCandidate *cand = nice_agent_parse_remote_candidate_sdp(ice->agent, ice->stream_id, line);
+    NiceCandidate *cand = to_nice(ice, &pc);
     if (!cand)
         return PRISM_EINVAL;
     GSList one = {.data = cand, .next = NULL};

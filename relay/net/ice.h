@@ -5,7 +5,8 @@
  * (relay/gmain_uv.h). UDP only, full ICE, trickle (RFC 8838), regular
  * nomination (RFC 8445), consent freshness (RFC 7675; libnice expires
  * consent after 10 s, not 30 s). Candidates travel as SDP attribute values
- * (RFC 8839): "candidate:1 1 UDP 2013266431 192.0.2.1 40000 typ host".
+ * (RFC 8839): "candidate:1 1 UDP 2013266431 192.0.2.1 40000 typ host", read
+ * and written by relay/wire/candidate.h.
  *
  * Thread: every function and every callback runs on the thread that called
  * prism_ice_new() - the one running the uv loop. Datagrams reach on_recv
@@ -28,8 +29,11 @@
 
 #include <uv.h>
 
-/* Longest candidate attribute value we accept from a peer, in bytes. */
-#define PRISM_ICE_CANDIDATE_MAX 1024
+#include "relay/wire/candidate.h"
+
+/* Longest candidate attribute value we accept from a peer, in bytes (without
+ * "a="): candidate.h's limit, the same for SDP, peer.candidate and ICE. */
+#define PRISM_ICE_CANDIDATE_MAX PRISM_CANDIDATE_MAX
 
 /* Datagrams handed to libnice per sendmmsg by prism_ice_send_batch(). */
 #define PRISM_ICE_BATCH_MAX 64
@@ -59,8 +63,8 @@ struct prism_ice_callbacks {
     void (*on_recv)(void *ud, uint8_t *data, size_t len);
     /* The mapped state changed (never NEW, never CLOSED). May be NULL. */
     void (*on_state)(void *ud, enum prism_ice_state state);
-    /* A local candidate, as an attribute value without "a=" (valid only
-     * during the call). May be NULL. */
+    /* A local candidate, as an attribute value without "a=" written by
+     * prism_candidate_format() (valid only during the call). May be NULL. */
     void (*on_candidate)(void *ud, const char *candidate);
     /* Local gathering finished: signal end-of-candidates. May be NULL. */
     void (*on_gathering_done)(void *ud);
@@ -100,9 +104,10 @@ void prism_ice_local_credentials(const struct prism_ice *ice, const char **ufrag
 int prism_ice_set_remote_credentials(struct prism_ice *ice, const char *ufrag, const char *pwd);
 
 /* Adds one trickled remote candidate: "candidate:..." with or without a
- * leading "a=". NULL means end-of-candidates (RFC 8838): checks may then
- * fail for good. Well-formed candidates we cannot use (TCP, a component
- * other than 1, an mDNS or other host name) are ignored and return 0.
+ * leading "a=", read by candidate.h's rules. NULL means end-of-candidates
+ * (RFC 8838): checks may then fail for good. Well-formed candidates we cannot
+ * use (TCP, a component other than 1, an mDNS or other host name) are
+ * ignored and return 0.
  * Returns 0, or PRISM_EINVAL (malformed, longer than
  * PRISM_ICE_CANDIDATE_MAX, no remote credentials yet, or closing). */
 int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate);

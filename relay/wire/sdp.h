@@ -163,7 +163,7 @@ struct prism_sdp_local {
     const char *ice_ufrag;         /* 4..256 ice-chars */
     const char *ice_pwd;           /* 22..256 ice-chars */
     const char *fingerprint;       /* "sha-256 AB:CD:..." (sha-256/384/512) */
-    const char *const *candidates; /* each "candidate:..." as in RTCIceCandidate */
+    const char *const *candidates; /* each "candidate:..." (candidate.h rules, no "a=") */
     size_t n_candidates;
     bool end_of_candidates;   /* write a=end-of-candidates */
     uint64_t session_id;      /* o= sess-id: stable for the transport */

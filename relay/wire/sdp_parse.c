@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "relay/base/error.h"
+#include "relay/wire/candidate.h"
 #include "relay/wire/sdp.h"
 
 /* A borrowed slice of the input; never NUL-terminated. */
@@ -251,23 +252,15 @@ static int on_fingerprint(struct parser *p, struct span v, struct xport *x)
     return 0;
 }
 
+_Static_assert(PRISM_SDP_CAND_LEN >= PRISM_CANDIDATE_LEN, "a kept candidate fits");
+
 static int on_candidate(struct parser *p, struct span line, bool keep)
 {
-    /* line is "candidate:<foundation> <component> <transport> <prio> <addr> <port> typ <type> ..."
-     */
-    struct span v = line, tok;
-    v.p += strlen("candidate:");
-    v.n -= strlen("candidate:");
-    int n = 0;
-    bool typ = false;
-    while (next_tok(&v, &tok)) {
-        if (n == 6 && !span_eq(tok, "typ"))
-            break;
-        typ |= n == 6;
-        n++;
-    }
-    if (n < 8 || !typ || line.n >= PRISM_SDP_CAND_LEN)
-        return fail(p, "line %u: malformed a=candidate", p->line_no);
+    /* line is "candidate:...": the rules are candidate.h's, as for ICE and
+     * peer.candidate. What is kept is the text as read. */
+    struct prism_candidate c;
+    if (prism_candidate_parse(line.p, line.n, &c) != 0)
+        return fail(p, "line %u: malformed a=candidate (%s)", p->line_no, c.reason);
     if (!keep)
         return 0;
     struct prism_sdp_session *s = p->s;

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "relay/base/error.h"
+#include "relay/wire/candidate.h"
 #include "relay/wire/sdp.h"
 
 struct sb {
@@ -223,10 +224,11 @@ static bool local_ok(const struct prism_sdp_local *l)
         !visible(fp + 8, PRISM_SDP_FPR_LEN - 1))
         return false;
     for (size_t i = 0; i < l->n_candidates; i++) {
+        /* candidate.h's rules, as the parser applies them; no "a=" (we add it). */
         const char *c = l->candidates[i];
         size_t n = c != NULL ? strnlen(c, PRISM_SDP_CAND_LEN) : 0;
-        if (n == 0 || n >= PRISM_SDP_CAND_LEN || strncmp(c, "candidate:", 10) != 0 ||
-            strpbrk(c, "\r\n") != NULL)
+        struct prism_candidate parsed;
+        if (n == 0 || strncmp(c, "a=", 2) == 0 || prism_candidate_parse(c, n, &parsed) != 0)
             return false;
     }
     return true;
