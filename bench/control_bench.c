@@ -8,7 +8,6 @@
  * another when there are two), and stops it at the end.
  */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/proc.h"
 
 #define CYCLE_LEN 10
 
@@ -115,20 +115,12 @@ static size_t format_cycle(char *out, size_t cap, long n)
     return len;
 }
 
-static void pin_to_cpu(pid_t pid, int cpu)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    sched_setaffinity(pid, sizeof(set), &set);
-}
-
 static pid_t spawn_relay(const char *prism, const char *dir, char *sock, size_t sock_len)
 {
     snprintf(sock, sock_len, "%s/control.sock", dir);
     pid_t pid = fork();
     if (pid == 0) {
-        pin_to_cpu(0, 0);
+        prism_bench_proc_pin(0, 0);
         if (chdir(dir) != 0)
             _exit(127);
         const char *const args[] = {prism, "--control", sock, "--workers", "1", NULL};
@@ -197,7 +189,7 @@ int prism_bench_control(int argc, char **argv)
             return 1;
         }
         if (sysconf(_SC_NPROCESSORS_ONLN) >= 2)
-            pin_to_cpu(0, 1);
+            prism_bench_proc_pin(0, 1);
         o.control = sock;
     }
     int fd = connect_unix(o.control);

@@ -39,13 +39,10 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -58,6 +55,7 @@
 #include "bench/janus.h"
 #include "bench/limit.h"
 #include "bench/media.h"
+#include "bench/proc.h"
 #include "bench/ramp.h"
 #include "bench/rpc.h"
 #include "crypto/cert.h"
@@ -160,31 +158,6 @@ struct run {
 static double s_since(const struct run *r, uint64_t ns)
 {
     return ns > r->t0_ns ? (double)(ns - r->t0_ns) / 1e9 : 0;
-}
-
-static long proc_rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kib = 0;
-    if (f == NULL)
-        return 0;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            kib = strtol(line + 6, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return kib;
-}
-
-static void pin_to_cpu(pid_t pid, int cpu)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    sched_setaffinity(pid, sizeof(set), &set);
 }
 
 /* --- totals over the endpoints ------------------------------------------------ */
@@ -336,7 +309,7 @@ static void on_second(uv_timer_t *h)
         .run = r,
         .t = s_since(r, now),
         .relay_cpu_s = prism_bench_proc_cpu_s(r->relay_pid),
-        .rss_kib = proc_rss_kib(r->relay_pid),
+        .rss_kib = prism_bench_proc_rss_kib(r->relay_pid),
         .rx_packets = t.rx_packets,
         .tx_packets = t.tx_packets,
         .lag_ms = r->lag_ms,
@@ -452,7 +425,7 @@ static void on_baseline(void *ud, json_t *result, json_t *error)
     r->last = r->base;
     r->t0_ns = prism_bench_now_ns();
     r->base_cpu_s = prism_bench_proc_cpu_s(r->relay_pid);
-    r->base_rss_kib = proc_rss_kib(r->relay_pid);
+    r->base_rss_kib = prism_bench_proc_rss_kib(r->relay_pid);
     r->samples[r->n_samples++] = (struct sample){.run = r,
                                                  .t = 0,
                                                  .relay_cpu_s = r->base_cpu_s,
@@ -502,72 +475,6 @@ static void on_event(void *ud, const char *method, json_t *params)
     struct prism_bench_endpoint *ep = g_hash_table_lookup(r->by_name, key);
     if (ep != NULL)
         prism_bench_endpoint_on_offer(ep, offer, (uint64_t)json_integer_value(rev));
-}
-
-/* --- spawning the relay ------------------------------------------------------------- */
-
-static pid_t spawn_relay(const struct opts *o, const char *dir, char *sock, size_t sock_len,
-                         bool pin)
-{
-    snprintf(sock, sock_len, "%s/control.sock", dir);
-    char workers[16], log[300];
-    snprintf(workers, sizeof(workers), "%u", o->relay_workers);
-    snprintf(log, sizeof(log), "%s/prism.out", dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (pin)
-            pin_to_cpu(0, 0);
-        if (chdir(dir) != 0)
-            _exit(127);
-        FILE *f = freopen(log, "w", stdout);
-        if (f != NULL)
-            dup2(fileno(stdout), 2);
-        const char *const args[] = {o->prism, "--control",  sock,        "--workers",
-                                    workers,  "--media-ip", o->local_ip, NULL};
-        prism_bench_exec(o->prism, args);
-        _exit(127);
-    }
-    if (pid < 0)
-        return -1;
-    for (int i = 0; i < 400; i++) {
-        struct stat st;
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return -1;
-        if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            usleep(20000);
-            return pid;
-        }
-        usleep(25000);
-    }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
-static int stop_relay(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 400; i++) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        usleep(25000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return 137;
-}
-
-static void remove_dir(const char *dir)
-{
-    static const char *const files[] = {"control.sock", "prism-audit.log", "prism.out"};
-    char path[300];
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
 }
 
 /* --- figures ----------------------------------------------------------------------- */
@@ -1307,15 +1214,20 @@ int prism_bench_run(int argc, char **argv)
             perror("prism-bench: mkdtemp");
             return 1;
         }
-        r->relay_pid = spawn_relay(o, dir, sock, sizeof(sock), pin);
+        char workers[16];
+        snprintf(workers, sizeof(workers), "%u", o->relay_workers);
+        const char *const args[] = {"--workers", workers, "--media-ip", o->local_ip, NULL};
+        struct prism_bench_relay_spawn spawn = {
+            .prism = o->prism, .args = args, .cpu = pin ? 0 : -1};
+        r->relay_pid = prism_bench_relay_spawn(&spawn, dir, sock, sizeof(sock));
         if (r->relay_pid < 0) {
             fprintf(stderr, "prism-bench: could not start %s (see --prism)\n", o->prism);
-            remove_dir(dir);
+            prism_bench_relay_dir_remove(dir);
             return 1;
         }
         o->control = sock;
         if (pin)
-            pin_to_cpu(0, 1);
+            prism_bench_proc_pin(0, 1);
     }
     if (uv_loop_init(&r->loop) != 0 || setup_site(r) != 0) {
         fprintf(stderr, "prism-bench: setup failed\n");
@@ -1374,7 +1286,7 @@ int prism_bench_run(int argc, char **argv)
     figures(r, &f, streams);
     int relay_exit = -1;
     if (o->spawn && r->relay_pid > 0) {
-        relay_exit = stop_relay(r->relay_pid);
+        relay_exit = prism_bench_relay_stop(r->relay_pid);
         r->relay_pid = -1;
     }
     struct prism_bench_limit_result lim = {0};
@@ -1440,9 +1352,9 @@ int prism_bench_run(int argc, char **argv)
     json_decref(failures);
 out:
     if (r->relay_pid > 0 && o->spawn)
-        stop_relay(r->relay_pid);
+        prism_bench_relay_stop(r->relay_pid);
     if (o->spawn)
-        remove_dir(dir);
+        prism_bench_relay_dir_remove(dir);
     for (size_t i = 0; i < r->n_eps; i++)
         prism_bench_endpoint_free(r->eps[i]);
     free(r->eps);
