@@ -1,8 +1,12 @@
-/* prism-bench run --ramp: per-step figures and the capacity (see ramp.h). */
+/* prism-bench run --ramp: the course of a ramp, per-step figures and the
+ * capacity (see ramp.h). */
 #include "bench/ramp.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#define RAMP_SETTLE_S 2.0        /* after a step's joins, before its window opens */
+#define RAMP_JOIN_TIMEOUT_S 20.0 /* a step's joins that take longer are not waited for */
 
 static uint64_t delta(uint64_t a, uint64_t b)
 {
@@ -123,4 +127,98 @@ void prism_bench_ramp_print(const struct prism_bench_ramp_step *steps, size_t n,
            "(%.2f us/packet), bench CPU %.0f %% (%s)\n",
            c->peers, c->streams_flowing, c->relay_out_pps, c->relay_cpu_pct,
            c->relay_cpu_us_per_packet, c->bench_cpu_pct, stop);
+}
+
+/* --- the course of a ramp ------------------------------------------------------------- */
+
+static void mark(const struct prism_bench_ramp_now *now, struct prism_bench_ramp_mark *m)
+{
+    m->t = now->t;
+    m->sample = now->sample;
+    m->relay_cpu_s = now->relay_cpu_s;
+    m->bench_cpu_s = now->bench_cpu_s;
+    m->rx_packets = now->rx_packets;
+    m->lost = now->lost;
+    m->expected = now->expected;
+    m->decode_errors = now->decode_errors;
+    m->delay = *now->delay;
+}
+
+void prism_bench_ramp_begin_step(struct prism_bench_ramp *ramp, unsigned peers, unsigned bubbles,
+                                 double t_start)
+{
+    struct prism_bench_ramp_step *st = &ramp->steps[ramp->n_steps++];
+    st->peers = peers;
+    st->bubbles = bubbles;
+    st->t_start = t_start;
+    ramp->state = PRISM_BENCH_RAMP_JOINING;
+}
+
+void prism_bench_ramp_stop(struct prism_bench_ramp *ramp, const char *why)
+{
+    ramp->state = PRISM_BENCH_RAMP_DONE;
+    snprintf(ramp->stop, sizeof(ramp->stop), "%s", why);
+}
+
+/* The window closed: the step's figures, its verdict, what comes next. */
+static enum prism_bench_ramp_action judge(struct prism_bench_ramp *ramp,
+                                          const struct prism_bench_ramp_now *now)
+{
+    struct prism_bench_ramp_step *st = &ramp->steps[ramp->n_steps - 1];
+    mark(now, &ramp->close);
+    st->peers_ready = now->peers_ready;
+    st->peers_failed = now->peers_failed + (now->peers - now->peers_ready - now->peers_failed);
+    st->streams_expected = now->streams_expected;
+    st->streams_flowing = now->streams_flowing;
+    prism_bench_ramp_close(st, &ramp->open, &ramp->close);
+    if (ramp->log != NULL)
+        fprintf(ramp->log,
+                "%sramp step %zu: %u peers, %zu/%zu streams, %.0f pps delivered, loss %.2f %%, "
+                "delay p99 %.2f ms, relay cpu %.0f %%, bench cpu %.0f %% -> %s\n",
+                ramp->tty ? "\r" : "", ramp->n_steps, st->peers, st->streams_flowing,
+                st->streams_expected, st->rx_pps, st->loss_pct, st->delay_p99_ms, st->relay_cpu_pct,
+                st->bench_cpu_pct, st->pass ? "pass" : st->why);
+    char why[200];
+    if (!st->pass) {
+        snprintf(why, sizeof(why), "step %zu (%u peers) failed: %s", ramp->n_steps, st->peers,
+                 st->why);
+        prism_bench_ramp_stop(ramp, why);
+        return PRISM_BENCH_RAMP_STOP;
+    }
+    if (now->peers >= ramp->max_peers) {
+        snprintf(why, sizeof(why), "reached --max-peers %u without failing", ramp->max_peers);
+        prism_bench_ramp_stop(ramp, why);
+        return PRISM_BENCH_RAMP_STOP;
+    }
+    return PRISM_BENCH_RAMP_NEXT_STEP;
+}
+
+enum prism_bench_ramp_action prism_bench_ramp_on_sample(struct prism_bench_ramp *ramp,
+                                                        const struct prism_bench_ramp_now *now)
+{
+    if (ramp->state == PRISM_BENCH_RAMP_OFF || ramp->state == PRISM_BENCH_RAMP_DONE ||
+        ramp->n_steps == 0)
+        return PRISM_BENCH_RAMP_WAIT;
+    const struct prism_bench_ramp_step *st = &ramp->steps[ramp->n_steps - 1];
+    switch (ramp->state) {
+    case PRISM_BENCH_RAMP_JOINING:
+        if ((now->peers_ready + now->peers_failed == now->peers && now->joins_sent) ||
+            now->t - st->t_start > RAMP_JOIN_TIMEOUT_S) {
+            ramp->state = PRISM_BENCH_RAMP_SETTLING;
+            ramp->settle_until = now->t + RAMP_SETTLE_S;
+        }
+        break;
+    case PRISM_BENCH_RAMP_SETTLING:
+        if (now->t >= ramp->settle_until - 0.05) {
+            mark(now, &ramp->open);
+            ramp->state = PRISM_BENCH_RAMP_MEASURING;
+        }
+        break;
+    case PRISM_BENCH_RAMP_MEASURING:
+        if (now->t - ramp->open.t >= ramp->step_s - 0.05)
+            return judge(ramp, now);
+        break;
+    default: break;
+    }
+    return PRISM_BENCH_RAMP_WAIT;
 }

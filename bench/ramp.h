@@ -1,14 +1,22 @@
 /* prism-bench run --ramp: per-step figures and the capacity verdict.
  *
- * Owns the arithmetic of a ramp, not its timing: the scenario (bench/
- * scenario.c) adds participants step by step and, at the two ends of each
- * step's measurement window, takes a mark (struct prism_bench_ramp_mark:
- * cumulative counters at one instant). prism_bench_ramp_close computes the
- * step's figures from the two marks, over that window only (loss from the
- * receivers' RFC 3550 counters, delay percentiles from the difference of the
- * merged delay histograms, relay and bench CPU from /proc), and judges it
- * against the thresholds of issue 4: loss above 1 % or p99 one-way delay
- * above 50 ms ends the ramp. The capacity is the last step that passed.
+ * Owns the course of a ramp and its arithmetic, not the participants: the
+ * scenario (bench/scenario.c) feeds every 1 s sample to
+ * prism_bench_ramp_on_sample (struct prism_bench_ramp_now: cumulative
+ * counters at that instant, and how far the joins got) and does what it
+ * answers: add the next step's peers (then prism_bench_ramp_begin_step), or
+ * end the run. The state machine per step:
+ *   JOINING (until every peer is ready or failed, or RAMP_JOIN_TIMEOUT_S)
+ *   -> SETTLING (RAMP_SETTLE_S) -> MEASURING (a window of step_s, between
+ *   two marks) -> judged -> next step, or DONE.
+ * A mark (struct prism_bench_ramp_mark) is the cumulative counters at one
+ * instant. prism_bench_ramp_close computes the step's figures from the two
+ * marks, over that window only (loss from the receivers' RFC 3550 counters,
+ * delay percentiles from the difference of the merged delay histograms,
+ * relay and bench CPU from /proc), and judges it against the thresholds of
+ * issue 4: loss above 1 % or p99 one-way delay above 50 ms ends the ramp.
+ * The capacity is the last step that passed. Windows are whole samples, so
+ * the relay's counters (1 s ticks) line up with them.
  *
  * Thread: the bench thread. Marks are 8 KiB (one histogram); steps are a few
  * hundred bytes and allocated by the caller.
@@ -19,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -86,5 +95,64 @@ long prism_bench_ramp_capacity(const struct prism_bench_ramp_step *steps, size_t
 
 /* Prints the per-step table and the capacity to stdout. */
 void prism_bench_ramp_print(const struct prism_bench_ramp_step *steps, size_t n, const char *stop);
+
+/* --- the course of a ramp ------------------------------------------------------------- */
+
+enum prism_bench_ramp_state {
+    PRISM_BENCH_RAMP_OFF,       /* no step begun yet */
+    PRISM_BENCH_RAMP_JOINING,   /* the step's peers are joining */
+    PRISM_BENCH_RAMP_SETTLING,  /* joined; waiting before the window opens */
+    PRISM_BENCH_RAMP_MEASURING, /* the window is open */
+    PRISM_BENCH_RAMP_DONE,      /* ended: see stop */
+};
+
+/* A ramp. The caller zeroes it, sets the four parameters and `steps`. */
+struct prism_bench_ramp {
+    unsigned max_peers; /* --max-peers: reaching it without failing ends the ramp */
+    double step_s;      /* --ramp-step-s: each step's measurement window, s */
+    FILE *log;          /* one line per judged step; NULL: quiet */
+    bool tty;           /* log is a terminal: lines begin with '\r' */
+    struct prism_bench_ramp_step *steps; /* room for every step (max_peers / step
+                                            peers + 2), owned by the caller */
+    size_t n_steps;                      /* begun so far */
+    enum prism_bench_ramp_state state;
+    double settle_until;                      /* s since t0: the window opens */
+    struct prism_bench_ramp_mark open, close; /* the current window's ends */
+    char stop[256];                           /* why the ramp ended */
+};
+
+/* The run at one sample: cumulative counters and where the joins are. */
+struct prism_bench_ramp_now {
+    double t;                            /* s since joins began */
+    size_t sample;                       /* index of this sample in the run's timeline */
+    double relay_cpu_s, bench_cpu_s;     /* user+sys, s */
+    uint64_t rx_packets, lost, expected; /* as in struct prism_bench_ramp_mark */
+    uint64_t decode_errors;
+    const struct prism_bench_hist *delay;    /* every receiver's delay, merged (borrowed) */
+    size_t peers, peers_ready, peers_failed; /* endpoints so far, READY, FAILED */
+    bool joins_sent;                         /* every endpoint's join has started */
+    size_t streams_expected, streams_flowing;
+};
+
+/* What the caller does after a sample. */
+enum prism_bench_ramp_action {
+    PRISM_BENCH_RAMP_WAIT,      /* nothing */
+    PRISM_BENCH_RAMP_NEXT_STEP, /* add the next step's peers, then begin_step */
+    PRISM_BENCH_RAMP_STOP,      /* end the run: the ramp is DONE, stop says why */
+};
+
+/* Records that a step of `peers` participants in `bubbles` bubbles began at
+ * `t_start` (s since joins began): the state becomes JOINING. */
+void prism_bench_ramp_begin_step(struct prism_bench_ramp *ramp, unsigned peers, unsigned bubbles,
+                                 double t_start);
+
+/* Advances the state machine by one sample; when the window closes, judges
+ * the step (prism_bench_ramp_close) and logs it. Does nothing (WAIT) before
+ * the first step and after the ramp is DONE. */
+enum prism_bench_ramp_action prism_bench_ramp_on_sample(struct prism_bench_ramp *ramp,
+                                                        const struct prism_bench_ramp_now *now);
+
+/* Ends the ramp (DONE) with `why` (copied). */
+void prism_bench_ramp_stop(struct prism_bench_ramp *ramp, const char *why);
 
 #endif

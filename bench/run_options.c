@@ -1,0 +1,165 @@
+/* prism-bench run: options (see run_options.h). */
+#include "bench/run_options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int usage(void)
+{
+    fputs("Usage: prism-bench run [--bubbles M] [--peers P] [--duration S]\n"
+          "         [--audio-only | --video | --mixed] [--publishers N] [--ramp-s S]\n"
+          "         [--control PATH | --spawn [--prism BIN] [--relay-workers N]]\n"
+          "         [--json FILE] [--html FILE] [--limit] [--quiet]\n"
+          "         [--width W] [--height H] [--fps F] [--video-kbps K] [--audio-kbps K]\n"
+          "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
+          "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
+          "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
+          "decoded by every receiver) driven through the control socket. --video sends\n"
+          "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
+          "2 bubbles x 3 peers, 10 s, --video 640x360 30 fps 600 kb/s, Opus 32 kb/s.\n"
+          "--decode-video N: each peer decodes at most N video streams (default all; the\n"
+          "others are reassembled and measured but not decoded, for big bubbles).\n"
+          "--html FILE: a self-contained report (inline SVG plots over time, tables).\n"
+          "--ramp: instead of --bubbles and --duration, add N peers per step (default\n"
+          "--peers: one bubble) filling bubbles of --peers, measure each step for S s\n"
+          "(default 5) once its peers joined and settled, and stop at the first step\n"
+          "with loss > 1 % or delay p99 > 50 ms, or at --max-peers (default 500); the\n"
+          "capacity is the last step that passed.\n"
+          "Fails (exit 1) when loss > 1 %, any decode error, or media did not flow\n"
+          "(with --ramp: when even the first step failed).\n"
+          "--target janus [--janus-url URL] [--janus-pid PID]: the same participants\n"
+          "through a Janus VideoRoom over its HTTP API (bench/janus-start.sh starts one;\n"
+          "not with --spawn or --ramp); relay figures are then Janus's.\n",
+          stderr);
+    return 2;
+}
+
+bool prism_bench_parse_num(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || d < lo || d > hi)
+        return false;
+    *out = d;
+    return true;
+}
+
+int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_options *o)
+{
+    *o = (struct prism_bench_run_options){.bubbles = 2,
+                                          .peers = 3,
+                                          .publishers = -1,
+                                          .duration_s = 10,
+                                          .mode = PRISM_BENCH_MODE_VIDEO,
+                                          .width = 640,
+                                          .height = 360,
+                                          .fps = 30,
+                                          .video_kbps = 600,
+                                          .audio_kbps = 32,
+                                          .control = "./prism-control.sock",
+                                          .prism = "prism",
+                                          .local_ip = "127.0.0.1",
+                                          .relay_workers = 0,
+                                          .decode_video = 1000,
+                                          .max_peers = 500,
+                                          .ramp_step_s = 5};
+    snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double d;
+        if (strcmp(a, "--spawn") == 0) {
+            o->spawn = true;
+            continue;
+        } else if (strcmp(a, "--limit") == 0) {
+            o->limit = true;
+            continue;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->quiet = true;
+            continue;
+        } else if (strcmp(a, "--audio-only") == 0) {
+            o->mode = PRISM_BENCH_MODE_AUDIO;
+            continue;
+        } else if (strcmp(a, "--video") == 0) {
+            o->mode = PRISM_BENCH_MODE_VIDEO;
+            continue;
+        } else if (strcmp(a, "--mixed") == 0) {
+            o->mode = PRISM_BENCH_MODE_MIXED;
+            continue;
+        } else if (strcmp(a, "--ramp") == 0) {
+            o->ramp = true;
+            continue;
+        }
+        if (v == NULL)
+            return usage();
+        i++;
+        if (strcmp(a, "--control") == 0) {
+            o->control = v;
+        } else if (strcmp(a, "--target") == 0 && strcmp(v, "prism") == 0) {
+            o->janus_url = NULL;
+        } else if (strcmp(a, "--target") == 0 && strcmp(v, "janus") == 0) {
+            o->janus_url = o->janus_url ? o->janus_url : "http://127.0.0.1:8088/janus";
+        } else if (strcmp(a, "--janus-url") == 0) {
+            o->janus_url = v;
+        } else if (strcmp(a, "--janus-pid") == 0 && prism_bench_parse_num(v, 1, 1e9, &d)) {
+            o->janus_pid = (int)d;
+        } else if (strcmp(a, "--prism") == 0) {
+            o->prism = v;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json_out = v;
+        } else if (strcmp(a, "--html") == 0) {
+            o->html_out = v;
+        } else if (strcmp(a, "--local-ip") == 0) {
+            o->local_ip = v;
+        } else if (strcmp(a, "--tenant") == 0 && strlen(v) < sizeof(o->tenant)) {
+            snprintf(o->tenant, sizeof(o->tenant), "%s", v);
+        } else if (strcmp(a, "--bubbles") == 0 && prism_bench_parse_num(v, 1, 10000, &d)) {
+            o->bubbles = (unsigned)d;
+        } else if (strcmp(a, "--peers") == 0 && prism_bench_parse_num(v, 1, 1000, &d)) {
+            o->peers = (unsigned)d;
+        } else if (strcmp(a, "--publishers") == 0 && prism_bench_parse_num(v, 0, 1000, &d)) {
+            o->publishers = (int)d;
+        } else if (strcmp(a, "--duration") == 0 && prism_bench_parse_num(v, 1, 86400, &d)) {
+            o->duration_s = d;
+        } else if (strcmp(a, "--ramp-s") == 0 && prism_bench_parse_num(v, 0, 86400, &d)) {
+            o->ramp_s = d;
+        } else if (strcmp(a, "--relay-workers") == 0 && prism_bench_parse_num(v, 1, 256, &d)) {
+            o->relay_workers = (unsigned)d;
+        } else if (strcmp(a, "--width") == 0 && prism_bench_parse_num(v, 16, 4096, &d)) {
+            o->width = (unsigned)d;
+        } else if (strcmp(a, "--height") == 0 && prism_bench_parse_num(v, 16, 4096, &d)) {
+            o->height = (unsigned)d;
+        } else if (strcmp(a, "--fps") == 0 && prism_bench_parse_num(v, 1, 120, &d)) {
+            o->fps = (unsigned)d;
+        } else if (strcmp(a, "--video-kbps") == 0 && prism_bench_parse_num(v, 30, 50000, &d)) {
+            o->video_kbps = (unsigned)d;
+        } else if (strcmp(a, "--decode-video") == 0 && prism_bench_parse_num(v, 0, 1000, &d)) {
+            o->decode_video = (unsigned)d;
+        } else if (strcmp(a, "--audio-kbps") == 0 && prism_bench_parse_num(v, 6, 510, &d)) {
+            o->audio_kbps = (unsigned)d;
+        } else if (strcmp(a, "--ramp-step") == 0 && prism_bench_parse_num(v, 1, 1000, &d)) {
+            o->ramp_step = (unsigned)d;
+        } else if (strcmp(a, "--ramp-step-s") == 0 && prism_bench_parse_num(v, 1, 3600, &d)) {
+            o->ramp_step_s = d;
+        } else if (strcmp(a, "--max-peers") == 0 && prism_bench_parse_num(v, 1, 10000, &d)) {
+            o->max_peers = (unsigned)d;
+        } else {
+            return usage();
+        }
+    }
+    if (o->janus_url != NULL && (o->spawn || o->ramp))
+        return usage(); /* --target janus: Janus is started by bench/janus-start.sh */
+    if (o->ramp_step == 0)
+        o->ramp_step = o->peers;
+    return 0;
+}
+
+const char *prism_bench_mode_name(enum prism_bench_mode m)
+{
+    return m == PRISM_BENCH_MODE_AUDIO   ? "audio-only"
+           : m == PRISM_BENCH_MODE_VIDEO ? "video"
+                                         : "mixed";
+}

@@ -1,0 +1,54 @@
+/* prism-bench run: its command-line options, parsed and validated.
+ *
+ * Owns struct prism_bench_run_options, the defaults and the usage text.
+ * Every number is range-checked here (a bad value prints the usage), and
+ * the combinations that make no sense are refused (--target janus with
+ * --spawn or --ramp); the scenario (bench/scenario.c) trusts what it gets.
+ *
+ * Thread: the caller's, once, before the run.
+ */
+#ifndef PRISM_BENCH_RUN_OPTIONS_H
+#define PRISM_BENCH_RUN_OPTIONS_H
+
+#include <stdbool.h>
+
+enum prism_bench_mode {
+    PRISM_BENCH_MODE_AUDIO, /* --audio-only: Opus */
+    PRISM_BENCH_MODE_VIDEO, /* --video: Opus + VP8 per publisher */
+    PRISM_BENCH_MODE_MIXED, /* --mixed: odd bubbles audio-only */
+};
+
+struct prism_bench_run_options {
+    unsigned bubbles, peers;
+    int publishers; /* per bubble; -1 = all */
+    double duration_s, ramp_s;
+    enum prism_bench_mode mode;
+    unsigned width, height, fps, video_kbps, audio_kbps;
+    const char *control, *prism, *json_out, *local_ip;
+    const char *html_out; /* --html: the self-contained report (bench/html.h) */
+    bool spawn, limit, quiet;
+    bool ramp;          /* --ramp: add ramp_step peers per step up to max_peers */
+    unsigned ramp_step; /* peers per step (default: one bubble, --peers) */
+    unsigned max_peers; /* the ramp's cap */
+    double ramp_step_s; /* measurement window per step, s */
+    unsigned relay_workers;
+    unsigned decode_video; /* video streams each peer decodes */
+    char tenant[64];
+    const char *janus_url; /* --target janus: a Janus VideoRoom (bench/janus.h) */
+    int janus_pid;         /* --janus-pid, else found from the URL's port */
+};
+
+/* Fills `o` from `argv` (argv[0] is "run") over the defaults. Returns 0, or
+ * 2 after printing the usage on stderr (unknown option, value missing or
+ * out of range, options that exclude each other). Strings in `o` point into
+ * `argv` or are literals. */
+int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_options *o);
+
+/* "audio-only", "video" or "mixed", as the report writes the mode. */
+const char *prism_bench_mode_name(enum prism_bench_mode m);
+
+/* Parses `v` as a number within [lo, hi] into *out; false (and *out
+ * untouched) when it is not one, has trailing bytes, or is out of range. */
+bool prism_bench_parse_num(const char *v, double lo, double hi, double *out);
+
+#endif
