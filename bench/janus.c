@@ -1,8 +1,7 @@
 /* prism-bench --target janus (see janus.h).
  *
- * Three layers:
- * - a small blocking HTTP/1.1 client (one keep-alive TCP connection per
- *   thread; Content-Length or chunked bodies);
+ * Two layers over bench/http.h (a blocking HTTP/1.1 client; one keep-alive
+ * connection per thread: set-up, sender, poller):
  * - the sender and poller threads and the result queue they fill;
  * - the VideoRoom logic on the loop thread: requests are tracked by Janus
  *   transaction; a request whose answer comes as an event ("ack" first)
@@ -12,227 +11,25 @@
  */
 #include "bench/janus.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <glib.h>
 #include <jansson.h>
 
+#include "bench/http.h"
 #include "bench/media.h"
 #include "relay/wire/rtp.h"
 
 #define KEEPALIVE_NS (20ull * 1000000000ull)
 #define HTTP_TIMEOUT_S 45 /* longer than Janus's 30 s long poll */
 #define MAX_FEEDS 256     /* publishers per room this driver tracks */
-
-/* --- blocking HTTP/1.1 client ---------------------------------------------------- */
-
-struct http_conn {
-    char host[64];
-    int port;
-    int fd; /* -1: not connected */
-};
-
-static void http_disconnect(struct http_conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-}
-
-static int http_connect(struct http_conn *c)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
-    if (inet_pton(AF_INET, c->host, &a.sin_addr) != 1)
-        return -1;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct timeval tv = {.tv_sec = HTTP_TIMEOUT_S};
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    c->fd = fd;
-    return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* A growable receive buffer. */
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int buf_fill(struct buf *b, int fd)
-{
-    if (b->cap - b->len < 4096) {
-        size_t cap = b->cap ? b->cap * 2 : 16384;
-        char *p = realloc(b->p, cap);
-        if (p == NULL)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    ssize_t r;
-    do
-        r = recv(fd, b->p + b->len, b->cap - b->len - 1, 0);
-    while (r < 0 && errno == EINTR);
-    if (r <= 0)
-        return -1;
-    b->len += (size_t)r;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-/* Case-insensitive header value in `head` (NUL-terminated), or NULL. */
-static const char *header(const char *head, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n"))
-        if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':') {
-            const char *v = p + 3 + n;
-            while (*v == ' ')
-                v++;
-            return v;
-        }
-    return NULL;
-}
-
-/* One request; `body` NULL for a GET. On 0, *out is the NUL-terminated
- * response body (malloc'ed). */
-static int http_once(struct http_conn *c, const char *method, const char *path, const char *body,
-                     char **out)
-{
-    if (c->fd < 0 && http_connect(c) != 0)
-        return -1;
-    size_t blen = body ? strlen(body) : 0;
-    char req[512];
-    int h = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                     method, path, c->host, c->port, blen);
-    if (h < 0 || (size_t)h >= sizeof(req) || write_all(c->fd, req, (size_t)h) != 0 ||
-        (blen && write_all(c->fd, body, blen) != 0))
-        return -1;
-    struct buf b = {0};
-    char *end = NULL;
-    while ((end = b.p ? strstr(b.p, "\r\n\r\n") : NULL) == NULL)
-        if (buf_fill(&b, c->fd) != 0) {
-            free(b.p);
-            return -1;
-        }
-    *end = '\0';
-    size_t head_len = (size_t)(end - b.p) + 4;
-    int status = 0;
-    if (sscanf(b.p, "HTTP/1.%*d %d", &status) != 1 || status != 200) {
-        free(b.p);
-        return -1;
-    }
-    const char *cl = header(b.p, "Content-Length");
-    const char *te = header(b.p, "Transfer-Encoding");
-    const char *conn = header(b.p, "Connection");
-    bool keep = conn == NULL || strncasecmp(conn, "close", 5) != 0;
-    bool chunked = te != NULL && strncasecmp(te, "chunked", 7) == 0;
-    long want = cl != NULL ? strtol(cl, NULL, 10) : -1;
-    size_t pos = head_len;
-    char *res = NULL;
-    if (want >= 0) {
-        while (b.len - pos < (size_t)want)
-            if (buf_fill(&b, c->fd) != 0) {
-                free(b.p);
-                return -1;
-            }
-        res = strndup(b.p + pos, (size_t)want);
-    } else if (chunked) {
-        struct buf body_out = {0};
-        for (;;) {
-            char *crlf;
-            while ((crlf = strstr(b.p + pos, "\r\n")) == NULL)
-                if (buf_fill(&b, c->fd) != 0)
-                    goto fail_chunk;
-            size_t n = strtoul(b.p + pos, NULL, 16);
-            size_t at = (size_t)(crlf - b.p) + 2;
-            while (b.len < at + n + 2)
-                if (buf_fill(&b, c->fd) != 0)
-                    goto fail_chunk;
-            if (n == 0)
-                break;
-            char *np = realloc(body_out.p, body_out.len + n + 1);
-            if (np == NULL)
-                goto fail_chunk;
-            body_out.p = np;
-            memcpy(body_out.p + body_out.len, b.p + at, n);
-            body_out.len += n;
-            body_out.p[body_out.len] = '\0';
-            pos = at + n + 2;
-        }
-        res = body_out.p ? body_out.p : strdup("");
-        goto done;
-    fail_chunk:
-        free(body_out.p);
-        free(b.p);
-        return -1;
-    } else { /* until the peer closes */
-        while (buf_fill(&b, c->fd) == 0)
-            ;
-        res = strdup(b.p + pos);
-        keep = false;
-    }
-done:
-    free(b.p);
-    if (!keep)
-        http_disconnect(c);
-    if (res == NULL)
-        return -1;
-    *out = res;
-    return 0;
-}
-
-/* A request, retried once on a fresh connection (a kept-alive one may have
- * been closed by the server). Returns the parsed JSON reply or NULL. */
-static json_t *http_json(struct http_conn *c, const char *method, const char *path,
-                         const char *body)
-{
-    for (int attempt = 0; attempt < 2; attempt++) {
-        char *text = NULL;
-        if (http_once(c, method, path, body, &text) == 0) {
-            json_t *v = json_loads(text, 0, NULL);
-            free(text);
-            return v;
-        }
-        http_disconnect(c);
-    }
-    return NULL;
-}
 
 /* --- model ----------------------------------------------------------------------- */
 
@@ -305,7 +102,7 @@ struct prism_bench_janus {
     char host[64], base[128];
     int port;
     uint64_t session, admin_handle;
-    struct http_conn setup_conn, send_conn, poll_conn;
+    struct prism_bench_http setup_conn, send_conn, poll_conn;
 
     struct room *rooms;
     size_t n_rooms;
@@ -352,7 +149,7 @@ static json_t *sync_post(struct prism_bench_janus *j, const char *path, json_t *
     json_decref(body);
     if (text == NULL)
         return NULL;
-    json_t *r = http_json(&j->setup_conn, "POST", path, text);
+    json_t *r = prism_bench_http_json(&j->setup_conn, "POST", path, text);
     free(text);
     return r;
 }
@@ -391,9 +188,9 @@ int prism_bench_janus_open(uv_loop_t *loop, const char *url, struct prism_bench_
     if (*p == ':')
         j->port = (int)strtol(p + 1, (char **)&p, 10);
     snprintf(j->base, sizeof(j->base), "%s", *p == '/' ? p : "/janus");
-    j->setup_conn = (struct http_conn){.port = j->port, .fd = -1};
-    snprintf(j->setup_conn.host, sizeof(j->setup_conn.host), "%s", j->host);
-    j->send_conn = j->poll_conn = j->setup_conn;
+    prism_bench_http_init(&j->setup_conn, j->host, j->port, HTTP_TIMEOUT_S);
+    prism_bench_http_init(&j->send_conn, j->host, j->port, HTTP_TIMEOUT_S);
+    prism_bench_http_init(&j->poll_conn, j->host, j->port, HTTP_TIMEOUT_S);
     j->by_handle = g_hash_table_new(g_int64_hash, g_int64_equal);
     j->pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, free);
     j->by_ep = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -528,7 +325,7 @@ static void *sender_main(void *arg)
         if (j->jobs == NULL)
             j->jobs_tail = NULL;
         pthread_mutex_unlock(&j->mu);
-        json_t *r = http_json(&j->send_conn, "POST", jb->path, jb->body);
+        json_t *r = prism_bench_http_json(&j->send_conn, "POST", jb->path, jb->body);
         push_item(j, ITEM_REPLY, jb->id, r);
         free(jb->path);
         free(jb->body);
@@ -557,11 +354,11 @@ static void *poller_main(void *arg)
     int failures = 0;
     while (!quitting(j)) {
         if (prism_bench_now_ns() - last_ka > KEEPALIVE_NS) {
-            json_decref(http_json(&j->poll_conn, "POST", ka_path,
-                                  "{\"janus\":\"keepalive\",\"transaction\":\"ka\"}"));
+            json_decref(prism_bench_http_json(&j->poll_conn, "POST", ka_path,
+                                              "{\"janus\":\"keepalive\",\"transaction\":\"ka\"}"));
             last_ka = prism_bench_now_ns();
         }
-        json_t *r = http_json(&j->poll_conn, "GET", path, NULL);
+        json_t *r = prism_bench_http_json(&j->poll_conn, "GET", path, NULL);
         if (r == NULL) {
             if (++failures > 3 || quitting(j))
                 break;
@@ -1160,8 +957,7 @@ void prism_bench_janus_close(struct prism_bench_janus *j)
         pthread_mutex_unlock(&j->mu);
         pthread_join(j->sender, NULL);
         /* The poller may sit in a long poll: end it. */
-        if (j->poll_conn.fd >= 0)
-            shutdown(j->poll_conn.fd, SHUT_RDWR);
+        prism_bench_http_interrupt(&j->poll_conn);
     }
     char path[192];
     snprintf(path, sizeof(path), "%s/%llu/%llu", j->base, (unsigned long long)j->session,
@@ -1176,9 +972,9 @@ void prism_bench_janus_close(struct prism_bench_janus *j)
     }
     if (j->threads)
         pthread_join(j->poller, NULL);
-    http_disconnect(&j->setup_conn);
-    http_disconnect(&j->send_conn);
-    http_disconnect(&j->poll_conn);
+    prism_bench_http_disconnect(&j->setup_conn);
+    prism_bench_http_disconnect(&j->send_conn);
+    prism_bench_http_disconnect(&j->poll_conn);
     while (j->jobs != NULL) {
         struct job *n = j->jobs->next;
         free(j->jobs->path);
