@@ -85,6 +85,25 @@ long prism_bench_proc_fds(pid_t pid)
     return n;
 }
 
+long prism_bench_proc_nofile(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+    FILE *f = fopen(path, "r");
+    long soft = -1;
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "Max open files", 14) == 0) {
+            char *end;
+            long v = strtol(line + 14, &end, 10);
+            soft = end != line + 14 && v > 0 ? v : -1; /* "unlimited" does not parse */
+            break;
+        }
+    fclose(f);
+    return soft;
+}
+
 void prism_bench_proc_pin(pid_t pid, int cpu)
 {
     cpu_set_t set;

@@ -4,7 +4,7 @@
  * relative --prism still resolves after a child's chdir). Three jobs:
  * - sampling another process from /proc: user+system CPU (/proc/PID/stat),
  *   resident memory (VmRSS of /proc/PID/status), open descriptors (entries
- *   of /proc/PID/fd);
+ *   of /proc/PID/fd) and their limit (/proc/PID/limits);
  * - pinning a process to one CPU, finding the pid behind a Unix socket;
  * - starting the relay under test in a private directory (its control
  *   socket, its log and audit log there), waiting until the socket exists,
@@ -38,6 +38,10 @@ long prism_bench_proc_rss_kib(pid_t pid);
 /* Open file descriptors of process `pid` (entries of /proc/<pid>/fd), or -1
  * when the directory cannot be read. O(descriptors). */
 long prism_bench_proc_fds(pid_t pid);
+
+/* The soft limit on open descriptors of process `pid` ("Max open files" in
+ * /proc/<pid>/limits), or -1 when unknown or unlimited. */
+long prism_bench_proc_nofile(pid_t pid);
 
 /* Pins `pid` (0: the caller) to CPU `cpu`; failures are ignored (a figure
  * taken unpinned is noisier, not wrong). */
