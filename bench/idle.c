@@ -57,7 +57,7 @@
 #define MAX_PEERS 100000
 #define DEFAULT_PORTS 10000 /* the relay's default media.ports: 40000-49999 */
 #define FD_RESERVE 1280     /* the relay's: control.max_connections (1024) + 256 */
-#define FD_PER_PEER 3       /* measured: UDP socket, GLib wake-up eventfd, one more */
+#define FD_PER_PEER 3       /* measured: its UDP socket and two eventfds (GLib wake-ups) */
 #define DELETE_POLL_MS 250
 #define DELETE_WAIT_MS 20000 /* for the transports to close after tenant.delete */
 #define DRAIN_WAIT_MS 5000   /* for the last replies after a failure */
