@@ -1,7 +1,7 @@
 /* prism-bench run --html: a self-contained HTML report.
  *
  * Owns nothing beyond one call: reads the JSON report object that
- * prism-bench run builds (bench/scenario.c; the same object --json writes)
+ * prism-bench run builds (bench/report.c; the same object --json writes)
  * and writes one HTML file with inline CSS and inline SVG plots, no script
  * and no external reference, so it opens offline and can be attached to a
  * ticket. Plots come from the report's per-second "timeline": throughput
