@@ -5,6 +5,7 @@
  * This is the one file that sees both relay/ and signaling/.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,9 +97,19 @@ static int apply_options(struct prism_config *cfg, int argc, char **argv)
     return 0;
 }
 
+/* Blocks of 64 KiB and more come from their own mappings, never from the
+ * heap: libnice gives every ICE component two 64 KiB buffers it touches a
+ * page of, and SDP parsing takes large short-lived blocks. Mapped, their
+ * untouched pages cost no memory and freeing returns them to the system;
+ * from the heap they made an idle peer ~90 KiB heavier and its memory stayed
+ * after it left (docs/performance.md, "Idle peers"). Fixing the threshold
+ * also stops glibc from raising it as such blocks are freed. */
+#define MMAP_THRESHOLD_BYTES (64 * 1024)
+
 int main(int argc, char **argv)
 {
     static struct prism_config cfg; /* large; lives for the whole run */
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
     prism_config_defaults(&cfg);
     const char *config_file = NULL;
     opterr = 0;
