@@ -68,16 +68,17 @@ static void on_worker_event(void *ud, struct prism_mail *mail)
     free(ev);
 }
 
-/* How many media transports the descriptor limit allows: each holds GLib's
- * wake-up eventfd plus one UDP socket per media address (4 assumed when
- * every interface is used), after a reserve for control connections, logs
- * and the workers' own handles. */
+/* How many media transports the descriptor limit allows: each holds two
+ * eventfds (its GMainContext's wake-up and one libnice keeps; prism-bench
+ * idle counts 3 descriptors per transport on one address) plus one UDP
+ * socket per media address (4 assumed when every interface is used), after
+ * a reserve for control connections, logs and the workers' own handles. */
 static size_t max_transports(const struct prism_config *cfg)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return SIZE_MAX;
-    size_t per = 1 + (cfg->n_media_ips > 0 ? cfg->n_media_ips : 4);
+    size_t per = 2 + (cfg->n_media_ips > 0 ? cfg->n_media_ips : 4);
     size_t reserve = cfg->max_connections + 256;
     return rl.rlim_cur > reserve ? (rl.rlim_cur - reserve) / per : 0;
 }
