@@ -140,26 +140,38 @@ int prism_rtp_read_exts(const uint8_t *pkt, const struct prism_rtp_header *h,
     if (ids == NULL || out == NULL || prism_rtp_ext_iter_init(&it, pkt, h) != 0)
         return PRISM_EINVAL;
     out->has_mid = out->has_audio_level = out->has_transport_seq = false;
+    /* The first element of an id decides, valid or not (as prism_rtp_find_ext). */
+    bool seen_mid = ids->mid == 0, seen_level = ids->audio_level == 0;
+    bool seen_tseq = ids->transport_seq == 0;
     uint8_t id;
     const uint8_t *d;
     size_t n;
     int rc;
-    while ((rc = prism_rtp_ext_next(&it, &id, &d, &n)) == 1) {
-        if (id == ids->mid && !out->has_mid && n > 0 && n < sizeof(out->mid) &&
-            memchr(d, 0, n) == NULL) {
-            memcpy(out->mid, d, n);
-            out->mid[n] = '\0';
-            out->has_mid = true;
-        } else if (id == ids->audio_level && !out->has_audio_level && n >= 1) {
-            out->voice = (d[0] & 0x80) != 0;
-            out->level_dbov = d[0] & 0x7f;
-            out->has_audio_level = true;
-        } else if (id == ids->transport_seq && !out->has_transport_seq && n >= 2) {
-            out->transport_seq = prism_load_be16(d);
-            out->has_transport_seq = true;
+    while ((!seen_mid || !seen_level || !seen_tseq) &&
+           (rc = prism_rtp_ext_next(&it, &id, &d, &n)) == 1) {
+        if (id == ids->mid && !seen_mid) {
+            seen_mid = true;
+            if (n > 0 && n < sizeof(out->mid) && memchr(d, 0, n) == NULL) {
+                memcpy(out->mid, d, n);
+                out->mid[n] = '\0';
+                out->has_mid = true;
+            }
+        } else if (id == ids->audio_level && !seen_level) {
+            seen_level = true;
+            if (n >= 1) {
+                out->voice = (d[0] & 0x80) != 0;
+                out->level_dbov = d[0] & 0x7f;
+                out->has_audio_level = true;
+            }
+        } else if (id == ids->transport_seq && !seen_tseq) {
+            seen_tseq = true;
+            if (n >= 2) {
+                out->transport_seq = prism_load_be16(d);
+                out->has_transport_seq = true;
+            }
         }
     }
-    return rc < 0 ? rc : 0;
+    return seen_mid && seen_level && seen_tseq ? 0 : rc < 0 ? rc : 0;
 }
 
 int prism_rtp_get_audio_level(const uint8_t *pkt, const struct prism_rtp_header *h, uint8_t id,

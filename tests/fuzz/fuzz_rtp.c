@@ -14,6 +14,7 @@
 
 #include "relay/base/error.h"
 #include "relay/wire/rtp.h"
+#include "relay/wire/vp8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,10 +55,48 @@ static void check_header(const uint8_t *pkt, size_t len)
         if (prism_rtp_get_mid(pkt, &h, (uint8_t)id, mid, sizeof(mid)) == 0)
             must(strlen(mid) > 0 && strlen(mid) < sizeof(mid), "mid NUL-terminated");
     }
+    /* The one-pass reader agrees with the single-id readers. */
+    for (unsigned base = 1; base < 256; base += base < 13 ? 3 : 61) {
+        struct prism_rtp_ext_ids ids = {(uint8_t)base, (uint8_t)(base + 1), (uint8_t)(base + 2)};
+        struct prism_rtp_ext_values v;
+        int rc = prism_rtp_read_exts(pkt, &h, &ids, &v);
+        must(rc == 0 || rc == PRISM_EINVAL, "read_exts code");
+        bool voice;
+        uint8_t level;
+        uint16_t tseq;
+        char mid[256];
+        bool lv = prism_rtp_get_audio_level(pkt, &h, ids.audio_level, &voice, &level) == 0;
+        must(lv == v.has_audio_level && (!lv || (voice == v.voice && level == v.level_dbov)),
+             "read_exts audio level");
+        bool ts = prism_rtp_get_transport_seq(pkt, &h, ids.transport_seq, &tseq) == 0;
+        must(ts == v.has_transport_seq && (!ts || tseq == v.transport_seq), "read_exts seq");
+        bool m = prism_rtp_get_mid(pkt, &h, ids.mid, mid, sizeof(mid)) == 0 &&
+                 strlen(mid) <= PRISM_RTP_MID_MAX;
+        must(m == v.has_mid && (!m || strcmp(mid, v.mid) == 0), "read_exts mid");
+    }
     const uint8_t *pl = pkt + h.header_len;
     prism_rtp_is_vp8_keyframe(pl, h.payload_len);
     prism_rtp_is_h264_keyframe(pl, h.payload_len);
     prism_rtp_is_vp9_keyframe(pl, h.payload_len);
+    struct prism_vp8_desc vp8;
+    if (prism_vp8_parse(pl, h.payload_len, &vp8) == 0) {
+        must(vp8.header_len >= 1 && vp8.header_len <= h.payload_len, "vp8 descriptor inside");
+        must(!vp8.keyframe || vp8.header_len < h.payload_len, "vp8 key frame has a header");
+        uint8_t desc[8];
+        memcpy(desc, pl, vp8.header_len); /* at most 6 bytes */
+        struct prism_vp8_desc back;
+        if (vp8.has_picture_id)
+            prism_vp8_set_picture_id(desc, &vp8, (uint16_t)(vp8.picture_id + 1));
+        if (vp8.has_tl0picidx)
+            prism_vp8_set_tl0picidx(desc, &vp8, (uint8_t)(vp8.tl0picidx + 1));
+        must(prism_vp8_parse(desc, vp8.header_len, &back) == 0, "vp8 rewrite parses");
+        must(back.header_len == vp8.header_len, "vp8 rewrite keeps the layout");
+        must(!vp8.has_picture_id ||
+                 back.picture_id == ((vp8.picture_id + 1) & (vp8.long_picture_id ? 0x7fff : 0x7f)),
+             "vp8 picture id rewritten");
+        must(!vp8.has_tl0picidx || back.tl0picidx == (uint8_t)(vp8.tl0picidx + 1),
+             "vp8 tl0picidx rewritten");
+    }
 
     uint8_t *copy = malloc(len);
     must(copy != NULL, "malloc");

@@ -17,6 +17,7 @@
 
 #include "relay/base/error.h"
 #include "relay/wire/rtp.h"
+#include "relay/wire/vp8.h"
 
 /* Chromium Opus, extmap 1 ssrc-audio-level, 2 abs-send-time,
  * 3 transport-wide-cc, 4 mid; one-byte profile, 3 words. */
@@ -118,6 +119,20 @@ static void test_opus_one_byte(void **state)
     assert_int_equal(prism_rtp_get_mid(opus_pkt, &h, 4, mid, sizeof(mid)), 0);
     assert_string_equal(mid, "0");
     assert_int_equal(prism_rtp_get_mid(opus_pkt, &h, 4, mid, 1), PRISM_ENOMEM);
+    /* The per-packet path reads the same three in one pass. */
+    struct prism_rtp_ext_values v;
+    assert_int_equal(prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){4, 1, 3}, &v),
+                     0);
+    assert_true(v.has_mid && v.has_audio_level && v.has_transport_seq);
+    assert_string_equal(v.mid, "0");
+    assert_true(v.voice);
+    assert_int_equal(v.level_dbov, 42);
+    assert_int_equal(v.transport_seq, 5);
+    /* Ids not negotiated (0) or absent are not flagged. */
+    assert_int_equal(prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){0, 5, 2}, &v),
+                     0);
+    assert_false(v.has_mid || v.has_audio_level);
+    assert_true(v.has_transport_seq); /* id 2 is abs-send-time: 3 bytes, read as a seq */
 
     const uint8_t *d;
     size_t n;
@@ -169,6 +184,14 @@ static void test_two_byte_csrc_padding(void **state)
     assert_int_equal(prism_rtp_get_mid(two_byte_pkt, &h, 17, mid, sizeof(mid)), 0);
     assert_string_equal(mid, "video-hi");
     assert_int_equal(prism_rtp_get_mid(two_byte_pkt, &h, 15, mid, sizeof(mid)), PRISM_EINVAL);
+    /* One pass: the level is found; the mid (8 bytes) fits; the empty
+     * element with id 15 is seen and decides: no transport seq. */
+    struct prism_rtp_ext_values v;
+    assert_int_equal(
+        prism_rtp_read_exts(two_byte_pkt, &h, &(struct prism_rtp_ext_ids){17, 1, 15}, &v), 0);
+    assert_true(v.has_audio_level && v.has_mid && !v.has_transport_seq);
+    assert_string_equal(v.mid, "video-hi");
+    assert_int_equal(v.level_dbov, 5);
     assert_int_equal(prism_rtp_find_ext(two_byte_pkt, &h, 200, &d, &n), PRISM_ENOTFOUND);
 
     /* Appbits in the low nibble are still the two-byte profile. */
@@ -333,6 +356,42 @@ static bool key_with_prefixes(bool (*fn)(const uint8_t *, size_t), const uint8_t
     bool k = fn(d, len);
     free(d);
     return k;
+}
+
+/* relay/wire/vp8: the descriptor's fields and offsets, in-place rewrites of
+ * the picture id (7 and 15 bits) and TL0PICIDX, truncation. */
+static void test_vp8_descriptor(void **state)
+{
+    (void)state;
+    struct prism_vp8_desc d;
+    const uint8_t plain[] = {0x10, 0x50};
+    assert_int_equal(prism_vp8_parse(plain, sizeof(plain), &d), 0);
+    assert_true(d.start && d.keyframe && !d.has_picture_id && !d.has_tl0picidx);
+    assert_int_equal(d.header_len, 1);
+    /* X, I (7 bits), L, T|K. */
+    uint8_t all[] = {0x90, 0xf0, 0x05, 0x07, 0x40, 0x51};
+    assert_int_equal(prism_vp8_parse(all, sizeof(all), &d), 0);
+    assert_true(d.has_picture_id && !d.long_picture_id && d.has_tl0picidx && !d.keyframe);
+    assert_int_equal(d.picture_id, 5);
+    assert_int_equal(d.tl0picidx, 7);
+    assert_int_equal(d.header_len, 5);
+    prism_vp8_set_picture_id(all, &d, 0x1ff); /* masked to 7 bits */
+    prism_vp8_set_tl0picidx(all, &d, 200);
+    assert_int_equal(all[2], 0x7f);
+    assert_int_equal(all[3], 200);
+    /* 15-bit picture id. */
+    uint8_t longer[] = {0x80, 0x80, 0x81, 0x23, 0x00};
+    assert_int_equal(prism_vp8_parse(longer, sizeof(longer), &d), 0);
+    assert_true(d.long_picture_id && !d.start && !d.keyframe);
+    assert_int_equal(d.picture_id, 0x123);
+    prism_vp8_set_picture_id(longer, &d, 0x7ffe);
+    assert_int_equal(prism_vp8_parse(longer, sizeof(longer), &d), 0);
+    assert_int_equal(d.picture_id, 0x7ffe);
+    /* Every truncation of the descriptor is refused, never read past. */
+    for (size_t n = 0; n < 5; n++)
+        assert_int_equal(prism_vp8_parse(all, n, &d), -1);
+    for (size_t n = 0; n < 4; n++)
+        assert_int_equal(prism_vp8_parse(longer, n, &d), -1);
 }
 
 static void test_vp8_keyframe(void **state)
@@ -573,12 +632,13 @@ static void test_seq_jitter(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_opus_one_byte), cmocka_unit_test(test_two_byte_csrc_padding),
-        cmocka_unit_test(test_malformed),     cmocka_unit_test(test_malformed_elements),
-        cmocka_unit_test(test_rewrite),       cmocka_unit_test(test_vp8_keyframe),
-        cmocka_unit_test(test_h264_keyframe), cmocka_unit_test(test_vp9_keyframe),
-        cmocka_unit_test(test_seq_wrap),      cmocka_unit_test(test_seq_loss),
-        cmocka_unit_test(test_seq_jump),      cmocka_unit_test(test_seq_jitter),
+        cmocka_unit_test(test_opus_one_byte),  cmocka_unit_test(test_two_byte_csrc_padding),
+        cmocka_unit_test(test_malformed),      cmocka_unit_test(test_malformed_elements),
+        cmocka_unit_test(test_rewrite),        cmocka_unit_test(test_vp8_keyframe),
+        cmocka_unit_test(test_vp8_descriptor), cmocka_unit_test(test_h264_keyframe),
+        cmocka_unit_test(test_vp9_keyframe),   cmocka_unit_test(test_seq_wrap),
+        cmocka_unit_test(test_seq_loss),       cmocka_unit_test(test_seq_jump),
+        cmocka_unit_test(test_seq_jitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
