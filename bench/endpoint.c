@@ -367,7 +367,7 @@ static void fill_track(struct prism_sdp_track *t, const struct prism_bench_endpo
                                                .apt = -1};
     t->n_exts = 1;
     t->exts[0].id = PRISM_BENCH_EXT_ABS_SEND_TIME;
-    snprintf(t->exts[0].uri, sizeof(t->exts[0].uri), "%s", uri_abs_send_time);
+    t->exts[0].uri = uri_abs_send_time;
     t->ssrc = ssrc;
 }
 
@@ -534,19 +534,17 @@ static void on_sub_gathered(void *ud)
         struct prism_sdp_session *s = ep->held_offer;
         ep->held_offer = NULL;
         answer_offer(ep, s, ep->held_revision);
-        free(s);
+        prism_sdp_session_free(s);
     }
 }
 
 /* Parses an offer of the relay and answers it now, or once gathered. */
 static void take_offer(struct prism_bench_endpoint *ep, const char *offer, uint64_t rev)
 {
-    struct prism_sdp_session *s = malloc(sizeof(*s));
+    struct prism_sdp_session *s = NULL;
     char reason[PRISM_SDP_REASON_LEN] = "";
-    int r = s != NULL ? prism_sdp_parse_offer(offer, strlen(offer), s, reason, sizeof(reason))
-                      : PRISM_ENOMEM;
+    int r = prism_sdp_parse_offer(offer, strlen(offer), &s, reason, sizeof(reason));
     if (r != 0) {
-        free(s);
         fail(ep, "relay offer", reason[0] ? reason : prism_error_str(r));
         return;
     }
@@ -557,19 +555,19 @@ static void take_offer(struct prism_bench_endpoint *ep, const char *offer, uint6
         if (r == 0)
             enlarge_udp_buffers();
         if (r != 0) {
-            free(s);
+            prism_sdp_session_free(s);
             fail(ep, "subscribe transport", prism_error_str(r));
             return;
         }
     }
     if (!ep->sub_gathered) {
-        free(ep->held_offer); /* a newer revision replaces one not answered yet */
+        prism_sdp_session_free(ep->held_offer); /* a newer revision replaces one not answered yet */
         ep->held_offer = s;
         ep->held_revision = rev;
         return;
     }
     answer_offer(ep, s, rev);
-    free(s);
+    prism_sdp_session_free(s);
 }
 
 static void on_subscribed(void *ud, json_t *result, json_t *error)
@@ -706,7 +704,7 @@ void prism_bench_endpoint_free(struct prism_bench_endpoint *ep)
         prism_bench_rx_deinit(&ep->rx[i]->rx);
         free(ep->rx[i]);
     }
-    free(ep->held_offer);
+    prism_sdp_session_free(ep->held_offer);
     free(ep->pub_cands);
     free(ep->sub_cands);
     free(ep);

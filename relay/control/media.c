@@ -2,13 +2,23 @@
  *
  * Per peer (struct mpeer, keyed by the registry's peer handle):
  *  - publish: the tracks negotiated from its offer; while the worker gathers,
- *    the negotiated offer and the caller's completion wait in the mpeer;
+ *    the pending tracks, what the answer is written from (a reduced copy of
+ *    the negotiated offer, prism_sdp_session_for_answer()) and the caller's
+ *    completion wait in the mpeer;
  *  - subscribe: the downstream offer's m-lines ("lines"), stable across
  *    revisions: a line is never removed, only set to REMOVED when its track
  *    leaves, and recycled for a new track of the same kind once a client
  *    answer has confirmed the removal (JSEP 5.2.2). Each line carries the
  *    relay's own SSRC toward this subscriber, so a publisher's SSRC never
  *    reaches other peers and two publishers can never collide.
+ *
+ * Memory: a peer costs what it negotiated, not the SDP caps. Tracks and
+ * lines are heap arrays of their exact count (lines grow by doubling, up to
+ * the PRISM_SDP_MAX_MEDIA an offer may hold); a track's codecs and header
+ * extensions are interned (codecs.h) and shared by every track, and every
+ * subscriber's line, that forwards the same set; the subscribe transport's
+ * credentials and candidates sit in one exact-size block. An idle publisher
+ * costs a few hundred bytes here, and everything goes when it leaves.
  *
  * Downstream offers forward a track's codecs without rtx, with rtcp-fb
  * limited to PLI and FIR, and only the audio-level and abs-send-time header
@@ -24,6 +34,7 @@
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
+#include "relay/control/codecs.h"
 #include "relay/control/media.h"
 #include "relay/wire/candidate.h"
 #include "relay/wire/sdp.h"
@@ -45,53 +56,51 @@ struct pub_track {
     uint32_t ssrc, rtx_ssrc;
     uint8_t mid_ext_id;
     uint8_t audio_level_ext_id;
-    uint8_t tcc_ext_id; /* transport-wide-cc, only with the transport-cc rtcp-fb */
-    struct prism_sdp_payload pts[PRISM_SDP_MAX_TRACK_PT];
-    size_t n_pts;
-    struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
-    size_t n_exts;
+    uint8_t tcc_ext_id;                /* transport-wide-cc, only with the transport-cc rtcp-fb */
+    const struct prism_codecs *codecs; /* forwarded downstream; a reference held */
 };
 
 /* One m-line of a subscriber's downstream offer. Compact on purpose: the
- * codecs and extensions of a sending line are the source track's, looked up
- * when an offer is written (build_tracks), so a subscriber costs a few KiB
- * however many lines it has. */
+ * codecs and extensions of a line are its source track's interned set, of
+ * which it holds a reference (a removed line still writes its first codec),
+ * so a subscriber costs a few dozen bytes per line. */
 struct line {
-    char mid[PRISM_SDP_TOKEN_LEN];
+    unsigned mid; /* its a=mid, a decimal number unique in this offer */
     enum prism_sdp_kind kind;
     enum prism_sdp_track_state state;
-    uint64_t pub_peer;            /* source: publisher peer handle, 0 for none */
-    uint64_t track;               /* source: track handle */
-    uint32_t ssrc;                /* the relay's SSRC toward this subscriber */
-    struct prism_sdp_payload pt0; /* the first codec as offered, for a removed line */
-    bool removal_confirmed;       /* REMOVED and an answer acknowledged it: may be recycled */
+    bool removal_confirmed;            /* REMOVED and an answer acknowledged it: may be recycled */
+    uint32_t ssrc;                     /* the relay's SSRC toward this subscriber */
+    uint64_t pub_peer;                 /* source: publisher peer handle, 0 for none */
+    uint64_t track;                    /* source: track handle */
+    const struct prism_codecs *codecs; /* the source's set (reference held); NULL: placeholder */
 };
 
 struct mpeer {
     uint64_t handle;
     struct prism_peer *peer; /* the registry's; valid while this exists */
     /* publish */
-    struct pub_track tracks[PRISM_MEDIA_MAX_TRACKS];
+    struct pub_track *tracks; /* n_tracks, exact size; NULL when none */
     size_t n_tracks;
     bool pub_open;
     uint64_t pub_token; /* of the pending TRANSPORT_OPEN, 0 if none */
     struct prism_relay_done pub_done;
-    struct prism_sdp_session *pub_offer; /* negotiated, waiting for the worker */
-    struct pub_track pending[PRISM_MEDIA_MAX_TRACKS];
+    struct prism_sdp_session *pub_answer; /* what the answer is written from, while the worker
+                                             gathers (prism_sdp_session_for_answer()) */
+    struct pub_track *pending;            /* n_pending: the tracks of that answer */
     size_t n_pending;
     /* subscribe */
     bool sub_open, sub_ready, sub_remote_set;
     uint64_t sub_token;
     struct prism_relay_done sub_done;
-    char sub_ufrag[PRISM_MEDIA_ICE_LEN], sub_pwd[PRISM_MEDIA_ICE_LEN];
-    char sub_cands[PRISM_MEDIA_MAX_CANDS][PRISM_MEDIA_CAND_LEN];
+    char *sub_local; /* once ready: ufrag, pwd, then n_sub_cands candidates, each
+                        NUL-terminated, in one exact-size block */
     size_t n_sub_cands;
     uint64_t session_id;
     uint64_t revision;    /* last issued */
     uint64_t outstanding; /* revision waiting for an answer, 0 if none */
     bool dirty;           /* the bubble changed while an offer was outstanding */
-    struct line lines[MAX_LINES];
-    size_t n_lines;
+    struct line *lines;   /* n_lines in use of cap_lines (<= MAX_LINES) */
+    size_t n_lines, cap_lines;
     unsigned next_mid;
 };
 
@@ -101,10 +110,11 @@ struct prism_media {
     char fingerprint[PRISM_MEDIA_FPR_LEN]; /* "sha-256 AB:..." */
     prism_media_emit_cb emit;
     void *ud;
-    GHashTable *peers;     /* handle -> struct mpeer */
-    GHashTable *bubbles;   /* handle -> struct prism_bubble (the registry's) */
-    size_t transports;     /* open or opening, as far as this thread knows */
-    size_t max_transports; /* admission limit */
+    GHashTable *peers;                 /* handle -> struct mpeer */
+    GHashTable *bubbles;               /* handle -> struct prism_bubble (the registry's) */
+    struct prism_codecs_table *codecs; /* the sets tracks and lines refer to */
+    size_t transports;                 /* open or opening, as far as this thread knows */
+    size_t max_transports;             /* admission limit */
     uint64_t next_token;
     uint64_t next_track;
 };
@@ -130,18 +140,52 @@ struct prism_media *prism_media_new(struct prism_registry *reg, struct prism_wor
     m->ud = ud;
     m->peers = g_hash_table_new(g_int64_hash, g_int64_equal);
     m->bubbles = g_hash_table_new(g_int64_hash, g_int64_equal);
+    m->codecs = prism_codecs_table_new();
+    if (m->codecs == NULL) {
+        g_hash_table_destroy(m->peers);
+        g_hash_table_destroy(m->bubbles);
+        free(m);
+        return NULL;
+    }
     m->next_token = 1;
     m->next_track = 1;
     m->max_transports = max_transports;
     return m;
 }
 
-static void fail_pending(struct mpeer *mp, int rc, const char *msg)
+/* Frees `n` tracks and the references they hold. */
+static void tracks_free(struct prism_media *m, struct pub_track *tracks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        prism_codecs_unref(m->codecs, tracks[i].codecs);
+    free(tracks);
+}
+
+/* Forgets the pending publish (its answer basis and tracks). */
+static void pending_clear(struct prism_media *m, struct mpeer *mp)
+{
+    prism_sdp_session_free(mp->pub_answer);
+    mp->pub_answer = NULL;
+    tracks_free(m, mp->pending, mp->n_pending);
+    mp->pending = NULL;
+    mp->n_pending = 0;
+}
+
+/* Drops every line (and the codec references they hold). */
+static void lines_clear(struct prism_media *m, struct mpeer *mp)
+{
+    for (size_t i = 0; i < mp->n_lines; i++)
+        prism_codecs_unref(m->codecs, mp->lines[i].codecs);
+    free(mp->lines);
+    mp->lines = NULL;
+    mp->n_lines = mp->cap_lines = 0;
+}
+
+static void fail_pending(struct prism_media *m, struct mpeer *mp, int rc, const char *msg)
 {
     if (mp->pub_token != 0) {
         mp->pub_token = 0;
-        free(mp->pub_offer);
-        mp->pub_offer = NULL;
+        pending_clear(m, mp);
         mp->pub_done.cb(mp->pub_done.ud, rc, NULL, msg);
     }
     if (mp->sub_token != 0) {
@@ -152,6 +196,16 @@ static void fail_pending(struct mpeer *mp, int rc, const char *msg)
 
 static void transport_gone(struct prism_media *m);
 
+/* Completes what is pending with `rc` and frees the peer's state. */
+static void mpeer_release(struct prism_media *m, struct mpeer *mp, int rc, const char *msg)
+{
+    fail_pending(m, mp, rc, msg);
+    tracks_free(m, mp->tracks, mp->n_tracks);
+    lines_clear(m, mp);
+    free(mp->sub_local);
+    free(mp);
+}
+
 /* Forgets a peer whose transports its worker is closing. */
 static void mpeer_free(struct prism_media *m, struct mpeer *mp)
 {
@@ -159,8 +213,7 @@ static void mpeer_free(struct prism_media *m, struct mpeer *mp)
         transport_gone(m);
     if (mp->sub_open)
         transport_gone(m);
-    fail_pending(mp, PRISM_ENOTFOUND, "the peer left before its transport was ready");
-    free(mp);
+    mpeer_release(m, mp, PRISM_ENOTFOUND, "the peer left before its transport was ready");
 }
 
 void prism_media_free(struct prism_media *m)
@@ -170,12 +223,11 @@ void prism_media_free(struct prism_media *m)
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, m->peers);
-    while (g_hash_table_iter_next(&it, NULL, &value)) {
-        fail_pending(value, PRISM_EINTERNAL, "the relay is stopping");
-        free(value);
-    }
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        mpeer_release(m, value, PRISM_EINTERNAL, "the relay is stopping");
     g_hash_table_destroy(m->peers);
     g_hash_table_destroy(m->bubbles);
+    prism_codecs_table_free(m->codecs);
     free(m);
 }
 
@@ -304,9 +356,9 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
         d->audio_level_ext_id = t->audio_level_ext_id;
         d->tcc_ext_id = t->tcc_ext_id;
         d->vp8_pt = PRISM_PT_NONE;
-        for (size_t p = 0; p < t->n_pts; p++)
-            if (g_ascii_strcasecmp(t->pts[p].name, "VP8") == 0)
-                d->vp8_pt = (uint8_t)t->pts[p].pt;
+        for (size_t p = 0; p < t->codecs->n_pts; p++)
+            if (g_ascii_strcasecmp(t->codecs->pts[p].name, "VP8") == 0)
+                d->vp8_pt = (uint8_t)t->codecs->pts[p].pt;
         snprintf(d->mid, sizeof(d->mid), "%s", t->mid);
     }
     msg->n_tracks = n;
@@ -314,17 +366,29 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
     post(m, mp->peer, &msg->h);
 }
 
-static void tracks_from_offer(struct prism_media *m, const struct prism_sdp_session *s,
-                              struct pub_track *out, size_t *n)
+/* The tracks of a negotiated offer, into `*out` (a new array of `*n`, NULL
+ * when none). Returns 0 or PRISM_ENOMEM (nothing allocated then). */
+static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_session *s,
+                             struct pub_track **out, size_t *n)
 {
+    size_t count = 0;
+    for (size_t i = 0; i < s->n_media; i++)
+        count += s->media[i].accepted && (s->media[i].kind == PRISM_SDP_KIND_AUDIO ||
+                                          s->media[i].kind == PRISM_SDP_KIND_VIDEO);
+    if (count > PRISM_MEDIA_MAX_TRACKS)
+        count = PRISM_MEDIA_MAX_TRACKS;
+    *out = NULL;
     *n = 0;
-    for (size_t i = 0; i < s->n_media && *n < PRISM_MEDIA_MAX_TRACKS; i++) {
+    struct pub_track *tracks = count > 0 ? calloc(count, sizeof(*tracks)) : NULL;
+    if (count > 0 && tracks == NULL)
+        return PRISM_ENOMEM;
+    size_t nt = 0;
+    for (size_t i = 0; i < s->n_media && nt < count; i++) {
         const struct prism_sdp_media *sec = &s->media[i];
         if (!sec->accepted ||
             (sec->kind != PRISM_SDP_KIND_AUDIO && sec->kind != PRISM_SDP_KIND_VIDEO))
             continue;
-        struct pub_track *t = &out[(*n)++];
-        memset(t, 0, sizeof(*t));
+        struct pub_track *t = &tracks[nt];
         t->handle = m->next_track++;
         t->video = sec->kind == PRISM_SDP_KIND_VIDEO;
         snprintf(t->mid, sizeof(t->mid), "%s", sec->mid);
@@ -336,14 +400,17 @@ static void tracks_from_offer(struct prism_media *m, const struct prism_sdp_sess
         bool fb_tcc = false;
         for (size_t p = 0; p < sec->n_pts; p++)
             fb_tcc = fb_tcc || (sec->pts[p].fb & PRISM_SDP_FB_TRANSPORT_CC) != 0;
-        for (size_t p = 0; p < sec->n_pts && t->n_pts < PRISM_SDP_MAX_TRACK_PT; p++) {
+        struct prism_sdp_payload pts[PRISM_SDP_MAX_TRACK_PT];
+        struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
+        size_t n_pts = 0, n_exts = 0;
+        for (size_t p = 0; p < sec->n_pts && n_pts < PRISM_SDP_MAX_TRACK_PT; p++) {
             if (payload_is_rtx(&sec->pts[p]))
                 continue;
-            t->pts[t->n_pts] = sec->pts[p];
-            t->pts[t->n_pts].fb &= PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR;
+            pts[n_pts] = sec->pts[p];
+            pts[n_pts].fb &= PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR;
             if (!t->video)
-                t->pts[t->n_pts].fb = 0;
-            t->n_pts++;
+                pts[n_pts].fb = 0;
+            n_pts++;
         }
         for (size_t e = 0; e < sec->n_exts; e++) {
             if (strcmp(sec->exts[e].uri, uri_mid) == 0 && sec->exts[e].id < 256)
@@ -352,11 +419,22 @@ static void tracks_from_offer(struct prism_media *m, const struct prism_sdp_sess
                 t->audio_level_ext_id = (uint8_t)sec->exts[e].id;
             if (fb_tcc && strcmp(sec->exts[e].uri, uri_transport_cc) == 0 && sec->exts[e].id < 256)
                 t->tcc_ext_id = (uint8_t)sec->exts[e].id;
-            if (strcmp(sec->exts[e].uri, uri_audio_level) == 0 ||
-                strcmp(sec->exts[e].uri, uri_abs_send_time) == 0)
-                t->exts[t->n_exts++] = sec->exts[e];
+            if ((strcmp(sec->exts[e].uri, uri_audio_level) == 0 ||
+                 strcmp(sec->exts[e].uri, uri_abs_send_time) == 0) &&
+                n_exts < PRISM_SDP_MAX_EXT)
+                exts[n_exts++] = sec->exts[e];
         }
+        /* negotiate() left at least one codec in an accepted section */
+        t->codecs = prism_codecs_intern(m->codecs, pts, n_pts, exts, n_exts);
+        if (t->codecs == NULL) {
+            tracks_free(m, tracks, nt);
+            return PRISM_ENOMEM;
+        }
+        nt++;
     }
+    *out = tracks;
+    *n = nt;
+    return 0;
 }
 
 void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const char *offer,
@@ -367,29 +445,36 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
         done->cb(done->ud, PRISM_EEXIST, NULL, "a publish of this peer is still being negotiated");
         return;
     }
-    struct prism_sdp_session *s = malloc(sizeof(*s));
-    if (s == NULL) {
-        done->cb(done->ud, PRISM_ENOMEM, NULL, NULL);
-        return;
-    }
+    struct prism_sdp_session *s = NULL;
     char reason[PRISM_SDP_REASON_LEN];
-    int rc = prism_sdp_parse_offer(offer, strlen(offer), s, reason, sizeof(reason));
+    int rc = prism_sdp_parse_offer(offer, strlen(offer), &s, reason, sizeof(reason));
     if (rc == 0)
         rc = prism_sdp_negotiate(s, reason, sizeof(reason));
     if (rc != 0) {
-        free(s);
+        prism_sdp_session_free(s);
         done->cb(done->ud, rc == PRISM_EINVAL ? PRISM_EBADSDP : rc, NULL, reason);
         return;
     }
-    if (!mp->pub_open && !admit_transport(m, done)) {
-        free(s);
+    /* While the worker gathers, only what the answer and the tracks need
+     * stays: the reduced copy and the interned codecs, not the offer. */
+    rc = prism_sdp_session_for_answer(s, &mp->pub_answer);
+    if (rc == 0)
+        rc = tracks_from_offer(m, s, &mp->pending, &mp->n_pending);
+    if (rc != 0) {
+        pending_clear(m, mp);
+        prism_sdp_session_free(s);
+        done->cb(done->ud, rc, NULL, NULL);
         return;
     }
-    tracks_from_offer(m, s, mp->pending, &mp->n_pending);
+    if (!mp->pub_open && !admit_transport(m, done)) {
+        pending_clear(m, mp);
+        prism_sdp_session_free(s);
+        return;
+    }
 
     struct prism_msg_transport *msg = remote_msg(PRISM_WORKER_TRANSPORT_OPEN, false, s);
     msg->token = mp->pub_token = m->next_token++;
-    mp->pub_offer = s;
+    prism_sdp_session_free(s);
     mp->pub_done = *done;
     post(m, peer, &msg->h);
 }
@@ -400,11 +485,9 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
                           const struct prism_event_ready *ev)
 {
     struct prism_relay_done done = mp->pub_done;
-    struct prism_sdp_session *s = mp->pub_offer;
     mp->pub_token = 0;
-    mp->pub_offer = NULL;
     if (ev->error != 0) {
-        free(s);
+        pending_clear(m, mp);
         if (!mp->pub_open)
             transport_gone(m);
         done.cb(done.ud, ev->error == PRISM_EIO ? PRISM_EOVERLOADED : ev->error, NULL,
@@ -426,16 +509,22 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
     };
     char *answer = malloc(PRISM_SDP_MAX_BYTES);
     size_t len = 0;
-    int rc = answer != NULL ? prism_sdp_write_answer(s, &local, answer, PRISM_SDP_MAX_BYTES, &len)
-                            : PRISM_ENOMEM;
-    free(s);
+    int rc = answer != NULL
+                 ? prism_sdp_write_answer(mp->pub_answer, &local, answer, PRISM_SDP_MAX_BYTES, &len)
+                 : PRISM_ENOMEM;
+    prism_sdp_session_free(mp->pub_answer);
+    mp->pub_answer = NULL;
     if (rc != 0) {
         free(answer);
+        pending_clear(m, mp);
         done.cb(done.ud, PRISM_EINTERNAL, NULL, "could not write the answer");
         return;
     }
-    memcpy(mp->tracks, mp->pending, sizeof(mp->tracks));
+    tracks_free(m, mp->tracks, mp->n_tracks);
+    mp->tracks = mp->pending;
     mp->n_tracks = mp->n_pending;
+    mp->pending = NULL;
+    mp->n_pending = 0;
     mp->pub_open = true;
     mp->peer->n_tracks = (uint32_t)mp->n_tracks;
 
@@ -489,25 +578,38 @@ static void fill_line(struct line *l, const struct mpeer *sub, const struct sour
     l->pub_peer = src->pub->handle;
     l->track = src->track->handle;
     l->ssrc = fresh_ssrc(sub);
-    l->pt0 = src->track->pts[0];
+    l->codecs = prism_codecs_ref(src->track->codecs);
     l->removal_confirmed = false;
 }
 
 /* A line to (re)use for something new: a confirmed-removed one of `kind`
  * (any kind when `kind` is PRISM_SDP_KIND_OTHER), else a new one, else NULL
- * when the offer is full. The line comes back cleared, with a fresh mid. */
-static struct line *take_line(struct mpeer *sub, enum prism_sdp_kind kind)
+ * when the offer is full (or memory is). The line comes back cleared, with a
+ * fresh mid. */
+static struct line *take_line(struct prism_media *m, struct mpeer *sub, enum prism_sdp_kind kind)
 {
     struct line *l = NULL;
     for (size_t i = 0; i < sub->n_lines && l == NULL; i++)
         if (sub->lines[i].removal_confirmed &&
             (kind == PRISM_SDP_KIND_OTHER || sub->lines[i].kind == kind))
             l = &sub->lines[i];
-    if (l == NULL && sub->n_lines < MAX_LINES)
+    if (l != NULL) {
+        prism_codecs_unref(m->codecs, l->codecs);
+    } else if (sub->n_lines < MAX_LINES) {
+        if (sub->n_lines == sub->cap_lines) {
+            size_t cap = sub->cap_lines == 0 ? 2 : sub->cap_lines * 2;
+            cap = cap < MAX_LINES ? cap : MAX_LINES;
+            struct line *grown = realloc(sub->lines, cap * sizeof(*grown));
+            if (grown == NULL)
+                return NULL;
+            sub->lines = grown;
+            sub->cap_lines = cap;
+        }
         l = &sub->lines[sub->n_lines++];
+    }
     if (l != NULL) {
         memset(l, 0, sizeof(*l));
-        snprintf(l->mid, sizeof(l->mid), "%u", sub->next_mid++);
+        l->mid = sub->next_mid++;
     }
     return l;
 }
@@ -528,7 +630,7 @@ static void sync_lines(struct prism_media *m, struct mpeer *sub)
                 present = true;
                 kept[s] = true;
             }
-        if (!present) {
+        if (!present) { /* its codecs stay: a removed line still writes the first */
             l->state = PRISM_SDP_TRACK_REMOVED;
             l->pub_peer = l->track = 0;
         }
@@ -536,8 +638,8 @@ static void sync_lines(struct prism_media *m, struct mpeer *sub)
     for (size_t s = 0; s < src.n; s++) {
         if (kept[s])
             continue;
-        struct line *l =
-            take_line(sub, src.list[s].track->video ? PRISM_SDP_KIND_VIDEO : PRISM_SDP_KIND_AUDIO);
+        struct line *l = take_line(
+            m, sub, src.list[s].track->video ? PRISM_SDP_KIND_VIDEO : PRISM_SDP_KIND_AUDIO);
         if (l == NULL)
             break; /* the offer is full: later tracks wait for a recycled line */
         fill_line(l, sub, &src.list[s]);
@@ -548,13 +650,12 @@ static void sync_lines(struct prism_media *m, struct mpeer *sub)
     if (!bundled) {
         /* An offer needs one bundled m-line (also once every track has
          * left): an inactive audio placeholder, on a recycled line if any. */
-        struct line *l = take_line(sub, PRISM_SDP_KIND_OTHER);
+        struct line *l = take_line(m, sub, PRISM_SDP_KIND_OTHER);
         if (l != NULL) {
             struct prism_sdp_track t;
-            prism_sdp_track_placeholder(&t, l->mid);
+            prism_sdp_track_placeholder(&t, "0");
             l->kind = t.kind;
             l->state = t.state;
-            l->pt0 = t.pts[0];
         }
     }
 }
@@ -572,40 +673,63 @@ static const struct pub_track *line_source(struct prism_media *m, const struct l
 }
 
 /* The subscriber's lines as the SDP writer and parser want them (`out` has
- * room for MAX_LINES). A sending line takes its codecs, extensions and msid
- * from its source track; an extension id already bound to another URI in
- * this offer is left out (BUNDLE: one id, one URI). */
+ * room for n_lines). A sending line takes its codecs and extensions from its
+ * interned set (its source's) and its msid from its source track; an
+ * extension id already bound to another URI in this offer is left out
+ * (BUNDLE: one id, one URI). A line without a source writes only its first
+ * codec (the placeholder's, for the placeholder). */
 static void build_tracks(struct prism_media *m, const struct mpeer *sub,
                          struct prism_sdp_track *out)
 {
     for (size_t i = 0; i < sub->n_lines; i++) {
         const struct line *l = &sub->lines[i];
         struct prism_sdp_track *t = &out[i];
-        memset(t, 0, sizeof(*t));
-        snprintf(t->mid, sizeof(t->mid), "%s", l->mid);
+        if (l->codecs == NULL) {
+            prism_sdp_track_placeholder(t, "0");
+        } else {
+            memset(t, 0, sizeof(*t));
+            t->pts[0] = l->codecs->pts[0];
+            t->n_pts = 1;
+        }
+        snprintf(t->mid, sizeof(t->mid), "%u", l->mid);
         t->kind = l->kind;
         t->state = l->state;
         t->ssrc = l->state == PRISM_SDP_TRACK_SEND ? l->ssrc : 0;
         const char *peer_id = "-";
         const struct pub_track *src = line_source(m, l, &peer_id);
-        if (src == NULL) {
-            t->pts[0] = l->pt0;
-            t->n_pts = 1;
+        if (src == NULL)
             continue;
-        }
+        const struct prism_codecs *c = l->codecs; /* == src->codecs */
         snprintf(t->peer_id, sizeof(t->peer_id), "%s", peer_id);
         snprintf(t->track_id, sizeof(t->track_id), "%s", src->track_id);
-        memcpy(t->pts, src->pts, sizeof(t->pts));
-        t->n_pts = src->n_pts;
-        for (size_t e = 0; e < src->n_exts; e++) {
+        t->n_pts = c->n_pts < PRISM_SDP_MAX_TRACK_PT ? c->n_pts : PRISM_SDP_MAX_TRACK_PT;
+        for (size_t p = 0; p < t->n_pts; p++)
+            t->pts[p] = c->pts[p];
+        for (size_t e = 0; e < c->n_exts && t->n_exts < PRISM_SDP_MAX_EXT; e++) {
             bool clash = false;
             for (size_t j = 0; j < i && !clash; j++)
                 for (size_t k = 0; k < out[j].n_exts; k++)
-                    clash = clash || (out[j].exts[k].id == src->exts[e].id &&
-                                      strcmp(out[j].exts[k].uri, src->exts[e].uri) != 0);
+                    clash = clash || (out[j].exts[k].id == c->exts[e].id &&
+                                      strcmp(out[j].exts[k].uri, c->exts[e].uri) != 0);
             if (!clash)
-                t->exts[t->n_exts++] = src->exts[e];
+                t->exts[t->n_exts++] = c->exts[e];
         }
+    }
+}
+
+/* Where sub->sub_local's ufrag, pwd and candidates start (`cands` has room
+ * for PRISM_MEDIA_MAX_CANDS). */
+static void sub_local_split(const struct mpeer *sub, const char **ufrag, const char **pwd,
+                            const char **cands)
+{
+    const char *at = sub->sub_local;
+    *ufrag = at;
+    at += strlen(at) + 1;
+    *pwd = at;
+    at += strlen(at) + 1;
+    for (size_t i = 0; i < sub->n_sub_cands; i++) {
+        cands[i] = at;
+        at += strlen(at) + 1;
     }
 }
 
@@ -613,7 +737,9 @@ static void build_tracks(struct prism_media *m, const struct mpeer *sub,
 static char *next_offer(struct prism_media *m, struct mpeer *sub)
 {
     sync_lines(m, sub);
-    struct prism_sdp_track *tracks = malloc(MAX_LINES * sizeof(*tracks));
+    if (sub->n_lines == 0)
+        return NULL; /* no memory for even the placeholder */
+    struct prism_sdp_track *tracks = malloc(sub->n_lines * sizeof(*tracks));
     char *offer = malloc(PRISM_SDP_MAX_BYTES);
     if (tracks == NULL || offer == NULL) {
         free(tracks);
@@ -622,11 +748,7 @@ static char *next_offer(struct prism_media *m, struct mpeer *sub)
     }
     build_tracks(m, sub, tracks);
     const char *cands[PRISM_MEDIA_MAX_CANDS];
-    for (size_t i = 0; i < sub->n_sub_cands; i++)
-        cands[i] = sub->sub_cands[i];
     struct prism_sdp_local local = {
-        .ice_ufrag = sub->sub_ufrag,
-        .ice_pwd = sub->sub_pwd,
         .fingerprint = m->fingerprint,
         .candidates = cands,
         .n_candidates = sub->n_sub_cands,
@@ -634,6 +756,7 @@ static char *next_offer(struct prism_media *m, struct mpeer *sub)
         .session_id = sub->session_id,
         .session_version = sub->revision + 1,
     };
+    sub_local_split(sub, &local.ice_ufrag, &local.ice_pwd, cands);
     size_t len;
     int rc = prism_sdp_write_offer(&local, tracks, sub->n_lines, offer, PRISM_SDP_MAX_BYTES, &len);
     free(tracks);
@@ -723,6 +846,15 @@ void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,
     post(m, peer, &msg->h);
 }
 
+/* Appends at most `max` bytes of `s` and a NUL at `*at`, and moves past them. */
+static void put_str(char **at, const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    memcpy(*at, s, n);
+    (*at)[n] = '\0';
+    *at += n + 1;
+}
+
 static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
                             const struct prism_event_ready *ev)
 {
@@ -735,11 +867,22 @@ static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
                 "no media socket could be opened (port range or addresses exhausted)");
         return;
     }
-    snprintf(mp->sub_ufrag, sizeof(mp->sub_ufrag), "%s", ev->ufrag);
-    snprintf(mp->sub_pwd, sizeof(mp->sub_pwd), "%s", ev->pwd);
-    mp->n_sub_cands =
+    /* Kept for every revision of the offer: exactly what the worker gave. */
+    size_t n_cands =
         ev->n_candidates < PRISM_MEDIA_MAX_CANDS ? ev->n_candidates : PRISM_MEDIA_MAX_CANDS;
-    memcpy(mp->sub_cands, ev->candidates, mp->n_sub_cands * sizeof(mp->sub_cands[0]));
+    size_t bytes = strnlen(ev->ufrag, PRISM_MEDIA_ICE_LEN - 1) + 1 +
+                   strnlen(ev->pwd, PRISM_MEDIA_ICE_LEN - 1) + 1;
+    for (size_t i = 0; i < n_cands; i++)
+        bytes += strnlen(ev->candidates[i], PRISM_MEDIA_CAND_LEN - 1) + 1;
+    char *local = malloc(bytes), *at = local;
+    PRISM_CHECK(local != NULL); /* as mpeer_get(): no sane recovery */
+    put_str(&at, ev->ufrag, PRISM_MEDIA_ICE_LEN - 1);
+    put_str(&at, ev->pwd, PRISM_MEDIA_ICE_LEN - 1);
+    for (size_t i = 0; i < n_cands; i++)
+        put_str(&at, ev->candidates[i], PRISM_MEDIA_CAND_LEN - 1);
+    free(mp->sub_local);
+    mp->sub_local = local;
+    mp->n_sub_cands = n_cands;
     mp->sub_ready = true;
     complete_subscribe(m, mp, &done);
 }
@@ -753,20 +896,18 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
                  (unsigned long long)revision);
         return PRISM_ENOTFOUND;
     }
-    struct prism_sdp_track *offered = malloc(MAX_LINES * sizeof(*offered));
-    struct prism_sdp_session *s = malloc(sizeof(*s));
-    if (offered == NULL || s == NULL) {
-        free(offered);
-        free(s);
+    struct prism_sdp_track *offered = malloc(mp->n_lines * sizeof(*offered));
+    if (offered == NULL)
         return PRISM_ENOMEM;
-    }
     build_tracks(m, mp, offered);
     char reason[PRISM_SDP_REASON_LEN];
-    int rc = prism_sdp_parse_answer(answer, strlen(answer), offered, mp->n_lines, s, reason,
+    struct prism_sdp_session *s = NULL;
+    int rc = prism_sdp_parse_answer(answer, strlen(answer), offered, mp->n_lines, &s, reason,
                                     sizeof(reason));
     free(offered);
+    if (rc == PRISM_ENOMEM)
+        return rc;
     if (rc != 0) {
-        free(s);
         snprintf(msg, msg_len, "%s", reason);
         return PRISM_EBADSDP;
     }
@@ -784,7 +925,7 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
             routes->routes[routes->n_routes++] =
                 (struct prism_route_desc){l->pub_peer, l->track, l->ssrc};
     }
-    free(s);
+    prism_sdp_session_free(s);
     post(m, peer, &routes->h);
     mp->outstanding = 0;
     if (mp->dirty)
@@ -882,12 +1023,17 @@ static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscr
     if (subscribe) {
         mp->sub_open = mp->sub_ready = mp->sub_remote_set = mp->dirty = false;
         mp->outstanding = 0;
-        mp->n_lines = 0;
+        lines_clear(m, mp);
+        free(mp->sub_local);
+        mp->sub_local = NULL;
+        mp->n_sub_cands = 0;
         post(m, mp->peer,
              prism_worker_msg_new(PRISM_WORKER_ROUTES, sizeof(struct prism_msg_routes)));
         return;
     }
     mp->pub_open = false;
+    tracks_free(m, mp->tracks, mp->n_tracks);
+    mp->tracks = NULL;
     mp->n_tracks = 0;
     mp->peer->n_tracks = 0;
     post_tracks(m, mp, 0);

@@ -2,15 +2,22 @@
  *
  * Owns: reading a client's Unified Plan offer for the publish transport and
  * its answer for the subscribe transport, the relay's answer to the former and
- * the relay's offer for the latter. Pure: no I/O, no globals, no allocation;
- * every function may run on any thread, and the control thread is the one that
- * calls them. Everything is bounded: the input is capped at PRISM_SDP_MAX_BYTES,
- * each line at PRISM_SDP_MAX_LINE, each table below at its PRISM_SDP_MAX_*
- * (an input beyond a cap is refused with a reason, never truncated, except
- * where a field says otherwise).
+ * the relay's offer for the latter. Pure: no I/O, no globals; every function
+ * may run on any thread, and the control thread is the one that calls them.
+ * Everything is bounded: the input is capped at PRISM_SDP_MAX_BYTES, each line
+ * at PRISM_SDP_MAX_LINE, each table below at its PRISM_SDP_MAX_* and each
+ * string at its PRISM_SDP_*_LEN (an input beyond a cap is refused with a
+ * reason, never truncated, except where a field says otherwise).
+ *
+ * Memory: a parsed session is sized by what its input holds, not by the caps.
+ * The parsers allocate it (one arena, a few KiB for a browser's offer: the
+ * session, its m-sections, their tables and every string live in it) and
+ * prism_sdp_session_free() releases it at once; the pointers inside a session
+ * stay valid until then. The writers allocate nothing.
  *
  * Invariants of a parsed session (prism_sdp_parse_offer/_answer return 0):
- * every string is NUL-terminated and within its array; n_* <= its cap; the
+ * every string is non-NULL, NUL-terminated and shorter than its *_LEN cap
+ * ("" when absent); every table holds exactly its n_* entries; n_* <= its cap; the
  * BUNDLE group is present and names only m-sections of the session; every
  * accepted RTP m-section has a mid, rtcp-mux and is in the BUNDLE group; the
  * transport attributes (ICE credentials, fingerprint, setup, candidates) are
@@ -80,25 +87,26 @@ enum prism_sdp_fb {
     PRISM_SDP_FB_GOOG_REMB = 1 << 4,    /* goog-remb */
 };
 
+/* In a writer's input (struct prism_sdp_track), a NULL string is "". */
 struct prism_sdp_payload {
-    uint8_t pt;                     /* 0..127 */
-    char name[PRISM_SDP_CODEC_LEN]; /* from a=rtpmap, "" when absent */
-    uint32_t clock_hz;              /* from a=rtpmap, 0 when absent */
-    uint8_t channels;               /* from a=rtpmap, 1 when not given */
-    char fmtp[PRISM_SDP_FMTP_LEN];  /* a=fmtp parameters, "" when absent */
-    bool fmtp_overflow;             /* fmtp longer than the cap: never accepted */
-    uint8_t fb;                     /* enum prism_sdp_fb bits */
-    int16_t apt;                    /* rtx: associated payload type, -1 when not rtx */
+    uint8_t pt;         /* 0..127 */
+    uint8_t channels;   /* from a=rtpmap, 1 when not given */
+    uint8_t fb;         /* enum prism_sdp_fb bits */
+    bool fmtp_overflow; /* fmtp of PRISM_SDP_FMTP_LEN bytes or more: dropped, never accepted */
+    int16_t apt;        /* rtx: associated payload type, -1 when not rtx */
+    uint32_t clock_hz;  /* from a=rtpmap, 0 when absent */
+    const char *name;   /* from a=rtpmap, "" when absent; < PRISM_SDP_CODEC_LEN bytes */
+    const char *fmtp;   /* a=fmtp parameters, "" when absent; < PRISM_SDP_FMTP_LEN bytes */
 };
 
 struct prism_sdp_extmap {
-    uint16_t id; /* 1..14 one-byte, up to 255 two-byte */
-    char uri[PRISM_SDP_URI_LEN];
+    uint16_t id;     /* 1..14 one-byte, up to 255 two-byte */
+    const char *uri; /* < PRISM_SDP_URI_LEN bytes */
 };
 
 struct prism_sdp_ssrc {
     uint32_t ssrc;
-    char cname[PRISM_SDP_TOKEN_LEN]; /* a=ssrc:<id> cname:, "" when absent */
+    const char *cname; /* a=ssrc:<id> cname:, "" when absent */
 };
 
 struct prism_sdp_ssrc_group {
@@ -108,7 +116,7 @@ struct prism_sdp_ssrc_group {
 };
 
 struct prism_sdp_rid {
-    char id[PRISM_SDP_TOKEN_LEN];
+    const char *id;
     bool send; /* "send" (else "recv") */
 };
 
@@ -117,44 +125,47 @@ struct prism_sdp_media {
     uint16_t port;    /* 0 = rejected (unless bundle_only) */
     bool bundle_only; /* a=bundle-only */
     bool accepted;    /* parse: port != 0 or bundle_only; negotiate refines */
-    char mid[PRISM_SDP_TOKEN_LEN];
+    const char *mid;  /* "" only while parsing */
     enum prism_sdp_dir dir;
     bool rtcp_mux;
     bool rtcp_rsize;
-    struct prism_sdp_payload pts[PRISM_SDP_MAX_PT]; /* in m-line order */
+    struct prism_sdp_payload *pts; /* n_pts, in m-line order */
     size_t n_pts;
-    struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
+    struct prism_sdp_extmap *exts; /* n_exts */
     size_t n_exts;
-    struct prism_sdp_ssrc ssrcs[PRISM_SDP_MAX_SSRC];
+    struct prism_sdp_ssrc *ssrcs; /* n_ssrcs */
     size_t n_ssrcs;
-    struct prism_sdp_ssrc_group groups[PRISM_SDP_MAX_SSRC_GROUP];
+    struct prism_sdp_ssrc_group *groups; /* n_groups */
     size_t n_groups;
-    char msid_stream[PRISM_SDP_TOKEN_LEN]; /* a=msid, "" when absent ("-" kept as is) */
-    char msid_track[PRISM_SDP_TOKEN_LEN];
-    struct prism_sdp_rid rids[PRISM_SDP_MAX_RID];
+    const char *msid_stream; /* a=msid, "" when absent ("-" kept as is) */
+    const char *msid_track;
+    struct prism_sdp_rid *rids; /* n_rids */
     size_t n_rids;
-    char simulcast_send[PRISM_SDP_SIM_LEN]; /* a=simulcast: the send list, "" when absent */
-    char simulcast_recv[PRISM_SDP_SIM_LEN]; /* a=simulcast: the recv list, "" when absent */
+    const char *simulcast_send; /* a=simulcast: the send list, "" when absent */
+    const char *simulcast_recv; /* a=simulcast: the recv list, "" when absent */
 };
 
+struct prism_sdp_arena; /* private to relay/wire/sdp_mem.c */
+
 struct prism_sdp_session {
-    uint64_t origin_id;                                    /* o= sess-id */
-    uint64_t origin_version;                               /* o= sess-version */
-    char bundle[PRISM_SDP_MAX_MEDIA][PRISM_SDP_TOKEN_LEN]; /* a=group:BUNDLE mids */
+    uint64_t origin_id;      /* o= sess-id */
+    uint64_t origin_version; /* o= sess-version */
+    const char **bundle;     /* n_bundle a=group:BUNDLE mids */
     size_t n_bundle;
     bool extmap_allow_mixed;
     /* The BUNDLE transport (first mid of the group), media level else session level. */
-    char ice_ufrag[PRISM_SDP_ICE_LEN];
-    char ice_pwd[PRISM_SDP_ICE_LEN];
-    char fpr_hash[8];                  /* "sha-256", "sha-384", "sha-512" (lower case) */
-    char fpr_value[PRISM_SDP_FPR_LEN]; /* "AB:CD:..." upper case */
+    const char *ice_ufrag;
+    const char *ice_pwd;
+    char fpr_hash[8];      /* "sha-256", "sha-384", "sha-512" (lower case) */
+    const char *fpr_value; /* "AB:CD:..." upper case */
     enum prism_sdp_setup setup;
-    char candidates[PRISM_SDP_MAX_CAND][PRISM_SDP_CAND_LEN]; /* "candidate:..." */
+    char (*candidates)[PRISM_SDP_CAND_LEN]; /* n_candidates "candidate:..." */
     size_t n_candidates;
     size_t n_candidates_dropped; /* beyond PRISM_SDP_MAX_CAND, counted not kept */
     bool end_of_candidates;
-    struct prism_sdp_media media[PRISM_SDP_MAX_MEDIA];
+    struct prism_sdp_media *media; /* n_media */
     size_t n_media;
+    struct prism_sdp_arena *arena; /* owns this session and all it points to */
 };
 
 /* The relay's side of a transport, for the writers. All strings are borrowed
@@ -177,6 +188,8 @@ enum prism_sdp_track_state {
     PRISM_SDP_TRACK_REMOVED,  /* the track left: port 0, a=inactive, out of BUNDLE */
 };
 
+/* A writer's input, filled by the caller for one call: the strings its
+ * payloads and extmaps point to are borrowed. */
 struct prism_sdp_track {
     char mid[PRISM_SDP_TOKEN_LEN]; /* assigned by the caller, unique in the offer */
     enum prism_sdp_kind kind;      /* audio or video */
@@ -194,16 +207,17 @@ struct prism_sdp_track {
 /* Parse a client's offer for the publish transport.
  *
  * `sdp` holds `len` bytes (not NUL-terminated; lines end in CRLF or LF, the
- * last one too). On success fills `*out` (~150 KiB: allocate it, don't put it on
- * a small stack) and returns 0. On PRISM_EBADSDP, `reason` (if not NULL) holds a
- * NUL-terminated human reason, e.g. "offer lacks a=group:BUNDLE", and `*out` is
- * unspecified. Returns PRISM_EINVAL if `sdp` or `out` is NULL.
+ * last one too). On success sets `*out` to a new session (the caller frees it
+ * with prism_sdp_session_free(); it does not point into `sdp`) and returns 0.
+ * On error `*out` is NULL (what it held before is not freed). PRISM_EBADSDP:
+ * `reason` (if not NULL) holds a NUL-terminated human reason, e.g. "offer
+ * lacks a=group:BUNDLE". PRISM_EINVAL: `sdp` or `out` is NULL. PRISM_ENOMEM.
  * Refused besides malformed lines: no BUNDLE, an accepted RTP m-section without
  * rtcp-mux or mid or outside BUNDLE, no ice-ufrag/ice-pwd, no fingerprint or
  * only sha-1 ones, no setup or setup:passive/holdconn, a proto other than
  * UDP/TLS/RTP/SAVPF for audio/video, any cap exceeded.
  */
-int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session *out, char *reason,
+int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session **out, char *reason,
                           size_t reason_len);
 
 /* Parse a client's answer to a prism_sdp_write_offer() offer.
@@ -217,8 +231,12 @@ int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session 
  * PRISM_EBADSDP (with `reason`).
  */
 int prism_sdp_parse_answer(const char *sdp, size_t len, const struct prism_sdp_track *offered,
-                           size_t n_offered, struct prism_sdp_session *out, char *reason,
+                           size_t n_offered, struct prism_sdp_session **out, char *reason,
                            size_t reason_len);
+
+/* Frees a session from a parser or prism_sdp_session_for_answer(), and
+ * everything it points to. Accepts NULL. */
+void prism_sdp_session_free(struct prism_sdp_session *s);
 
 /* Decide, in place, what the relay accepts of a parsed publish offer.
  *
@@ -232,6 +250,20 @@ int prism_sdp_parse_answer(const char *sdp, size_t len, const struct prism_sdp_t
  * Returns 0, or PRISM_EBADSDP with `reason` when nothing is left to receive.
  */
 int prism_sdp_negotiate(struct prism_sdp_session *offer, char *reason, size_t reason_len);
+
+/* What prism_sdp_write_answer() reads of a negotiated offer, as a new session
+ * in memory sized to it (about 1 KiB for a browser's audio and video): each
+ * m-section's kind, mid, direction, accepted flag, rtcp-rsize, its payload
+ * types (only the first of a rejected one) and extmaps, the rids it sends and
+ * its simulcast send list; extmap-allow-mixed and the BUNDLE mids. The
+ * transport attributes are "" and there are no candidates, ssrcs, ssrc groups
+ * or msids. Both write the same answer. For a publish waiting for its
+ * transport: keep this, free the parsed offer.
+ * Returns 0 (`*out` set; free it with prism_sdp_session_free()), PRISM_EINVAL
+ * (NULL args) or PRISM_ENOMEM (`*out` NULL).
+ */
+int prism_sdp_session_for_answer(const struct prism_sdp_session *negotiated,
+                                 struct prism_sdp_session **out);
 
 /* Write the relay's answer to a negotiated publish offer into `out`.
  *

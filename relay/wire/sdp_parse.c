@@ -11,6 +11,12 @@
  * its candidates, Chromium writes them first) and reads its transport
  * attributes and candidates; media-level values win over session-level ones.
  * aiortc writes different ICE credentials per m-line: the tagged one's count.
+ *
+ * Memory (sdp_internal.h): the session is allocated here, in an arena sized
+ * by the input; strings are copied into it once validated, the payload types
+ * of an m-line are counted before their table is made, and the per-section
+ * tables that grow line by line (extmap, ssrc, ssrc-group, rid) double. Only
+ * the last m-section grows, so its capacities are kept here, not in it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +25,7 @@
 #include "relay/base/error.h"
 #include "relay/wire/candidate.h"
 #include "relay/wire/sdp.h"
+#include "relay/wire/sdp_internal.h"
 
 /* A borrowed slice of the input; never NUL-terminated. */
 struct span {
@@ -49,6 +56,9 @@ struct parser {
     bool seen_o, seen_s, seen_t;
     struct xport sess_x; /* session level */
     struct xport tag_x;  /* media level of the tagged m-section */
+    size_t n_cand_lines; /* pass 1: a=candidate lines at any level */
+    /* capacities of the tables of the session and its last m-section */
+    size_t cap_media, cap_exts, cap_ssrcs, cap_groups, cap_rids;
     /* outputs */
     struct prism_sdp_session *s;
     char *reason;
@@ -64,6 +74,13 @@ __attribute__((format(printf, 2, 3))) static int fail(struct parser *p, const ch
         va_end(ap);
     }
     return PRISM_EBADSDP;
+}
+
+static int nomem(struct parser *p)
+{
+    if (p->reason != NULL && p->reason_len > 0)
+        snprintf(p->reason, p->reason_len, "out of memory");
+    return PRISM_ENOMEM;
 }
 
 static bool span_eq(struct span a, const char *lit)
@@ -145,6 +162,12 @@ static bool span_u64(struct span a, uint64_t max, uint64_t *out)
     }
     *out = v;
     return true;
+}
+
+/* A copy of `a` in the session's arena, or NULL when out of memory. */
+static const char *span_dup(struct parser *p, struct span a)
+{
+    return prism__sdp_strndup(p->s, a.p, a.n);
 }
 
 /* Copy `a` into `dst` (NUL-terminated); false if it does not fit or is empty. */
@@ -347,7 +370,7 @@ static int on_rtpmap(struct parser *p, struct prism_sdp_media *m, struct span v)
     int err = pt_and_rest(p, m, v, "rtpmap", &pl, &enc);
     if (err < 0)
         return err;
-    if (!split_at(&enc, '/', &name) || name.n == 0 || name.n >= sizeof(pl->name))
+    if (!split_at(&enc, '/', &name) || name.n == 0 || name.n >= PRISM_SDP_CODEC_LEN)
         return fail(p, "line %u: malformed a=rtpmap", p->line_no);
     if (!split_at(&enc, '/', &clock)) {
         clock = enc;
@@ -357,9 +380,10 @@ static int on_rtpmap(struct parser *p, struct prism_sdp_media *m, struct span v)
     }
     if (!span_u64(clock, 1000000, &hz) || hz == 0)
         return fail(p, "line %u: malformed a=rtpmap clock rate", p->line_no);
-    if (!token_ok(name, sizeof(pl->name) - 1))
+    if (!token_ok(name, PRISM_SDP_CODEC_LEN - 1))
         return fail(p, "line %u: malformed a=rtpmap encoding name", p->line_no);
-    span_copy(pl->name, sizeof(pl->name), name);
+    if ((pl->name = span_dup(p, name)) == NULL)
+        return nomem(p);
     pl->clock_hz = (uint32_t)hz;
     pl->channels = (uint8_t)ch;
     return 0;
@@ -374,9 +398,11 @@ static int on_fmtp(struct parser *p, struct prism_sdp_media *m, struct span v)
         return err;
     if (params.n == 0)
         return fail(p, "line %u: malformed a=fmtp", p->line_no);
-    if (!span_copy(pl->fmtp, sizeof(pl->fmtp), params)) {
-        pl->fmtp[0] = '\0';
+    if (params.n >= PRISM_SDP_FMTP_LEN) {
+        pl->fmtp = "";
         pl->fmtp_overflow = true;
+    } else if ((pl->fmtp = span_dup(p, params)) == NULL) {
+        return nomem(p);
     }
     /* rtx (RFC 4588): "apt=<pt>" among ';'-separated parameters */
     struct span par = params, one;
@@ -450,24 +476,36 @@ static int on_extmap(struct parser *p, struct prism_sdp_media *m, struct span v)
     if (m->n_exts == PRISM_SDP_MAX_EXT)
         return fail(p, "line %u: more than %d a=extmap in an m-section", p->line_no,
                     PRISM_SDP_MAX_EXT);
-    struct prism_sdp_extmap *e = &m->exts[m->n_exts];
     if (!visible_ok(uri, PRISM_SDP_URI_LEN - 1))
         return fail(p, "line %u: a=extmap URI too long or malformed", p->line_no);
+    if (prism__sdp_reserve(p->s, (void **)&m->exts, m->n_exts, &p->cap_exts, sizeof(*m->exts)) < 0)
+        return nomem(p);
+    struct prism_sdp_extmap *e = &m->exts[m->n_exts];
     e->id = (uint16_t)id;
-    span_copy(e->uri, sizeof(e->uri), uri);
+    if ((e->uri = span_dup(p, uri)) == NULL)
+        return nomem(p);
     m->n_exts++;
     return 0;
 }
 
-static struct prism_sdp_ssrc *add_ssrc(struct prism_sdp_media *m, uint32_t ssrc)
+/* The entry of `ssrc`, added if new; NULL with *err = PRISM_EBADSDP when
+ * the section has PRISM_SDP_MAX_SSRC already, or PRISM_ENOMEM. */
+static struct prism_sdp_ssrc *add_ssrc(struct parser *p, struct prism_sdp_media *m, uint32_t ssrc,
+                                       int *err)
 {
     for (size_t i = 0; i < m->n_ssrcs; i++)
         if (m->ssrcs[i].ssrc == ssrc)
             return &m->ssrcs[i];
+    *err = PRISM_EBADSDP;
     if (m->n_ssrcs == PRISM_SDP_MAX_SSRC)
+        return NULL;
+    *err =
+        prism__sdp_reserve(p->s, (void **)&m->ssrcs, m->n_ssrcs, &p->cap_ssrcs, sizeof(*m->ssrcs));
+    if (*err < 0)
         return NULL;
     struct prism_sdp_ssrc *e = &m->ssrcs[m->n_ssrcs++];
     e->ssrc = ssrc;
+    e->cname = "";
     return e;
 }
 
@@ -477,7 +515,10 @@ static int on_ssrc(struct parser *p, struct prism_sdp_media *m, struct span v)
     uint64_t id;
     if (!next_tok(&v, &idtok) || !span_u64(idtok, UINT32_MAX, &id) || !next_tok(&v, &attr))
         return fail(p, "line %u: malformed a=ssrc", p->line_no);
-    struct prism_sdp_ssrc *e = add_ssrc(m, (uint32_t)id);
+    int err = 0;
+    struct prism_sdp_ssrc *e = add_ssrc(p, m, (uint32_t)id, &err);
+    if (e == NULL && err == PRISM_ENOMEM)
+        return nomem(p);
     if (e == NULL)
         return fail(p, "line %u: more than %d ssrcs in an m-section", p->line_no,
                     PRISM_SDP_MAX_SSRC);
@@ -485,7 +526,8 @@ static int on_ssrc(struct parser *p, struct prism_sdp_media *m, struct span v)
         /* Chromium's cnames are base64 ("ArJypp+/LoRWEcZE"): not token-chars */
         if (!visible_ok(attr, PRISM_SDP_TOKEN_LEN - 1))
             return fail(p, "line %u: malformed a=ssrc cname", p->line_no);
-        span_copy(e->cname, sizeof(e->cname), attr);
+        if ((e->cname = span_dup(p, attr)) == NULL)
+            return nomem(p);
     }
     return 0;
 }
@@ -499,6 +541,9 @@ static int on_ssrc_group(struct parser *p, struct prism_sdp_media *m, struct spa
     if (m->n_groups == PRISM_SDP_MAX_SSRC_GROUP)
         return fail(p, "line %u: more than %d a=ssrc-group in an m-section", p->line_no,
                     PRISM_SDP_MAX_SSRC_GROUP);
+    if (prism__sdp_reserve(p->s, (void **)&m->groups, m->n_groups, &p->cap_groups,
+                           sizeof(*m->groups)) < 0)
+        return nomem(p);
     struct prism_sdp_ssrc_group *g = &m->groups[m->n_groups];
     span_copy(g->semantics, sizeof(g->semantics), sem);
     g->n_ssrcs = 0;
@@ -524,10 +569,10 @@ static int on_msid(struct parser *p, struct prism_sdp_media *m, struct span v)
         return fail(p, "line %u: malformed a=msid", p->line_no);
     if (next_tok(&v, &track) && !visible_ok(track, PRISM_SDP_TOKEN_LEN - 1))
         return fail(p, "line %u: malformed a=msid track id", p->line_no);
-    span_copy(m->msid_stream, sizeof(m->msid_stream), stream);
-    m->msid_track[0] = '\0';
-    if (track.n > 0)
-        span_copy(m->msid_track, sizeof(m->msid_track), track);
+    m->msid_stream = span_dup(p, stream);
+    m->msid_track = track.n > 0 ? span_dup(p, track) : "";
+    if (m->msid_stream == NULL || m->msid_track == NULL)
+        return nomem(p);
     return 0;
 }
 
@@ -540,8 +585,11 @@ static int on_rid(struct parser *p, struct prism_sdp_media *m, struct span v)
     if (m->n_rids == PRISM_SDP_MAX_RID)
         return fail(p, "line %u: more than %d a=rid in an m-section", p->line_no,
                     PRISM_SDP_MAX_RID);
+    if (prism__sdp_reserve(p->s, (void **)&m->rids, m->n_rids, &p->cap_rids, sizeof(*m->rids)) < 0)
+        return nomem(p);
     struct prism_sdp_rid *r = &m->rids[m->n_rids++];
-    span_copy(r->id, sizeof(r->id), id);
+    if ((r->id = span_dup(p, id)) == NULL)
+        return nomem(p);
     r->send = span_eq(dir, "send");
     return 0;
 }
@@ -551,16 +599,17 @@ static int on_simulcast(struct parser *p, struct prism_sdp_media *m, struct span
     struct span dir, list;
     int n = 0;
     while (next_tok(&v, &dir)) {
-        char *dst;
+        const char **dst;
         if (span_eq(dir, "send"))
-            dst = m->simulcast_send;
+            dst = &m->simulcast_send;
         else if (span_eq(dir, "recv"))
-            dst = m->simulcast_recv;
+            dst = &m->simulcast_recv;
         else
             return fail(p, "line %u: malformed a=simulcast", p->line_no);
-        if (!next_tok(&v, &list) || !token_ok(list, PRISM_SDP_SIM_LEN - 1) || dst[0] != '\0')
+        if (!next_tok(&v, &list) || !token_ok(list, PRISM_SDP_SIM_LEN - 1) || (*dst)[0] != '\0')
             return fail(p, "line %u: malformed a=simulcast", p->line_no);
-        span_copy(dst, PRISM_SDP_SIM_LEN, list);
+        if ((*dst = span_dup(p, list)) == NULL)
+            return nomem(p);
         n++;
     }
     if (n == 0)
@@ -577,7 +626,8 @@ static int on_mid(struct parser *p, struct prism_sdp_media *m, struct span v)
     for (size_t i = 0; i + 1 < p->s->n_media; i++)
         if (span_eq(v, p->s->media[i].mid))
             return fail(p, "line %u: duplicate mid", p->line_no);
-    span_copy(m->mid, sizeof(m->mid), v);
+    if ((m->mid = span_dup(p, v)) == NULL)
+        return nomem(p);
     return 0;
 }
 
@@ -635,6 +685,13 @@ static int on_group(struct parser *p, struct span v)
     struct prism_sdp_session *s = p->s;
     if (s->n_bundle > 0)
         return fail(p, "line %u: more than one BUNDLE group", p->line_no);
+    size_t n = 0;
+    for (struct span c = v; next_tok(&c, &mid);)
+        n++;
+    if (n > PRISM_SDP_MAX_MEDIA) /* the loop below fails at the cap */
+        n = PRISM_SDP_MAX_MEDIA;
+    if (n > 0 && (s->bundle = prism__sdp_alloc(s, n * sizeof(*s->bundle))) == NULL)
+        return nomem(p);
     while (next_tok(&v, &mid)) {
         if (!token_ok(mid, PRISM_SDP_TOKEN_LEN - 1))
             return fail(p, "line %u: malformed a=group:BUNDLE", p->line_no);
@@ -643,7 +700,8 @@ static int on_group(struct parser *p, struct span v)
         for (size_t i = 0; i < s->n_bundle; i++)
             if (span_eq(mid, s->bundle[i]))
                 return fail(p, "line %u: duplicate mid in BUNDLE", p->line_no);
-        span_copy(s->bundle[s->n_bundle++], PRISM_SDP_TOKEN_LEN, mid);
+        if ((s->bundle[s->n_bundle++] = span_dup(p, mid)) == NULL)
+            return nomem(p);
     }
     if (s->n_bundle == 0)
         return fail(p, "line %u: empty a=group:BUNDLE", p->line_no);
@@ -661,8 +719,12 @@ static int on_mline(struct parser *p, struct span v)
         return fail(p, "line %u: more than %d m-lines", p->line_no, PRISM_SDP_MAX_MEDIA);
     if (!span_u64(port, 65535, &portnum))
         return fail(p, "line %u: malformed m-line port", p->line_no);
+    if (prism__sdp_reserve(s, (void **)&s->media, s->n_media, &p->cap_media, sizeof(*s->media)) < 0)
+        return nomem(p);
+    p->cap_exts = p->cap_ssrcs = p->cap_groups = p->cap_rids = 0;
     struct prism_sdp_media *m = &s->media[s->n_media++];
     memset(m, 0, sizeof(*m));
+    m->mid = m->msid_stream = m->msid_track = m->simulcast_send = m->simulcast_recv = "";
     m->port = (uint16_t)portnum;
     m->dir = PRISM_SDP_DIR_SENDRECV;
     if (span_eq(kind, "audio"))
@@ -678,6 +740,13 @@ static int on_mline(struct parser *p, struct span v)
     if (!span_eq(proto, "UDP/TLS/RTP/SAVPF"))
         return fail(p, "m-line %zu uses proto %.*s, only UDP/TLS/RTP/SAVPF is accepted",
                     s->n_media - 1, (int)(proto.n > 32 ? 32 : proto.n), proto.p);
+    size_t n = 0;
+    for (struct span c = v; next_tok(&c, &fmt);)
+        n++;
+    if (n > PRISM_SDP_MAX_PT) /* the loop below fails at the cap */
+        n = PRISM_SDP_MAX_PT;
+    if (n > 0 && (m->pts = prism__sdp_alloc(s, n * sizeof(*m->pts))) == NULL)
+        return nomem(p);
     while (next_tok(&v, &fmt)) {
         uint64_t pt;
         if (!span_u64(fmt, 127, &pt))
@@ -690,6 +759,7 @@ static int on_mline(struct parser *p, struct span v)
         pl->pt = (uint8_t)pt;
         pl->channels = 1;
         pl->apt = -1;
+        pl->name = pl->fmtp = "";
     }
     if (m->n_pts == 0)
         return fail(p, "line %u: m-line without payload types", p->line_no);
@@ -730,6 +800,8 @@ static int on_attr(struct parser *p, struct span line)
             return 0;
         return on_transport_attr(p, name, v, has_val, cand, &p->tag_x, true, &handled);
     }
+    if (span_eq(name, "candidate"))
+        p->n_cand_lines++; /* sizes the table pass 2 fills */
     struct xport scratch;
     memset(&scratch, 0, sizeof(scratch));
     err = on_transport_attr(p, name, v, has_val, cand, media ? &scratch : &p->sess_x, false,
@@ -836,8 +908,10 @@ static int resolve_transport(struct parser *p)
         return fail(p, "no a=ice-ufrag for the BUNDLE transport");
     if (pwd[0] == '\0')
         return fail(p, "no a=ice-pwd for the BUNDLE transport");
-    snprintf(s->ice_ufrag, sizeof(s->ice_ufrag), "%s", ufrag);
-    snprintf(s->ice_pwd, sizeof(s->ice_pwd), "%s", pwd);
+    s->ice_ufrag = prism__sdp_strndup(s, ufrag, strlen(ufrag));
+    s->ice_pwd = prism__sdp_strndup(s, pwd, strlen(pwd));
+    if (s->ice_ufrag == NULL || s->ice_pwd == NULL)
+        return nomem(p);
     const struct xport *f = t->fpr_hash[0] ? t : ss;
     if (f->fpr_hash[0] == '\0') {
         const char *weak = t->weak_hash[0] ? t->weak_hash : ss->weak_hash;
@@ -846,7 +920,8 @@ static int resolve_transport(struct parser *p)
         return fail(p, "no fingerprint");
     }
     snprintf(s->fpr_hash, sizeof(s->fpr_hash), "%s", f->fpr_hash);
-    snprintf(s->fpr_value, sizeof(s->fpr_value), "%s", f->fpr_value);
+    if ((s->fpr_value = prism__sdp_strndup(s, f->fpr_value, strlen(f->fpr_value))) == NULL)
+        return nomem(p);
     bool holdconn = t->setup == PRISM_SDP_SETUP_NONE ? ss->setup_holdconn : t->setup_holdconn;
     s->setup = t->setup != PRISM_SDP_SETUP_NONE ? t->setup : ss->setup;
     const char *kind = p->answer ? "an answer" : "an offer";
@@ -866,7 +941,6 @@ static int resolve_transport(struct parser *p)
 static int parse(struct parser *p)
 {
     struct prism_sdp_session *s = p->s;
-    memset(s, 0, sizeof(*s));
     if (p->len > PRISM_SDP_MAX_BYTES)
         return fail(p, "SDP larger than %d bytes", PRISM_SDP_MAX_BYTES);
     if (p->len == 0)
@@ -896,6 +970,11 @@ static int parse(struct parser *p)
     err = check_media(p);
     if (err < 0)
         return err;
+    /* Pass 2 keeps the tagged section's candidates, at most one per line. */
+    size_t n_cand = p->n_cand_lines < PRISM_SDP_MAX_CAND ? p->n_cand_lines : PRISM_SDP_MAX_CAND;
+    if (n_cand > 0 &&
+        (s->candidates = prism__sdp_alloc(s, n_cand * sizeof(*s->candidates))) == NULL)
+        return nomem(p);
     size_t n_media = s->n_media;
     s->n_media = 0;
     p->pass = 2;
@@ -906,46 +985,77 @@ static int parse(struct parser *p)
     return resolve_transport(p);
 }
 
-int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session *out, char *reason,
+/* Runs the parse into a new session of `*p`; on success moves it to `*out`. */
+static int parse_new(struct parser *p, struct prism_sdp_session **out)
+{
+    /* The session costs about what its text does (sdp_internal.h): its
+     * strings are at most the text, plus tables and candidates (~1.2 times
+     * the text for browsers' offers). */
+    size_t len = p->len < PRISM_SDP_MAX_BYTES ? p->len : PRISM_SDP_MAX_BYTES;
+    p->s = prism__sdp_session_new(len + len / 2);
+    if (p->s == NULL)
+        return nomem(p);
+    int err = parse(p);
+    if (err < 0) {
+        prism_sdp_session_free(p->s);
+        return err;
+    }
+    *out = p->s;
+    return 0;
+}
+
+int prism_sdp_parse_offer(const char *sdp, size_t len, struct prism_sdp_session **out, char *reason,
                           size_t reason_len)
 {
     if (reason != NULL && reason_len > 0)
         reason[0] = '\0';
+    if (out != NULL)
+        *out = NULL;
     if (sdp == NULL || out == NULL)
         return PRISM_EINVAL;
-    struct parser p = {
-        .sdp = sdp, .len = len, .s = out, .reason = reason, .reason_len = reason_len};
-    return parse(&p);
+    struct parser p = {.sdp = sdp, .len = len, .reason = reason, .reason_len = reason_len};
+    return parse_new(&p, out);
 }
 
-int prism_sdp_parse_answer(const char *sdp, size_t len, const struct prism_sdp_track *offered,
-                           size_t n_offered, struct prism_sdp_session *out, char *reason,
-                           size_t reason_len)
+/* The checks of an answer against the offer it answers. */
+static int match_offer(struct parser *p, struct prism_sdp_session *out,
+                       const struct prism_sdp_track *offered, size_t n_offered)
 {
-    if (reason != NULL && reason_len > 0)
-        reason[0] = '\0';
-    if (sdp == NULL || out == NULL || (offered == NULL && n_offered > 0))
-        return PRISM_EINVAL;
-    struct parser p = {.sdp = sdp,
-                       .len = len,
-                       .answer = true,
-                       .s = out,
-                       .reason = reason,
-                       .reason_len = reason_len};
-    int err = parse(&p);
-    if (err < 0 || offered == NULL)
-        return err;
     if (out->n_media != n_offered)
-        return fail(&p, "answer has %zu m-lines, the offer had %zu", out->n_media, n_offered);
+        return fail(p, "answer has %zu m-lines, the offer had %zu", out->n_media, n_offered);
     for (size_t i = 0; i < n_offered; i++) {
         const struct prism_sdp_media *m = &out->media[i];
         if (strcmp(m->mid, offered[i].mid) != 0)
-            return fail(&p, "answer m-line %zu has mid %s, the offer had %s", i, m->mid,
+            return fail(p, "answer m-line %zu has mid %s, the offer had %s", i, m->mid,
                         offered[i].mid);
         /* Some stacks (aiortc 1.4) answer a removed m-line with a live port:
          * the relay removed it, so it stays rejected whatever the answer says. */
         if (offered[i].state == PRISM_SDP_TRACK_REMOVED)
             out->media[i].accepted = false;
     }
+    return 0;
+}
+
+int prism_sdp_parse_answer(const char *sdp, size_t len, const struct prism_sdp_track *offered,
+                           size_t n_offered, struct prism_sdp_session **out, char *reason,
+                           size_t reason_len)
+{
+    if (reason != NULL && reason_len > 0)
+        reason[0] = '\0';
+    if (out != NULL)
+        *out = NULL;
+    if (sdp == NULL || out == NULL || (offered == NULL && n_offered > 0))
+        return PRISM_EINVAL;
+    struct parser p = {
+        .sdp = sdp, .len = len, .answer = true, .reason = reason, .reason_len = reason_len};
+    struct prism_sdp_session *s;
+    int err = parse_new(&p, &s);
+    if (err < 0)
+        return err;
+    if (offered != NULL && (err = match_offer(&p, s, offered, n_offered)) < 0) {
+        prism_sdp_session_free(s);
+        return err;
+    }
+    *out = s;
     return 0;
 }

@@ -58,6 +58,12 @@ static int sb_finish(struct sb *b, size_t *written)
     return 0;
 }
 
+/* A writer input's string: NULL is "" (sdp.h). */
+static const char *str(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
 /* ---- negotiation ------------------------------------------------------- */
 
 /* The value of `key` in a ';'-separated fmtp, or NULL; `*vlen` its length. */
@@ -87,8 +93,11 @@ static bool fmtp_is(const char *fmtp, const char *key, const char *value)
 }
 
 /* Whether the relay forwards this (non-rtx) codec. */
-static bool codec_ok(enum prism_sdp_kind kind, const struct prism_sdp_payload *pl)
+static bool codec_ok(enum prism_sdp_kind kind, const struct prism_sdp_payload *p)
 {
+    struct prism_sdp_payload strs = *p, *pl = &strs;
+    pl->name = str(p->name);
+    pl->fmtp = str(p->fmtp);
     if (pl->fmtp_overflow)
         return false;
     if (kind == PRISM_SDP_KIND_AUDIO)
@@ -154,7 +163,7 @@ static void negotiate_media(struct prism_sdp_media *m)
     m->n_pts = n;
     n = 0;
     for (size_t i = 0; i < m->n_exts; i++)
-        if (ext_ok(m->exts[i].uri))
+        if (ext_ok(str(m->exts[i].uri)))
             m->exts[n++] = m->exts[i];
     m->n_exts = n;
 }
@@ -178,7 +187,7 @@ int prism_sdp_negotiate(struct prism_sdp_session *offer, char *reason, size_t re
     size_t n = 0;
     for (size_t i = 0; i < offer->n_media; i++)
         if (offer->media[i].accepted)
-            memcpy(offer->bundle[n++], offer->media[i].mid, PRISM_SDP_TOKEN_LEN);
+            offer->bundle[n++] = offer->media[i].mid;
     offer->n_bundle = n;
     return 0;
 }
@@ -283,14 +292,14 @@ static void write_codecs(struct sb *b, const struct prism_sdp_payload *pts, size
     };
     for (size_t i = 0; i < n_pts; i++) {
         const struct prism_sdp_payload *pl = &pts[i];
-        sb_add(b, "a=rtpmap:%u %s/%u", pl->pt, pl->name, (unsigned)pl->clock_hz);
+        sb_add(b, "a=rtpmap:%u %s/%u", pl->pt, str(pl->name), (unsigned)pl->clock_hz);
         if (pl->channels > 1)
             sb_add(b, "/%u", pl->channels);
         sb_add(b, "\r\n");
         for (size_t k = 0; k < sizeof(fbs) / sizeof(fbs[0]); k++)
             if (pl->fb & fbs[k].bit)
                 sb_add(b, "a=rtcp-fb:%u %s\r\n", pl->pt, fbs[k].text);
-        if (pl->fmtp[0] != '\0')
+        if (str(pl->fmtp)[0] != '\0')
             sb_add(b, "a=fmtp:%u %s\r\n", pl->pt, pl->fmtp);
         else if (pl->apt >= 0)
             sb_add(b, "a=fmtp:%u apt=%d\r\n", pl->pt, pl->apt);
@@ -383,14 +392,14 @@ static bool track_ok(const struct prism_sdp_track *t)
         return false;
     for (size_t i = 0; i < t->n_pts; i++) {
         const struct prism_sdp_payload *pl = &t->pts[i];
-        if (pl->pt > 127 || !visible(pl->name, PRISM_SDP_CODEC_LEN - 1) || pl->clock_hz == 0 ||
-            strnlen(pl->fmtp, PRISM_SDP_FMTP_LEN) == PRISM_SDP_FMTP_LEN ||
-            strpbrk(pl->fmtp, "\r\n") != NULL)
+        if (pl->pt > 127 || !visible(str(pl->name), PRISM_SDP_CODEC_LEN - 1) || pl->clock_hz == 0 ||
+            strnlen(str(pl->fmtp), PRISM_SDP_FMTP_LEN) == PRISM_SDP_FMTP_LEN ||
+            strpbrk(str(pl->fmtp), "\r\n") != NULL)
             return false;
     }
     for (size_t i = 0; i < t->n_exts; i++)
         if (t->exts[i].id == 0 || t->exts[i].id > 255 ||
-            !visible(t->exts[i].uri, PRISM_SDP_URI_LEN - 1))
+            !visible(str(t->exts[i].uri), PRISM_SDP_URI_LEN - 1))
             return false;
     if (t->state == PRISM_SDP_TRACK_SEND &&
         (!visible(t->peer_id, PRISM_SDP_TOKEN_LEN - 1) ||

@@ -2,7 +2,9 @@
  * negotiation and answer writer on whatever parses. Invariant checked: a
  * parse either fails with PRISM_EBADSDP and a reason, or yields a session
  * whose answer can be written and parsed back as an answer (with its
- * setup flipped, see flip_setup()). */
+ * setup flipped, see flip_setup()), and the reduced copy a pending publish
+ * keeps (prism_sdp_session_for_answer()) writes the same answer. Every
+ * session is freed (ASan builds check for leaks). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,8 +16,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct prism_sdp_session offer, back;
 static char answer[PRISM_SDP_MAX_BYTES];
+static char answer2[PRISM_SDP_MAX_BYTES];
 static char flipped[PRISM_SDP_MAX_BYTES];
 
 /* The relay's answer says setup:passive; checked as a client answer (which
@@ -44,16 +46,9 @@ static void must(int cond, const char *what)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void check_answer(struct prism_sdp_session *offer)
 {
     char reason[PRISM_SDP_REASON_LEN];
-    const char *sdp = (const char *)data;
-    int err = prism_sdp_parse_answer(sdp, size, NULL, 0, &back, reason, sizeof(reason));
-    must(err == 0 || (err == PRISM_EBADSDP && reason[0] != '\0'), "answer parse: no reason");
-    err = prism_sdp_parse_offer(sdp, size, &offer, reason, sizeof(reason));
-    must(err == 0 || (err == PRISM_EBADSDP && reason[0] != '\0'), "offer parse: no reason");
-    if (err < 0 || prism_sdp_negotiate(&offer, reason, sizeof(reason)) < 0)
-        return 0;
     const char *cands[] = {"candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host"};
     struct prism_sdp_local local = {
         .ice_ufrag = "fuzz",
@@ -66,13 +61,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .session_id = 1,
         .session_version = 1,
     };
-    size_t n = 0;
-    must(prism_sdp_write_answer(&offer, &local, answer, sizeof(answer), &n) == 0, "write answer");
-    err = prism_sdp_parse_answer(flipped, flip_setup(answer, n), NULL, 0, &back, reason,
-                                 sizeof(reason));
+    size_t n = 0, n2 = 0;
+    must(prism_sdp_write_answer(offer, &local, answer, sizeof(answer), &n) == 0, "write answer");
+    struct prism_sdp_session *kept = NULL;
+    must(prism_sdp_session_for_answer(offer, &kept) == 0, "reduced copy");
+    must(prism_sdp_write_answer(kept, &local, answer2, sizeof(answer2), &n2) == 0,
+         "write answer from the reduced copy");
+    prism_sdp_session_free(kept);
+    must(n2 == n && memcmp(answer, answer2, n) == 0, "the reduced copy writes the same answer");
+    struct prism_sdp_session *back = NULL;
+    int err = prism_sdp_parse_answer(flipped, flip_setup(answer, n), NULL, 0, &back, reason,
+                                     sizeof(reason));
     if (err != 0)
         fprintf(stderr, "fuzz_sdp: own answer refused: %s\n", reason);
     must(err == 0, "own answer parses");
-    must(back.n_media == offer.n_media, "own answer keeps the m-lines");
+    must(back->n_media == offer->n_media, "own answer keeps the m-lines");
+    prism_sdp_session_free(back);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char reason[PRISM_SDP_REASON_LEN];
+    const char *sdp = (const char *)data;
+    struct prism_sdp_session *back = NULL, *offer = NULL;
+    int err = prism_sdp_parse_answer(sdp, size, NULL, 0, &back, reason, sizeof(reason));
+    must(err == 0 || (err == PRISM_EBADSDP && reason[0] != '\0'), "answer parse: no reason");
+    must((err == 0) == (back != NULL), "answer parse: a session exactly on success");
+    prism_sdp_session_free(back);
+    err = prism_sdp_parse_offer(sdp, size, &offer, reason, sizeof(reason));
+    must(err == 0 || (err == PRISM_EBADSDP && reason[0] != '\0'), "offer parse: no reason");
+    must((err == 0) == (offer != NULL), "offer parse: a session exactly on success");
+    if (err == 0 && prism_sdp_negotiate(offer, reason, sizeof(reason)) == 0)
+        check_answer(offer);
+    prism_sdp_session_free(offer);
     return 0;
 }

@@ -495,9 +495,10 @@ static void test_sdp_uses_grammar(void **state)
     size_t n = fread(sdp, 1, sizeof(sdp) - 1, f);
     fclose(f);
     sdp[n] = '\0';
-    static struct prism_sdp_session s;
+    struct prism_sdp_session *s = NULL;
     char reason[PRISM_SDP_REASON_LEN];
     assert_int_equal(prism_sdp_parse_offer(sdp, n, &s, reason, sizeof(reason)), 0);
+    prism_sdp_session_free(s);
     char *udp = strstr(strstr(sdp, "a=candidate:"), " udp ");
     assert_non_null(udp);
     memcpy(udp, " UDX ", 5);

@@ -2,7 +2,9 @@
  * hand-written Firefox/Safari ones parse with the expected fields; the
  * relay's answers to them parse back; the subscribe offer writer reproduces
  * its golden and a captured Chromium answer to it parses; malformed inputs
- * are refused with their reason. Goldens: tests/data/sdp (README.md there).
+ * are refused with their reason; the reduced copy a pending publish keeps
+ * writes the same answer as the whole session. Goldens: tests/data/sdp
+ * (README.md there).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 
 #include "relay/base/error.h"
 #include "relay/wire/sdp.h"
+#include "relay/wire/sdp_internal.h"
 
 #ifndef PRISM_SDP_DATA
 #define PRISM_SDP_DATA "tests/data/sdp"
@@ -23,10 +26,11 @@
 
 #define BUF_BYTES (4u * 1024 * 1024)
 
-static char *in_buf;  /* a golden as read */
-static char *mod_buf; /* a golden after an edit */
-static char *out_buf; /* what a writer wrote */
-static struct prism_sdp_session *sess, *back;
+static char *in_buf;                          /* a golden as read */
+static char *mod_buf;                         /* a golden after an edit */
+static char *out_buf;                         /* what a writer wrote */
+static char *out2_buf;                        /* what a writer wrote from a reduced copy */
+static struct prism_sdp_session *sess, *back; /* the last parse results, or NULL */
 static char reason[PRISM_SDP_REASON_LEN];
 
 static const char *relay_cands[] = {"candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host"};
@@ -48,9 +52,8 @@ static int setup(void **state)
     in_buf = malloc(BUF_BYTES);
     mod_buf = malloc(BUF_BYTES);
     out_buf = malloc(BUF_BYTES);
-    sess = malloc(sizeof(*sess));
-    back = malloc(sizeof(*back));
-    return in_buf && mod_buf && out_buf && sess && back ? 0 : -1;
+    out2_buf = malloc(BUF_BYTES);
+    return in_buf && mod_buf && out_buf && out2_buf ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -59,9 +62,33 @@ static int teardown(void **state)
     free(in_buf);
     free(mod_buf);
     free(out_buf);
-    free(sess);
-    free(back);
+    free(out2_buf);
+    prism_sdp_session_free(sess);
+    prism_sdp_session_free(back);
     return 0;
+}
+
+/* prism_sdp_parse_offer() into `*s`, freeing what it held. */
+static int parse_offer(struct prism_sdp_session **s, const char *sdp, size_t len, char *why,
+                       size_t why_len)
+{
+    prism_sdp_session_free(*s);
+    int err = prism_sdp_parse_offer(sdp, len, s, why, why_len);
+    if (err != 0)
+        assert_null(*s);
+    return err;
+}
+
+/* prism_sdp_parse_answer() into `*s`, freeing what it held. */
+static int parse_answer(struct prism_sdp_session **s, const char *sdp, size_t len,
+                        const struct prism_sdp_track *offered, size_t n_offered, char *why,
+                        size_t why_len)
+{
+    prism_sdp_session_free(*s);
+    int err = prism_sdp_parse_answer(sdp, len, offered, n_offered, s, why, why_len);
+    if (err != 0)
+        assert_null(*s);
+    return err;
 }
 
 static size_t load(const char *name)
@@ -115,14 +142,14 @@ static size_t drop_lines(size_t len, const char *prefix)
 static void parse_ok(const char *name)
 {
     size_t n = load(name);
-    int err = prism_sdp_parse_offer(in_buf, n, sess, reason, sizeof(reason));
+    int err = parse_offer(&sess, in_buf, n, reason, sizeof(reason));
     if (err != 0)
         fail_msg("%s: %s", name, reason);
 }
 
 static void refused(const char *sdp, size_t len, const char *want)
 {
-    assert_int_equal(prism_sdp_parse_offer(sdp, len, sess, reason, sizeof(reason)), PRISM_EBADSDP);
+    assert_int_equal(parse_offer(&sess, sdp, len, reason, sizeof(reason)), PRISM_EBADSDP);
     if (strstr(reason, want) == NULL)
         fail_msg("reason \"%s\" lacks \"%s\"", reason, want);
 }
@@ -154,6 +181,15 @@ static size_t answer_roundtrip(void)
     assert_int_equal(prism_sdp_negotiate(sess, reason, sizeof(reason)), 0);
     assert_int_equal(prism_sdp_write_answer(sess, &relay_local, out_buf, BUF_BYTES, &n), 0);
     assert_int_equal(strlen(out_buf), n);
+    /* what a pending publish keeps writes the very same answer */
+    struct prism_sdp_session *kept = NULL;
+    size_t n2 = 0;
+    assert_int_equal(prism_sdp_session_for_answer(sess, &kept), 0);
+    assert_int_equal(kept->n_candidates, 0);
+    assert_int_equal(prism_sdp_write_answer(kept, &relay_local, out2_buf, BUF_BYTES, &n2), 0);
+    prism_sdp_session_free(kept);
+    assert_int_equal(n2, n);
+    assert_memory_equal(out2_buf, out_buf, n);
     assert_null(strstr(out_buf, "a=ice-lite"));
     assert_non_null(strstr(out_buf, "a=setup:passive\r\n"));
     assert_non_null(strstr(out_buf, "a=ice-ufrag:PrSm\r\n"));
@@ -162,7 +198,7 @@ static size_t answer_roundtrip(void)
                                     "a=end-of-candidates\r\n"));
     memcpy(in_buf, out_buf, n + 1);
     size_t m = replace_all(n, "a=setup:passive", "a=setup:active");
-    int err = prism_sdp_parse_answer(mod_buf, m, NULL, 0, back, reason, sizeof(reason));
+    int err = parse_answer(&back, mod_buf, m, NULL, 0, reason, sizeof(reason));
     if (err != 0)
         fail_msg("own answer: %s", reason);
     assert_int_equal(back->n_media, sess->n_media);
@@ -257,6 +293,26 @@ static void test_chromium_av(void **state)
     assert_null(strstr(out_buf, "a=msid:"));
     assert_null(strstr(out_buf, "a=ssrc"));
     assert_int_equal(back->media[1].n_pts, 10);
+}
+
+/* A session costs about what its text does (the old fixed tables were
+ * 680 KB), and what a pending publish keeps is smaller still. */
+static void test_memory(void **state)
+{
+    (void)state;
+    size_t n = load("chromium-av-offer.sdp");
+    assert_int_equal(parse_offer(&sess, in_buf, n, reason, sizeof(reason)), 0);
+    size_t parsed = prism__sdp_session_bytes(sess);
+    assert_true(parsed < 2 * n + 4096);
+    assert_int_equal(prism_sdp_negotiate(sess, reason, sizeof(reason)), 0);
+    struct prism_sdp_session *kept = NULL;
+    assert_int_equal(prism_sdp_session_for_answer(sess, &kept), 0);
+    size_t reduced = prism__sdp_session_bytes(kept);
+    print_message("chromium-av-offer.sdp: %zu bytes of text, session %zu bytes, kept %zu\n", n,
+                  parsed, reduced);
+    assert_true(reduced < 3 * 1024);
+    assert_true(reduced < parsed / 3);
+    prism_sdp_session_free(kept);
 }
 
 static void test_chromium_audio(void **state)
@@ -381,8 +437,7 @@ static void demo_tracks(struct prism_sdp_track t[3])
                                              .apt = -1};
     t[0].n_pts = 1;
     t[0].exts[0] = (struct prism_sdp_extmap){1, "urn:ietf:params:rtp-hdrext:ssrc-audio-level"};
-    t[0].exts[1] = (struct prism_sdp_extmap){3, ""};
-    snprintf(t[0].exts[1].uri, sizeof(t[0].exts[1].uri), "%s", twcc);
+    t[0].exts[1] = (struct prism_sdp_extmap){3, twcc};
     t[0].exts[2] = (struct prism_sdp_extmap){4, "urn:ietf:params:rtp-hdrext:sdes:mid"};
     t[0].n_exts = 3;
     t[0].ssrc = 1001;
@@ -396,8 +451,7 @@ static void demo_tracks(struct prism_sdp_track t[3])
     t[1].pts[1] = (struct prism_sdp_payload){
         .pt = 97, .name = "rtx", .clock_hz = 90000, .channels = 1, .fmtp = "apt=96", .apt = 96};
     t[1].n_pts = 2;
-    t[1].exts[0] = (struct prism_sdp_extmap){3, ""};
-    snprintf(t[1].exts[0].uri, sizeof(t[1].exts[0].uri), "%s", twcc);
+    t[1].exts[0] = (struct prism_sdp_extmap){3, twcc};
     t[1].exts[1] = (struct prism_sdp_extmap){4, "urn:ietf:params:rtp-hdrext:sdes:mid"};
     t[1].exts[2] =
         (struct prism_sdp_extmap){2, "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"};
@@ -432,14 +486,14 @@ static void test_subscribe_offer(void **state)
     assert_null(strstr(out_buf, "a=ssrc:3002"));
 
     /* and it parses as an offer (the relay never parses its own, but peers do) */
-    assert_int_equal(prism_sdp_parse_offer(out_buf, n, sess, reason, sizeof(reason)), 0);
+    assert_int_equal(parse_offer(&sess, out_buf, n, reason, sizeof(reason)), 0);
     assert_int_equal(sess->n_media, 3);
     assert_false(sess->media[2].accepted);
     assert_string_equal(sess->media[1].msid_stream, "alice@acme:1");
 
     /* Chromium's answer to it */
     g = load("chromium-answer-to-relay-offer.sdp");
-    int err = prism_sdp_parse_answer(in_buf, g, t, 3, back, reason, sizeof(reason));
+    int err = parse_answer(&back, in_buf, g, t, 3, reason, sizeof(reason));
     if (err != 0)
         fail_msg("chromium answer: %s", reason);
     assert_int_equal(back->setup, PRISM_SDP_SETUP_ACTIVE);
@@ -452,16 +506,14 @@ static void test_subscribe_offer(void **state)
 
     /* the same answer against an offer it does not match */
     t[2].state = PRISM_SDP_TRACK_SEND;
-    assert_int_equal(prism_sdp_parse_answer(in_buf, g, t, 2, back, reason, sizeof(reason)),
-                     PRISM_EBADSDP);
+    assert_int_equal(parse_answer(&back, in_buf, g, t, 2, reason, sizeof(reason)), PRISM_EBADSDP);
     assert_non_null(strstr(reason, "answer has 3 m-lines, the offer had 2"));
     snprintf(t[1].mid, sizeof(t[1].mid), "zz");
-    assert_int_equal(prism_sdp_parse_answer(in_buf, g, t, 3, back, reason, sizeof(reason)),
-                     PRISM_EBADSDP);
+    assert_int_equal(parse_answer(&back, in_buf, g, t, 3, reason, sizeof(reason)), PRISM_EBADSDP);
     assert_non_null(strstr(reason, "mid v1, the offer had zz"));
     /* setup:passive in an answer */
     size_t m = replace_all(g, "a=setup:active", "a=setup:passive");
-    assert_int_equal(prism_sdp_parse_answer(mod_buf, m, NULL, 0, back, reason, sizeof(reason)),
+    assert_int_equal(parse_answer(&back, mod_buf, m, NULL, 0, reason, sizeof(reason)),
                      PRISM_EBADSDP);
     assert_non_null(strstr(reason, "setup:passive"));
 }
@@ -482,7 +534,7 @@ static void test_subscribe_empty(void **state)
     assert_non_null(strstr(out_buf, "m=audio 9 "));
     assert_non_null(strstr(out_buf, "a=inactive\r\n"));
     g = load("chromium-answer-to-empty-offer.sdp");
-    assert_int_equal(prism_sdp_parse_answer(in_buf, g, &t, 1, back, reason, sizeof(reason)), 0);
+    assert_int_equal(parse_answer(&back, in_buf, g, &t, 1, reason, sizeof(reason)), 0);
     assert_true(back->media[0].accepted);
     assert_int_equal(back->media[0].dir, PRISM_SDP_DIR_INACTIVE);
 }
@@ -613,10 +665,10 @@ static void test_refusals(void **state)
     /* a reason buffer of 1 byte stays a valid empty string; NULL is fine */
     char tiny[1] = {'x'};
     m = drop_lines(n, "a=group:BUNDLE");
-    assert_int_equal(prism_sdp_parse_offer(mod_buf, m, sess, tiny, sizeof(tiny)), PRISM_EBADSDP);
+    assert_int_equal(parse_offer(&sess, mod_buf, m, tiny, sizeof(tiny)), PRISM_EBADSDP);
     assert_int_equal(tiny[0], '\0');
-    assert_int_equal(prism_sdp_parse_offer(mod_buf, m, sess, NULL, 0), PRISM_EBADSDP);
-    assert_int_equal(prism_sdp_parse_offer(NULL, 0, sess, NULL, 0), PRISM_EINVAL);
+    assert_int_equal(parse_offer(&sess, mod_buf, m, NULL, 0), PRISM_EBADSDP);
+    assert_int_equal(parse_offer(&sess, NULL, 0, NULL, 0), PRISM_EINVAL);
 }
 
 static void test_line_endings(void **state)
@@ -624,7 +676,7 @@ static void test_line_endings(void **state)
     (void)state;
     size_t n = load("chromium-av-offer.sdp");
     size_t m = replace_all(n, "\r\n", "\n");
-    assert_int_equal(prism_sdp_parse_offer(mod_buf, m, sess, reason, sizeof(reason)), 0);
+    assert_int_equal(parse_offer(&sess, mod_buf, m, reason, sizeof(reason)), 0);
     assert_int_equal(sess->n_media, 2);
     assert_string_equal(sess->media[1].mid, "1");
     assert_string_equal(sess->ice_pwd, "5FvKfmd1gf8II4a3tCAsIVTI");
@@ -635,6 +687,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chromium_av),
         cmocka_unit_test(test_chromium_audio),
+        cmocka_unit_test(test_memory),
         cmocka_unit_test(test_chromium_simulcast),
         cmocka_unit_test(test_chromium_datachannel),
         cmocka_unit_test(test_aiortc),
