@@ -54,20 +54,6 @@ static int connect_unix(const char *path)
     return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Reads until `lines` newlines were seen; counts replies carrying "error"
  * (the 6 bytes kept from the previous chunk catch a key split across reads). */
 static int read_replies(int fd, long lines, long *errors)
@@ -202,7 +188,7 @@ int prism_bench_control(int argc, char **argv)
                         "\"params\":{\"tenant\":\"bench\",\"limits\":{\"max_bubbles\":0,"
                         "\"max_peers\":0}}}\n";
     long errors = 0;
-    if (write_all(fd, setup, strlen(setup)) != 0 || read_replies(fd, 1, &errors) != 0)
+    if (prism_bench_send_all(fd, setup, strlen(setup)) != 0 || read_replies(fd, 1, &errors) != 0)
         return 1;
     errors = 0;
 
@@ -216,8 +202,10 @@ int prism_bench_control(int argc, char **argv)
         size_t len = 0;
         for (long c = 0; c < n; c++)
             len += format_cycle(batch + len, (size_t)o.window * 2048 - len, sent + c);
-        rc =
-            write_all(fd, batch, len) == 0 && read_replies(fd, n * CYCLE_LEN, &errors) == 0 ? 0 : 1;
+        rc = prism_bench_send_all(fd, batch, len) == 0 &&
+                     read_replies(fd, n * CYCLE_LEN, &errors) == 0
+                 ? 0
+                 : 1;
         sent += n;
     }
     double wall = now_s() - t0;

@@ -1,5 +1,6 @@
 /* prism-bench: blocking HTTP/1.1 client (see http.h). */
 #include "bench/http.h"
+#include "bench/proc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,20 +52,6 @@ static int http_connect(struct prism_bench_http *c)
         return -1;
     }
     c->fd = fd;
-    return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
     return 0;
 }
 
@@ -120,8 +107,8 @@ int prism_bench_http_request(struct prism_bench_http *c, const char *method, con
                      "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n"
                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                      method, path, c->host, c->port, blen);
-    if (h < 0 || (size_t)h >= sizeof(req) || write_all(c->fd, req, (size_t)h) != 0 ||
-        (blen && write_all(c->fd, body, blen) != 0))
+    if (h < 0 || (size_t)h >= sizeof(req) || prism_bench_send_all(c->fd, req, (size_t)h) != 0 ||
+        (blen && prism_bench_send_all(c->fd, body, blen) != 0))
         return -1;
     struct buf b = {0};
     char *end = NULL;

@@ -2,6 +2,7 @@
 #include "bench/proc.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -207,4 +208,18 @@ void prism_bench_relay_dir_remove(const char *dir)
         unlink(path);
     }
     rmdir(dir);
+}
+
+int prism_bench_send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

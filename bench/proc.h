@@ -76,4 +76,9 @@ int prism_bench_relay_stop(pid_t pid);
  * (control.sock, prism-audit.log, prism.out). */
 void prism_bench_relay_dir_remove(const char *dir);
 
+/* Sends all `n` bytes at `p` on the stream socket `fd` (retrying short
+ * writes and EINTR; never raises SIGPIPE). Returns 0, or -1 when the
+ * socket failed or closed. */
+int prism_bench_send_all(int fd, const char *p, size_t n);
+
 #endif
