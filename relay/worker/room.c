@@ -12,10 +12,10 @@
  *   feedback.c   the policies behind those, pure
  *
  * Consumers are derived state: each subscriber keeps the routes the control
- * thread gave it, and sync_consumers() makes a room's consumers match every
- * subscriber's routes whenever a peer's tracks or routes change or a peer
- * leaves. That runs on control messages only, O(peers x routes x consumers
- * of one subscriber).
+ * thread gave it. New routes sync that subscriber's consumers (sync_sub,
+ * O(routes + consumers)); new tracks sync every subscriber's, since any may
+ * route to them; a peer that leaves takes its producers and consumers out
+ * of the router with it. Control messages only, never per packet.
  *
  * Dominant speaker: audio packets' RFC 6464 levels (a header the relay reads
  * anyway; never the payload) are metered per track and, once a second, the
@@ -50,43 +50,38 @@ struct peer *prism__room_peer(struct room *room, uint64_t handle)
 
 /* --- consumers from routes ------------------------------------------------------ */
 
-/* Marks for sync_sub(): consumers found in the routes survive. */
-struct wanted {
-    struct prism_consumer *c;
-    bool keep;
-};
-
 /* Makes `sub`'s consumers match its routes: keeps those still routed, adds
- * the missing ones whose producer exists, removes the rest. */
+ * the missing ones whose producer exists, removes the rest. A subscriber's
+ * relay SSRCs are unique, so its consumers are indexed by SSRC for the
+ * match: O(routes + consumers). */
 static void sync_sub(struct peer *sub)
 {
     struct room *room = sub->room;
-    size_t n = 0;
+    GHashTable *stale = g_hash_table_new(g_direct_hash, g_direct_equal); /* ssrc -> consumer */
     for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c))
-        n++;
-    struct wanted *have = n > 0 ? calloc(n, sizeof(*have)) : NULL;
-    PRISM_CHECK(n == 0 || have != NULL);
-    n = 0;
-    for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c))
-        have[n++].c = c;
+        g_hash_table_insert(stale, GUINT_TO_POINTER(prism_consumer_ssrc(c)), c);
     for (size_t r = 0; r < sub->n_routes; r++) {
         const struct prism_route_desc *rd = &sub->routes[r];
         struct prism_producer *p =
             prism_router_producer_find(room->router, rd->publisher, rd->track);
         if (p == NULL)
             continue;
-        bool found = false;
-        for (size_t i = 0; i < n && !found; i++)
-            if (!have[i].keep && prism_consumer_producer(have[i].c) == p &&
-                prism_consumer_ssrc(have[i].c) == rd->ssrc)
-                found = have[i].keep = true;
-        if (!found)
-            (void)prism_router_consumer_add(&sub->out, sub->handle, p, rd->ssrc);
+        struct prism_consumer *c = g_hash_table_lookup(stale, GUINT_TO_POINTER(rd->ssrc));
+        if (c == NULL) {
+            (void)prism_router_consumer_add(&sub->out, p, rd->ssrc);
+            continue;
+        }
+        /* Still routed; an SSRC that now names another track is that
+         * consumer's new source, continuous for the subscriber. */
+        if (prism_consumer_producer(c) == p || prism_router_consumer_switch(c, p) == 0)
+            g_hash_table_remove(stale, GUINT_TO_POINTER(rd->ssrc));
     }
-    for (size_t i = 0; i < n; i++)
-        if (!have[i].keep)
-            prism_router_consumer_remove(have[i].c);
-    free(have);
+    GHashTableIter it; /* what is left is no longer routed */
+    gpointer value;
+    g_hash_table_iter_init(&it, stale);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        prism_router_consumer_remove(value);
+    g_hash_table_destroy(stale);
 }
 
 static void sync_consumers(struct room *room)
@@ -127,7 +122,8 @@ static struct peer *peer_get(struct prism_rooms *rooms, const struct prism_worke
     p->pub.peer = p->sub.peer = p;
     p->sub.subscribe = true;
     p->rtcp_ssrc = random_ssrc();
-    prism_router_sub_init(room->router, &p->out, &(struct prism_router_sink){sink_send, p});
+    prism_router_sub_init(room->router, &p->out, p->handle,
+                          &(struct prism_router_sink){sink_send, p});
     g_hash_table_insert(room->peers, &p->handle, p);
     g_hash_table_insert(rooms->peers, &p->handle, p);
     return p;
@@ -162,8 +158,7 @@ static void peer_remove(struct prism_rooms *rooms, struct peer *p)
         room->speaker = 0;
     g_hash_table_remove(rooms->peers, &p->handle);
     g_hash_table_remove(room->peers, &p->handle);
-    peer_free(p);
-    sync_consumers(room);
+    peer_free(p); /* its producers and consumers leave the router with it */
 }
 
 /* TRACKS: the peer's tracks are replaced; a track whose handle stays keeps
@@ -227,7 +222,7 @@ static void set_routes(struct peer *p, const struct prism_msg_routes *msg)
         PRISM_CHECK(p->routes != NULL);
         memcpy(p->routes, msg->routes, p->n_routes * sizeof(*p->routes));
     }
-    sync_consumers(p->room);
+    sync_sub(p);
     if (p->sub.t != NULL && prism_transport_status(p->sub.t) == PRISM_TRANSPORT_CONNECTED)
         prism__subscriber_wants_keyframes(p);
 }

@@ -111,10 +111,10 @@ void prism_router_free(struct prism_router *r)
 
 /* --- subscribers and consumers ---------------------------------------------- */
 
-void prism_router_sub_init(struct prism_router *r, struct prism_router_sub *sub,
+void prism_router_sub_init(struct prism_router *r, struct prism_router_sub *sub, uint64_t peer,
                            const struct prism_router_sink *sink)
 {
-    *sub = (struct prism_router_sub){.router = r, .sink = *sink};
+    *sub = (struct prism_router_sub){.router = r, .peer = peer, .sink = *sink};
     r->n_subs++;
 }
 
@@ -159,11 +159,10 @@ static bool attach(struct prism_consumer *c, struct prism_producer *p)
 }
 
 struct prism_consumer *prism_router_consumer_add(struct prism_router_sub *sub,
-                                                 uint64_t self_publisher, struct prism_producer *p,
-                                                 uint32_t ssrc)
+                                                 struct prism_producer *p, uint32_t ssrc)
 {
     if (sub->router == NULL || p->router != sub->router || p->removed ||
-        p->publisher == self_publisher || ssrc == 0)
+        p->publisher == sub->peer || ssrc == 0)
         return NULL;
     struct prism_consumer *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -196,7 +195,7 @@ void prism_router_consumer_remove(struct prism_consumer *c)
 int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer *p)
 {
     struct prism_router *r = c->producer->router;
-    if (p->router != r || p->removed || c->removed)
+    if (p->router != r || p->removed || c->removed || p->publisher == c->sub->peer)
         return PRISM_EINVAL;
     if (p == c->producer)
         return 0;

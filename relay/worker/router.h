@@ -55,6 +55,7 @@ struct prism_router_sink {
  * Fields are the router's, read-only to others. */
 struct prism_router_sub {
     struct prism_router *router;      /* the router it belongs to */
+    uint64_t peer;                    /* the subscriber's peer handle: never fed its own tracks */
     struct prism_router_sink sink;    /* copied at init */
     struct prism_consumer *consumers; /* its consumers, linked by sub_next */
     uint64_t drop_egress;             /* packets it missed: the pool was empty */
@@ -68,8 +69,8 @@ struct prism_router *prism_router_new(struct prism_egress *eg);
  * must have been deinitialised first (checked). Accepts NULL. */
 void prism_router_free(struct prism_router *r);
 
-/* Makes `sub` a subscriber of `r` writing to `sink`. */
-void prism_router_sub_init(struct prism_router *r, struct prism_router_sub *sub,
+/* Makes `sub` a subscriber of `r` for peer `peer`, writing to `sink`. */
+void prism_router_sub_init(struct prism_router *r, struct prism_router_sub *sub, uint64_t peer,
                            const struct prism_router_sink *sink);
 
 /* Removes every consumer of `sub`; the storage is the caller's again. */
@@ -96,20 +97,19 @@ size_t prism_producer_consumers(const struct prism_producer *p);
 
 /* Adds a consumer of `p` for `sub`, sending as `ssrc` (the relay's SSRC
  * toward that subscriber, non-zero). Returns NULL when `p` and `sub` belong
- * to different routers, when `sub` would consume its own publisher's track
- * (`self_publisher` names the subscriber's peer), for ssrc 0, or on
- * allocation failure. */
+ * to different routers, when `p` is the subscriber's own track, for ssrc 0,
+ * or on allocation failure. */
 struct prism_consumer *prism_router_consumer_add(struct prism_router_sub *sub,
-                                                 uint64_t self_publisher, struct prism_producer *p,
-                                                 uint32_t ssrc);
+                                                 struct prism_producer *p, uint32_t ssrc);
 
 /* Removes `c` (deferred while a forward runs). */
 void prism_router_consumer_remove(struct prism_consumer *c);
 
 /* Moves `c` to another producer of the same router (the subscriber now gets
  * that track in place of the old one): what it sends stays continuous in
- * sequence number, timestamp and picture id. Returns 0, or PRISM_EINVAL
- * (another router's producer). */
+ * sequence number, timestamp and picture id. Returns 0, PRISM_EINVAL
+ * (another router's producer, or the subscriber's own track) or
+ * PRISM_ENOMEM (it stays on its old producer). */
 int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer *p);
 
 /* A paused consumer forwards nothing; resuming continues the sequence

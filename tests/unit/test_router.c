@@ -73,7 +73,8 @@ static int setup(void **state)
     f->r = prism_router_new(f->eg);
     assert_non_null(f->r);
     for (int i = 0; i < 4; i++)
-        prism_router_sub_init(f->r, &f->subs[i], &(struct prism_router_sink){sink, &f->got[i]});
+        prism_router_sub_init(f->r, &f->subs[i], (uint64_t)i + 2,
+                              &(struct prism_router_sink){sink, &f->got[i]});
     F = f;
     *state = f;
     return 0;
@@ -170,16 +171,17 @@ static void test_fan_out(void **state)
 {
     struct fixture *f = *state;
     struct prism_track_desc d = video_track(7, 0x1000);
-    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    /* Published by peer 2, the peer of subs[0]. */
+    struct prism_producer *p = prism_router_producer_add(f->r, 2, &d, NULL);
     assert_non_null(p);
-    assert_null(prism_router_producer_add(f->r, 1, &d, NULL)); /* same track twice */
-    assert_ptr_equal(prism_router_producer_find(f->r, 1, 7), p);
-    assert_null(prism_router_producer_find(f->r, 2, 7)); /* another publisher's */
-    /* The publisher (peer 1) never consumes its own track; ssrc 0 is refused. */
-    assert_null(prism_router_consumer_add(&f->subs[0], 1, p, 0xA));
-    assert_null(prism_router_consumer_add(&f->subs[1], 2, p, 0));
+    assert_null(prism_router_producer_add(f->r, 2, &d, NULL)); /* same track twice */
+    assert_ptr_equal(prism_router_producer_find(f->r, 2, 7), p);
+    assert_null(prism_router_producer_find(f->r, 3, 7)); /* another publisher's */
+    /* A peer never consumes its own track; ssrc 0 is refused. */
+    assert_null(prism_router_consumer_add(&f->subs[0], p, 0xA));
+    assert_null(prism_router_consumer_add(&f->subs[1], p, 0));
     for (int i = 1; i < 4; i++)
-        assert_non_null(prism_router_consumer_add(&f->subs[i], (uint64_t)i + 1, p, 0xA0u + i));
+        assert_non_null(prism_router_consumer_add(&f->subs[i], p, 0xA0u + i));
     assert_int_equal(prism_producer_consumers(p), 3);
 
     struct pkt k;
@@ -209,7 +211,7 @@ static void test_switch_keeps_continuity(void **state)
     struct prism_track_desc da = video_track(1, 0x1111), db = video_track(2, 0x2222);
     struct prism_producer *a = prism_router_producer_add(f->r, 10, &da, NULL);
     struct prism_producer *b = prism_router_producer_add(f->r, 11, &db, NULL);
-    struct prism_consumer *c = prism_router_consumer_add(&f->subs[0], 99, a, 0xC0FFEE);
+    struct prism_consumer *c = prism_router_consumer_add(&f->subs[0], a, 0xC0FFEE);
     assert_non_null(c);
     struct pkt k;
     for (uint16_t i = 0; i < 5; i++) {
@@ -253,6 +255,11 @@ static void test_switch_keeps_continuity(void **state)
     struct prism_producer *x = prism_router_producer_add(other, 12, &da, NULL);
     assert_int_equal(prism_router_consumer_switch(c, x), PRISM_EINVAL);
     prism_router_free(other);
+    /* Nor to the subscriber's own track (subs[0] is peer 2). */
+    struct prism_track_desc own = video_track(8, 0x8888);
+    struct prism_producer *mine = prism_router_producer_add(f->r, 2, &own, NULL);
+    assert_int_equal(prism_router_consumer_switch(c, mine), PRISM_EINVAL);
+    assert_ptr_equal(prism_consumer_producer(c), b);
 }
 
 static void test_pause_resume(void **state)
@@ -260,8 +267,8 @@ static void test_pause_resume(void **state)
     struct fixture *f = *state;
     struct prism_track_desc d = video_track(3, 0x77);
     struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
-    struct prism_consumer *c0 = prism_router_consumer_add(&f->subs[0], 2, p, 0x100);
-    assert_non_null(prism_router_consumer_add(&f->subs[1], 3, p, 0x101));
+    struct prism_consumer *c0 = prism_router_consumer_add(&f->subs[0], p, 0x100);
+    assert_non_null(prism_router_consumer_add(&f->subs[1], p, 0x101));
     struct pkt k;
     make(&k, 0x77, 10, 100, 1, true, 0, 0);
     prism_router_forward(f->r, p, &k.p);
@@ -289,7 +296,7 @@ static void test_remove_during_fan_out(void **state)
     struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
     struct prism_consumer *cs[3];
     for (int i = 0; i < 3; i++)
-        cs[i] = prism_router_consumer_add(&f->subs[i], (uint64_t)i + 2, p, 0x200u + i);
+        cs[i] = prism_router_consumer_add(&f->subs[i], p, 0x200u + i);
     /* The first sink called removes a consumer that may be later in the loop. */
     struct pkt k;
     make(&k, 0x55, 1, 1, 1, true, 0, 0);
@@ -318,16 +325,16 @@ static void test_isolation(void **state)
     struct prism_router *r2 = prism_router_new(f->eg);
     struct prism_router_sub sub2;
     struct got got2 = {0};
-    prism_router_sub_init(r2, &sub2, &(struct prism_router_sink){sink, &got2});
+    prism_router_sub_init(r2, &sub2, 2, &(struct prism_router_sink){sink, &got2});
     struct prism_track_desc d = video_track(5, 0x99);
     struct prism_producer *p1 = prism_router_producer_add(f->r, 1, &d, NULL);
     struct prism_producer *p2 = prism_router_producer_add(r2, 1, &d, NULL);
     assert_non_null(p1);
     assert_non_null(p2);
     /* A consumer never links a subscriber to another router's producer. */
-    assert_null(prism_router_consumer_add(&sub2, 2, p1, 0x300));
-    assert_null(prism_router_consumer_add(&f->subs[0], 2, p2, 0x301));
-    assert_non_null(prism_router_consumer_add(&f->subs[0], 2, p1, 0x302));
+    assert_null(prism_router_consumer_add(&sub2, p1, 0x300));
+    assert_null(prism_router_consumer_add(&f->subs[0], p2, 0x301));
+    assert_non_null(prism_router_consumer_add(&f->subs[0], p1, 0x302));
     struct pkt k;
     make(&k, 0x99, 1, 1, 1, true, 0, 0);
     assert_int_equal(prism_router_forward(f->r, p1, &k.p), 1);
@@ -343,7 +350,7 @@ static void test_pool_empty_and_layers(void **state)
     struct fixture *f = *state;
     struct prism_track_desc d = video_track(6, 0x42);
     struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
-    struct prism_consumer *c = prism_router_consumer_add(&f->subs[0], 2, p, 0x400);
+    struct prism_consumer *c = prism_router_consumer_add(&f->subs[0], p, 0x400);
     uint8_t *held[POOL];
     for (int i = 0; i < POOL; i++)
         held[i] = prism_egress_buf_get(f->eg);
