@@ -13,9 +13,14 @@ qualityLimitationReason and the candidate pair's availableOutgoingBitrate are
 logged each poll. Passes once the stream is 640 px wide, above 350 kbps (the
 fake camera's simple picture needs ~480 kbps at 640x480, whatever the
 estimate), not limited by bandwidth, with an estimate
-(availableOutgoingBitrate) of 1 Mbps or more; fails if after 30 s it is
+(availableOutgoingBitrate) of 500 kbps or more; fails if after 60 s it is
 still limited by bandwidth at <= 320 px wide, or has not got there. The
 subscriber must decode the publisher's frames meanwhile.
+
+The estimate's bar is what tells feedback from none (~84 kbps without it),
+not a speed: on a quiet machine the estimate passes 3 Mbps within seconds,
+but a loaded CI machine once held it at ~900 kbps for 30 s (a 1 Mbps bar
+failed there for nothing), so it is 500 kbps within a generous 60 s.
 
 Measured (loopback, Chromium headless): without feedback 320x240 at ~10 fps,
 ~30 kbps, "bandwidth", estimate ~84 kbps after 14 s; with it 640x480 at
@@ -35,11 +40,11 @@ webdriver.private_netns()
 import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
 
 BUBBLE = "it-bwe"
-DEADLINE_S = 30
+DEADLINE_S = 60
 POLL_S = 2
 WANT_WIDTH = 640
 WANT_KBPS = 350            # the fake camera's simple picture needs ~480 kbps at 640x480
-WANT_ESTIMATE_KBPS = 1000  # availableOutgoingBitrate: what the feedback drives
+WANT_ESTIMATE_KBPS = 500  # availableOutgoingBitrate: ~6x what it is without feedback
 
 # The publish connection is the demo's `call.pub` (a global binding of its
 # classic script). Its video outbound-rtp and selected candidate pair.
