@@ -31,12 +31,14 @@
 static struct track *find_track(struct peer *p, const struct prism_packet *pkt)
 {
     uint32_t ssrc = pkt->h.ssrc;
+    if (ssrc == 0)
+        return NULL; /* never: it would match a track whose SSRC is not known yet */
     for (size_t i = 0; i < p->n_tracks; i++)
         if (p->tracks[i].d.ssrc == ssrc)
             return &p->tracks[i];
     /* A track announced without SSRC (rid simulcast) is bound to the first
-     * stream whose mid extension names it; never to SSRC 0. */
-    if (!pkt->ext.has_mid || ssrc == 0)
+     * stream whose mid extension names it. */
+    if (!pkt->ext.has_mid)
         return NULL;
     for (size_t i = 0; i < p->n_tracks; i++) {
         struct track *tr = &p->tracks[i];
