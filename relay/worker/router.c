@@ -38,7 +38,6 @@ struct prism_producer {
     uint64_t publisher;                /* peer handle */
     void *owner;                       /* the worker's track */
     uint32_t clock_hz;                 /* 48000 audio, 90000 video */
-    uint8_t vp8_pt;                    /* PRISM_PT_NONE if not VP8 */
     struct prism_consumer **consumers; /* owned array */
     size_t n_consumers, cap_consumers;
     bool removed; /* removed during a forward: freed at its end */
@@ -266,7 +265,6 @@ struct prism_producer *prism_router_producer_add(struct prism_router *r, uint64_
     p->publisher = publisher;
     p->owner = owner;
     p->clock_hz = d->video ? 90000 : 48000;
-    p->vp8_pt = d->vp8_pt;
     g_hash_table_insert(r->producers, &p->track, p);
     return p;
 }
