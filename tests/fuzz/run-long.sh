@@ -1,0 +1,52 @@
+#!/bin/sh
+# Runs every fuzz target under libFuzzer (clang, ASan+UBSan) for SECONDS
+# each, starting from the repository's seed corpus, and prints a table of
+# targets, executions and findings.
+#   tests/fuzz/run-long.sh [SECONDS] [TARGET...]     (default 60 s, every target)
+# Builds into ./build-fuzz (-Dfuzzing=true). A target's corpus grows in
+# build-fuzz/corpus/NAME across runs; an input that crashes or breaks an
+# invariant is kept in build-fuzz/artifacts/NAME/ (copy it to the target's
+# seed folder under tests/data/ as a regression). Exits 1 if anything was
+# found. Needs clang (Debian's clang package).
+set -eu
+cd "$(dirname "$0")/../.."
+secs=${1:-60}
+[ $# -gt 0 ] && shift
+targets=${*:-"candidate control router rtcp rtp sdp tcc"}
+
+seeds() {
+    case "$1" in
+    candidate) echo tests/data/candidate ;;
+    control) echo tests/data/control ;;
+    sdp) echo tests/data/sdp ;;
+    rtp) echo tests/data/rtp ;;
+    rtcp) echo tests/data/rtcp ;;
+    tcc | router) echo tests/data/rtp tests/data/rtcp ;; # any bytes make a script
+    *) echo "run-long.sh: unknown target $1" >&2; exit 2 ;;
+    esac
+}
+
+dir=build-fuzz
+[ -f $dir/build.ninja ] ||
+    CC=clang meson setup $dir -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
+        --buildtype=debugoptimized >/dev/null
+for t in $targets; do ninja -C $dir "tests/fuzz/fuzz_$t" >/dev/null; done
+
+found=0
+printf '%-10s %8s %12s %9s\n' target seconds executions findings
+for t in $targets; do
+    corpus=$dir/corpus/$t
+    artifacts=$dir/artifacts/$t
+    mkdir -p "$corpus" "$artifacts"
+    for s in $(seeds "$t"); do cp -n "$s"/* "$corpus"/ 2>/dev/null || true; done
+    log=$dir/fuzz-$t.log
+    rc=0
+    UBSAN_OPTIONS=halt_on_error=1 "$dir/tests/fuzz/fuzz_$t" -max_total_time="$secs" \
+        -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    n=$(find "$artifacts" -type f | wc -l)
+    [ "$rc" -eq 0 ] || [ "$n" -gt 0 ] || n="rc $rc"
+    [ "$n" = 0 ] || found=1
+    printf '%-10s %8s %12s %9s\n' "$t" "$secs" "${execs:-?}" "$n"
+done
+exit $found
