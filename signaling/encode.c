@@ -50,20 +50,24 @@ json_t *prism_encode_counters(const struct prism_media_counters *c)
 {
     json_t *out = json_object();
     json_t *drops = json_object();
-    if (out == NULL || drops == NULL) {
+    json_t *rtx = json_object();
+    if (out == NULL || drops == NULL || rtx == NULL) {
         json_decref(out);
         json_decref(drops);
+        json_decref(rtx);
         return NULL;
     }
     /* A counter's group names the object it goes into. */
     json_t *into_TRAFFIC = out;
     json_t *into_DROP = drops;
+    json_t *into_RTX = rtx;
     int failed = 0;
 #define PUT_COUNTER(field, group, key)                                                             \
     failed |= json_object_set_new(into_##group, key, json_integer((json_int_t)c->field));
     PRISM_MEDIA_COUNTERS(PUT_COUNTER)
 #undef PUT_COUNTER
     failed |= json_object_set_new(out, "drops", drops);
+    failed |= json_object_set_new(out, "rtx", rtx);
     if (failed != 0) {
         json_decref(out);
         return NULL;

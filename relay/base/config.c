@@ -26,6 +26,7 @@ void prism_config_defaults(struct prism_config *cfg)
     cfg->workers = 0;
     cfg->port_min = 40000;
     cfg->port_max = 49999;
+    cfg->rtx_history = 256;
     cfg->tenant_defaults.max_bubbles = 1000;
     cfg->tenant_defaults.max_peers = 10000;
     cfg->tenant_defaults.max_kbps = 0;
@@ -105,6 +106,7 @@ static const struct key_spec keys[] = {
     {"media", "ports", KEY_PORTS, 0, 0, 0, 0},
     {"media", "advertise_ip", KEY_STR, FIELD(advertise_ip), 0, 0},
     {"media", "media_ip", KEY_IPS, FIELD(media_ips), 0, 0},
+    {"media", "rtx_history", KEY_SIZE, FIELD(rtx_history), 0, 4096},
     {"limits", "max_bubbles", KEY_U32, FIELD(tenant_defaults.max_bubbles), 0, UINT32_MAX},
     {"limits", "max_peers", KEY_U32, FIELD(tenant_defaults.max_peers), 0, UINT32_MAX},
     {"limits", "max_kbps", KEY_U32, FIELD(tenant_defaults.max_kbps), 0, UINT32_MAX},

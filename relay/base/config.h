@@ -59,6 +59,7 @@ struct prism_config {
     /* [media] */
     unsigned workers;            /* 0: one per core */
     uint16_t port_min, port_max; /* media port range */
+    size_t rtx_history;          /* packets a video track keeps for retransmissions, 0: none */
     char advertise_ip[64];       /* "" : the host candidates' own */
     size_t n_media_ips;          /* 0: every non-loopback interface */
     char media_ips[PRISM_CONFIG_MAX_MEDIA_IPS][64];

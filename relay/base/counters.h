@@ -5,7 +5,8 @@
  * signaling/, the JSON keys of stats.get. Adding a counter is one line here.
  *
  * A counter is X(field, group, key): `field` names the struct member,
- * `group` is TRAFFIC (a top-level stats.get key) or DROP (under "drops"),
+ * `group` is TRAFFIC (a top-level stats.get key), DROP (under "drops") or
+ * RTX (under "rtx"),
  * and `key` is the JSON key. Every counter is monotonic, uint64_t, and
  * touched by one thread only (the owning worker's) until it is copied into
  * an event.
@@ -25,7 +26,10 @@
     X(drop_srtp_replay, DROP, "srtp_replay") /* replayed or too old */                             \
     X(drop_malformed, DROP, "malformed")     /* truncated or bad headers */                        \
     X(drop_no_route, DROP, "no_route")       /* authentic, but no track has this SSRC */           \
-    X(drop_egress, DROP, "egress")           /* could not be queued or sent */
+    X(drop_egress, DROP, "egress")           /* could not be queued or sent */                     \
+    X(rtx_nacked, RTX, "nacked")             /* seqs subscribers' NACKs asked for */               \
+    X(rtx_sent, RTX, "sent")                 /* retransmissions sent (RFC 4588) */                 \
+    X(rtx_missed, RTX, "missed")             /* asked for, not in the history */
 
 struct prism_media_counters {
 #define PRISM__COUNTER_FIELD(field, group, key) uint64_t field;

@@ -20,10 +20,11 @@
  * credentials and candidates sit in one exact-size block. An idle publisher
  * costs a few hundred bytes here, and everything goes when it leaves.
  *
- * Downstream offers forward a track's codecs without rtx, with rtcp-fb
- * limited to PLI and FIR, and only the audio-level and abs-send-time header
- * extensions: the relay neither retransmits nor rewrites the mid/rid
- * extensions, so offering them would mislead the subscriber.
+ * Downstream offers forward a track's codecs (video with its rtx payload
+ * types and a relay RTX SSRC per line: the relay answers NACKs from its own
+ * history), rtcp-fb limited to NACK, PLI and FIR, and only the audio-level
+ * and abs-send-time header extensions: the relay does not rewrite the
+ * mid/rid extensions, so offering them would mislead the subscriber.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ struct line {
     enum prism_sdp_track_state state;
     bool removal_confirmed;            /* REMOVED and an answer acknowledged it: may be recycled */
     uint32_t ssrc;                     /* the relay's SSRC toward this subscriber */
+    uint32_t rtx_ssrc;                 /* its retransmissions' (RFC 4588), 0 if no rtx */
     uint64_t pub_peer;                 /* source: publisher peer handle, 0 for none */
     uint64_t track;                    /* source: track handle */
     const struct prism_codecs *codecs; /* the source's set (reference held); NULL: placeholder */
@@ -356,9 +358,14 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
         d->audio_level_ext_id = t->audio_level_ext_id;
         d->tcc_ext_id = t->tcc_ext_id;
         d->vp8_pt = PRISM_PT_NONE;
-        for (size_t p = 0; p < t->codecs->n_pts; p++)
-            if (g_ascii_strcasecmp(t->codecs->pts[p].name, "VP8") == 0)
-                d->vp8_pt = (uint8_t)t->codecs->pts[p].pt;
+        for (size_t p = 0; p < t->codecs->n_pts; p++) {
+            const struct prism_sdp_payload *pl = &t->codecs->pts[p];
+            if (g_ascii_strcasecmp(pl->name, "VP8") == 0)
+                d->vp8_pt = (uint8_t)pl->pt;
+            if (payload_is_rtx(pl) && pl->apt < 128 && d->n_rtx_pts < PRISM_MEDIA_MAX_RTX_PTS)
+                d->rtx_pts[d->n_rtx_pts++] =
+                    (struct prism_rtx_pt){(uint8_t)pl->apt, (uint8_t)pl->pt};
+        }
         snprintf(d->mid, sizeof(d->mid), "%s", t->mid);
     }
     msg->n_tracks = n;
@@ -403,12 +410,14 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
         struct prism_sdp_payload pts[PRISM_SDP_MAX_TRACK_PT];
         struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
         size_t n_pts = 0, n_exts = 0;
+        /* Video keeps its rtx payload types (the relay retransmits from its
+         * own history under them, RFC 4588) and offers nack; audio neither. */
         for (size_t p = 0; p < sec->n_pts && n_pts < PRISM_SDP_MAX_TRACK_PT; p++) {
-            if (payload_is_rtx(&sec->pts[p]))
+            if (payload_is_rtx(&sec->pts[p]) && !t->video)
                 continue;
             pts[n_pts] = sec->pts[p];
-            pts[n_pts].fb &= PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR;
-            if (!t->video)
+            pts[n_pts].fb &= PRISM_SDP_FB_NACK | PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR;
+            if (!t->video || payload_is_rtx(&sec->pts[p]))
                 pts[n_pts].fb = 0;
             n_pts++;
         }
@@ -565,10 +574,18 @@ static uint32_t fresh_ssrc(const struct mpeer *sub)
         uint32_t v = (uint32_t)random_u64();
         bool used = v == 0;
         for (size_t i = 0; i < sub->n_lines && !used; i++)
-            used = sub->lines[i].ssrc == v;
+            used = sub->lines[i].ssrc == v || sub->lines[i].rtx_ssrc == v;
         if (!used)
             return v;
     }
+}
+
+static bool codecs_have_rtx(const struct prism_codecs *c)
+{
+    for (size_t p = 0; c != NULL && p < c->n_pts; p++)
+        if (payload_is_rtx(&c->pts[p]))
+            return true;
+    return false;
 }
 
 static void fill_line(struct line *l, const struct mpeer *sub, const struct source *src)
@@ -578,7 +595,10 @@ static void fill_line(struct line *l, const struct mpeer *sub, const struct sour
     l->pub_peer = src->pub->handle;
     l->track = src->track->handle;
     l->ssrc = fresh_ssrc(sub);
+    l->rtx_ssrc = 0;
     l->codecs = prism_codecs_ref(src->track->codecs);
+    if (codecs_have_rtx(l->codecs))
+        l->rtx_ssrc = fresh_ssrc(sub);
     l->removal_confirmed = false;
 }
 
@@ -695,6 +715,7 @@ static void build_tracks(struct prism_media *m, const struct mpeer *sub,
         t->kind = l->kind;
         t->state = l->state;
         t->ssrc = l->state == PRISM_SDP_TRACK_SEND ? l->ssrc : 0;
+        t->rtx_ssrc = l->state == PRISM_SDP_TRACK_SEND ? l->rtx_ssrc : 0;
         const char *peer_id = "-";
         const struct pub_track *src = line_source(m, l, &peer_id);
         if (src == NULL)
@@ -887,6 +908,18 @@ static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
     complete_subscribe(m, mp, &done);
 }
 
+/* Whether the subscriber's answer kept an rtx payload type and nack: then
+ * the relay answers its NACKs with retransmissions. */
+static bool answer_wants_rtx(const struct prism_sdp_media *sec)
+{
+    bool rtx = false, nack = false;
+    for (size_t p = 0; p < sec->n_pts; p++) {
+        rtx = rtx || payload_is_rtx(&sec->pts[p]);
+        nack = nack || (sec->pts[p].fb & PRISM_SDP_FB_NACK) != 0;
+    }
+    return rtx && nack;
+}
+
 int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const char *answer,
                        uint64_t revision, char *msg, size_t msg_len)
 {
@@ -922,8 +955,8 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
         if (l->state == PRISM_SDP_TRACK_REMOVED)
             l->removal_confirmed = true;
         if (l->state == PRISM_SDP_TRACK_SEND && l->pub_peer != 0 && s->media[i].accepted)
-            routes->routes[routes->n_routes++] =
-                (struct prism_route_desc){l->pub_peer, l->track, l->ssrc};
+            routes->routes[routes->n_routes++] = (struct prism_route_desc){
+                l->pub_peer, l->track, l->ssrc, answer_wants_rtx(&s->media[i]) ? l->rtx_ssrc : 0};
     }
     prism_sdp_session_free(s);
     post(m, peer, &routes->h);

@@ -79,6 +79,14 @@ struct prism_msg_candidate {
     char candidate[PRISM_MEDIA_CAND_LEN];
 };
 
+#define PRISM_MEDIA_MAX_RTX_PTS 4 /* codecs of a track that have an rtx payload type */
+
+/* A codec's payload type and the one its retransmissions use (RFC 4588 apt). */
+struct prism_rtx_pt {
+    uint8_t pt;
+    uint8_t rtx_pt;
+};
+
 /* A track a publisher sends, as negotiated on the control thread. */
 struct prism_track_desc {
     uint64_t handle; /* relay-wide unique */
@@ -93,6 +101,9 @@ struct prism_track_desc {
                                    transport-cc feedback, relay/wire/tcc.h) */
     uint8_t vp8_pt;             /* VP8's payload type, PRISM_PT_NONE if not negotiated:
                                    its picture ids are rewritten per subscriber */
+    struct prism_rtx_pt rtx_pts[PRISM_MEDIA_MAX_RTX_PTS]; /* for retransmissions toward
+                                                             subscribers that took rtx */
+    uint8_t n_rtx_pts;
 };
 
 /* TRACKS: what the peer publishes (replaces the previous set). */
@@ -108,6 +119,7 @@ struct prism_route_desc {
     uint64_t publisher; /* peer handle */
     uint64_t track;     /* track handle */
     uint32_t ssrc;      /* the relay's SSRC toward this subscriber */
+    uint32_t rtx_ssrc;  /* its retransmissions' SSRC; 0: the subscriber takes no rtx/nack */
 };
 
 /* ROUTES: what the peer receives (replaces the previous set). */

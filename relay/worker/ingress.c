@@ -18,7 +18,9 @@
  *
  * A subscriber's RTCP (on_rtcp of its subscribe transport): each PLI or FIR
  * names the relay's SSRC of one of its own consumers; that consumer's
- * producer is the track to ask a keyframe of (throttled per track). A
+ * producer is the track to ask a keyframe of (throttled per track). Each
+ * generic NACK names one the same way; its lost packets are sent again from
+ * the track's history (router.c, RFC 4588). A
  * publisher's RTCP (SR, SDES) is consumed: its reports come from us.
  */
 #include <string.h>
@@ -110,6 +112,26 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
         prism_router_forward(p->room->router, tr->producer, &pkt);
 }
 
+/* A subscriber's generic NACK (RFC 4585 §6.2.1) for the stream it knows as
+ * item->media_ssrc: each lost sequence number is retransmitted from the
+ * track's history when that consumer took rtx. */
+static void nack_from_subscriber(struct peer *sub, const struct prism_rtcp_item *item)
+{
+    struct prism_consumer *c = prism_router_sub_find(&sub->out, item->media_ssrc);
+    if (c == NULL)
+        return;
+    size_t n = prism_rtcp_nack_count(item);
+    for (size_t i = 0; i < n; i++) {
+        uint16_t pid, blp;
+        if (prism_rtcp_nack_entry(item, i, &pid, &blp) != 0)
+            return;
+        prism_router_retransmit(c, pid);
+        for (unsigned b = 0; b < 16; b++)
+            if (blp & (1u << b))
+                prism_router_retransmit(c, (uint16_t)(pid + b + 1));
+    }
+}
+
 /* A subscriber asked for a keyframe of the stream it knows as `ssrc`. */
 static void keyframe_for_subscriber(struct peer *sub, uint32_t ssrc)
 {
@@ -129,7 +151,9 @@ void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len)
     while (prism_rtcp_next(&it, &item) == 0) {
         uint32_t ssrc;
         uint8_t seq_nr;
-        if (prism_rtcp_is_pli(&item))
+        if (prism_rtcp_nack_count(&item) > 0)
+            nack_from_subscriber(l->peer, &item);
+        else if (prism_rtcp_is_pli(&item))
             keyframe_for_subscriber(l->peer, item.media_ssrc);
         else if (prism_rtcp_fir_entry(&item, 0, &ssrc, &seq_nr) == 0)
             keyframe_for_subscriber(l->peer, ssrc);

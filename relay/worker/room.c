@@ -68,13 +68,18 @@ static void sync_sub(struct peer *sub)
             continue;
         struct prism_consumer *c = g_hash_table_lookup(stale, GUINT_TO_POINTER(rd->ssrc));
         if (c == NULL) {
-            (void)prism_router_consumer_add(&sub->out, p, rd->ssrc);
-            continue;
-        }
-        /* Still routed; an SSRC that now names another track is that
-         * consumer's new source, continuous for the subscriber. */
-        if (prism_consumer_producer(c) == p || prism_router_consumer_switch(c, p) == 0)
+            c = prism_router_consumer_add(&sub->out, p, rd->ssrc);
+        } else if (prism_consumer_producer(c) == p || prism_router_consumer_switch(c, p) == 0) {
+            /* Still routed; an SSRC that now names another track is that
+             * consumer's new source, continuous for the subscriber. */
             g_hash_table_remove(stale, GUINT_TO_POINTER(rd->ssrc));
+        } else {
+            c = NULL;
+        }
+        /* Retransmissions where the subscriber took rtx and the track has it
+         * (otherwise its NACKs go unanswered, as they did before). */
+        if (c != NULL && prism_consumer_set_rtx(c, rd->rtx_ssrc) != 0)
+            (void)prism_consumer_set_rtx(c, 0);
     }
     GHashTableIter it; /* what is left is no longer routed */
     gpointer value;
@@ -145,6 +150,9 @@ static void peer_free(struct peer *p)
     prism__link_close(&p->sub);
     p->room->closed.drop_no_route += p->drop_no_route;
     p->room->closed.drop_egress += p->out.drop_egress;
+    p->room->closed.rtx_nacked += p->out.rtx_nacked;
+    p->room->closed.rtx_sent += p->out.rtx_sent;
+    p->room->closed.rtx_missed += p->out.rtx_missed;
     prism_router_sub_deinit(&p->out);
     drop_tracks(p);
     free(p->routes);
@@ -276,7 +284,7 @@ static void room_open(struct prism_rooms *rooms, uint64_t handle)
     room->handle = handle;
     room->rooms = rooms;
     room->peers = g_hash_table_new(g_int64_hash, g_int64_equal);
-    room->router = prism_router_new(rooms->egress);
+    room->router = prism_router_new(rooms->egress, rooms->shared->cfg->rtx_history);
     PRISM_CHECK(room->router != NULL);
     g_hash_table_insert(rooms->rooms, &room->handle, room);
 }
@@ -373,6 +381,9 @@ void prism_rooms_tick(struct prism_rooms *rooms)
             add_link_counters(&ev->counters, &p->sub);
             ev->counters.drop_no_route += p->drop_no_route;
             ev->counters.drop_egress += p->out.drop_egress;
+            ev->counters.rtx_nacked += p->out.rtx_nacked;
+            ev->counters.rtx_sent += p->out.rtx_sent;
+            ev->counters.rtx_missed += p->out.rtx_missed;
             prism__publisher_report(p);
         }
         prism__rooms_post(rooms, &ev->h);

@@ -28,16 +28,28 @@
 
 #include <glib.h>
 
+#include "relay/base/bytes.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/wire/rtp.h"
 
+/* One packet of a producer's history, as it came in (the consumer's rewrite
+ * is applied again on retransmission). */
+struct history_slot {
+    bool used;
+    struct prism_packet meta; /* parsed fields; meta.data is unused here */
+    uint8_t data[PRISM_EGRESS_MAX_PACKET];
+};
+
 struct prism_producer {
     struct prism_router *router;
-    uint64_t track;                    /* handle; key in router->producers */
-    uint64_t publisher;                /* peer handle */
-    void *owner;                       /* the worker's track */
-    uint32_t clock_hz;                 /* 48000 audio, 90000 video */
+    uint64_t track;                                       /* handle; key in router->producers */
+    uint64_t publisher;                                   /* peer handle */
+    void *owner;                                          /* the worker's track */
+    uint32_t clock_hz;                                    /* 48000 audio, 90000 video */
+    struct prism_rtx_pt rtx_pts[PRISM_MEDIA_MAX_RTX_PTS]; /* codec -> its rtx payload type */
+    uint8_t n_rtx_pts;
+    struct history_slot *history;      /* by seq % history_len; NULL until a consumer takes rtx */
     struct prism_consumer **consumers; /* owned array */
     size_t n_consumers, cap_consumers;
     bool removed; /* removed during a forward: freed at its end */
@@ -62,9 +74,12 @@ struct prism_consumer {
     uint32_t ts_delta;
     uint16_t pid_delta;
     uint8_t tl0_delta;
-    uint16_t last_seq; /* highest sent */
-    uint32_t last_ts;  /* highest sent */
-    uint16_t last_pid; /* highest sent, 15 bits */
+    uint32_t rtx_ssrc;  /* 0: no retransmissions */
+    uint16_t rtx_seq;   /* next sequence number of its RTX stream */
+    uint16_t epoch_seq; /* the first sequence number sent under the current deltas */
+    uint16_t last_seq;  /* highest sent */
+    uint32_t last_ts;   /* highest sent */
+    uint16_t last_pid;  /* highest sent, 15 bits */
     uint8_t last_tl0;
     bool has_pid, has_tl0; /* last_pid / last_tl0 are set */
     uint64_t last_ms;      /* when the last packet went out */
@@ -73,6 +88,7 @@ struct prism_consumer {
 
 struct prism_router {
     struct prism_egress *egress;
+    size_t history_len;    /* packets per producer history, a power of 2; 0: none */
     GHashTable *producers; /* track handle -> struct prism_producer */
     unsigned forwarding;   /* nesting depth of prism_router_forward */
     struct prism_consumer *dead_consumers;
@@ -83,18 +99,23 @@ struct prism_router {
 static void producer_free(gpointer value)
 {
     struct prism_producer *p = value;
+    free(p->history);
     for (size_t i = 0; i < p->n_consumers; i++)
         free(p->consumers[i]);
     free(p->consumers);
     free(p);
 }
 
-struct prism_router *prism_router_new(struct prism_egress *eg)
+struct prism_router *prism_router_new(struct prism_egress *eg, size_t history_packets)
 {
     struct prism_router *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
     r->egress = eg;
+    if (history_packets > PRISM_ROUTER_HISTORY_MAX)
+        history_packets = PRISM_ROUTER_HISTORY_MAX;
+    for (r->history_len = history_packets > 0 ? 1 : 0; r->history_len < history_packets;)
+        r->history_len *= 2;
     r->producers = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, producer_free);
     return r;
 }
@@ -205,6 +226,8 @@ int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer
         return PRISM_ENOMEM;
     }
     c->resync = true;
+    if (c->rtx_ssrc != 0 && prism_consumer_set_rtx(c, c->rtx_ssrc) != 0)
+        c->rtx_ssrc = 0; /* the new source cannot be retransmitted */
     return 0;
 }
 
@@ -213,6 +236,20 @@ void prism_consumer_set_paused(struct prism_consumer *c, bool paused)
     if (c->paused && !paused)
         c->resync = true; /* the gap while paused is not loss */
     c->paused = paused;
+}
+
+int prism_consumer_set_rtx(struct prism_consumer *c, uint32_t rtx_ssrc)
+{
+    struct prism_producer *p = c->producer;
+    if (rtx_ssrc != 0 && (p->n_rtx_pts == 0 || p->router->history_len == 0))
+        return PRISM_EINVAL;
+    if (rtx_ssrc != 0 && p->history == NULL) {
+        p->history = calloc(p->router->history_len, sizeof(*p->history));
+        if (p->history == NULL)
+            return PRISM_ENOMEM;
+    }
+    c->rtx_ssrc = rtx_ssrc;
+    return 0;
 }
 
 void prism_consumer_set_layer(struct prism_consumer *c, uint8_t layer)
@@ -265,6 +302,8 @@ struct prism_producer *prism_router_producer_add(struct prism_router *r, uint64_
     p->publisher = publisher;
     p->owner = owner;
     p->clock_hz = d->video ? 90000 : 48000;
+    p->n_rtx_pts = d->video && d->n_rtx_pts <= PRISM_MEDIA_MAX_RTX_PTS ? d->n_rtx_pts : 0;
+    memcpy(p->rtx_pts, d->rtx_pts, p->n_rtx_pts * sizeof(p->rtx_pts[0]));
     g_hash_table_insert(r->producers, &p->track, p);
     return p;
 }
@@ -365,6 +404,7 @@ static void resync(struct prism_consumer *c, const struct prism_packet *pkt, uin
             c->tl0_delta = (uint8_t)(c->last_tl0 + 1u - pkt->vp8.tl0picidx);
     }
     c->src_ssrc = pkt->h.ssrc;
+    c->epoch_seq = (uint16_t)(pkt->h.seq + c->seq_delta);
     c->started = true;
     c->resync = false;
 }
@@ -411,6 +451,13 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
                             const struct prism_packet *pkt)
 {
     size_t copies = 0;
+    if (p->history != NULL && pkt->h.header_len != 0 && pkt->len <= PRISM_EGRESS_MAX_PACKET) {
+        struct history_slot *slot = &p->history[pkt->h.seq & (r->history_len - 1)];
+        slot->used = true;
+        slot->meta = *pkt;
+        slot->meta.data = NULL;
+        memcpy(slot->data, pkt->data, pkt->len);
+    }
     r->forwarding++;
     for (size_t i = 0; i < p->n_consumers; i++) {
         struct prism_consumer *c = p->consumers[i];
@@ -430,4 +477,77 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
     if (--r->forwarding == 0 && (r->dead_consumers != NULL || r->dead_producers != NULL))
         collect(r);
     return copies;
+}
+
+/* --- retransmissions (RFC 4588) -------------------------------------------------- */
+
+static bool rtx_pt_of(const struct prism_producer *p, uint8_t pt, uint8_t *rtx_pt)
+{
+    for (uint8_t i = 0; i < p->n_rtx_pts; i++)
+        if (p->rtx_pts[i].pt == pt) {
+            *rtx_pt = p->rtx_pts[i].rtx_pt;
+            return true;
+        }
+    return false;
+}
+
+/* The RTX packet of `slot` as consumer `c` sent it as `seq`: the header as
+ * the consumer rewrote it but under the RTX SSRC, payload type and next RTX
+ * sequence number, padding left out, then the original sequence number and
+ * the (rewritten) payload. Returns its length, 0 if it does not fit. */
+static size_t build_rtx(struct prism_consumer *c, const struct history_slot *slot, uint16_t seq,
+                        uint8_t rtx_pt, uint8_t *buf)
+{
+    const struct prism_rtp_header *h = &slot->meta.h;
+    size_t len = h->header_len + 2 + h->payload_len;
+    if (len > PRISM_EGRESS_MAX_PACKET)
+        return 0;
+    memcpy(buf, slot->data, h->header_len);
+    buf[0] &= (uint8_t)~0x20; /* no padding */
+    prism_rtp_set_payload_type(buf, rtx_pt);
+    prism_rtp_set_seq(buf, c->rtx_seq++);
+    prism_rtp_set_timestamp(buf, h->timestamp + c->ts_delta);
+    prism_rtp_set_ssrc(buf, c->rtx_ssrc);
+    prism_store_be16(buf + h->header_len, seq);
+    uint8_t *payload = buf + h->header_len + 2;
+    memcpy(payload, slot->data + h->header_len, h->payload_len);
+    const struct prism_vp8_desc *vp8 = &slot->meta.vp8;
+    if (slot->meta.has_vp8 && vp8->has_picture_id && c->pid_delta != 0)
+        prism_vp8_set_picture_id(payload, vp8, (uint16_t)(vp8->picture_id + c->pid_delta));
+    if (slot->meta.has_vp8 && vp8->has_tl0picidx && c->tl0_delta != 0)
+        prism_vp8_set_tl0picidx(payload, vp8, (uint8_t)(vp8->tl0picidx + c->tl0_delta));
+    return len;
+}
+
+bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
+{
+    struct prism_router_sub *sub = c->sub;
+    struct prism_producer *p = c->producer;
+    if (c->removed || c->rtx_ssrc == 0 || p->history == NULL)
+        return false;
+    sub->rtx_nacked++;
+    /* Only what went out under the current offsets maps back to a packet. */
+    uint16_t in_seq = (uint16_t)(seq - c->seq_delta);
+    bool this_epoch = (int16_t)(uint16_t)(seq - c->epoch_seq) >= 0;
+    const struct history_slot *slot = &p->history[in_seq & (p->router->history_len - 1)];
+    uint8_t rtx_pt;
+    if (!c->started || !this_epoch || !slot->used || slot->meta.h.seq != in_seq ||
+        slot->meta.h.ssrc != c->src_ssrc || !rtx_pt_of(p, slot->meta.h.payload_type, &rtx_pt)) {
+        sub->rtx_missed++;
+        return false;
+    }
+    uint8_t *buf = prism_egress_buf_get(p->router->egress);
+    if (buf == NULL) {
+        sub->drop_egress++;
+        return false;
+    }
+    size_t len = build_rtx(c, slot, seq, rtx_pt, buf);
+    if (len == 0) {
+        prism_egress_buf_put(p->router->egress, buf);
+        sub->rtx_missed++;
+        return false;
+    }
+    sub->rtx_sent++;
+    sub->sink.send(sub->sink.ud, buf, len);
+    return true;
 }

@@ -59,11 +59,19 @@ struct prism_router_sub {
     struct prism_router_sink sink;    /* copied at init */
     struct prism_consumer *consumers; /* its consumers, linked by sub_next */
     uint64_t drop_egress;             /* packets it missed: the pool was empty */
+    uint64_t rtx_nacked;              /* sequence numbers its NACKs asked for */
+    uint64_t rtx_sent;                /* retransmissions sent to it */
+    uint64_t rtx_missed;              /* asked for, but no longer (or never) in the history */
 };
 
 /* Creates a router taking buffers from `eg` (the worker's egress, which must
- * outlive it). Returns NULL on allocation failure. */
-struct prism_router *prism_router_new(struct prism_egress *eg);
+ * outlive it). A video producer with rtx payload types keeps its last
+ * `history_packets` packets (rounded up to a power of 2, at most
+ * PRISM_ROUTER_HISTORY_MAX) for retransmissions, allocated when its first
+ * consumer with rtx is added; 0: none. Returns NULL on allocation failure. */
+struct prism_router *prism_router_new(struct prism_egress *eg, size_t history_packets);
+
+#define PRISM_ROUTER_HISTORY_MAX 4096
 
 /* Frees the router with every producer and consumer still in it; subscribers
  * must have been deinitialised first (checked). Accepts NULL. */
@@ -115,6 +123,20 @@ int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer
 /* A paused consumer forwards nothing; resuming continues the sequence
  * numbers where they stopped (the gap is not loss). */
 void prism_consumer_set_paused(struct prism_consumer *c, bool paused);
+
+/* Answers this consumer's NACKs with retransmissions (RFC 4588) under
+ * `rtx_ssrc` (0: stop). Allocates the producer's history if it has none
+ * yet (control path). Returns 0, PRISM_EINVAL (the producer has no rtx
+ * payload type, or no history is configured) or PRISM_ENOMEM. */
+int prism_consumer_set_rtx(struct prism_consumer *c, uint32_t rtx_ssrc);
+
+/* A NACK from the subscriber for `seq`, a sequence number as `c` sent it:
+ * the packet is taken from the producer's history and sent again as RTX
+ * (its own SSRC and sequence numbers, the original sequence number in front
+ * of the payload, the consumer's rewrite applied). Returns true when it
+ * went to the sink; false (counted in rtx_missed) when the packet is not in
+ * the history any more, was another source's, or `c` has no rtx. */
+bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq);
 
 /* Takes the producer's layer `layer` from the next packet on (simulcast). */
 void prism_consumer_set_layer(struct prism_consumer *c, uint8_t layer);

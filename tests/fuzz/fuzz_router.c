@@ -3,7 +3,8 @@
  * producers: add or remove producers and consumers, switch a consumer's
  * source, pause, resume, choose a layer, and forward packets whose header
  * and payload come from the script (a VP8 descriptor when the payload type
- * says so), with a sink that may remove a consumer or a producer from inside
+ * says so), turn retransmissions on and off and NACK sequence numbers, with
+ * a sink that may remove a consumer or a producer from inside
  * the fan-out. Invariants checked on every packet a sink receives: the
  * length and every byte past the rewritten fields are the input's; its SSRC
  * is one of that subscriber's consumers; and a consumer's first packet after
@@ -87,6 +88,12 @@ static void sink(void *ud, uint8_t *buf, size_t len)
 {
     struct prism_router_sub *sub = ud;
     const struct prism_packet *pkt = S.pkt;
+    if (pkt == NULL) { /* a retransmission: RTX, its own SSRC and numbers */
+        must(len >= 14 && len <= PRISM_EGRESS_MAX_PACKET, "rtx length");
+        must((buf[1] & 0x7f) == 97 && (buf[0] & 0x20) == 0, "rtx payload type, no padding");
+        prism_egress_buf_put(S.eg, buf);
+        return;
+    }
     must(len == pkt->len, "length kept");
     size_t fixed = pkt->h.header_len != 0 ? pkt->h.header_len : 12;
     size_t from = fixed + (pkt->has_vp8 ? pkt->vp8.header_len : 0);
@@ -172,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     memset(&S, 0, sizeof(S));
     must(prism_egress_new(POOL, &S.eg) == 0, "egress");
-    S.r = prism_router_new(S.eg);
+    S.r = prism_router_new(S.eg, 16);
     must(S.r != NULL, "router");
     for (int i = 0; i < N_SUBS; i++)
         prism_router_sub_init(S.r, &S.subs[i], (uint64_t)i + 1,
@@ -186,8 +193,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (d[0] % 8) {
         case 0:
             if (S.tracks[t] == NULL) {
-                struct prism_track_desc desc = {
-                    .handle = (uint64_t)t + 1, .video = d[3] & 1, .ssrc = 0x1000, .vp8_pt = VP8_PT};
+                struct prism_track_desc desc = {.handle = (uint64_t)t + 1,
+                                                .video = d[3] & 1,
+                                                .ssrc = 0x1000,
+                                                .vp8_pt = VP8_PT,
+                                                .rtx_pts = {{VP8_PT, 97}},
+                                                .n_rtx_pts = d[3] & 2 ? 1 : 0};
                 S.tracks[t] =
                     prism_router_producer_add(S.r, (uint64_t)(d[4] % N_SUBS) + 1, &desc, NULL);
             }
@@ -241,7 +252,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 6: {
             struct prism_consumer *c = nth_consumer(sub, d[3]);
-            if (c != NULL) {
+            if (c != NULL && d[5] & 1) {
+                (void)prism_consumer_set_rtx(c, d[5] & 2 ? 0x7700u + d[6] : 0);
+            } else if (c != NULL && d[5] & 4) {
+                S.pkt = NULL;
+                prism_router_retransmit(c, (uint16_t)(d[3] << 8 | d[4]));
+            } else if (c != NULL) {
                 uint8_t layer = d[4] & 1;
                 prism_consumer_set_layer(c, layer);
                 struct seen *s = seen_of(c);

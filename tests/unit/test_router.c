@@ -70,7 +70,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     assert_int_equal(prism_egress_new(POOL, &f->eg), 0);
-    f->r = prism_router_new(f->eg);
+    f->r = prism_router_new(f->eg, 64);
     assert_non_null(f->r);
     for (int i = 0; i < 4; i++)
         prism_router_sub_init(f->r, &f->subs[i], (uint64_t)i + 2,
@@ -251,7 +251,7 @@ static void test_switch_keeps_continuity(void **state)
     assert_true(out_ts(g, 8) > out_ts(g, 6));
     assert_int_equal(out_pid(g, 8), 6); /* the highest sent was 5 */
     /* Another router's producer is refused. */
-    struct prism_router *other = prism_router_new(f->eg);
+    struct prism_router *other = prism_router_new(f->eg, 64);
     struct prism_producer *x = prism_router_producer_add(other, 12, &da, NULL);
     assert_int_equal(prism_router_consumer_switch(c, x), PRISM_EINVAL);
     prism_router_free(other);
@@ -322,7 +322,7 @@ static void test_isolation(void **state)
 {
     struct fixture *f = *state;
     /* Two bubbles (of two tenants, say) with the same handles and SSRCs. */
-    struct prism_router *r2 = prism_router_new(f->eg);
+    struct prism_router *r2 = prism_router_new(f->eg, 64);
     struct prism_router_sub sub2;
     struct got got2 = {0};
     prism_router_sub_init(r2, &sub2, 2, &(struct prism_router_sink){sink, &got2});
@@ -367,6 +367,69 @@ static void test_pool_empty_and_layers(void **state)
     assert_int_equal(prism_router_forward(f->r, p, &k.p), 1);
 }
 
+static void test_retransmit(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = video_track(9, 0x1234);
+    d.rtx_pts[0] = (struct prism_rtx_pt){VP8_PT, 97};
+    d.n_rtx_pts = 1;
+    struct prism_track_desc plain = video_track(10, 0x4321); /* no rtx payload type */
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_producer *q = prism_router_producer_add(f->r, 1, &plain, NULL);
+    struct prism_consumer *c = prism_router_consumer_add(&f->subs[0], p, 0xAAAA);
+    struct prism_consumer *other = prism_router_consumer_add(&f->subs[1], p, 0xBBBB);
+    struct prism_consumer *noq = prism_router_consumer_add(&f->subs[2], q, 0xCCCC);
+    assert_int_equal(prism_consumer_set_rtx(c, 0x5555), 0);
+    assert_int_equal(prism_consumer_set_rtx(noq, 0x6666), PRISM_EINVAL);
+    struct pkt k[5];
+    for (uint16_t i = 0; i < 5; i++) {
+        make(&k[i], 0x1234, (uint16_t)(100 + i), 9000u + 3000u * i, (uint16_t)(7 + i), true, 1, i);
+        prism_router_forward(f->r, p, &k[i].p);
+    }
+    const struct got *g = &f->got[0];
+    assert_int_equal(g->n, 5);
+    /* Packet 102 again, as RTX: own SSRC, payload type and sequence, the
+     * original sequence number first, then the same payload. */
+    assert_true(prism_router_retransmit(c, 102));
+    assert_true(prism_router_retransmit(c, 104));
+    assert_int_equal(g->n, 7);
+    assert_int_equal(g->lens[5], k[2].p.len + 2);
+    assert_int_equal(out_ssrc(g, 5), 0x5555);
+    assert_int_equal(g->pkts[5][1] & 0x7f, 97);
+    assert_int_equal(out_seq(g, 6), (uint16_t)(out_seq(g, 5) + 1)); /* RTX's own sequence */
+    assert_int_equal(out_ts(g, 5), 9000u + 3000u * 2);
+    assert_int_equal(prism_load_be16(g->pkts[5] + 12), 102);
+    assert_memory_equal(g->pkts[5] + 14, k[2].data + 12, k[2].p.len - 12);
+    assert_int_equal(f->subs[0].rtx_sent, 2);
+    /* Never sent, or a subscriber without rtx: nothing goes out. */
+    assert_false(prism_router_retransmit(c, 90));
+    assert_int_equal(f->subs[0].rtx_missed, 1);
+    assert_false(prism_router_retransmit(other, 102));
+    assert_int_equal(f->got[1].n, 5);
+    assert_int_equal(f->subs[1].rtx_nacked, 0);
+    /* A switched consumer maps only what it sent since: the old source's
+     * numbers are misses, never another packet under their number. */
+    struct prism_track_desc d2 = video_track(11, 0x9999);
+    d2.rtx_pts[0] = (struct prism_rtx_pt){VP8_PT, 97};
+    d2.n_rtx_pts = 1;
+    struct prism_producer *p2 = prism_router_producer_add(f->r, 3, &d2, NULL);
+    assert_int_equal(prism_router_consumer_switch(c, p2), 0);
+    struct pkt n;
+    make(&n, 0x9999, 500, 1, 1, true, 1, 10);
+    prism_router_forward(f->r, p2, &n.p);
+    assert_int_equal(out_seq(g, 7), 105);
+    assert_false(prism_router_retransmit(c, 103));
+    assert_true(prism_router_retransmit(c, 105));
+    assert_int_equal(prism_load_be16(g->pkts[8] + 12), 105);
+    /* The history holds the last 64 packets: older ones are gone. */
+    for (uint16_t i = 1; i <= 64; i++) {
+        make(&n, 0x9999, (uint16_t)(500 + i), 1, 1, true, 1, 10);
+        prism_router_forward(f->r, p2, &n.p);
+    }
+    assert_false(prism_router_retransmit(c, 105));
+    assert_true(prism_router_retransmit(c, 106));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +439,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_during_fan_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_empty_and_layers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retransmit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
