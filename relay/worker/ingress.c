@@ -18,7 +18,8 @@
  *
  * A subscriber's RTCP (on_rtcp of its subscribe transport): each PLI or FIR
  * names the relay's SSRC of one of its own consumers; that consumer's
- * producer is the track to ask a keyframe of (throttled per track). A
+ * producer is the track to ask a keyframe of (throttled per track), within
+ * a budget of items per subscriber per 100 ms (the rest dropped unread). A
  * publisher's RTCP (SR, SDES) is consumed: its reports come from us.
  */
 #include <string.h>
@@ -110,9 +111,14 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
         prism_router_forward(p->room->router, tr->producer, &pkt);
 }
 
-/* A subscriber asked for a keyframe of the stream it knows as `ssrc`. */
-static void keyframe_for_subscriber(struct peer *sub, uint32_t ssrc)
+/* A subscriber asked for a keyframe of the stream it knows as `ssrc`: an
+ * O(its consumers) lookup among its own consumers, within its budget of
+ * items per window (feedback.h), so a compound packet of hundreds of PLIs
+ * costs a counter bump for each item past the budget, not a lookup. */
+static void keyframe_for_subscriber(struct peer *sub, uint32_t ssrc, uint64_t now_ms)
 {
+    if (!prism_keyframe_budget_take(&sub->keyframe_budget, now_ms))
+        return;
     struct prism_consumer *c = prism_router_sub_find(&sub->out, ssrc);
     if (c != NULL)
         prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)));
@@ -125,13 +131,14 @@ void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len)
         return; /* a publisher's SR/SDES: consumed (its receiver reports come from us) */
     struct prism_rtcp_iter it;
     struct prism_rtcp_item item;
+    uint64_t now_ms = uv_now(l->peer->room->rooms->loop);
     prism_rtcp_iter_init(&it, pkt, len);
     while (prism_rtcp_next(&it, &item) == 0) {
         uint32_t ssrc;
         uint8_t seq_nr;
         if (prism_rtcp_is_pli(&item))
-            keyframe_for_subscriber(l->peer, item.media_ssrc);
+            keyframe_for_subscriber(l->peer, item.media_ssrc, now_ms);
         else if (prism_rtcp_fir_entry(&item, 0, &ssrc, &seq_nr) == 0)
-            keyframe_for_subscriber(l->peer, ssrc);
+            keyframe_for_subscriber(l->peer, ssrc, now_ms);
     }
 }
