@@ -27,6 +27,7 @@ void prism_config_defaults(struct prism_config *cfg)
     cfg->port_min = 40000;
     cfg->port_max = 49999;
     cfg->rtx_history = 256;
+    cfg->connect_timeout_ms = 30000;
     cfg->tenant_defaults.max_bubbles = 1000;
     cfg->tenant_defaults.max_peers = 10000;
     cfg->tenant_defaults.max_kbps = 0;
@@ -34,6 +35,15 @@ void prism_config_defaults(struct prism_config *cfg)
     prism_config_set_str(cfg->log_path, sizeof(cfg->log_path), "-");
     cfg->log_level = PRISM_LOG_INFO;
     prism_config_set_str(cfg->audit_path, sizeof(cfg->audit_path), "prism-audit.log");
+}
+
+void prism_config_resolve(struct prism_config *cfg)
+{
+    if (cfg->tenant_defaults.max_transports == 0) {
+        uint32_t ports = (uint32_t)cfg->port_max - cfg->port_min + 1;
+        uint32_t per = cfg->n_media_ips > 0 ? (uint32_t)cfg->n_media_ips : 4;
+        cfg->tenant_defaults.max_transports = ports / per > 0 ? ports / per : 1;
+    }
 }
 
 int prism_config_set_str(char *dst, size_t cap, const char *src)
@@ -107,9 +117,11 @@ static const struct key_spec keys[] = {
     {"media", "advertise_ip", KEY_STR, FIELD(advertise_ip), 0, 0},
     {"media", "media_ip", KEY_IPS, FIELD(media_ips), 0, 0},
     {"media", "rtx_history", KEY_SIZE, FIELD(rtx_history), 0, 4096},
+    {"media", "connect_timeout_ms", KEY_U32, FIELD(connect_timeout_ms), 100, 3600000},
     {"limits", "max_bubbles", KEY_U32, FIELD(tenant_defaults.max_bubbles), 0, UINT32_MAX},
     {"limits", "max_peers", KEY_U32, FIELD(tenant_defaults.max_peers), 0, UINT32_MAX},
     {"limits", "max_kbps", KEY_U32, FIELD(tenant_defaults.max_kbps), 0, UINT32_MAX},
+    {"limits", "max_transports", KEY_U32, FIELD(tenant_defaults.max_transports), 0, UINT32_MAX},
     {"limits", "event_backlog", KEY_SIZE, FIELD(event_backlog), 10000, 10000000},
     {"log", "file", KEY_STR, FIELD(log_path), 0, 0},
     {"log", "level", KEY_LEVEL, FIELD(log_level), 0, 0},

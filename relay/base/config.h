@@ -27,6 +27,10 @@ struct prism_limits {
     uint32_t max_bubbles; /* bubbles at once */
     uint32_t max_peers;   /* peers at once, over all its bubbles */
     uint32_t max_kbps;    /* media bitrate cap, enforced by the media plane */
+    /* Media transports open or opening at once, over all its peers. Only
+     * from the config's [limits] (tenant.create cannot set it); 0 in the
+     * config means what the port range holds: prism_config_resolve(). */
+    uint32_t max_transports;
 };
 
 /* A control client named in the config and what it may touch. */
@@ -63,6 +67,8 @@ struct prism_config {
     char advertise_ip[64];       /* "" : the host candidates' own */
     size_t n_media_ips;          /* 0: every non-loopback interface */
     char media_ips[PRISM_CONFIG_MAX_MEDIA_IPS][64];
+    uint32_t connect_timeout_ms; /* a transport not connected this long after the peer's
+                                    description fails ("timeout: ice"/"timeout: dtls") */
 
     /* [limits] defaults for tenants created without limits */
     struct prism_limits tenant_defaults;
@@ -82,6 +88,12 @@ void prism_config_defaults(struct prism_config *cfg);
  * PRISM_EINVAL or PRISM_EIO and writes a message to `err` (`err_len` bytes);
  * `cfg` may then be partly updated and must be discarded. */
 int prism_config_load(struct prism_config *cfg, const char *path, char *err, size_t err_len);
+
+/* Settles the defaults that depend on other settings, once the file and
+ * the command line are applied: a tenant_defaults.max_transports of 0
+ * becomes the transports the media port range holds (one port per media
+ * address each; 4 addresses assumed when media_ip is unset). */
+void prism_config_resolve(struct prism_config *cfg);
 
 /* Parses "LO-HI" into a port range. Returns 0 or PRISM_EINVAL. */
 int prism_config_parse_ports(const char *s, uint16_t *lo, uint16_t *hi);

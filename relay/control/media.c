@@ -196,7 +196,7 @@ static void fail_pending(struct prism_media *m, struct mpeer *mp, int rc, const 
     }
 }
 
-static void transport_gone(struct prism_media *m);
+static void transport_gone(struct prism_media *m, struct prism_peer *peer);
 
 /* Completes what is pending with `rc` and frees the peer's state. */
 static void mpeer_release(struct prism_media *m, struct mpeer *mp, int rc, const char *msg)
@@ -212,9 +212,9 @@ static void mpeer_release(struct prism_media *m, struct mpeer *mp, int rc, const
 static void mpeer_free(struct prism_media *m, struct mpeer *mp)
 {
     if (mp->pub_open || mp->pub_token != 0)
-        transport_gone(m);
+        transport_gone(m, mp->peer);
     if (mp->sub_open)
-        transport_gone(m);
+        transport_gone(m, mp->peer);
     mpeer_release(m, mp, PRISM_ENOTFOUND, "the peer left before its transport was ready");
 }
 
@@ -273,23 +273,35 @@ static void emit_state(struct prism_media *m, struct prism_peer *peer, bool subs
                                                .peer_state = {subscribe, state, reason}});
 }
 
-/* Admission: refuse before the process runs out of descriptors. */
-static bool admit_transport(struct prism_media *m, const struct prism_relay_done *done)
+/* Admission of one more transport of `peer`: within its tenant's
+ * max_transports (quota_exceeded: the default fits the media port range,
+ * so one tenant's peers cannot hold every port), and before the process
+ * runs out of descriptors (overloaded). */
+static bool admit_transport(struct prism_media *m, struct prism_peer *peer,
+                            const struct prism_relay_done *done)
 {
-    if (m->transports < m->max_transports) {
-        m->transports++;
-        return true;
+    struct prism_tenant *t = peer->bubble->tenant;
+    if (m->transports >= m->max_transports) {
+        done->cb(done->ud, PRISM_EOVERLOADED, NULL,
+                 "the relay carries as many media transports as its file descriptor limit allows");
+        return false;
     }
-    done->cb(done->ud, PRISM_EOVERLOADED, NULL,
-             "the relay carries as many media transports as its file descriptor limit allows");
-    return false;
+    if (prism_registry_transport_take(t) != 0) {
+        done->cb(done->ud, PRISM_EQUOTA, NULL,
+                 "the tenant has as many media transports open as its max_transports allows");
+        return false;
+    }
+    m->transports++;
+    return true;
 }
 
-/* A transport the relay had opened is gone (closed, failed, or its peer left). */
-static void transport_gone(struct prism_media *m)
+/* A transport the relay had opened for `peer` is gone (closed, failed, or
+ * its peer left). */
+static void transport_gone(struct prism_media *m, struct prism_peer *peer)
 {
     PRISM_CHECK(m->transports > 0);
     m->transports--;
+    prism_registry_transport_put(peer->bubble->tenant);
 }
 
 /* --- publish ---------------------------------------------------------------- */
@@ -475,7 +487,7 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
         done->cb(done->ud, rc, NULL, NULL);
         return;
     }
-    if (!mp->pub_open && !admit_transport(m, done)) {
+    if (!mp->pub_open && !admit_transport(m, peer, done)) {
         pending_clear(m, mp);
         prism_sdp_session_free(s);
         return;
@@ -498,7 +510,7 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
     if (ev->error != 0) {
         pending_clear(m, mp);
         if (!mp->pub_open)
-            transport_gone(m);
+            transport_gone(m, mp->peer);
         done.cb(done.ud, ev->error == PRISM_EIO ? PRISM_EOVERLOADED : ev->error, NULL,
                 "no media socket could be opened (port range or addresses exhausted)");
         return;
@@ -856,7 +868,7 @@ void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,
         complete_subscribe(m, mp, done); /* a full re-offer under a new revision */
         return;
     }
-    if (!admit_transport(m, done))
+    if (!admit_transport(m, peer, done))
         return;
     struct prism_msg_transport *msg =
         prism_worker_msg_new(PRISM_WORKER_TRANSPORT_OPEN, sizeof(*msg));
@@ -883,7 +895,7 @@ static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
     mp->sub_token = 0;
     if (ev->error != 0) {
         mp->sub_open = false;
-        transport_gone(m);
+        transport_gone(m, mp->peer);
         done.cb(done.ud, ev->error == PRISM_EIO ? PRISM_EOVERLOADED : ev->error, NULL,
                 "no media socket could be opened (port range or addresses exhausted)");
         return;
@@ -1052,7 +1064,7 @@ static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscr
 {
     if (subscribe ? !mp->sub_open : !mp->pub_open)
         return;
-    transport_gone(m);
+    transport_gone(m, mp->peer);
     if (subscribe) {
         mp->sub_open = mp->sub_ready = mp->sub_remote_set = mp->dirty = false;
         mp->outstanding = 0;

@@ -196,6 +196,20 @@ int prism_registry_bubble_create(struct prism_registry *reg, const char *tenant,
     return 0;
 }
 
+int prism_registry_transport_take(struct prism_tenant *t)
+{
+    if (t->limits.max_transports != 0 && t->n_transports >= t->limits.max_transports)
+        return PRISM_EQUOTA;
+    t->n_transports++;
+    return 0;
+}
+
+void prism_registry_transport_put(struct prism_tenant *t)
+{
+    PRISM_CHECK(t->n_transports > 0);
+    t->n_transports--;
+}
+
 struct prism_bubble *prism_registry_bubble_find(struct prism_registry *reg, const char *tenant,
                                                 const char *bubble)
 {

@@ -24,6 +24,7 @@ struct prism_tenant {
     struct prism_limits limits;
     uint32_t n_bubbles;                /* current */
     uint32_t n_peers;                  /* current, over all bubbles */
+    uint32_t n_transports;             /* media transports open or opening (media.c) */
     struct prism_media_counters ended; /* counters of its bubbles that ended */
     void *bubbles;                     /* GHashTable id -> struct prism_bubble; registry-private */
 };
@@ -97,6 +98,13 @@ struct prism_peer *prism_registry_peer_find(struct prism_registry *reg, const ch
 /* Removes a peer. Returns 0 or PRISM_ENOTFOUND. */
 int prism_registry_peer_leave(struct prism_registry *reg, const char *tenant, const char *bubble,
                               const char *peer);
+
+/* Counts one more media transport of `t` (open or opening). Returns 0, or
+ * PRISM_EQUOTA when limits.max_transports (0: unlimited) are already open.
+ * O(1). */
+int prism_registry_transport_take(struct prism_tenant *t);
+/* One of them is gone (closed, failed, or its peer left). */
+void prism_registry_transport_put(struct prism_tenant *t);
 
 /* Visits the peers of a bubble in join order. */
 typedef void (*prism_registry_peer_cb)(void *ud, struct prism_peer *peer);

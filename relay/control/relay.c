@@ -101,6 +101,7 @@ int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
     if (relay == NULL)
         return PRISM_ENOMEM;
     relay->cfg = *cfg;
+    prism_config_resolve(&relay->cfg); /* the tenants' default max_transports */
     relay->sink = *sink;
     unsigned n = cfg->workers != 0 ? cfg->workers : default_workers();
     if (RAND_bytes((unsigned char *)&relay->epoch, sizeof(relay->epoch)) != 1) {

@@ -139,19 +139,26 @@ void prism_egress_queue_flush(struct prism_egress *eg, struct prism_egress_queue
     /* q->n <= PRISM_ICE_BATCH_MAX: exactly one sendmmsg. */
     int r = prism_ice_send_batch(q->ice, q->pkts, q->n);
     eg->stats.batches++;
-    size_t sent = r > 0 ? (size_t)r : 0;
+    size_t done = r > 0 ? (size_t)r : 0, sent = 0, refused = 0;
     uint64_t bytes = 0;
-    for (size_t i = 0; i < sent; i++) {
-        bytes += q->pkts[i].len;
+    for (size_t i = 0; i < done; i++) {
+        if (q->pkts[i].refused) {
+            refused++; /* one datagram the kernel refused: the others went */
+        } else {
+            sent++;
+            bytes += q->pkts[i].len;
+        }
         prism_egress_buf_put(eg, (uint8_t *)q->pkts[i].data);
     }
     if (q->packets_out)
         *q->packets_out += sent;
     if (q->bytes_out)
         *q->bytes_out += bytes;
+    if (q->drops)
+        *q->drops += refused;
     /* A full socket buffer: the rest is dropped, not retried (media is
      * real-time and the next iteration brings fresher packets). */
-    drop_from(eg, q, sent);
+    drop_from(eg, q, done);
     q->n = 0;
 }
 

@@ -36,7 +36,9 @@
  * CONNECTED (consent lost is FAILED, RFC 7675) goes back to libnice's path,
  * which refuses to send without consent. A GSO send the route refuses (no
  * checksum offload: EIO; a segment above the path MTU: EMSGSIZE, EINVAL
- * before Linux 6.x) turns GSO off for this agent and is retried without it.
+ * before Linux 6.x) turns GSO off for this agent and is retried without it;
+ * one datagram the kernel refuses (a firewall rule's EPERM) is skipped and
+ * the rest of the batch still goes.
  */
 #include "relay/net/ice.h"
 
@@ -511,9 +513,10 @@ int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate)
  * by one shorter datagram, goes as one message with a UDP_SEGMENT cmsg (the
  * kernel requires every segment but the last to be exactly that size).
  * Returns the datagrams sent (messages are all-or-nothing), or -errno when
- * the first message failed. */
+ * the first message failed; *first_segs is the datagrams in the first
+ * message. */
 static int direct_send(struct prism_ice *ice, const struct prism_ice_datagram *pkts, size_t n,
-                       bool gso)
+                       bool gso, size_t *first_segs)
 {
     struct iovec iov[PRISM_ICE_BATCH_MAX];
     struct mmsghdr msg[PRISM_ICE_BATCH_MAX];
@@ -559,6 +562,7 @@ static int direct_send(struct prism_ice *ice, const struct prism_ice_datagram *p
         n_segs[n_msg++] = (unsigned)(j - i);
         i = j;
     }
+    *first_segs = n_segs[0];
     int r;
     do
         r = sendmmsg(ice->direct_fd, msg, n_msg, MSG_DONTWAIT);
@@ -571,31 +575,63 @@ static int direct_send(struct prism_ice *ice, const struct prism_ice_datagram *p
     return sent;
 }
 
-/* The direct path's batch, reporting like prism_ice_send_batch. A partial
- * sendmmsg is retried from the first unsent datagram: a later message may
- * have failed for GSO (then turned off here) rather than a full buffer. */
-static int direct_send_batch(struct prism_ice *ice, const struct prism_ice_datagram *pkts, size_t n)
+/* A send error that says nothing of the datagram: the socket itself is
+ * unusable, and so is the rest of the batch. */
+static bool socket_error(int err)
 {
-    size_t sent = 0;
-    while (sent < n) {
-        size_t chunk = n - sent < PRISM_ICE_BATCH_MAX ? n - sent : PRISM_ICE_BATCH_MAX;
-        int r = direct_send(ice, pkts + sent, chunk, ice->gso);
-        if (r < 0 && ice->gso &&
-            (r == -EIO || r == -EINVAL || r == -EMSGSIZE || r == -ENOPROTOOPT ||
-             r == -EOPNOTSUPP)) {
-            ice->gso = false;
-            r = direct_send(ice, pkts + sent, chunk, false);
-        }
-        if (r == 0 || r == -EAGAIN || r == -ENOBUFS) /* the socket buffer is full */
-            break;
-        if (r < 0)
-            return sent > 0 ? (int)sent : PRISM_EIO;
-        sent += (size_t)r;
-    }
-    return (int)sent;
+    return err == -EBADF || err == -ENOTSOCK || err == -EFAULT || err == -EDESTADDRREQ ||
+           err == -ENOTCONN || err == -EPIPE;
 }
 
-int prism_ice_send_batch(struct prism_ice *ice, const struct prism_ice_datagram *pkts, size_t n)
+/* The direct path's batch, reporting like prism_ice_send_batch. sendmmsg
+ * stops at the first message that fails and reports only the ones before
+ * it, so after a partial send the next call starts at that message and
+ * gets its error:
+ * - a full socket buffer (EAGAIN, ENOBUFS) ends the batch;
+ * - an error GSO can cause, on a message of several segments, turns GSO off
+ *   for this agent (no checksum offload, a segment above the path MTU) and
+ *   the message is tried again without it;
+ * - any other error on a message of several segments is tried again
+ *   without GSO for that call only, so that it falls on one datagram;
+ * - one datagram the kernel refuses (EPERM from a firewall rule, EMSGSIZE,
+ *   an unreachable route) is marked refused and skipped: the rest of the
+ *   batch still goes (issue 9, finding 13). At most 2n + 1 sendmmsg calls;
+ * - an error of the socket itself (EBADF, ...) ends the batch.
+ * Returns the datagrams done with (sent or refused), or PRISM_EIO when the
+ * socket failed before the first. */
+static int direct_send_batch(struct prism_ice *ice, struct prism_ice_datagram *pkts, size_t n)
+{
+    size_t done = 0;
+    bool no_gso_once = false;
+    while (done < n) {
+        size_t chunk = n - done < PRISM_ICE_BATCH_MAX ? n - done : PRISM_ICE_BATCH_MAX;
+        size_t first_segs = 1;
+        int r = direct_send(ice, pkts + done, chunk, ice->gso && !no_gso_once, &first_segs);
+        no_gso_once = false;
+        if (r == 0 || r == -EAGAIN || r == -ENOBUFS) /* the socket buffer is full */
+            break;
+        if (r > 0) {
+            for (size_t i = done; i < done + (size_t)r; i++)
+                pkts[i].refused = false;
+            done += (size_t)r;
+            continue;
+        }
+        if (socket_error(r))
+            return done > 0 ? (int)done : PRISM_EIO;
+        if (first_segs > 1) {
+            if (r == -EIO || r == -EINVAL || r == -EMSGSIZE || r == -ENOPROTOOPT ||
+                r == -EOPNOTSUPP)
+                ice->gso = false;
+            else
+                no_gso_once = true;
+            continue;
+        }
+        pkts[done++].refused = true;
+    }
+    return (int)done;
+}
+
+int prism_ice_send_batch(struct prism_ice *ice, struct prism_ice_datagram *pkts, size_t n)
 {
     GOutputVector vec[PRISM_ICE_BATCH_MAX];
     NiceOutputMessage msg[PRISM_ICE_BATCH_MAX];
@@ -611,6 +647,7 @@ int prism_ice_send_batch(struct prism_ice *ice, const struct prism_ice_datagram 
     while (sent < n) {
         size_t chunk = n - sent < PRISM_ICE_BATCH_MAX ? n - sent : PRISM_ICE_BATCH_MAX;
         for (size_t i = 0; i < chunk; i++) {
+            pkts[sent + i].refused = false;
             vec[i].buffer = pkts[sent + i].data;
             vec[i].size = pkts[sent + i].len;
             msg[i].buffers = &vec[i];

@@ -74,6 +74,7 @@ struct prism_ice_callbacks {
 struct prism_ice_datagram {
     const uint8_t *data;
     size_t len;
+    bool refused; /* out, set by prism_ice_send_batch(): the kernel refused this one */
 };
 
 struct prism_ice;
@@ -117,12 +118,17 @@ int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate)
 int prism_ice_send(struct prism_ice *ice, const uint8_t *data, size_t len);
 
 /* Sends `n` datagrams in order on the selected pair, PRISM_ICE_BATCH_MAX per
- * sendmmsg. Never blocks, never allocates on success. Returns how many were
- * sent (fewer than `n` when the socket buffer is full: the rest are the
- * caller's to drop or retry), or PRISM_EIO if libnice has no selected pair
- * yet, the transport is closing, or the socket failed before the first
- * datagram. The buffers are not kept after the call. */
-int prism_ice_send_batch(struct prism_ice *ice, const struct prism_ice_datagram *pkts, size_t n);
+ * sendmmsg. Never blocks, never allocates on success. Returns how many of
+ * the first datagrams it is done with, r (fewer than `n` when the socket
+ * buffer is full: the rest are the caller's to drop or retry), or PRISM_EIO
+ * if libnice has no selected pair yet, the transport is closing, or the
+ * socket failed before the first datagram. Of pkts[0..r), each has
+ * `refused` set when the kernel refused that one datagram (a firewall
+ * rule's EPERM, EMSGSIZE, no route: skipped, the rest still sent) and
+ * cleared when it was sent; only the direct path (see ice.c) skips, through
+ * libnice a refusal ends the batch. The buffers are not kept after the
+ * call. */
+int prism_ice_send_batch(struct prism_ice *ice, struct prism_ice_datagram *pkts, size_t n);
 
 /* The current mapped state. */
 enum prism_ice_state prism_ice_state(const struct prism_ice *ice);

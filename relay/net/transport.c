@@ -20,9 +20,14 @@
  *   wiped right after.
  * - status only moves forward: NEW -> CONNECTING -> CONNECTED -> FAILED or
  *   CLOSED; FAILED and CLOSED are final and reported once.
+ * - a transport CONNECTING longer than connect_timeout_ms (from the moment
+ *   the peer's description is set) fails with "timeout: ice" (no ICE pair
+ *   yet) or "timeout: dtls" (ICE done, no DTLS handshake): a peer that never
+ *   finishes holds no port and no descriptors for long (issue 9, finding 7).
  * - `closing` set: no callback runs again, ICE is closed, the queue is
- *   detached. The struct is freed only after both the ICE agent and the
- *   DTLS timer have finished closing (`pending_closes` reaches 0), never
+ *   detached. The struct is freed only after the ICE agent, the DTLS timer
+ *   and the deadline timer have finished closing (`pending_closes` reaches
+ *   0), never
  *   inside a callback, so code that runs after a user callback may still
  *   read the transport.
  */
@@ -54,13 +59,15 @@ struct prism_transport {
     struct prism_ice *ice;             /* owned; closed by prism_transport_close */
     struct prism_dtls *dtls;           /* owned; NULL until set_remote */
     uv_timer_t dtls_timer;             /* DTLS retransmission */
+    uv_timer_t deadline;               /* CONNECTING -> CONNECTED, else FAILED "timeout: ..." */
+    uint64_t connect_timeout_ms;       /* from the config; 0: no deadline */
     struct prism_srtp *srtp_in;        /* peer's key: unprotect; NULL before keys */
     struct prism_srtp *srtp_out;       /* our key: protect; NULL before keys */
     enum prism_transport_state status; /* as last reported */
     bool ice_connected;                /* ICE reported CONNECTED once */
     bool dtls_started;                 /* prism_dtls_start() called */
     bool closing;                      /* prism_transport_close() called */
-    int pending_closes;                /* ICE + timer close callbacks outstanding */
+    int pending_closes;                /* ICE + two timers' close callbacks outstanding */
     void (*closed_cb)(void *ud);       /* from prism_transport_close */
     char reason[REASON_MAX];           /* why FAILED/CLOSED */
 
@@ -76,7 +83,10 @@ static bool is_final(enum prism_transport_state st)
     return st == PRISM_TRANSPORT_FAILED || st == PRISM_TRANSPORT_CLOSED;
 }
 
-/* Moves forward to `st` and reports it (reason "" unless given). */
+static void on_deadline(uv_timer_t *h);
+
+/* Moves forward to `st` and reports it (reason "" unless given). Entering
+ * CONNECTING starts the deadline; CONNECTED or a final status stops it. */
 static void set_status(struct prism_transport *t, enum prism_transport_state st, const char *reason)
 {
     if (t->closing || is_final(t->status) || st <= t->status)
@@ -85,7 +95,20 @@ static void set_status(struct prism_transport *t, enum prism_transport_state st,
     snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
     if (is_final(st))
         uv_timer_stop(&t->dtls_timer);
+    if (st == PRISM_TRANSPORT_CONNECTING && t->connect_timeout_ms != 0)
+        uv_timer_start(&t->deadline, on_deadline, t->connect_timeout_ms, 0);
+    else
+        uv_timer_stop(&t->deadline);
     t->cb.on_status(t->ud, st, t->reason);
+}
+
+/* Still CONNECTING when the deadline passed: ICE found no pair, or it did
+ * and the peer never finished (or never started) its DTLS handshake. */
+static void on_deadline(uv_timer_t *h)
+{
+    struct prism_transport *t = h->data;
+    if (t->status == PRISM_TRANSPORT_CONNECTING)
+        set_status(t, PRISM_TRANSPORT_FAILED, t->ice_connected ? "timeout: dtls" : "timeout: ice");
 }
 
 /* --- DTLS ---------------------------------------------------------------------- */
@@ -319,6 +342,9 @@ int prism_transport_new(uv_loop_t *loop, const struct prism_transport_config *cf
     /* Cannot fail once the loop is initialised. */
     uv_timer_init(loop, &t->dtls_timer);
     t->dtls_timer.data = t;
+    uv_timer_init(loop, &t->deadline);
+    t->deadline.data = t;
+    t->connect_timeout_ms = cfg->connect_timeout_ms;
     prism_egress_queue_init(&t->queue, t->ice, &t->counters.packets_out, &t->counters.bytes_out,
                             &t->counters.drop_egress);
     *out = t;
@@ -479,8 +505,10 @@ void prism_transport_close(struct prism_transport *t, void (*closed_cb)(void *ud
         prism_dtls_close(t->dtls);
     t->closing = true;
     t->closed_cb = closed_cb;
-    t->pending_closes = 2;
+    t->pending_closes = 3;
     uv_timer_stop(&t->dtls_timer);
     uv_close((uv_handle_t *)&t->dtls_timer, on_timer_closed);
+    uv_timer_stop(&t->deadline);
+    uv_close((uv_handle_t *)&t->deadline, on_timer_closed);
     prism_ice_close(t->ice, on_ice_closed);
 }

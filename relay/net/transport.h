@@ -14,7 +14,8 @@
  *
  * Lifecycle: NEW -> CONNECTING (remote description set, ICE checking, DTLS
  * handshaking) -> CONNECTED (DTLS done, peer's fingerprint matched, SRTP
- * keyed) -> FAILED (final; ICE failed, consent lost, DTLS failed). A peer's
+ * keyed) -> FAILED (final; ICE failed, consent lost, DTLS failed, or not
+ * CONNECTED within connect_timeout_ms of CONNECTING). A peer's
  * close_notify after CONNECTED reports CLOSED. Both FAILED and CLOSED are
  * final: the owner then calls prism_transport_close(). A status is reported
  * once, through on_status, never for prism_transport_close() itself.
@@ -55,6 +56,9 @@ struct prism_transport_config {
     enum prism_dtls_role dtls_role;  /* our a=setup: SERVER (passive) for both of the relay's
                                         transports; CLIENT (active) for bench clients */
     struct prism_egress *egress;     /* the worker's egress context; outlives the transport */
+    uint64_t connect_timeout_ms;     /* CONNECTING longer than this (from the remote
+                                        description) fails: "timeout: ice" or "timeout: dtls";
+                                        0: no deadline */
 };
 
 struct prism_transport_callbacks {
@@ -66,7 +70,9 @@ struct prism_transport_callbacks {
     /* The status changed. `reason` is "" for CONNECTING and CONNECTED, and
      * for FAILED/CLOSED one of: "ice failed", "consent lost",
      * "dtls: <crypto/dtls.h failure, e.g. fingerprint mismatch>",
-     * "srtp: key setup failed", "dtls: closed by peer". Valid during the
+     * "srtp: key setup failed", "dtls: closed by peer", "timeout: ice"
+     * or "timeout: dtls" (not CONNECTED within connect_timeout_ms: no ICE
+     * pair, or no DTLS handshake on it). Valid during the
      * call. */
     void (*on_status)(void *ud, enum prism_transport_state st, const char *reason);
     /* A local ICE candidate as an SDP attribute value (no "a="), valid during

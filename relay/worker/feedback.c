@@ -17,6 +17,20 @@ void prism_keyframe_gate_sent(struct prism_keyframe_gate *g, uint64_t now_ms)
     g->last_ms = now_ms != 0 ? now_ms : 1;
 }
 
+bool prism_keyframe_budget_take(struct prism_keyframe_budget *b, uint64_t now_ms)
+{
+    if (now_ms - b->window_ms >= PRISM_KEYFRAME_BUDGET_MS) {
+        b->window_ms = now_ms;
+        b->used = 0;
+    }
+    if (b->used >= PRISM_KEYFRAME_BUDGET_ITEMS) {
+        b->dropped++;
+        return false;
+    }
+    b->used++;
+    return true;
+}
+
 int prism_feedback_build_report(uint8_t *buf, size_t cap, uint32_t rtcp_ssrc,
                                 const struct prism_feedback_stream *streams, size_t n,
                                 uint32_t max_kbps)

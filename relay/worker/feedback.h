@@ -32,6 +32,26 @@ struct prism_keyframe_gate {
 bool prism_keyframe_gate_open(const struct prism_keyframe_gate *g, uint64_t now_ms);
 void prism_keyframe_gate_sent(struct prism_keyframe_gate *g, uint64_t now_ms);
 
+/* One subscriber's keyframe requests (PLI items and FIR entries) looked up
+ * per window: one for each of the PRISM_MEDIA_MAX_ROUTES (64) streams it can
+ * receive per PRISM_KEYFRAME_BUDGET_MS. A compound RTCP packet of hundreds of
+ * items costs a lookup each only up to the budget; the rest are counted and
+ * dropped before any lookup (the per-track gate above still applies to what
+ * passes). */
+#define PRISM_KEYFRAME_BUDGET_ITEMS 64
+#define PRISM_KEYFRAME_BUDGET_MS 100
+
+struct prism_keyframe_budget {
+    uint64_t window_ms; /* start of the current window */
+    uint32_t used;      /* items taken in it */
+    uint64_t dropped;   /* items refused, ever */
+};
+
+/* Takes one item at `now_ms` (the loop's clock, never going back): true if
+ * the caller may look it up, false when this window's budget is spent (then
+ * counted in `dropped`). O(1). */
+bool prism_keyframe_budget_take(struct prism_keyframe_budget *b, uint64_t now_ms);
+
 /* One received stream of a publisher, for its receiver report. */
 struct prism_feedback_stream {
     uint32_t ssrc;

@@ -18,9 +18,11 @@
  *
  * A subscriber's RTCP (on_rtcp of its subscribe transport): each PLI or FIR
  * names the relay's SSRC of one of its own consumers; that consumer's
- * producer is the track to ask a keyframe of (throttled per track). Each
- * generic NACK names one the same way; its lost packets are sent again from
- * the track's history (router.c, RFC 4588). A
+ * producer is the track to ask a keyframe of (throttled per track), within
+ * a budget of items per subscriber per 100 ms (the rest dropped unread).
+ * Each generic NACK entry names one the same way, within the same budget;
+ * its lost packets are sent again from the track's history (router.c,
+ * RFC 4588). A
  * publisher's RTCP (SR, SDES) is consumed: its reports come from us.
  */
 #include <string.h>
@@ -114,16 +116,20 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
 
 /* A subscriber's generic NACK (RFC 4585 §6.2.1) for the stream it knows as
  * item->media_ssrc: each lost sequence number is retransmitted from the
- * track's history when that consumer took rtx. */
-static void nack_from_subscriber(struct peer *sub, const struct prism_rtcp_item *item)
+ * track's history when that consumer took rtx. Each FCI entry (up to 17
+ * packets) spends one item of the subscriber's feedback budget, so a flood
+ * of NACKs cannot make the relay send without bound. */
+static void nack_from_subscriber(struct peer *sub, const struct prism_rtcp_item *item,
+                                 uint64_t now_ms)
 {
-    struct prism_consumer *c = prism_router_sub_find(&sub->out, item->media_ssrc);
-    if (c == NULL)
-        return;
     size_t n = prism_rtcp_nack_count(item);
+    struct prism_consumer *c = NULL;
     for (size_t i = 0; i < n; i++) {
         uint16_t pid, blp;
-        if (prism_rtcp_nack_entry(item, i, &pid, &blp) != 0)
+        if (!prism_keyframe_budget_take(&sub->keyframe_budget, now_ms) ||
+            prism_rtcp_nack_entry(item, i, &pid, &blp) != 0)
+            return;
+        if (c == NULL && (c = prism_router_sub_find(&sub->out, item->media_ssrc)) == NULL)
             return;
         prism_router_retransmit(c, pid);
         for (unsigned b = 0; b < 16; b++)
@@ -132,9 +138,14 @@ static void nack_from_subscriber(struct peer *sub, const struct prism_rtcp_item 
     }
 }
 
-/* A subscriber asked for a keyframe of the stream it knows as `ssrc`. */
-static void keyframe_for_subscriber(struct peer *sub, uint32_t ssrc)
+/* A subscriber asked for a keyframe of the stream it knows as `ssrc`: an
+ * O(its consumers) lookup among its own consumers, within its budget of
+ * items per window (feedback.h), so a compound packet of hundreds of PLIs
+ * costs a counter bump for each item past the budget, not a lookup. */
+static void keyframe_for_subscriber(struct peer *sub, uint32_t ssrc, uint64_t now_ms)
 {
+    if (!prism_keyframe_budget_take(&sub->keyframe_budget, now_ms))
+        return;
     struct prism_consumer *c = prism_router_sub_find(&sub->out, ssrc);
     if (c != NULL)
         prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)));
@@ -147,15 +158,16 @@ void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len)
         return; /* a publisher's SR/SDES: consumed (its receiver reports come from us) */
     struct prism_rtcp_iter it;
     struct prism_rtcp_item item;
+    uint64_t now_ms = uv_now(l->peer->room->rooms->loop);
     prism_rtcp_iter_init(&it, pkt, len);
     while (prism_rtcp_next(&it, &item) == 0) {
         uint32_t ssrc;
         uint8_t seq_nr;
         if (prism_rtcp_nack_count(&item) > 0)
-            nack_from_subscriber(l->peer, &item);
+            nack_from_subscriber(l->peer, &item, now_ms);
         else if (prism_rtcp_is_pli(&item))
-            keyframe_for_subscriber(l->peer, item.media_ssrc);
+            keyframe_for_subscriber(l->peer, item.media_ssrc, now_ms);
         else if (prism_rtcp_fir_entry(&item, 0, &ssrc, &seq_nr) == 0)
-            keyframe_for_subscriber(l->peer, ssrc);
+            keyframe_for_subscriber(l->peer, ssrc, now_ms);
     }
 }

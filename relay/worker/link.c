@@ -165,6 +165,7 @@ void prism__link_open(struct link *l, const struct prism_msg_transport *msg)
         .dtls_ctx = rooms->shared->dtls_ctx,
         .dtls_role = PRISM_DTLS_SERVER,
         .egress = rooms->egress,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
     };
     int rc = prism_transport_new(rooms->loop, &tc, &transport_cb, l, &l->t);
     if (rc != 0) {

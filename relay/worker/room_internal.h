@@ -65,6 +65,8 @@ struct peer {
     uint32_t rtcp_ssrc;     /* the relay's SSRC in RTCP toward this peer */
     uint32_t max_kbps;      /* tenant cap for REMB, 0 = none */
     uint64_t drop_no_route; /* authentic RTP matching none of its tracks */
+    /* Its keyframe requests as a subscriber: how many a window may look up. */
+    struct prism_keyframe_budget keyframe_budget;
     /* Transport-wide cc of the publish transport (relay/wire/tcc.h): the
      * arrivals not yet reported; allocated when that transport connects
      * with the extension negotiated, freed when it closes. */

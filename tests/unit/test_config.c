@@ -106,13 +106,37 @@ static void test_ports(void **state)
     assert_int_not_equal(prism_config_parse_ports("-1-5", &lo, &hi), 0);
 }
 
+/* Issue 9, finding 7: the connect deadline and the per-tenant transport
+ * quota, whose default 0 is what the port range holds. */
+static void test_transport_limits(void **state)
+{
+    (void)state;
+    struct prism_config cfg;
+    char err[256] = "";
+    prism_config_defaults(&cfg);
+    assert_int_equal(cfg.connect_timeout_ms, 30000);
+    prism_config_resolve(&cfg); /* 10,000 ports, every interface: 4 addresses assumed */
+    assert_int_equal(cfg.tenant_defaults.max_transports, 2500);
+    assert_int_equal(
+        load(&cfg, "[media]\nports = 41000-41002\nmedia_ip = 127.0.0.1\n", err, sizeof(err)), 0);
+    prism_config_resolve(&cfg);
+    assert_int_equal(cfg.tenant_defaults.max_transports, 3);
+    assert_int_equal(load(&cfg, "[media]\nconnect_timeout_ms = 500\n[limits]\nmax_transports = 7\n",
+                          err, sizeof(err)),
+                     0);
+    prism_config_resolve(&cfg); /* set: kept */
+    assert_int_equal(cfg.connect_timeout_ms, 500);
+    assert_int_equal(cfg.tenant_defaults.max_transports, 7);
+    assert_int_not_equal(load(&cfg, "[media]\nconnect_timeout_ms = 99\n", err, sizeof(err)), 0);
+    assert_int_not_equal(load(&cfg, "[limits]\nmax_transports = -1\n", err, sizeof(err)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_full_file),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full_file),
+        cmocka_unit_test(test_errors),           cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_transport_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,7 +72,7 @@ static void test_stats(void **state)
 {
     (void)state;
     char want[512];
-    struct prism_relay_stats st = {PRISM_RELAY_SCOPE_RELAY, counters, 11, 12, 13, {14, 15, 16}};
+    struct prism_relay_stats st = {PRISM_RELAY_SCOPE_RELAY, counters, 11, 12, 13, {14, 15, 16, 0}};
     snprintf(want, sizeof(want), "{%s,\"tenants\":11,\"bubbles\":12,\"peers\":13}", counters_json);
     assert_json(prism_encode_stats(&st), want);
     st.scope = PRISM_RELAY_SCOPE_TENANT;

@@ -1,7 +1,7 @@
-/* Unit tests for relay/worker/feedback: the keyframe request throttle, the
- * receiver report + REMB a publisher gets (parsed back with relay/wire/rtcp),
- * and the dominant-speaker choice (voiced share, loudness threshold, ties,
- * meters reset by each choice). */
+/* Unit tests for relay/worker/feedback: the keyframe request throttle, a
+ * subscriber's keyframe budget, the receiver report + REMB a publisher gets
+ * (parsed back with relay/wire/rtcp), and the dominant-speaker choice (voiced share, loudness
+ * threshold, ties, meters reset by each choice). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,6 +25,30 @@ static void test_keyframe_gate(void **state)
     assert_false(prism_keyframe_gate_open(&g, 5000));
     assert_false(prism_keyframe_gate_open(&g, 5000 + PRISM_KEYFRAME_GAP_MS - 1));
     assert_true(prism_keyframe_gate_open(&g, 5000 + PRISM_KEYFRAME_GAP_MS));
+}
+
+/* Issue 9, finding 5: a subscriber's compound RTCP of hundreds of PLI/FIR
+ * items gets PRISM_KEYFRAME_BUDGET_ITEMS lookups per window; the rest are
+ * counted and dropped, and the next window starts afresh. */
+static void test_keyframe_budget(void **state)
+{
+    (void)state;
+    struct prism_keyframe_budget b = {0};
+    size_t taken = 0;
+    for (int i = 0; i < 500; i++) /* one packet's items, all at one time */
+        taken += prism_keyframe_budget_take(&b, 0);
+    assert_int_equal(taken, PRISM_KEYFRAME_BUDGET_ITEMS);
+    assert_int_equal(b.dropped, 500 - PRISM_KEYFRAME_BUDGET_ITEMS);
+    assert_false(prism_keyframe_budget_take(&b, PRISM_KEYFRAME_BUDGET_MS - 1));
+    assert_int_equal(b.dropped, 501 - PRISM_KEYFRAME_BUDGET_ITEMS);
+    /* A new window: the whole budget again, then refused again. */
+    uint64_t t = 1000;
+    taken = 0;
+    for (int i = 0; i < PRISM_KEYFRAME_BUDGET_ITEMS + 10; i++)
+        taken += prism_keyframe_budget_take(&b, t + (uint64_t)i % PRISM_KEYFRAME_BUDGET_MS);
+    assert_int_equal(taken, PRISM_KEYFRAME_BUDGET_ITEMS);
+    assert_int_equal(b.dropped, 511 - PRISM_KEYFRAME_BUDGET_ITEMS);
+    assert_true(prism_keyframe_budget_take(&b, t + PRISM_KEYFRAME_BUDGET_MS));
 }
 
 static void feed(struct prism_rtp_seq_stats *s, uint16_t first, uint16_t n, uint16_t skip)
@@ -129,6 +153,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyframe_gate),
+        cmocka_unit_test(test_keyframe_budget),
         cmocka_unit_test(test_report),
         cmocka_unit_test(test_speaker),
     };

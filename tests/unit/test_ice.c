@@ -4,7 +4,8 @@
  * Fast group: connect through the public API with trickle and
  * end-of-candidates, 1,000 datagrams each way in batches, in order and on
  * the loop thread; a batch of mixed sizes (UDP GSO runs) arriving whole and
- * in order; input validation; 1:1 NAT candidate rewrite; clean close.
+ * in order; a datagram the kernel refuses skipped, the rest of its batch
+ * sent; input validation; 1:1 NAT candidate rewrite; clean close.
  * Slow group (PRISM_TEST_SLOW=1, meson suite 'slow'): a peer that vanishes
  * after connecting turns the survivor FAILED through consent freshness.
  */
@@ -371,6 +372,43 @@ static void test_batch_mixed_sizes(void **state)
     close_pair(f);
 }
 
+/* Issue 9, finding 13: a datagram the kernel refuses in the middle of a
+ * batch (here one above the 65,507 bytes of a UDP/IPv4 datagram: EMSGSIZE,
+ * as a firewall rule's EPERM would be) is skipped and marked refused; the
+ * datagrams before and after it still go, once each, in order. */
+static void test_batch_refused_datagram(void **state)
+{
+    struct fixture *f = *state;
+    connect_pair(f);
+
+    enum { N = 12, BAD = 5, HUGE_LEN = 65600 };
+    static uint8_t buf[N][DATAGRAM_LEN];
+    static uint8_t huge[HUGE_LEN];
+    struct prism_ice_datagram pkts[N];
+    for (size_t i = 0; i < N; i++) {
+        /* The receiver checks the sequence: the refused one takes none. */
+        fill_datagram(buf[i], (uint32_t)(i < BAD ? i : i - 1), DATAGRAM_LEN);
+        pkts[i] = (struct prism_ice_datagram){.data = buf[i], .len = DATAGRAM_LEN, .refused = true};
+    }
+    memset(huge, 0xab, sizeof(huge));
+    pkts[BAD].data = huge;
+    pkts[BAD].len = sizeof(huge);
+    pkts[BAD].refused = false;
+    assert_int_equal(prism_ice_send_batch(f->a.ice, pkts, N), N);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(pkts[i].refused, i == BAD);
+    f->a.sent = N - 1;
+    assert_true(run_until(f, b_got_mixed, TRANSFER_GUARD_MS));
+    assert_int_equal(f->b.received, N - 1);
+    assert_false(f->b.out_of_order);
+    assert_false(f->b.bad_datagram);
+
+    /* One refused datagram alone: done with, not an error. */
+    assert_int_equal(prism_ice_send_batch(f->a.ice, &pkts[BAD], 1), 1);
+    assert_true(pkts[BAD].refused);
+    close_pair(f);
+}
+
 /* --- validation --- */
 
 static void test_bad_input(void **state)
@@ -616,6 +654,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connect_transfer_close, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_batch_mixed_sizes, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_refused_datagram, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_advertise_and_port_range, fixture_setup,

@@ -10,7 +10,7 @@
 #include "relay/base/error.h"
 #include "relay/control/registry.h"
 
-static const struct prism_limits unlimited = {0, 0, 0};
+static const struct prism_limits unlimited = {0, 0, 0, 0};
 
 static void test_scoped_names(void **state)
 {
@@ -79,6 +79,29 @@ static void test_quotas(void **state)
     assert_int_equal(t->n_peers, 1);
     assert_int_equal(t->n_bubbles, 1);
     assert_int_equal(prism_registry_bubble_create(reg, "t", "b3", NULL), 0);
+    prism_registry_free(reg);
+}
+
+/* Issue 9, finding 7: media transports counted per tenant, refused past
+ * max_transports, given back when they end; 0 is unlimited. */
+static void test_transport_quota(void **state)
+{
+    (void)state;
+    struct prism_registry *reg = prism_registry_new(1);
+    struct prism_limits lim = {.max_transports = 3};
+    prism_registry_tenant_create(reg, "t", &lim);
+    prism_registry_tenant_create(reg, "other", &unlimited);
+    struct prism_tenant *t = prism_registry_tenant_find(reg, "t");
+    struct prism_tenant *o = prism_registry_tenant_find(reg, "other");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(prism_registry_transport_take(t), 0);
+    assert_int_equal(prism_registry_transport_take(t), PRISM_EQUOTA);
+    assert_int_equal(t->n_transports, 3);
+    for (int i = 0; i < 100; i++) /* another tenant's are its own */
+        assert_int_equal(prism_registry_transport_take(o), 0);
+    prism_registry_transport_put(t);
+    assert_int_equal(prism_registry_transport_take(t), 0);
+    assert_int_equal(prism_registry_transport_take(t), PRISM_EQUOTA);
     prism_registry_free(reg);
 }
 
@@ -151,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_scoped_names),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_quotas),
+        cmocka_unit_test(test_transport_quota),
         cmocka_unit_test(test_tenant_delete_and_drain),
         cmocka_unit_test(test_foreach_join_order),
     };
