@@ -3,12 +3,19 @@
  * The backlog is a ring of serialised lines indexed by seq % capacity, so a
  * replay is a walk over a contiguous seq range; memory is O(backlog) lines.
  * Subscriptions are a hash table from connection to its tenant filter.
+ *
+ * Writing a line can cut a slow subscriber off, and its close drops its
+ * subscription (prism_events_unsubscribe) while the fan-out walks the table.
+ * Removing it then would break the walk and the subscribers after it would
+ * miss the event, so during a fan-out (or a replay) a dropped subscription is
+ * only marked dead; it is removed once the walk is over.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
+#include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/base/ids.h"
 #include "signaling/events.h"
@@ -23,6 +30,7 @@ struct stored_event {
 
 struct subscription {
     GHashTable *tenants; /* set of ids; NULL = every tenant the client may see */
+    bool dead;           /* unsubscribed during a walk; removed after it */
 };
 
 struct prism_events {
@@ -31,6 +39,8 @@ struct prism_events {
     uint64_t epoch;
     uint64_t last_seq;
     GHashTable *subs; /* struct prism_conn * -> struct subscription */
+    unsigned walking; /* fan-outs/replays in progress (subs must not change) */
+    bool any_dead;    /* a subscription was marked dead during a walk */
 };
 
 static void subscription_free(gpointer p)
@@ -83,6 +93,21 @@ static bool visible(const struct subscription *sub, const struct prism_conn *con
     return sub->tenants == NULL || g_hash_table_contains(sub->tenants, tenant);
 }
 
+/* Ends a walk over the subscriptions: the last one out removes those dropped
+ * meanwhile. O(subscribers) when any was dropped, O(1) otherwise. */
+static void walk_end(struct prism_events *ev)
+{
+    if (--ev->walking > 0 || !ev->any_dead)
+        return;
+    ev->any_dead = false;
+    GHashTableIter it;
+    gpointer sub;
+    g_hash_table_iter_init(&it, ev->subs);
+    while (g_hash_table_iter_next(&it, NULL, &sub))
+        if (((struct subscription *)sub)->dead)
+            g_hash_table_iter_remove(&it);
+}
+
 void prism_events_emit(struct prism_events *ev, const char *tenant, const char *method,
                        json_t *params)
 {
@@ -103,10 +128,14 @@ void prism_events_emit(struct prism_events *ev, const char *tenant, const char *
 
     GHashTableIter it;
     gpointer conn, sub;
+    ev->walking++;
     g_hash_table_iter_init(&it, ev->subs);
-    while (g_hash_table_iter_next(&it, &conn, &sub))
-        if (visible(sub, conn, slot->tenant))
+    while (g_hash_table_iter_next(&it, &conn, &sub)) {
+        const struct subscription *s = sub;
+        if (!s->dead && visible(s, conn, slot->tenant))
             prism_conn_send_line(conn, slot->line, slot->len);
+    }
+    walk_end(ev);
 }
 
 int prism_events_subscribe(struct prism_events *ev, struct prism_conn *conn, json_t *tenants,
@@ -140,6 +169,7 @@ int prism_events_subscribe(struct prism_events *ev, struct prism_conn *conn, jso
             g_hash_table_add(sub->tenants, g_strdup(id));
         }
     }
+    PRISM_CHECK(ev->walking == 0); /* requests are not handled inside a fan-out */
     g_hash_table_replace(ev->subs, conn, sub);
     return 0;
 }
@@ -155,16 +185,26 @@ int prism_events_check_since(const struct prism_events *ev, uint64_t since)
 void prism_events_replay(struct prism_events *ev, struct prism_conn *conn, uint64_t since)
 {
     const struct subscription *sub = g_hash_table_lookup(ev->subs, conn);
-    if (sub == NULL)
+    if (sub == NULL || sub->dead)
         return;
-    for (uint64_t seq = since + 1; seq <= ev->last_seq; seq++) {
+    ev->walking++;
+    for (uint64_t seq = since + 1; seq <= ev->last_seq && !sub->dead; seq++) {
         const struct stored_event *slot = &ev->ring[seq % ev->capacity];
         if (slot->seq == seq && visible(sub, conn, slot->tenant))
             prism_conn_send_line(conn, slot->line, slot->len);
     }
+    walk_end(ev);
 }
 
 void prism_events_unsubscribe(struct prism_events *ev, struct prism_conn *conn)
 {
-    g_hash_table_remove(ev->subs, conn);
+    if (ev->walking == 0) {
+        g_hash_table_remove(ev->subs, conn);
+        return;
+    }
+    struct subscription *sub = g_hash_table_lookup(ev->subs, conn);
+    if (sub != NULL) {
+        sub->dead = true;
+        ev->any_dead = true;
+    }
 }

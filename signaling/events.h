@@ -39,7 +39,9 @@ int prism_events_subscribe(struct prism_events *ev, struct prism_conn *conn, jso
 int prism_events_check_since(const struct prism_events *ev, uint64_t since);
 void prism_events_replay(struct prism_events *ev, struct prism_conn *conn, uint64_t since);
 
-/* Drops the subscription of a closing connection (no-op if none). */
+/* Drops the subscription of a closing connection (no-op if none). Safe from
+ * inside prism_events_emit/replay (a subscriber cut off by the fan-out): the
+ * others still get the event being sent, and `conn` gets nothing more. */
 void prism_events_unsubscribe(struct prism_events *ev, struct prism_conn *conn);
 
 /* Seq of the last event emitted (0 before the first). */
