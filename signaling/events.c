@@ -1,7 +1,11 @@
 /* Events (see events.h).
  *
  * The backlog is a ring of serialised lines indexed by seq % capacity, so a
- * replay is a walk over a contiguous seq range; memory is O(backlog) lines.
+ * replay is a walk over a contiguous seq range. It is bounded twice: by count
+ * (the ring's capacity) and by bytes (the lines held): an event that takes
+ * the held lines past max_bytes drops the oldest ones first, so the backlog
+ * is always the contiguous range [oldest_seq, last_seq], never more than
+ * max_bytes except for the newest line alone.
  * Subscriptions are a hash table from connection to its tenant filter.
  *
  * Writing a line can cut a slow subscriber off, and its close drops its
@@ -38,9 +42,12 @@ struct prism_events {
     size_t capacity;
     uint64_t epoch;
     uint64_t last_seq;
-    GHashTable *subs; /* struct prism_conn * -> struct subscription */
-    unsigned walking; /* fan-outs/replays in progress (subs must not change) */
-    bool any_dead;    /* a subscription was marked dead during a walk */
+    uint64_t oldest_seq; /* oldest seq held; last_seq + 1 when none */
+    size_t bytes;        /* of the lines held */
+    size_t max_bytes;    /* limits.event_backlog_bytes */
+    GHashTable *subs;    /* struct prism_conn * -> struct subscription */
+    unsigned walking;    /* fan-outs/replays in progress (subs must not change) */
+    bool any_dead;       /* a subscription was marked dead during a walk */
 };
 
 static void subscription_free(gpointer p)
@@ -51,7 +58,7 @@ static void subscription_free(gpointer p)
     free(s);
 }
 
-struct prism_events *prism_events_new(size_t backlog, uint64_t epoch)
+struct prism_events *prism_events_new(size_t backlog, size_t backlog_bytes, uint64_t epoch)
 {
     struct prism_events *ev = calloc(1, sizeof(*ev));
     if (ev == NULL)
@@ -62,6 +69,8 @@ struct prism_events *prism_events_new(size_t backlog, uint64_t epoch)
         return NULL;
     }
     ev->capacity = backlog;
+    ev->max_bytes = backlog_bytes;
+    ev->oldest_seq = 1;
     ev->epoch = epoch;
     ev->subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, subscription_free);
     return ev;
@@ -81,6 +90,41 @@ void prism_events_free(struct prism_events *ev)
 uint64_t prism_events_last_seq(const struct prism_events *ev)
 {
     return ev->last_seq;
+}
+
+size_t prism_events_held_bytes(const struct prism_events *ev)
+{
+    return ev->bytes;
+}
+
+static void slot_clear(struct prism_events *ev, struct stored_event *slot)
+{
+    ev->bytes -= slot->len;
+    free(slot->line);
+    slot->line = NULL;
+    slot->len = 0;
+    slot->seq = 0;
+}
+
+/* Stores `line` (taken) as event `seq`, then drops the oldest events until the
+ * held lines fit max_bytes again (the newest one always stays). */
+static struct stored_event *store(struct prism_events *ev, uint64_t seq, char *line)
+{
+    struct stored_event *slot = &ev->ring[seq % ev->capacity];
+    slot_clear(ev, slot); /* event seq - capacity, if still held */
+    slot->seq = seq;
+    slot->line = line;
+    slot->len = strlen(line);
+    ev->bytes += slot->len;
+    if (seq >= ev->capacity && ev->oldest_seq < seq - ev->capacity + 1)
+        ev->oldest_seq = seq - ev->capacity + 1;
+    while (ev->bytes > ev->max_bytes && ev->oldest_seq < seq) {
+        struct stored_event *old = &ev->ring[ev->oldest_seq % ev->capacity];
+        if (old->seq == ev->oldest_seq)
+            slot_clear(ev, old);
+        ev->oldest_seq++;
+    }
+    return slot;
 }
 
 static bool visible(const struct subscription *sub, const struct prism_conn *conn,
@@ -116,13 +160,11 @@ void prism_events_emit(struct prism_events *ev, const char *tenant, const char *
     json_object_set_new(params, "epoch", json_integer((json_int_t)ev->epoch));
     char *line = prism_rpc_notification(method, params);
     json_decref(params);
-    if (line == NULL)
+    if (line == NULL) { /* out of memory: the seq is lost, the slot freed */
+        slot_clear(ev, &ev->ring[seq % ev->capacity]);
         return;
-    struct stored_event *slot = &ev->ring[seq % ev->capacity];
-    free(slot->line);
-    slot->seq = seq;
-    slot->line = line;
-    slot->len = strlen(line);
+    }
+    struct stored_event *slot = store(ev, seq, line);
     size_t tlen = tenant != NULL ? strlen(tenant) : 0;
     memcpy(slot->tenant, tenant != NULL ? tenant : "", tlen + 1);
 
@@ -178,8 +220,7 @@ int prism_events_check_since(const struct prism_events *ev, uint64_t since)
 {
     if (since > ev->last_seq)
         return PRISM_ENOTFOUND;
-    uint64_t oldest_held = ev->last_seq > ev->capacity ? ev->last_seq - ev->capacity + 1 : 1;
-    return since + 1 < oldest_held ? PRISM_ENOTFOUND : 0;
+    return since + 1 < ev->oldest_seq ? PRISM_ENOTFOUND : 0;
 }
 
 void prism_events_replay(struct prism_events *ev, struct prism_conn *conn, uint64_t since)

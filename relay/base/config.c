@@ -31,6 +31,7 @@ void prism_config_defaults(struct prism_config *cfg)
     cfg->tenant_defaults.max_peers = 10000;
     cfg->tenant_defaults.max_kbps = 0;
     cfg->event_backlog = 16384;
+    cfg->event_backlog_bytes = 16 * 1024 * 1024;
     prism_config_set_str(cfg->log_path, sizeof(cfg->log_path), "-");
     cfg->log_level = PRISM_LOG_INFO;
     prism_config_set_str(cfg->audit_path, sizeof(cfg->audit_path), "prism-audit.log");
@@ -111,6 +112,8 @@ static const struct key_spec keys[] = {
     {"limits", "max_peers", KEY_U32, FIELD(tenant_defaults.max_peers), 0, UINT32_MAX},
     {"limits", "max_kbps", KEY_U32, FIELD(tenant_defaults.max_kbps), 0, UINT32_MAX},
     {"limits", "event_backlog", KEY_SIZE, FIELD(event_backlog), 10000, 10000000},
+    {"limits", "event_backlog_bytes", KEY_SIZE, FIELD(event_backlog_bytes), 1024 * 1024,
+     (uint64_t)64 * 1024 * 1024 * 1024},
     {"log", "file", KEY_STR, FIELD(log_path), 0, 0},
     {"log", "level", KEY_LEVEL, FIELD(log_level), 0, 0},
     {"log", "audit_file", KEY_STR, FIELD(audit_path), 0, 0},

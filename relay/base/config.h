@@ -66,7 +66,8 @@ struct prism_config {
 
     /* [limits] defaults for tenants created without limits */
     struct prism_limits tenant_defaults;
-    size_t event_backlog; /* events kept for `since` replay */
+    size_t event_backlog;       /* events kept for `since` replay */
+    size_t event_backlog_bytes; /* ... and the most bytes of them kept */
 
     /* [log] */
     char log_path[PRISM_PATH_MAX]; /* "-" = stderr */
