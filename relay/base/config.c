@@ -23,6 +23,9 @@ void prism_config_defaults(struct prism_config *cfg)
     cfg->max_line_bytes = 1024 * 1024;
     cfg->max_connections = 1024;
     cfg->max_pending_bytes = 8 * 1024 * 1024;
+    cfg->tls_max_handshakes = 64;
+    cfg->tls_handshake_timeout_ms = 5000;
+    cfg->tls_idle_timeout_ms = 2000;
     cfg->workers = 0;
     cfg->port_min = 40000;
     cfg->port_max = 49999;
@@ -100,6 +103,9 @@ static const struct key_spec keys[] = {
     {"control", "max_connections", KEY_SIZE, FIELD(max_connections), 1, 1000000},
     {"control", "max_pending", KEY_SIZE, FIELD(max_pending_bytes), 65536, 1024 * 1024 * 1024},
     {"control", "tls_listen", KEY_STR, FIELD(tls_listen), 0, 0},
+    {"control", "tls_max_handshakes", KEY_SIZE, FIELD(tls_max_handshakes), 1, 100000},
+    {"control", "tls_handshake_timeout_ms", KEY_SIZE, FIELD(tls_handshake_timeout_ms), 50, 600000},
+    {"control", "tls_idle_timeout_ms", KEY_SIZE, FIELD(tls_idle_timeout_ms), 50, 600000},
     {"control", "tls_cert", KEY_STR, FIELD(tls_cert), 0, 0},
     {"control", "tls_key", KEY_STR, FIELD(tls_key), 0, 0},
     {"control", "tls_client_ca", KEY_STR, FIELD(tls_client_ca), 0, 0},
