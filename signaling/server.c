@@ -19,8 +19,12 @@
  * an attacker would have to outpace a real client's handshake). A pending
  * connection is closed when its handshake has not finished within
  * control.tls_handshake_timeout_ms of the accept, or when it sent nothing for
- * control.tls_idle_timeout_ms. One timer serves every deadline: it wakes at
- * the earliest and walks the pool (O(pool)).
+ * control.tls_idle_timeout_ms. Handshakes cost the control thread real work
+ * (key exchange, signature), so they start at most
+ * control.tls_handshakes_per_s (a token bucket of one second's worth): a
+ * connection accepted without a token waits in the pool, unread, and starts
+ * when one comes, oldest first. One timer serves every deadline and token:
+ * it wakes at the earliest and walks the pool (O(pool)).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -61,6 +65,9 @@ struct prism_server {
     size_t n_tls;         /* TLS connections past their handshake, admitted */
     GQueue pending;       /* TLS connections in their handshake, oldest first */
     uv_timer_t deadlines; /* wakes for the pending connections' deadlines */
+    size_t n_waiting;     /* pending connections waiting for a token */
+    double tokens;        /* handshakes that may start now */
+    uint64_t tokens_ms;   /* loop time tokens was last refilled */
     bool has_timer;
     char read_buf[READ_CHUNK]; /* one read at a time on this loop */
 };
@@ -87,6 +94,7 @@ struct prism_conn {
     bool counted;                    /* in n_unix or n_tls */
     GList pending_link;              /* in server->pending while the handshake runs */
     bool pending;                    /* pending_link is linked */
+    bool waiting;                    /* pending, not read yet: no handshake token */
     uint64_t accepted_ms;            /* loop time of the accept (TLS) */
     uint64_t last_rx_ms;             /* loop time of the last bytes received (TLS) */
     char addr[PRISM_IDHASH_LEN + 1]; /* pseudonymised peer, for logs */
@@ -337,6 +345,9 @@ static void pending_remove(struct prism_conn *c)
         return;
     g_queue_unlink(&c->server->pending, &c->pending_link);
     c->pending = false;
+    if (c->waiting)
+        c->server->n_waiting--;
+    c->waiting = false;
 }
 
 static void conn_close(struct prism_conn *c)
@@ -501,26 +512,68 @@ static bool admit(struct prism_server *s, struct prism_conn *c)
     return true;
 }
 
-/* When the pending connection `c` must have finished its handshake. */
+/* When the pending connection `c` must have finished its handshake (one
+ * waiting for a token is not idle: it is not read). */
 static uint64_t pending_deadline(const struct prism_conn *c)
 {
     const struct prism_config *cfg = c->server->cfg;
     uint64_t handshake = c->accepted_ms + cfg->tls_handshake_timeout_ms;
     uint64_t idle = c->last_rx_ms + cfg->tls_idle_timeout_ms;
-    return handshake < idle ? handshake : idle;
+    return handshake < idle || c->waiting ? handshake : idle;
+}
+
+/* Takes a handshake token if one is there. */
+static bool take_token(struct prism_server *s)
+{
+    uint64_t now = uv_now(s->loop);
+    double rate = (double)s->cfg->tls_handshakes_per_s;
+    s->tokens += (double)(now - s->tokens_ms) * rate / 1000.0;
+    if (s->tokens > rate)
+        s->tokens = rate;
+    s->tokens_ms = now;
+    if (s->tokens < 1.0)
+        return false;
+    s->tokens -= 1.0;
+    return true;
+}
+
+/* Milliseconds until the next token (after a take_token that failed). */
+static uint64_t token_wait_ms(const struct prism_server *s)
+{
+    double ms = (1.0 - s->tokens) * 1000.0 / (double)s->cfg->tls_handshakes_per_s;
+    return (uint64_t)ms + 1;
+}
+
+static void start_reading(struct prism_conn *c)
+{
+    if (c->waiting)
+        c->server->n_waiting--;
+    c->waiting = false;
+    c->last_rx_ms = uv_now(c->server->loop);
+    uv_read_start(&c->h.stream, on_alloc, on_read);
 }
 
 static void on_deadlines(uv_timer_t *timer);
 
-/* Closes the pending connections past their deadline and sleeps until the
- * next one. O(pending). */
+/* Closes the pending connections past their deadline, hands tokens to the
+ * waiting ones (oldest first) and sleeps until the next deadline or token.
+ * O(pending). */
 static void check_deadlines(struct prism_server *s)
 {
     uint64_t now = uv_now(s->loop);
     uint64_t next = UINT64_MAX;
+    bool tokens_left = true;
     for (GList *l = s->pending.head; l != NULL;) {
         struct prism_conn *c = l->data;
         l = l->next; /* conn_close unlinks c */
+        if (c->waiting && tokens_left && pending_deadline(c) > now) {
+            if (take_token(s))
+                start_reading(c);
+            else
+                tokens_left = false;
+        }
+        if (c->waiting && !tokens_left && now + token_wait_ms(s) < next)
+            next = now + token_wait_ms(s);
         uint64_t deadline = pending_deadline(c);
         if (deadline <= now) {
             prism_log_info("control.refused", "client", c->addr, "reason", "tls handshake timeout",
@@ -609,9 +662,17 @@ static void on_tls_connection(uv_stream_t *listener, int status)
     c->pending_link.data = c;
     g_queue_push_tail_link(&s->pending, &c->pending_link);
     c->pending = true;
-    if (!uv_is_active((uv_handle_t *)&s->deadlines))
-        check_deadlines(s); /* otherwise it wakes before c's deadline */
-    uv_read_start(&c->h.stream, on_alloc, on_read);
+    if (s->n_waiting == 0 && take_token(s)) { /* else it queues behind them */
+        start_reading(c);
+        if (!uv_is_active((uv_handle_t *)&s->deadlines))
+            check_deadlines(s); /* otherwise it wakes before c's deadline */
+        return;
+    }
+    c->waiting = true;
+    s->n_waiting++;
+    if (!uv_is_active((uv_handle_t *)&s->deadlines) ||
+        uv_timer_get_due_in(&s->deadlines) > token_wait_ms(s))
+        check_deadlines(s);
 }
 
 /* Binds the Unix socket with mode 0660. A socket file left by a dead relay is
@@ -711,6 +772,8 @@ int prism_server_start(uv_loop_t *loop, const struct prism_config *cfg, struct p
     s->ud = ud;
     s->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     g_queue_init(&s->pending);
+    s->tokens = (double)cfg->tls_handshakes_per_s;
+    s->tokens_ms = uv_now(loop);
     if (tls != NULL) {
         prism_tls_ctx_ref(tls);
         s->tls = tls;

@@ -26,6 +26,7 @@ void prism_config_defaults(struct prism_config *cfg)
     cfg->tls_max_handshakes = 64;
     cfg->tls_handshake_timeout_ms = 5000;
     cfg->tls_idle_timeout_ms = 2000;
+    cfg->tls_handshakes_per_s = 100;
     cfg->workers = 0;
     cfg->port_min = 40000;
     cfg->port_max = 49999;
@@ -106,6 +107,7 @@ static const struct key_spec keys[] = {
     {"control", "tls_max_handshakes", KEY_SIZE, FIELD(tls_max_handshakes), 1, 100000},
     {"control", "tls_handshake_timeout_ms", KEY_SIZE, FIELD(tls_handshake_timeout_ms), 50, 600000},
     {"control", "tls_idle_timeout_ms", KEY_SIZE, FIELD(tls_idle_timeout_ms), 50, 600000},
+    {"control", "tls_handshakes_per_s", KEY_SIZE, FIELD(tls_handshakes_per_s), 1, 1000000},
     {"control", "tls_cert", KEY_STR, FIELD(tls_cert), 0, 0},
     {"control", "tls_key", KEY_STR, FIELD(tls_key), 0, 0},
     {"control", "tls_client_ca", KEY_STR, FIELD(tls_client_ca), 0, 0},

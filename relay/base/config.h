@@ -53,6 +53,7 @@ struct prism_config {
     size_t tls_max_handshakes;       /* TLS connections in their handshake at once */
     size_t tls_handshake_timeout_ms; /* from accept to a finished handshake */
     size_t tls_idle_timeout_ms;      /* silence allowed before the handshake ends */
+    size_t tls_handshakes_per_s;     /* TLS handshakes started per second */
     char tls_cert[PRISM_PATH_MAX];
     char tls_key[PRISM_PATH_MAX];
     char tls_client_ca[PRISM_PATH_MAX];

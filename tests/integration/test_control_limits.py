@@ -5,7 +5,8 @@
   backend out: Unix and TLS connections are counted apart, connections in
   their TLS handshake have their own pool (the oldest goes when it is full),
   and one that does not finish its handshake in time, or stays silent, is
-  closed (finding 1).
+  closed (finding 1). Handshakes start at a bounded rate; the others wait
+  their turn.
 - A subscriber that stops reading is cut off while events flow; every other
   subscriber still gets every event (contiguous `seq`), and GLib reports no
   misuse on stderr (finding 4).
@@ -13,6 +14,7 @@
 import os
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -168,6 +170,33 @@ class TlsAdmission(unittest.TestCase):
             for s in socks:
                 s.close()
         self.assertIn("tls_max_handshakes", relay.log_text())
+
+    def test_handshakes_per_second(self):
+        relay = self.relay("[control]\ntls_handshakes_per_s = 2\n"
+                           "tls_handshake_timeout_ms = 60000\n")
+        time.sleep(1.1)  # a full bucket: 2 handshakes at once, then one per 0.5 s
+        results = []
+
+        def client():
+            try:
+                with relay.tls() as c:
+                    results.append("result" in c.call("relay.info"))
+            except (OSError, EOFError) as e:
+                results.append(repr(e))
+
+        start = time.monotonic()
+        threads = [threading.Thread(target=client) for _ in range(6)]
+        for th in threads:
+            th.start()
+        # Meanwhile the Unix socket answers at once.
+        self.assert_serves(relay.unix)
+        for th in threads:
+            th.join(60)
+        elapsed = time.monotonic() - start
+        self.assertEqual(results, [True] * 6)
+        # 2 at once, the 4 others 0.5 s apart: at least 2 s. A busy machine
+        # can only make it longer.
+        self.assertGreaterEqual(elapsed, 1.9)
 
 
 class SlowSubscriber(unittest.TestCase):
