@@ -576,8 +576,9 @@ static void check_deadlines(struct prism_server *s)
             next = now + token_wait_ms(s);
         uint64_t deadline = pending_deadline(c);
         if (deadline <= now) {
-            prism_log_info("control.refused", "client", c->addr, "reason", "tls handshake timeout",
-                           NULL);
+            bool late = now >= c->accepted_ms + s->cfg->tls_handshake_timeout_ms;
+            prism_log_info("control.refused", "client", c->addr, "reason",
+                           late ? "tls_handshake_timeout" : "tls_idle_timeout", NULL);
             conn_close(c);
         } else if (deadline < next) {
             next = deadline;

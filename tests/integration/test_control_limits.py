@@ -115,7 +115,7 @@ class TlsAdmission(unittest.TestCase):
         finally:
             for s in socks:
                 s.close()
-        self.assertIn("tls handshake timeout", relay.log_text())
+        self.assertIn("tls_idle_timeout", relay.log_text())
         self.assert_serves(relay.unix)
 
     def test_deadlines(self):
@@ -147,6 +147,9 @@ class TlsAdmission(unittest.TestCase):
                 self.assertIsNotNone(closed, "a trickling handshake was never cut off")
                 self.assertGreaterEqual(closed, 3.8)
                 self.assertLess(closed, 30)
+            log = relay.log_text()
+            self.assertIn("tls_idle_timeout", log)
+            self.assertIn("tls_handshake_timeout", log)
             # The deadlines are for handshakes: an established client that
             # stayed silent meanwhile is still served.
             self.assertIn("result", established.call("relay.info"))
