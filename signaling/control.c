@@ -349,7 +349,8 @@ int prism_control_run(struct prism_config *cfg)
         prism_log_error("relay.start_failed", "reason", prism_error_str(rc), NULL);
         goto fail;
     }
-    ctl.events = prism_events_new(cfg->event_backlog, prism_relay_epoch(ctl.relay));
+    ctl.events = prism_events_new(cfg->event_backlog, cfg->event_backlog_bytes,
+                                  PRISM_EVENTS_MIN_HELD, prism_relay_epoch(ctl.relay));
     if (ctl.events == NULL || load_tls(cfg, &tls) != 0)
         goto fail;
     if (prism_server_start(ctl.loop, cfg, tls, &server_cb, &ctl, &ctl.server, err, sizeof(err)) !=

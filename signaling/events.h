@@ -3,7 +3,8 @@
  *
  * Every event gets params.seq (1, 2, ... within an epoch) and params.epoch,
  * is serialised once, kept in a ring of the last `backlog` events (at least
- * 10,000) and written to every subscribed connection allowed to see its
+ * 10,000) as long as their lines fit `backlog_bytes` (the oldest go first
+ * when they do not) and written to every subscribed connection allowed to see its
  * tenant. Relay-wide events (no tenant) go to every subscriber. Control
  * thread.
  */
@@ -20,7 +21,15 @@
 
 struct prism_events;
 
-struct prism_events *prism_events_new(size_t backlog, uint64_t epoch);
+/* `backlog` (>= 1) events at most, holding at most `backlog_bytes` of lines
+ * unless the last `min_held` events (>= 1: the newest is always held,
+ * whatever its size) take more. NULL when out of memory. */
+struct prism_events *prism_events_new(size_t backlog, size_t backlog_bytes, size_t min_held,
+                                      uint64_t epoch);
+
+/* What PROTOCOL.md promises a `since` replay: at least the last 10,000
+ * events, whatever limits.event_backlog_bytes says. */
+#define PRISM_EVENTS_MIN_HELD 10000
 void prism_events_free(struct prism_events *ev); /* accepts NULL */
 
 /* Numbers, stores and fans out one event; `params` is stolen. */
@@ -39,10 +48,16 @@ int prism_events_subscribe(struct prism_events *ev, struct prism_conn *conn, jso
 int prism_events_check_since(const struct prism_events *ev, uint64_t since);
 void prism_events_replay(struct prism_events *ev, struct prism_conn *conn, uint64_t since);
 
-/* Drops the subscription of a closing connection (no-op if none). */
+/* Drops the subscription of a closing connection (no-op if none). Safe from
+ * inside prism_events_emit/replay (a subscriber cut off by the fan-out): the
+ * others still get the event being sent, and `conn` gets nothing more. */
 void prism_events_unsubscribe(struct prism_events *ev, struct prism_conn *conn);
 
 /* Seq of the last event emitted (0 before the first). */
 uint64_t prism_events_last_seq(const struct prism_events *ev);
+
+/* Bytes of serialised events held for replay (at most backlog_bytes, or the
+ * newest event's size if that alone is larger). */
+size_t prism_events_held_bytes(const struct prism_events *ev);
 
 #endif

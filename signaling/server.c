@@ -9,6 +9,22 @@
  * TLS connections route both directions through crypto/tls.h sessions over
  * the same queue. A connection is freed in its uv_close callback, after
  * on_close has dropped every reference to it.
+ *
+ * Admission (issue 9, finding 1): nobody on the network may keep the local
+ * backend out. Unix connections and established TLS connections are counted
+ * apart, each up to control.max_connections. A TLS connection whose handshake
+ * has not finished is "pending": pending ones sit in their own pool of
+ * control.tls_max_handshakes, oldest first; a new one arriving at a full pool
+ * closes the oldest (a pool of silent sockets cannot lock new clients out:
+ * an attacker would have to outpace a real client's handshake). A pending
+ * connection is closed when its handshake has not finished within
+ * control.tls_handshake_timeout_ms of the accept, or when it sent nothing for
+ * control.tls_idle_timeout_ms. Handshakes cost the control thread real work
+ * (key exchange, signature), so they start at most
+ * control.tls_handshakes_per_s (a token bucket of one second's worth): a
+ * connection accepted without a token waits in the pool, unread, and starts
+ * when one comes, oldest first. One timer serves every deadline and token:
+ * it wakes at the earliest and walks the pool (O(pool)).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,6 +61,14 @@ struct prism_server {
     bool stopping;
     GHashTable *conns; /* serial -> struct prism_conn * */
     uint64_t next_serial;
+    size_t n_unix;        /* Unix connections admitted */
+    size_t n_tls;         /* TLS connections past their handshake, admitted */
+    GQueue pending;       /* TLS connections in their handshake, oldest first */
+    uv_timer_t deadlines; /* wakes for the pending connections' deadlines */
+    size_t n_waiting;     /* pending connections waiting for a token */
+    double tokens;        /* handshakes that may start now */
+    uint64_t tokens_ms;   /* loop time tokens was last refilled */
+    bool has_timer;
     char read_buf[READ_CHUNK]; /* one read at a time on this loop */
 };
 
@@ -67,6 +91,12 @@ struct prism_conn {
     bool paused;     /* reading stopped by backpressure */
     bool closing;
     bool close_when_flushed;
+    bool counted;                    /* in n_unix or n_tls */
+    GList pending_link;              /* in server->pending while the handshake runs */
+    bool pending;                    /* pending_link is linked */
+    bool waiting;                    /* pending, not read yet: no handshake token */
+    uint64_t accepted_ms;            /* loop time of the accept (TLS) */
+    uint64_t last_rx_ms;             /* loop time of the last bytes received (TLS) */
     char addr[PRISM_IDHASH_LEN + 1]; /* pseudonymised peer, for logs */
     uint64_t serial;                 /* key in server->conns */
     GQueue replies;                  /* struct reply_slot: replies held behind a deferred one */
@@ -309,6 +339,17 @@ static void on_conn_closed(uv_handle_t *h)
     free(c);
 }
 
+static void pending_remove(struct prism_conn *c)
+{
+    if (!c->pending)
+        return;
+    g_queue_unlink(&c->server->pending, &c->pending_link);
+    c->pending = false;
+    if (c->waiting)
+        c->server->n_waiting--;
+    c->waiting = false;
+}
+
 static void conn_close(struct prism_conn *c)
 {
     if (c->closing)
@@ -316,6 +357,13 @@ static void conn_close(struct prism_conn *c)
     c->closing = true;
     struct prism_server *s = c->server;
     g_hash_table_remove(s->conns, &c->serial);
+    pending_remove(c);
+    if (c->counted) {
+        if (c->tls != NULL)
+            s->n_tls--;
+        else
+            s->n_unix--;
+    }
     if (c->authenticated)
         s->cb.on_close(s->ud, c);
     uv_close(&c->h.handle, on_conn_closed);
@@ -344,14 +392,25 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(c->server->read_buf, sizeof(c->server->read_buf));
 }
 
-/* A TLS client is known once its handshake is done. */
+/* A TLS client is known once its handshake is done; it then leaves the
+ * pending pool for the established count (closed without a reply if that is
+ * full, as documented). */
 static void tls_authenticate(struct prism_conn *c)
 {
     char fp[PRISM_TLS_FINGERPRINT_LEN + 1];
     if (c->authenticated || !prism_tls_session_established(c->tls) ||
         prism_tls_session_peer_fingerprint(c->tls, fp) != 0)
         return;
-    prism_client_from_cert(c->server->cfg, fp, &c->client);
+    struct prism_server *s = c->server;
+    pending_remove(c);
+    if (s->n_tls >= s->cfg->max_connections) {
+        prism_log_warn("control.refused", "client", c->addr, "reason", "max_connections", NULL);
+        conn_close(c);
+        return;
+    }
+    s->n_tls++;
+    c->counted = true;
+    prism_client_from_cert(s->cfg, fp, &c->client);
     c->authenticated = true;
 }
 
@@ -373,6 +432,8 @@ static void feed_tls(struct prism_conn *c, const char *data, size_t len)
     char plain[16 * 1024];
     for (;;) {
         tls_authenticate(c);
+        if (c->closing)
+            return;
         ssize_t n = prism_tls_session_read(c->tls, plain, sizeof(plain));
         if (n == 0)
             break;
@@ -402,6 +463,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
+    if (c->pending)
+        c->last_rx_ms = uv_now(c->server->loop);
     c->in_read = true;
     if (c->tls != NULL)
         feed_tls(c, buf->base, (size_t)nread);
@@ -435,15 +498,101 @@ static void refuse(struct prism_conn *c, const char *message, const char *reason
     prism_conn_close(c);
 }
 
+/* Unix connections: their own count, whatever the TLS listener holds. */
 static bool admit(struct prism_server *s, struct prism_conn *c)
 {
     g_hash_table_insert(s->conns, &c->serial, c);
-    if (g_hash_table_size(s->conns) > s->cfg->max_connections) {
+    if (s->n_unix >= s->cfg->max_connections) {
         prism_log_warn("control.refused", "client", c->addr, "reason", "max_connections", NULL);
         refuse(c, "too many control connections", "overloaded");
         return false;
     }
+    s->n_unix++;
+    c->counted = true;
     return true;
+}
+
+/* When the pending connection `c` must have finished its handshake (one
+ * waiting for a token is not idle: it is not read). */
+static uint64_t pending_deadline(const struct prism_conn *c)
+{
+    const struct prism_config *cfg = c->server->cfg;
+    uint64_t handshake = c->accepted_ms + cfg->tls_handshake_timeout_ms;
+    uint64_t idle = c->last_rx_ms + cfg->tls_idle_timeout_ms;
+    return handshake < idle || c->waiting ? handshake : idle;
+}
+
+/* Takes a handshake token if one is there. */
+static bool take_token(struct prism_server *s)
+{
+    uint64_t now = uv_now(s->loop);
+    double rate = (double)s->cfg->tls_handshakes_per_s;
+    s->tokens += (double)(now - s->tokens_ms) * rate / 1000.0;
+    if (s->tokens > rate)
+        s->tokens = rate;
+    s->tokens_ms = now;
+    if (s->tokens < 1.0)
+        return false;
+    s->tokens -= 1.0;
+    return true;
+}
+
+/* Milliseconds until the next token (after a take_token that failed). */
+static uint64_t token_wait_ms(const struct prism_server *s)
+{
+    double ms = (1.0 - s->tokens) * 1000.0 / (double)s->cfg->tls_handshakes_per_s;
+    return (uint64_t)ms + 1;
+}
+
+static void start_reading(struct prism_conn *c)
+{
+    if (c->waiting)
+        c->server->n_waiting--;
+    c->waiting = false;
+    c->last_rx_ms = uv_now(c->server->loop);
+    uv_read_start(&c->h.stream, on_alloc, on_read);
+}
+
+static void on_deadlines(uv_timer_t *timer);
+
+/* Closes the pending connections past their deadline, hands tokens to the
+ * waiting ones (oldest first) and sleeps until the next deadline or token.
+ * O(pending). */
+static void check_deadlines(struct prism_server *s)
+{
+    uint64_t now = uv_now(s->loop);
+    uint64_t next = UINT64_MAX;
+    bool tokens_left = true;
+    for (GList *l = s->pending.head; l != NULL;) {
+        struct prism_conn *c = l->data;
+        l = l->next; /* conn_close unlinks c */
+        if (c->waiting && tokens_left && pending_deadline(c) > now) {
+            if (take_token(s))
+                start_reading(c);
+            else
+                tokens_left = false;
+        }
+        if (c->waiting && !tokens_left && now + token_wait_ms(s) < next)
+            next = now + token_wait_ms(s);
+        uint64_t deadline = pending_deadline(c);
+        if (deadline <= now) {
+            bool late = now >= c->accepted_ms + s->cfg->tls_handshake_timeout_ms;
+            prism_log_info("control.refused", "client", c->addr, "reason",
+                           late ? "tls_handshake_timeout" : "tls_idle_timeout", NULL);
+            conn_close(c);
+        } else if (deadline < next) {
+            next = deadline;
+        }
+    }
+    if (next == UINT64_MAX)
+        uv_timer_stop(&s->deadlines);
+    else
+        uv_timer_start(&s->deadlines, on_deadlines, next - now, 0);
+}
+
+static void on_deadlines(uv_timer_t *timer)
+{
+    check_deadlines(timer->data);
 }
 
 static void on_unix_connection(uv_stream_t *listener, int status)
@@ -504,12 +653,27 @@ static void on_tls_connection(uv_stream_t *listener, int status)
     prism_idhash("addr", ip, strlen(ip), c->addr);
     uv_tcp_nodelay(&c->h.tcp, 1);
     g_hash_table_insert(s->conns, &c->serial, c);
-    if (g_hash_table_size(s->conns) > s->cfg->max_connections) {
-        prism_log_warn("control.refused", "client", c->addr, "reason", "max_connections", NULL);
-        conn_close(c);
+    if (g_queue_get_length(&s->pending) >= s->cfg->tls_max_handshakes) {
+        struct prism_conn *oldest = g_queue_peek_head(&s->pending);
+        prism_log_warn("control.refused", "client", oldest->addr, "reason", "tls_max_handshakes",
+                       NULL);
+        conn_close(oldest);
+    }
+    c->accepted_ms = c->last_rx_ms = uv_now(s->loop);
+    c->pending_link.data = c;
+    g_queue_push_tail_link(&s->pending, &c->pending_link);
+    c->pending = true;
+    if (s->n_waiting == 0 && take_token(s)) { /* else it queues behind them */
+        start_reading(c);
+        if (!uv_is_active((uv_handle_t *)&s->deadlines))
+            check_deadlines(s); /* otherwise it wakes before c's deadline */
         return;
     }
-    uv_read_start(&c->h.stream, on_alloc, on_read);
+    c->waiting = true;
+    s->n_waiting++;
+    if (!uv_is_active((uv_handle_t *)&s->deadlines) ||
+        uv_timer_get_due_in(&s->deadlines) > token_wait_ms(s))
+        check_deadlines(s);
 }
 
 /* Binds the Unix socket with mode 0660. A socket file left by a dead relay is
@@ -581,6 +745,10 @@ static int listen_tls(struct prism_server *s, char *err, size_t err_len)
     s->tls_listener.data = s;
     s->has_tls = true;
     s->open_handles++;
+    uv_timer_init(s->loop, &s->deadlines);
+    s->deadlines.data = s;
+    s->has_timer = true;
+    s->open_handles++;
     int rc = uv_tcp_bind(&s->tls_listener, (struct sockaddr *)&sa, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&s->tls_listener, 511, on_tls_connection);
@@ -604,6 +772,9 @@ int prism_server_start(uv_loop_t *loop, const struct prism_config *cfg, struct p
     s->cb = *cb;
     s->ud = ud;
     s->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
+    g_queue_init(&s->pending);
+    s->tokens = (double)cfg->tls_handshakes_per_s;
+    s->tokens_ms = uv_now(loop);
     if (tls != NULL) {
         prism_tls_ctx_ref(tls);
         s->tls = tls;
@@ -653,6 +824,8 @@ void prism_server_stop(struct prism_server *s)
     }
     if (s->has_tls)
         uv_close((uv_handle_t *)&s->tls_listener, on_listener_closed);
+    if (s->has_timer)
+        uv_close((uv_handle_t *)&s->deadlines, on_listener_closed);
     if (!any) {
         prism_tls_ctx_unref(s->tls);
         g_hash_table_destroy(s->conns);

@@ -23,6 +23,10 @@ void prism_config_defaults(struct prism_config *cfg)
     cfg->max_line_bytes = 1024 * 1024;
     cfg->max_connections = 1024;
     cfg->max_pending_bytes = 8 * 1024 * 1024;
+    cfg->tls_max_handshakes = 64;
+    cfg->tls_handshake_timeout_ms = 5000;
+    cfg->tls_idle_timeout_ms = 2000;
+    cfg->tls_handshakes_per_s = 100;
     cfg->workers = 0;
     cfg->port_min = 40000;
     cfg->port_max = 49999;
@@ -32,6 +36,7 @@ void prism_config_defaults(struct prism_config *cfg)
     cfg->tenant_defaults.max_peers = 10000;
     cfg->tenant_defaults.max_kbps = 0;
     cfg->event_backlog = 16384;
+    cfg->event_backlog_bytes = 16 * 1024 * 1024;
     prism_config_set_str(cfg->log_path, sizeof(cfg->log_path), "-");
     cfg->log_level = PRISM_LOG_INFO;
     prism_config_set_str(cfg->audit_path, sizeof(cfg->audit_path), "prism-audit.log");
@@ -109,6 +114,10 @@ static const struct key_spec keys[] = {
     {"control", "max_connections", KEY_SIZE, FIELD(max_connections), 1, 1000000},
     {"control", "max_pending", KEY_SIZE, FIELD(max_pending_bytes), 65536, 1024 * 1024 * 1024},
     {"control", "tls_listen", KEY_STR, FIELD(tls_listen), 0, 0},
+    {"control", "tls_max_handshakes", KEY_SIZE, FIELD(tls_max_handshakes), 1, 100000},
+    {"control", "tls_handshake_timeout_ms", KEY_SIZE, FIELD(tls_handshake_timeout_ms), 50, 600000},
+    {"control", "tls_idle_timeout_ms", KEY_SIZE, FIELD(tls_idle_timeout_ms), 50, 600000},
+    {"control", "tls_handshakes_per_s", KEY_SIZE, FIELD(tls_handshakes_per_s), 1, 1000000},
     {"control", "tls_cert", KEY_STR, FIELD(tls_cert), 0, 0},
     {"control", "tls_key", KEY_STR, FIELD(tls_key), 0, 0},
     {"control", "tls_client_ca", KEY_STR, FIELD(tls_client_ca), 0, 0},
@@ -123,6 +132,8 @@ static const struct key_spec keys[] = {
     {"limits", "max_kbps", KEY_U32, FIELD(tenant_defaults.max_kbps), 0, UINT32_MAX},
     {"limits", "max_transports", KEY_U32, FIELD(tenant_defaults.max_transports), 0, UINT32_MAX},
     {"limits", "event_backlog", KEY_SIZE, FIELD(event_backlog), 10000, 10000000},
+    {"limits", "event_backlog_bytes", KEY_SIZE, FIELD(event_backlog_bytes), 1024 * 1024,
+     (uint64_t)64 * 1024 * 1024 * 1024},
     {"log", "file", KEY_STR, FIELD(log_path), 0, 0},
     {"log", "level", KEY_LEVEL, FIELD(log_level), 0, 0},
     {"log", "audit_file", KEY_STR, FIELD(audit_path), 0, 0},

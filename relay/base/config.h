@@ -51,9 +51,13 @@ struct prism_config {
     size_t n_allow_uids;               /* 0: only the relay's own uid */
     uid_t allow_uids[PRISM_CONFIG_MAX_UIDS];
     size_t max_line_bytes;           /* longest request line */
-    size_t max_connections;          /* control connections at once */
+    size_t max_connections;          /* Unix, and apart established TLS, connections */
     size_t max_pending_bytes;        /* unsent replies before reading pauses */
     char tls_listen[PRISM_PATH_MAX]; /* "HOST:PORT", "" disables TLS */
+    size_t tls_max_handshakes;       /* TLS connections in their handshake at once */
+    size_t tls_handshake_timeout_ms; /* from accept to a finished handshake */
+    size_t tls_idle_timeout_ms;      /* silence allowed before the handshake ends */
+    size_t tls_handshakes_per_s;     /* TLS handshakes started per second */
     char tls_cert[PRISM_PATH_MAX];
     char tls_key[PRISM_PATH_MAX];
     char tls_client_ca[PRISM_PATH_MAX];
@@ -72,7 +76,8 @@ struct prism_config {
 
     /* [limits] defaults for tenants created without limits */
     struct prism_limits tenant_defaults;
-    size_t event_backlog; /* events kept for `since` replay */
+    size_t event_backlog;       /* events kept for `since` replay */
+    size_t event_backlog_bytes; /* ... and the most bytes of them kept */
 
     /* [log] */
     char log_path[PRISM_PATH_MAX]; /* "-" = stderr */
