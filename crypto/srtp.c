@@ -173,7 +173,8 @@ int prism_srtp_new(enum prism_srtp_profile profile, const uint8_t *key_salt, siz
     policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
     policy.key = key;
     policy.window_size = REPLAY_WINDOW;
-    policy.allow_repeat_tx = outbound ? 1 : 0;
+    /* Never: a repeated outbound index is a reused AES-GCM nonce (srtp.h). */
+    policy.allow_repeat_tx = 0;
     policy.next = NULL;
     srtp_err_status_t st = srtp_create(&s->session, &policy);
     OPENSSL_cleanse(key, sizeof(key));

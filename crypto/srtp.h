@@ -91,12 +91,12 @@ int prism_srtp_profile_from_id(unsigned long id, enum prism_srtp_profile *out);
  * (`len`); it is copied, used to derive session keys, and the copy is wiped.
  * `outbound` selects protect (true) or unprotect (false).
  * Replay window: 1024 packets (what browsers use; tolerates video bursts
- * reordered by the network). Outbound sessions set allow_repeat_tx: the
- * egress answers a NACK by re-protecting the identical cached packet with its
- * original sequence number, which gives the identical ciphertext and so
- * reuses no keystream; a different payload under a reused sequence number
- * would be a severe weakness, so callers must never do that. Inbound sessions
- * never allow repeats.
+ * reordered by the network). Neither direction ever allows a repeated index:
+ * an outbound session refuses to protect an RTP packet whose (SSRC, index)
+ * it already protected (PRISM_ECRYPTO), or one older than its window, since
+ * two plaintexts under one index reuse the AES-CM keystream or the AES-GCM
+ * nonce (RFC 3711 §9.1; with GCM a forger also learns the hash key). The relay
+ * never retransmits, so an identical repeat is never needed either.
  * On success stores a new session in `*out` (caller frees it with
  * prism_srtp_free) and returns 0. Otherwise returns PRISM_EINVAL (unknown
  * profile, wrong `len`, NULL pointer), PRISM_ENOMEM, or PRISM_ECRYPTO, and
@@ -111,8 +111,9 @@ void prism_srtp_free(struct prism_srtp *s);
  * the SRTP length. `buf` must have PRISM_SRTP_MAX_TRAILER writable bytes after
  * `*len`. `s` must be outbound. Returns 0; PRISM_EINVAL if the RTP header is
  * malformed or the packet too large; PRISM_ECRYPTO if libsrtp refused (key
- * usage limit reached, or a sequence number reused beyond the replay window):
- * drop the packet. On error `buf` and `*len` may have been modified. */
+ * usage limit reached, an index already protected in this session, or one
+ * older than the replay window): drop the packet. On error `buf` and `*len`
+ * may have been modified. */
 int prism_srtp_protect_rtp(struct prism_srtp *s, uint8_t *buf, size_t *len);
 
 /* Same as prism_srtp_protect_rtp for one (compound) RTCP packet: encrypted,

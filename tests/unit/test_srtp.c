@@ -658,25 +658,46 @@ static void test_replay_is_replay(void **state)
     }
 }
 
-/* An outbound session re-protects a NACKed packet to the same bytes
- * (allow_repeat_tx); the receiver drops the second copy as a replay. */
-static void test_retransmission_reprotects_identically(void **state)
+/* Issue 9, finding 3: an outbound session never protects one index twice,
+ * whatever the payload (the same, or a different one: a reused AES-GCM
+ * nonce), in every profile; the next index still goes out, a reordered
+ * one not yet used too, and RTCP (its own counter) is unaffected. */
+static void test_repeated_index_is_refused(void **state)
 {
     (void)state;
-    uint8_t key[PRISM_SRTP_MAX_KEY_SALT_LEN], a[300], b[300];
-    random_key(PRISM_SRTP_AEAD_AES_128_GCM, key, 3);
-    struct prism_srtp *tx = make(PRISM_SRTP_AEAD_AES_128_GCM, key, true);
-    struct prism_srtp *rx = make(PRISM_SRTP_AEAD_AES_128_GCM, key, false);
-    size_t a_len = rtp_packet(a, 500, 0x55, 50);
-    size_t b_len = rtp_packet(b, 500, 0x55, 50);
-    assert_int_equal(prism_srtp_protect_rtp(tx, a, &a_len), 0);
-    assert_int_equal(prism_srtp_protect_rtp(tx, b, &b_len), 0);
-    assert_int_equal(a_len, b_len);
-    assert_memory_equal(a, b, a_len);
-    assert_int_equal(prism_srtp_unprotect_rtp(rx, a, &a_len), PRISM_SRTP_OK);
-    assert_int_equal(prism_srtp_unprotect_rtp(rx, b, &b_len), PRISM_SRTP_REPLAY);
-    prism_srtp_free(tx);
-    prism_srtp_free(rx);
+    for (size_t i = 0; i < sizeof(all_profiles) / sizeof(all_profiles[0]); i++) {
+        enum prism_srtp_profile p = all_profiles[i];
+        uint8_t key[PRISM_SRTP_MAX_KEY_SALT_LEN], buf[300];
+        random_key(p, key, 3);
+        struct prism_srtp *tx = make(p, key, true);
+        struct prism_srtp *rx = make(p, key, false);
+        size_t len = rtp_packet(buf, 500, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), 0);
+        assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+        /* The identical packet, then another payload, under index 500. */
+        len = rtp_packet(buf, 500, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), PRISM_ECRYPTO);
+        len = rtp_packet(buf, 500, 0x55, 60);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), PRISM_ECRYPTO);
+        /* Moving on works; so does 499 (reordered, never used), once. */
+        len = rtp_packet(buf, 501, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), 0);
+        assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+        len = rtp_packet(buf, 499, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), 0);
+        len = rtp_packet(buf, 499, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), PRISM_ECRYPTO);
+        /* Another SSRC has its own indexes. */
+        len = rtp_packet(buf, 500, 0x56, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), 0);
+        for (int r = 0; r < 3; r++) {
+            len = rtcp_packet(buf, 0x55);
+            assert_int_equal(prism_srtp_protect_rtcp(tx, buf, &len), 0);
+            assert_int_equal(prism_srtp_unprotect_rtcp(rx, buf, &len), PRISM_SRTP_OK);
+        }
+        prism_srtp_free(tx);
+        prism_srtp_free(rx);
+    }
 }
 
 static void test_malformed(void **state)
@@ -733,7 +754,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_all_profiles),
         cmocka_unit_test(test_tampered_is_auth_failed),
         cmocka_unit_test(test_replay_is_replay),
-        cmocka_unit_test(test_retransmission_reprotects_identically),
+        cmocka_unit_test(test_repeated_index_is_refused),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_new_rejects_bad_arguments),
     };

@@ -14,7 +14,9 @@
  *   before keys, unknown first bytes, tampered SRTP, a replayed SRTP packet,
  *   plain RTP after keys, truncated packets: each lands in its counter and
  *   nothing is delivered;
- * - egress refusals: pool empty, invalid packets, not connected;
+ * - egress refusals: pool empty, invalid packets, not connected; a second
+ *   packet under an index already sent (issue 9, finding 3) is refused,
+ *   counted, and arrives once;
  * - a wrong fingerprint (on the client or on the server) turns that side
  *   FAILED with a reason naming the fingerprint, and no packet is delivered;
  * - the egress pool and queues on their own (exhaustion, drops when ICE is
@@ -641,6 +643,47 @@ static void test_egress_refusals(void **state)
     assert_int_equal(pool_free(f), POOL_BUFS);
 }
 
+/* --- repeated outbound index (issue 9, finding 3) --- */
+
+static bool b_got_two(struct fixture *f)
+{
+    return f->b.rtp_received >= 2;
+}
+
+/* A publisher's packet duplicated on its way to the router, or a consumer
+ * that maps two packets onto one sequence number, reaches the subscriber's
+ * transport twice under one (SSRC, index): the second is refused by the
+ * protect (never a reused AES-GCM nonce), counted in drop_egress, and the
+ * subscriber gets the packet once. */
+static void test_repeated_index_not_sent(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t pkt[RTP_LEN];
+    connect_pair(f);
+    const struct prism_media_counters *c = prism_transport_counters(f->a.t);
+
+    make_rtp(pkt, 5);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), PRISM_ECRYPTO);
+    pkt[40] ^= 0xff; /* another payload under the same index */
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), PRISM_ECRYPTO);
+    assert_int_equal(c->drop_egress, 2);
+    assert_int_equal(prism__transport_queue(f->a.t)->n, 1);
+    make_rtp(pkt, 6);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
+    assert_int_equal(pool_free(f), POOL_BUFS - 2);
+
+    f->a.rtcp_received = 2; /* only RTP is awaited here */
+    assert_true(run_until(f, b_got_two, TRANSFER_GUARD_MS));
+    assert_int_equal(f->b.rtp_received, 2);
+    assert_true(f->b.rtp_seen[5] && f->b.rtp_seen[6]);
+    assert_false(f->b.rtp_bad || f->b.rtp_dup);
+    assert_int_equal(c->packets_out, 2);
+    assert_int_equal(prism_transport_counters(f->b.t)->drop_srtp_replay, 0);
+    close_pair(f);
+    assert_int_equal(pool_free(f), POOL_BUFS);
+}
+
 /* --- wrong fingerprint --- */
 
 static bool side_failed(struct fixture *f, struct side *s)
@@ -873,6 +916,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connect_and_transfer, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ingress_demux, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_egress_refusals, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_index_not_sent, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_fingerprint_client, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_fingerprint_server, fixture_setup,
