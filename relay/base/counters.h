@@ -25,7 +25,8 @@
     X(drop_srtp_replay, DROP, "srtp_replay") /* replayed or too old */                             \
     X(drop_malformed, DROP, "malformed")     /* truncated or bad headers */                        \
     X(drop_no_route, DROP, "no_route")       /* authentic, but no track has this SSRC */           \
-    X(drop_egress, DROP, "egress")           /* could not be queued or sent */
+    X(drop_egress, DROP, "egress")           /* could not be queued or sent */                     \
+    X(drop_ssrc_limit, DROP, "ssrc_limit")   /* SSRC beyond the transport's streams */
 
 struct prism_media_counters {
 #define PRISM__COUNTER_FIELD(field, group, key) uint64_t field;
