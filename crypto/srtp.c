@@ -1,5 +1,16 @@
 /* SRTP sessions over libsrtp2 (see srtp.h). Foreign status codes
- * (srtp_err_status_t) are translated here and go no further. */
+ * (srtp_err_status_t) are translated here and go no further.
+ *
+ * Inbound stream bookkeeping (srtp.h, "Bounded inbound streams"): `ssrcs`
+ * lists the reserved SSRCs, then the other SSRCs that have a stream
+ * (`n_other` of at most `max_other`). libsrtp clones a stream from the
+ * template only after a packet of a new SSRC authenticated (srtp.c 2.5:
+ * srtp_unprotect, srtp_unprotect_aead, srtp_unprotect_rtcp), so a packet of
+ * an unlisted SSRC is let through only while there is room, and afterwards
+ * libsrtp is asked whether it made a stream (except on an auth failure,
+ * which never does: the flood path stays one array scan and one tag check).
+ * Reserved SSRCs are listed whether or not a stream exists yet. */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -9,6 +20,7 @@
 #include <srtp2/srtp.h>
 
 #include "crypto/srtp.h"
+#include "relay/base/bytes.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 
@@ -23,6 +35,11 @@ _Static_assert(PRISM_SRTP_MAX_KEY_SALT_LEN >= SRTP_AES_256_KEY_LEN + SRTP_AEAD_S
 struct prism_srtp {
     srtp_t session; /* owned; one direction, wildcard SSRC */
     bool outbound;  /* protect (true) or unprotect (false), fixed at creation */
+    /* inbound only */
+    uint32_t *ssrcs;   /* heap, n_reserved + max_other: reserved, then others with a stream */
+    size_t n_reserved; /* always admitted */
+    size_t n_other;    /* others holding a stream */
+    size_t max_other;  /* room for others */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -168,12 +185,21 @@ int prism_srtp_new(enum prism_srtp_profile profile, const uint8_t *key_salt, siz
     if (s == NULL)
         return PRISM_ENOMEM;
     s->outbound = outbound;
+    if (!outbound) {
+        s->max_other = PRISM_SRTP_DEFAULT_STREAMS;
+        s->ssrcs = calloc(s->max_other, sizeof(*s->ssrcs));
+        if (s->ssrcs == NULL) {
+            free(s);
+            return PRISM_ENOMEM;
+        }
+    }
     /* libsrtp takes a non-const key; give it a copy we can wipe. */
     memcpy(key, key_salt, len);
     policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
     policy.key = key;
     policy.window_size = REPLAY_WINDOW;
-    policy.allow_repeat_tx = outbound ? 1 : 0;
+    /* Never: a repeated outbound index is a reused AES-GCM nonce (srtp.h). */
+    policy.allow_repeat_tx = 0;
     policy.next = NULL;
     srtp_err_status_t st = srtp_create(&s->session, &policy);
     OPENSSL_cleanse(key, sizeof(key));
@@ -185,6 +211,7 @@ int prism_srtp_new(enum prism_srtp_profile profile, const uint8_t *key_salt, siz
     return 0;
 
 fail:
+    free(s->ssrcs);
     free(s);
     return err;
 }
@@ -195,7 +222,77 @@ void prism_srtp_free(struct prism_srtp *s)
         return;
     if (s->session != NULL)
         srtp_dealloc(s->session);
+    free(s->ssrcs);
     free(s);
+}
+
+/* --- inbound streams ----------------------------------------------------------- */
+
+static bool listed(const uint32_t *list, size_t n, uint32_t ssrc)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == ssrc)
+            return true;
+    return false;
+}
+
+bool prism__srtp_has_stream(struct prism_srtp *s, uint32_t ssrc)
+{
+    uint32_t roc;
+    return srtp_get_stream_roc(s->session, ssrc, &roc) == srtp_err_status_ok;
+}
+
+int prism_srtp_set_ssrcs(struct prism_srtp *s, const uint32_t *reserved, size_t n_reserved,
+                         size_t n_other)
+{
+    if (s == NULL || s->outbound || (reserved == NULL && n_reserved > 0) ||
+        n_reserved > PRISM_SRTP_MAX_STREAMS)
+        return PRISM_EINVAL;
+    size_t max_other = n_other < PRISM_SRTP_MAX_STREAMS - n_reserved
+                           ? n_other
+                           : PRISM_SRTP_MAX_STREAMS - n_reserved;
+    size_t cap = n_reserved + max_other;
+    uint32_t *next = calloc(cap > 0 ? cap : 1, sizeof(*next));
+    if (next == NULL)
+        return PRISM_ENOMEM;
+    size_t n_next = 0;
+    for (size_t i = 0; i < n_reserved; i++)
+        if (!listed(next, n_next, reserved[i]))
+            next[n_next++] = reserved[i];
+    size_t n_res = n_next;
+    /* Every SSRC listed so far that has a stream and is not reserved now
+     * keeps it while there is room; the rest lose theirs. */
+    for (size_t i = 0; i < s->n_reserved + s->n_other; i++) {
+        uint32_t ssrc = s->ssrcs[i];
+        if (listed(next, n_next, ssrc) || !prism__srtp_has_stream(s, ssrc))
+            continue;
+        if (n_next - n_res < max_other)
+            next[n_next++] = ssrc;
+        else
+            (void)srtp_remove_stream(s->session, htonl(ssrc));
+    }
+    free(s->ssrcs);
+    s->ssrcs = next;
+    s->n_reserved = n_res;
+    s->n_other = n_next - n_res;
+    s->max_other = max_other;
+    return 0;
+}
+
+/* Whether a packet of `ssrc` may reach libsrtp; `*listed_out` tells whether
+ * it is already accounted for. */
+static bool admit(const struct prism_srtp *s, uint32_t ssrc, bool *listed_out)
+{
+    *listed_out = listed(s->ssrcs, s->n_reserved + s->n_other, ssrc);
+    return *listed_out || s->n_other < s->max_other;
+}
+
+/* After libsrtp saw a packet of an unlisted SSRC: lists it if a stream
+ * now exists. */
+static void note_stream(struct prism_srtp *s, uint32_t ssrc, srtp_err_status_t st)
+{
+    if (st != srtp_err_status_auth_fail && prism__srtp_has_stream(s, ssrc))
+        s->ssrcs[s->n_reserved + s->n_other++] = ssrc;
 }
 
 /* libsrtp counts in int; refuse lengths it cannot represent with the trailer. */
@@ -249,26 +346,35 @@ int prism_srtp_protect_rtcp(struct prism_srtp *s, uint8_t *buf, size_t *len)
     return err;
 }
 
-enum prism_srtp_verdict prism_srtp_unprotect_rtp(struct prism_srtp *s, uint8_t *buf, size_t *len)
+/* The SSRC sits at byte 8 of an RTP header and byte 4 of an RTCP one (the
+ * sender's, which is what libsrtp keys its SRTCP stream by). */
+static enum prism_srtp_verdict unprotect(struct prism_srtp *s, uint8_t *buf, size_t *len, bool rtcp)
 {
     PRISM_CHECK(s != NULL && !s->outbound);
-    if (*len > INT_MAX)
+    size_t at = rtcp ? 4 : 8;
+    if (*len > INT_MAX || *len < at + 4)
         return PRISM_SRTP_MALFORMED;
+    uint32_t ssrc = prism_load_be32(buf + at);
+    bool known;
+    if (!admit(s, ssrc, &known))
+        return PRISM_SRTP_SSRC_REFUSED;
     int n = (int)*len;
-    enum prism_srtp_verdict v = unprotect_verdict(srtp_unprotect(s->session, buf, &n));
+    srtp_err_status_t st =
+        rtcp ? srtp_unprotect_rtcp(s->session, buf, &n) : srtp_unprotect(s->session, buf, &n);
+    if (!known)
+        note_stream(s, ssrc, st);
+    enum prism_srtp_verdict v = unprotect_verdict(st);
     if (v == PRISM_SRTP_OK)
         *len = (size_t)n;
     return v;
 }
 
+enum prism_srtp_verdict prism_srtp_unprotect_rtp(struct prism_srtp *s, uint8_t *buf, size_t *len)
+{
+    return unprotect(s, buf, len, false);
+}
+
 enum prism_srtp_verdict prism_srtp_unprotect_rtcp(struct prism_srtp *s, uint8_t *buf, size_t *len)
 {
-    PRISM_CHECK(s != NULL && !s->outbound);
-    if (*len > INT_MAX)
-        return PRISM_SRTP_MALFORMED;
-    int n = (int)*len;
-    enum prism_srtp_verdict v = unprotect_verdict(srtp_unprotect_rtcp(s->session, buf, &n));
-    if (v == PRISM_SRTP_OK)
-        *len = (size_t)n;
-    return v;
+    return unprotect(s, buf, len, true);
 }

@@ -27,6 +27,7 @@
     X(drop_malformed, DROP, "malformed")     /* truncated or bad headers */                        \
     X(drop_no_route, DROP, "no_route")       /* authentic, but no track has this SSRC */           \
     X(drop_egress, DROP, "egress")           /* could not be queued or sent */                     \
+    X(drop_ssrc_limit, DROP, "ssrc_limit")   /* SSRC beyond the transport's streams */             \
     X(rtx_nacked, RTX, "nacked")             /* seqs subscribers' NACKs asked for */               \
     X(rtx_sent, RTX, "sent")                 /* retransmissions sent (RFC 4588) */                 \
     X(rtx_missed, RTX, "missed")             /* asked for, not in the history */

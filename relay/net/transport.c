@@ -6,7 +6,9 @@
  * from libnice's socket read): first byte -> DTLS (feed the session, re-arm
  * its timer, maybe finish the handshake and key SRTP) or RTP/RTCP (unprotect
  * in place with the inbound context, hand to on_rtp/on_rtcp) or drop. Each
- * drop bumps exactly one counter.
+ * drop bumps exactly one counter. The inbound context refuses, unread, an
+ * SSRC beyond what prism_transport_set_ssrcs() allows (drop_ssrc_limit):
+ * the transport keeps that setting and hands it to the context when keyed.
  *
  * Story of a sent packet: a pool buffer holding the plain packet (the
  * router's consumer wrote it: prism_transport_queue_rtp; or a copy made
@@ -70,6 +72,12 @@ struct prism_transport {
     int pending_closes;                /* ICE + two timers' close callbacks outstanding */
     void (*closed_cb)(void *ud);       /* from prism_transport_close */
     char reason[REASON_MAX];           /* why FAILED/CLOSED */
+
+    /* the SSRCs the peer may send (prism_transport_set_ssrcs), for srtp_in */
+    uint32_t *ssrcs; /* heap, n_ssrcs: negotiated, always admitted */
+    size_t n_ssrcs;
+    size_t n_other; /* room for others; only grows */
+    bool ssrcs_set; /* prism_transport_set_ssrcs() was called */
 
     /* outputs */
     struct prism_egress_queue queue; /* protected datagrams waiting for the flush */
@@ -140,6 +148,8 @@ static int key_srtp(struct prism_transport *t)
     int r = prism_dtls_keys(t->dtls, &keys);
     if (r == 0)
         r = prism_srtp_new(keys.profile, keys.remote, keys.key_salt_len, false, &t->srtp_in);
+    if (r == 0 && t->ssrcs_set)
+        r = prism_srtp_set_ssrcs(t->srtp_in, t->ssrcs, t->n_ssrcs, t->n_other);
     if (r == 0)
         r = prism_srtp_new(keys.profile, keys.local, keys.key_salt_len, true, &t->srtp_out);
     prism_dtls_keys_wipe(&keys);
@@ -223,6 +233,7 @@ static void ingress_media(struct prism_transport *t, uint8_t *data, size_t len)
         return;
     case PRISM_SRTP_AUTH_FAILED: c->drop_srtp_auth++; return;
     case PRISM_SRTP_REPLAY: c->drop_srtp_replay++; return;
+    case PRISM_SRTP_SSRC_REFUSED: c->drop_ssrc_limit++; return;
     case PRISM_SRTP_MALFORMED:
     default: c->drop_malformed++; return;
     }
@@ -396,6 +407,33 @@ int prism_transport_add_remote_candidate(struct prism_transport *t, const char *
     return prism_ice_add_remote_candidate(t->ice, candidate);
 }
 
+int prism_transport_set_ssrcs(struct prism_transport *t, const uint32_t *ssrcs, size_t n,
+                              size_t n_other)
+{
+    if (t->closing || (ssrcs == NULL && n > 0) || n > PRISM_SRTP_MAX_STREAMS)
+        return PRISM_EINVAL;
+    uint32_t *copy = malloc((n > 0 ? n : 1) * sizeof(*copy));
+    if (copy == NULL)
+        return PRISM_ENOMEM;
+    if (n > 0)
+        memcpy(copy, ssrcs, n * sizeof(*copy));
+    if (t->ssrcs_set && t->n_other > n_other)
+        n_other = t->n_other;
+    if (t->srtp_in != NULL) {
+        int r = prism_srtp_set_ssrcs(t->srtp_in, copy, n, n_other);
+        if (r != 0) {
+            free(copy);
+            return r;
+        }
+    }
+    free(t->ssrcs);
+    t->ssrcs = copy;
+    t->n_ssrcs = n;
+    t->n_other = n_other;
+    t->ssrcs_set = true;
+    return 0;
+}
+
 /* --- egress (hot path) --------------------------------------------------------------- */
 
 /* Protects the packet of `len` bytes in the pool buffer `buf` (ownership
@@ -477,6 +515,7 @@ static void release(struct prism_transport *t)
     prism_srtp_free(t->srtp_in);
     prism_srtp_free(t->srtp_out);
     prism_dtls_free(t->dtls);
+    free(t->ssrcs);
     free(t);
     if (closed_cb)
         closed_cb(ud);

@@ -26,6 +26,12 @@
  * RTCP are accepted only SRTP-protected under the keys of this transport's
  * DTLS handshake (RFC 5764, RFC 3711): never in the clear, never before the
  * handshake. Each rejected packet bumps one counter; nothing is logged.
+ * SRTP streams are bounded (issue 9, finding 2): the inbound context holds
+ * streams only for the SSRCs the owner allows (prism_transport_set_ssrcs:
+ * the peer's negotiated SSRCs and a few others, crypto/srtp.h "Bounded
+ * inbound streams"); a packet of any other SSRC is dropped before it is
+ * decrypted (drop_ssrc_limit), so a peer cycling SSRCs costs one array scan
+ * per packet, not a stream each.
  *
  * Egress: packets are copied into a pool buffer of the worker's egress,
  * protected and queued; the egress sends them in one batch per loop
@@ -97,6 +103,21 @@ struct prism_transport;
 int prism_transport_new(uv_loop_t *loop, const struct prism_transport_config *cfg,
                         const struct prism_transport_callbacks *cb, void *ud,
                         struct prism_transport **out);
+
+/* Sets the SSRCs whose SRTP and SRTCP this transport accepts from its peer:
+ * the `n` negotiated ones at `ssrcs` (copied; always accepted) and up to
+ * `n_other` others, first come first served (SSRCs learned from the packets,
+ * RTCP-only SSRCs). A packet of any other SSRC is dropped unread and counted
+ * in drop_ssrc_limit. Within one transport the allowance of others never
+ * shrinks (the largest `n_other` given stays), so a stream a peer may still
+ * use is never taken back; reserved SSRCs dropped from the list keep their
+ * streams as others while there is room. Until the first call the inbound
+ * context admits PRISM_SRTP_DEFAULT_STREAMS SSRCs of any value. Takes effect
+ * at once if keyed, else when keyed. Control path (allocates). Returns 0,
+ * PRISM_EINVAL (closing; `ssrcs` NULL with `n` > 0; `n` >
+ * PRISM_SRTP_MAX_STREAMS) or PRISM_ENOMEM (the previous setting stays). */
+int prism_transport_set_ssrcs(struct prism_transport *t, const uint32_t *ssrcs, size_t n,
+                              size_t n_other);
 
 /* Binds the UDP sockets and starts gathering: candidates arrive through
  * on_candidate (possibly before this returns), then on_gathering_done. Call

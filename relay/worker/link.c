@@ -7,6 +7,15 @@
  * with the link as `ud`; media goes to ingress.c. A link whose transport
  * failed or closed drops it (its counters go to the room's totals) and may
  * be opened again by a later TRANSPORT_OPEN.
+ *
+ * The SSRCs a transport accepts (prism__link_set_ssrcs, issue 9 finding 2):
+ * a publisher's are negotiated (TRACKS: each track's SSRC and rtx SSRC),
+ * plus, for a track announced without SSRC (rid simulcast), room for the
+ * streams of its layers (RID_TRACK_SSRCS), and OTHER_SSRCS for what no
+ * TRACKS names (RTCP-only SSRCs, the extra layers of an SDP SIM group). A
+ * subscriber sends only RTCP, from receiver SSRCs it never announces: room
+ * for one per route (aiortc and Firefox use one per transceiver) plus
+ * OTHER_SSRCS. Everything else is dropped before decryption (ssrc_limit).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +182,7 @@ void prism__link_open(struct link *l, const struct prism_msg_transport *msg)
         send_ready(l, rc);
         return;
     }
+    prism__link_set_ssrcs(l);
     /* The publisher offered: its credentials and candidates are known. */
     if (msg->has_remote)
         rc = set_remote(l, msg);
@@ -204,4 +214,33 @@ void prism__link_candidate(struct link *l, const struct prism_msg_candidate *msg
         l->early_end = true;
     else
         cands_push(&l->early, &l->n_early, msg->candidate);
+}
+
+/* SSRCs no TRACKS names that a transport still accepts. */
+#define OTHER_SSRCS 4
+/* Streams of a track announced without SSRC: 3 rid layers, each with rtx. */
+#define RID_TRACK_SSRCS 6
+
+void prism__link_set_ssrcs(struct link *l)
+{
+    struct peer *p = l->peer;
+    if (l->t == NULL)
+        return;
+    uint32_t ssrcs[2 * PRISM_MEDIA_MAX_TRACKS];
+    size_t n = 0, n_other = OTHER_SSRCS;
+    if (l->subscribe) {
+        n_other += p->n_routes;
+    } else {
+        for (size_t i = 0; i < p->n_tracks && i < PRISM_MEDIA_MAX_TRACKS; i++) {
+            const struct prism_track_desc *d = &p->tracks[i].d;
+            if (d->ssrc != 0)
+                ssrcs[n++] = d->ssrc;
+            else
+                n_other += RID_TRACK_SSRCS;
+            if (d->rtx_ssrc != 0)
+                ssrcs[n++] = d->rtx_ssrc;
+        }
+    }
+    /* Only PRISM_ENOMEM can fail here: the previous setting then stays. */
+    (void)prism_transport_set_ssrcs(l->t, ssrcs, n, n_other);
 }

@@ -210,6 +210,7 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         if (tracks[i].producer != NULL)
             prism_producer_set_owner(tracks[i].producer, &tracks[i]);
     p->max_kbps = msg->max_kbps;
+    prism__link_set_ssrcs(&p->pub);
     if (p->ext_ids.transport_seq != 0 && p->pub.t != NULL &&
         prism_transport_status(p->pub.t) == PRISM_TRANSPORT_CONNECTED && p->tcc == NULL) {
         p->tcc = malloc(sizeof(*p->tcc));
@@ -231,6 +232,7 @@ static void set_routes(struct peer *p, const struct prism_msg_routes *msg)
         memcpy(p->routes, msg->routes, p->n_routes * sizeof(*p->routes));
     }
     sync_sub(p);
+    prism__link_set_ssrcs(&p->sub);
     if (p->sub.t != NULL && prism_transport_status(p->sub.t) == PRISM_TRANSPORT_CONNECTED)
         prism__subscriber_wants_keyframes(p);
 }

@@ -99,6 +99,12 @@ void prism__link_open(struct link *l, const struct prism_msg_transport *msg);
 void prism__link_remote(struct link *l, const struct prism_msg_transport *msg);
 void prism__link_candidate(struct link *l, const struct prism_msg_candidate *msg);
 void prism__link_close(struct link *l);
+/* Tells the link's transport which SSRCs its peer may send (issue 9,
+ * finding 2): a publish link its tracks' SSRCs and rtx SSRCs plus room for
+ * rid-learned and RTCP-only ones, a subscribe link room for one receiver
+ * SSRC per route and a few more. Control path; call when the transport
+ * opens and when TRACKS or ROUTES change them. */
+void prism__link_set_ssrcs(struct link *l);
 
 /* ingress.c: what a transport received (its callbacks' ud is the link). */
 void prism__ingress_rtp(void *ud, uint8_t *pkt, size_t len);

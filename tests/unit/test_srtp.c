@@ -12,7 +12,9 @@
  *   3. libsrtp's own known answers (srtp_driver.c srtp_validate and
  *      srtp_validate_gcm: RFC 3711 B.3 master key) still hold through the
  *      wrapper.
- * Then behaviour: round trips, tampering, replays, malformed input. */
+ * Then behaviour: round trips, tampering, replays, no repeated outbound
+ * index, inbound streams bounded whatever the peer sends (issue 9), malformed
+ * input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -658,24 +660,201 @@ static void test_replay_is_replay(void **state)
     }
 }
 
-/* An outbound session re-protects a NACKed packet to the same bytes
- * (allow_repeat_tx); the receiver drops the second copy as a replay. */
-static void test_retransmission_reprotects_identically(void **state)
+/* Issue 9, finding 3: an outbound session never protects one index twice,
+ * whatever the payload (the same, or a different one: a reused AES-GCM
+ * nonce), in every profile; the next index still goes out, a reordered
+ * one not yet used too, and RTCP (its own counter) is unaffected. */
+static void test_repeated_index_is_refused(void **state)
 {
     (void)state;
-    uint8_t key[PRISM_SRTP_MAX_KEY_SALT_LEN], a[300], b[300];
-    random_key(PRISM_SRTP_AEAD_AES_128_GCM, key, 3);
-    struct prism_srtp *tx = make(PRISM_SRTP_AEAD_AES_128_GCM, key, true);
-    struct prism_srtp *rx = make(PRISM_SRTP_AEAD_AES_128_GCM, key, false);
-    size_t a_len = rtp_packet(a, 500, 0x55, 50);
-    size_t b_len = rtp_packet(b, 500, 0x55, 50);
-    assert_int_equal(prism_srtp_protect_rtp(tx, a, &a_len), 0);
-    assert_int_equal(prism_srtp_protect_rtp(tx, b, &b_len), 0);
-    assert_int_equal(a_len, b_len);
-    assert_memory_equal(a, b, a_len);
-    assert_int_equal(prism_srtp_unprotect_rtp(rx, a, &a_len), PRISM_SRTP_OK);
-    assert_int_equal(prism_srtp_unprotect_rtp(rx, b, &b_len), PRISM_SRTP_REPLAY);
+    for (size_t i = 0; i < sizeof(all_profiles) / sizeof(all_profiles[0]); i++) {
+        enum prism_srtp_profile p = all_profiles[i];
+        uint8_t key[PRISM_SRTP_MAX_KEY_SALT_LEN], buf[300];
+        random_key(p, key, 3);
+        struct prism_srtp *tx = make(p, key, true);
+        struct prism_srtp *rx = make(p, key, false);
+        size_t len = rtp_packet(buf, 500, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), 0);
+        assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+        /* The identical packet, then another payload, under index 500. */
+        len = rtp_packet(buf, 500, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), PRISM_ECRYPTO);
+        len = rtp_packet(buf, 500, 0x55, 60);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), PRISM_ECRYPTO);
+        /* Moving on works; so does 499 (reordered, never used), once. */
+        len = rtp_packet(buf, 501, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), 0);
+        assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+        len = rtp_packet(buf, 499, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), 0);
+        len = rtp_packet(buf, 499, 0x55, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), PRISM_ECRYPTO);
+        /* Another SSRC has its own indexes. */
+        len = rtp_packet(buf, 500, 0x56, 50);
+        assert_int_equal(prism_srtp_protect_rtp(tx, buf, &len), 0);
+        for (int r = 0; r < 3; r++) {
+            len = rtcp_packet(buf, 0x55);
+            assert_int_equal(prism_srtp_protect_rtcp(tx, buf, &len), 0);
+            assert_int_equal(prism_srtp_unprotect_rtcp(rx, buf, &len), PRISM_SRTP_OK);
+        }
+        prism_srtp_free(tx);
+        prism_srtp_free(rx);
+    }
+}
+
+/* ---- bounded inbound streams (issue 9, finding 2) ---------------------------- */
+
+/* An authentic SRTP packet of `ssrc` under `master`, made by the reference
+ * (no outbound session: it would hold a stream per SSRC itself). */
+static size_t authentic_rtp(enum prism_srtp_profile p, const struct ref_keys *k, uint32_t ssrc,
+                            uint16_t seq, uint8_t *out)
+{
+    uint8_t pt[64];
+    size_t len = rtp_packet(pt, seq, ssrc, 20);
+    return ref_rtp(p, k, 0, pt, len, out);
+}
+
+#define FLOOD_SSRCS 30000
+
+/* 30,000 SSRCs, every packet authentic (what a peer holding the keys can
+ * send): only the reserved SSRCs and `n_other` others get a stream, every
+ * other packet is refused before libsrtp touches it, and libsrtp's stream
+ * list, which each packet walks, stays at that size: the per-packet cost is
+ * bounded by the allowance, not by what the peer sends. Reserved SSRCs
+ * arriving after the flood still get in. RTCP draws on the same streams. */
+static void test_streams_bounded(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(all_profiles) / sizeof(all_profiles[0]); i++) {
+        enum prism_srtp_profile p = all_profiles[i];
+        uint8_t master[PRISM_SRTP_MAX_KEY_SALT_LEN], buf[64 + 32], copy[64 + 32];
+        struct ref_keys k;
+        random_key(p, master, 21);
+        ref_derive(p, master, &k);
+        struct prism_srtp *rx = make(p, master, false);
+        const uint32_t reserved[] = {0xaaaa0001u, 0xaaaa0002u, 0xaaaa0001u};
+        assert_int_equal(prism_srtp_set_ssrcs(rx, reserved, 3, 3), 0);
+
+        size_t ok = 0, refused = 0;
+        for (uint32_t n = 0; n < FLOOD_SSRCS; n++) {
+            size_t len = authentic_rtp(p, &k, 0x10000u + n, 7, buf);
+            memcpy(copy, buf, len);
+            enum prism_srtp_verdict v = prism_srtp_unprotect_rtp(rx, buf, &len);
+            if (v == PRISM_SRTP_OK) {
+                ok++;
+            } else {
+                assert_int_equal(v, PRISM_SRTP_SSRC_REFUSED);
+                assert_memory_equal(buf, copy, len); /* never decrypted */
+                refused++;
+            }
+        }
+        assert_int_equal(ok, 3);
+        assert_int_equal(refused, FLOOD_SSRCS - 3);
+        /* The first three came first; their later packets still pass. */
+        size_t len = authentic_rtp(p, &k, 0x10002u, 8, buf);
+        assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+        for (size_t r = 0; r < 2; r++) {
+            len = authentic_rtp(p, &k, reserved[r], 1, buf);
+            assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+        }
+        /* RTCP: an admitted SSRC passes, a new one is refused. */
+        uint8_t pt[16];
+        size_t pt_len = rtcp_packet(pt, 0x10001u);
+        len = ref_rtcp(p, &k, 1, pt, pt_len, buf);
+        assert_int_equal(prism_srtp_unprotect_rtcp(rx, buf, &len), PRISM_SRTP_OK);
+        pt_len = rtcp_packet(pt, 0x20000u + FLOOD_SSRCS);
+        len = ref_rtcp(p, &k, 1, pt, pt_len, buf);
+        assert_int_equal(prism_srtp_unprotect_rtcp(rx, buf, &len), PRISM_SRTP_SSRC_REFUSED);
+
+        /* libsrtp itself holds exactly five streams. */
+        size_t streams = 0;
+        for (uint32_t n = 0; n < FLOOD_SSRCS; n++)
+            streams += prism__srtp_has_stream(rx, 0x10000u + n);
+        assert_int_equal(streams, 3);
+        assert_true(prism__srtp_has_stream(rx, reserved[0]));
+        assert_true(prism__srtp_has_stream(rx, reserved[1]));
+        assert_false(prism__srtp_has_stream(rx, 0x20000u + FLOOD_SSRCS));
+        prism_srtp_free(rx);
+    }
+}
+
+/* Forged packets of new SSRCs take no room: only authentic ones do. */
+static void test_forgeries_take_no_room(void **state)
+{
+    (void)state;
+    enum prism_srtp_profile p = PRISM_SRTP_AEAD_AES_128_GCM;
+    uint8_t master[PRISM_SRTP_MAX_KEY_SALT_LEN], buf[64 + 32];
+    struct ref_keys k;
+    random_key(p, master, 22);
+    ref_derive(p, master, &k);
+    struct prism_srtp *rx = make(p, master, false);
+    assert_int_equal(prism_srtp_set_ssrcs(rx, NULL, 0, 1), 0);
+    for (uint32_t n = 0; n < 100; n++) {
+        size_t len = authentic_rtp(p, &k, 0x300u + n, 7, buf);
+        buf[len - 1] ^= 1;
+        assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_AUTH_FAILED);
+        assert_false(prism__srtp_has_stream(rx, 0x300u + n));
+    }
+    size_t len = authentic_rtp(p, &k, 0x999u, 7, buf);
+    assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+    len = authentic_rtp(p, &k, 0x998u, 7, buf);
+    assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_SSRC_REFUSED);
+    prism_srtp_free(rx);
+}
+
+/* A new session admits PRISM_SRTP_DEFAULT_STREAMS SSRCs; a new setting
+ * keeps streams while there is room and removes the others; bad arguments. */
+static void test_set_ssrcs(void **state)
+{
+    (void)state;
+    enum prism_srtp_profile p = PRISM_SRTP_AES128_CM_SHA1_80;
+    uint8_t master[PRISM_SRTP_MAX_KEY_SALT_LEN], buf[64 + 32];
+    struct ref_keys k;
+    random_key(p, master, 23);
+    ref_derive(p, master, &k);
+    struct prism_srtp *rx = make(p, master, false);
+    for (uint32_t n = 0; n <= PRISM_SRTP_DEFAULT_STREAMS; n++) {
+        size_t len = authentic_rtp(p, &k, 0x500u + n, 7, buf);
+        assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len),
+                         n < PRISM_SRTP_DEFAULT_STREAMS ? PRISM_SRTP_OK : PRISM_SRTP_SSRC_REFUSED);
+    }
+    /* Reserve one of them and one new SSRC, room for two others: the
+     * first two others keep their streams, the rest lose them. */
+    const uint32_t reserved[] = {0x505u, 0x7777u};
+    assert_int_equal(prism_srtp_set_ssrcs(rx, reserved, 2, 2), 0);
+    assert_true(prism__srtp_has_stream(rx, 0x500u));
+    assert_true(prism__srtp_has_stream(rx, 0x501u));
+    assert_true(prism__srtp_has_stream(rx, 0x505u));
+    size_t streams = 0;
+    for (uint32_t n = 0; n < PRISM_SRTP_DEFAULT_STREAMS; n++)
+        streams += prism__srtp_has_stream(rx, 0x500u + n);
+    assert_int_equal(streams, 3);
+    size_t len = authentic_rtp(p, &k, 0x502u, 8, buf);
+    assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_SSRC_REFUSED);
+    len = authentic_rtp(p, &k, 0x7777u, 8, buf);
+    assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+    len = authentic_rtp(p, &k, 0x501u, 8, buf);
+    assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+
+    /* No longer reserved: 0x7777 keeps its stream as an other while there
+     * is room (one), so 0x500 and 0x501 lose theirs. */
+    assert_int_equal(prism_srtp_set_ssrcs(rx, reserved, 1, 1), 0);
+    assert_true(prism__srtp_has_stream(rx, 0x505u));
+    assert_true(prism__srtp_has_stream(rx, 0x7777u));
+    assert_false(prism__srtp_has_stream(rx, 0x500u));
+    assert_false(prism__srtp_has_stream(rx, 0x501u));
+
+    uint32_t many[PRISM_SRTP_MAX_STREAMS + 1] = {0};
+    assert_int_equal(prism_srtp_set_ssrcs(rx, many, PRISM_SRTP_MAX_STREAMS + 1, 0), PRISM_EINVAL);
+    assert_int_equal(prism_srtp_set_ssrcs(rx, NULL, 1, 0), PRISM_EINVAL);
+    assert_int_equal(prism_srtp_set_ssrcs(NULL, NULL, 0, 0), PRISM_EINVAL);
+    struct prism_srtp *tx = make(p, master, true);
+    assert_int_equal(prism_srtp_set_ssrcs(tx, NULL, 0, 4), PRISM_EINVAL);
     prism_srtp_free(tx);
+    /* Nothing allowed at all. */
+    assert_int_equal(prism_srtp_set_ssrcs(rx, NULL, 0, 0), 0);
+    len = authentic_rtp(p, &k, 0x505u, 9, buf);
+    assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_SSRC_REFUSED);
     prism_srtp_free(rx);
 }
 
@@ -733,7 +912,10 @@ int main(void)
         cmocka_unit_test(test_round_trip_all_profiles),
         cmocka_unit_test(test_tampered_is_auth_failed),
         cmocka_unit_test(test_replay_is_replay),
-        cmocka_unit_test(test_retransmission_reprotects_identically),
+        cmocka_unit_test(test_repeated_index_is_refused),
+        cmocka_unit_test(test_streams_bounded),
+        cmocka_unit_test(test_forgeries_take_no_room),
+        cmocka_unit_test(test_set_ssrcs),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_new_rejects_bad_arguments),
     };

@@ -14,7 +14,12 @@
  *   before keys, unknown first bytes, tampered SRTP, a replayed SRTP packet,
  *   plain RTP after keys, truncated packets: each lands in its counter and
  *   nothing is delivered;
- * - egress refusals: pool empty, invalid packets, not connected;
+ * - authentic packets of 300 SSRCs: only the negotiated one and the allowed
+ *   others are delivered, the rest counted in drop_ssrc_limit (issue 9,
+ *   finding 2);
+ * - egress refusals: pool empty, invalid packets, not connected; a second
+ *   packet under an index already sent (issue 9, finding 3) is refused,
+ *   counted, and arrives once;
  * - a wrong fingerprint (on the client or on the server) turns that side
  *   FAILED with a reason naming the fingerprint, and no packet is delivered;
  * - the egress pool and queues on their own (exhaustion, drops when ICE is
@@ -641,6 +646,108 @@ static void test_egress_refusals(void **state)
     assert_int_equal(pool_free(f), POOL_BUFS);
 }
 
+/* --- bounded inbound SSRCs (issue 9, finding 2) --- */
+
+#define FLOOD_SSRCS 300
+#define FLOOD_BURST 50
+
+static uint32_t flood_target;
+
+static bool b_counted_flood(struct fixture *f)
+{
+    const struct prism_media_counters *c = prism_transport_counters(f->b.t);
+    return c->packets_in + c->drop_ssrc_limit >= flood_target;
+}
+
+/* A peer holding the keys sends authentic packets from 300 SSRCs: the
+ * transport delivers the negotiated SSRC and two others (set before the
+ * handshake keyed it), counts every other packet in drop_ssrc_limit, and
+ * a smaller allowance given later does not take a stream back. */
+static void test_inbound_ssrcs_bounded(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t pkt[RTP_LEN];
+    start_pair(f, false, false);
+    const uint32_t negotiated[] = {NEW_SSRC};
+    assert_int_equal(prism_transport_set_ssrcs(f->b.t, negotiated, 1, 2), 0);
+    assert_int_equal(prism_transport_set_ssrcs(f->b.t, NULL, 1, 2), PRISM_EINVAL);
+    assert_true(run_until(f, connected_or_final, CONNECT_GUARD_MS));
+    assert_true(both_connected(f));
+
+    /* Others first: NEW_SSRC comes last, after the allowance is used up. */
+    make_rtp(pkt, 1);
+    for (uint32_t sent = 0; sent < FLOOD_SSRCS; sent += FLOOD_BURST) {
+        for (uint32_t i = sent; i < sent + FLOOD_BURST; i++)
+            assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), 0x40000000u + i), 0);
+        flood_target = sent + FLOOD_BURST;
+        assert_true(run_until(f, b_counted_flood, TRANSFER_GUARD_MS));
+    }
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
+    flood_target = FLOOD_SSRCS + 1;
+    assert_true(run_until(f, b_counted_flood, TRANSFER_GUARD_MS));
+
+    const struct prism_media_counters *c = prism_transport_counters(f->b.t);
+    assert_int_equal(c->packets_in, 3);
+    assert_int_equal(c->drop_ssrc_limit, FLOOD_SSRCS - 2);
+    assert_int_equal(f->b.rtp_received, 3);
+    assert_true(f->b.rtp_seen[1]);
+    assert_int_equal(c->drop_srtp_auth + c->drop_srtp_replay + c->drop_malformed, 0);
+
+    /* Less room now: the two others keep their streams (allowance only
+     * grows within a transport); a third other is still refused. */
+    assert_int_equal(prism_transport_set_ssrcs(f->b.t, negotiated, 1, 0), 0);
+    make_rtp(pkt, 2);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), 0x40000000u), 0);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), 0x40000001u), 0);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), 0x40000002u), 0);
+    flood_target = FLOOD_SSRCS + 4;
+    assert_true(run_until(f, b_counted_flood, TRANSFER_GUARD_MS));
+    assert_int_equal(c->packets_in, 5);
+    assert_int_equal(c->drop_ssrc_limit, FLOOD_SSRCS - 1);
+    close_pair(f);
+}
+
+/* --- repeated outbound index (issue 9, finding 3) --- */
+
+static bool b_got_two(struct fixture *f)
+{
+    return f->b.rtp_received >= 2;
+}
+
+/* A publisher's packet duplicated on its way to the router, or a consumer
+ * that maps two packets onto one sequence number, reaches the subscriber's
+ * transport twice under one (SSRC, index): the second is refused by the
+ * protect (never a reused AES-GCM nonce), counted in drop_egress, and the
+ * subscriber gets the packet once. */
+static void test_repeated_index_not_sent(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t pkt[RTP_LEN];
+    connect_pair(f);
+    const struct prism_media_counters *c = prism_transport_counters(f->a.t);
+
+    make_rtp(pkt, 5);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), PRISM_ECRYPTO);
+    pkt[40] ^= 0xff; /* another payload under the same index */
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), PRISM_ECRYPTO);
+    assert_int_equal(c->drop_egress, 2);
+    assert_int_equal(prism__transport_queue(f->a.t)->n, 1);
+    make_rtp(pkt, 6);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
+    assert_int_equal(pool_free(f), POOL_BUFS - 2);
+
+    f->a.rtcp_received = 2; /* only RTP is awaited here */
+    assert_true(run_until(f, b_got_two, TRANSFER_GUARD_MS));
+    assert_int_equal(f->b.rtp_received, 2);
+    assert_true(f->b.rtp_seen[5] && f->b.rtp_seen[6]);
+    assert_false(f->b.rtp_bad || f->b.rtp_dup);
+    assert_int_equal(c->packets_out, 2);
+    assert_int_equal(prism_transport_counters(f->b.t)->drop_srtp_replay, 0);
+    close_pair(f);
+    assert_int_equal(pool_free(f), POOL_BUFS);
+}
+
 /* --- wrong fingerprint --- */
 
 static bool side_failed(struct fixture *f, struct side *s)
@@ -873,6 +980,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connect_and_transfer, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ingress_demux, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_egress_refusals, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inbound_ssrcs_bounded, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_index_not_sent, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_fingerprint_client, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_fingerprint_server, fixture_setup,
