@@ -261,6 +261,17 @@ static int load_client(struct prism_config *cfg, GKeyFile *kf, const char *group
                     prism_config_set_str(c->tenants[c->n_tenants++], PRISM_ID_MAX + 1, items[j]);
             }
             g_strfreev(items);
+            /* Fail closed: `tenants =` with no tenant would otherwise read as
+             * "every tenant", the opposite of what the line seems to say. */
+            if (rc == 0 && c->n_tenants == 0) {
+                snprintf(err, err_len,
+                         "[%s] tenants: empty list (name at least one tenant, or remove the key "
+                         "for an unrestricted client)",
+                         group);
+                g_free(value);
+                rc = PRISM_EINVAL;
+                break;
+            }
         } else {
             rc = PRISM_EINVAL;
         }

@@ -39,7 +39,7 @@ struct prism_config_client {
     bool has_uid;                /* matches Unix clients by uid ... */
     uid_t uid;
     char fingerprint[65]; /* ... or TLS clients by cert SHA-256 (hex), "" if none */
-    size_t n_tenants;     /* 0: every tenant */
+    size_t n_tenants;     /* 0: every tenant (no `tenants` key; an empty one is an error) */
     char tenants[PRISM_CONFIG_MAX_CLIENT_TENANTS][PRISM_ID_MAX + 1];
 };
 

@@ -147,6 +147,9 @@ class BadConfig(unittest.TestCase):
             "bad uid list": ("[control]\nallow_uids = root\n", "allow_uids"),
             "client without id": ("[client ops]\ntenants = a\n", "ops"),
             "bad fingerprint": ("[client ops]\nfingerprint = abc\n", "fingerprint"),
+            # Issue 9, finding 11: an empty `tenants` fails closed, not open.
+            "empty tenants": ("[control]\nsocket = %s\n[client ops]\nuid = 1001\ntenants =\n"
+                              % sock, "[client ops] tenants: empty list"),
             "not a key file": ("this is not = an ini\x00file\n[", ""),
             "tls without cert": ("[control]\nsocket = %s\ntls_listen = 127.0.0.1:1\n" % sock,
                                  "tls"),
@@ -229,6 +232,28 @@ class Sighup(unittest.TestCase):
                      and "stats.get" in audit_methods(relay.audit), "the new audit file")
             self.assertNotIn("stats.get", audit_methods(relay.audit + ".1"))
             self.assertIn("bubble.create", audit_methods(relay.audit + ".1"))
+            self.assertEqual(relay.stop(), 0)
+
+    def test_sighup_refuses_empty_client_tenants(self):
+        """Issue 9, finding 11: a reload whose [client] group has an empty
+        `tenants` fails (config.reload_failed naming it); the relay goes on
+        with the config it had."""
+        with Relay(extra_config="[client ops]\nuid = 1001\ntenants = t1\n") as relay:
+            with open(relay.config) as f:
+                text = f.read()
+            with open(relay.config, "w") as f:
+                f.write(text.replace("tenants = t1", "tenants ="))
+            relay.proc.send_signal(signal.SIGHUP)
+
+            def failures():
+                with open(relay.log) as f:
+                    return [json.loads(line) for line in f
+                            if '"config.reload_failed"' in line]
+            failed = wait_for(failures, "config.reload_failed")
+            self.assertIn("[client ops] tenants: empty list", failed[0]["reason"])
+            self.assertEqual(self.reloads(relay), 0)
+            with relay.unix() as c:
+                self.assertIn("result", c.call("tenant.create", {"tenant": "after"}))
             self.assertEqual(relay.stop(), 0)
 
     def test_sighup_reloads_tls_material(self):

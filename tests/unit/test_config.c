@@ -95,6 +95,33 @@ static void test_errors(void **state)
                      PRISM_EIO);
 }
 
+/* Issue 9, finding 11: a `tenants` key that names no tenant is an error, not
+ * an unrestricted client (fail closed). Absent, the client is unrestricted. */
+static void test_client_empty_tenants(void **state)
+{
+    (void)state;
+    struct prism_config cfg;
+    char err[256];
+    static const char *const bad[] = {
+        "[client x]\nuid = 1\ntenants =\n",
+        "[client x]\nuid = 1\ntenants = ;\n",
+        "[client x]\nuid = 1\ntenants = , ; \n",
+        "[client x]\nfingerprint = "
+        "ab00000000000000000000000000000000000000000000000000000000000000\ntenants = \n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(load(&cfg, bad[i], err, sizeof(err)), PRISM_EINVAL);
+        assert_non_null(strstr(err, "tenants: empty list"));
+        assert_non_null(strstr(err, "[client x]"));
+    }
+    assert_int_equal(load(&cfg, "[client x]\nuid = 1\n", err, sizeof(err)), 0);
+    assert_int_equal(cfg.n_clients, 1);
+    assert_int_equal(cfg.clients[0].n_tenants, 0);
+    assert_int_equal(load(&cfg, "[client x]\nuid = 1\ntenants = ;a;\n", err, sizeof(err)), 0);
+    assert_int_equal(cfg.clients[0].n_tenants, 1);
+}
+
 static void test_ports(void **state)
 {
     (void)state;
@@ -134,9 +161,9 @@ static void test_transport_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full_file),
-        cmocka_unit_test(test_errors),           cmocka_unit_test(test_ports),
-        cmocka_unit_test(test_transport_limits),
+        cmocka_unit_test(test_defaults), cmocka_unit_test(test_full_file),
+        cmocka_unit_test(test_errors),   cmocka_unit_test(test_client_empty_tenants),
+        cmocka_unit_test(test_ports),    cmocka_unit_test(test_transport_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
