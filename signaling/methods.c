@@ -111,12 +111,37 @@ static int read_limit(struct prism_call *call, json_t *limits, const char *key, 
     return 0;
 }
 
+/* A capped client may not ask a limit looser than its cap (see auth.h): it
+ * could otherwise delete its tenant and create it again unlimited. */
+static int within_cap(struct prism_call *call, const struct prism_limits *limits)
+{
+    const struct prism_limits *cap = &call->client->cap;
+    const char *over = NULL;
+    if (!prism_client_limit_within(limits->max_bubbles, cap->max_bubbles))
+        over = "max_bubbles";
+    else if (!prism_client_limit_within(limits->max_peers, cap->max_peers))
+        over = "max_peers";
+    else if (!prism_client_limit_within(limits->max_kbps, cap->max_kbps))
+        over = "max_kbps";
+    if (over == NULL)
+        return 0;
+    snprintf(call->msg, sizeof(call->msg),
+             "params.limits.%s is above what this control client may set", over);
+    return PRISM_EFORBIDDEN;
+}
+
 static int tenant_create(struct prism_call *call)
 {
     int rc = want_scope(call, TENANT);
     if (rc != 0)
         return rc;
+    const bool capped = call->client->capped;
     struct prism_limits limits = *prism_relay_default_limits(call->relay);
+    if (capped) { /* the three limits tenant.create takes; the rest stay defaults */
+        limits.max_bubbles = call->client->cap.max_bubbles;
+        limits.max_peers = call->client->cap.max_peers;
+        limits.max_kbps = call->client->cap.max_kbps;
+    }
     json_t *l = json_object_get(call->params, "limits");
     if (l != NULL) {
         if (!json_is_object(l))
@@ -126,6 +151,8 @@ static int tenant_create(struct prism_call *call)
             (rc = read_limit(call, l, "max_kbps", &limits.max_kbps)) != 0)
             return rc;
     }
+    if (capped && (rc = within_cap(call, &limits)) != 0)
+        return rc;
     rc = prism_relay_tenant_create(call->relay, call->tenant, &limits);
     return done(call, rc, rc == 0 ? json_pack("{s:s}", "tenant", call->tenant) : NULL);
 }

@@ -227,7 +227,34 @@ static int apply_key(struct prism_config *cfg, const struct key_spec *k, const c
     return PRISM_EINVAL;
 }
 
-/* [client NAME]: uid = N | fingerprint = HEX, tenants = a;b */
+/* Reads a client group's `max_*` key into its cap. Returns 0 if `key` is
+ * not one, 1 if it was read, PRISM_EINVAL if its value is bad. */
+static int client_cap_key(struct prism_config_client *c, const char *key, const char *value)
+{
+    uint32_t *field = NULL;
+    bool *has = NULL;
+    if (strcmp(key, "max_bubbles") == 0) {
+        field = &c->cap.max_bubbles;
+        has = &c->has_max_bubbles;
+    } else if (strcmp(key, "max_peers") == 0) {
+        field = &c->cap.max_peers;
+        has = &c->has_max_peers;
+    } else if (strcmp(key, "max_kbps") == 0) {
+        field = &c->cap.max_kbps;
+        has = &c->has_max_kbps;
+    } else {
+        return 0;
+    }
+    uint64_t v;
+    if (parse_u64(value, 0, UINT32_MAX, &v) != 0)
+        return PRISM_EINVAL;
+    *field = (uint32_t)v;
+    *has = true;
+    return 1;
+}
+
+/* [client NAME]: uid = N | fingerprint = HEX, tenants = a;b,
+ * max_bubbles / max_peers / max_kbps = N */
 static int load_client(struct prism_config *cfg, GKeyFile *kf, const char *group, char *err,
                        size_t err_len)
 {
@@ -272,6 +299,8 @@ static int load_client(struct prism_config *cfg, GKeyFile *kf, const char *group
                 rc = PRISM_EINVAL;
                 break;
             }
+        } else if ((rc = client_cap_key(c, ckeys[i], value)) == 1) {
+            rc = 0;
         } else {
             rc = PRISM_EINVAL;
         }

@@ -41,6 +41,10 @@ struct prism_config_client {
     char fingerprint[65]; /* ... or TLS clients by cert SHA-256 (hex), "" if none */
     size_t n_tenants;     /* 0: every tenant (no `tenants` key; an empty one is an error) */
     char tenants[PRISM_CONFIG_MAX_CLIENT_TENANTS][PRISM_ID_MAX + 1];
+    /* Most a tenant.create from this client may ask (its `max_*` keys); a
+     * field whose has_ flag is false takes the [limits] default (auth.c). */
+    struct prism_limits cap;
+    bool has_max_bubbles, has_max_peers, has_max_kbps;
 };
 
 struct prism_config {

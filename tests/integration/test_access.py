@@ -207,5 +207,93 @@ class AllowList(unittest.TestCase):
                 self.assertIs(c.call("relay.info")["result"]["draining"], False)
 
 
+@unittest.skipUnless(IS_ROOT, "needs root to run a client as nobody")
+class LimitedClientQuotas(unittest.TestCase):
+    """Issue 9, finding 6: a limited client may delete and create its own
+    tenants, so the limits it gives tenant.create are capped by what the
+    operator configured for it (the group's max_* keys, else [limits]): asking
+    more, or 0 (unlimited) under a numeric cap, is `forbidden`; a limit not
+    given takes the cap; asking less is allowed."""
+
+    def limits(self, tenant):
+        with self.relay.unix() as c:
+            return c.call("stats.get", {"tenant": tenant})["result"]["limits"]
+
+    def test_recreate_with_unlimited_quotas_is_forbidden(self):
+        config = (f"[limits]\nmax_bubbles = 5\nmax_peers = 50\n"
+                  f"[client ops]\nuid = {NOBODY_UID}\ntenants = t1;t2\n")
+        with Relay(extra_config=config) as self.relay:
+            open_to(self.relay, NOGROUP)
+            seen = as_nobody(self.relay.sock, [
+                ("tenant.create", {"tenant": "t1"}),
+                ("tenant.delete", {"tenant": "t1"}),
+                ("tenant.create", {"tenant": "t1", "limits": {"max_peers": 0}}),
+                ("tenant.create", {"tenant": "t1", "limits": {"max_bubbles": 0,
+                                                              "max_peers": 0}}),
+                ("tenant.create", {"tenant": "t1", "limits": {"max_bubbles": 6}}),
+                ("tenant.create", {"tenant": "t1", "limits": {"max_peers": 51}}),
+                ("tenant.create", {"tenant": "t1", "limits": {"max_peers": 10}}),
+                ("tenant.create", {"tenant": "t2", "limits": {"max_kbps": 0,
+                                                              "max_bubbles": 5}}),
+            ])
+            self.assertEqual([reason(m) for m in seen[:8]],
+                             [None, None, "forbidden", "forbidden", "forbidden", "forbidden",
+                              None, None], seen)
+            self.assertIn("max_peers", seen[2]["error"]["message"], seen)
+            self.assertEqual(seen[2]["error"]["code"], -32004, seen)
+            self.assertEqual(seen[8], "open")
+            self.assertEqual(self.limits("t1"),
+                             {"max_bubbles": 5, "max_peers": 10, "max_kbps": 0})
+            self.assertEqual(self.limits("t2"),
+                             {"max_bubbles": 5, "max_peers": 50, "max_kbps": 0})
+            with self.relay.unix() as c:  # our own uid: unrestricted, uncapped
+                self.assertIn("result", c.call("tenant.create", {
+                    "tenant": "t3", "limits": {"max_bubbles": 0, "max_peers": 0}}))
+            self.assertEqual(self.limits("t3"),
+                             {"max_bubbles": 0, "max_peers": 0, "max_kbps": 0})
+
+    def test_cap_from_the_client_group(self):
+        config = (f"[client ops]\nuid = {NOBODY_UID}\ntenants = t1\n"
+                  f"max_peers = 20000\nmax_kbps = 800\n")
+        with Relay(extra_config=config) as self.relay:
+            open_to(self.relay, NOGROUP)
+            seen = as_nobody(self.relay.sock, [
+                ("tenant.create", {"tenant": "t1", "limits": {"max_kbps": 0}}),
+                ("tenant.create", {"tenant": "t1", "limits": {"max_peers": 20001}}),
+                ("tenant.create", {"tenant": "t1", "limits": {"max_bubbles": 1001}}),
+                ("tenant.create", {"tenant": "t1"}),
+            ])
+            self.assertEqual([reason(m) for m in seen[:4]],
+                             ["forbidden", "forbidden", "forbidden", None], seen)
+            # Not given: the group's cap, else the [limits] default (1000 bubbles).
+            self.assertEqual(self.limits("t1"),
+                             {"max_bubbles": 1000, "max_peers": 20000, "max_kbps": 800})
+
+    def test_capped_tenant_keeps_the_transport_quota(self):
+        """A capped client's tenant still gets the derived default
+        max_transports (here 2: two media ports, one address), which
+        tenant.create does not take: not 0 (unlimited)."""
+        offer_path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), "tests", "data", "sdp", "chromium-audio-offer.sdp")
+        with open(offer_path, newline="") as f:
+            offer = f.read()
+        config = f"[client ops]\nuid = {NOBODY_UID}\ntenants = t1\n"
+        with Relay(extra_config=config, args=["--media-ip", "127.0.0.1",
+                                              "--media-ports", "41000-41001"]) as self.relay:
+            open_to(self.relay, NOGROUP)
+            seen = as_nobody(self.relay.sock, [("tenant.create", {"tenant": "t1"})])
+            self.assertIn("result", seen[0], seen)
+            with self.relay.unix() as c:
+                self.assertIn("result", c.call("bubble.create", {"tenant": "t1", "bubble": "b"}))
+                replies = []
+                for peer in ("p1", "p2", "p3"):
+                    self.assertIn("result", c.call("peer.join", {"tenant": "t1", "bubble": "b",
+                                                                 "peer": peer}))
+                    replies.append(c.call("peer.publish", {"tenant": "t1", "bubble": "b",
+                                                           "peer": peer, "offer": offer}))
+                self.assertEqual([reason(r) for r in replies], [None, None, "quota_exceeded"],
+                                 replies)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -122,6 +122,26 @@ static void test_client_empty_tenants(void **state)
     assert_int_equal(cfg.clients[0].n_tenants, 1);
 }
 
+/* Issue 9, finding 6: a client group's max_* keys cap its tenant.create. */
+static void test_client_caps(void **state)
+{
+    (void)state;
+    struct prism_config cfg;
+    char err[256];
+    assert_int_equal(load(&cfg, "[client x]\nuid = 1\ntenants = a\nmax_peers = 0\nmax_kbps = 900\n",
+                          err, sizeof(err)),
+                     0);
+    assert_true(cfg.clients[0].has_max_peers);
+    assert_int_equal(cfg.clients[0].cap.max_peers, 0);
+    assert_true(cfg.clients[0].has_max_kbps);
+    assert_int_equal(cfg.clients[0].cap.max_kbps, 900);
+    assert_false(cfg.clients[0].has_max_bubbles);
+    assert_int_not_equal(load(&cfg, "[client x]\nuid = 1\nmax_peers = -1\n", err, sizeof(err)), 0);
+    assert_int_not_equal(
+        load(&cfg, "[client x]\nuid = 1\nmax_bubbles = 4294967296\n", err, sizeof(err)), 0);
+    assert_int_not_equal(load(&cfg, "[client x]\nuid = 1\nmax_peer = 5\n", err, sizeof(err)), 0);
+}
+
 static void test_ports(void **state)
 {
     (void)state;
@@ -161,9 +181,10 @@ static void test_transport_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults), cmocka_unit_test(test_full_file),
-        cmocka_unit_test(test_errors),   cmocka_unit_test(test_client_empty_tenants),
-        cmocka_unit_test(test_ports),    cmocka_unit_test(test_transport_limits),
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full_file),
+        cmocka_unit_test(test_errors),           cmocka_unit_test(test_client_empty_tenants),
+        cmocka_unit_test(test_client_caps),      cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_transport_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
