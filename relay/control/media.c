@@ -117,6 +117,7 @@ struct prism_media {
     struct prism_codecs_table *codecs; /* the sets tracks and lines refer to */
     size_t transports;                 /* open or opening, as far as this thread knows */
     size_t max_transports;             /* admission limit */
+    bool loopback_ok;                  /* media on loopback: loopback candidates usable */
     uint64_t next_token;
     uint64_t next_track;
 };
@@ -978,6 +979,11 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
     return 0;
 }
 
+void prism_media_set_loopback_ok(struct prism_media *m, bool loopback_ok)
+{
+    m->loopback_ok = loopback_ok;
+}
+
 int prism_media_candidate(struct prism_media *m, struct prism_peer *peer, bool subscribe,
                           const char *candidate, char *msg, size_t msg_len)
 {
@@ -1000,6 +1006,11 @@ int prism_media_candidate(struct prism_media *m, struct prism_peer *peer, bool s
         }
         if (prism_candidate_parse(candidate, len, &c) != 0) {
             snprintf(msg, msg_len, "params.candidate is malformed (%s)", c.reason);
+            return PRISM_EINVAL;
+        }
+        const char *refused = prism_candidate_refused(&c, m->loopback_ok);
+        if (refused != NULL) {
+            snprintf(msg, msg_len, "params.candidate is refused (%s)", refused);
             return PRISM_EINVAL;
         }
     }

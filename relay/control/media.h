@@ -29,6 +29,11 @@ struct prism_media *prism_media_new(struct prism_registry *reg, struct prism_wor
 /* Completes every pending call with PRISM_EINTERNAL and frees. Accepts NULL. */
 void prism_media_free(struct prism_media *m);
 
+/* Whether peer.candidate accepts loopback addresses: true when the relay's
+ * own media addresses include a loopback one (see candidate.h; ICE applies
+ * the same rule from its local addresses). False until set. */
+void prism_media_set_loopback_ok(struct prism_media *m, bool loopback_ok);
+
 void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const char *offer,
                          const struct prism_relay_done *done);
 void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,

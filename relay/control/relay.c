@@ -24,6 +24,7 @@
 #include "relay/base/log.h"
 #include "relay/control/media.h"
 #include "relay/control/relay.h"
+#include "relay/wire/candidate.h"
 #include "relay/worker/worker.h"
 
 struct prism_relay {
@@ -83,6 +84,16 @@ static size_t max_transports(const struct prism_config *cfg)
     return rl.rlim_cur > reserve ? (rl.rlim_cur - reserve) / per : 0;
 }
 
+/* True when a configured media address is loopback: then so may the
+ * clients' candidates be (tests, a client on the relay's host). */
+static bool media_on_loopback(const struct prism_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_media_ips; i++)
+        if (prism_candidate_ip_scope(cfg->media_ips[i]) == PRISM_CANDIDATE_SCOPE_LOOPBACK)
+            return true;
+    return false;
+}
+
 /* The media plane's process-wide pieces: SRTP, the certificate, DTLS. */
 static int media_init(struct prism_relay *relay)
 {
@@ -129,6 +140,8 @@ int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
             prism_media_new(relay->reg, relay->workers, prism_cert_fingerprint(relay->cert),
                             max_transports(&relay->cfg), on_media_emit, relay);
         rc = relay->media == NULL ? PRISM_ENOMEM : 0;
+        if (rc == 0)
+            prism_media_set_loopback_ok(relay->media, media_on_loopback(&relay->cfg));
     }
     if (rc != 0) {
         prism_relay_free(relay);

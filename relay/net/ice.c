@@ -76,6 +76,7 @@ struct prism_ice {
     gchar *ufrag, *pwd;            /* local credentials (g_free) */
     NiceAddress advertise;         /* replaces host candidates' address when has_advertise */
     bool has_advertise;            /* advertise_ip was configured */
+    bool loopback_ok;              /* a local address is loopback: so may remote ones be */
     bool gathered;                 /* prism_ice_gather() succeeded */
     bool have_remote_credentials;  /* candidates may be added */
     bool was_connected;            /* reached CONNECTED once: later loss means FAILED */
@@ -363,6 +364,8 @@ int prism_ice_new(uv_loop_t *loop, const struct prism_ice_config *cfg,
         parse_addr(cfg->local_addrs[i], &a);
         if (!nice_agent_add_local_address(ice->agent, &a))
             goto fail;
+        if (prism_candidate_ip_scope(cfg->local_addrs[i]) == PRISM_CANDIDATE_SCOPE_LOOPBACK)
+            ice->loopback_ok = true;
     }
     ice->stream_id = nice_agent_add_stream(ice->agent, 1);
     if (ice->stream_id == 0)
@@ -495,6 +498,10 @@ int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate)
                    pc.address.kind == PRISM_CANDIDATE_ADDR_IPV6;
     if (pc.transport != PRISM_CANDIDATE_UDP || pc.component != COMPONENT_ID || !literal)
         return 0;
+    /* Never a check (nor media) towards an address a client may not point us
+     * at: SDP candidates are not screened before they get here. */
+    if (prism_candidate_refused(&pc, ice->loopback_ok) != NULL)
+        return PRISM_EFORBIDDEN;
 
     NiceCandidate *cand = to_nice(ice, &pc);
     if (!cand)

@@ -108,9 +108,13 @@ int prism_ice_set_remote_credentials(struct prism_ice *ice, const char *ufrag, c
  * leading "a=", read by candidate.h's rules. NULL means end-of-candidates
  * (RFC 8838): checks may then fail for good. Well-formed candidates we cannot
  * use (TCP, a component other than 1, an mDNS or other host name) are
- * ignored and return 0.
+ * ignored and return 0. A candidate whose address the relay must not send to
+ * (prism_candidate_refused(); loopback is usable only when a local address
+ * is loopback) is dropped and returns PRISM_EFORBIDDEN; callers that feed an
+ * SDP's candidates ignore it and go on with the others.
  * Returns 0, or PRISM_EINVAL (malformed, longer than
- * PRISM_ICE_CANDIDATE_MAX, no remote credentials yet, or closing). */
+ * PRISM_ICE_CANDIDATE_MAX, no remote credentials yet, or closing), or
+ * PRISM_EFORBIDDEN. */
 int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate);
 
 /* Sends one datagram on the selected pair (a batch of one). Returns 0 when

@@ -355,3 +355,67 @@ int prism_candidate_format(const struct prism_candidate *c, char *buf, size_t le
     memcpy(buf, line, off + 1);
     return 0;
 }
+
+/* --- address scopes (see candidate.h) --- */
+
+static enum prism_candidate_scope ipv4_scope(const uint8_t a[4])
+{
+    if (a[0] == 0)
+        return PRISM_CANDIDATE_SCOPE_UNSPECIFIED;
+    if (a[0] == 127)
+        return PRISM_CANDIDATE_SCOPE_LOOPBACK;
+    if (a[0] == 169 && a[1] == 254)
+        return a[2] == 169 && a[3] == 254 ? PRISM_CANDIDATE_SCOPE_METADATA
+                                          : PRISM_CANDIDATE_SCOPE_LINK_LOCAL;
+    if (a[0] >= 224 && a[0] <= 239)
+        return PRISM_CANDIDATE_SCOPE_MULTICAST;
+    if (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
+        return PRISM_CANDIDATE_SCOPE_BROADCAST;
+    return PRISM_CANDIDATE_SCOPE_UNICAST;
+}
+
+static enum prism_candidate_scope ipv6_scope(const uint8_t a[16])
+{
+    static const uint8_t zero[16] = {0};
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t metadata[16] = {0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54};
+    if (memcmp(a, mapped, sizeof(mapped)) == 0)
+        return ipv4_scope(a + 12);
+    if (memcmp(a, zero, 16) == 0)
+        return PRISM_CANDIDATE_SCOPE_UNSPECIFIED;
+    if (memcmp(a, zero, 15) == 0 && a[15] == 1)
+        return PRISM_CANDIDATE_SCOPE_LOOPBACK;
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+        return PRISM_CANDIDATE_SCOPE_LINK_LOCAL;
+    if (a[0] == 0xff)
+        return PRISM_CANDIDATE_SCOPE_MULTICAST;
+    if (memcmp(a, metadata, 16) == 0)
+        return PRISM_CANDIDATE_SCOPE_METADATA;
+    return PRISM_CANDIDATE_SCOPE_UNICAST;
+}
+
+enum prism_candidate_scope prism_candidate_ip_scope(const char *ip)
+{
+    uint8_t a[16];
+    if (inet_pton(AF_INET, ip, a) == 1)
+        return ipv4_scope(a);
+    if (inet_pton(AF_INET6, ip, a) == 1)
+        return ipv6_scope(a);
+    return PRISM_CANDIDATE_SCOPE_NOT_IP;
+}
+
+const char *prism_candidate_refused(const struct prism_candidate *c, bool loopback_ok)
+{
+    switch (prism_candidate_ip_scope(c->address.text)) {
+    case PRISM_CANDIDATE_SCOPE_UNICAST:
+    case PRISM_CANDIDATE_SCOPE_NOT_IP: return NULL;
+    case PRISM_CANDIDATE_SCOPE_LOOPBACK:
+        return loopback_ok ? NULL : "address is loopback and the relay's media is not";
+    case PRISM_CANDIDATE_SCOPE_UNSPECIFIED: return "address is unspecified";
+    case PRISM_CANDIDATE_SCOPE_METADATA: return "address is a cloud metadata service";
+    case PRISM_CANDIDATE_SCOPE_LINK_LOCAL: return "address is link-local";
+    case PRISM_CANDIDATE_SCOPE_MULTICAST: return "address is multicast";
+    case PRISM_CANDIDATE_SCOPE_BROADCAST: return "address is broadcast";
+    }
+    return "address is unclassified";
+}

@@ -56,6 +56,27 @@
  *   base address only when raddr is an IP literal and rport is not 0.
  *   Local candidates are written with prism_candidate_format(), "UDP" in
  *   upper case, as libnice wrote them.
+ *
+ * Addresses a relay must not send to (issue 9, finding 9). A well-formed
+ * candidate whose address is an IP literal of one of these scopes is refused
+ * by prism_candidate_refused(): the relay would otherwise send STUN checks,
+ * then media, wherever a client points it (its own host, the cloud metadata
+ * service, the local link, a multicast group):
+ *   unspecified 0.0.0.0/8, ::; loopback 127.0.0.0/8, ::1 (allowed when the
+ *   relay's own media addresses include a loopback one: tests, a co-located
+ *   client); link-local 169.254.0.0/16, fe80::/10; cloud metadata
+ *   169.254.169.254, fd00:ec2::254; multicast 224.0.0.0/4, ff00::/8;
+ *   broadcast 255.255.255.255. An IPv4-mapped IPv6 address (::ffff:a.b.c.d)
+ *   is judged as the IPv4 address it maps. Private (RFC 1918, fc00::/7) and
+ *   public unicast are usable. Host names are not judged (ICE ignores them).
+ *   raddr is not judged: a remote candidate's base is never sent to.
+ * What callers do with a refused one:
+ * - peer.candidate (relay/control/media.c): -32602, "params.candidate is
+ *   refused (<reason>)".
+ * - SDP offers and answers: the candidate is dropped, the rest of the SDP
+ *   (and its other candidates) is used; ICE drops it where remote candidates
+ *   are added (relay/net/ice.c), so trickled and SDP candidates meet the same
+ *   check on the worker too.
  */
 #ifndef PRISM_RELAY_CANDIDATE_H
 #define PRISM_RELAY_CANDIDATE_H
@@ -118,6 +139,27 @@ struct prism_candidate {
      * string naming the rule broken ("port out of range"); NULL on success. */
     const char *reason;
 };
+
+/* Where an address reaches, for the refusal rules above. */
+enum prism_candidate_scope {
+    PRISM_CANDIDATE_SCOPE_UNICAST,     /* public or private unicast: usable */
+    PRISM_CANDIDATE_SCOPE_NOT_IP,      /* not an IP literal (a host name): not judged */
+    PRISM_CANDIDATE_SCOPE_UNSPECIFIED, /* 0.0.0.0/8, :: */
+    PRISM_CANDIDATE_SCOPE_LOOPBACK,    /* 127.0.0.0/8, ::1 */
+    PRISM_CANDIDATE_SCOPE_METADATA,    /* 169.254.169.254, fd00:ec2::254 */
+    PRISM_CANDIDATE_SCOPE_LINK_LOCAL,  /* 169.254.0.0/16 (but metadata), fe80::/10 */
+    PRISM_CANDIDATE_SCOPE_MULTICAST,   /* 224.0.0.0/4, ff00::/8 */
+    PRISM_CANDIDATE_SCOPE_BROADCAST,   /* 255.255.255.255 */
+};
+
+/* The scope of `ip`, a NUL-terminated IPv4 or IPv6 literal (no brackets, no
+ * zone); PRISM_CANDIDATE_SCOPE_NOT_IP for anything else. Pure. */
+enum prism_candidate_scope prism_candidate_ip_scope(const char *ip);
+
+/* NULL if the relay may send to candidate `c`'s address, else a static
+ * reason ("address is link-local"). `loopback_ok`: the relay's own media
+ * addresses include a loopback one, so loopback candidates are usable. */
+const char *prism_candidate_refused(const struct prism_candidate *c, bool loopback_ok);
 
 /* True when `line` (`len` bytes) is framed as a candidate: an optional "a=",
  * then "candidate:", and at most PRISM_CANDIDATE_MAX bytes after the "a=".

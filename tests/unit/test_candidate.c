@@ -506,6 +506,130 @@ static void test_sdp_uses_grammar(void **state)
     assert_non_null(strstr(reason, ": malformed a=candidate (transport is not UDP or TCP)"));
 }
 
+/* Issue 9, finding 9: the scope of every address class, at its edges. */
+static void test_ip_scope(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ip;
+        enum prism_candidate_scope scope;
+    } cases[] = {
+        {"0.0.0.0", PRISM_CANDIDATE_SCOPE_UNSPECIFIED},
+        {"0.1.2.3", PRISM_CANDIDATE_SCOPE_UNSPECIFIED},
+        {"::", PRISM_CANDIDATE_SCOPE_UNSPECIFIED},
+        {"0:0:0:0:0:0:0:0", PRISM_CANDIDATE_SCOPE_UNSPECIFIED},
+        {"1.0.0.0", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"127.0.0.1", PRISM_CANDIDATE_SCOPE_LOOPBACK},
+        {"127.255.255.254", PRISM_CANDIDATE_SCOPE_LOOPBACK},
+        {"128.0.0.1", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"126.255.255.255", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"::1", PRISM_CANDIDATE_SCOPE_LOOPBACK},
+        {"0::0:1", PRISM_CANDIDATE_SCOPE_LOOPBACK},
+        {"::2", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"169.254.0.1", PRISM_CANDIDATE_SCOPE_LINK_LOCAL},
+        {"169.254.255.255", PRISM_CANDIDATE_SCOPE_LINK_LOCAL},
+        {"169.253.255.255", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"169.255.0.0", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"169.254.169.254", PRISM_CANDIDATE_SCOPE_METADATA},
+        {"169.254.169.253", PRISM_CANDIDATE_SCOPE_LINK_LOCAL},
+        {"fd00:ec2::254", PRISM_CANDIDATE_SCOPE_METADATA},
+        {"fd00:ec2::255", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"fe80::1", PRISM_CANDIDATE_SCOPE_LINK_LOCAL},
+        {"FEBF:ffff::1", PRISM_CANDIDATE_SCOPE_LINK_LOCAL},
+        {"fec0::1", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"fe7f::1", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"224.0.0.1", PRISM_CANDIDATE_SCOPE_MULTICAST},
+        {"239.255.255.250", PRISM_CANDIDATE_SCOPE_MULTICAST},
+        {"223.255.255.255", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"240.0.0.1", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"ff02::1", PRISM_CANDIDATE_SCOPE_MULTICAST},
+        {"ff0e::1:3", PRISM_CANDIDATE_SCOPE_MULTICAST},
+        {"255.255.255.255", PRISM_CANDIDATE_SCOPE_BROADCAST},
+        {"255.255.255.254", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"10.0.0.1", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"192.168.1.2", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"172.17.0.1", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"203.0.113.7", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"fd12:3456::1", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"2001:db8::1", PRISM_CANDIDATE_SCOPE_UNICAST},
+        /* IPv4-mapped IPv6 is judged as the IPv4 address it maps. */
+        {"::ffff:127.0.0.1", PRISM_CANDIDATE_SCOPE_LOOPBACK},
+        {"::ffff:169.254.169.254", PRISM_CANDIDATE_SCOPE_METADATA},
+        {"::ffff:a9fe:1", PRISM_CANDIDATE_SCOPE_LINK_LOCAL},
+        {"::ffff:0.0.0.0", PRISM_CANDIDATE_SCOPE_UNSPECIFIED},
+        {"::ffff:224.0.0.251", PRISM_CANDIDATE_SCOPE_MULTICAST},
+        {"::ffff:255.255.255.255", PRISM_CANDIDATE_SCOPE_BROADCAST},
+        {"::ffff:8.8.8.8", PRISM_CANDIDATE_SCOPE_UNICAST},
+        {"host.example", PRISM_CANDIDATE_SCOPE_NOT_IP},
+        {"abc.local", PRISM_CANDIDATE_SCOPE_NOT_IP},
+        {"1.2.3", PRISM_CANDIDATE_SCOPE_NOT_IP},
+        {"", PRISM_CANDIDATE_SCOPE_NOT_IP},
+        {"[::1]", PRISM_CANDIDATE_SCOPE_NOT_IP},
+        {"fe80::1%eth0", PRISM_CANDIDATE_SCOPE_NOT_IP},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        enum prism_candidate_scope got = prism_candidate_ip_scope(cases[i].ip);
+        if (got != cases[i].scope)
+            fail_msg("%s: scope %d, want %d", cases[i].ip, (int)got, (int)cases[i].scope);
+    }
+}
+
+/* Whole candidates as a peer sends them: refused with a reason, loopback
+ * only when the relay's own media is on loopback; names and raddr are not
+ * judged. */
+static void test_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        const char *reason_loopback_off; /* NULL: usable */
+        const char *reason_loopback_on;
+    } cases[] = {
+        {"candidate:1 1 udp 2122260223 203.0.113.9 50000 typ host", NULL, NULL},
+        {"candidate:1 1 udp 2122260223 10.1.2.3 50000 typ host", NULL, NULL},
+        {"candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
+         "address is loopback and the relay's media is not", NULL},
+        {"candidate:1 1 udp 2122260223 ::1 50000 typ host",
+         "address is loopback and the relay's media is not", NULL},
+        {"candidate:1 1 udp 2122260223 169.254.169.254 80 typ host",
+         "address is a cloud metadata service", "address is a cloud metadata service"},
+        {"candidate:1 1 udp 2122260223 169.254.3.4 9 typ host", "address is link-local",
+         "address is link-local"},
+        {"candidate:1 1 udp 2122260223 fe80::1 9 typ host", "address is link-local",
+         "address is link-local"},
+        {"candidate:1 1 udp 2122260223 239.1.2.3 9 typ srflx raddr 10.0.0.1 rport 9",
+         "address is multicast", "address is multicast"},
+        {"candidate:1 1 udp 2122260223 255.255.255.255 9 typ host", "address is broadcast",
+         "address is broadcast"},
+        {"candidate:1 1 udp 2122260223 0.0.0.0 9 typ host", "address is unspecified",
+         "address is unspecified"},
+        {"candidate:1 1 udp 2122260223 :: 9 typ relay raddr 203.0.113.1 rport 3478",
+         "address is unspecified", "address is unspecified"},
+        {"candidate:1 1 tcp 2122260223 169.254.169.254 9 typ host tcptype active",
+         "address is a cloud metadata service", "address is a cloud metadata service"},
+        /* An mDNS name is not judged here (ICE never resolves it). */
+        {"candidate:1 1 udp 2122260223 0a1b2c3d-aaaa-bbbb-cccc-0123456789ab.local 9 typ host", NULL,
+         NULL},
+        /* raddr is a base, never sent to. */
+        {"candidate:1 1 udp 1686052607 198.51.100.4 9 typ srflx raddr 127.0.0.1 rport 9", NULL,
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct prism_candidate c;
+        assert_int_equal(prism_candidate_parse(cases[i].line, strlen(cases[i].line), &c), 0);
+        const char *off = prism_candidate_refused(&c, false);
+        const char *on = prism_candidate_refused(&c, true);
+        if (cases[i].reason_loopback_off == NULL)
+            assert_null(off);
+        else
+            assert_string_equal(off, cases[i].reason_loopback_off);
+        if (cases[i].reason_loopback_on == NULL)
+            assert_null(on);
+        else
+            assert_string_equal(on, cases[i].reason_loopback_on);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,7 +637,8 @@ int main(void)
         cmocka_unit_test(test_field_bounds),     cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_truncation),       cmocka_unit_test(test_overlong),
         cmocka_unit_test(test_format),           cmocka_unit_test(test_framed),
-        cmocka_unit_test(test_sdp_uses_grammar),
+        cmocka_unit_test(test_sdp_uses_grammar), cmocka_unit_test(test_ip_scope),
+        cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -483,6 +483,55 @@ static void test_bad_input(void **state)
     s->ice = NULL;
 }
 
+/* Issue 9, finding 9: a candidate at an address the relay must not send to
+ * is dropped where remote candidates are added, whether it came in an SDP
+ * or trickled; loopback only when the agent's own address is loopback. */
+static void test_refused_addresses(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const refused[] = {
+        "candidate:1 1 udp 2122260223 169.254.169.254 80 typ host",
+        "candidate:1 1 udp 2122260223 169.254.10.20 50000 typ host",
+        "candidate:1 1 udp 2122260223 fe80::1 50000 typ host",
+        "candidate:1 1 udp 2122260223 224.0.0.251 5353 typ host",
+        "candidate:1 1 udp 2122260223 ff02::fb 5353 typ host",
+        "candidate:1 1 udp 2122260223 255.255.255.255 50000 typ host",
+        "candidate:1 1 udp 2122260223 0.0.0.0 50000 typ host",
+        "candidate:1 1 udp 2122260223 :: 50000 typ host",
+        "candidate:1 1 udp 2122260223 ::ffff:169.254.169.254 80 typ srflx raddr 10.0.0.1 rport 1",
+    };
+    static const char *const elsewhere[] = {"192.0.2.1"};
+    static const char *const loop_only[] = {"127.0.0.1"};
+    const char *const *locals[] = {loop_only, elsewhere, NULL};
+    for (size_t l = 0; l < 3; l++) {
+        struct prism_ice_config cfg = {.local_addrs = locals[l],
+                                       .n_local_addrs = locals[l] != NULL};
+        struct prism_ice *ice = NULL;
+        assert_int_equal(prism_ice_new(&f->loop, &cfg, &callbacks, &f->a, &ice), 0);
+        assert_int_equal(prism_ice_set_remote_credentials(ice, "abcd", "0123456789012345678901"),
+                         0);
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+            if (prism_ice_add_remote_candidate(ice, refused[i]) != PRISM_EFORBIDDEN)
+                fail_msg("local #%zu: did not refuse \"%s\"", l, refused[i]);
+        /* Loopback: usable only when our own media address is loopback. */
+        int want = locals[l] == loop_only ? 0 : PRISM_EFORBIDDEN;
+        assert_int_equal(prism_ice_add_remote_candidate(
+                             ice, "candidate:2 1 udp 2122260223 127.0.0.1 5 typ host"),
+                         want);
+        assert_int_equal(
+            prism_ice_add_remote_candidate(ice, "candidate:2 1 udp 2122260223 ::1 5 typ host"),
+            want);
+        /* Private and public unicast stay usable. */
+        assert_int_equal(
+            prism_ice_add_remote_candidate(ice, "candidate:3 1 udp 2122260223 10.9.8.7 5 typ host"),
+            0);
+        assert_int_equal(prism_ice_add_remote_candidate(
+                             ice, "candidate:4 1 udp 1686052607 203.0.113.9 5 typ srflx"),
+                         0);
+        prism_ice_close(ice, NULL);
+    }
+}
+
 static void test_bad_config(void **state)
 {
     struct fixture *f = *state;
@@ -657,6 +706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_refused_datagram, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_addresses, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_advertise_and_port_range, fixture_setup,
                                         fixture_teardown),
