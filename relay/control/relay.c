@@ -6,10 +6,13 @@
  * mailbox through which workers report. The media-negotiation methods
  * validate their scope here and hand the rest to media.c.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -94,6 +97,68 @@ static bool media_on_loopback(const struct prism_config *cfg)
     return false;
 }
 
+/* With media_ip unset: the address the kernel sends from towards the
+ * Internet, one per family (IPv4, IPv6), read from a UDP socket connected to
+ * a documentation address (connect sends nothing). Only that: a docker
+ * bridge, a VPN or a private network the relay happens to sit on is not
+ * offered to clients unless the operator names it in media_ip. A family
+ * without a default route, or whose source address is not plain unicast,
+ * adds nothing; with none at all the list stays empty and libnice enumerates
+ * every non-loopback interface, as before (logged as a warning). Control
+ * thread, once, before the workers start. */
+static void default_media_ips(struct prism_config *cfg)
+{
+    static const struct {
+        int family;
+        const char *probe;
+    } probes[] = {{AF_INET, "192.0.2.1"}, {AF_INET6, "2001:db8::1"}};
+    char list[2 * INET6_ADDRSTRLEN + 2] = "";
+    for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+        struct sockaddr_storage to = {0}, from = {0};
+        socklen_t to_len, from_len = sizeof(from);
+        if (probes[i].family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&to;
+            a->sin_family = AF_INET;
+            a->sin_port = htons(9);
+            inet_pton(AF_INET, probes[i].probe, &a->sin_addr);
+            to_len = sizeof(*a);
+        } else {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&to;
+            a->sin6_family = AF_INET6;
+            a->sin6_port = htons(9);
+            inet_pton(AF_INET6, probes[i].probe, &a->sin6_addr);
+            to_len = sizeof(*a);
+        }
+        int fd = socket(probes[i].family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        char ip[INET6_ADDRSTRLEN] = "";
+        bool ok = connect(fd, (struct sockaddr *)&to, to_len) == 0 &&
+                  getsockname(fd, (struct sockaddr *)&from, &from_len) == 0 &&
+                  inet_ntop(probes[i].family,
+                            probes[i].family == AF_INET
+                                ? (const void *)&((struct sockaddr_in *)&from)->sin_addr
+                                : (const void *)&((struct sockaddr_in6 *)&from)->sin6_addr,
+                            ip, sizeof(ip)) != NULL;
+        close(fd);
+        if (!ok || prism_candidate_ip_scope(ip) != PRISM_CANDIDATE_SCOPE_UNICAST ||
+            prism_config_set_str(cfg->media_ips[cfg->n_media_ips], sizeof(cfg->media_ips[0]), ip) !=
+                0)
+            continue;
+        cfg->n_media_ips++;
+        if (list[0] != '\0')
+            g_strlcat(list, ",", sizeof(list));
+        g_strlcat(list, ip, sizeof(list));
+    }
+    if (cfg->n_media_ips > 0)
+        prism_log_info("media.default_addresses", "media_ip", list, NULL);
+    else
+        prism_log_warn("media.no_default_route", "reason",
+                       "media_ip unset and no default route: gathering on every non-loopback "
+                       "interface",
+                       NULL);
+}
+
 /* The media plane's process-wide pieces: SRTP, the certificate, DTLS. */
 static int media_init(struct prism_relay *relay)
 {
@@ -112,6 +177,8 @@ int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
     if (relay == NULL)
         return PRISM_ENOMEM;
     relay->cfg = *cfg;
+    if (relay->cfg.n_media_ips == 0) /* before resolve: it counts the addresses */
+        default_media_ips(&relay->cfg);
     prism_config_resolve(&relay->cfg); /* the tenants' default max_transports */
     relay->sink = *sink;
     unsigned n = cfg->workers != 0 ? cfg->workers : default_workers();

@@ -13,8 +13,10 @@
  * - Consent freshness (RFC 7675) with keepalive checks: a peer that vanishes
  *   turns the component FAILED (after libnice's 10 s).
  * - ice-tcp off (it would add a listening socket per agent), UPnP off.
- * - Local addresses always come from the configuration when given:
- *   libnice's own enumeration skips loopback and picks up every interface.
+ * - Local addresses always come from the configuration when given (with
+ *   media_ip unset, relay.c fills in the default routes' source addresses):
+ *   libnice's own enumeration, used only when the list is empty, skips
+ *   loopback and picks up every interface.
  *
  * Invariants: `closing` set means no callback runs again and the agent is
  * unreferenced only from the driver's close callback, never from inside a

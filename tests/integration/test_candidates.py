@@ -8,6 +8,9 @@ relay/wire/candidate.h, docs/signaling.md "peer.candidate").
 - An offer carrying such candidates is not refused: they are dropped and the
   rest of the SDP is used (the drop itself, where ICE adds remote
   candidates, is checked in tests/unit/test_ice.c test_refused_addresses).
+- With media_ip unset the relay gathers on the default route's source
+  address only: on a host with a second interface (a docker bridge, say)
+  that address is not offered.
 """
 import os
 import shutil
@@ -51,20 +54,40 @@ def offer_with(addrs):
 MEDIA_IP = "198.51.100.1"  # TEST-NET-2: a non-loopback media address
 
 
+OTHER_IP = "203.0.113.5"  # TEST-NET-3: another interface, as a docker bridge
+
+
 class OwnNetnsRelay(Relay):
     """A relay in a network namespace of its own whose `lo` also carries
     MEDIA_IP, its only media address: media not on loopback, on a machine
     with nothing but loopback. The control socket is a file: reachable."""
 
+    setup = f"ip link set lo up && ip addr add {MEDIA_IP}/32 dev lo"
+
     def start(self):
-        setup = f"ip link set lo up && ip addr add {MEDIA_IP}/32 dev lo && exec \"$@\""
+        setup = self.setup + " && exec \"$@\""
         self.proc = subprocess.Popen(["unshare", "-n", "sh", "-c", setup, "sh", harness.PRISM,
                                       "--config", self.config, *self.args])
         self.wait_ready()
 
 
+class TwoInterfacesRelay(OwnNetnsRelay):
+    """Two non-loopback interfaces (a veth pair): v0 with MEDIA_IP and the
+    default route, v1 with OTHER_IP (a docker bridge, a private network)."""
+
+    setup = ("ip link set lo up && ip link add v0 type veth peer name v1 && "
+             "ip link set v0 up && ip link set v1 up && "
+             f"ip addr add {MEDIA_IP}/24 dev v0 && ip addr add {OTHER_IP}/24 dev v1 && "
+             "ip route add default via 198.51.100.254 dev v0")
+
+
+NETNS = os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip")
+
+
 class Candidates(unittest.TestCase):
     def publish(self, relay, c):
+        """Publishes an offer with every refused kind of candidate and
+        returns the relay's candidate addresses from the answer."""
         for method, params in [("tenant.create", {"tenant": "t"}),
                                ("bubble.create", {"tenant": "t", "bubble": "b"}),
                                ("peer.join", {"tenant": "t", "bubble": "b", "peer": "p"})]:
@@ -73,6 +96,8 @@ class Candidates(unittest.TestCase):
         reply = c.call("peer.publish", {"tenant": "t", "bubble": "b", "peer": "p",
                                         "offer": offer_with(list(REFUSED) + LOOPBACK)})
         self.assertIn("answer", reply.get("result", {}), reply)
+        return {line.split()[4] for line in reply["result"]["answer"].split("\r\n")
+                if line.startswith("a=candidate:")}
 
     def trickle(self, c, addr):
         return c.call("peer.candidate", {"tenant": "t", "bubble": "b", "peer": "p",
@@ -92,8 +117,7 @@ class Candidates(unittest.TestCase):
             for addr in LOOPBACK + USABLE:
                 self.assertEqual(self.trickle(c, addr).get("result"), {}, addr)
 
-    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip"),
-                         "needs root, unshare and ip for a namespace of its own")
+    @unittest.skipUnless(NETNS, "needs root, unshare and ip for a namespace of its own")
     def test_media_not_on_loopback(self):
         with OwnNetnsRelay(args=["--media-ip", MEDIA_IP]) as relay, relay.unix() as c:
             self.publish(relay, c)
@@ -103,6 +127,17 @@ class Candidates(unittest.TestCase):
                 self.check_refused(c, addr, "address is loopback and the relay's media is not")
             for addr in USABLE:
                 self.assertEqual(self.trickle(c, addr).get("result"), {}, addr)
+
+    @unittest.skipUnless(NETNS, "needs root, unshare and ip for a namespace of its own")
+    def test_default_media_address(self):
+        """With media_ip unset, the relay offers the default route's source
+        address only, not every interface (finding 9, second half)."""
+        with TwoInterfacesRelay() as relay, relay.unix() as c:
+            self.assertEqual(self.publish(relay, c), {MEDIA_IP})
+            # Media is not on loopback: loopback candidates are refused.
+            self.check_refused(c, "127.0.0.1", "address is loopback and the relay's media is not")
+            with open(relay.log) as f:
+                self.assertIn('"media.default_addresses"', f.read())
 
 
 if __name__ == "__main__":
