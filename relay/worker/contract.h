@@ -45,6 +45,8 @@ enum prism_worker_msg_type {
     PRISM_WORKER_CANDIDATE,        /* struct prism_msg_candidate */
     PRISM_WORKER_TRACKS,           /* struct prism_msg_tracks: what the peer publishes */
     PRISM_WORKER_ROUTES,           /* struct prism_msg_routes: what the peer receives */
+    PRISM_WORKER_PREFER,           /* struct prism_msg_prefer: what the peer wants of a publisher */
+    PRISM_WORKER_BUBBLE_CONFIG,    /* struct prism_msg_bubble_config: the bubble's options */
     PRISM_WORKER_PEER_CLOSE,       /* header only: both transports end */
     PRISM_WORKER_STOP,             /* header only: leave once every handle is closed */
 };
@@ -127,6 +129,28 @@ struct prism_msg_routes {
     struct prism_worker_msg h;
     size_t n_routes;
     struct prism_route_desc routes[];
+};
+
+#define PRISM_LAST_N_MAX 64 /* a subscriber receives at most PRISM_MEDIA_MAX_ROUTES tracks */
+
+/* PREFER (peer.prefer): the backend's preference of the peer (the
+ * subscriber, in the header) for `publisher`'s tracks. It replaces the
+ * previous one of the same scope (relay/worker/prefer.h) and outlives the
+ * peer's consumers: a new ROUTES applies it again. */
+struct prism_msg_prefer {
+    struct prism_worker_msg h;
+    uint64_t publisher;  /* peer handle */
+    uint64_t track;      /* track handle; 0: every track of the publisher */
+    bool paused;         /* forward nothing */
+    uint32_t max_height; /* pixels, 0: no cap; kept for the simulcast layer choice */
+    uint32_t max_fps;    /* 0: no cap; likewise */
+};
+
+/* BUBBLE_CONFIG: the bubble's options (header's peer is 0). */
+struct prism_msg_bubble_config {
+    struct prism_worker_msg h;
+    uint32_t last_n; /* video only from the last_n most recent speakers; 0: off;
+                        <= PRISM_LAST_N_MAX */
 };
 
 /* Allocates a zeroed message of `type` and `size` bytes (the payload struct's

@@ -80,3 +80,50 @@ void prism_speaker_pick_offer(struct prism_speaker_pick *pick, uint64_t peer,
     }
     memset(m, 0, sizeof(*m));
 }
+
+void prism_speaker_recency_spoke(uint64_t *clock, struct prism_speaker_recency *who)
+{
+    who->spoke = ++*clock;
+}
+
+bool prism_speaker_recency_before(const struct prism_speaker_recency *a,
+                                  const struct prism_speaker_recency *b)
+{
+    if (a->spoke != b->spoke)
+        return a->spoke > b->spoke; /* 0 (never) loses to any who spoke */
+    return a->joined < b->joined;
+}
+
+void prism_last_n_init(struct prism_last_n_select *s, struct prism_last_n_entry *storage,
+                       uint32_t n)
+{
+    s->top = storage;
+    s->n = n;
+    s->count = 0;
+}
+
+/* Insertion into the sorted `top`: the entry that falls off the end (the
+ * least recent of N + 1) is forgotten. */
+void prism_last_n_offer(struct prism_last_n_select *s, uint64_t peer,
+                        const struct prism_speaker_recency *rank)
+{
+    uint32_t at = s->count;
+    while (at > 0 && prism_speaker_recency_before(rank, &s->top[at - 1].rank))
+        at--;
+    if (at >= s->n)
+        return;
+    uint32_t last = s->count < s->n ? s->count : s->n - 1;
+    for (uint32_t i = last; i > at; i--)
+        s->top[i] = s->top[i - 1];
+    s->top[at] = (struct prism_last_n_entry){peer, *rank};
+    if (s->count < s->n)
+        s->count++;
+}
+
+bool prism_last_n_has(const struct prism_last_n_select *s, uint64_t peer)
+{
+    for (uint32_t i = 0; i < s->count; i++)
+        if (s->top[i].peer == peer)
+            return true;
+    return false;
+}

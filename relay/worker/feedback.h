@@ -1,5 +1,6 @@
 /* Feedback policy beside the router: keyframe request throttling, receiver
- * reports and REMB toward publishers, and the dominant-speaker choice.
+ * reports and REMB toward publishers, the dominant-speaker choice, and the
+ * recency ranking of speakers behind a bubble's last-N.
  *
  * Pure decisions and packet builders over small state structs that the
  * worker keeps per track (relay/worker/room_internal.h); the worker sends
@@ -95,5 +96,50 @@ struct prism_speaker_pick {
 void prism_speaker_pick_init(struct prism_speaker_pick *pick);
 void prism_speaker_pick_offer(struct prism_speaker_pick *pick, uint64_t peer,
                               struct prism_speaker_meter *m);
+
+/* --- last-N: the most recent speakers -------------------------------------------
+ *
+ * A bubble with last_n N forwards video only from N publishers: the N that
+ * were the dominant speaker (the one-second pick above) most recently.
+ * Hysteresis comes from the pick: a publisher enters the N only by being
+ * the dominant speaker for a second, which pushes out the least recent of
+ * the N; silence (no pick) changes nothing, so the set does not flap while
+ * nobody speaks. Publishers that never spoke rank after those who did, in
+ * join order, so a new bubble shows its first N video publishers. */
+
+/* One publisher's place in the ranking. */
+struct prism_speaker_recency {
+    uint64_t spoke;  /* the ranking clock at its last second as dominant speaker; 0: never */
+    uint64_t joined; /* join order: smaller joined earlier (peer handles grow with joins) */
+};
+
+/* Records that `who` is the dominant speaker this second: it becomes the
+ * most recent. `clock` is the bubble's ranking clock (starts at 0). */
+void prism_speaker_recency_spoke(uint64_t *clock, struct prism_speaker_recency *who);
+
+/* Whether `a` ranks before `b`: spoke more recently, or neither spoke and
+ * `a` joined first; one who spoke ranks before one who never did. */
+bool prism_speaker_recency_before(const struct prism_speaker_recency *a,
+                                  const struct prism_speaker_recency *b);
+
+/* Choosing the top N: offer every candidate, then ask who is in. The
+ * caller gives storage for N entries; no allocation. O(N) per offer. */
+struct prism_last_n_entry {
+    uint64_t peer;
+    struct prism_speaker_recency rank;
+};
+
+struct prism_last_n_select {
+    struct prism_last_n_entry *top; /* caller's storage, `n` slots, best first */
+    uint32_t n;                     /* how many to keep */
+    uint32_t count;                 /* kept so far, <= n */
+};
+
+void prism_last_n_init(struct prism_last_n_select *s, struct prism_last_n_entry *storage,
+                       uint32_t n);
+void prism_last_n_offer(struct prism_last_n_select *s, uint64_t peer,
+                        const struct prism_speaker_recency *rank);
+/* Whether `peer` is among the kept. O(N). */
+bool prism_last_n_has(const struct prism_last_n_select *s, uint64_t peer);
 
 #endif

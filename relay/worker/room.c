@@ -20,6 +20,14 @@
  * Dominant speaker: audio packets' RFC 6464 levels (a header the relay reads
  * anyway; never the payload) are metered per track and, once a second, the
  * loudest mostly-voiced publisher becomes the bubble's speaker.
+ *
+ * What a subscriber receives: its consumers are paused where the backend
+ * asked (peer.prefer, kept per subscriber in prefer.h's set) or where the
+ * bubble's last-N leaves a publisher's video out (the ranking of feedback.h,
+ * bumped by each second's speaker). Both are applied whenever consumers are
+ * made (sync_sub) and whenever either changes: control messages and the
+ * one-second tick, never per packet. A paused consumer is skipped by the
+ * router's fan-out; a video one that resumes asks for a keyframe.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +57,66 @@ struct peer *prism__room_peer(struct room *room, uint64_t handle)
 }
 
 /* --- consumers from routes ------------------------------------------------------ */
+
+static bool publishes_video(const struct peer *p)
+{
+    for (size_t i = 0; i < p->n_tracks; i++)
+        if (p->tracks[i].d.video && p->tracks[i].producer != NULL)
+            return true;
+    return false;
+}
+
+/* Pauses or resumes each of `sub`'s consumers as its preferences and the
+ * bubble's last-N say. A video consumer that resumes asks its publisher for
+ * a keyframe: the subscriber's decoder has nothing to start from. O(consumers
+ * * preferences). */
+static void apply_prefs(struct peer *sub)
+{
+    for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c)) {
+        struct track *tr = prism_producer_owner(prism_consumer_producer(c));
+        const struct prism_prefer *pref =
+            prism_prefer_set_find(&sub->prefs, tr->peer->handle, tr->d.handle);
+        bool paused = prism_prefer_paused(pref, tr->d.video, tr->peer->last_n_out);
+        if (paused == prism_consumer_paused(c))
+            continue;
+        prism_consumer_set_paused(c, paused);
+        if (!paused)
+            prism__publisher_keyframe(tr);
+    }
+}
+
+/* Sets each peer's last_n_out from the ranking: with last_n N, the video
+ * publishers outside the N most recent speakers; nobody with last_n 0. When
+ * that changes, every subscriber's consumers follow. O(peers * N), on a
+ * change of the set of publishers, of last_n, or of who speaks. */
+static void rank_speakers(struct room *room)
+{
+    struct prism_last_n_select sel;
+    GHashTableIter it;
+    gpointer value;
+    if (room->last_n > 0) {
+        prism_last_n_init(&sel, room->last_n_top, room->last_n);
+        g_hash_table_iter_init(&it, room->peers);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+            struct peer *p = value;
+            if (publishes_video(p))
+                prism_last_n_offer(&sel, p->handle, &p->recency);
+        }
+    }
+    bool changed = false;
+    g_hash_table_iter_init(&it, room->peers);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        struct peer *p = value;
+        bool out = room->last_n > 0 && publishes_video(p) && !prism_last_n_has(&sel, p->handle);
+        changed |= out != p->last_n_out;
+        p->last_n_out = out;
+    }
+    if (!changed)
+        return;
+    g_hash_table_iter_init(&it, room->peers);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        apply_prefs(value);
+}
 
 /* Makes `sub`'s consumers match its routes: keeps those still routed, adds
  * the missing ones whose producer exists, removes the rest. A subscriber's
@@ -87,6 +155,7 @@ static void sync_sub(struct peer *sub)
     while (g_hash_table_iter_next(&it, NULL, &value))
         prism_router_consumer_remove(value);
     g_hash_table_destroy(stale);
+    apply_prefs(sub); /* new consumers start as the preferences say */
 }
 
 static void sync_consumers(struct room *room)
@@ -127,6 +196,7 @@ static struct peer *peer_get(struct prism_rooms *rooms, const struct prism_worke
     p->pub.peer = p->sub.peer = p;
     p->sub.subscribe = true;
     p->rtcp_ssrc = random_ssrc();
+    p->recency.joined = p->handle; /* handles grow with joins */
     prism_router_sub_init(room->router, &p->out, p->handle,
                           &(struct prism_router_sink){sink_send, p});
     g_hash_table_insert(room->peers, &p->handle, p);
@@ -156,6 +226,7 @@ static void peer_free(struct peer *p)
     prism_router_sub_deinit(&p->out);
     drop_tracks(p);
     free(p->routes);
+    prism_prefer_set_clear(&p->prefs);
     free(p);
 }
 
@@ -166,7 +237,14 @@ static void peer_remove(struct prism_rooms *rooms, struct peer *p)
         room->speaker = 0;
     g_hash_table_remove(rooms->peers, &p->handle);
     g_hash_table_remove(room->peers, &p->handle);
-    peer_free(p); /* its producers and consumers leave the router with it */
+    uint64_t handle = p->handle;
+    peer_free(p);      /* its producers and consumers leave the router with it */
+    GHashTableIter it; /* what the others preferred of it goes too */
+    gpointer value;
+    g_hash_table_iter_init(&it, room->peers);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        prism_prefer_set_drop(&((struct peer *)value)->prefs, handle, NULL, 0);
+    rank_speakers(room); /* it may have held a place in the last N */
 }
 
 /* TRACKS: the peer's tracks are replaced; a track whose handle stays keeps
@@ -210,6 +288,15 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         if (tracks[i].producer != NULL)
             prism_producer_set_owner(tracks[i].producer, &tracks[i]);
     p->max_kbps = msg->max_kbps;
+    /* Per-track preferences of others about tracks that are gone. */
+    uint64_t live[PRISM_MEDIA_MAX_TRACKS];
+    for (size_t i = 0; i < n; i++)
+        live[i] = tracks[i].d.handle;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, p->room->peers);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        prism_prefer_set_drop(&((struct peer *)value)->prefs, p->handle, live, n);
     prism__link_set_ssrcs(&p->pub);
     if (p->ext_ids.transport_seq != 0 && p->pub.t != NULL &&
         prism_transport_status(p->pub.t) == PRISM_TRANSPORT_CONNECTED && p->tcc == NULL) {
@@ -217,6 +304,7 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         PRISM_CHECK(p->tcc != NULL);
         prism_tcc_init(p->tcc);
     }
+    rank_speakers(p->room); /* it may publish video now, or no more */
     sync_consumers(p->room);
 }
 
@@ -237,6 +325,17 @@ static void set_routes(struct peer *p, const struct prism_msg_routes *msg)
         prism__subscriber_wants_keyframes(p);
 }
 
+/* PREFER: the subscriber's preference is set, and its consumers follow. */
+static void set_prefer(struct peer *p, const struct prism_msg_prefer *msg)
+{
+    prism_prefer_set_put(&p->prefs, &(struct prism_prefer){.publisher = msg->publisher,
+                                                           .track = msg->track,
+                                                           .paused = msg->paused,
+                                                           .max_height = msg->max_height,
+                                                           .max_fps = msg->max_fps});
+    apply_prefs(p);
+}
+
 /* --- rooms ------------------------------------------------------------------------ */
 
 static void room_free(gpointer value)
@@ -251,6 +350,7 @@ static void room_free(gpointer value)
     }
     g_hash_table_destroy(room->peers);
     prism_router_free(room->router);
+    free(room->last_n_top);
     free(room);
 }
 
@@ -291,11 +391,29 @@ static void room_open(struct prism_rooms *rooms, uint64_t handle)
     g_hash_table_insert(rooms->rooms, &room->handle, room);
 }
 
+/* BUBBLE_CONFIG: last_n changes, and with it whose video flows. */
+static void room_config(struct prism_rooms *rooms, const struct prism_msg_bubble_config *msg)
+{
+    struct room *room = g_hash_table_lookup(rooms->rooms, &msg->h.bubble);
+    if (room == NULL)
+        return;
+    uint32_t n = msg->last_n < PRISM_LAST_N_MAX ? msg->last_n : PRISM_LAST_N_MAX;
+    free(room->last_n_top);
+    room->last_n_top = n > 0 ? calloc(n, sizeof(*room->last_n_top)) : NULL;
+    PRISM_CHECK(n == 0 || room->last_n_top != NULL);
+    room->last_n = n;
+    rank_speakers(room);
+}
+
 void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg *msg)
 {
     switch (msg->type) {
     case PRISM_WORKER_BUBBLE_OPEN: room_open(rooms, msg->bubble); return;
     case PRISM_WORKER_BUBBLE_CLOSE: g_hash_table_remove(rooms->rooms, &msg->bubble); return;
+    case PRISM_WORKER_BUBBLE_CONFIG:
+        room_config(rooms,
+                    PRISM_MSG_AS(struct prism_msg_bubble_config, msg, PRISM_WORKER_BUBBLE_CONFIG));
+        return;
     case PRISM_WORKER_PEER_CLOSE: {
         struct peer *p = g_hash_table_lookup(rooms->peers, &msg->peer);
         if (p != NULL && p->room->handle == msg->bubble)
@@ -330,6 +448,9 @@ void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg
     case PRISM_WORKER_ROUTES:
         set_routes(p, PRISM_MSG_AS(struct prism_msg_routes, msg, PRISM_WORKER_ROUTES));
         break;
+    case PRISM_WORKER_PREFER:
+        set_prefer(p, PRISM_MSG_AS(struct prism_msg_prefer, msg, PRISM_WORKER_PREFER));
+        break;
     default: break;
     }
 }
@@ -347,6 +468,12 @@ static void choose_speaker(struct room *room)
         struct peer *p = value;
         for (size_t i = 0; i < p->n_tracks; i++)
             prism_speaker_pick_offer(&pick, p->handle, &p->tracks[i].meter);
+    }
+    struct peer *best = pick.best != 0 ? prism__room_peer(room, pick.best) : NULL;
+    if (best != NULL) { /* silence changes nothing: no pick, no move in the ranking */
+        prism_speaker_recency_spoke(&room->rank_clock, &best->recency);
+        if (best->last_n_out)
+            rank_speakers(room);
     }
     if (pick.best == 0 || pick.best == room->speaker)
         return;

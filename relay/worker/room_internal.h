@@ -18,6 +18,7 @@
 #include "relay/wire/rtp.h"
 #include "relay/wire/tcc.h"
 #include "relay/worker/feedback.h"
+#include "relay/worker/prefer.h"
 #include "relay/worker/room.h"
 #include "relay/worker/router.h"
 
@@ -71,15 +72,23 @@ struct peer {
      * arrivals not yet reported; allocated when that transport connects
      * with the extension negotiated, freed when it closes. */
     struct prism_tcc *tcc;
+    /* What the backend asked it to receive (peer.prefer), applied to its
+     * consumers whenever they are made again. */
+    struct prism_prefer_set prefs;
+    struct prism_speaker_recency recency; /* its place among the bubble's speakers */
+    bool last_n_out;                      /* last-N leaves its video out */
 };
 
 struct room {
     uint64_t handle;
-    uint64_t speaker;                   /* peer handle of the dominant speaker, 0 for none */
-    struct prism_rooms *rooms;          /* owner */
-    GHashTable *peers;                  /* handle -> struct peer */
-    struct prism_router *router;        /* its producers and consumers */
-    struct prism_media_counters closed; /* totals of transports already closed */
+    uint64_t speaker;                      /* peer handle of the dominant speaker, 0 for none */
+    struct prism_rooms *rooms;             /* owner */
+    GHashTable *peers;                     /* handle -> struct peer */
+    struct prism_router *router;           /* its producers and consumers */
+    struct prism_media_counters closed;    /* totals of transports already closed */
+    uint32_t last_n;                       /* bubble option: 0 off, else <= PRISM_LAST_N_MAX */
+    uint64_t rank_clock;                   /* the speakers' recency clock (feedback.h) */
+    struct prism_last_n_entry *last_n_top; /* heap, last_n slots, while last_n > 0 */
 };
 
 struct prism_rooms {

@@ -238,6 +238,11 @@ void prism_consumer_set_paused(struct prism_consumer *c, bool paused)
     c->paused = paused;
 }
 
+bool prism_consumer_paused(const struct prism_consumer *c)
+{
+    return c->paused;
+}
+
 int prism_consumer_set_rtx(struct prism_consumer *c, uint32_t rtx_ssrc)
 {
     struct prism_producer *p = c->producer;

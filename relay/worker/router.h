@@ -123,6 +123,7 @@ int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer
 /* A paused consumer forwards nothing; resuming continues the sequence
  * numbers where they stopped (the gap is not loss). */
 void prism_consumer_set_paused(struct prism_consumer *c, bool paused);
+bool prism_consumer_paused(const struct prism_consumer *c);
 
 /* Answers this consumer's NACKs with retransmissions (RFC 4588) under
  * `rtx_ssrc` (0: stop). Allocates the producer's history if it has none

@@ -1,7 +1,9 @@
 /* Unit tests for relay/worker/feedback: the keyframe request throttle, a
  * subscriber's keyframe budget, the receiver report + REMB a publisher gets
  * (parsed back with relay/wire/rtcp), and the dominant-speaker choice (voiced share, loudness
- * threshold, ties, meters reset by each choice). */
+ * threshold, ties, meters reset by each choice), the last-N ranking of speakers
+ * (recency, hysteresis, join order), and relay/worker/prefer: a subscriber's
+ * preferences and the pause decision that combines them with last-N. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "relay/worker/feedback.h"
+#include "relay/worker/prefer.h"
 
 static void test_keyframe_gate(void **state)
 {
@@ -149,13 +152,141 @@ static void test_speaker(void **state)
     assert_int_equal(pick.best, 8);
 }
 
+/* A bubble's publishers as room.c ranks them: handles 1..n joined in order. */
+struct lastn_room {
+    struct prism_speaker_recency r[8];
+    uint64_t clock;
+    size_t n;
+};
+
+/* Bit i set when publisher i + 1 is in the top `n`, as room.c computes it. */
+static unsigned top_of(const struct lastn_room *room, uint32_t n)
+{
+    struct prism_last_n_entry storage[8];
+    struct prism_last_n_select sel;
+    prism_last_n_init(&sel, storage, n);
+    for (size_t i = 0; i < room->n; i++)
+        prism_last_n_offer(&sel, i + 1, &room->r[i]);
+    unsigned bits = 0;
+    for (size_t i = 0; i < room->n; i++)
+        if (prism_last_n_has(&sel, i + 1))
+            bits |= 1u << i;
+    assert_int_equal(sel.count, n < room->n ? n : room->n);
+    return bits;
+}
+
+/* A second whose pick is `who` (1-based; 0: silence), as choose_speaker does. */
+static void second(struct lastn_room *room, size_t who)
+{
+    if (who != 0)
+        prism_speaker_recency_spoke(&room->clock, &room->r[who - 1]);
+}
+
+static void test_last_n_ranking(void **state)
+{
+    (void)state;
+    struct lastn_room room = {.n = 5};
+    for (size_t i = 0; i < room.n; i++)
+        room.r[i].joined = i + 1;
+    /* Nobody spoke: the first to join rank first. */
+    assert_int_equal(top_of(&room, 2), 0x03);
+    assert_int_equal(top_of(&room, 1), 0x01);
+    assert_int_equal(top_of(&room, 9), 0x1f); /* N above the publishers: everyone */
+    /* Publisher 4 speaks: it enters, the least recent of the two (2) leaves. */
+    second(&room, 4);
+    assert_int_equal(top_of(&room, 2), 0x09);
+    /* Silence for a while: nothing moves. */
+    for (int i = 0; i < 10; i++)
+        second(&room, 0);
+    assert_int_equal(top_of(&room, 2), 0x09);
+    /* 5 speaks: 1, who never spoke, leaves before 4, who did. */
+    second(&room, 5);
+    assert_int_equal(top_of(&room, 2), 0x18);
+    /* 4 speaks again: still the same two, no churn. */
+    second(&room, 4);
+    second(&room, 4);
+    assert_int_equal(top_of(&room, 2), 0x18);
+    /* 3 speaks: 5 is now the least recent of the two and leaves. */
+    second(&room, 3);
+    assert_int_equal(top_of(&room, 2), 0x0c);
+    assert_int_equal(top_of(&room, 1), 0x04);
+    /* With N 3, the speakers in recency order, then who never spoke by join order. */
+    assert_int_equal(top_of(&room, 3), 0x1c);
+    assert_int_equal(top_of(&room, 4), 0x1d);
+    /* The ordering itself. */
+    struct prism_speaker_recency never_a = {0, 1}, never_b = {0, 2}, spoke = {7, 3};
+    assert_true(prism_speaker_recency_before(&never_a, &never_b));
+    assert_false(prism_speaker_recency_before(&never_b, &never_a));
+    assert_true(prism_speaker_recency_before(&spoke, &never_a));
+    assert_false(prism_speaker_recency_before(&never_a, &spoke));
+}
+
+static void test_prefer_set(void **state)
+{
+    (void)state;
+    struct prism_prefer_set s = {0};
+    assert_null(prism_prefer_set_find(&s, 1, 10));
+    /* Publisher-wide, then a per-track exception: the most specific applies. */
+    prism_prefer_set_put(&s, &(struct prism_prefer){.publisher = 1, .paused = true});
+    prism_prefer_set_put(&s, &(struct prism_prefer){.publisher = 1, .track = 11});
+    prism_prefer_set_put(&s, &(struct prism_prefer){.publisher = 2, .track = 20, .max_fps = 15});
+    assert_true(prism_prefer_set_find(&s, 1, 10)->paused);
+    assert_false(prism_prefer_set_find(&s, 1, 11)->paused);
+    assert_int_equal(prism_prefer_set_find(&s, 2, 20)->max_fps, 15);
+    assert_null(prism_prefer_set_find(&s, 2, 21));
+    assert_int_equal(s.n, 3);
+    /* Same scope again: replaced, not added. */
+    prism_prefer_set_put(&s,
+                         &(struct prism_prefer){.publisher = 2, .track = 20, .max_height = 360});
+    assert_int_equal(s.n, 3);
+    assert_int_equal(prism_prefer_set_find(&s, 2, 20)->max_fps, 0);
+    assert_int_equal(prism_prefer_set_find(&s, 2, 20)->max_height, 360);
+    /* The publisher published anew: per-track ones of gone tracks go. */
+    uint64_t live[] = {12, 13};
+    prism_prefer_set_drop(&s, 1, live, 2);
+    assert_int_equal(s.n, 2);
+    assert_true(prism_prefer_set_find(&s, 1, 11)->paused); /* the wide one now */
+    /* A default publisher-wide preference clears that publisher entirely. */
+    prism_prefer_set_put(&s, &(struct prism_prefer){.publisher = 2, .track = 21, .paused = true});
+    prism_prefer_set_put(&s, &(struct prism_prefer){.publisher = 2});
+    assert_null(prism_prefer_set_find(&s, 2, 20));
+    assert_null(prism_prefer_set_find(&s, 2, 21));
+    assert_int_equal(s.n, 1);
+    /* The publisher left. */
+    prism_prefer_set_drop(&s, 1, NULL, 0);
+    assert_int_equal(s.n, 0);
+    assert_null(s.items);
+    prism_prefer_set_put(&s, &(struct prism_prefer){.publisher = 3, .paused = true});
+    prism_prefer_set_clear(&s);
+    assert_int_equal(s.n, 0);
+}
+
+/* A consumer is paused when the backend paused it OR last-N excludes its
+ * video; audio is never paused by last-N. */
+static void test_prefer_paused(void **state)
+{
+    (void)state;
+    const struct prism_prefer paused = {.publisher = 1, .paused = true};
+    const struct prism_prefer capped = {.publisher = 1, .max_height = 180};
+    for (int video = 0; video <= 1; video++) {
+        assert_false(prism_prefer_paused(NULL, video, false));
+        assert_false(prism_prefer_paused(&capped, video, false)); /* caps never pause */
+        assert_true(prism_prefer_paused(&paused, video, false));
+        assert_true(prism_prefer_paused(&paused, video, true));
+    }
+    assert_true(prism_prefer_paused(NULL, true, true));
+    assert_true(prism_prefer_paused(&capped, true, true));
+    assert_false(prism_prefer_paused(NULL, false, true));
+    assert_false(prism_prefer_paused(&capped, false, true));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keyframe_gate),
-        cmocka_unit_test(test_keyframe_budget),
-        cmocka_unit_test(test_report),
-        cmocka_unit_test(test_speaker),
+        cmocka_unit_test(test_keyframe_gate),  cmocka_unit_test(test_keyframe_budget),
+        cmocka_unit_test(test_report),         cmocka_unit_test(test_speaker),
+        cmocka_unit_test(test_last_n_ranking), cmocka_unit_test(test_prefer_set),
+        cmocka_unit_test(test_prefer_paused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
