@@ -165,11 +165,36 @@ static int tenant_delete(struct prism_call *call)
     return done(call, rc, NULL);
 }
 
+/* An optional integer param in [min, max]; absent leaves *out alone. */
+static int want_uint(struct prism_call *call, const char *key, uint32_t min, uint32_t max,
+                     uint32_t *out)
+{
+    json_t *v = json_object_get(call->params, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return invalid(call, "params.%s must be an integer from %u to %u", key, min, max);
+    *out = (uint32_t)json_integer_value(v);
+    return 0;
+}
+
+static int want_last_n(struct prism_call *call, bool optional, uint32_t *out)
+{
+    if (!optional && json_object_get(call->params, "last_n") == NULL)
+        return invalid(call, "params.%s is required", "last_n");
+    return want_uint(call, "last_n", 0, PRISM_RELAY_LAST_N_MAX, out);
+}
+
 static int bubble_create(struct prism_call *call)
 {
+    uint32_t last_n = 0;
     int rc = want_scope(call, BUBBLE);
     if (rc == 0)
+        rc = want_last_n(call, true, &last_n);
+    if (rc == 0)
         rc = prism_relay_bubble_create(call->relay, call->tenant, call->bubble);
+    if (rc == 0 && last_n > 0)
+        rc = prism_relay_bubble_set_last_n(call->relay, call->tenant, call->bubble, last_n);
     return done(call, rc,
                 rc == 0 ? json_pack("{s:s, s:s}", "tenant", call->tenant, "bubble", call->bubble)
                         : NULL);
@@ -180,6 +205,17 @@ static int bubble_delete(struct prism_call *call)
     int rc = want_scope(call, BUBBLE);
     if (rc == 0)
         rc = prism_relay_bubble_delete(call->relay, call->tenant, call->bubble);
+    return done(call, rc, NULL);
+}
+
+static int bubble_configure(struct prism_call *call)
+{
+    uint32_t last_n = 0;
+    int rc = want_scope(call, BUBBLE);
+    if (rc == 0)
+        rc = want_last_n(call, false, &last_n);
+    if (rc == 0)
+        rc = prism_relay_bubble_set_last_n(call->relay, call->tenant, call->bubble, last_n);
     return done(call, rc, NULL);
 }
 
@@ -212,6 +248,32 @@ static int peer_leave(struct prism_call *call)
     int rc = want_scope(call, PEER);
     if (rc == 0)
         rc = prism_relay_peer_leave(call->relay, call->tenant, call->bubble, call->peer);
+    return done(call, rc, NULL);
+}
+
+static int peer_prefer(struct prism_call *call)
+{
+    const char *publisher = NULL;
+    struct prism_relay_prefer pref = {0};
+    int rc = want_scope(call, PEER);
+    if (rc == 0)
+        rc = want_id(call, "publisher", false, &publisher);
+    if (rc != 0)
+        return rc;
+    json_t *track = json_object_get(call->params, "track");
+    if (track != NULL && (!json_is_string(track) || json_string_length(track) == 0 ||
+                          json_string_length(track) >= PRISM_SDP_TOKEN_LEN))
+        return invalid(call, "params.%s must be a track id as bubble.info lists it", "track");
+    pref.track = json_string_value(track);
+    json_t *paused = json_object_get(call->params, "paused");
+    if (paused != NULL && !json_is_boolean(paused))
+        return invalid(call, "params.%s must be a boolean", "paused");
+    pref.paused = paused != NULL && json_is_true(paused);
+    if ((rc = want_uint(call, "max_height", 1, 65535, &pref.max_height)) != 0 ||
+        (rc = want_uint(call, "max_fps", 1, 65535, &pref.max_fps)) != 0)
+        return rc;
+    rc = prism_relay_peer_prefer(call->relay, call->tenant, call->bubble, call->peer, publisher,
+                                 &pref, call->msg, sizeof(call->msg));
     return done(call, rc, NULL);
 }
 
@@ -349,12 +411,14 @@ static const struct {
     {"tenant.delete", tenant_delete},
     {"bubble.create", bubble_create},
     {"bubble.delete", bubble_delete},
+    {"bubble.configure", bubble_configure},
     {"bubble.info", bubble_info},
     {"peer.join", peer_join},
     {"peer.publish", peer_publish},
     {"peer.subscribe", peer_subscribe},
     {"peer.answer", peer_answer},
     {"peer.candidate", peer_candidate},
+    {"peer.prefer", peer_prefer},
     {"peer.leave", peer_leave},
     {"events.subscribe", events_subscribe},
     {"stats.get", stats_get},

@@ -1148,3 +1148,30 @@ size_t prism_media_tracks(struct prism_media *m, const struct prism_peer *peer,
     }
     return n;
 }
+
+/* The subscriber gets an mpeer even before it has a transport, so that
+ * peer.leave closes its worker-side peer, which now holds the preference. */
+int prism_media_prefer(struct prism_media *m, struct prism_peer *sub, struct prism_peer *publisher,
+                       const struct prism_relay_prefer *pref, char *msg, size_t msg_len)
+{
+    uint64_t track = 0;
+    if (pref->track != NULL) {
+        const struct mpeer *pub = g_hash_table_lookup(m->peers, &publisher->handle);
+        for (size_t i = 0; pub != NULL && i < pub->n_tracks && track == 0; i++)
+            if (strcmp(pub->tracks[i].track_id, pref->track) == 0)
+                track = pub->tracks[i].handle;
+        if (track == 0) {
+            snprintf(msg, msg_len, "the publisher has no such track");
+            return PRISM_ENOTFOUND;
+        }
+    }
+    (void)mpeer_get(m, sub);
+    struct prism_msg_prefer *pm = prism_worker_msg_new(PRISM_WORKER_PREFER, sizeof(*pm));
+    pm->publisher = publisher->handle;
+    pm->track = track;
+    pm->paused = pref->paused;
+    pm->max_height = pref->max_height;
+    pm->max_fps = pref->max_fps;
+    post(m, sub, &pm->h);
+    return 0;
+}

@@ -43,6 +43,12 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
 int prism_media_candidate(struct prism_media *m, struct prism_peer *peer, bool subscribe,
                           const char *candidate, char *msg, size_t msg_len);
 
+/* peer.prefer (see prism_relay_peer_prefer): finds the track by its id and
+ * sends the preference to the bubble's worker. Returns 0 or PRISM_ENOTFOUND
+ * (`publisher` publishes no such track; `msg` says so). */
+int prism_media_prefer(struct prism_media *m, struct prism_peer *sub, struct prism_peer *publisher,
+                       const struct prism_relay_prefer *pref, char *msg, size_t msg_len);
+
 /* A bubble was created (its worker counters will name it by handle). */
 void prism_media_bubble_opened(struct prism_media *m, struct prism_bubble *bubble);
 /* The registry is about to drop `peer` (peer.leave). */

@@ -37,6 +37,7 @@ struct prism_bubble {
     void *peers;                 /* GHashTable id -> struct prism_peer; registry-private */
     uint32_t n_peers;
     struct prism_media_counters counters; /* latest snapshot from its worker */
+    uint32_t last_n; /* option: video from the last_n most recent speakers only, 0 off */
 };
 
 struct prism_peer {

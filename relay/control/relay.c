@@ -349,6 +349,23 @@ int prism_relay_bubble_delete(struct prism_relay *relay, const char *tenant, con
     return rc;
 }
 
+_Static_assert(PRISM_RELAY_LAST_N_MAX == PRISM_LAST_N_MAX, "one limit, two names");
+
+int prism_relay_bubble_set_last_n(struct prism_relay *relay, const char *tenant, const char *bubble,
+                                  uint32_t last_n)
+{
+    struct prism_bubble *b = prism_registry_bubble_find(relay->reg, tenant, bubble);
+    if (b == NULL)
+        return PRISM_ENOTFOUND;
+    b->last_n = last_n < PRISM_LAST_N_MAX ? last_n : PRISM_LAST_N_MAX;
+    struct prism_msg_bubble_config *msg =
+        prism_worker_msg_new(PRISM_WORKER_BUBBLE_CONFIG, sizeof(*msg));
+    msg->h.bubble = b->handle;
+    msg->last_n = b->last_n;
+    prism_workers_post(relay->workers, b->worker, &msg->h);
+    return 0;
+}
+
 /* The transport that speaks for a peer: the publish one for a publisher
  * that has begun publishing, else the subscribe one. */
 static enum prism_transport_state peer_state(const struct prism_peer *p)
@@ -489,6 +506,21 @@ int prism_relay_peer_candidate(struct prism_relay *relay, const char *tenant, co
     if (p == NULL)
         return PRISM_ENOTFOUND;
     return prism_media_candidate(relay->media, p, subscribe_transport, candidate, msg, msg_len);
+}
+
+int prism_relay_peer_prefer(struct prism_relay *relay, const char *tenant, const char *bubble,
+                            const char *peer, const char *publisher,
+                            const struct prism_relay_prefer *pref, char *msg, size_t msg_len)
+{
+    struct prism_peer *sub = prism_registry_peer_find(relay->reg, tenant, bubble, peer);
+    if (sub == NULL)
+        return PRISM_ENOTFOUND;
+    struct prism_peer *pub = prism_registry_peer_find(relay->reg, tenant, bubble, publisher);
+    if (pub == NULL) {
+        snprintf(msg, msg_len, "no such publisher in this bubble");
+        return PRISM_ENOTFOUND;
+    }
+    return prism_media_prefer(relay->media, sub, pub, pref, msg, msg_len);
 }
 
 /* Adds a tenant's counters (live bubbles and ended ones) to `sum`. */

@@ -104,6 +104,14 @@ int prism_relay_tenant_create(struct prism_relay *relay, const char *tenant,
 int prism_relay_tenant_delete(struct prism_relay *relay, const char *tenant);
 int prism_relay_bubble_create(struct prism_relay *relay, const char *tenant, const char *bubble);
 int prism_relay_bubble_delete(struct prism_relay *relay, const char *tenant, const char *bubble);
+#define PRISM_RELAY_LAST_N_MAX 64 /* largest last_n: a subscriber receives <= 64 tracks */
+
+/* Sets the bubble's last_n (0: off; the caller keeps it <=
+ * PRISM_RELAY_LAST_N_MAX): its subscribers then receive video only from the
+ * last_n most recent speakers, audio from everyone. Returns 0 or
+ * PRISM_ENOTFOUND. */
+int prism_relay_bubble_set_last_n(struct prism_relay *relay, const char *tenant, const char *bubble,
+                                  uint32_t last_n);
 
 /* One track a peer publishes. */
 struct prism_relay_track_info {
@@ -183,6 +191,24 @@ void prism_relay_peer_subscribe(struct prism_relay *relay, const char *tenant, c
 int prism_relay_peer_answer(struct prism_relay *relay, const char *tenant, const char *bubble,
                             const char *peer, const char *answer, uint64_t revision, char *msg,
                             size_t msg_len);
+/* peer.prefer: what a subscriber wants of one publisher. */
+struct prism_relay_prefer {
+    const char *track;   /* the publisher's track id (as bubble.info lists it); NULL: all */
+    bool paused;         /* forward nothing of it */
+    uint32_t max_height; /* 0: no cap; stored for the simulcast layer choice, no effect yet */
+    uint32_t max_fps;    /* likewise */
+};
+
+/* Sets `peer`'s preference for what it receives from `publisher` (both
+ * peers of the bubble), replacing the previous one of the same scope (the
+ * track, or every track when pref->track is NULL). It lasts until either
+ * peer leaves (or, for one track, until that track is gone) and survives
+ * re-offers. Returns 0, or PRISM_ENOTFOUND (no such peer, publisher, or
+ * track of that publisher: `msg` says which). */
+int prism_relay_peer_prefer(struct prism_relay *relay, const char *tenant, const char *bubble,
+                            const char *peer, const char *publisher,
+                            const struct prism_relay_prefer *pref, char *msg, size_t msg_len);
+
 /* A trickled candidate of the client; NULL means end-of-candidates. */
 int prism_relay_peer_candidate(struct prism_relay *relay, const char *tenant, const char *bubble,
                                const char *peer, bool subscribe_transport, const char *candidate,
