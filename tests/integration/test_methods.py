@@ -241,6 +241,56 @@ class Base:
         # The peer and its bubble are still there.
         self.assertEqual(set(self.peers(t, b)), {"alice"})
 
+    def test_prefer_and_configure_validate(self):
+        """peer.prefer, bubble.configure and bubble.create's last_n (issue 8,
+        item 4): scope, params, and what they leave untouched."""
+        t, b = self.prefix, "room"
+        self.ok("tenant.create", {"tenant": t})
+        self.ok("bubble.create", {"tenant": t, "bubble": b, "last_n": 3})
+        for peer in ("alice", "bob"):
+            self.ok("peer.join", {"tenant": t, "bubble": b, "peer": peer})
+        good = {"tenant": t, "bubble": b, "peer": "bob", "publisher": "alice"}
+        # Happy paths: every field, each alone, none.
+        self.ok("peer.prefer", {**good, "paused": True})
+        self.ok("peer.prefer", {**good, "paused": False, "max_height": 360, "max_fps": 15})
+        self.ok("peer.prefer", {**good, "max_height": 65535, "max_fps": 1})
+        self.ok("peer.prefer", good)
+        self.ok("peer.prefer", {**good, "peer": "alice"})  # oneself: harmless
+        self.ok("bubble.configure", {"tenant": t, "bubble": b, "last_n": 0})
+        self.ok("bubble.configure", {"tenant": t, "bubble": b, "last_n": 64})
+        # Scope and existence.
+        for scope in ({**good, "tenant": t + "-nope"}, {**good, "bubble": "nope"},
+                      {**good, "peer": "carol"}, {**good, "publisher": "carol"}):
+            self.fails("peer.prefer", scope, "not_found")
+        err = self.fails("peer.prefer", {**good, "track": "camera"}, "not_found")
+        self.assertIn("track", err["message"])
+        self.fails("bubble.configure", {"tenant": t, "bubble": "nope", "last_n": 1}, "not_found")
+        for field in ("tenant", "bubble", "peer", "publisher"):
+            params = dict(good)
+            del params[field]
+            self.invalid("peer.prefer", params, field)
+            self.invalid("peer.prefer", {**params, field: "bad id"}, field)
+            self.invalid("peer.prefer", {**params, field: 7}, field)
+        for field, bad in (("paused", "yes"), ("paused", 1), ("max_height", 0),
+                           ("max_height", -1), ("max_height", 65536), ("max_height", "360"),
+                           ("max_height", 1.5), ("max_fps", 0), ("max_fps", None),
+                           ("track", 7), ("track", ""), ("track", "x" * 65)):
+            self.invalid("peer.prefer", {**good, field: bad}, field)
+        self.invalid("bubble.configure", {"tenant": t, "bubble": b}, "last_n")
+        for bad in (-1, 65, "2", 1.5, None, True):
+            self.invalid("bubble.configure", {"tenant": t, "bubble": b, "last_n": bad}, "last_n")
+            self.invalid("bubble.create", {"tenant": t, "bubble": "other", "last_n": bad},
+                         "last_n")
+        self.invalid("bubble.configure", {"tenant": t, "last_n": 1}, "bubble")
+        # A refused bubble.create created nothing; the peers are still there.
+        self.fails("bubble.info", {"tenant": t, "bubble": "other"}, "not_found")
+        self.assertEqual(set(self.peers(t, b)), {"alice", "bob"})
+        # Preferences go with their peers.
+        self.ok("peer.leave", {"tenant": t, "bubble": b, "peer": "alice"})
+        self.fails("peer.prefer", good, "not_found")
+        self.ok("peer.leave", {"tenant": t, "bubble": b, "peer": "bob"})
+        self.ok("bubble.delete", {"tenant": t, "bubble": b})
+
     def test_unknown_method(self):
         reply = self.c.call("bubble.explode", {"tenant": "x"})
         self.assertEqual(reply["error"]["code"], -32601, reply)
