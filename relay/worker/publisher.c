@@ -41,7 +41,8 @@ void prism__publisher_keyframe(struct track *tr)
 void prism__subscriber_wants_keyframes(struct peer *sub)
 {
     for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c))
-        prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)));
+        if (!prism_consumer_paused(c)) /* a resume asks for its own */
+            prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)));
 }
 
 void prism__publisher_report(struct peer *p)
