@@ -30,7 +30,9 @@
     X(drop_ssrc_limit, DROP, "ssrc_limit")   /* SSRC beyond the transport's streams */             \
     X(rtx_nacked, RTX, "nacked")             /* seqs subscribers' NACKs asked for */               \
     X(rtx_sent, RTX, "sent")                 /* retransmissions sent (RFC 4588) */                 \
-    X(rtx_missed, RTX, "missed")             /* asked for, not in the history */
+    X(rtx_missed, RTX, "missed")             /* asked for, not in the history */                   \
+    X(rtx_nacks_sent, RTX, "nacks_sent")     /* seqs the relay's NACKs asked publishers for */     \
+    X(rtx_recovered, RTX, "recovered")       /* publisher retransmissions that filled a gap */
 
 struct prism_media_counters {
 #define PRISM__COUNTER_FIELD(field, group, key) uint64_t field;

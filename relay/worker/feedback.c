@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "relay/base/bytes.h"
 #include "relay/base/error.h"
 
 #define SPEAKER_MIN_LOUDNESS 40 /* average 127 - level: louder than -87 dBov */
@@ -126,4 +127,137 @@ bool prism_last_n_has(const struct prism_last_n_select *s, uint64_t peer)
         if (s->top[i].peer == peer)
             return true;
     return false;
+}
+
+/* --- the relay's NACKs toward a publisher ------------------------------------ */
+
+/* Extended seqs start here, so that highest - PRISM_NACK_WINDOW never wraps. */
+#define NACK_EXT_BASE (UINT64_C(1) << 32)
+
+static bool nack_bit(const struct prism_nack_gen *g, uint64_t seq)
+{
+    size_t i = (size_t)(seq & (PRISM_NACK_WINDOW - 1));
+    return (g->received[i / 64] >> (i % 64)) & 1u;
+}
+
+static void nack_bit_set(struct prism_nack_gen *g, uint64_t seq, bool on)
+{
+    size_t i = (size_t)(seq & (PRISM_NACK_WINDOW - 1));
+    uint64_t bit = UINT64_C(1) << (i % 64);
+    g->received[i / 64] = on ? g->received[i / 64] | bit : g->received[i / 64] & ~bit;
+}
+
+static void nack_restart(struct prism_nack_gen *g, uint16_t seq)
+{
+    prism_nack_gen_init(g);
+    g->started = true;
+    g->highest = NACK_EXT_BASE + seq;
+    nack_bit_set(g, g->highest, true);
+}
+
+/* Seqs highest+1 .. ext-1 went missing at `now_ms`: the newest
+ * PRISM_NACK_MAX_MISSING of them are awaited, the oldest awaited ones giving
+ * way when the list is full. */
+static void nack_gap(struct prism_nack_gen *g, uint64_t ext, uint64_t now_ms)
+{
+    for (uint64_t s = g->highest + 1; s < ext; s++)
+        nack_bit_set(g, s, false);
+    uint64_t first = g->highest + 1;
+    if (ext - first > PRISM_NACK_MAX_MISSING)
+        first = ext - PRISM_NACK_MAX_MISSING;
+    size_t count = (size_t)(ext - first);
+    if (g->n_miss + count > PRISM_NACK_MAX_MISSING) {
+        size_t drop = g->n_miss + count - PRISM_NACK_MAX_MISSING;
+        memmove(g->miss, g->miss + drop, (g->n_miss - drop) * sizeof(g->miss[0]));
+        g->n_miss -= drop;
+    }
+    for (uint64_t s = first; s < ext; s++)
+        g->miss[g->n_miss++] = (struct prism_nack_miss){.seq = s, .seen_ms = now_ms};
+}
+
+static bool nack_unmiss(struct prism_nack_gen *g, uint64_t ext)
+{
+    for (size_t i = 0; i < g->n_miss; i++) {
+        if (g->miss[i].seq != ext)
+            continue;
+        memmove(g->miss + i, g->miss + i + 1, (g->n_miss - i - 1) * sizeof(g->miss[0]));
+        g->n_miss--;
+        return true;
+    }
+    return false;
+}
+
+void prism_nack_gen_init(struct prism_nack_gen *g)
+{
+    memset(g, 0, sizeof(*g));
+}
+
+enum prism_nack_verdict prism_nack_gen_note(struct prism_nack_gen *g, uint16_t seq, bool repair,
+                                            uint64_t now_ms)
+{
+    if (!g->started) {
+        if (repair)
+            return PRISM_NACK_TOO_OLD;
+        nack_restart(g, seq);
+        return PRISM_NACK_FRESH;
+    }
+    int16_t delta = (int16_t)(uint16_t)(seq - (uint16_t)g->highest);
+    uint64_t ext = (uint64_t)((int64_t)g->highest + delta);
+    if (delta > 0) {
+        if (delta >= PRISM_NACK_WINDOW) {
+            if (repair)
+                return PRISM_NACK_TOO_OLD;
+            nack_restart(g, seq);
+            return PRISM_NACK_FRESH;
+        }
+        nack_gap(g, ext, now_ms);
+        g->highest = ext;
+        nack_bit_set(g, ext, true);
+        return PRISM_NACK_FRESH;
+    }
+    if (-delta >= PRISM_NACK_WINDOW) {
+        if (repair)
+            return PRISM_NACK_TOO_OLD;
+        nack_restart(g, seq);
+        return PRISM_NACK_FRESH;
+    }
+    if (nack_bit(g, ext))
+        return PRISM_NACK_DUPLICATE;
+    nack_bit_set(g, ext, true);
+    return nack_unmiss(g, ext) ? PRISM_NACK_FILLED : PRISM_NACK_LATE;
+}
+
+size_t prism_nack_gen_collect(struct prism_nack_gen *g, uint64_t now_ms, uint16_t *out, size_t cap)
+{
+    size_t n = 0, kept = 0;
+    for (size_t i = 0; i < g->n_miss; i++) {
+        struct prism_nack_miss *m = &g->miss[i];
+        if (m->tries >= PRISM_NACK_MAX_TRIES || now_ms - m->seen_ms > PRISM_NACK_MAX_AGE_MS)
+            continue; /* forgotten */
+        if (n < cap && (m->tries == 0 || now_ms - m->asked_ms >= PRISM_NACK_RETRY_MS)) {
+            out[n++] = (uint16_t)m->seq;
+            m->tries++;
+            m->asked_ms = now_ms;
+        }
+        g->miss[kept++] = *m;
+    }
+    g->n_miss = kept;
+    return n;
+}
+
+int prism_rtx_unwrap(uint8_t *pkt, size_t *len, const struct prism_rtp_header *h, uint8_t apt,
+                     uint32_t media_ssrc, uint8_t **out, uint16_t *osn)
+{
+    if (pkt == NULL || len == NULL || h == NULL || out == NULL || osn == NULL ||
+        h->header_len < PRISM_RTP_HEADER_MIN || h->payload_len <= 2 ||
+        h->header_len + h->payload_len + h->padding_len != *len)
+        return PRISM_EINVAL;
+    *osn = prism_load_be16(pkt + h->header_len);
+    memmove(pkt + 2, pkt, h->header_len);
+    *out = pkt + 2;
+    *len -= 2;
+    prism_rtp_set_seq(*out, *osn);
+    prism_rtp_set_payload_type(*out, apt);
+    prism_rtp_set_ssrc(*out, media_ssrc);
+    return 0;
 }

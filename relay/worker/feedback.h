@@ -1,14 +1,16 @@
 /* Feedback policy beside the router: keyframe request throttling, receiver
- * reports and REMB toward publishers, the dominant-speaker choice, and the
- * recency ranking of speakers behind a bubble's last-N.
+ * reports and REMB toward publishers, the NACKs the relay sends a publisher
+ * for its own gaps and the unwrapping of the publisher's retransmissions,
+ * the dominant-speaker choice, and the recency ranking of speakers behind a
+ * bubble's last-N.
  *
  * Pure decisions and packet builders over small state structs that the
  * worker keeps per track (relay/worker/room_internal.h); the worker sends
  * what these build. Transport-wide congestion feedback is built by
  * relay/wire/tcc.h. No I/O, no allocation; one thread (the worker's).
  *
- * RFCs: 3550 (RR), 4585 (PLI), 5104 (FIR), draft-alvestrand-rmcat-remb
- * (REMB), 6464 (audio levels).
+ * RFCs: 3550 (RR), 4585 (PLI, generic NACK), 4588 (RTX), 5104 (FIR),
+ * draft-alvestrand-rmcat-remb (REMB), 6464 (audio levels).
  */
 #ifndef PRISM_WORKER_FEEDBACK_H
 #define PRISM_WORKER_FEEDBACK_H
@@ -71,6 +73,77 @@ struct prism_feedback_stream {
 int prism_feedback_build_report(uint8_t *buf, size_t cap, uint32_t rtcp_ssrc,
                                 const struct prism_feedback_stream *streams, size_t n,
                                 uint32_t max_kbps);
+
+/* The relay's own gaps in a publisher's video stream (the uplink leg of
+ * retransmission): which sequence numbers arrived among the last
+ * PRISM_NACK_WINDOW, which of the missing ones are still awaited, and when
+ * each was last asked for. Fed every packet of the track (originals and
+ * unwrapped retransmissions) in arrival order; on the feedback tick,
+ * prism_nack_gen_collect() names the seqs to NACK now. Each missing seq is
+ * asked for at most PRISM_NACK_MAX_TRIES times, PRISM_NACK_RETRY_MS apart,
+ * and forgotten PRISM_NACK_MAX_AGE_MS after the gap was seen (the
+ * subscribers' decoders have moved on by then); at most
+ * PRISM_NACK_MAX_MISSING are awaited at once, the oldest giving way. Fixed
+ * size, no allocation; O(1) per in-order packet, O(gap) per gap and
+ * O(PRISM_NACK_MAX_MISSING) per late packet or collection. */
+#define PRISM_NACK_WINDOW 1024     /* seqs whose arrival is remembered (power of 2) */
+#define PRISM_NACK_MAX_MISSING 128 /* awaited seqs per stream */
+#define PRISM_NACK_MAX_TRIES 3
+#define PRISM_NACK_RETRY_MS 40 /* between two NACKs of one seq: above a loopback or LAN RTT */
+#define PRISM_NACK_MAX_AGE_MS 1000
+
+struct prism_nack_miss {
+    uint64_t seq;      /* extended */
+    uint64_t seen_ms;  /* when the gap was seen */
+    uint64_t asked_ms; /* when last NACKed */
+    uint8_t tries;     /* NACKs sent for it */
+};
+
+struct prism_nack_gen {
+    bool started;
+    uint64_t highest;                          /* highest extended seq received */
+    uint64_t received[PRISM_NACK_WINDOW / 64]; /* bit seq % WINDOW, for highest-WINDOW+1.. */
+    struct prism_nack_miss miss[PRISM_NACK_MAX_MISSING]; /* awaited, ascending seq */
+    size_t n_miss;
+};
+
+/* What one packet was to the stream (prism_nack_gen_note). */
+enum prism_nack_verdict {
+    PRISM_NACK_FRESH = 0, /* first packet, a new highest seq, or a restart */
+    PRISM_NACK_FILLED,    /* a missing seq still awaited: now received */
+    PRISM_NACK_LATE,      /* missing, no longer awaited (given up or pushed out) */
+    PRISM_NACK_DUPLICATE, /* received already: forward it no more */
+    PRISM_NACK_TOO_OLD,   /* a retransmission older than the window: unknown */
+};
+
+void prism_nack_gen_init(struct prism_nack_gen *g);
+
+/* Records the arrival of `seq` at `now_ms`. `repair` is true for a
+ * retransmission: it never moves the stream (a repair far ahead or behind
+ * is TOO_OLD), while an original far behind restarts it (a new sender
+ * state, as RFC 3550 A.1 resyncs). A jump ahead of PRISM_NACK_WINDOW or
+ * more restarts the stream too (no NACK storm for a sequence jump). */
+enum prism_nack_verdict prism_nack_gen_note(struct prism_nack_gen *g, uint16_t seq, bool repair,
+                                            uint64_t now_ms);
+
+/* The seqs to NACK at `now_ms`, ascending (modulo 2^16) into `out` (at most
+ * `cap`): each awaited seq never asked for, or asked for PRISM_NACK_RETRY_MS
+ * ago or more, whose tries are left; each counts a try. Seqs out of tries
+ * or older than PRISM_NACK_MAX_AGE_MS are forgotten first. Returns how many
+ * were written. */
+size_t prism_nack_gen_collect(struct prism_nack_gen *g, uint64_t now_ms, uint16_t *out, size_t cap);
+
+/* A publisher's retransmission (RFC 4588 §4) restored, in place, to the
+ * original packet: `pkt` (`*len` bytes, parsed into `h`) carries the
+ * original seq (OSN) in the first two payload bytes; they are removed by
+ * moving the header up two bytes, and the seq, payload type `apt` and SSRC
+ * `media_ssrc` are written back. On success `*out` is the start of the
+ * restored packet (pkt + 2), `*len` its length, and `*osn` its seq.
+ * Returns 0, or PRISM_EINVAL when there is no media to restore: a padding
+ * probe (no payload beyond padding) or just an OSN; the caller consumes it.
+ * A header_len of 0 (unparsed) is refused too. */
+int prism_rtx_unwrap(uint8_t *pkt, size_t *len, const struct prism_rtp_header *h, uint8_t apt,
+                     uint32_t media_ssrc, uint8_t **out, uint16_t *osn);
 
 /* Audio levels of one track over the current second. */
 struct prism_speaker_meter {

@@ -9,8 +9,18 @@
  * announced without SSRC to the first stream whose mid names it) -> receive
  * statistics and audio level for feedback -> parse the VP8 descriptor when
  * the track forwards VP8 -> the router fans it out to the consumers. Every
- * reader after the parse reads the context; nothing rescans the packet.
+ * reader after the parse reads the context; nothing rescans the packet
+ * (but a retransmission, restored in place, is parsed again).
  * Anything that goes nowhere is counted, never logged.
+ *
+ * Uplink retransmission, for video whose publisher negotiated rtx: each
+ * packet's seq feeds the track's NACK generator (feedback.h), whose gaps
+ * publisher.c NACKs every 50 ms. A packet on the track's rtx SSRC with one
+ * of its rtx payload types is unwrapped in place into the original (OSN
+ * removed; seq, payload type and SSRC restored) and goes the same way as an
+ * original, counted as recovered, unless that seq was already received
+ * (then dropped: nothing is forwarded twice). Padding-only probes on the
+ * rtx SSRC are consumed.
  *
  * Matching only among the publisher's own tracks, on a transport whose SRTP
  * keys only that publisher has, is what keeps a forged SSRC from moving
@@ -54,14 +64,39 @@ static struct track *find_track(struct peer *p, const struct prism_packet *pkt)
     return NULL;
 }
 
-/* Retransmissions and bandwidth probes on a track's rtx SSRC: neither
- * forwarded nor counted as drops (downstream offers carry no rtx). */
-static bool is_rtx(const struct peer *p, uint32_t ssrc)
+/* The track whose rtx SSRC is `ssrc`, or NULL. */
+static struct track *find_rtx_track(struct peer *p, uint32_t ssrc)
 {
     for (size_t i = 0; i < p->n_tracks; i++)
         if (p->tracks[i].d.rtx_ssrc == ssrc && ssrc != 0)
-            return true;
-    return false;
+            return &p->tracks[i];
+    return NULL;
+}
+
+/* A packet on `tr`'s rtx SSRC: a retransmission the relay asked for (or a
+ * bandwidth probe made of one) is restored in place to the original packet
+ * (RFC 4588 §4) and `pkt` re-parsed; true when it is to go on as media.
+ * Padding-only probes, an OSN without media, a payload type that is not
+ * one of the track's rtx types, or a track the relay does not NACK: false,
+ * consumed (not drops: the publisher meant them). */
+static bool unwrap_rtx(struct peer *p, struct track *tr, struct prism_packet *pkt)
+{
+    if (!track_nacks(tr) || tr->d.ssrc == 0 || pkt->h.header_len == 0)
+        return false;
+    uint8_t apt = PRISM_PT_NONE;
+    for (uint8_t i = 0; i < tr->d.n_rtx_pts && i < PRISM_MEDIA_MAX_RTX_PTS; i++)
+        if (tr->d.rtx_pts[i].rtx_pt == pkt->h.payload_type)
+            apt = tr->d.rtx_pts[i].pt;
+    uint8_t *orig;
+    uint16_t osn;
+    if (apt == PRISM_PT_NONE ||
+        prism_rtx_unwrap(pkt->data, &pkt->len, &pkt->h, apt, tr->d.ssrc, &orig, &osn) != 0 ||
+        prism_rtp_parse(orig, pkt->len, &pkt->h) != 0)
+        return false;
+    pkt->data = orig;
+    pkt->ext = (struct prism_rtp_ext_values){0};
+    (void)prism_rtp_read_exts(orig, &pkt->h, &p->ext_ids, &pkt->ext);
+    return true;
 }
 
 void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
@@ -95,15 +130,32 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
     if (pkt.ext.has_transport_seq && p->tcc != NULL)
         prism_tcc_record(p->tcc, pkt.ext.transport_seq, (int64_t)(uv_hrtime() / 1000));
     struct track *tr = find_track(p, &pkt);
+    bool repair = false;
     if (tr == NULL) {
-        if (!is_rtx(p, pkt.h.ssrc))
+        tr = find_rtx_track(p, pkt.h.ssrc);
+        if (tr == NULL)
             p->drop_no_route++;
-        return;
+        if (tr == NULL || !unwrap_rtx(p, tr, &pkt))
+            return;
+        repair = true;
     }
     pkt.now_ms = uv_now(loop);
+    /* The relay's own gaps: a packet already forwarded goes no further (a
+     * retransmission of one that arrived after all, a probe made of an old
+     * packet); one that fills a gap is forwarded late, as reordered ones
+     * always were, and the consumers place it by its seq. */
+    if (track_nacks(tr)) {
+        enum prism_nack_verdict v = prism_nack_gen_note(&tr->nack, pkt.h.seq, repair, pkt.now_ms);
+        if (v == PRISM_NACK_DUPLICATE || (repair && v == PRISM_NACK_TOO_OLD))
+            return;
+        p->rtx_recovered += repair;
+    }
+    /* Receive statistics (and jitter) count what the publisher sent first;
+     * a retransmission arrives a round trip late by design. */
     uint32_t clock_hz = tr->d.video ? 90000 : 48000;
-    prism_rtp_seq_stats_update(&tr->stats, pkt.h.seq, pkt.h.timestamp,
-                               (uint32_t)(pkt.now_ms * (clock_hz / 1000)), NULL);
+    if (!repair)
+        prism_rtp_seq_stats_update(&tr->stats, pkt.h.seq, pkt.h.timestamp,
+                                   (uint32_t)(pkt.now_ms * (clock_hz / 1000)), NULL);
     if (tr->d.audio_level_ext_id != 0)
         prism_speaker_meter_note(&tr->meter, pkt.ext.has_audio_level, pkt.ext.voice,
                                  pkt.ext.level_dbov);

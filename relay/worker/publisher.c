@@ -1,7 +1,8 @@
 /* What the relay sends a publisher, on its publish transport: keyframe
  * requests (PLI, at most one per track every PRISM_KEYFRAME_GAP_MS),
- * receiver reports with a REMB under the tenant's cap (every second), and
- * transport-cc feedback (every 50 ms).
+ * receiver reports with a REMB under the tenant's cap (every second),
+ * transport-cc feedback and generic NACKs for the relay's own gaps in its
+ * video (every 50 ms).
  *
  * Policy and packet building are in feedback.c and relay/wire/; this file
  * only gathers a publisher's state and sends. Worker thread.
@@ -19,6 +20,7 @@
 
 #define FEEDBACK_BYTES 1200      /* one transport-cc datagram: under any path MTU with SRTCP */
 #define FEEDBACK_MAX_DATAGRAMS 4 /* per publisher per feedback tick */
+#define NACK_MAX_SEQS 64         /* per track per feedback tick: 12 + 4 * 64 bytes at most */
 
 static bool connected(const struct link *l)
 {
@@ -75,5 +77,29 @@ void prism__publisher_tcc(struct peer *p)
         int len = prism_tcc_build(p->tcc, p->rtcp_ssrc, media_ssrc, buf, sizeof(buf));
         if (len <= 0 || prism_transport_send_rtcp(p->pub.t, buf, (size_t)len) != 0)
             return;
+    }
+}
+
+/* Uplink retransmission (RFC 4585 §6.2.1, RFC 4588): each track's seqs the
+ * NACK generator (feedback.h) says are due, in one generic NACK per track.
+ * The publisher answers with RTX on the track's rtx SSRC, which ingress
+ * unwraps into the original stream. */
+void prism__publisher_nack(struct peer *p)
+{
+    if (!connected(&p->pub))
+        return;
+    uint64_t now = uv_now(p->room->rooms->loop);
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        struct track *tr = &p->tracks[i];
+        if (!track_nacks(tr) || tr->d.ssrc == 0 || tr->nack.n_miss == 0)
+            continue;
+        uint16_t seqs[NACK_MAX_SEQS];
+        size_t n = prism_nack_gen_collect(&tr->nack, now, seqs, NACK_MAX_SEQS);
+        if (n == 0)
+            continue;
+        uint8_t buf[PRISM_RTCP_HEADER_BYTES + 8 + 4 * NACK_MAX_SEQS];
+        int len = prism_rtcp_build_nack(buf, sizeof(buf), p->rtcp_ssrc, tr->d.ssrc, seqs, n);
+        if (len > 0 && prism_transport_send_rtcp(p->pub.t, buf, (size_t)len) == 0)
+            p->rtx_nacks_sent += n;
     }
 }

@@ -223,6 +223,8 @@ static void peer_free(struct peer *p)
     p->room->closed.rtx_nacked += p->out.rtx_nacked;
     p->room->closed.rtx_sent += p->out.rtx_sent;
     p->room->closed.rtx_missed += p->out.rtx_missed;
+    p->room->closed.rtx_nacks_sent += p->rtx_nacks_sent;
+    p->room->closed.rtx_recovered += p->rtx_recovered;
     prism_router_sub_deinit(&p->out);
     drop_tracks(p);
     free(p->routes);
@@ -513,6 +515,8 @@ void prism_rooms_tick(struct prism_rooms *rooms)
             ev->counters.rtx_nacked += p->out.rtx_nacked;
             ev->counters.rtx_sent += p->out.rtx_sent;
             ev->counters.rtx_missed += p->out.rtx_missed;
+            ev->counters.rtx_nacks_sent += p->rtx_nacks_sent;
+            ev->counters.rtx_recovered += p->rtx_recovered;
             prism__publisher_report(p);
         }
         prism__rooms_post(rooms, &ev->h);
@@ -525,6 +529,8 @@ void prism_rooms_feedback(struct prism_rooms *rooms)
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, rooms->peers);
-    while (g_hash_table_iter_next(&it, NULL, &value))
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
         prism__publisher_tcc(value);
+        prism__publisher_nack(value);
+    }
 }

@@ -31,7 +31,8 @@ void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg
 void prism_rooms_tick(struct prism_rooms *rooms);
 
 /* Every ~50 ms: pending transport-cc feedback to each publisher that
- * negotiated it (relay/tcc.h), a few datagrams each at most. */
+ * negotiated it (relay/tcc.h), a few datagrams each at most, and the
+ * generic NACKs due for the gaps in its video (publisher.c). */
 void prism_rooms_feedback(struct prism_rooms *rooms);
 
 /* Closes every transport and frees the table (the loop must run on so the

@@ -32,7 +32,18 @@ struct track {
     struct prism_rtp_seq_stats stats; /* for receiver reports */
     struct prism_keyframe_gate keyframe;
     struct prism_speaker_meter meter; /* audio levels this second */
+    /* The relay's own gaps in it, NACKed to the publisher: used for video
+     * whose publisher negotiated rtx (track_nacks()). */
+    struct prism_nack_gen nack;
 };
+
+/* Whether the relay NACKs the publisher's gaps in `tr` and unwraps its
+ * retransmissions: video with an rtx payload type in the answer (the
+ * relay's answer keeps the offer's nack feedback with it). */
+static inline bool track_nacks(const struct track *tr)
+{
+    return tr->d.video && tr->d.n_rtx_pts > 0;
+}
 
 /* One of a peer's two transports and its negotiation state. */
 struct link {
@@ -63,9 +74,11 @@ struct peer {
     /* One set of extension ids for every track: in a BUNDLE group an id
      * means the same in every m-section (RFC 8843). */
     struct prism_rtp_ext_ids ext_ids;
-    uint32_t rtcp_ssrc;     /* the relay's SSRC in RTCP toward this peer */
-    uint32_t max_kbps;      /* tenant cap for REMB, 0 = none */
-    uint64_t drop_no_route; /* authentic RTP matching none of its tracks */
+    uint32_t rtcp_ssrc;      /* the relay's SSRC in RTCP toward this peer */
+    uint32_t max_kbps;       /* tenant cap for REMB, 0 = none */
+    uint64_t drop_no_route;  /* authentic RTP matching none of its tracks */
+    uint64_t rtx_nacks_sent; /* seqs the relay NACKed to it as a publisher */
+    uint64_t rtx_recovered;  /* its retransmissions that filled a gap */
     /* Its keyframe requests as a subscriber: how many a window may look up. */
     struct prism_keyframe_budget keyframe_budget;
     /* Transport-wide cc of the publish transport (relay/wire/tcc.h): the
@@ -123,6 +136,8 @@ void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len);
 void prism__publisher_keyframe(struct track *tr);
 void prism__publisher_report(struct peer *p);
 void prism__publisher_tcc(struct peer *p);
+/* NACKs for the gaps in its tracks that are due (every feedback tick). */
+void prism__publisher_nack(struct peer *p);
 /* Asks for a keyframe of every track `sub` receives (it just connected, or
  * its routes changed). */
 void prism__subscriber_wants_keyframes(struct peer *sub);

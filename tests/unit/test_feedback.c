@@ -1,9 +1,12 @@
 /* Unit tests for relay/worker/feedback: the keyframe request throttle, a
  * subscriber's keyframe budget, the receiver report + REMB a publisher gets
- * (parsed back with relay/wire/rtcp), and the dominant-speaker choice (voiced share, loudness
- * threshold, ties, meters reset by each choice), the last-N ranking of speakers
- * (recency, hysteresis, join order), and relay/worker/prefer: a subscriber's
- * preferences and the pause decision that combines them with last-N. */
+ * (parsed back with relay/wire/rtcp), the NACK generator of the uplink leg
+ * (gaps, retries, giving up, forgetting, wrap, restarts, bounds), the
+ * unwrapping of a publisher's RTX, the dominant-speaker choice (voiced
+ * share, loudness threshold, ties, meters reset by each choice), the last-N
+ * ranking of speakers (recency, hysteresis, join order), and
+ * relay/worker/prefer: a subscriber's preferences and the pause decision
+ * that combines them with last-N. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "relay/base/error.h"
 #include "relay/worker/feedback.h"
 #include "relay/worker/prefer.h"
 
@@ -280,13 +284,164 @@ static void test_prefer_paused(void **state)
     assert_false(prism_prefer_paused(&capped, false, true));
 }
 
+static void note_range(struct prism_nack_gen *g, unsigned from, unsigned to, uint64_t now)
+{
+    for (unsigned s = from; s <= to; s++)
+        assert_int_equal(prism_nack_gen_note(g, (uint16_t)s, false, now), PRISM_NACK_FRESH);
+}
+
+/* Gaps are NACKed on the next collection, again after PRISM_NACK_RETRY_MS,
+ * PRISM_NACK_MAX_TRIES times in all, then forgotten; what fills a gap is
+ * FILLED once, a DUPLICATE after that, LATE once given up. */
+static void test_nack_gaps(void **state)
+{
+    (void)state;
+    struct prism_nack_gen g;
+    prism_nack_gen_init(&g);
+    uint16_t out[PRISM_NACK_MAX_MISSING];
+    assert_int_equal(prism_nack_gen_collect(&g, 0, out, 8), 0); /* nothing yet */
+    note_range(&g, 100, 102, 1000);
+    assert_int_equal(prism_nack_gen_note(&g, 102, false, 1000), PRISM_NACK_DUPLICATE);
+    assert_int_equal(prism_nack_gen_collect(&g, 1000, out, 8), 0); /* in order: no gap */
+    assert_int_equal(prism_nack_gen_note(&g, 106, false, 1010), PRISM_NACK_FRESH);
+    assert_int_equal(g.n_miss, 3);
+    assert_int_equal(prism_nack_gen_collect(&g, 1020, out, 8), 3);
+    assert_int_equal(out[0], 103);
+    assert_int_equal(out[1], 104);
+    assert_int_equal(out[2], 105);
+    assert_int_equal(prism_nack_gen_collect(&g, 1020 + PRISM_NACK_RETRY_MS - 1, out, 8), 0);
+    /* 104 comes back, as an RTX: filled; its duplicate is not. */
+    assert_int_equal(prism_nack_gen_note(&g, 104, true, 1030), PRISM_NACK_FILLED);
+    assert_int_equal(prism_nack_gen_note(&g, 104, true, 1031), PRISM_NACK_DUPLICATE);
+    assert_int_equal(prism_nack_gen_note(&g, 104, false, 1032), PRISM_NACK_DUPLICATE);
+    assert_int_equal(prism_nack_gen_collect(&g, 1020 + PRISM_NACK_RETRY_MS, out, 8), 2);
+    assert_int_equal(out[0], 103);
+    assert_int_equal(out[1], 105);
+    size_t tries = 2;
+    for (uint64_t t = 1020 + 2 * PRISM_NACK_RETRY_MS; t < 1500; t += PRISM_NACK_RETRY_MS)
+        tries += prism_nack_gen_collect(&g, t, out, 8) > 0;
+    assert_int_equal(tries, PRISM_NACK_MAX_TRIES);
+    assert_int_equal(g.n_miss, 0); /* out of tries: forgotten */
+    /* Given up, but it arrives after all: still new to the subscribers. */
+    assert_int_equal(prism_nack_gen_note(&g, 103, true, 1600), PRISM_NACK_LATE);
+    assert_int_equal(prism_nack_gen_note(&g, 103, true, 1601), PRISM_NACK_DUPLICATE);
+    /* A gap not collected within PRISM_NACK_MAX_AGE_MS is forgotten unasked. */
+    assert_int_equal(prism_nack_gen_note(&g, 108, false, 2000), PRISM_NACK_FRESH);
+    assert_int_equal(prism_nack_gen_collect(&g, 2000 + PRISM_NACK_MAX_AGE_MS + 1, out, 8), 0);
+    assert_int_equal(g.n_miss, 0);
+    /* `cap` bounds one collection; the rest wait for the next. */
+    note_range(&g, 110, 110, 3000); /* 109 missing */
+    note_range(&g, 120, 120, 3000); /* 111..119 missing */
+    assert_int_equal(prism_nack_gen_collect(&g, 3000, out, 4), 4);
+    assert_int_equal(out[0], 109);
+    assert_int_equal(out[3], 113);
+    assert_int_equal(prism_nack_gen_collect(&g, 3001, out, 8), 6);
+    assert_int_equal(out[0], 114);
+    assert_int_equal(out[5], 119);
+}
+
+/* Sequence numbers wrap; jumps restart; repairs never move the stream; at
+ * most PRISM_NACK_MAX_MISSING are awaited, the newest. */
+static void test_nack_bounds(void **state)
+{
+    (void)state;
+    struct prism_nack_gen g;
+    prism_nack_gen_init(&g);
+    uint16_t out[PRISM_NACK_MAX_MISSING];
+    /* A repair before any original is unknown. */
+    assert_int_equal(prism_nack_gen_note(&g, 5, true, 0), PRISM_NACK_TOO_OLD);
+    note_range(&g, 65533, 65534, 0);
+    assert_int_equal(prism_nack_gen_note(&g, 2, false, 0), PRISM_NACK_FRESH);
+    assert_int_equal(prism_nack_gen_collect(&g, 0, out, 8), 3);
+    assert_int_equal(out[0], 65535);
+    assert_int_equal(out[1], 0);
+    assert_int_equal(out[2], 1);
+    assert_int_equal(prism_nack_gen_note(&g, 0, true, 5), PRISM_NACK_FILLED);
+    assert_int_equal(prism_nack_gen_note(&g, 65534, false, 5), PRISM_NACK_DUPLICATE);
+    /* A repair far off is TOO_OLD and changes nothing. */
+    assert_int_equal(prism_nack_gen_note(&g, 2 + PRISM_NACK_WINDOW, true, 6), PRISM_NACK_TOO_OLD);
+    assert_int_equal(prism_nack_gen_note(&g, 3, false, 6), PRISM_NACK_FRESH);
+    assert_int_equal(g.n_miss, 2);
+    /* An original jumping a window ahead restarts: no gap to NACK. */
+    assert_int_equal(prism_nack_gen_note(&g, 3 + PRISM_NACK_WINDOW, false, 7), PRISM_NACK_FRESH);
+    assert_int_equal(g.n_miss, 0);
+    assert_int_equal(prism_nack_gen_note(&g, 3 + PRISM_NACK_WINDOW, false, 7),
+                     PRISM_NACK_DUPLICATE);
+    /* ... and so does one far behind (a new sender state). */
+    assert_int_equal(prism_nack_gen_note(&g, 3, false, 8), PRISM_NACK_FRESH);
+    assert_int_equal(prism_nack_gen_note(&g, 4, false, 8), PRISM_NACK_FRESH);
+    /* A gap wider than the list: the newest PRISM_NACK_MAX_MISSING wait. */
+    unsigned top = 4 + PRISM_NACK_MAX_MISSING + 50;
+    assert_int_equal(prism_nack_gen_note(&g, (uint16_t)top, false, 9), PRISM_NACK_FRESH);
+    assert_int_equal(g.n_miss, PRISM_NACK_MAX_MISSING);
+    assert_int_equal(prism_nack_gen_note(&g, 5, true, 9), PRISM_NACK_LATE); /* pushed out */
+    /* One more gap pushes the oldest awaited out. */
+    assert_int_equal(prism_nack_gen_note(&g, (uint16_t)(top + 3), false, 9), PRISM_NACK_FRESH);
+    assert_int_equal(g.n_miss, PRISM_NACK_MAX_MISSING);
+    size_t n = prism_nack_gen_collect(&g, 10, out, PRISM_NACK_MAX_MISSING);
+    assert_int_equal(n, PRISM_NACK_MAX_MISSING);
+    assert_int_equal(out[0], top - PRISM_NACK_MAX_MISSING + 2);
+    assert_int_equal(out[n - 1], top + 2);
+}
+
+/* An RTX packet (RFC 4588 §4) with a header extension and the marker bit,
+ * restored to the original; padding probes and a bare OSN are refused. */
+static void test_rtx_unwrap(void **state)
+{
+    (void)state;
+    uint8_t buf[64] = {
+        0x90, 0x80 | 97, 0x01, 0xf4,      /* V=2, X, M, pt 97, seq 500 */
+        0x00, 0x00,      0x30, 0x39,      /* timestamp 12345 */
+        0x00, 0x00,      0x11, 0x11,      /* rtx SSRC */
+        0xbe, 0xde,      0x00, 0x01,      /* one-byte extensions, one word */
+        0x10, 0x2a,      0x00, 0x00,      /* id 1 len 1: 0x2a, padding */
+        0x04, 0xd2,      'a',  'b',  'c', /* OSN 1234, payload */
+    };
+    size_t len = 25;
+    struct prism_rtp_header h;
+    assert_int_equal(prism_rtp_parse(buf, len, &h), 0);
+    uint8_t *orig = NULL;
+    uint16_t osn = 0;
+    assert_int_equal(prism_rtx_unwrap(buf, &len, &h, 96, 0x2222, &orig, &osn), 0);
+    assert_ptr_equal(orig, buf + 2);
+    assert_int_equal(len, 23);
+    assert_int_equal(osn, 1234);
+    struct prism_rtp_header o;
+    assert_int_equal(prism_rtp_parse(orig, len, &o), 0);
+    assert_int_equal(o.seq, 1234);
+    assert_int_equal(o.payload_type, 96);
+    assert_true(o.marker);
+    assert_int_equal(o.ssrc, 0x2222);
+    assert_int_equal(o.timestamp, 12345);
+    assert_int_equal(o.ext_len, 4);
+    assert_int_equal(orig[o.ext_offset + 1], 0x2a);
+    assert_int_equal(o.payload_len, 3);
+    assert_memory_equal(orig + o.header_len, "abc", 3);
+
+    /* Padding only (a bandwidth probe): nothing to restore. */
+    uint8_t probe[32] = {0xa0, 97, 0, 1, 0, 0, 0, 0, 0, 0, 0x11, 0x11};
+    probe[31] = 20; /* 20 bytes of padding after the header */
+    len = 32;
+    assert_int_equal(prism_rtp_parse(probe, len, &h), 0);
+    assert_int_equal(prism_rtx_unwrap(probe, &len, &h, 96, 0x2222, &orig, &osn), PRISM_EINVAL);
+    assert_int_equal(len, 32);
+    /* An OSN and padding, no media. */
+    uint8_t bare[20] = {0xa0, 97, 0, 2, 0, 0, 0, 0, 0, 0, 0x11, 0x11, 0x00, 0x07};
+    bare[19] = 6;
+    len = 20;
+    assert_int_equal(prism_rtp_parse(bare, len, &h), 0);
+    assert_int_equal(h.payload_len, 2);
+    assert_int_equal(prism_rtx_unwrap(bare, &len, &h, 96, 0x2222, &orig, &osn), PRISM_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyframe_gate),  cmocka_unit_test(test_keyframe_budget),
         cmocka_unit_test(test_report),         cmocka_unit_test(test_speaker),
         cmocka_unit_test(test_last_n_ranking), cmocka_unit_test(test_prefer_set),
-        cmocka_unit_test(test_prefer_paused),
+        cmocka_unit_test(test_prefer_paused),  cmocka_unit_test(test_nack_gaps),
+        cmocka_unit_test(test_nack_bounds),    cmocka_unit_test(test_rtx_unwrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
