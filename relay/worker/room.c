@@ -273,6 +273,8 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         tr->d = *d;
         if (tr->d.ssrc == 0 && tr->producer != NULL)
             tr->d.ssrc = learned;
+        if (tr->d.ssrc != learned) /* another stream: its seqs start afresh */
+            prism_nack_gen_init(&tr->nack);
         tr->peer = p;
         if (tr->producer == NULL)
             tr->producer = prism_router_producer_add(p->room->router, p->handle, d, tr);
