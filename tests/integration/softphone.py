@@ -8,7 +8,9 @@ observation hooks on aiortc's classes, which change nothing they observe:
 - every RTP packet a receiver gets (after SRTP) is recorded on the receiver
   (`receiver._prism_rx`: (ssrc, seq, timestamp, payload digest) tuples);
 - every RTP packet a sender hands to its DTLS transport is recorded on that
-  transport (`dtls._prism_tx`), before protection.
+  transport (`dtls._prism_tx`), before protection;
+- on request (Softphone.record_wire), every SRTP datagram the subscribe
+  connection receives, before aiortc's SRTP and its replay window.
 
 Control calls go through harness.Client (blocking, but short); everything
 that waits does so with `await`, so media keeps flowing meanwhile.
@@ -395,6 +397,28 @@ class Softphone:
         for sec, rcv in self.receivers().values():
             out += [(sec, p) for p in rcv.__dict__.get("_prism_rx", [])]
         return out
+
+    def record_wire(self):
+        """Starts recording (ssrc, seq) of every SRTP datagram (not SRTCP)
+        the subscribe connection's ICE transport receives, before aiortc's
+        SRTP: its replay window drops a duplicate silently, so only here can
+        a test see one the relay sent. Returns the list it fills."""
+        wire = []
+        for tr in self.sub.getTransceivers():
+            ice = tr.receiver.transport.transport
+            if "_prism_wire" in ice.__dict__:
+                continue  # BUNDLE: one transport under every line
+            ice._prism_wire = wire
+            recv = ice._recv
+
+            async def recv_hook(recv=recv):
+                data = await recv()
+                if len(data) >= 12 and 127 < data[0] < 192 and not is_rtcp(data):
+                    wire.append((int.from_bytes(data[8:12], "big"),
+                                 int.from_bytes(data[2:4], "big")))
+                return data
+            ice._recv = recv_hook
+        return wire
 
     def rx_total(self):
         return sum(r.__dict__.get("_prism_rx_count", 0)

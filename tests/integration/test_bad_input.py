@@ -7,7 +7,10 @@ certificates) is in test_tls.py.
 """
 import json
 import resource
+import select
 import socket
+import ssl
+import time
 import unittest
 
 from harness import Relay, reason
@@ -306,39 +309,118 @@ class Base:
         self.assertEqual(reply["id"], 77)
         self.assertEqual(reply["result"]["bubbles"], 1)
 
-    def open_raw(self):
+    def open_raw(self, relay=None):
+        relay = relay or self.relay
         if self.tls:
-            return socket.create_connection(("127.0.0.1", self.relay.tls_port), timeout=60)
+            return socket.create_connection(("127.0.0.1", relay.tls_port), timeout=60)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # Blocking: a Unix connect with a full backlog waits (with a timeout
         # it would fail at once with EAGAIN, which is the client's problem).
-        s.connect(self.relay.sock)
+        s.connect(relay.sock)
         s.settimeout(60)
         return s
 
     def test_1000_connections_opened_and_dropped(self):
+        # Its own relay, with limits the 1,000 connections go far past (under
+        # the default max_connections of 1,024 nothing would be refused, and
+        # a relay that ignored its limit would pass).
+        relay = Relay(tls=self.tls, extra_config=(
+            f"[control]\nmax_connections = {LIMIT}\ntls_max_handshakes = {POOL}\n"
+            "tls_idle_timeout_ms = 600000\ntls_handshake_timeout_ms = 600000\n"))
+        self.addCleanup(relay.close)
+        client = relay.tls if self.tls else relay.unix
+        bystander = client()
+        self.addCleanup(bystander.close)
+        self.still_answers(bystander)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft < 1200 and hard > soft:
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
         socks = []
         try:
             for i in range(1000):
-                s = self.open_raw()
+                s = self.open_raw(relay)
                 socks.append(s)
                 if i % 3 == 1:
                     s.sendall(b'{"jsonrpc":"2.0","id":1,"meth')  # half a line
                 elif i % 3 == 2:
                     s.sendall(req("relay.info"))  # a request never read
-            self.still_answers(self.other)
+            self.still_answers(bystander)
+            if self.tls:
+                # None got past its handshake; the relay keeps at most its
+                # handshake pool of them open (the oldest go first).
+                closed = settle_closed(socks, len(socks) - POOL)
+                self.assertGreaterEqual(len(closed), len(socks) - POOL)
+            else:
+                # Exactly the connections beyond the limit (the bystander
+                # holds one slot) are refused, each with `overloaded`.
+                closed = settle_closed(socks, len(socks) - (LIMIT - 1))
+                self.assertEqual(len(closed), len(socks) - (LIMIT - 1))
+                for first_line in closed.values():
+                    self.assertEqual(reason(json.loads(first_line)), "overloaded", first_line)
         finally:
             for s in socks:
                 s.close()
         # Then in quick succession, connect and drop at once.
         for _ in range(1000):
-            self.open_raw().close()
-        self.still_answers()
-        with (self.relay.tls() if self.tls else self.relay.unix()) as fresh:
-            self.still_answers(fresh)
+            self.open_raw(relay).close()
+        self.still_answers(bystander)
+        # Every slot came back: LIMIT - 1 clients get in beside the
+        # bystander, and one more is refused.
+        clients = []
+        try:
+            for _ in range(LIMIT - 1):
+                clients.append(client())
+                self.still_answers(clients[-1])
+            with client() as extra:
+                if self.tls:
+                    try:
+                        reply = extra.call("relay.info")
+                    except (OSError, EOFError):
+                        reply = None  # closed past its handshake: refused
+                    self.assertIsNone(reply, "admitted past max_connections")
+                else:
+                    # The refusal comes unasked, with id null, then the close.
+                    self.assertEqual(reason(extra.read_line()), "overloaded")
+        finally:
+            for c in clients:
+                c.close()
+        self.still_answers(bystander)
+
+
+LIMIT = 100  # control.max_connections of the 1,000-connection test
+POOL = 16    # its control.tls_max_handshakes
+
+
+def settle_closed(socks, expect, timeout=60):
+    """Waits until at least `expect` of `socks` are closed by the relay (then
+    one more second, so that too many would show); returns {index: first
+    line received} of the closed ones."""
+    got = {}  # index -> bytes received
+    closed = {}
+    by_fd = {s.fileno(): i for i, s in enumerate(socks)}
+    poller = select.poll()  # not select(): the descriptors go past FD_SETSIZE
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    quiet_until = None
+    while time.monotonic() < deadline:
+        for fd, _ in poller.poll(200):
+            i = by_fd[fd]
+            try:
+                chunk = socks[i].recv(65536)
+            except (ConnectionError, ssl.SSLError):
+                chunk = b""
+            if chunk:
+                got[i] = got.get(i, b"") + chunk
+            else:
+                closed[i] = got.get(i, b"").split(b"\n", 1)[0]
+                poller.unregister(fd)
+        if len(closed) >= expect:
+            if quiet_until is None:
+                quiet_until = time.monotonic() + 1
+            elif time.monotonic() >= quiet_until:
+                break
+    return closed
 
 
 class UnixBadInput(Base, unittest.TestCase):

@@ -10,7 +10,7 @@ drop counter must rise (workers snapshot counters once a second: polled).
   whatever is not STUN before the relay sees it: no counter moves. From the
   selected pair's own address (sent through alice's aiortc ICE socket):
   non-media first bytes count as `not_srtp`, a 1-byte RTP-range datagram as
-  `malformed`; DTLS-range garbage on a connected transport is discarded by
+  `malformed` (exact counts); DTLS-range garbage on a connected transport is discarded by
   the DTLS session (no counter) and must not fail the transport.
 - test_stun_wrong_credentials: hand-built RFC 5389 binding requests
   (USERNAME + MESSAGE-INTEGRITY under a wrong key + FINGERPRINT, the right
@@ -23,8 +23,9 @@ drop counter must rise (workers snapshot counters once a second: polled).
   reason naming the fingerprint (peer.state); its track, offered to alice,
   never delivers a packet.
 - test_replayed_srtp: alice's publisher re-sends byte-identical copies of
-  SRTP datagrams it just sent -> `srtp_replay` rises; bob never gets a
-  duplicate packet.
+  SRTP datagrams it just sent -> `srtp_replay` rises by exactly the copies;
+  bob never gets a duplicate packet (counted at his socket, before aiortc's
+  SRTP replay window, and after it by payload).
 - test_plain_rtp: alice's publisher sends unprotected RTP (ahead in
   sequence, so it is not a replay) and plain RTCP on its selected pair ->
   `srtp_auth` rises (after the handshake plain RTP is an SRTP packet whose
@@ -44,6 +45,7 @@ Environment: PRISM, PRISMCTL.
 """
 import asyncio
 import binascii
+import collections
 import hashlib
 import hmac
 import os
@@ -289,8 +291,12 @@ class BadInput(unittest.TestCase):
                                       before["drops"]["not_srtp"] + n_other - 1,
                                       COUNTER_TIMEOUT_S, "garbage on the selected pair")
             s = await sp.wait_counter(self.ctl, call.tenant, call.bubble, ("drops", "malformed"),
-                                      before["drops"]["malformed"], COUNTER_TIMEOUT_S,
+                                      before["drops"]["malformed"] + 5 - 1, COUNTER_TIMEOUT_S,
                                       "1-byte RTP-range datagrams")
+            # Exact, once settled: each datagram counted once, under its reason.
+            s = await call.settled_stats()
+            self.assertEqual(s["drops"]["not_srtp"] - before["drops"]["not_srtp"], n_other, s)
+            self.assertEqual(s["drops"]["malformed"] - before["drops"]["malformed"], 5, s)
             log(f"garbage on the selected pair ({n_other} non-media, 5 one-byte, 6 DTLS-range): "
                 f"drops {before['drops']} -> {s['drops']}")
             await self.finish(ev)
@@ -412,6 +418,7 @@ class BadInput(unittest.TestCase):
         try:
             call = await self.new_call("bad-replay")
             dtls = call.a.pub_dtls()[0]
+            wire = call.b.record_wire()
             before = await call.settled_stats()
             replays = {"n": 0}
 
@@ -431,10 +438,22 @@ class BadInput(unittest.TestCase):
                                       "replayed SRTP")
             s = await call.settled_stats()
             log(f"{replays['n']} replayed SRTP datagrams: drops {before['drops']} -> {s['drops']}")
-            self.assertGreaterEqual(s["drops"]["srtp_replay"] - before["drops"]["srtp_replay"],
-                                    replays["n"] // 2, s)
-            # bob got every packet once.
-            keys = [(pkt[0], pkt[1]) for sec, pkt in call.b.rx_packets()
+            # Each copy is a replay of a packet the relay already took.
+            self.assertEqual(s["drops"]["srtp_replay"] - before["drops"]["srtp_replay"],
+                             replays["n"], s)
+            # bob got every packet once: counted at his socket, where a
+            # duplicate the relay sent would show (aiortc's own SRTP replay
+            # window would drop it before rx_packets), ...
+            alice = {ssrc for sec, rcv in call.b.receivers().values()
+                     if sec["msid"] and sec["msid"][0] == call.a.peer for ssrc in sec["ssrcs"]}
+            from_alice = [k for k in wire if k[0] in alice]
+            log(f"bob's socket: {len(wire)} SRTP datagrams, {len(from_alice)} of alice's")
+            self.assertGreater(len(from_alice), replays["n"] // 2, "the probe saw nothing")
+            dups = [k for k, n in collections.Counter(wire).items() if n > 1]
+            self.assertEqual(dups, [], "the relay sent bob a duplicate (ssrc, seq)")
+            # ... and after SRTP, as payloads: a duplicate under a new
+            # sequence number would pass both checks above.
+            keys = [(pkt[0], pkt[2], pkt[3]) for sec, pkt in call.b.rx_packets()
                     if sec["msid"] and sec["msid"][0] == call.a.peer]
             self.assertEqual(len(keys), len(set(keys)), "bob received a duplicate")
             await self.finish(ev)
