@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <nice/interfaces.h>
 #include <openssl/rand.h>
 #include <uv.h>
 
@@ -72,19 +73,51 @@ static void on_worker_event(void *ud, struct prism_mail *mail)
     free(ev);
 }
 
-/* How many media transports the descriptor limit allows: each holds two
- * eventfds (its GMainContext's wake-up and one libnice keeps; prism-bench
- * idle counts 3 descriptors per transport on one address) plus one UDP
- * socket per media address (4 assumed when every interface is used), after
- * a reserve for control connections, logs and the workers' own handles. */
-static size_t max_transports(const struct prism_config *cfg)
+/* UDP sockets one transport opens: one per local address libnice gathers
+ * on. With media_ip set (or filled in by default_media_ips()), exactly
+ * those; with the list still empty, libnice enumerates every non-loopback
+ * interface itself (nice_interfaces_get_local_ips(FALSE)), so ask it the same
+ * question (at least 1: an interface may come up later). */
+static size_t sockets_per_transport(const struct prism_config *cfg)
+{
+    if (cfg->n_media_ips > 0)
+        return cfg->n_media_ips;
+    GList *ips = nice_interfaces_get_local_ips(FALSE);
+    size_t n = g_list_length(ips);
+    g_list_free_full(ips, g_free);
+    return n > 0 ? n : 1;
+}
+
+/* How many media transports the descriptor limit allows (issue 9, finding
+ * 10). Each transport holds two eventfds (its GMainContext's wake-up and one
+ * libnice keeps; prism-bench idle counts 3 descriptors per transport on one
+ * address) plus one UDP socket per local address (sockets_per_transport()).
+ * Reserved first: the control connections (Unix, and apart the established
+ * TLS ones and the TLS handshake pool when a TLS listener is on), logs,
+ * listeners and each worker's loop handles. Then a margin for transports
+ * still closing: the control thread counts a transport as gone when it asks
+ * its worker to close it, but the worker releases the descriptors later (the
+ * ICE agent is unreferenced from the driver's close callback, in a later loop
+ * phase, after the worker may already have opened the transport admitted in
+ * its place). An eighth of the budget (at least 64 transports' worth, or a
+ * quarter of a smaller budget) covers a burst of leaves and new publishes
+ * that large; the exact fix would count
+ * the release on the worker's confirmation (media.c, worker/link.c). */
+static size_t max_transports(const struct prism_config *cfg, unsigned workers)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return SIZE_MAX;
-    size_t per = 2 + (cfg->n_media_ips > 0 ? cfg->n_media_ips : 4);
-    size_t reserve = cfg->max_connections + 256;
-    return rl.rlim_cur > reserve ? (rl.rlim_cur - reserve) / per : 0;
+    size_t per = 2 + sockets_per_transport(cfg);
+    size_t reserve = cfg->max_connections + 256 + 16 * (size_t)workers;
+    if (cfg->tls_listen[0] != '\0')
+        reserve += cfg->max_connections + cfg->tls_max_handshakes;
+    if (rl.rlim_cur <= reserve)
+        return 0;
+    size_t budget = (rl.rlim_cur - reserve) / per;
+    size_t floor = budget / 4 < 64 ? budget / 4 : 64;
+    size_t margin = budget / 8 > floor ? budget / 8 : floor;
+    return budget > margin ? budget - margin : 0;
 }
 
 /* True when a configured media address is loopback: then so may the
@@ -205,7 +238,7 @@ int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
     if (rc == 0) {
         relay->media =
             prism_media_new(relay->reg, relay->workers, prism_cert_fingerprint(relay->cert),
-                            max_transports(&relay->cfg), on_media_emit, relay);
+                            max_transports(&relay->cfg, n), on_media_emit, relay);
         rc = relay->media == NULL ? PRISM_ENOMEM : 0;
         if (rc == 0)
             prism_media_set_loopback_ok(relay->media, media_on_loopback(&relay->cfg));
