@@ -12,7 +12,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"candidate control router rtcp rtp sdp tcc"}
+targets=${*:-"candidate control dtls methods router rtcp rtp sdp sdp_answer sdp_offer tcc"}
 
 seeds() {
     case "$1" in
@@ -21,6 +21,10 @@ seeds() {
     sdp) echo tests/data/sdp ;;
     rtp) echo tests/data/rtp ;;
     rtcp) echo tests/data/rtcp ;;
+    sdp_answer) echo tests/data/sdp_answer ;;
+    sdp_offer) echo tests/data/sdp_offer ;;
+    dtls) echo tests/data/dtls ;;
+    methods) echo tests/data/methods ;;
     tcc | router) echo tests/data/rtp tests/data/rtcp ;; # any bytes make a script
     *) echo "run-long.sh: unknown target $1" >&2; exit 2 ;;
     esac
@@ -33,7 +37,7 @@ dir=build-fuzz
 for t in $targets; do ninja -C $dir "tests/fuzz/fuzz_$t" >/dev/null; done
 
 found=0
-printf '%-10s %8s %12s %9s\n' target seconds executions findings
+printf '%-12s %8s %12s %9s\n' target seconds executions findings
 for t in $targets; do
     corpus=$dir/corpus/$t
     artifacts=$dir/artifacts/$t
@@ -47,6 +51,6 @@ for t in $targets; do
     n=$(find "$artifacts" -type f | wc -l)
     [ "$rc" -eq 0 ] || [ "$n" -gt 0 ] || n="rc $rc"
     [ "$n" = 0 ] || found=1
-    printf '%-10s %8s %12s %9s\n' "$t" "$secs" "${execs:-?}" "$n"
+    printf '%-12s %8s %12s %9s\n' "$t" "$secs" "${execs:-?}" "$n"
 done
 exit $found
