@@ -12,7 +12,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"candidate control dtls methods router rtcp rtp sdp sdp_answer sdp_offer tcc"}
+targets=${*:-"candidate control dtls methods router rtcp rtp sdp sdp_answer sdp_offer srtp tcc"}
 
 seeds() {
     case "$1" in
@@ -25,6 +25,7 @@ seeds() {
     sdp_offer) echo tests/data/sdp_offer ;;
     dtls) echo tests/data/dtls ;;
     methods) echo tests/data/methods ;;
+    srtp) echo tests/data/srtp ;;
     tcc | router) echo tests/data/rtp tests/data/rtcp ;; # any bytes make a script
     *) echo "run-long.sh: unknown target $1" >&2; exit 2 ;;
     esac
