@@ -8,8 +8,9 @@
  *   ssrcs:    prism_srtp_set_ssrcs() with SSRCs and a budget from the input.
  * Invariants: every verdict is one of the enum; an OK packet is no longer
  * than what came in; a genuine packet unprotects to exactly its plaintext
- * (or is refused as a replay or for its SSRC; once one was lost, also as
- * unauthentic: the rollover counters may disagree), never twice (the second
+ * (or is refused as a replay or for its SSRC; once one was lost or a
+ * budget change may have removed streams, also as unauthentic: the
+ * rollover counters may disagree), never twice (the second
  * time is a replay); a packet with any bit flipped is never OK. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ssrcs[i] = (uint32_t)byte(&in) << 24 | (uint32_t)byte(&in);
             int rc = prism_srtp_set_ssrcs(rx, ssrcs, n, byte(&in) % 8);
             must(rc == 0 || rc == PRISM_ENOMEM, "set_ssrcs refused valid arguments");
+            lost = true; /* streams that no longer fit are gone, their state too */
             break;
         }
         }
