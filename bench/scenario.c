@@ -251,8 +251,8 @@ static void on_final_stats(void *ud, json_t *result, json_t *error)
         struct prism_media_counters c;
         prism_bench_endpoint_counters(r->eps[i], &c);
         r->bench_drop_egress += c.drop_egress;
-        r->bench_drop_other +=
-            c.drop_not_srtp + c.drop_srtp_auth + c.drop_srtp_replay + c.drop_malformed;
+        r->bench_drop_other += c.drop_not_srtp + c.drop_srtp_auth + c.drop_srtp_replay +
+                               c.drop_malformed + c.drop_ssrc_limit;
     }
     uv_timer_stop(&r->second);
     uv_timer_stop(&r->pacer);
