@@ -144,8 +144,8 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
      * retransmission of one that arrived after all, a probe made of an old
      * packet); one that fills a gap is forwarded late, as reordered ones
      * always were, and the consumers place it by its seq. */
-    if (track_nacks(tr)) {
-        enum prism_nack_verdict v = prism_nack_gen_note(&tr->nack, pkt.h.seq, repair, pkt.now_ms);
+    if (tr->nack != NULL) {
+        enum prism_nack_verdict v = prism_nack_gen_note(tr->nack, pkt.h.seq, repair, pkt.now_ms);
         if (v == PRISM_NACK_DUPLICATE || (repair && v == PRISM_NACK_TOO_OLD))
             return;
         p->rtx_recovered += repair;

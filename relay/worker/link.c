@@ -90,6 +90,7 @@ void prism__link_close(struct link *l)
     if (!l->subscribe) {
         free(l->peer->tcc);
         l->peer->tcc = NULL;
+        prism__tracks_stop_nack(l->peer);
     }
     prism_media_counters_add(&l->peer->room->closed, prism_transport_counters(l->t));
     prism_transport_close(l->t, NULL);
@@ -120,8 +121,10 @@ static void on_status(void *ud, enum prism_transport_state st, const char *reaso
     prism__rooms_post(p->room->rooms, &ev->h);
     if (st == PRISM_TRANSPORT_CONNECTED && l->subscribe)
         prism__subscriber_wants_keyframes(p); /* a new subscriber needs them now */
-    if (st == PRISM_TRANSPORT_CONNECTED && !l->subscribe)
+    if (st == PRISM_TRANSPORT_CONNECTED && !l->subscribe) {
         start_tcc(p);
+        prism__tracks_start_nack(p);
+    }
     if (st == PRISM_TRANSPORT_FAILED || st == PRISM_TRANSPORT_CLOSED)
         prism__link_close(l);
 }

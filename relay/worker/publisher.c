@@ -91,10 +91,10 @@ void prism__publisher_nack(struct peer *p)
     uint64_t now = uv_now(p->room->rooms->loop);
     for (size_t i = 0; i < p->n_tracks; i++) {
         struct track *tr = &p->tracks[i];
-        if (!track_nacks(tr) || tr->d.ssrc == 0 || tr->nack.n_miss == 0)
+        if (tr->nack == NULL || tr->d.ssrc == 0 || tr->nack->n_miss == 0)
             continue;
         uint16_t seqs[NACK_MAX_SEQS];
-        size_t n = prism_nack_gen_collect(&tr->nack, now, seqs, NACK_MAX_SEQS);
+        size_t n = prism_nack_gen_collect(tr->nack, now, seqs, NACK_MAX_SEQS);
         if (n == 0)
             continue;
         uint8_t buf[PRISM_RTCP_HEADER_BYTES + 8 + 4 * NACK_MAX_SEQS];

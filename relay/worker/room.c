@@ -204,8 +204,32 @@ static struct peer *peer_get(struct prism_rooms *rooms, const struct prism_worke
     return p;
 }
 
+void prism__tracks_start_nack(struct peer *p)
+{
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        struct track *tr = &p->tracks[i];
+        if (!track_nacks(tr)) {
+            free(tr->nack);
+            tr->nack = NULL;
+        } else if (tr->nack == NULL) {
+            tr->nack = malloc(sizeof(*tr->nack));
+            PRISM_CHECK(tr->nack != NULL);
+            prism_nack_gen_init(tr->nack);
+        }
+    }
+}
+
+void prism__tracks_stop_nack(struct peer *p)
+{
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        free(p->tracks[i].nack);
+        p->tracks[i].nack = NULL;
+    }
+}
+
 static void drop_tracks(struct peer *p)
 {
+    prism__tracks_stop_nack(p);
     for (size_t i = 0; i < p->n_tracks; i++)
         if (p->tracks[i].producer != NULL)
             prism_router_producer_remove(p->room->router, p->tracks[i].producer);
@@ -262,8 +286,9 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         struct track *tr = &tracks[i];
         for (size_t o = 0; o < p->n_tracks; o++) {
             if (p->tracks[o].d.handle == d->handle && p->tracks[o].producer != NULL) {
-                *tr = p->tracks[o]; /* the producer moves to the new array */
+                *tr = p->tracks[o]; /* the producer (and NACK state) move */
                 p->tracks[o].producer = NULL;
+                p->tracks[o].nack = NULL;
                 break;
             }
         }
@@ -273,8 +298,8 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         tr->d = *d;
         if (tr->d.ssrc == 0 && tr->producer != NULL)
             tr->d.ssrc = learned;
-        if (tr->d.ssrc != learned) /* another stream: its seqs start afresh */
-            prism_nack_gen_init(&tr->nack);
+        if (tr->d.ssrc != learned && tr->nack != NULL) /* another stream: afresh */
+            prism_nack_gen_init(tr->nack);
         tr->peer = p;
         if (tr->producer == NULL)
             tr->producer = prism_router_producer_add(p->room->router, p->handle, d, tr);
@@ -308,6 +333,8 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         PRISM_CHECK(p->tcc != NULL);
         prism_tcc_init(p->tcc);
     }
+    if (p->pub.t != NULL && prism_transport_status(p->pub.t) == PRISM_TRANSPORT_CONNECTED)
+        prism__tracks_start_nack(p);
     rank_speakers(p->room); /* it may publish video now, or no more */
     sync_consumers(p->room);
 }

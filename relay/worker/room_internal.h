@@ -32,9 +32,10 @@ struct track {
     struct prism_rtp_seq_stats stats; /* for receiver reports */
     struct prism_keyframe_gate keyframe;
     struct prism_speaker_meter meter; /* audio levels this second */
-    /* The relay's own gaps in it, NACKed to the publisher: used for video
-     * whose publisher negotiated rtx (track_nacks()). */
-    struct prism_nack_gen nack;
+    /* The relay's own gaps in it, NACKed to the publisher: for video whose
+     * publisher negotiated rtx (track_nacks()), while its publish transport
+     * is connected (~3 KiB, so an idle publisher holds none); else NULL. */
+    struct prism_nack_gen *nack;
 };
 
 /* Whether the relay NACKs the publisher's gaps in `tr` and unwraps its
@@ -44,6 +45,12 @@ static inline bool track_nacks(const struct track *tr)
 {
     return tr->d.video && tr->d.n_rtx_pts > 0;
 }
+
+/* room.c: the NACK state of `p`'s tracks that need one, from when its
+ * publish transport connects (or its tracks change while connected) until
+ * that transport closes. */
+void prism__tracks_start_nack(struct peer *p);
+void prism__tracks_stop_nack(struct peer *p);
 
 /* One of a peer's two transports and its negotiation state. */
 struct link {
