@@ -104,11 +104,13 @@ def rtp_key(data):
 
 class ToneTrack(AudioStreamTrack):
     """A sine tone at `freq` Hz (48 kHz mono, 20 ms frames): distinct
-    frequencies give distinct Opus payloads."""
+    frequencies give distinct Opus payloads. `amp` may change while it plays
+    (0: silence)."""
 
-    def __init__(self, freq=440.0):
+    def __init__(self, freq=440.0, amp=8000):
         super().__init__()
         self.freq = freq
+        self.amp = amp
         self.rate = 48000
         self.samples = 960
         self.n = 0
@@ -124,7 +126,7 @@ class ToneTrack(AudioStreamTrack):
         frame = AudioFrame(format="s16", layout="mono", samples=self.samples)
         buf = bytearray()
         for i in range(self.samples):
-            v = int(8000 * math.sin(2 * math.pi * self.freq * (self.n + i) / self.rate))
+            v = int(self.amp * math.sin(2 * math.pi * self.freq * (self.n + i) / self.rate))
             buf += v.to_bytes(2, "little", signed=True)
         frame.planes[0].update(bytes(buf))
         frame.pts = self.n

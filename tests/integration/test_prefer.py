@@ -28,8 +28,6 @@ Runs under /usr/bin/python3 (Debian's python3-aiortc) as root in a private
 network namespace. Environment: PRISM, PRISMCTL.
 """
 import asyncio
-import fractions
-import math
 import os
 import sys
 import time
@@ -43,7 +41,6 @@ from harness import Relay, reason  # noqa: E402
 try:
     import softphone as sp  # noqa: E402
     import aiortc.rtp  # noqa: E402
-    from av import AudioFrame  # noqa: E402
 except ImportError as e:  # Debian's python3-aiortc missing: skipped (meson: 77)
     print(f"skip: aiortc unavailable ({e})", file=sys.stderr)
     sys.exit(77)
@@ -68,30 +65,10 @@ def log(*args):
 
 
 class VoiceTrack(sp.ToneTrack):
-    """ToneTrack whose loudness can change while it plays (`amp` 0: silence)."""
+    """A ToneTrack that starts silent (`amp` 0) unless told otherwise."""
 
     def __init__(self, freq, amp=0):
-        super().__init__(freq)
-        self.amp = amp
-
-    async def recv(self):
-        if self.start is None:
-            self.start = time.time()
-        else:
-            wait = self.start + self.n / self.rate - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        frame = AudioFrame(format="s16", layout="mono", samples=self.samples)
-        buf = bytearray()
-        for i in range(self.samples):
-            v = int(self.amp * math.sin(2 * math.pi * self.freq * (self.n + i) / self.rate))
-            buf += v.to_bytes(2, "little", signed=True)
-        frame.planes[0].update(bytes(buf))
-        frame.pts = self.n
-        frame.sample_rate = self.rate
-        frame.time_base = fractions.Fraction(1, self.rate)
-        self.n += self.samples
-        return frame
+        super().__init__(freq, amp)
 
 
 def sent_count(phone):
