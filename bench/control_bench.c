@@ -125,13 +125,18 @@ static pid_t spawn_relay(const char *prism, const char *dir, char *sock, size_t 
     return -1;
 }
 
-static int usage(void)
+void prism_bench_control_usage(FILE *out)
 {
     fputs("Usage: prism-bench control [--control PATH | --spawn [--prism BIN]]\n"
           "                           [--cycles N] [--window N] [--json FILE]\n"
           "Pipelined cycles of bubble.create, 4 x peer.join, 4 x peer.leave,\n"
           "bubble.delete; reports requests/s of wall time and of relay CPU.\n",
-          stderr);
+          out);
+}
+
+static int usage(void)
+{
+    prism_bench_control_usage(stderr);
     return 2;
 }
 

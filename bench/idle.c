@@ -102,7 +102,7 @@ struct idle {
 
 /* --- options ------------------------------------------------------------------------- */
 
-static int usage(void)
+void prism_bench_idle_usage(FILE *out)
 {
     fputs("Usage: prism-bench idle --peers N [--bubbles B]\n"
           "         [--control PATH | --spawn [--prism BIN] [--relay-workers N]]\n"
@@ -118,7 +118,12 @@ static int usage(void)
           "keep them; the relay then closes each transport within ~10 s).\n"
           "--spawn starts the relay with its descriptor limit at the hard limit and\n"
           "room for N transports. Fails (exit 1) when any peer could not be created.\n",
-          stderr);
+          out);
+}
+
+static int usage(void)
+{
+    prism_bench_idle_usage(stderr);
     return 2;
 }
 

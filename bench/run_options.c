@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int usage(void)
+void prism_bench_run_usage(FILE *out)
 {
     fputs("Usage: prism-bench run [--bubbles M] [--peers P] [--duration S]\n"
           "         [--audio-only | --video | --mixed] [--publishers N] [--ramp-s S]\n"
@@ -33,7 +33,12 @@ static int usage(void)
           "--target janus [--janus-url URL] [--janus-pid PID]: the same participants\n"
           "through a Janus VideoRoom over its HTTP API (bench/janus-start.sh starts one;\n"
           "not with --spawn or --ramp); relay figures are then Janus's.\n",
-          stderr);
+          out);
+}
+
+static int usage(void)
+{
+    prism_bench_run_usage(stderr);
     return 2;
 }
 

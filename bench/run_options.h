@@ -11,6 +11,7 @@
 #define PRISM_BENCH_RUN_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 enum prism_bench_mode {
     PRISM_BENCH_MODE_AUDIO, /* --audio-only: Opus */
@@ -43,6 +44,10 @@ struct prism_bench_run_options {
  * out of range, options that exclude each other). Strings in `o` point into
  * `argv` or are literals. */
 int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_options *o);
+
+/* The usage text, every option, on `out` (stderr from the parser, stdout for
+ * prism-bench run --help). */
+void prism_bench_run_usage(FILE *out);
 
 /* "audio-only", "video" or "mixed", as the report writes the mode. */
 const char *prism_bench_mode_name(enum prism_bench_mode m);
