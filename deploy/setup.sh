@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 build_pkgs="build-essential meson ninja-build pkg-config dpkg-dev ca-certificates
   libssl-dev libnice-dev libglib2.0-dev libuv1-dev libjansson-dev libopus-dev libvpx-dev
   libcmocka-dev openssl python3 scdoc"
-test_pkgs="clang-format iproute2 nftables util-linux procps chromium chromium-driver python3-aiortc janus"
+test_pkgs="clang-format iproute2 nftables util-linux procps chromium chromium-driver python3-aiortc janus
+  debhelper lintian fakeroot"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--tests" ] && pkgs="$pkgs $test_pkgs"
