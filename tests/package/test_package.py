@@ -17,6 +17,9 @@ elsewhere) and checks:
 - `dpkg-deb -x`: the unit's ExecStart, User and RuntimeDirectory agree with
   the binary, sysusers and tmpfiles entries; the relay runs and prints the
   version; libSRTP inside it is the OpenSSL build, not linked dynamically.
+And, without building: every dependency('NAME') of the project's meson.build
+files is in debian/control's Build-Depends (the Debian package owning
+NAME.pc), so a new library cannot be forgotten there.
 Nothing is written into the source tree except subprojects/libsrtp2, which
 deploy/fetch-libsrtp.sh fetches if it is missing (from the machine's apt
 sources, as deploy/setup.sh does).
@@ -73,6 +76,30 @@ def unit_fields(text):
         if m:
             fields.setdefault(m.group(1), m.group(2))
     return fields
+
+
+class BuildDependsTest(unittest.TestCase):
+    def test_every_meson_dependency_is_a_build_dependency(self):
+        files = run(["git", "-C", ROOT, "ls-files", "--cached", "--others", "--exclude-standard",
+                     "meson.build", "*/meson.build"]).stdout.split()
+        names = set()
+        for rel in files:
+            with open(os.path.join(ROOT, rel)) as f:
+                names.update(re.findall(r"\bdependency\('([^']+)'", f.read()))
+        names.discard("threads")  # the C library's, not a package
+        self.assertGreaterEqual(len(names), 8, names)
+        with open(os.path.join(ROOT, "debian", "control")) as f:
+            control = f.read()
+        m = re.search(r"(?m)^Build-Depends:((?:\n? .*)+)", control)
+        declared = {re.match(r"\s*([a-z0-9.+-]+)", alt).group(1)
+                    for item in m.group(1).split(",") if item.strip()
+                    for alt in item.split("|")}
+        for name in sorted(names):
+            pc = run(["pkg-config", "--path", name]).stdout.strip()
+            self.assertTrue(pc, f"pkg-config does not know {name}")
+            owner = run(["dpkg", "-S", os.path.realpath(pc)]).stdout.split(":")[0]
+            self.assertIn(owner, declared, f"meson dependency('{name}') ({pc}, package "
+                                           f"{owner}) is not in debian/control Build-Depends")
 
 
 class PackageTest(unittest.TestCase):
