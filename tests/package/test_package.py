@@ -135,7 +135,9 @@ class PackageTest(unittest.TestCase):
         subprocess.run(["dpkg-deb", "-x", cls.deb, cls.root], check=True, timeout=60)
         cls.control = os.path.join(cls.dir, "control")
         subprocess.run(["dpkg-deb", "-e", cls.deb, cls.control], check=True, timeout=60)
-        print(f"{os.path.basename(cls.deb)}: {os.path.getsize(cls.deb)} bytes", file=sys.stderr)
+        installed = run(["dpkg-deb", "-f", cls.deb, "Installed-Size"]).stdout.strip()
+        print(f"{os.path.basename(cls.deb)}: {os.path.getsize(cls.deb)} bytes, "
+              f"{installed} KiB installed", file=sys.stderr)
 
     @classmethod
     def tearDownClass(cls):
