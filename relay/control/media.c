@@ -58,6 +58,7 @@ struct pub_track {
     uint8_t mid_ext_id;
     uint8_t audio_level_ext_id;
     uint8_t tcc_ext_id;                /* transport-wide-cc, only with the transport-cc rtcp-fb */
+    uint32_t pt_only[4];               /* payload types no other m-line has (contract.h) */
     const struct prism_codecs *codecs; /* forwarded downstream; a reference held */
 };
 
@@ -370,11 +371,16 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
         d->mid_ext_id = t->mid_ext_id;
         d->audio_level_ext_id = t->audio_level_ext_id;
         d->tcc_ext_id = t->tcc_ext_id;
-        d->vp8_pt = PRISM_PT_NONE;
+        d->vp8_pt = d->red_pt = d->opus_pt = PRISM_PT_NONE;
+        memcpy(d->pt_only, t->pt_only, sizeof(d->pt_only));
         for (size_t p = 0; p < t->codecs->n_pts; p++) {
             const struct prism_sdp_payload *pl = &t->codecs->pts[p];
             if (g_ascii_strcasecmp(pl->name, "VP8") == 0)
                 d->vp8_pt = (uint8_t)pl->pt;
+            if (!t->video && g_ascii_strcasecmp(pl->name, "red") == 0)
+                d->red_pt = (uint8_t)pl->pt;
+            if (!t->video && g_ascii_strcasecmp(pl->name, "opus") == 0)
+                d->opus_pt = (uint8_t)pl->pt;
             if (payload_is_rtx(pl) && pl->apt < 128 && d->n_rtx_pts < PRISM_MEDIA_MAX_RTX_PTS)
                 d->rtx_pts[d->n_rtx_pts++] =
                     (struct prism_rtx_pt){(uint8_t)pl->apt, (uint8_t)pl->pt};
@@ -384,6 +390,25 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
     msg->n_tracks = n;
     msg->max_kbps = mp->peer->bubble->tenant->limits.max_kbps;
     post(m, mp->peer, &msg->h);
+}
+
+/* Sets in `pt_only` the payload types of `s`'s accepted m-section `i`
+ * that no other accepted m-section has: what RFC 8843 §9.2 lets the relay
+ * route a packet by when neither its SSRC nor a mid tells its track (a
+ * softphone that offers before its encoders start writes no a=ssrc). */
+static void unique_pts(const struct prism_sdp_session *s, size_t i, uint32_t pt_only[4])
+{
+    memset(pt_only, 0, 4 * sizeof(pt_only[0]));
+    const struct prism_sdp_media *sec = &s->media[i];
+    for (size_t p = 0; p < sec->n_pts; p++) {
+        uint8_t pt = sec->pts[p].pt;
+        bool shared = pt >= 128;
+        for (size_t j = 0; j < s->n_media && !shared; j++)
+            for (size_t q = 0; j != i && s->media[j].accepted && q < s->media[j].n_pts; q++)
+                shared = shared || s->media[j].pts[q].pt == pt;
+        if (!shared)
+            pt_only[pt / 32] |= 1u << (pt % 32);
+    }
 }
 
 /* The tracks of a negotiated offer, into `*out` (a new array of `*n`, NULL
@@ -415,6 +440,7 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
         snprintf(t->track_id, sizeof(t->track_id), "%s",
                  sec->msid_track[0] != '\0' ? sec->msid_track : sec->mid);
         section_ssrcs(sec, &t->ssrc, &t->rtx_ssrc);
+        unique_pts(s, i, t->pt_only);
         /* The relay owes transport-cc feedback only where the answer kept
          * both the extension and the feedback type. */
         bool fb_tcc = false;
@@ -424,9 +450,14 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
         struct prism_sdp_extmap exts[PRISM_SDP_MAX_EXT];
         size_t n_pts = 0, n_exts = 0;
         /* Video keeps its rtx payload types (the relay retransmits from its
-         * own history under them, RFC 4588) and offers nack; audio neither. */
-        for (size_t p = 0; p < sec->n_pts && n_pts < PRISM_SDP_MAX_TRACK_PT; p++) {
-            if (payload_is_rtx(&sec->pts[p]) && !t->video)
+         * own history under them, RFC 4588) and offers nack; audio neither.
+         * Audio's red goes after Opus here, where the publish answer put it
+         * first: a subscriber only receives, and a removed line writes its
+         * set's first codec, which must stand alone. */
+        for (size_t k = 0; k < 2 * sec->n_pts && n_pts < PRISM_SDP_MAX_TRACK_PT; k++) {
+            size_t p = k % sec->n_pts;
+            if ((payload_is_rtx(&sec->pts[p]) && !t->video) ||
+                (g_ascii_strcasecmp(sec->pts[p].name, "red") == 0) != (k >= sec->n_pts))
                 continue;
             pts[n_pts] = sec->pts[p];
             pts[n_pts].fb &= PRISM_SDP_FB_NACK | PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR;
@@ -471,7 +502,7 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
     char reason[PRISM_SDP_REASON_LEN];
     int rc = prism_sdp_parse_offer(offer, strlen(offer), &s, reason, sizeof(reason));
     if (rc == 0)
-        rc = prism_sdp_negotiate(s, reason, sizeof(reason));
+        rc = prism_sdp_negotiate_with(s, PRISM_SDP_ACCEPT_RED, reason, sizeof(reason));
     if (rc != 0) {
         prism_sdp_session_free(s);
         done->cb(done->ud, rc == PRISM_EINVAL ? PRISM_EBADSDP : rc, NULL, reason);
@@ -933,6 +964,16 @@ static bool answer_wants_rtx(const struct prism_sdp_media *sec)
     return rtx && nack;
 }
 
+/* Whether the subscriber's answer kept red (RFC 2198): then RED reaches it
+ * as the publisher sent it. */
+static bool answer_wants_red(const struct prism_sdp_media *sec)
+{
+    for (size_t p = 0; p < sec->n_pts; p++)
+        if (sec->kind == PRISM_SDP_KIND_AUDIO && g_ascii_strcasecmp(sec->pts[p].name, "red") == 0)
+            return true;
+    return false;
+}
+
 int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const char *answer,
                        uint64_t revision, char *msg, size_t msg_len)
 {
@@ -969,7 +1010,8 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
             l->removal_confirmed = true;
         if (l->state == PRISM_SDP_TRACK_SEND && l->pub_peer != 0 && s->media[i].accepted)
             routes->routes[routes->n_routes++] = (struct prism_route_desc){
-                l->pub_peer, l->track, l->ssrc, answer_wants_rtx(&s->media[i]) ? l->rtx_ssrc : 0};
+                l->pub_peer, l->track, l->ssrc, answer_wants_rtx(&s->media[i]) ? l->rtx_ssrc : 0,
+                answer_wants_red(&s->media[i])};
     }
     prism_sdp_session_free(s);
     post(m, peer, &routes->h);

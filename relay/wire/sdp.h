@@ -251,6 +251,17 @@ void prism_sdp_session_free(struct prism_sdp_session *s);
  */
 int prism_sdp_negotiate(struct prism_sdp_session *offer, char *reason, size_t reason_len);
 
+/* What prism_sdp_negotiate_with() accepts beyond that base set (bits). */
+#define PRISM_SDP_ACCEPT_RED 1u /* audio: red/48000/2 (RFC 2198) over kept Opus payload types */
+
+/* prism_sdp_negotiate() with the extras in `accept`. With
+ * PRISM_SDP_ACCEPT_RED an audio m-section also keeps red/48000/2 whose fmtp
+ * names only its kept Opus payload types ("111/111"), placed before them:
+ * libwebrtc sends RED only when the answer lists red ahead of the codec it
+ * carries. prism_sdp_negotiate() is this with `accept` 0. */
+int prism_sdp_negotiate_with(struct prism_sdp_session *offer, unsigned accept, char *reason,
+                             size_t reason_len);
+
 /* What prism_sdp_write_answer() reads of a negotiated offer, as a new session
  * in memory sized to it (about 1 KiB for a browser's audio and video): each
  * m-section's kind, mid, direction, accepted flag, rtcp-rsize, its payload

@@ -130,7 +130,35 @@ static bool ext_ok(const char *uri)
     return false;
 }
 
-static void negotiate_media(struct prism_sdp_media *m)
+/* Whether `p` is audio/red (RFC 2198) over codecs this m-section keeps:
+ * red/48000/2 whose fmtp lists 1 to 32 payload types separated by '/',
+ * each one of `m`'s kept codecs (libwebrtc writes "111/111"). */
+static bool red_ok(const struct prism_sdp_media *m, const bool *keep,
+                   const struct prism_sdp_payload *p)
+{
+    if (m->kind != PRISM_SDP_KIND_AUDIO || strcasecmp(str(p->name), "red") != 0 ||
+        p->clock_hz != 48000 || p->channels != 2 || p->fmtp_overflow || p->apt >= 0)
+        return false;
+    const char *q = str(p->fmtp);
+    for (size_t levels = 0; levels < 32; levels++) {
+        unsigned pt = 0;
+        size_t digits = 0;
+        for (; *q >= '0' && *q <= '9' && digits < 3; q++, digits++)
+            pt = pt * 10 + (unsigned)(*q - '0');
+        bool known = false;
+        for (size_t k = 0; k < m->n_pts && digits > 0 && !known; k++)
+            known = keep[k] && m->pts[k].apt < 0 && m->pts[k].pt == pt;
+        if (!known)
+            return false;
+        if (*q == '\0')
+            return true;
+        if (*q++ != '/')
+            return false;
+    }
+    return false;
+}
+
+static void negotiate_media(struct prism_sdp_media *m, unsigned accept)
 {
     bool rtp = m->kind == PRISM_SDP_KIND_AUDIO || m->kind == PRISM_SDP_KIND_VIDEO;
     bool sends = m->dir == PRISM_SDP_DIR_SENDONLY || m->dir == PRISM_SDP_DIR_SENDRECV;
@@ -142,6 +170,9 @@ static void negotiate_media(struct prism_sdp_media *m)
     bool keep[PRISM_SDP_MAX_PT] = {false};
     for (size_t i = 0; i < m->n_pts; i++)
         keep[i] = m->pts[i].apt < 0 && codec_ok(m->kind, &m->pts[i]);
+    bool red[PRISM_SDP_MAX_PT] = {false};
+    for (size_t i = 0; i < m->n_pts && (accept & PRISM_SDP_ACCEPT_RED) != 0; i++)
+        red[i] = red_ok(m, keep, &m->pts[i]);
     for (size_t i = 0; i < m->n_pts; i++) {
         if (m->pts[i].apt < 0 || strcasecmp(m->pts[i].name, "rtx") != 0)
             continue;
@@ -156,11 +187,21 @@ static void negotiate_media(struct prism_sdp_media *m)
         m->accepted = false;
         return;
     }
-    n = 0;
+    /* red goes first: a libwebrtc sender sends RED only when red precedes
+     * the codec it carries in the answer. In place: the reds are copied
+     * out before the others move down. */
+    struct prism_sdp_payload reds[PRISM_SDP_MAX_PT];
+    size_t n_red = 0;
+    for (size_t i = 0; i < m->n_pts; i++)
+        if (red[i])
+            reds[n_red++] = m->pts[i];
+    size_t kept = 0;
     for (size_t i = 0; i < m->n_pts; i++)
         if (keep[i])
-            m->pts[n++] = m->pts[i];
-    m->n_pts = n;
+            m->pts[kept++] = m->pts[i];
+    memmove(&m->pts[n_red], &m->pts[0], kept * sizeof(m->pts[0]));
+    memcpy(&m->pts[0], reds, n_red * sizeof(reds[0]));
+    m->n_pts = n_red + kept;
     n = 0;
     for (size_t i = 0; i < m->n_exts; i++)
         if (ext_ok(str(m->exts[i].uri)))
@@ -170,13 +211,19 @@ static void negotiate_media(struct prism_sdp_media *m)
 
 int prism_sdp_negotiate(struct prism_sdp_session *offer, char *reason, size_t reason_len)
 {
+    return prism_sdp_negotiate_with(offer, 0, reason, reason_len);
+}
+
+int prism_sdp_negotiate_with(struct prism_sdp_session *offer, unsigned accept, char *reason,
+                             size_t reason_len)
+{
     if (reason != NULL && reason_len > 0)
         reason[0] = '\0';
     if (offer == NULL)
         return PRISM_EINVAL;
     size_t accepted = 0;
     for (size_t i = 0; i < offer->n_media; i++) {
-        negotiate_media(&offer->media[i]);
+        negotiate_media(&offer->media[i], accept);
         accepted += offer->media[i].accepted;
     }
     if (accepted == 0) {

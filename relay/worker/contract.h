@@ -106,7 +106,19 @@ struct prism_track_desc {
     struct prism_rtx_pt rtx_pts[PRISM_MEDIA_MAX_RTX_PTS]; /* for retransmissions toward
                                                              subscribers that took rtx */
     uint8_t n_rtx_pts;
+    uint8_t red_pt;      /* audio: red/48000/2's payload type (RFC 2198), PRISM_PT_NONE if
+                            not negotiated; its primary block must be opus_pt */
+    uint8_t opus_pt;     /* audio: Opus's payload type, PRISM_PT_NONE if none */
+    uint32_t pt_only[4]; /* bit n of word n / 32: payload type n is in this track's m-line
+                            and in no other of the publish description, so a packet
+                            with it (and no mid) is this track's (RFC 8843 §9.2) */
 };
+
+/* Whether payload type `pt` routes to the track `d` alone (pt_only). */
+static inline bool prism_track_pt_only(const struct prism_track_desc *d, uint8_t pt)
+{
+    return pt < 128 && (d->pt_only[pt / 32] & (1u << (pt % 32))) != 0;
+}
 
 /* TRACKS: what the peer publishes (replaces the previous set). */
 struct prism_msg_tracks {
@@ -122,6 +134,8 @@ struct prism_route_desc {
     uint64_t track;     /* track handle */
     uint32_t ssrc;      /* the relay's SSRC toward this subscriber */
     uint32_t rtx_ssrc;  /* its retransmissions' SSRC; 0: the subscriber takes no rtx/nack */
+    bool red;           /* the subscriber's answer kept red: RED goes to it as is (else
+                           only each packet's primary, as plain Opus) */
 };
 
 /* ROUTES: what the peer receives (replaces the previous set). */

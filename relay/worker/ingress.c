@@ -5,13 +5,16 @@
  * parse the header once, and in one pass the extensions this publisher
  * negotiated (mid, audio level, transport-wide seq), into a struct
  * prism_packet on the stack -> record its transport-wide arrival -> find
- * the track by SSRC among this publisher's own tracks (or bind a track
- * announced without SSRC to the first stream whose mid names it) -> receive
- * statistics and audio level for feedback -> parse the VP8 descriptor when
- * the track forwards VP8 -> the router fans it out to the consumers. Every
- * reader after the parse reads the context; nothing rescans the packet
- * (but a retransmission, restored in place, is parsed again).
- * Anything that goes nowhere is counted, never logged.
+ * the track among this publisher's own tracks (demux.h: by SSRC, else
+ * binding a track announced without SSRC by mid, else by a payload type
+ * unique to its m-line) -> receive statistics and audio level for feedback
+ * -> parse the VP8 descriptor when the track forwards VP8, the RED blocks
+ * (RFC 2198) when it is RED -> the router fans it out to the consumers.
+ * Every reader after the parse reads the context; nothing rescans the
+ * packet (but a retransmission, restored in place, is parsed again).
+ * Anything that goes nowhere is counted, never logged: a RED payload whose
+ * blocks do not add up, or whose primary is not the track's Opus, as
+ * malformed (no subscriber could play it).
  *
  * Uplink retransmission, for video whose publisher negotiated rtx: each
  * packet's seq feeds the track's NACK generator (feedback.h), whose gaps
@@ -21,10 +24,6 @@
  * original, counted as recovered, unless that seq was already received
  * (then dropped: nothing is forwarded twice). Padding-only probes on the
  * rtx SSRC are consumed.
- *
- * Matching only among the publisher's own tracks, on a transport whose SRTP
- * keys only that publisher has, is what keeps a forged SSRC from moving
- * media across peers, bubbles or tenants.
  *
  * A subscriber's RTCP (on_rtcp of its subscribe transport): each PLI or FIR
  * names the relay's SSRC of one of its own consumers; that consumer's
@@ -39,39 +38,9 @@
 
 #include "relay/base/bytes.h"
 #include "relay/wire/rtcp.h"
+#include "relay/worker/demux.h"
 #include "relay/worker/packet.h"
 #include "relay/worker/room_internal.h"
-
-static struct track *find_track(struct peer *p, const struct prism_packet *pkt)
-{
-    uint32_t ssrc = pkt->h.ssrc;
-    if (ssrc == 0)
-        return NULL; /* never: it would match a track whose SSRC is not known yet */
-    for (size_t i = 0; i < p->n_tracks; i++)
-        if (p->tracks[i].d.ssrc == ssrc)
-            return &p->tracks[i];
-    /* A track announced without SSRC (rid simulcast) is bound to the first
-     * stream whose mid extension names it. */
-    if (!pkt->ext.has_mid)
-        return NULL;
-    for (size_t i = 0; i < p->n_tracks; i++) {
-        struct track *tr = &p->tracks[i];
-        if (tr->d.ssrc == 0 && tr->d.mid_ext_id != 0 && strcmp(pkt->ext.mid, tr->d.mid) == 0) {
-            tr->d.ssrc = ssrc;
-            return tr;
-        }
-    }
-    return NULL;
-}
-
-/* The track whose rtx SSRC is `ssrc`, or NULL. */
-static struct track *find_rtx_track(struct peer *p, uint32_t ssrc)
-{
-    for (size_t i = 0; i < p->n_tracks; i++)
-        if (p->tracks[i].d.rtx_ssrc == ssrc && ssrc != 0)
-            return &p->tracks[i];
-    return NULL;
-}
 
 /* A packet on `tr`'s rtx SSRC: a retransmission the relay asked for (or a
  * bandwidth probe made of one) is restored in place to the original packet
@@ -96,6 +65,22 @@ static bool unwrap_rtx(struct peer *p, struct track *tr, struct prism_packet *pk
     pkt->data = orig;
     pkt->ext = (struct prism_rtp_ext_values){0};
     (void)prism_rtp_read_exts(orig, &pkt->h, &p->ext_ids, &pkt->ext);
+    return true;
+}
+
+/* Reads the RED blocks of `pkt` into it; false when they do not add up or
+ * the primary is not `opus_pt` (what a subscriber without red is sent). */
+static bool parse_red(struct prism_packet *pkt, uint8_t opus_pt)
+{
+    struct prism_red_block blocks[PRISM_RED_MAX_BLOCKS];
+    size_t n;
+    if (pkt->h.header_len == 0 ||
+        prism_red_parse(pkt->data + pkt->h.header_len, pkt->h.payload_len, blocks,
+                        PRISM_RED_MAX_BLOCKS, &n) != 0 ||
+        blocks[n - 1].pt != opus_pt)
+        return false;
+    pkt->has_red = true;
+    pkt->red_primary = blocks[n - 1];
     return true;
 }
 
@@ -129,16 +114,21 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
      * spread; a monotonic clock read (vDSO, tens of ns) is the price. */
     if (pkt.ext.has_transport_seq && p->tcc != NULL)
         prism_tcc_record(p->tcc, pkt.ext.transport_seq, (int64_t)(uv_hrtime() / 1000));
-    struct track *tr = find_track(p, &pkt);
-    bool repair = false;
-    if (tr == NULL) {
-        tr = find_rtx_track(p, pkt.h.ssrc);
-        if (tr == NULL)
-            p->drop_no_route++;
-        if (tr == NULL || !unwrap_rtx(p, tr, &pkt))
-            return;
-        repair = true;
+    size_t at = 0;
+    enum prism_demux_stream stream =
+        p->n_tracks == 0
+            ? PRISM_DEMUX_NONE
+            : prism_demux_find(
+                  &(struct prism_demux_tracks){&p->tracks[0].d, p->n_tracks, sizeof(p->tracks[0])},
+                  &pkt, &at);
+    if (stream == PRISM_DEMUX_NONE) {
+        p->drop_no_route++;
+        return;
     }
+    struct track *tr = &p->tracks[at];
+    bool repair = stream == PRISM_DEMUX_RTX;
+    if (repair && !unwrap_rtx(p, tr, &pkt))
+        return;
     pkt.now_ms = uv_now(loop);
     /* The relay's own gaps: a packet already forwarded goes no further (a
      * retransmission of one that arrived after all, a probe made of an old
@@ -162,6 +152,11 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
     if (tr->d.vp8_pt != PRISM_PT_NONE && pkt.h.payload_type == tr->d.vp8_pt &&
         pkt.h.header_len != 0)
         pkt.has_vp8 = prism_vp8_parse(data + pkt.h.header_len, pkt.h.payload_len, &pkt.vp8) == 0;
+    if (tr->d.red_pt != PRISM_PT_NONE && pkt.h.payload_type == tr->d.red_pt &&
+        !parse_red(&pkt, tr->d.opus_pt)) {
+        p->drop_malformed++;
+        return;
+    }
     if (tr->producer != NULL)
         prism_router_forward(p->room->router, tr->producer, &pkt);
 }

@@ -1,6 +1,7 @@
 /* One received RTP packet as ingress parsed it, once, for every reader after
  * it (router, consumers, feedback): the fixed header, the extensions the
- * worker uses and, for VP8, the payload descriptor.
+ * worker uses and, for VP8, the payload descriptor; for RED, its primary
+ * block.
  *
  * Lives on the stack of the transport's receive callback; valid during it.
  */
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "relay/wire/red.h"
 #include "relay/wire/rtp.h"
 #include "relay/wire/vp8.h"
 
@@ -24,7 +26,9 @@ struct prism_packet {
     struct prism_rtp_ext_values ext; /* mid, audio level, transport-wide seq */
     bool has_vp8;                    /* the payload is VP8 and its descriptor parsed */
     struct prism_vp8_desc vp8;
-    uint8_t layer; /* index of the producer's layer this packet belongs to */
+    bool has_red;                       /* the payload is RED (RFC 2198), its blocks parsed */
+    struct prism_red_block red_primary; /* then its primary (offset into the payload) */
+    uint8_t layer;                      /* index of the producer's layer this packet belongs to */
 };
 
 #endif

@@ -148,6 +148,8 @@ static void sync_sub(struct peer *sub)
          * (otherwise its NACKs go unanswered, as they did before). */
         if (c != NULL && prism_consumer_set_rtx(c, rd->rtx_ssrc) != 0)
             (void)prism_consumer_set_rtx(c, 0);
+        if (c != NULL) /* RED as is, or its primary block as Opus */
+            prism_consumer_set_red(c, rd->red);
     }
     GHashTableIter it; /* what is left is no longer routed */
     gpointer value;
@@ -243,6 +245,7 @@ static void peer_free(struct peer *p)
     prism__link_close(&p->pub);
     prism__link_close(&p->sub);
     p->room->closed.drop_no_route += p->drop_no_route;
+    p->room->closed.drop_malformed += p->drop_malformed;
     p->room->closed.drop_egress += p->out.drop_egress;
     p->room->closed.rtx_nacked += p->out.rtx_nacked;
     p->room->closed.rtx_sent += p->out.rtx_sent;
@@ -294,10 +297,13 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         }
         if (tr->producer == NULL)
             prism_rtp_seq_stats_init(&tr->stats);
-        uint32_t learned = tr->d.ssrc; /* an SSRC bound by mid stays bound */
+        /* SSRCs bound by mid or payload type (demux.h) stay bound */
+        uint32_t learned = tr->d.ssrc, learned_rtx = tr->d.rtx_ssrc;
         tr->d = *d;
         if (tr->d.ssrc == 0 && tr->producer != NULL)
             tr->d.ssrc = learned;
+        if (tr->d.rtx_ssrc == 0 && tr->producer != NULL)
+            tr->d.rtx_ssrc = learned_rtx;
         if (tr->d.ssrc != learned && tr->nack != NULL) /* another stream: afresh */
             prism_nack_gen_init(tr->nack);
         tr->peer = p;
@@ -540,6 +546,7 @@ void prism_rooms_tick(struct prism_rooms *rooms)
             add_link_counters(&ev->counters, &p->pub);
             add_link_counters(&ev->counters, &p->sub);
             ev->counters.drop_no_route += p->drop_no_route;
+            ev->counters.drop_malformed += p->drop_malformed;
             ev->counters.drop_egress += p->out.drop_egress;
             ev->counters.rtx_nacked += p->out.rtx_nacked;
             ev->counters.rtx_sent += p->out.rtx_sent;

@@ -84,6 +84,7 @@ struct peer {
     uint32_t rtcp_ssrc;      /* the relay's SSRC in RTCP toward this peer */
     uint32_t max_kbps;       /* tenant cap for REMB, 0 = none */
     uint64_t drop_no_route;  /* authentic RTP matching none of its tracks */
+    uint64_t drop_malformed; /* authentic RTP its track cannot carry (a bad RED payload) */
     uint64_t rtx_nacks_sent; /* seqs the relay NACKed to it as a publisher */
     uint64_t rtx_recovered;  /* its retransmissions that filled a gap */
     /* Its keyframe requests as a subscriber: how many a window may look up. */

@@ -63,6 +63,7 @@ struct prism_consumer {
     size_t index;                    /* in producer->consumers */
     uint32_t ssrc;                   /* the relay's SSRC toward the subscriber */
     bool paused;
+    bool red; /* the subscriber takes RED as is (else its primary, unwrapped) */
     uint8_t layer;
     bool removed;
     struct prism_consumer *next_dead;
@@ -255,6 +256,11 @@ int prism_consumer_set_rtx(struct prism_consumer *c, uint32_t rtx_ssrc)
     }
     c->rtx_ssrc = rtx_ssrc;
     return 0;
+}
+
+void prism_consumer_set_red(struct prism_consumer *c, bool red)
+{
+    c->red = red;
 }
 
 void prism_consumer_set_layer(struct prism_consumer *c, uint8_t layer)
@@ -452,6 +458,22 @@ static void rewrite(struct prism_consumer *c, uint8_t *buf, const struct prism_p
     }
 }
 
+/* Writes into `buf` the primary block of the RED packet `pkt` as a packet
+ * of its own (RFC 2198 §3: the RTP header's timestamp is the primary's):
+ * the header with the primary's payload type and no padding, then the
+ * primary's data. The redundant blocks are left out; they could fill this
+ * subscriber's gaps (a block is a lost packet's, at ts - offset), which is
+ * not done yet. Returns the length, shorter than pkt->len. */
+static size_t red_primary(uint8_t *buf, const struct prism_packet *pkt)
+{
+    size_t hl = pkt->h.header_len;
+    memcpy(buf, pkt->data, hl);
+    buf[0] &= (uint8_t)~0x20; /* padding went with the RED payload */
+    prism_rtp_set_payload_type(buf, pkt->red_primary.pt);
+    memcpy(buf + hl, pkt->data + hl + pkt->red_primary.offset, pkt->red_primary.len);
+    return hl + pkt->red_primary.len;
+}
+
 size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
                             const struct prism_packet *pkt)
 {
@@ -473,11 +495,15 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
             c->sub->drop_egress++;
             continue;
         }
-        memcpy(buf, pkt->data, pkt->len);
+        size_t len = pkt->len;
+        if (pkt->has_red && !c->red)
+            len = red_primary(buf, pkt);
+        else
+            memcpy(buf, pkt->data, pkt->len);
         rewrite(c, buf, pkt, p->clock_hz);
         c->packets++;
         copies++;
-        c->sub->sink.send(c->sub->sink.ud, buf, pkt->len);
+        c->sub->sink.send(c->sub->sink.ud, buf, len);
     }
     if (--r->forwarding == 0 && (r->dead_consumers != NULL || r->dead_producers != NULL))
         collect(r);

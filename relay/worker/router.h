@@ -19,7 +19,9 @@
  *
  * Per packet (prism_router_forward): O(consumers of the producer), no
  * allocation, no lock, no syscall: one pool buffer, one copy, a few stores
- * and one sink call per consumer that takes the packet. Removing a consumer
+ * and one sink call per consumer that takes the packet. A consumer whose
+ * subscriber did not negotiate red copies only the header and the primary
+ * block of a RED packet (RFC 2198: the redundant blocks are dropped). Removing a consumer
  * or producer during a forward (from inside a sink) is safe: the removal is
  * deferred to the end of that forward.
  *
@@ -138,6 +140,12 @@ int prism_consumer_set_rtx(struct prism_consumer *c, uint32_t rtx_ssrc);
  * went to the sink; false (counted in rtx_missed) when the packet is not in
  * the history any more, was another source's, or `c` has no rtx. */
 bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq);
+
+/* Whether the subscriber negotiated red (RFC 2198): a RED packet (one
+ * ingress parsed, pkt->has_red) goes to it as is; otherwise (the default)
+ * as its primary block alone, a plain packet of the primary's payload type
+ * with the same header, sequence number and timestamp. */
+void prism_consumer_set_red(struct prism_consumer *c, bool red);
 
 /* Takes the producer's layer `layer` from the next packet on (simulcast). */
 void prism_consumer_set_layer(struct prism_consumer *c, uint8_t layer);

@@ -4,8 +4,10 @@
  * relay SSRC per consumer, rewrite continuity (sequence number, timestamp,
  * VP8 picture id and TL0PICIDX) across a source switch, an SSRC change and
  * a resume, pause, a consumer or producer removed from inside a sink during
- * fan-out, PLI lookup by SSRC, an empty pool, and isolation between routers
- * (two bubbles, two tenants with the same handles).
+ * fan-out, PLI lookup by SSRC, an empty pool, isolation between routers
+ * (two bubbles, two tenants with the same handles), and RED (RFC 2198)
+ * forwarded as is to a subscriber that negotiated red and as its primary
+ * block, plain Opus, to one that did not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -430,6 +432,91 @@ static void test_retransmit(void **state)
     assert_true(prism_router_retransmit(c, 106));
 }
 
+/* A RED packet of Chromium's shape (red PT 63 over Opus 111, one redundant
+ * block, a mid extension, 2 bytes of padding) as ingress parses it. */
+static void make_red(struct pkt *k, uint16_t seq, uint32_t ts)
+{
+    static const uint8_t red[] = {
+        0xb0,       63,   0,    0,    0,    0,    0,    0,
+        0x11,       0x22, 0x33, 0x44,                         /* X=1 P=1, PT 63 */
+        0xbe,       0xde, 0x00, 0x01, 0x40, 0x30, 0x00, 0x00, /* one-byte ext: mid "0" */
+        0x80 | 111, 0x0f, 0x00, 0x03, 111, /* RED headers: 3 bytes, then primary */
+        0xa1,       0xa2, 0xa3,            /* redundant (960 samples old) */
+        0xb1,       0xb2, 0xb3, 0xb4,      /* primary */
+        0x00,       0x02,                  /* padding */
+    };
+    memset(k, 0, sizeof(*k));
+    memcpy(k->data, red, sizeof(red));
+    prism_store_be16(k->data + 2, seq);
+    prism_store_be32(k->data + 4, ts);
+    k->p.data = k->data;
+    k->p.len = sizeof(red);
+    assert_int_equal(prism_rtp_parse(k->data, k->p.len, &k->p.h), 0);
+    assert_int_equal(k->p.h.header_len, 20);
+    struct prism_red_block b[PRISM_RED_MAX_BLOCKS];
+    size_t n;
+    assert_int_equal(prism_red_parse(k->data + 20, k->p.h.payload_len, b, PRISM_RED_MAX_BLOCKS, &n),
+                     0);
+    k->p.has_red = true;
+    k->p.red_primary = b[n - 1];
+}
+
+static void test_red(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = {.handle = 9, .ssrc = 0x11223344, .vp8_pt = PRISM_PT_NONE};
+    struct prism_producer *p = prism_router_producer_add(f->r, 5, &d, NULL);
+    assert_non_null(p);
+    struct prism_consumer *with = prism_router_consumer_add(&f->subs[1], p, 0xB1);
+    struct prism_consumer *without = prism_router_consumer_add(&f->subs[2], p, 0xB2);
+    assert_non_null(with);
+    assert_non_null(without);
+    prism_consumer_set_red(with, true); /* the default is to unwrap */
+    struct pkt k;
+    make_red(&k, 500, 48000);
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 2);
+    /* negotiated red: the packet as it came, rewritten as any other */
+    const struct got *g = &f->got[1];
+    assert_int_equal(g->n, 1);
+    assert_int_equal(g->lens[0], k.p.len);
+    assert_int_equal(out_ssrc(g, 0), 0xB1);
+    assert_memory_equal(g->pkts[0] + 12, k.data + 12, k.p.len - 12);
+    assert_int_equal(g->pkts[0][1], 63);
+    /* not: the header (extension kept, no padding) with Opus's payload type,
+     * then the primary alone, same seq and timestamp */
+    g = &f->got[2];
+    assert_int_equal(g->n, 1);
+    assert_int_equal(g->lens[0], 20 + 4);
+    assert_int_equal(g->pkts[0][0], 0x90);
+    assert_int_equal(g->pkts[0][1], 111);
+    assert_int_equal(out_ssrc(g, 0), 0xB2);
+    assert_int_equal(out_seq(g, 0), 500);
+    assert_int_equal(out_ts(g, 0), 48000);
+    assert_memory_equal(g->pkts[0] + 12, k.data + 12, 8);
+    static const uint8_t primary[] = {0xb1, 0xb2, 0xb3, 0xb4};
+    assert_memory_equal(g->pkts[0] + 20, primary, sizeof(primary));
+    struct prism_rtp_header h;
+    assert_int_equal(prism_rtp_parse(g->pkts[0], g->lens[0], &h), 0);
+    assert_int_equal(h.payload_len, 4);
+    /* The marker bit survives; plain Opus from the same publisher (no
+     * has_red) goes to both unchanged. */
+    make_red(&k, 501, 48960);
+    k.data[1] |= 0x80;
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 2);
+    assert_int_equal(f->got[2].pkts[1][1], 0x80 | 111);
+    assert_int_equal(out_seq(&f->got[2], 1), 501);
+    make_red(&k, 502, 49920);
+    k.p.has_red = false;
+    k.data[1] = 111;
+    assert_int_equal(prism_router_forward(f->r, p, &k.p), 2);
+    for (int i = 1; i <= 2; i++) {
+        assert_int_equal(f->got[i].lens[2], k.p.len);
+        assert_int_equal(f->got[i].pkts[2][1], 111);
+    }
+    /* The input is never modified. */
+    assert_int_equal(k.data[0], 0xb0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +527,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_empty_and_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retransmit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_red, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -327,6 +327,55 @@ static void test_chromium_audio(void **state)
     assert_int_equal(back->media[0].pts[0].pt, 111);
 }
 
+/* Issue 8 item 5: with RED accepted, Chromium's red/48000/2 ("111/111")
+ * stays in the answer, ahead of Opus (libwebrtc then sends RED); a red
+ * naming a payload type the relay does not keep, or of another clock, does
+ * not; without RED the answer is Opus alone, as before. */
+static void test_chromium_red(void **state)
+{
+    (void)state;
+    parse_ok("chromium-audio-offer.sdp");
+    assert_int_equal(prism_sdp_negotiate_with(sess, PRISM_SDP_ACCEPT_RED, reason, sizeof(reason)),
+                     0);
+    const struct prism_sdp_media *a = &sess->media[0];
+    assert_int_equal(a->n_pts, 2);
+    assert_int_equal(a->pts[0].pt, 63);
+    assert_string_equal(a->pts[0].name, "red");
+    assert_string_equal(a->pts[0].fmtp, "111/111");
+    assert_int_equal(a->pts[1].pt, 111);
+    size_t n = 0;
+    assert_int_equal(prism_sdp_write_answer(sess, &relay_local, out_buf, BUF_BYTES, &n), 0);
+    assert_non_null(strstr(out_buf, "m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\n"));
+    assert_non_null(strstr(out_buf, "a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"));
+
+    static const char *const refused_fmtps[] = {"a=fmtp:63 111/0", "a=fmtp:63 111/", "a=fmtp:63 x",
+                                                "a=fmtp:63 1111/111", "a=fmtp:63 63/63"};
+    size_t len = load("chromium-audio-offer.sdp");
+    for (size_t i = 0; i < sizeof(refused_fmtps) / sizeof(refused_fmtps[0]); i++) {
+        size_t m = replace_all(len, "a=fmtp:63 111/111", refused_fmtps[i]);
+        assert_int_equal(parse_offer(&sess, mod_buf, m, reason, sizeof(reason)), 0);
+        assert_int_equal(
+            prism_sdp_negotiate_with(sess, PRISM_SDP_ACCEPT_RED, reason, sizeof(reason)), 0);
+        assert_int_equal(sess->media[0].n_pts, 1);
+        assert_int_equal(sess->media[0].pts[0].pt, 111);
+    }
+    size_t m = replace_all(len, "a=rtpmap:63 red/48000/2", "a=rtpmap:63 red/8000");
+    assert_int_equal(parse_offer(&sess, mod_buf, m, reason, sizeof(reason)), 0);
+    assert_int_equal(prism_sdp_negotiate_with(sess, PRISM_SDP_ACCEPT_RED, reason, sizeof(reason)),
+                     0);
+    assert_int_equal(sess->media[0].n_pts, 1);
+    /* without Opus there is nothing for red to carry */
+    m = replace_all(len, "a=rtpmap:111 opus/48000/2", "a=rtpmap:111 foo/48000/2");
+    assert_int_equal(parse_offer(&sess, mod_buf, m, reason, sizeof(reason)), 0);
+    assert_int_equal(prism_sdp_negotiate_with(sess, PRISM_SDP_ACCEPT_RED, reason, sizeof(reason)),
+                     PRISM_EBADSDP);
+    /* the base set: Opus alone */
+    parse_ok("chromium-audio-offer.sdp");
+    assert_int_equal(prism_sdp_negotiate_with(sess, 0, reason, sizeof(reason)), 0);
+    assert_int_equal(sess->media[0].n_pts, 1);
+    assert_int_equal(sess->media[0].pts[0].pt, 111);
+}
+
 static void test_chromium_simulcast(void **state)
 {
     (void)state;
@@ -687,6 +736,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chromium_av),
         cmocka_unit_test(test_chromium_audio),
+        cmocka_unit_test(test_chromium_red),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_chromium_simulcast),
         cmocka_unit_test(test_chromium_datachannel),
