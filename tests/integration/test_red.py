@@ -1,0 +1,184 @@
+"""RED audio (issue 8, item 5): Chromium's red/48000/2 (RFC 2198 over Opus)
+forwarded as RED to a subscriber that negotiated it and as plain Opus to
+one that did not.
+
+Two headless Chromium pages join through the demo (each publishes its fake
+microphone and camera and subscribes); an aiortc softphone (softphone.py),
+which knows no red, subscribes only. The test wants:
+- the relay's publish answer lists red before Opus (libwebrtc sends RED
+  only then) and each page's subscribe answer keeps red;
+- each page receives the other's audio as RED and plays it (samples
+  received rising, little concealed). Chromium's stats name the codec
+  NetEq decodes (opus) either way, so RED shows in the size: a page's
+  audio payloads are about twice what the softphone gets of the same
+  publisher (RFC 2198 with one redundant block: the previous frame, a
+  4-byte and a 1-byte block header, then the frame);
+- the softphone, whose answer has no red, receives both pages' audio under
+  Opus's payload type only and decodes it (frames rising);
+- stats.get: no no_route drop, and no malformed one while audio flows
+  (a RED payload the relay cannot read would be one; the transports count
+  a DTLS record or two that beat the remote description there too).
+
+Runs itself in a private network namespace (webdriver.private_netns()).
+Environment: PRISM, PRISMCTL.
+"""
+import asyncio
+import re
+import sys
+import time
+import unittest
+
+import webdriver
+
+webdriver.private_netns()
+
+import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+
+try:
+    import softphone as sp  # noqa: E402
+    from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
+except ImportError as e:  # Debian's python3-aiortc missing: skipped (meson: 77)
+    print(f"skip: aiortc unavailable ({e})", file=sys.stderr)
+    sys.exit(77)
+
+BUBBLE = "it-red"
+MEDIA_TIMEOUT_S = 90
+
+# The payload types each softphone receiver saw (softphone.py's hook keeps
+# the rest, not the payload type).
+_orig_handle_rtp = RTCRtpReceiver._handle_rtp_packet
+
+
+async def _pt_hook(self, packet, arrival_time_ms):
+    self.__dict__.setdefault("_red_pts", set()).add(packet.payload_type)
+    n, total = self.__dict__.get("_red_bytes", (0, 0))
+    self.__dict__["_red_bytes"] = (n + 1, total + len(packet.payload))
+    return await _orig_handle_rtp(self, packet, arrival_time_ms)
+
+
+RTCRtpReceiver._handle_rtp_packet = _pt_hook
+
+# A page's received audio, per inbound-rtp stream, with its codec.
+AUDIO_IN = """
+(async () => {
+  const pc = call && call.sub;
+  if (!pc) return [];
+  const stats = await pc.getStats();
+  const codecs = {};
+  stats.forEach((r) => { if (r.type === 'codec') codecs[r.id] = r; });
+  const out = [];
+  stats.forEach((r) => {
+    if (r.type !== 'inbound-rtp' || r.kind !== 'audio') return;
+    const c = codecs[r.codecId] || {};
+    out.push({mid: r.mid, mimeType: c.mimeType || null, payloadType: c.payloadType,
+              packetsReceived: r.packetsReceived || 0, packetsLost: r.packetsLost || 0,
+              bytesReceived: r.bytesReceived || 0,
+              totalSamplesReceived: r.totalSamplesReceived || 0,
+              concealedSamples: r.concealedSamples || 0});
+  });
+  return out;
+})()
+"""
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def audio_pts(sdp):
+    """The payload types of the first audio m-line, in order."""
+    m = re.search(r"^m=audio \d+ \S+ ([\d ]+)", sdp, re.M)
+    return [int(x) for x in m.group(1).split()]
+
+
+def rtpmap(sdp, name):
+    """Payload types whose a=rtpmap names `name` (case-insensitive)."""
+    return {int(m.group(1)) for m in
+            re.finditer(r"^a=rtpmap:(\d+) " + name + r"/", sdp, re.M | re.I)}
+
+
+@unittest.skipIf(webdriver.available(), webdriver.available())
+class Red(unittest.TestCase):
+    def test_red_negotiated_and_not(self):
+        relay, demo, ctl = demo_it.start_demo(self)
+        pages = [demo_it.open_page(self, demo) for _ in range(2)]
+        peers = []
+        for page, name in zip(pages, ("Ann", "Bob")):
+            r = page.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, name)
+            self.assertTrue(r["publish"]["ok"], r)
+            self.assertTrue(r["subscribe"]["ok"], r)
+            peers.append(r["peer"])
+        for page in pages:
+            answer = page.call("call.pub.remoteDescription.sdp")
+            red, opus = rtpmap(answer, "red"), rtpmap(answer, "opus")
+            self.assertEqual(len(red), 1, answer)
+            self.assertEqual(audio_pts(answer), sorted(red) + sorted(opus), answer)
+            self.assertIn(f"a=fmtp:{min(red)} {min(opus)}/{min(opus)}", answer)
+        plain = sp.run(self.softphone(ctl, pages, peers))  # average Opus payload bytes
+
+        # Each page plays the other's audio, received as RED.
+        deadline = time.monotonic() + MEDIA_TIMEOUT_S
+        while True:
+            live = [[a for a in p.call(AUDIO_IN) if a["packetsReceived"] > 50] for p in pages]
+            if all(len(g) == 1 for g in live):
+                break
+            self.assertLess(time.monotonic(), deadline, f"the pages receive no audio: {live}")
+            time.sleep(1)
+        s0 = self.stats(ctl)
+        time.sleep(3)
+        again = [p.call(AUDIO_IN) for p in pages]
+        s1 = self.stats(ctl)
+        for before, after, publisher in zip(live, again, reversed(peers)):
+            a = before[0]
+            b = next(x for x in after if x["mid"] == a["mid"])
+            played = b["totalSamplesReceived"] - a["totalSamplesReceived"]
+            concealed = b["concealedSamples"] - a["concealedSamples"]
+            size = (b["bytesReceived"] - a["bytesReceived"]) / max(
+                1, b["packetsReceived"] - a["packetsReceived"])
+            log(f"page audio mid {a['mid']}: {played} samples played, {concealed} concealed, "
+                f"{size:.1f} payload bytes per packet (the softphone's Opus: {plain})")
+            self.assertGreater(played, 48000, (a, b))  # over a second in 3 s
+            self.assertLess(concealed, played / 5, (a, b))
+            self.assertGreater(size, 1.5 * plain[publisher], (a, b, plain))
+        for page in pages:
+            self.assertIn("red/48000/2", page.call("call.sub.localDescription.sdp"))
+        log(f"stats: drops {s0['drops']} -> {s1['drops']}")
+        self.assertEqual(s1["drops"]["malformed"], s0["drops"]["malformed"], (s0, s1))
+        self.assertEqual(s1["drops"]["no_route"], 0, s1)
+
+    @staticmethod
+    def stats(ctl):
+        """The bubble's counters (the worker's snapshot is at most ~1 s old)."""
+        time.sleep(1.5)
+        return ctl.call("stats.get", {"tenant": demo_it.TENANT, "bubble": BUBBLE})["result"]
+
+    async def softphone(self, ctl, pages, peers):
+        phone = sp.Softphone(ctl, demo_it.TENANT, BUBBLE, "softphone-red")
+        try:
+            phone.join(publish=False)
+            await phone.subscribe()
+            self.assertIn("red/48000/2", phone.offer)       # offered red ...
+            self.assertNotIn("red/48000", phone.sub.localDescription.sdp)  # ... answered without
+            opus = rtpmap(phone.offer, "opus")
+            for peer in peers:
+                f = await sp.wait_rising(lambda: phone.frames_from(peer, "audio"),
+                                         MEDIA_TIMEOUT_S, f"softphone's audio frames from {peer}",
+                                         rounds=4)
+                log(f"softphone <- {peer}: {f} audio frames")
+            sizes = {}
+            for sec, rcv in phone.receivers().values():
+                if sec["kind"] == "audio" and sec["msid"]:
+                    pts = rcv.__dict__.get("_red_pts", set())
+                    n, total = rcv.__dict__.get("_red_bytes", (0, 0))
+                    sizes[sec["msid"][0]] = round(total / max(n, 1), 1)
+                    log(f"softphone line {sec['mid']}: payload types {pts}, {n} packets of "
+                        f"{sizes[sec['msid'][0]]} bytes on average")
+                    self.assertTrue(pts and pts <= opus, (pts, opus))
+            self.assertEqual(sorted(sizes), sorted(peers))
+            return sizes
+        finally:
+            await phone.close()
+
+
+if __name__ == "__main__":
+    webdriver.unittest_main()
