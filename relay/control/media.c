@@ -22,9 +22,11 @@
  *
  * Downstream offers forward a track's codecs (video with its rtx payload
  * types and a relay RTX SSRC per line: the relay answers NACKs from its own
- * history), rtcp-fb limited to NACK, PLI and FIR, and only the audio-level
- * and abs-send-time header extensions: the relay does not rewrite the
- * mid/rid extensions, so offering them would mislead the subscriber.
+ * history; audio with red after Opus when the publisher sends RED, which
+ * reaches a subscriber as RED only if its answer kept red), rtcp-fb limited
+ * to NACK, PLI and FIR, and only the audio-level and abs-send-time header
+ * extensions: the relay does not rewrite the mid/rid extensions, so
+ * offering them would mislead the subscriber.
  */
 #include <stdio.h>
 #include <stdlib.h>
