@@ -3,10 +3,12 @@
  * producers: add or remove producers and consumers, switch a consumer's
  * source, pause, resume, choose a layer, and forward packets whose header
  * and payload come from the script (a VP8 descriptor when the payload type
- * says so), turn retransmissions on and off and NACK sequence numbers, with
- * a sink that may remove a consumer or a producer from inside
- * the fan-out. Invariants checked on every packet a sink receives: the
- * length and every byte past the rewritten fields are the input's; its SSRC
+ * says so, RED blocks when it is red's), turn retransmissions and red on and
+ * off and NACK sequence numbers, with a sink that may remove a consumer or
+ * a producer from inside the fan-out. Invariants checked on every packet a
+ * sink receives: the length and every byte past the rewritten fields are
+ * the input's, or, for RED toward a consumer without red, exactly the
+ * header with the primary's payload type and the primary's data; its SSRC
  * is one of that subscriber's consumers; and a consumer's first packet after
  * a source change (switch, resume, layer change, another SSRC) carries the
  * sequence number after the highest it sent before. At the end every egress
@@ -33,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define POOL 16
 #define MAX_SEEN 64
 #define VP8_PT 96
+#define RED_PT 63
 
 static void must(bool ok, const char *what)
 {
@@ -51,6 +54,7 @@ struct seen {
     uint32_t src_ssrc; /* the input SSRC of its last packet */
     bool paused;
     uint8_t layer;
+    bool red; /* takes RED as is */
 };
 
 static struct state {
@@ -94,15 +98,26 @@ static void sink(void *ud, uint8_t *buf, size_t len)
         prism_egress_buf_put(S.eg, buf);
         return;
     }
-    must(len == pkt->len, "length kept");
-    size_t fixed = pkt->h.header_len != 0 ? pkt->h.header_len : 12;
-    size_t from = fixed + (pkt->has_vp8 ? pkt->vp8.header_len : 0);
-    must(memcmp(buf + 12, pkt->data + 12, fixed - 12) == 0, "header past the SSRC kept");
-    must(memcmp(buf + from, pkt->data + from, len - from) == 0, "payload kept");
-    must(buf[0] == pkt->data[0] && buf[1] == pkt->data[1], "first bytes kept");
     const struct prism_consumer *c = prism_router_sub_find(sub, prism_load_be32(buf + 8));
     must(c != NULL, "SSRC of one of the subscriber's consumers");
     struct seen *s = seen_of(c);
+    size_t fixed = pkt->h.header_len != 0 ? pkt->h.header_len : 12;
+    const struct prism_red_block *primary = &pkt->red_primary;
+    bool unwrapped = pkt->has_red && (s != NULL ? !s->red : len != pkt->len);
+    if (unwrapped) {
+        must(len == fixed + primary->len, "RED: the primary's length");
+        must((buf[1] & 0x7f) == primary->pt && (buf[1] & 0x80) == (pkt->data[1] & 0x80),
+             "RED: the primary's payload type, the marker kept");
+        must(memcmp(buf + fixed, pkt->data + fixed + primary->offset, primary->len) == 0,
+             "RED: the primary's data");
+    } else {
+        must(len == pkt->len, "length kept");
+        size_t from = fixed + (pkt->has_vp8 ? pkt->vp8.header_len : 0);
+        must(memcmp(buf + from, pkt->data + from, len - from) == 0, "payload kept");
+        must(buf[1] == pkt->data[1], "payload type kept");
+    }
+    must(memcmp(buf + 12, pkt->data + 12, fixed - 12) == 0, "header past the SSRC kept");
+    must((buf[0] & ~0x20) == (pkt->data[0] & ~0x20), "first byte kept (padding bit aside)");
     uint16_t seq = prism_load_be16(buf + 2);
     if (s != NULL) {
         if (s->sent && (s->expect_next || pkt->h.ssrc != s->src_ssrc))
@@ -158,7 +173,7 @@ static void forward(const uint8_t *d, const uint8_t *rest, size_t rest_len, uint
     uint8_t pkt_bytes[12 + 64];
     size_t payload = rest_len < 64 ? rest_len : 64;
     pkt_bytes[0] = 0x80;
-    pkt_bytes[1] = d[2] & 1 ? VP8_PT : (uint8_t)(d[2] & 0x7f);
+    pkt_bytes[1] = d[2] & 1 ? VP8_PT : d[2] & 2 ? RED_PT : (uint8_t)(d[2] & 0x7f);
     prism_store_be16(pkt_bytes + 2, (uint16_t)(d[3] << 8 | d[4]));
     prism_store_be32(pkt_bytes + 4, (uint32_t)d[5] << 24 | (uint32_t)d[4] << 8);
     prism_store_be32(pkt_bytes + 8, 0x1000u + (d[6] & 3)); /* a few source SSRCs */
@@ -167,6 +182,13 @@ static void forward(const uint8_t *d, const uint8_t *rest, size_t rest_len, uint
     must(prism_rtp_parse(pkt_bytes, pkt.len, &pkt.h) == 0, "a fixed header parses");
     if (pkt.h.payload_type == VP8_PT)
         pkt.has_vp8 = prism_vp8_parse(pkt_bytes + 12, payload, &pkt.vp8) == 0;
+    struct prism_red_block blocks[PRISM_RED_MAX_BLOCKS];
+    size_t n;
+    if (pkt.h.payload_type == RED_PT &&
+        prism_red_parse(pkt_bytes + 12, payload, blocks, PRISM_RED_MAX_BLOCKS, &n) == 0) {
+        pkt.has_red = true;
+        pkt.red_primary = blocks[n - 1];
+    }
     pkt.layer = d[6] >> 6 & 1;
     S.pkt = &pkt;
     S.remove_in_sink = d[7] % 8 == 0 ? 1 : d[7] % 8 == 1 ? 2 : 0;
@@ -252,7 +274,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 6: {
             struct prism_consumer *c = nth_consumer(sub, d[3]);
-            if (c != NULL && d[5] & 1) {
+            if (c != NULL && d[5] & 8) {
+                prism_consumer_set_red(c, d[5] & 16);
+                struct seen *s = seen_of(c);
+                if (s != NULL)
+                    s->red = d[5] & 16;
+            } else if (c != NULL && d[5] & 1) {
                 (void)prism_consumer_set_rtx(c, d[5] & 2 ? 0x7700u + d[6] : 0);
             } else if (c != NULL && d[5] & 4) {
                 S.pkt = NULL;

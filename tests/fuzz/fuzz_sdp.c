@@ -3,13 +3,17 @@
  * parse either fails with PRISM_EBADSDP and a reason, or yields a session
  * whose answer can be written and parsed back as an answer (with its
  * setup flipped, see flip_setup()), and the reduced copy a pending publish
- * keeps (prism_sdp_session_for_answer()) writes the same answer. Every
- * session is freed (ASan builds check for leaks). */
+ * keeps (prism_sdp_session_for_answer()) writes the same answer; the same
+ * with RED accepted (prism_sdp_negotiate_with()), where an audio m-line's
+ * red precedes the Opus its fmtp names. Every session is freed (ASan builds
+ * check for leaks). */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "relay/base/error.h"
 #include "relay/wire/sdp.h"
@@ -79,6 +83,26 @@ static void check_answer(struct prism_sdp_session *offer)
     prism_sdp_session_free(back);
 }
 
+/* A kept red is audio and precedes every codec it names (all kept Opus). */
+static void check_red(const struct prism_sdp_media *m)
+{
+    bool seen_other = false;
+    for (size_t p = 0; m->accepted && p < m->n_pts; p++) {
+        bool red = strcasecmp(m->pts[p].name, "red") == 0;
+        must(!red || (m->kind == PRISM_SDP_KIND_AUDIO && !seen_other), "red first, audio only");
+        seen_other = seen_other || !red;
+        if (!red)
+            continue;
+        for (const char *q = m->pts[p].fmtp; *q != '\0'; q += *q == '/') {
+            unsigned pt = (unsigned)strtoul(q, (char **)&q, 10);
+            bool opus = false;
+            for (size_t k = 0; k < m->n_pts; k++)
+                opus = opus || (m->pts[k].pt == pt && strcasecmp(m->pts[k].name, "opus") == 0);
+            must(opus, "red names kept Opus only");
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char reason[PRISM_SDP_REASON_LEN];
@@ -93,6 +117,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     must((err == 0) == (offer != NULL), "offer parse: a session exactly on success");
     if (err == 0 && prism_sdp_negotiate(offer, reason, sizeof(reason)) == 0)
         check_answer(offer);
+    prism_sdp_session_free(offer);
+    offer = NULL;
+    if (err == 0 && prism_sdp_parse_offer(sdp, size, &offer, reason, sizeof(reason)) == 0 &&
+        prism_sdp_negotiate_with(offer, PRISM_SDP_ACCEPT_RED, reason, sizeof(reason)) == 0) {
+        check_answer(offer);
+        for (size_t i = 0; i < offer->n_media; i++)
+            check_red(&offer->media[i]);
+    }
     prism_sdp_session_free(offer);
     return 0;
 }
