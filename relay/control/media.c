@@ -405,9 +405,11 @@ static void unique_pts(const struct prism_sdp_session *s, size_t i, uint32_t pt_
     for (size_t p = 0; p < sec->n_pts; p++) {
         uint8_t pt = sec->pts[p].pt;
         bool shared = pt >= 128;
-        for (size_t j = 0; j < s->n_media && !shared; j++)
-            for (size_t q = 0; j != i && s->media[j].accepted && q < s->media[j].n_pts; q++)
-                shared = shared || s->media[j].pts[q].pt == pt;
+        for (size_t j = 0; j < s->n_media && !shared; j++) {
+            const struct prism_sdp_media *other = &s->media[j];
+            for (size_t q = 0; j != i && other->accepted && q < other->n_pts && !shared; q++)
+                shared = other->pts[q].pt == pt;
+        }
         if (!shared)
             pt_only[pt / 32] |= 1u << (pt % 32);
     }
@@ -970,8 +972,8 @@ static bool answer_wants_rtx(const struct prism_sdp_media *sec)
  * as the publisher sent it. */
 static bool answer_wants_red(const struct prism_sdp_media *sec)
 {
-    for (size_t p = 0; p < sec->n_pts; p++)
-        if (sec->kind == PRISM_SDP_KIND_AUDIO && g_ascii_strcasecmp(sec->pts[p].name, "red") == 0)
+    for (size_t p = 0; sec->kind == PRISM_SDP_KIND_AUDIO && p < sec->n_pts; p++)
+        if (g_ascii_strcasecmp(sec->pts[p].name, "red") == 0)
             return true;
     return false;
 }
