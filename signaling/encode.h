@@ -31,9 +31,10 @@ json_t *prism_encode_bubble_info(const struct prism_relay_bubble_info *info);
  * {drops: {...}} with each DROP counter, in PRISM_MEDIA_COUNTERS order. */
 json_t *prism_encode_counters(const struct prism_media_counters *c);
 
-/* stats.get's result: the counters, then by scope {tenants, bubbles, peers}
- * (relay), {bubbles, peers, limits: {max_bubbles, max_peers, max_kbps}}
- * (tenant) or {peers} (bubble). */
+/* stats.get's result: the counters, then by scope {tenants, bubbles, peers,
+ * workers: [{worker, bubbles, transports, loop_lag_ms, cpu_s}]} (relay),
+ * {bubbles, peers, limits: {max_bubbles, max_peers, max_kbps}} (tenant) or
+ * {peers} (bubble). */
 json_t *prism_encode_stats(const struct prism_relay_stats *st);
 
 /* peer.publish's result {answer} or peer.subscribe's {offer, revision}. */

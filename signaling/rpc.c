@@ -4,8 +4,11 @@
 
 #include "signaling/rpc.h"
 
-/* Compact output, keys in insertion order, UTF-8 kept as is. */
-#define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+/* Compact output, keys in insertion order, UTF-8 kept as is. Reals (only
+ * stats.get's workers: a lag to 0.1 ms, CPU seconds to 0.01) with 12
+ * significant digits: jansson's default of 17 writes 2.3 as
+ * 2.2999999999999998. */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
 
 int prism_rpc_parse(const char *line, size_t len, struct prism_rpc_request *req, json_t **id_out,
                     char *msg, size_t msg_len)

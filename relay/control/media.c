@@ -1221,3 +1221,17 @@ int prism_media_prefer(struct prism_media *m, struct prism_peer *sub, struct pri
     post(m, sub, &pm->h);
     return 0;
 }
+
+unsigned prism_media_peer_transports(struct prism_media *m, const struct prism_peer *peer)
+{
+    const struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
+    if (mp == NULL)
+        return 0;
+    return (mp->pub_open || mp->pub_token != 0 ? 1u : 0u) | (mp->sub_open ? 2u : 0u);
+}
+
+void prism_media_admission(const struct prism_media *m, size_t *open, size_t *max)
+{
+    *open = m->transports;
+    *max = m->max_transports;
+}

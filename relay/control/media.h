@@ -67,4 +67,12 @@ void prism_media_on_event(struct prism_media *m, const struct prism_worker_event
 size_t prism_media_tracks(struct prism_media *m, const struct prism_peer *peer,
                           struct prism_relay_track_info *out, size_t cap);
 
+/* Which transports `peer` has open or opening (bit 0: publish, bit 1:
+ * subscribe), for the metrics' transports by state. O(1). */
+unsigned prism_media_peer_transports(struct prism_media *m, const struct prism_peer *peer);
+
+/* Transports open or opening relay-wide, and the admission limit they are
+ * held under (peer.publish/subscribe answer `overloaded` at the limit). */
+void prism_media_admission(const struct prism_media *m, size_t *open, size_t *max);
+
 #endif

@@ -43,9 +43,11 @@ struct prism_relay {
     struct prism_media_counters ended; /* counters of tenants deleted */
     bool stopped;                      /* prism_relay_stop() ran */
     struct prism_relay_event_sink sink;
-    uint64_t epoch;    /* random, < 2^53 so JSON readers keep it exact */
-    uint64_t start_ms; /* uv_hrtime at start, in ms */
-    bool drained_sent; /* relay.drained emitted for this drain */
+    uint64_t epoch;                         /* random, < 2^53 so JSON readers keep it exact */
+    uint64_t start_ms;                      /* uv_hrtime at start, in ms */
+    bool drained_sent;                      /* relay.drained emitted for this drain */
+    struct prism_relay_worker_stats *loads; /* one per worker: its latest LOAD event */
+    unsigned n_loads;
 };
 
 static unsigned default_workers(void)
@@ -68,8 +70,20 @@ static void on_worker_event(void *ud, struct prism_mail *mail)
 {
     struct prism_relay *relay = ud;
     struct prism_worker_event *ev = (struct prism_worker_event *)mail;
-    if (relay->media != NULL)
+    if (ev->type == PRISM_WORKER_EV_LOAD) {
+        const struct prism_event_load *load =
+            PRISM_EVENT_AS(struct prism_event_load, ev, PRISM_WORKER_EV_LOAD);
+        if (load->worker < relay->n_loads)
+            relay->loads[load->worker] = (struct prism_relay_worker_stats){
+                .worker = load->worker,
+                .bubbles = load->bubbles,
+                .transports = load->transports,
+                .loop_lag_ns = load->loop_lag_ns,
+                .cpu_ns = load->cpu_ns,
+            };
+    } else if (relay->media != NULL) {
         prism_media_on_event(relay->media, ev);
+    }
     free(ev);
 }
 
@@ -222,7 +236,11 @@ int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
     relay->epoch &= (UINT64_C(1) << 53) - 1;
     relay->start_ms = uv_hrtime() / 1000000;
     relay->reg = prism_registry_new(n);
-    int rc = relay->reg == NULL ? PRISM_ENOMEM : media_init(relay);
+    relay->loads = calloc(n, sizeof(*relay->loads));
+    relay->n_loads = n;
+    for (unsigned i = 0; relay->loads != NULL && i < n; i++)
+        relay->loads[i].worker = i;
+    int rc = relay->reg == NULL || relay->loads == NULL ? PRISM_ENOMEM : media_init(relay);
     if (rc == 0)
         rc = prism_mailbox_init(&relay->inbox, loop, on_worker_event, relay);
     if (rc != 0) {
@@ -230,6 +248,7 @@ int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
         prism_dtls_ctx_free(relay->dtls_ctx);
         prism_cert_free(relay->cert);
         prism_registry_free(relay->reg);
+        free(relay->loads);
         free(relay);
         return rc;
     }
@@ -272,6 +291,7 @@ void prism_relay_free(struct prism_relay *relay)
     prism_dtls_ctx_free(relay->dtls_ctx);
     prism_cert_free(relay->cert);
     prism_registry_free(relay->reg);
+    free(relay->loads);
     free(relay);
 }
 
@@ -582,6 +602,8 @@ int prism_relay_stats(struct prism_relay *relay, const char *tenant, const char 
             .tenants = prism_registry_tenant_count(relay->reg),
             .bubbles = prism_registry_bubble_count(relay->reg),
             .peers = prism_registry_peer_count(relay->reg),
+            .workers = relay->loads,
+            .n_workers = relay->n_loads,
         };
         prism_registry_foreach_tenant(relay->reg, sum_tenant, &out->counters);
         return 0;
@@ -602,4 +624,48 @@ int prism_relay_stats(struct prism_relay *relay, const char *tenant, const char 
                                       .limits = t->limits};
     add_tenant_counters(&out->counters, t);
     return 0;
+}
+
+/* Walking a tenant's peers for prism_relay_tenant_transports. */
+struct transports_ctx {
+    struct prism_relay *relay;
+    uint64_t *by_state;
+};
+
+static void count_peer_transports(void *ud, struct prism_peer *p)
+{
+    struct transports_ctx *ctx = ud;
+    unsigned open =
+        ctx->relay->media != NULL ? prism_media_peer_transports(ctx->relay->media, p) : 0;
+    if (open & 1u)
+        ctx->by_state[p->publish_state]++;
+    if (open & 2u)
+        ctx->by_state[p->subscribe_state]++;
+}
+
+void prism_relay_tenant_transports(struct prism_relay *relay, struct prism_tenant *tenant,
+                                   uint64_t by_state[PRISM_RELAY_TRANSPORT_STATES])
+{
+    struct transports_ctx ctx = {relay, by_state};
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, tenant->bubbles);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        prism_registry_bubble_foreach_peer(value, count_peer_transports, &ctx);
+}
+
+void prism_relay_admission(struct prism_relay *relay, size_t *open, size_t *max)
+{
+    *open = *max = 0;
+    if (relay->media != NULL)
+        prism_media_admission(relay->media, open, max);
+}
+
+const char *prism_relay_unready_reason(struct prism_relay *relay)
+{
+    if (prism_registry_draining(relay->reg))
+        return "draining";
+    size_t open, max;
+    prism_relay_admission(relay, &open, &max);
+    return relay->media == NULL || open >= max ? "overloaded" : NULL;
 }

@@ -221,15 +221,30 @@ enum prism_relay_scope {
     PRISM_RELAY_SCOPE_BUBBLE, /* one bubble */
 };
 
+/* One worker's load, from its once-a-second snapshot (zeros before the
+ * first). */
+struct prism_relay_worker_stats {
+    unsigned worker;      /* its index, 0 .. workers-1 */
+    uint32_t bubbles;     /* bubbles it holds */
+    uint32_t transports;  /* media transports open on it */
+    uint64_t loop_lag_ns; /* the latest its loop ran a timer over that second (~1 ms
+                             resolution) */
+    uint64_t cpu_ns;      /* CPU time its thread used since the relay started */
+};
+
 /* Counters and sizes of a scope. Counters come from the workers' snapshots,
  * at most a second old. */
 struct prism_relay_stats {
     enum prism_relay_scope scope;
-    struct prism_media_counters counters; /* summed over the scope */
-    uint64_t tenants;                     /* RELAY only: tenants now */
-    uint64_t bubbles;                     /* RELAY and TENANT: bubbles now */
-    uint64_t peers;                       /* every scope: peers now */
-    struct prism_limits limits;           /* TENANT only: the tenant's limits */
+    struct prism_media_counters counters;           /* summed over the scope */
+    uint64_t tenants;                               /* RELAY only: tenants now */
+    uint64_t bubbles;                               /* RELAY and TENANT: bubbles now */
+    uint64_t peers;                                 /* every scope: peers now */
+    struct prism_limits limits;                     /* TENANT only: the tenant's limits */
+    const struct prism_relay_worker_stats *workers; /* RELAY only: one per worker, in
+                                                       index order; borrowed from the
+                                                       relay until its loop runs again */
+    size_t n_workers;
 };
 
 /* Fills `out` for the relay (tenant NULL), a tenant, or a bubble (tenant
@@ -237,6 +252,23 @@ struct prism_relay_stats {
  * exist (`out` untouched). */
 int prism_relay_stats(struct prism_relay *relay, const char *tenant, const char *bubble,
                       struct prism_relay_stats *out);
+
+/* Transport states counted by prism_relay_tenant_transports. */
+#define PRISM_RELAY_TRANSPORT_STATES (PRISM_TRANSPORT_CLOSED + 1)
+
+/* Adds the media transports of `tenant` that are open or opening to
+ * by_state[state] (a transport whose offer is still being answered counts
+ * as "new"). O(peers of the tenant). */
+void prism_relay_tenant_transports(struct prism_relay *relay, struct prism_tenant *tenant,
+                                   uint64_t by_state[PRISM_RELAY_TRANSPORT_STATES]);
+
+/* Media transports open or opening relay-wide, and the admission limit
+ * (peer.publish and peer.subscribe answer `overloaded` at it). */
+void prism_relay_admission(struct prism_relay *relay, size_t *open, size_t *max);
+
+/* Whether the relay takes new bubbles and media: NULL if so, else why not
+ * ("draining", or "overloaded" when transport admission is at its limit). */
+const char *prism_relay_unready_reason(struct prism_relay *relay);
 
 /* Enters draining (idempotent); emits relay.drained once no bubble is left. */
 void prism_relay_drain(struct prism_relay *relay);

@@ -188,13 +188,14 @@ enum prism_worker_event_type {
     PRISM_WORKER_EV_STATE,   /* struct prism_event_state */
     PRISM_WORKER_EV_STATS,   /* struct prism_event_stats */
     PRISM_WORKER_EV_SPEAKER, /* header only: `peer` is the bubble's dominant speaker now */
+    PRISM_WORKER_EV_LOAD,    /* struct prism_event_load */
 };
 
 struct prism_worker_event {
     struct prism_mail mail; /* must be first */
     enum prism_worker_event_type type;
-    uint64_t bubble; /* bubble handle */
-    uint64_t peer;   /* peer handle; 0 for STATS */
+    uint64_t bubble; /* bubble handle; 0 for LOAD */
+    uint64_t peer;   /* peer handle; 0 for STATS and LOAD */
 };
 
 /* READY: a transport gathered its candidates (error 0), or could not open. */
@@ -221,6 +222,16 @@ struct prism_event_state {
 struct prism_event_stats {
     struct prism_worker_event h;
     struct prism_media_counters counters;
+};
+
+/* LOAD: the worker itself, every second, after its bubbles' STATS. */
+struct prism_event_load {
+    struct prism_worker_event h;
+    unsigned worker;      /* its index */
+    uint32_t bubbles;     /* rooms it holds */
+    uint32_t transports;  /* transports open in them */
+    uint64_t loop_lag_ns; /* the latest its timers ran over the last second */
+    uint64_t cpu_ns;      /* CPU time of its thread since it started */
 };
 
 /* As prism_worker_msg_new(), for events. */

@@ -560,6 +560,19 @@ void prism_rooms_tick(struct prism_rooms *rooms)
     }
 }
 
+void prism_rooms_load(const struct prism_rooms *rooms, uint32_t *bubbles, uint32_t *transports)
+{
+    *bubbles = g_hash_table_size(rooms->rooms);
+    *transports = 0;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, rooms->peers);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const struct peer *p = value;
+        *transports += (p->pub.t != NULL) + (p->sub.t != NULL);
+    }
+}
+
 void prism_rooms_feedback(struct prism_rooms *rooms)
 {
     GHashTableIter it;

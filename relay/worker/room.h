@@ -30,6 +30,10 @@ void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg
  * bandwidth estimates to publishers. */
 void prism_rooms_tick(struct prism_rooms *rooms);
 
+/* The worker's size for its LOAD event: rooms held and transports open in
+ * them. O(peers). */
+void prism_rooms_load(const struct prism_rooms *rooms, uint32_t *bubbles, uint32_t *transports);
+
 /* Every ~50 ms: pending transport-cc feedback to each publisher that
  * negotiated it (relay/tcc.h), a few datagrams each at most, and the
  * generic NACKs due for the gaps in its video (publisher.c). */

@@ -8,8 +8,16 @@
  * (what a publisher's bandwidth estimate grows from: libwebrtc's own receiver
  * reports every 50-250 ms, faster at higher rates). STOP closes the worker's own handles; the
  * loop then runs until the transports have released their sockets.
+ *
+ * Load (the LOAD event, once a second after the bubbles' STATS): loop lag is
+ * how late the 50 ms feedback timer ran against its due time, the worst over
+ * the second. A loop busy with packets runs its timers late by as much as it
+ * is behind, so this costs one clock read per 50 ms and no extra wake-up;
+ * its resolution is about 1 ms (libuv's timers are in whole milliseconds).
+ * CPU is the thread's own clock (CLOCK_THREAD_CPUTIME_ID), read once a second.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
@@ -28,7 +36,9 @@ struct worker {
     struct prism_mailbox inbox; /* control -> worker */
     uv_prepare_t flush;         /* egress, once per iteration */
     uv_timer_t tick;
-    uv_timer_t feedback; /* transport-cc, every FEEDBACK_MS */
+    uv_timer_t feedback;      /* transport-cc, every FEEDBACK_MS */
+    uint64_t feedback_due_ns; /* when `feedback` is due next (uv_hrtime clock), 0 before */
+    uint64_t lag_max_ns;      /* the latest `feedback` ran since the last LOAD */
     struct prism_egress *egress;
     struct prism_rooms *rooms;
     const struct prism_worker_shared *shared;
@@ -64,15 +74,36 @@ static void on_flush(uv_prepare_t *h)
     prism_egress_flush_all(w->egress);
 }
 
+/* The worker's LOAD event: its size, loop lag and CPU time. */
+static void post_load(struct worker *w)
+{
+    struct prism_event_load *ev = prism_worker_event_new(PRISM_WORKER_EV_LOAD, sizeof(*ev));
+    ev->worker = w->index;
+    prism_rooms_load(w->rooms, &ev->bubbles, &ev->transports);
+    ev->loop_lag_ns = w->lag_max_ns;
+    w->lag_max_ns = 0;
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        ev->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    prism_mailbox_post(w->shared->control, &ev->h.mail);
+}
+
 static void on_tick(uv_timer_t *h)
 {
     struct worker *w = h->data;
     prism_rooms_tick(w->rooms);
+    post_load(w);
 }
 
 static void on_feedback(uv_timer_t *h)
 {
     struct worker *w = h->data;
+    uint64_t now = uv_hrtime();
+    if (w->feedback_due_ns != 0 && now > w->feedback_due_ns &&
+        now - w->feedback_due_ns > w->lag_max_ns)
+        w->lag_max_ns = now - w->feedback_due_ns;
+    /* libuv re-armed the repeating timer before this call: due_in is the next run's. */
+    w->feedback_due_ns = (uv_now(&w->loop) + uv_timer_get_due_in(h)) * 1000000u;
     prism_rooms_feedback(w->rooms);
 }
 

@@ -16,7 +16,7 @@
 static void assert_json(json_t *v, const char *want)
 {
     assert_non_null(v);
-    char *got = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *got = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(v);
     assert_non_null(got);
     assert_string_equal(got, want);
@@ -73,9 +73,18 @@ static const struct prism_media_counters counters = {1, 2,  3,  4,  5,  6,  7,  
 static void test_stats(void **state)
 {
     (void)state;
-    char want[512];
-    struct prism_relay_stats st = {PRISM_RELAY_SCOPE_RELAY, counters, 11, 12, 13, {14, 15, 16, 0}};
-    snprintf(want, sizeof(want), "{%s,\"tenants\":11,\"bubbles\":12,\"peers\":13}", counters_json);
+    char want[1024];
+    const struct prism_relay_worker_stats workers[2] = {
+        {0, 3, 7, UINT64_C(2345678), UINT64_C(1239999999)}, /* 2.3 ms, 1.23 s: cut, not rounded */
+        {1, 0, 0, 0, 0},
+    };
+    struct prism_relay_stats st = {PRISM_RELAY_SCOPE_RELAY, counters, 11, 12, 13,
+                                   {14, 15, 16, 0},         workers,  2};
+    snprintf(want, sizeof(want),
+             "{%s,\"tenants\":11,\"bubbles\":12,\"peers\":13,\"workers\":["
+             "{\"worker\":0,\"bubbles\":3,\"transports\":7,\"loop_lag_ms\":2.3,\"cpu_s\":1.23},"
+             "{\"worker\":1,\"bubbles\":0,\"transports\":0,\"loop_lag_ms\":0.0,\"cpu_s\":0.0}]}",
+             counters_json);
     assert_json(prism_encode_stats(&st), want);
     st.scope = PRISM_RELAY_SCOPE_TENANT;
     snprintf(want, sizeof(want),
