@@ -10,8 +10,12 @@ cd "$(dirname "$0")/.."
 build_pkgs="build-essential meson ninja-build pkg-config dpkg-dev ca-certificates
   libssl-dev libnice-dev libglib2.0-dev libuv1-dev libjansson-dev libopus-dev libvpx-dev
   libcmocka-dev openssl python3 scdoc"
+# The metrics listener's HTTP server (signaling/metrics_http.c).
+build_pkgs="$build_pkgs libmicrohttpd-dev"
 test_pkgs="clang-format iproute2 nftables util-linux procps chromium chromium-driver python3-aiortc janus
   debhelper lintian fakeroot"
+# A real Prometheus scrapes a relay in tests/integration/test_prometheus.py.
+test_pkgs="$test_pkgs prometheus"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--tests" ] && pkgs="$pkgs $test_pkgs"

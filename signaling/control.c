@@ -1,8 +1,9 @@
 /* The control thread (see control.h).
  *
  * One request line goes: parse (rpc.c) -> dispatch (methods.c) -> one reply
- * line on the same connection -> one audit record. Replies are queued in
- * order; the audit trail is flushed after each batch of lines. SIGHUP reloads
+ * line on the same connection -> one audit record and one count in the
+ * metrics. Replies are queued in order; the audit trail is flushed after
+ * each batch of lines. The metrics listener (metrics.listen) runs here too. SIGHUP reloads
  * the TLS material and the log and audit destinations from the config file;
  * SIGTERM/SIGINT stop listening, end the workers and leave the loop.
  */
@@ -25,6 +26,8 @@
 #include "signaling/encode.h"
 #include "signaling/events.h"
 #include "signaling/methods.h"
+#include "signaling/metrics.h"
+#include "signaling/metrics_http.h"
 #include "signaling/rpc.h"
 #include "signaling/server.h"
 
@@ -35,6 +38,8 @@ struct control {
     struct prism_events *events;
     struct prism_audit *audit;
     struct prism_server *server;
+    struct prism_metrics *metrics;   /* control requests by method and result */
+    struct prism_metrics_http *http; /* NULL unless metrics.listen is set */
     uv_signal_t sigterm, sigint, sighup;
 };
 
@@ -45,6 +50,17 @@ static void emit_event(void *ud, const struct prism_relay_event *ev)
     json_t *params = prism_encode_event(ev);
     if (params != NULL)
         prism_events_emit(ctl->events, ev->tenant, prism_encode_event_method(ev->type), params);
+}
+
+/* One request's audit record and its count (under `counted_method`, which
+ * may name a method the audit leaves out: metrics count unknown names as
+ * "other" without ever exporting them). */
+static void record(struct control *ctl, const char *client, const char *method,
+                   const char *counted_method, const char *tenant, const char *bubble,
+                   const char *peer, const char *result)
+{
+    prism_audit_record(ctl->audit, client, method, tenant, bubble, peer, result);
+    prism_metrics_count_request(ctl->metrics, counted_method, result);
 }
 
 static void reply_line(struct prism_conn *conn, char *line)
@@ -104,9 +120,8 @@ static void deferred_free(struct deferred *d)
 
 static void deferred_audit(struct deferred *d)
 {
-    prism_audit_record(d->ctl->audit, d->client, d->method, d->tenant[0] ? d->tenant : NULL,
-                       d->bubble[0] ? d->bubble : NULL, d->peer[0] ? d->peer : NULL,
-                       result_name(0, d->rc));
+    record(d->ctl, d->client, d->method, d->method, d->tenant[0] ? d->tenant : NULL,
+           d->bubble[0] ? d->bubble : NULL, d->peer[0] ? d->peer : NULL, result_name(0, d->rc));
 }
 
 static void on_deferred_done(void *ud, int rc, const struct prism_relay_sdp_result *sdp,
@@ -166,7 +181,7 @@ static bool on_line(void *ud, struct prism_conn *conn, const char *line, size_t 
     int code = prism_rpc_parse(line, len, &req, &id, msg, sizeof(msg));
     if (code != 0) {
         reply_line(conn, prism_rpc_error(id, code, msg, NULL));
-        prism_audit_record(ctl->audit, client->label, NULL, NULL, NULL, NULL, result_name(code, 0));
+        record(ctl, client->label, NULL, NULL, NULL, NULL, NULL, result_name(code, 0));
         json_decref(id);
         return true;
     }
@@ -216,9 +231,8 @@ static bool on_line(void *ud, struct prism_conn *conn, const char *line, size_t 
     json_decref(call.result);
     /* An unknown method name is free text from the client (it could carry a
      * raw id): like any unparsed input, it stays out of the audit trail. */
-    prism_audit_record(ctl->audit, client->label,
-                       code == PRISM_RPC_METHOD_NOT_FOUND ? NULL : req.method, call.tenant,
-                       call.bubble, call.peer, result_name(code, rc));
+    record(ctl, client->label, code == PRISM_RPC_METHOD_NOT_FOUND ? NULL : req.method, req.method,
+           call.tenant, call.bubble, call.peer, result_name(code, rc));
     json_decref(id);
     prism_rpc_request_deinit(&req);
     return true;
@@ -231,8 +245,7 @@ static bool on_overlong(void *ud, struct prism_conn *conn)
     snprintf(msg, sizeof(msg), "request line longer than %zu bytes (control.max_line) skipped",
              ctl->cfg->max_line_bytes);
     reply_line(conn, prism_rpc_error(NULL, PRISM_RPC_INVALID_REQUEST, msg, NULL));
-    prism_audit_record(ctl->audit, prism_conn_client(conn)->label, NULL, NULL, NULL, NULL,
-                       "invalid_request");
+    record(ctl, prism_conn_client(conn)->label, NULL, NULL, NULL, NULL, NULL, "invalid_request");
     return true;
 }
 
@@ -314,10 +327,41 @@ static void on_signal(uv_signal_t *sig, int signum)
     prism_log_info("relay.stopping", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     prism_server_stop(ctl->server);
     ctl->server = NULL;
+    prism_metrics_http_stop(ctl->http);
+    ctl->http = NULL;
     prism_relay_stop(ctl->relay);
     uv_close((uv_handle_t *)&ctl->sigterm, NULL);
     uv_close((uv_handle_t *)&ctl->sigint, NULL);
     uv_close((uv_handle_t *)&ctl->sighup, NULL);
+}
+
+static void render_metrics(void *ud, GString *out)
+{
+    struct control *ctl = ud;
+    const struct prism_metrics_sources src = {ctl->relay, ctl->events, ctl->server};
+    prism_metrics_render(ctl->metrics, &src, out);
+}
+
+static const char *unready(void *ud)
+{
+    struct control *ctl = ud;
+    return prism_relay_unready_reason(ctl->relay);
+}
+
+/* Starts the metrics listener if metrics.listen is set. */
+static int start_metrics(struct control *ctl)
+{
+    if (ctl->cfg->metrics_listen[0] == '\0')
+        return 0;
+    static const struct prism_metrics_http_callbacks cb = {render_metrics, unready};
+    char err[256];
+    int rc = prism_metrics_http_start(ctl->loop, ctl->cfg->metrics_listen, &cb, ctl, &ctl->http,
+                                      err, sizeof(err));
+    if (rc != 0)
+        prism_log_error("metrics.listen_failed", "reason", err, NULL);
+    else
+        prism_log_info("metrics.ready", "listen", ctl->cfg->metrics_listen, NULL);
+    return rc;
 }
 
 /* Control connections and media sockets all need descriptors: take the hard
@@ -351,7 +395,9 @@ int prism_control_run(struct prism_config *cfg)
     }
     ctl.events = prism_events_new(cfg->event_backlog, cfg->event_backlog_bytes,
                                   PRISM_EVENTS_MIN_HELD, prism_relay_epoch(ctl.relay));
-    if (ctl.events == NULL || load_tls(cfg, &tls) != 0)
+    ctl.metrics = prism_metrics_new();
+    if (ctl.events == NULL || ctl.metrics == NULL || load_tls(cfg, &tls) != 0 ||
+        start_metrics(&ctl) != 0)
         goto fail;
     if (prism_server_start(ctl.loop, cfg, tls, &server_cb, &ctl, &ctl.server, err, sizeof(err)) !=
         0) {
@@ -379,10 +425,13 @@ int prism_control_run(struct prism_config *cfg)
     status = 0;
     prism_log_info("relay.stopped", NULL);
 fail:
+    if (status != 0)
+        prism_metrics_http_stop(ctl.http);
     if (status != 0 && ctl.server == NULL)
         uv_run(ctl.loop, UV_RUN_NOWAIT); /* let a half-started server free itself */
     prism_tls_ctx_unref(tls);
     prism_events_free(ctl.events);
+    prism_metrics_free(ctl.metrics);
     prism_relay_free(ctl.relay);
     prism_audit_close(ctl.audit);
     uv_loop_close(ctl.loop);

@@ -102,6 +102,16 @@ size_t prism_events_held_bytes(const struct prism_events *ev)
     return ev->bytes;
 }
 
+size_t prism_events_held(const struct prism_events *ev)
+{
+    return (size_t)(ev->last_seq + 1 - ev->oldest_seq);
+}
+
+size_t prism_events_subscribers(const struct prism_events *ev)
+{
+    return g_hash_table_size(ev->subs);
+}
+
 static void slot_clear(struct prism_events *ev, struct stored_event *slot)
 {
     ev->bytes -= slot->len;

@@ -60,4 +60,8 @@ uint64_t prism_events_last_seq(const struct prism_events *ev);
  * newest event's size if that alone is larger). */
 size_t prism_events_held_bytes(const struct prism_events *ev);
 
+/* Events held for replay now, and connections subscribed (metrics). */
+size_t prism_events_held(const struct prism_events *ev);
+size_t prism_events_subscribers(const struct prism_events *ev);
+
 #endif

@@ -432,3 +432,13 @@ int prism_methods_call(struct prism_call *call, const char *method)
             return methods[i].handler(call);
     return PRISM_RPC_METHOD_NOT_FOUND;
 }
+
+size_t prism_methods_count(void)
+{
+    return sizeof(methods) / sizeof(methods[0]);
+}
+
+const char *prism_methods_name(size_t i)
+{
+    return i < prism_methods_count() ? methods[i].name : NULL;
+}

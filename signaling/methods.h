@@ -45,4 +45,9 @@ struct prism_call {
  * PRISM_RPC_METHOD_NOT_FOUND for an unknown method. */
 int prism_methods_call(struct prism_call *call, const char *method);
 
+/* The methods' names, for metrics labels: the name of method `i`, or NULL
+ * past the last (prism_methods_count() of them). */
+size_t prism_methods_count(void);
+const char *prism_methods_name(size_t i);
+
 #endif

@@ -69,7 +69,8 @@ struct prism_server {
     double tokens;        /* handshakes that may start now */
     uint64_t tokens_ms;   /* loop time tokens was last refilled */
     bool has_timer;
-    char read_buf[READ_CHUNK]; /* one read at a time on this loop */
+    uint64_t tls_refused[PRISM_SERVER_TLS_REFUSALS]; /* by reason, since start */
+    char read_buf[READ_CHUNK];                       /* one read at a time on this loop */
 };
 
 struct prism_conn {
@@ -405,6 +406,7 @@ static void tls_authenticate(struct prism_conn *c)
     pending_remove(c);
     if (s->n_tls >= s->cfg->max_connections) {
         prism_log_warn("control.refused", "client", c->addr, "reason", "max_connections", NULL);
+        s->tls_refused[PRISM_SERVER_TLS_MAX_CONNECTIONS]++;
         conn_close(c);
         return;
     }
@@ -425,6 +427,8 @@ static void feed_tls(struct prism_conn *c, const char *data, size_t len)
     if (prism_tls_session_feed(c->tls, data, len) != 0) {
         prism_log_warn("control.tls_refused", "client", c->addr, "reason",
                        prism_tls_session_error(c->tls), NULL);
+        if (!c->authenticated)
+            c->server->tls_refused[PRISM_SERVER_TLS_FAILED]++;
         pump_tls(c); /* the alert, if any */
         c->close_when_flushed = true;
         return;
@@ -438,9 +442,12 @@ static void feed_tls(struct prism_conn *c, const char *data, size_t len)
         if (n == 0)
             break;
         if (n < 0) {
-            if (prism_tls_session_failed(c->tls))
+            if (prism_tls_session_failed(c->tls)) {
                 prism_log_warn("control.tls_refused", "client", c->addr, "reason",
                                prism_tls_session_error(c->tls), NULL);
+                if (!c->authenticated)
+                    c->server->tls_refused[PRISM_SERVER_TLS_FAILED]++;
+            }
             c->close_when_flushed = true;
             break;
         }
@@ -579,6 +586,7 @@ static void check_deadlines(struct prism_server *s)
             bool late = now >= c->accepted_ms + s->cfg->tls_handshake_timeout_ms;
             prism_log_info("control.refused", "client", c->addr, "reason",
                            late ? "tls_handshake_timeout" : "tls_idle_timeout", NULL);
+            s->tls_refused[late ? PRISM_SERVER_TLS_TIMEOUT : PRISM_SERVER_TLS_IDLE]++;
             conn_close(c);
         } else if (deadline < next) {
             next = deadline;
@@ -657,6 +665,7 @@ static void on_tls_connection(uv_stream_t *listener, int status)
         struct prism_conn *oldest = g_queue_peek_head(&s->pending);
         prism_log_warn("control.refused", "client", oldest->addr, "reason", "tls_max_handshakes",
                        NULL);
+        s->tls_refused[PRISM_SERVER_TLS_POOL_FULL]++;
         conn_close(oldest);
     }
     c->accepted_ms = c->last_rx_ms = uv_now(s->loop);
@@ -831,4 +840,23 @@ void prism_server_stop(struct prism_server *s)
         g_hash_table_destroy(s->conns);
         free(s);
     }
+}
+
+const char *prism_server_tls_refusal_name(enum prism_server_tls_refusal why)
+{
+    switch (why) {
+    case PRISM_SERVER_TLS_FAILED: return "handshake_failed";
+    case PRISM_SERVER_TLS_TIMEOUT: return "handshake_timeout";
+    case PRISM_SERVER_TLS_IDLE: return "idle_timeout";
+    case PRISM_SERVER_TLS_POOL_FULL: return "max_handshakes";
+    case PRISM_SERVER_TLS_MAX_CONNECTIONS: return "max_connections";
+    case PRISM_SERVER_TLS_REFUSALS: break;
+    }
+    return "other";
+}
+
+uint64_t prism_server_tls_refused(const struct prism_server *server,
+                                  enum prism_server_tls_refusal why)
+{
+    return server != NULL && why < PRISM_SERVER_TLS_REFUSALS ? server->tls_refused[why] : 0;
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -45,6 +46,25 @@ void prism_server_set_tls(struct prism_server *server, struct prism_tls_ctx *tls
  * a no-op if the connection has closed meanwhile. */
 void prism_server_fulfil(struct prism_server *server, uint64_t serial, uint64_t token,
                          const char *line, size_t len);
+
+/* Why a TLS connection was closed before its handshake was done (or, for
+ * MAX_CONNECTIONS, right after it), counted for the metrics. */
+enum prism_server_tls_refusal {
+    PRISM_SERVER_TLS_FAILED,          /* "handshake_failed": the handshake or certificate failed */
+    PRISM_SERVER_TLS_TIMEOUT,         /* "handshake_timeout": tls_handshake_timeout_ms passed */
+    PRISM_SERVER_TLS_IDLE,            /* "idle_timeout": tls_idle_timeout_ms of silence */
+    PRISM_SERVER_TLS_POOL_FULL,       /* "max_handshakes": closed for a newer one */
+    PRISM_SERVER_TLS_MAX_CONNECTIONS, /* "max_connections": established ones at the limit */
+    PRISM_SERVER_TLS_REFUSALS         /* how many reasons */
+};
+
+/* The reason's label ("handshake_failed", ...). */
+const char *prism_server_tls_refusal_name(enum prism_server_tls_refusal why);
+
+/* TLS connections refused for `why` since the server started; 0 for a NULL
+ * server. */
+uint64_t prism_server_tls_refused(const struct prism_server *server,
+                                  enum prism_server_tls_refusal why);
 
 /* Stops listening, closes every connection and removes the socket file. The
  * server frees itself once the loop has closed its handles. */

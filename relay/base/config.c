@@ -134,6 +134,7 @@ static const struct key_spec keys[] = {
     {"limits", "event_backlog", KEY_SIZE, FIELD(event_backlog), 10000, 10000000},
     {"limits", "event_backlog_bytes", KEY_SIZE, FIELD(event_backlog_bytes), 1024 * 1024,
      (uint64_t)64 * 1024 * 1024 * 1024},
+    {"metrics", "listen", KEY_STR, FIELD(metrics_listen), 0, 0},
     {"log", "file", KEY_STR, FIELD(log_path), 0, 0},
     {"log", "level", KEY_LEVEL, FIELD(log_level), 0, 0},
     {"log", "audit_file", KEY_STR, FIELD(audit_path), 0, 0},

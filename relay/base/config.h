@@ -83,6 +83,10 @@ struct prism_config {
     size_t event_backlog;       /* events kept for `since` replay */
     size_t event_backlog_bytes; /* ... and the most bytes of them kept */
 
+    /* [metrics] */
+    char metrics_listen[64]; /* "HOST:PORT" of the HTTP listener (/metrics, /healthz,
+                                /readyz); "" disables it */
+
     /* [log] */
     char log_path[PRISM_PATH_MAX]; /* "-" = stderr */
     enum prism_log_level log_level;

@@ -309,7 +309,8 @@ class ConfigurationDocTest(unittest.TestCase):
         sock = os.path.join(d, "control.sock")
         text = read_text(SAMPLE_CONF)
         moves = {"socket": sock, "file": os.path.join(d, "prism.log"),
-                 "audit_file": os.path.join(d, "audit.log")}
+                 "audit_file": os.path.join(d, "audit.log"),
+                 "listen": f"127.0.0.1:{harness.free_port()}"}  # [metrics]
         for key, value in moves.items():
             text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
             self.assertEqual(n, 1, f"the sample should set {key} exactly once")
