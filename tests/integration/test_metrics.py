@@ -14,6 +14,9 @@
 - test_bad_clients: more idle connections than the listener allows, garbage
   and an oversized request do not disturb the control socket, and the
   listener serves again once they are gone.
+- test_tls_refusals_counted: a TLS client without a certificate and a
+  silent TCP connection count as handshake_failed and idle_timeout; a good
+  client counts as nothing.
 - test_readyz_draining: after relay.drain /readyz answers 503 "draining"
   while /healthz stays 200; prism_draining 1, prism_ready 0.
 - test_bad_listen: an address that is not IP:PORT, or a port already taken,
@@ -27,6 +30,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -299,6 +303,44 @@ class Draining(unittest.TestCase):
             self.assertEqual(value(fams, "prism_draining"), 1)
             self.assertEqual(value(fams, "prism_ready"), 0)
             self.assertEqual(value(fams, "prism_bubbles"), 1)  # the call goes on
+
+
+class TlsRefusals(unittest.TestCase):
+    def test_tls_refusals_counted(self):
+        port = free_port()
+        relay = Relay(tls=True, workers=1,
+                      extra_config=f"[control]\ntls_idle_timeout_ms = 300\n"
+                                   f"[metrics]\nlisten = 127.0.0.1:{port}\n")
+        self.addCleanup(relay.close)
+
+        def refused():
+            fams = parse(http(port, "/metrics")[2].decode())
+            return {l["reason"]: v for _, l, v in
+                    fams["prism_control_tls_handshakes_refused_total"]["samples"]}
+        self.assertEqual(refused(), {"handshake_failed": 0, "handshake_timeout": 0,
+                                     "idle_timeout": 0, "max_handshakes": 0,
+                                     "max_connections": 0})
+        ctx = ssl.create_default_context(cafile=relay.ca[0])
+        ctx.check_hostname = False
+        with socket.create_connection(("127.0.0.1", relay.tls_port), timeout=10) as raw:
+            try:
+                with ctx.wrap_socket(raw) as s:  # no client certificate
+                    s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"relay.info"}\n')
+                    s.recv(100)
+            except (ssl.SSLError, OSError):
+                pass
+        with socket.create_connection(("127.0.0.1", relay.tls_port), timeout=10) as silent:
+            self.assertEqual(silent.recv(1), b"")  # closed by the idle deadline
+        with relay.tls() as c:
+            self.assertIn("result", c.call("relay.info"))
+        deadline = time.monotonic() + 10
+        while True:
+            r = refused()
+            if r["handshake_failed"] == 1 and r["idle_timeout"] == 1:
+                break
+            self.assertLess(time.monotonic(), deadline, r)
+            time.sleep(0.2)
+        self.assertEqual(sum(r.values()), 2, r)
 
 
 class BadListen(unittest.TestCase):
