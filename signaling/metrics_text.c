@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "relay/base/check.h"
@@ -19,18 +20,19 @@ static bool name_ok(const char *name, bool colon_ok)
 }
 
 /* Appends `text`, escaping backslash and newline, and double quotes too when
- * `quote` (label values; HELP text leaves them as they are). */
+ * `quote` (label values; HELP text leaves them as they are). Copies runs
+ * that need no escape at once: a scrape is mostly label values. */
 static void append_escaped(GString *out, const char *text, bool quote)
 {
-    for (const char *c = text; *c != '\0'; c++) {
-        if (*c == '\\')
-            g_string_append(out, "\\\\");
-        else if (*c == '\n')
-            g_string_append(out, "\\n");
-        else if (quote && *c == '"')
-            g_string_append(out, "\\\"");
-        else
-            g_string_append_c(out, *c);
+    const char *special = quote ? "\\\n\"" : "\\\n";
+    for (;;) {
+        size_t run = strcspn(text, special);
+        g_string_append_len(out, text, (gssize)run);
+        text += run;
+        if (*text == '\0')
+            return;
+        g_string_append(out, *text == '\\' ? "\\\\" : *text == '\n' ? "\\n" : "\\\"");
+        text++;
     }
 }
 
@@ -69,7 +71,9 @@ void prism_metrics_text_u64(GString *out, const char *name,
                             const struct prism_metrics_label *labels, size_t n, uint64_t value)
 {
     sample_start(out, name, labels, n);
-    g_string_append_printf(out, "%" PRIu64 "\n", value);
+    char buf[24]; /* 20 digits, newline, NUL; not g_string_append_printf: it allocates */
+    snprintf(buf, sizeof(buf), "%" PRIu64 "\n", value);
+    g_string_append(out, buf);
 }
 
 void prism_metrics_text_f64(GString *out, const char *name,
