@@ -13,6 +13,7 @@
  * Control thread only. A scrape walks the registry (tenants, and each
  * tenant's peers for transports by state) once: O(tenants + peers).
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,9 +108,33 @@ static void add_row(void *ud, struct prism_tenant *t)
     prism_relay_tenant_transports(r->relay, t, row->transports);
 }
 
-/* Writes the media counters of the relay (rows NULL) or of each tenant. A
- * counter's group picks its family: TRAFFIC and RTX one family per counter,
- * DROP one family with a reason label. */
+/* The media counters (relay/base/counters.h) as a table: a counter's group
+ * picks its family (a new group fails to compile here until it has one). */
+enum counter_group { GROUP_TRAFFIC, GROUP_DROP, GROUP_RTX };
+
+static const struct counter_desc {
+    const char *key;
+    enum counter_group group;
+    size_t offset; /* in struct prism_media_counters */
+} counter_descs[] = {
+#define COUNTER_DESC(field, group, key)                                                            \
+    {key, GROUP_##group, offsetof(struct prism_media_counters, field)},
+    PRISM_MEDIA_COUNTERS(COUNTER_DESC)
+#undef COUNTER_DESC
+};
+#define N_COUNTERS (sizeof(counter_descs) / sizeof(counter_descs[0]))
+
+static uint64_t counter_value(const struct prism_media_counters *c, const struct counter_desc *d)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)c + d->offset, sizeof(v));
+    return v;
+}
+
+/* Writes the media counters of the relay (`rows` NULL: `relay_counters`, no
+ * label) or of each tenant (label `tenant`): each TRAFFIC counter as
+ * <prefix><key>_total, the DROP ones as one <prefix>packets_dropped_total
+ * family by `reason`, each RTX one as <prefix>rtx_<key>_total. */
 static void render_counters(GString *out, const struct prism_media_counters *relay_counters,
                             const struct tenant_row *rows, size_t n_rows)
 {
@@ -117,52 +142,44 @@ static void render_counters(GString *out, const struct prism_media_counters *rel
     const char *scope = rows == NULL ? "the relay (deleted tenants included)" : "a tenant";
     size_t n = rows == NULL ? 1 : n_rows;
     char name[96], help[160];
-#define ROW_COUNTERS(i) (rows == NULL ? relay_counters : &rows[i].stats.counters)
-#define ROW_LABELS(i) (&(struct prism_metrics_label){"tenant", rows != NULL ? rows[i].id : ""})
-#define ROW_NLABELS (rows != NULL ? 1u : 0u)
-    /* TRAFFIC: prism_<key>_total */
-#define TRAFFIC_FAMILY(field, group, key)                                                          \
-    if (strcmp(#group, "TRAFFIC") == 0) {                                                          \
-        snprintf(name, sizeof(name), "%s%s_total", prefix, key);                                   \
-        snprintf(help, sizeof(help), "stats.get %s of %s (SRTP/SRTCP, bytes as on the wire)", key, \
-                 scope);                                                                           \
-        prism_metrics_text_family(out, name, PRISM_METRICS_COUNTER, help);                         \
-        for (size_t i = 0; i < n; i++)                                                             \
-            prism_metrics_text_u64(out, name, ROW_LABELS(i), ROW_NLABELS, ROW_COUNTERS(i)->field); \
+    bool drops_done = false;
+    for (size_t k = 0; k < N_COUNTERS; k++) {
+        const struct counter_desc *d = &counter_descs[k];
+        if (d->group == GROUP_DROP && drops_done)
+            continue;
+        if (d->group == GROUP_TRAFFIC) {
+            snprintf(name, sizeof(name), "%s%s_total", prefix, d->key);
+            snprintf(help, sizeof(help), "stats.get %s of %s (SRTP/SRTCP as on the wire)", d->key,
+                     scope);
+        } else if (d->group == GROUP_RTX) {
+            snprintf(name, sizeof(name), "%srtx_%s_total", prefix, d->key);
+            snprintf(help, sizeof(help), "stats.get rtx.%s of %s (NACK/RTX, video)", d->key, scope);
+        } else {
+            snprintf(name, sizeof(name), "%spackets_dropped_total", prefix);
+            snprintf(help, sizeof(help), "Datagrams dropped by %s, by reason (stats.get drops)",
+                     scope);
+        }
+        prism_metrics_text_family(out, name, PRISM_METRICS_COUNTER, help);
+        for (size_t i = 0; i < n; i++) {
+            const struct prism_media_counters *c =
+                rows == NULL ? relay_counters : &rows[i].stats.counters;
+            struct prism_metrics_label l[2] = {{"tenant", rows != NULL ? rows[i].id : ""},
+                                               {"reason", ""}};
+            struct prism_metrics_label *lp = rows != NULL ? l : l + 1; /* no tenant label */
+            size_t ln = rows != NULL ? 1 : 0;
+            if (d->group != GROUP_DROP) {
+                prism_metrics_text_u64(out, name, lp, ln, counter_value(c, d));
+                continue;
+            }
+            for (size_t r = k; r < N_COUNTERS; r++) /* every DROP counter, by reason */
+                if (counter_descs[r].group == GROUP_DROP) {
+                    lp[ln].value = counter_descs[r].key;
+                    prism_metrics_text_u64(out, name, lp, ln + 1,
+                                           counter_value(c, &counter_descs[r]));
+                }
+        }
+        drops_done = drops_done || d->group == GROUP_DROP;
     }
-    PRISM_MEDIA_COUNTERS(TRAFFIC_FAMILY)
-#undef TRAFFIC_FAMILY
-    /* DROP: one family, by reason */
-    snprintf(name, sizeof(name), "%spackets_dropped_total", prefix);
-    snprintf(help, sizeof(help), "Datagrams dropped by %s, by reason (stats.get drops)", scope);
-    prism_metrics_text_family(out, name, PRISM_METRICS_COUNTER, help);
-    for (size_t i = 0; i < n; i++) {
-        struct prism_metrics_label l[2] = {{"tenant", rows != NULL ? rows[i].id : ""},
-                                           {"reason", ""}};
-        struct prism_metrics_label *lp = rows != NULL ? l : l + 1;
-        size_t ln = rows != NULL ? 2 : 1;
-#define DROP_SAMPLE(field, group, key)                                                             \
-    if (strcmp(#group, "DROP") == 0) {                                                             \
-        lp[ln - 1].value = key;                                                                    \
-        prism_metrics_text_u64(out, name, lp, ln, ROW_COUNTERS(i)->field);                         \
-    }
-        PRISM_MEDIA_COUNTERS(DROP_SAMPLE)
-#undef DROP_SAMPLE
-    }
-    /* RTX: prism_rtx_<key>_total */
-#define RTX_FAMILY(field, group, key)                                                              \
-    if (strcmp(#group, "RTX") == 0) {                                                              \
-        snprintf(name, sizeof(name), "%srtx_%s_total", prefix, key);                               \
-        snprintf(help, sizeof(help), "stats.get rtx.%s of %s (NACK/RTX, video)", key, scope);      \
-        prism_metrics_text_family(out, name, PRISM_METRICS_COUNTER, help);                         \
-        for (size_t i = 0; i < n; i++)                                                             \
-            prism_metrics_text_u64(out, name, ROW_LABELS(i), ROW_NLABELS, ROW_COUNTERS(i)->field); \
-    }
-    PRISM_MEDIA_COUNTERS(RTX_FAMILY)
-#undef RTX_FAMILY
-#undef ROW_COUNTERS
-#undef ROW_LABELS
-#undef ROW_NLABELS
 }
 
 /* Transports by state: relay-wide (rows summed) or per tenant. */
