@@ -19,6 +19,8 @@
   client counts as nothing.
 - test_readyz_draining: after relay.drain /readyz answers 503 "draining"
   while /healthz stays 200; prism_draining 1, prism_ready 0.
+- test_readyz_overloaded: a relay whose descriptor limit leaves no room for
+  a media transport (admission at its limit) answers 503 "overloaded".
 - test_bad_listen: an address that is not IP:PORT, or a port already taken,
   stops the relay at start with metrics.listen_failed in the log.
 - test_grafana_dashboard: deploy/grafana/prism.json is a dashboard whose
@@ -29,6 +31,7 @@ Python standard library only. Environment: PRISM, PRISMCTL as for harness.py.
 import json
 import os
 import re
+import resource
 import socket
 import ssl
 import subprocess
@@ -303,6 +306,33 @@ class Draining(unittest.TestCase):
             self.assertEqual(value(fams, "prism_draining"), 1)
             self.assertEqual(value(fams, "prism_ready"), 0)
             self.assertEqual(value(fams, "prism_bubbles"), 1)  # the call goes on
+
+
+class FewDescriptors(Relay):
+    """A relay under RLIMIT_NOFILE 1200: less than the descriptors it keeps
+    for control connections (control.max_connections 1024 + 256 + 16 per
+    worker), so media transport admission starts at its limit."""
+
+    def start(self):
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (1200, 1200))
+        self.proc = subprocess.Popen([PRISM, "--config", self.config, *self.args],
+                                     preexec_fn=limit)
+        self.wait_ready()
+
+
+class Overloaded(unittest.TestCase):
+    def test_readyz_overloaded(self):
+        port = free_port()
+        with FewDescriptors(extra_config=f"[metrics]\nlisten = 127.0.0.1:{port}\n") as relay:
+            self.assertEqual(http(port, "/readyz")[::2], (503, b"overloaded\n"))
+            self.assertEqual(http(port, "/healthz")[0], 200)
+            fams = parse(http(port, "/metrics")[2].decode())
+            self.assertEqual(value(fams, "prism_ready"), 0)
+            self.assertEqual(value(fams, "prism_draining"), 0)
+            self.assertEqual(value(fams, "prism_transports_limit"), 0)
+            with relay.unix() as c:  # the control plane itself is fine
+                self.assertIn("result", c.call("tenant.create", {"tenant": "t"}))
 
 
 class TlsRefusals(unittest.TestCase):
