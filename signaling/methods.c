@@ -13,6 +13,7 @@
 #include "relay/base/error.h"
 #include "relay/base/ids.h"
 #include "signaling/encode.h"
+#include "signaling/method_list.h"
 #include "signaling/methods.h"
 #include "signaling/rpc.h"
 
@@ -402,28 +403,12 @@ static int relay_drain(struct prism_call *call)
     return done(call, rc, NULL);
 }
 
+#define METHOD_ENTRY(name, handler) {name, handler},
 static const struct {
     const char *name;
     int (*handler)(struct prism_call *call);
-} methods[] = {
-    {"relay.info", relay_info},
-    {"tenant.create", tenant_create},
-    {"tenant.delete", tenant_delete},
-    {"bubble.create", bubble_create},
-    {"bubble.delete", bubble_delete},
-    {"bubble.configure", bubble_configure},
-    {"bubble.info", bubble_info},
-    {"peer.join", peer_join},
-    {"peer.publish", peer_publish},
-    {"peer.subscribe", peer_subscribe},
-    {"peer.answer", peer_answer},
-    {"peer.candidate", peer_candidate},
-    {"peer.prefer", peer_prefer},
-    {"peer.leave", peer_leave},
-    {"events.subscribe", events_subscribe},
-    {"stats.get", stats_get},
-    {"relay.drain", relay_drain},
-};
+} methods[] = {PRISM_METHOD_LIST(METHOD_ENTRY)};
+#undef METHOD_ENTRY
 
 int prism_methods_call(struct prism_call *call, const char *method)
 {
