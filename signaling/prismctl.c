@@ -49,6 +49,7 @@ static const char usage[] =
     "  --ca FILE           the CA that signed the relay's certificate (PEM)\n"
     "  --table             print a METHOD's result as aligned columns, not JSON\n"
     "  --list-methods      print the protocol's method names, one per line\n"
+    "  --help              show this help (also after top or drain)\n"
     "Commands:\n"
     "  METHOD              one request (see --list-methods); result on stdout, exit 0;\n"
     "                      error on stderr, exit 1\n"

@@ -18,10 +18,11 @@
 #define COLUMN_GAP "  "
 
 struct prism_ctl_grid {
-    size_t ncols; /* cells per row */
-    size_t nrows; /* rows, the header included */
-    size_t cap;   /* rows allocated */
-    char **cells; /* nrows * ncols strings, row-major; NULL means "" */
+    size_t ncols;                       /* cells per row */
+    size_t nrows;                       /* rows, the header included */
+    size_t cap;                         /* rows allocated */
+    char **cells;                       /* nrows * ncols strings, row-major; NULL means "" */
+    bool left[PRISM_CTL_GRID_MAX_COLS]; /* text column: never right-aligned */
 };
 
 struct prism_ctl_grid *prism_ctl_grid_new(size_t ncols)
@@ -74,6 +75,12 @@ int prism_ctl_grid_set(struct prism_ctl_grid *g, size_t col, const char *fmt, ..
     return 0;
 }
 
+void prism_ctl_grid_set_text(struct prism_ctl_grid *g, size_t col)
+{
+    PRISM_CHECK(col < g->ncols);
+    g->left[col] = true;
+}
+
 size_t prism_ctl_grid_rows(const struct prism_ctl_grid *g)
 {
     return g->nrows;
@@ -116,7 +123,7 @@ void prism_ctl_grid_print(const struct prism_ctl_grid *g, FILE *out, size_t max_
     size_t ncols = g->ncols;
     for (size_t c = 0; c < ncols; c++) {
         width[c] = 0;
-        right[c] = true;
+        right[c] = !g->left[c];
         for (size_t r = 0; r < g->nrows; r++) {
             size_t len = strlen(cell(g, r, c));
             if (len > width[c])

@@ -33,12 +33,16 @@ int prism_ctl_grid_add_row(struct prism_ctl_grid *g);
 __attribute__((format(printf, 3, 4))) int prism_ctl_grid_set(struct prism_ctl_grid *g, size_t col,
                                                              const char *fmt, ...);
 
+/* Marks column `col` as text: left-aligned even when its cells look like
+ * numbers or are all "-". */
+void prism_ctl_grid_set_text(struct prism_ctl_grid *g, size_t col);
+
 /* Rows so far, the header included. */
 size_t prism_ctl_grid_rows(const struct prism_ctl_grid *g);
 
 /* Prints rows [0, max_rows) (0: all) as columns two spaces apart, each as
  * wide as its widest cell; a column whose cells below the header are all
- * numbers (or "-") is right-aligned. Trailing blanks are not printed; a line
+ * numbers (or "-") is right-aligned, unless marked as text. Trailing blanks are not printed; a line
  * longer than max_width bytes (0: no limit) is cut there. */
 void prism_ctl_grid_print(const struct prism_ctl_grid *g, FILE *out, size_t max_width,
                           size_t max_rows);

@@ -237,6 +237,7 @@ static int tenants_table(FILE *out, const json_t *prev, const json_t *cur, size_
     int rc_ = 0, *rc = &rc_;
     static const char *const names[] = {"TENANT", "BUBBLES", "PEERS"};
     header_row(g, names, 3, rc);
+    prism_ctl_grid_set_text(g, 0);
     for (size_t i = 0; i < TRAFFIC_COLS; i++)
         SET(g, 3 + i, "%s", traffic_header[i]);
     const json_t *tenants = json_object_get(cur, "tenants");
@@ -307,6 +308,8 @@ static int bubbles_table(FILE *out, const json_t *prev, const json_t *cur, size_
     for (size_t i = 0; i < TRAFFIC_COLS; i++)
         SET(g, 2 + i, "%s", traffic_header[i]);
     SET(g, 2 + TRAFFIC_COLS, "SPEAKER");
+    prism_ctl_grid_set_text(g, 0);
+    prism_ctl_grid_set_text(g, 2 + TRAFFIC_COLS);
     const json_t *bubbles = json_object_get(cur, "bubbles");
     const json_t *old = json_object_get(prev, "bubbles");
     double dt = dt_of(prev, cur);

@@ -68,6 +68,24 @@ static void test_grid_alignment(void **state)
     free(text);
     prism_ctl_grid_free(g);
     prism_ctl_grid_free(NULL);
+
+    /* A text column stays left-aligned when its cells look like numbers. */
+    g = prism_ctl_grid_new(2);
+    prism_ctl_grid_set_text(g, 1);
+    const char *pairs[][2] = {{"N", "SPEAKER"}, {"100", "-"}, {"7", "-"}};
+    for (size_t r = 0; r < 3; r++) {
+        assert_int_equal(prism_ctl_grid_add_row(g), 0);
+        for (size_t c = 0; c < 2; c++)
+            assert_int_equal(prism_ctl_grid_set(g, c, "%s", pairs[r][c]), 0);
+    }
+    mem = open_memstream(&text, &len);
+    prism_ctl_grid_print(g, mem, 0, 0);
+    fclose(mem);
+    assert_string_equal(text, "N    SPEAKER\n"
+                              "100  -\n"
+                              "  7  -\n");
+    free(text);
+    prism_ctl_grid_free(g);
 }
 
 static void test_table_object_with_list(void **state)
