@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "relay/base/ids.h"
 #include "signaling/method_list.h"
 #include "signaling/prismctl_conn.h"
 #include "signaling/prismctl_drain.h"
@@ -171,13 +172,15 @@ static bool parse_seconds(const char *s, double *out)
     return true;
 }
 
-/* One id-like argument: TENANT, or TENANT/BUBBLE when `pair`. */
+/* TENANT, or TENANT/BUBBLE when `pair`: ids as the relay accepts them. */
 static bool valid_name(const char *s, bool pair)
 {
     const char *slash = strchr(s, '/');
-    if (pair != (slash != NULL) || (slash != NULL && strchr(slash + 1, '/') != NULL))
+    if (pair != (slash != NULL))
         return false;
-    return *s != '/' && s[strlen(s) - 1] != '/' && strlen(s) < 130;
+    if (!pair)
+        return prism_id_valid(s, strlen(s));
+    return prism_id_valid(s, (size_t)(slash - s)) && prism_id_valid(slash + 1, strlen(slash + 1));
 }
 
 /* Parses options from argv[optind] on until the first non-option. Returns
@@ -262,9 +265,10 @@ static int run_method(const struct cmdline *cl, const char *method, const char *
         json_decref(params);
         return 2;
     }
-    int rc = prism_ctl_conn_request(c, 1, events ? "events.subscribe" : method, params);
+    /* rc stays 2 (connection error) until a result or an error arrives. */
+    int rc =
+        prism_ctl_conn_request(c, 1, events ? "events.subscribe" : method, params) == 0 ? 2 : -1;
     json_decref(params);
-    rc = rc == 0 ? 2 : rc;
     for (json_t *msg; rc == 2 && prism_ctl_conn_recv(c, -1, &msg) == 1;) {
         json_t *error = json_object_get(msg, "error");
         json_t *result = json_object_get(msg, "result");
@@ -286,7 +290,7 @@ static int run_method(const struct cmdline *cl, const char *method, const char *
     if (rc == 2)
         fprintf(stderr, "prismctl: the relay closed the connection\n");
     prism_ctl_conn_close(c);
-    return rc;
+    return rc < 0 ? 2 : rc;
 }
 
 static void list_methods(void)

@@ -216,7 +216,8 @@ class Top(unittest.TestCase):
 
     def test_usage(self):
         for args in (["--interval", "0"], ["--interval", "x"], ["--iterations", "0"],
-                     ["--bubble", "nobubble"], ["--tenant", "a/b"], ["extra"]):
+                     ["--bubble", "nobubble"], ["--bubble", "a/b/c"], ["--tenant", "a/b"],
+                     ["--tenant", "bad id"], ["--bubble", "acme/"], ["extra"]):
             with self.subTest(args=args):
                 rc, _, err = run("--control", self.relay.sock, "top", *args)
                 self.assertEqual(rc, 2)
