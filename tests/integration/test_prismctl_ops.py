@@ -5,7 +5,8 @@
   harness), and is refused with a certificate from another CA or the wrong CA;
 - `top` prints plain snapshots when stdout is not a terminal: workers,
   tenants and bubbles, with bubbles learnt from events or named by --bubble;
-  a tenant-limited client gets dashes for what it may not see;
+  a tenant-limited client gets dashes for what it may not see; on a
+  terminal (a pty) it paints the alternate screen and `q` quits;
 - `drain --wait` exits 0 once the relay holds no bubble (at once when already
   empty) and 3 when its --deadline passes first;
 - the bash completion offers the commands, the relay's methods (from
@@ -15,7 +16,9 @@ A call with media through top is in test_prismctl_top_call.py (aiortc).
 """
 import json
 import os
+import pty
 import re
+import select
 import subprocess
 import time
 import unittest
@@ -213,6 +216,36 @@ class Top(unittest.TestCase):
         t = tables(self.top("--once", "--bubble", "acme/nope"))
         self.assertNotIn("BUBBLE", t)
         self.assertEqual([r["TENANT"] for r in t["TENANT"]], ["acme"])
+
+    def test_terminal(self):
+        """On a terminal: the alternate screen, frames painted in place, q
+        quits and the terminal is given back."""
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(PRISMCTL, [PRISMCTL, "--control", self.relay.sock, "top", "--interval",
+                                "0.2", "--bubble", "acme/standup"])
+        out = b""
+
+        def read_until(pred, what):
+            nonlocal out
+            deadline = time.monotonic() + WAIT_S
+            while not pred(out):
+                self.assertLess(time.monotonic(), deadline, (what, out[-400:]))
+                if select.select([fd], [], [], 0.1)[0]:
+                    try:
+                        out += os.read(fd, 65536)
+                    except OSError:  # the child closed the terminal
+                        break
+        try:
+            read_until(lambda o: o.count(b"acme/standup") >= 2, "two frames")
+            self.assertTrue(out.startswith(b"\x1b[?1049h\x1b[?25l"), out[:40])
+            self.assertIn(b"\x1b[H", out)
+            os.write(fd, b"q")
+            read_until(lambda o: o.endswith(b"\x1b[?25h\x1b[?1049l"), "terminal restored")
+        finally:
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
 
     def test_usage(self):
         for args in (["--interval", "0"], ["--interval", "x"], ["--iterations", "0"],
