@@ -14,6 +14,8 @@
  *   "tenants": {"TENANT": the stats.get {tenant} result, ...}
  *   "bubbles": {"TENANT/BUBBLE": {"stats": stats.get {tenant,bubble} result,
  *                                 "speaker": "PEER" (from bubble.speaker)}}
+ * The relay updates its counters once a second: a refresh interval near
+ * 1 s now and then sees no update or two, and its rates read 0 or double.
  * Loss is what the counters offer: the share of packets sent to subscribers
  * that their NACKs asked for again (rtx.nacked / packets_out, over the
  * interval). Only video with NACK reports loss this way; audio loss is not
