@@ -3,7 +3,7 @@
  * One connection carries everything. First events.subscribe with since 0,
  * so the held backlog names the bubbles that had media (the protocol has no
  * listing method: peer.state and peer.offer events carry tenant and bubble);
- * bubble.speaker events, when a relay sends them, give the speaker. Then
+ * bubble.speaker events give each bubble's speaker. Then
  * once per interval one pipelined round of requests -- relay.info, the
  * relay-wide stats.get, stats.get per known tenant and per known bubble --
  * makes a snapshot, and the view renders it against the previous one. A
@@ -36,12 +36,12 @@
 
 struct top {
     struct prism_ctl_conn *conn;
-    json_t *bubbles;    /* "TENANT/BUBBLE" -> {"pinned":bool, "speaker":"PEER"?}; owned */
-    json_t *tenants;    /* "TENANT" -> {"pinned":bool}; owned */
-    json_int_t next_id; /* ids of snapshot requests; 1 is the subscription */
-    bool tty;           /* painting a terminal */
-    bool raw_stdin;     /* stdin's termios changed; `saved` restores it */
-    struct termios saved;
+    json_t *bubbles;      /* "TENANT/BUBBLE" -> {"pinned":bool, "speaker":"PEER"?}; owned */
+    json_t *tenants;      /* "TENANT" -> {"pinned":bool}; owned */
+    json_int_t next_id;   /* ids of snapshot requests; 1 is the subscription */
+    bool tty;             /* painting a terminal */
+    bool raw_stdin;       /* stdin's termios changed; `saved` restores it */
+    struct termios saved; /* stdin's settings before top changed them */
 };
 
 static volatile sig_atomic_t stop_requested;
