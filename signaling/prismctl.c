@@ -95,13 +95,19 @@ enum {
     OPT_DEADLINE,
 };
 
-/* Global options; they are also accepted after `top` and `drain`. */
+/* Where the relay is: accepted before any command and after `top` and
+ * `drain`. */
+/* clang-format off */
+#define CONNECTION_OPTIONS                                  \
+    {"control", required_argument, NULL, OPT_CONTROL},      \
+    {"connect", required_argument, NULL, OPT_CONNECT},      \
+    {"cert", required_argument, NULL, OPT_CERT},            \
+    {"key", required_argument, NULL, OPT_KEY},              \
+    {"ca", required_argument, NULL, OPT_CA}
+/* clang-format on */
+
 static const struct option global_options[] = {
-    {"control", required_argument, NULL, OPT_CONTROL},
-    {"connect", required_argument, NULL, OPT_CONNECT},
-    {"cert", required_argument, NULL, OPT_CERT},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"ca", required_argument, NULL, OPT_CA},
+    CONNECTION_OPTIONS,
     {"table", no_argument, NULL, OPT_TABLE},
     {"list-methods", no_argument, NULL, OPT_LIST_METHODS},
     {"help", no_argument, NULL, 'h'},
@@ -109,11 +115,7 @@ static const struct option global_options[] = {
 };
 
 static const struct option top_options[] = {
-    {"control", required_argument, NULL, OPT_CONTROL},
-    {"connect", required_argument, NULL, OPT_CONNECT},
-    {"cert", required_argument, NULL, OPT_CERT},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"ca", required_argument, NULL, OPT_CA},
+    CONNECTION_OPTIONS,
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"once", no_argument, NULL, OPT_ONCE},
     {"iterations", required_argument, NULL, OPT_ITERATIONS},
@@ -125,11 +127,7 @@ static const struct option top_options[] = {
 };
 
 static const struct option drain_options[] = {
-    {"control", required_argument, NULL, OPT_CONTROL},
-    {"connect", required_argument, NULL, OPT_CONNECT},
-    {"cert", required_argument, NULL, OPT_CERT},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"ca", required_argument, NULL, OPT_CA},
+    CONNECTION_OPTIONS,
     {"wait", no_argument, NULL, OPT_WAIT},
     {"deadline", required_argument, NULL, OPT_DEADLINE},
     {"help", no_argument, NULL, 'h'},
