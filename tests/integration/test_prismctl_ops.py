@@ -140,6 +140,16 @@ class Connect(unittest.TestCase):
                          "relay.info")
         self.assertEqual(rc, 2)
         self.assertIn("/nonexistent", err)
+        # HOST:PORT forms: [IPV6]:PORT is parsed (nothing listens there), a bare
+        # IPv6 address is a usage error.
+        key = ["--cert", self.relay.client_cert[0], "--key", self.relay.client_cert[1],
+               "--ca", self.relay.ca[0]]
+        rc, _, err = run("--connect", f"[::1]:{self.relay.tls_port}", *key, "relay.info")
+        self.assertEqual(rc, 2)
+        self.assertIn(f"cannot connect to [::1]:{self.relay.tls_port}", err)
+        rc, _, err = run("--connect", f"::1:{self.relay.tls_port}", *key, "relay.info")
+        self.assertEqual(rc, 2)
+        self.assertIn("wants HOST:PORT", err)
         # Nothing listens on this port.
         port = self.relay.tls_port
         self.relay.stop()
