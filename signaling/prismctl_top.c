@@ -139,8 +139,17 @@ static int subscribe(struct top *top)
         const char *why = reason_of(reply);
         bool retry = !ok && why != NULL && strcmp(why, "not_found") == 0;
         json_decref(reply);
-        if (ok)
-            return 0;
+        if (ok) {
+            /* The replay follows the reply; the reply to one more request
+             * follows the replay: then the first snapshot knows its bubbles. */
+            json_int_t id = top->next_id++;
+            rc = prism_ctl_conn_request(top->conn, id, "relay.info", NULL);
+            if (rc == 0)
+                rc = await_reply(top, id, &reply);
+            if (rc == 0)
+                json_decref(reply);
+            return rc;
+        }
         if (!retry)
             break;
     }

@@ -100,6 +100,9 @@ class TopDuringCall(unittest.TestCase):
             print(out, file=sys.stderr)
             self.assertEqual(proc.returncode, 0, err)
             self.assertNotIn("\x1b", out)
+            # Bubbles learnt from the backlog are in the first frame already.
+            first = out[:out.index("\n\nprism ")]
+            self.assertIn(f"{t}/{b}", first)
             frame, tables = last_tables(out)
             self.assertIn("tenants 1  bubbles 2  peers 2  ", frame)
             self.assertIn("(1 of 2 bubbles shown", frame)
