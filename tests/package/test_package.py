@@ -45,6 +45,7 @@ REQUIRED = {
     "./usr/lib/sysusers.d/prism.conf", "./usr/lib/tmpfiles.d/prism.conf",
     "./usr/share/doc/prism/copyright", "./usr/share/doc/prism/configuration.md.gz",
     "./usr/share/doc/prism/signaling.md.gz",
+    "./usr/share/bash-completion/completions/prismctl",
 }
 
 
