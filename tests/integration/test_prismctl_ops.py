@@ -74,10 +74,17 @@ class Table(unittest.TestCase):
             col = lines[1].index("STATE ")
             self.assertEqual({ln[col:col + 3] for ln in lines[2:]}, {"new"})
             rc, out, _ = relay.ctl("--table", "stats.get")
-            pairs = dict(ln.split() for ln in out.splitlines())
+            pairs_text, workers_text = out.split("\n\n")
+            pairs = dict(ln.split() for ln in pairs_text.splitlines())
             self.assertEqual((rc, pairs["KEY"], pairs["tenants"], pairs["bubbles"]),
                              (0, "VALUE", "1", "1"))
             self.assertEqual(pairs["drops.srtp_auth"], "0")
+            # The per-worker list is a table of its own, under its name.
+            lines = workers_text.splitlines()
+            self.assertEqual(lines[0], "workers:")
+            self.assertEqual(lines[1].split(),
+                             ["WORKER", "BUBBLES", "TRANSPORTS", "LOOP_LAG_MS", "CPU_S"])
+            self.assertEqual([ln.split()[0] for ln in lines[2:]], ["0", "1"])
             # Errors stay JSON on stderr; --table makes no sense for events.
             rc, out, err = relay.ctl("--table", "bubble.info", '{"tenant":"acme","bubble":"x"}')
             self.assertEqual((rc, out, json.loads(err)["data"]["reason"]), (1, "", "not_found"))
@@ -200,8 +207,11 @@ class Top(unittest.TestCase):
         self.assertIn("tenants 2  bubbles 2  peers 3  ", out)
         self.assertIn("(1 of 2 bubbles shown", out)
         t = tables(out)
-        # Per-worker figures when the relay gives them, dashes otherwise.
+        # Per-worker figures (stats.get's workers list): numbers, no dashes.
         self.assertEqual([r["WORKER"] for r in t["WORKER"]], ["0", "1"])
+        for r in t["WORKER"]:
+            for col in ("BUBBLES", "TRANSPORTS", "LAG_MS", "CPU%"):
+                float(r[col])
         self.assertEqual([(r["TENANT"], r["BUBBLES"], r["PEERS"]) for r in t["TENANT"]],
                          [("acme", "2", "3"), ("globex", "0", "0")])
         (row,) = t["BUBBLE"]
