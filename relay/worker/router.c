@@ -577,7 +577,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
 {
     size_t copies = 0;
     if (pkt->layer >= PRISM_MEDIA_MAX_LAYERS)
-        return 0; /* ingress names only the producer's layers: a bug otherwise */
+        return 0; /* no layer of any producer: no consumer takes it */
     meter(p, pkt);
     r->now_ms = pkt->now_ms;
     bool keyframe = pkt->has_vp8 && pkt->vp8.keyframe;
