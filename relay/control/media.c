@@ -24,9 +24,13 @@
  * types and a relay RTX SSRC per line: the relay answers NACKs from its own
  * history; audio with red after Opus when the publisher sends RED, which
  * reaches a subscriber as RED only if its answer kept red), rtcp-fb limited
- * to NACK, PLI and FIR, and only the audio-level and abs-send-time header
- * extensions: the relay does not rewrite the mid/rid extensions, so
- * offering them would mislead the subscriber.
+ * to NACK, PLI, FIR, transport-cc and goog-remb (the subscriber's feedback
+ * for the relay's estimate of its downlink, relay/worker/subscriber.c), and
+ * only the audio-level, abs-send-time and transport-wide-cc header
+ * extensions (the last renumbered per subscribe transport by the worker):
+ * the relay does not rewrite the mid/rid extensions, so offering them would
+ * mislead the subscriber. A rid simulcast track is one track downstream; the
+ * worker forwards one of its layers to each subscriber.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +54,8 @@ static const char uri_abs_send_time[] =
     "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time";
 static const char uri_transport_cc[] =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+static const char uri_rid[] = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+static const char uri_repaired_rid[] = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
 
 struct pub_track {
     uint64_t handle;
@@ -59,8 +65,11 @@ struct pub_track {
     uint32_t ssrc, rtx_ssrc;
     uint8_t mid_ext_id;
     uint8_t audio_level_ext_id;
-    uint8_t tcc_ext_id;                /* transport-wide-cc, only with the transport-cc rtcp-fb */
-    uint32_t pt_only[4];               /* payload types no other m-line has (contract.h) */
+    uint8_t tcc_ext_id;  /* transport-wide-cc, only with the transport-cc rtcp-fb */
+    uint32_t pt_only[4]; /* payload types no other m-line has (contract.h) */
+    uint8_t rid_ext_id, repaired_rid_ext_id;
+    uint8_t n_layers; /* rid simulcast: the rids it sends, in a=rid order; 0: one stream */
+    char rids[PRISM_MEDIA_MAX_LAYERS][PRISM_MEDIA_RID_LEN];
     const struct prism_codecs *codecs; /* forwarded downstream; a reference held */
 };
 
@@ -375,6 +384,10 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
         d->tcc_ext_id = t->tcc_ext_id;
         d->vp8_pt = d->red_pt = d->opus_pt = PRISM_PT_NONE;
         memcpy(d->pt_only, t->pt_only, sizeof(d->pt_only));
+        d->rid_ext_id = t->rid_ext_id;
+        d->repaired_rid_ext_id = t->repaired_rid_ext_id;
+        d->n_layers = t->n_layers;
+        memcpy(d->rids, t->rids, sizeof(d->rids));
         for (size_t p = 0; p < t->codecs->n_pts; p++) {
             const struct prism_sdp_payload *pl = &t->codecs->pts[p];
             if (g_ascii_strcasecmp(pl->name, "VP8") == 0)
@@ -445,6 +458,12 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
                  sec->msid_track[0] != '\0' ? sec->msid_track : sec->mid);
         section_ssrcs(sec, &t->ssrc, &t->rtx_ssrc);
         unique_pts(s, i, t->pt_only);
+        /* rid simulcast: every layer is a layer of this one track (the
+         * subscriber sees one track; its consumer picks the layer). Longer
+         * rids than the one-byte extension form can carry are left out. */
+        for (size_t r = 0; r < sec->n_rids && t->video && t->n_layers < PRISM_MEDIA_MAX_LAYERS; r++)
+            if (sec->rids[r].send && strlen(sec->rids[r].id) < PRISM_MEDIA_RID_LEN)
+                snprintf(t->rids[t->n_layers++], PRISM_MEDIA_RID_LEN, "%s", sec->rids[r].id);
         /* The relay owes transport-cc feedback only where the answer kept
          * both the extension and the feedback type. */
         bool fb_tcc = false;
@@ -464,9 +483,12 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
                 (g_ascii_strcasecmp(sec->pts[p].name, "red") == 0) != (k >= sec->n_pts))
                 continue;
             pts[n_pts] = sec->pts[p];
-            pts[n_pts].fb &= PRISM_SDP_FB_NACK | PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR;
-            if (!t->video || payload_is_rtx(&sec->pts[p]))
+            pts[n_pts].fb &= PRISM_SDP_FB_NACK | PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR |
+                             PRISM_SDP_FB_GOOG_REMB | (fb_tcc ? PRISM_SDP_FB_TRANSPORT_CC : 0);
+            if (payload_is_rtx(&sec->pts[p]))
                 pts[n_pts].fb = 0;
+            else if (!t->video) /* its packets are numbered too: reported alike */
+                pts[n_pts].fb &= PRISM_SDP_FB_TRANSPORT_CC;
             n_pts++;
         }
         for (size_t e = 0; e < sec->n_exts; e++) {
@@ -476,8 +498,17 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
                 t->audio_level_ext_id = (uint8_t)sec->exts[e].id;
             if (fb_tcc && strcmp(sec->exts[e].uri, uri_transport_cc) == 0 && sec->exts[e].id < 256)
                 t->tcc_ext_id = (uint8_t)sec->exts[e].id;
+            if (strcmp(sec->exts[e].uri, uri_rid) == 0 && sec->exts[e].id < 256)
+                t->rid_ext_id = (uint8_t)sec->exts[e].id;
+            if (strcmp(sec->exts[e].uri, uri_repaired_rid) == 0 && sec->exts[e].id < 256)
+                t->repaired_rid_ext_id = (uint8_t)sec->exts[e].id;
+            /* transport-wide-cc goes downstream under the publisher's id: the
+             * relay renumbers that element of each packet it sends, per
+             * subscribe transport, and estimates from the subscriber's
+             * feedback (relay/worker/bwe.h). */
             if ((strcmp(sec->exts[e].uri, uri_audio_level) == 0 ||
-                 strcmp(sec->exts[e].uri, uri_abs_send_time) == 0) &&
+                 strcmp(sec->exts[e].uri, uri_abs_send_time) == 0 ||
+                 (fb_tcc && strcmp(sec->exts[e].uri, uri_transport_cc) == 0)) &&
                 n_exts < PRISM_SDP_MAX_EXT)
                 exts[n_exts++] = sec->exts[e];
         }
@@ -1008,6 +1039,7 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
     }
     struct prism_msg_routes *routes = prism_worker_msg_new(
         PRISM_WORKER_ROUTES, sizeof(*routes) + mp->n_lines * sizeof(routes->routes[0]));
+    routes->max_kbps = peer->bubble->tenant->limits.max_kbps;
     for (size_t i = 0; i < mp->n_lines && i < s->n_media; i++) {
         struct line *l = &mp->lines[i];
         if (l->state == PRISM_SDP_TRACK_REMOVED)

@@ -195,7 +195,7 @@ int prism_relay_peer_answer(struct prism_relay *relay, const char *tenant, const
 struct prism_relay_prefer {
     const char *track;   /* the publisher's track id (as bubble.info lists it); NULL: all */
     bool paused;         /* forward nothing of it */
-    uint32_t max_height; /* 0: no cap; stored for the simulcast layer choice, no effect yet */
+    uint32_t max_height; /* 0: no cap; caps the simulcast layer forwarded */
     uint32_t max_fps;    /* likewise */
 };
 

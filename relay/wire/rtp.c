@@ -133,6 +133,17 @@ int prism_rtp_find_ext(const uint8_t *pkt, const struct prism_rtp_header *h, uin
     return rc < 0 ? rc : PRISM_ENOTFOUND;
 }
 
+/* An SDES item element (mid, rid) into `out` (PRISM_RTP_MID_MAX + 1 bytes):
+ * true when it is 1..PRISM_RTP_MID_MAX bytes without a NUL. */
+static bool sdes_item(const uint8_t *d, size_t n, char *out)
+{
+    if (n == 0 || n > PRISM_RTP_MID_MAX || memchr(d, 0, n) != NULL)
+        return false;
+    memcpy(out, d, n);
+    out[n] = '\0';
+    return true;
+}
+
 int prism_rtp_read_exts(const uint8_t *pkt, const struct prism_rtp_header *h,
                         const struct prism_rtp_ext_ids *ids, struct prism_rtp_ext_values *out)
 {
@@ -140,22 +151,21 @@ int prism_rtp_read_exts(const uint8_t *pkt, const struct prism_rtp_header *h,
     if (ids == NULL || out == NULL || prism_rtp_ext_iter_init(&it, pkt, h) != 0)
         return PRISM_EINVAL;
     out->has_mid = out->has_audio_level = out->has_transport_seq = false;
+    out->has_rid = out->repaired = false;
     /* The first element of an id decides, valid or not (as prism_rtp_find_ext). */
     bool seen_mid = ids->mid == 0, seen_level = ids->audio_level == 0;
     bool seen_tseq = ids->transport_seq == 0;
+    /* A packet carries a rid or a repaired-rid, never both: either ends the search. */
+    bool seen_rid = ids->rid == 0 && ids->repaired_rid == 0;
     uint8_t id;
     const uint8_t *d;
     size_t n;
-    int rc;
-    while ((!seen_mid || !seen_level || !seen_tseq) &&
+    int rc = 0;
+    while ((!seen_mid || !seen_level || !seen_tseq || !seen_rid) &&
            (rc = prism_rtp_ext_next(&it, &id, &d, &n)) == 1) {
         if (id == ids->mid && !seen_mid) {
             seen_mid = true;
-            if (n > 0 && n < sizeof(out->mid) && memchr(d, 0, n) == NULL) {
-                memcpy(out->mid, d, n);
-                out->mid[n] = '\0';
-                out->has_mid = true;
-            }
+            out->has_mid = sdes_item(d, n, out->mid);
         } else if (id == ids->audio_level && !seen_level) {
             seen_level = true;
             if (n >= 1) {
@@ -169,9 +179,13 @@ int prism_rtp_read_exts(const uint8_t *pkt, const struct prism_rtp_header *h,
                 out->transport_seq = prism_load_be16(d);
                 out->has_transport_seq = true;
             }
+        } else if ((id == ids->rid || id == ids->repaired_rid) && !seen_rid) {
+            seen_rid = true;
+            out->repaired = id == ids->repaired_rid;
+            out->has_rid = sdes_item(d, n, out->rid);
         }
     }
-    return seen_mid && seen_level && seen_tseq ? 0 : rc < 0 ? rc : 0;
+    return rc < 0 ? rc : 0;
 }
 
 int prism_rtp_get_audio_level(const uint8_t *pkt, const struct prism_rtp_header *h, uint8_t id,

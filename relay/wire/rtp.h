@@ -100,6 +100,8 @@ struct prism_rtp_ext_ids {
     uint8_t mid;           /* RFC 8843 sdes:mid */
     uint8_t audio_level;   /* RFC 6464 */
     uint8_t transport_seq; /* transport-wide-cc */
+    uint8_t rid;           /* RFC 8852 sdes:rtp-stream-id (simulcast layer) */
+    uint8_t repaired_rid;  /* RFC 8852 sdes:repaired-rtp-stream-id (its rtx stream) */
 };
 
 /* Their values in one packet; each valid when its has_ flag is set. */
@@ -111,6 +113,9 @@ struct prism_rtp_ext_values {
     uint8_t level_dbov; /* 0 loudest .. 127 silence */
     bool has_transport_seq;
     uint16_t transport_seq;
+    bool has_rid;                    /* rid or repaired-rid: which one in `repaired` */
+    bool repaired;                   /* the rid came as repaired-rid: an rtx stream */
+    char rid[PRISM_RTP_MID_MAX + 1]; /* NUL-terminated */
 };
 
 /* Reads every extension named in `ids` in ONE pass over the block (the

@@ -346,3 +346,70 @@ int prism_tcc_build(struct prism_tcc *r, uint32_t sender_ssrc, uint32_t media_ss
     }
     return (int)used;
 }
+
+/* --- reader ------------------------------------------------------------- */
+
+/* Statuses start as symbols in `received` (0..2), turned into flags once the
+ * deltas are read. */
+int prism_tcc_parse(const uint8_t *fci, size_t len, struct prism_tcc_status *out, size_t cap)
+{
+    if (fci == NULL || out == NULL || len < 8)
+        return PRISM_EINVAL;
+    uint16_t base = prism_load_be16(fci);
+    size_t count = prism_load_be16(fci + 2);
+    uint32_t ref = prism_load_be24(fci + 4);
+    int64_t ref_ticks = (int64_t)(ref & 0x800000 ? ref - 0x1000000 : ref) * REF_TICKS;
+    size_t want = count < cap ? count : cap;
+    uint8_t sym[ONE_BIT_MAX];
+    size_t at = 8, seen = 0;
+    /* Pass 1: chunks. Every chunk is read (the deltas follow the last one);
+     * symbols past `want` are only counted, for the delta bytes they own. */
+    while (seen < count) {
+        if (at + 2 > len)
+            return PRISM_EINVAL;
+        uint16_t c = prism_load_be16(fci + at);
+        at += 2;
+        size_t n;
+        if ((c & 0x8000) == 0) { /* run length */
+            n = c & 0x1fff;
+            for (size_t k = 0; k < ONE_BIT_MAX; k++)
+                sym[k] = (uint8_t)((c >> 13) & 3);
+        } else if ((c & 0x4000) == 0) { /* 14 one-bit symbols */
+            n = ONE_BIT_MAX;
+            for (size_t k = 0; k < n; k++)
+                sym[k] = (uint8_t)((c >> (13 - k)) & 1);
+        } else { /* 7 two-bit symbols */
+            n = TWO_BIT_MAX;
+            for (size_t k = 0; k < n; k++)
+                sym[k] = (uint8_t)((c >> (12 - 2 * k)) & 3);
+        }
+        for (size_t k = 0; k < n && seen < count; k++, seen++) {
+            uint8_t s = sym[k < ONE_BIT_MAX ? k : 0];
+            if (s == 3)
+                return PRISM_EINVAL;
+            if (seen < want) {
+                out[seen].seq = (uint16_t)(base + seen);
+                out[seen].received = s != SYM_NOT_RECEIVED;
+                out[seen].arrival_us = s; /* the symbol until pass 2 */
+            }
+        }
+    }
+    /* Pass 2: a delta per received packet, in order, from the reference time. */
+    int64_t ticks = ref_ticks;
+    for (size_t i = 0; i < want; i++) {
+        if (!out[i].received)
+            continue;
+        if (out[i].arrival_us == SYM_SMALL) {
+            if (at + 1 > len)
+                return PRISM_EINVAL;
+            ticks += fci[at++];
+        } else {
+            if (at + 2 > len)
+                return PRISM_EINVAL;
+            ticks += (int16_t)prism_load_be16(fci + at);
+            at += 2;
+        }
+        out[i].arrival_us = ticks * PRISM_TCC_DELTA_US;
+    }
+    return (int)want;
+}

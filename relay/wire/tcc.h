@@ -114,4 +114,23 @@ int prism_tcc_write(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t med
                     uint16_t base_seq, uint8_t fb_count, const int64_t *arrival_us, size_t mask,
                     size_t start, size_t n, size_t *n_reported);
 
+/* --- the reader: a subscriber's feedback about what the relay sent it --- */
+
+/* One packet's fate in a transport-cc feedback. */
+struct prism_tcc_status {
+    uint16_t seq;       /* transport-wide sequence number */
+    bool received;      /* false: reported lost (not received yet) */
+    int64_t arrival_us; /* when received: reference time + deltas, µs on the
+                           receiver's clock (any origin; only differences mean
+                           something, also across feedback packets) */
+};
+
+/* Reads the statuses of a transport-cc feedback whose FCI (from the base
+ * sequence number on, RTCP item body) is `fci`, `len` bytes, into `out`: the
+ * first min(packet status count, `cap`) of them, in sequence order.
+ * Returns how many were written, or PRISM_EINVAL (NULL arguments, a
+ * truncated FCI: chunks or deltas missing, or a reserved status symbol).
+ * Pure, bounded by `len`: O(len + cap). */
+int prism_tcc_parse(const uint8_t *fci, size_t len, struct prism_tcc_status *out, size_t cap);
+
 #endif

@@ -57,6 +57,14 @@ int prism_vp8_parse(const uint8_t *payload, size_t len, struct prism_vp8_desc *o
     }
     out->header_len = i;
     out->keyframe = out->start && out->partition == 0 && i < len && (payload[i] & 0x01) == 0;
+    /* RFC 6386 §9.1: a key frame's 3-byte tag, start code, then 14-bit
+     * width and height, little-endian (the top 2 bits are scaling). */
+    out->width = out->height = 0;
+    if (out->keyframe && len - i >= 10 && payload[i + 3] == 0x9d && payload[i + 4] == 0x01 &&
+        payload[i + 5] == 0x2a) {
+        out->width = (uint16_t)((payload[i + 6] | payload[i + 7] << 8) & 0x3fff);
+        out->height = (uint16_t)((payload[i + 8] | payload[i + 9] << 8) & 0x3fff);
+    }
     return 0;
 }
 

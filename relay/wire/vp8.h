@@ -29,6 +29,8 @@ struct prism_vp8_desc {
     size_t tl0picidx_off;
     size_t header_len; /* bytes of descriptor: the VP8 payload header follows */
     bool keyframe;     /* start of partition 0 of a key frame */
+    uint16_t width;    /* a key frame's size in pixels (its VP8 header), 0 when */
+    uint16_t height;   /* not a key frame or truncated before it */
 };
 
 /* Parses the descriptor at the start of `payload` (`len` bytes) into `out`.

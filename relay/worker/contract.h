@@ -82,6 +82,8 @@ struct prism_msg_candidate {
 };
 
 #define PRISM_MEDIA_MAX_RTX_PTS 4 /* codecs of a track that have an rtx payload type */
+#define PRISM_MEDIA_MAX_LAYERS 3  /* simulcast layers of a track (rid), low to high */
+#define PRISM_MEDIA_RID_LEN 17    /* a rid in the one-byte extension form, NUL included */
 
 /* A codec's payload type and the one its retransmissions use (RFC 4588 apt). */
 struct prism_rtx_pt {
@@ -112,6 +114,13 @@ struct prism_track_desc {
     uint32_t pt_only[4]; /* bit n of word n / 32: payload type n is in this track's m-line
                             and in no other of the publish description, so a packet
                             with it (and no mid) is this track's (RFC 8843 §9.2) */
+    /* rid simulcast (RFC 8853): the layers' rids in the publisher's a=rid
+     * order, taken as low to high resolution; n_layers 0 for a single stream.
+     * Each layer's SSRC is learned from the first packet carrying its rid. */
+    uint8_t n_layers;
+    char rids[PRISM_MEDIA_MAX_LAYERS][PRISM_MEDIA_RID_LEN];
+    uint8_t rid_ext_id;          /* sdes:rtp-stream-id, 0 if not negotiated */
+    uint8_t repaired_rid_ext_id; /* sdes:repaired-rtp-stream-id, 0 if not negotiated */
 };
 
 /* Whether payload type `pt` routes to the track `d` alone (pt_only). */
@@ -141,6 +150,8 @@ struct prism_route_desc {
 /* ROUTES: what the peer receives (replaces the previous set). */
 struct prism_msg_routes {
     struct prism_worker_msg h;
+    uint32_t max_kbps; /* the tenant's cap on what one peer receives (simulcast layer choice),
+                          0 = none */
     size_t n_routes;
     struct prism_route_desc routes[];
 };
@@ -156,8 +167,8 @@ struct prism_msg_prefer {
     uint64_t publisher;  /* peer handle */
     uint64_t track;      /* track handle; 0: every track of the publisher */
     bool paused;         /* forward nothing */
-    uint32_t max_height; /* pixels, 0: no cap; kept for the simulcast layer choice */
-    uint32_t max_fps;    /* 0: no cap; likewise */
+    uint32_t max_height; /* pixels, 0: no cap; caps the simulcast layer */
+    uint32_t max_fps;    /* 0: no cap; no effect yet */
 };
 
 /* BUBBLE_CONFIG: the bubble's options (header's peer is 0). */

@@ -24,7 +24,7 @@ static enum prism_demux_stream by_payload_type(const struct prism_demux_tracks *
     uint8_t pt = pkt->h.payload_type;
     for (size_t i = 0; i < t->n; i++) {
         struct prism_track_desc *d = desc_at(t, i);
-        if (!prism_track_pt_only(d, pt))
+        if (!prism_track_pt_only(d, pt) || d->n_layers > 1) /* simulcast: ingress.c's */
             continue;
         *index = i;
         if (is_rtx_pt(d, pt)) {
@@ -61,7 +61,8 @@ enum prism_demux_stream prism_demux_find(const struct prism_demux_tracks *t,
         return by_payload_type(t, pkt, index);
     for (size_t i = 0; i < t->n; i++) {
         struct prism_track_desc *d = desc_at(t, i);
-        if (d->ssrc == 0 && d->mid_ext_id != 0 && strcmp(pkt->ext.mid, d->mid) == 0) {
+        if (d->ssrc == 0 && d->mid_ext_id != 0 && d->n_layers <= 1 &&
+            strcmp(pkt->ext.mid, d->mid) == 0) {
             d->ssrc = ssrc;
             *index = i;
             return PRISM_DEMUX_MEDIA;

@@ -41,11 +41,12 @@ struct prism_demux_tracks {
  * and in `*index` its track's position in `t` (unless NONE). In order:
  * a track's SSRC, then its rtx SSRC; for an unknown SSRC, a packet with a
  * mid binds it to the track of that mid whose SSRC is unknown and that
- * negotiated the mid extension (rid simulcast: the first stream of that
- * mid); a packet without one goes by its payload type, if that type is in
+ * negotiated the mid extension; a packet without one goes by its payload type, if that type is in
  * exactly one track's m-line (prism_track_pt_only): a media payload type
  * binds the SSRC to that track if its SSRC is unknown, an rtx one binds its
- * rtx SSRC if that is unknown and its SSRC known. Anything else: NONE. */
+ * rtx SSRC if that is unknown and its SSRC known. Anything else: NONE.
+ * A rid simulcast track (n_layers > 1) is never bound here: its layers'
+ * streams are bound by rid (relay/worker/ingress.c). */
 enum prism_demux_stream prism_demux_find(const struct prism_demux_tracks *t,
                                          const struct prism_packet *pkt, size_t *index);
 

@@ -31,8 +31,14 @@
  * a budget of items per subscriber per 100 ms (the rest dropped unread).
  * Each generic NACK entry names one the same way, within the same budget;
  * its lost packets are sent again from the track's history (router.c,
- * RFC 4588). A
+ * RFC 4588). Its transport-cc feedback and REMB feed its downlink estimate
+ * (subscriber.c), within the same budget. A
  * publisher's RTCP (SR, SDES) is consumed: its reports come from us.
+ *
+ * rid simulcast: a track announced with rids has one stream per layer; the
+ * first packet carrying a layer's rid binds that stream's SSRC to the layer
+ * (pkt->layer), and one carrying it as repaired-rid binds the layer's rtx
+ * stream, which is consumed (no uplink NACK for simulcast layers).
  */
 #include <string.h>
 
@@ -41,6 +47,62 @@
 #include "relay/worker/demux.h"
 #include "relay/worker/packet.h"
 #include "relay/worker/room_internal.h"
+
+/* The simulcast layer of `tr` whose rid `pkt` carries, its stream bound
+ * to the packet's SSRC (a layer's rtx stream, named by repaired-rid, is
+ * bound too; `*rtx` then). Returns the layer, or -1 when no rid matches. */
+static int bind_layer(struct track *tr, const struct prism_packet *pkt, bool *rtx)
+{
+    for (uint8_t l = 0; l < tr->d.n_layers && l < PRISM_MEDIA_MAX_LAYERS; l++) {
+        if (strcmp(tr->d.rids[l], pkt->ext.rid) != 0)
+            continue;
+        *rtx = pkt->ext.repaired;
+        if (pkt->ext.repaired)
+            tr->layers[l].rtx_ssrc = pkt->h.ssrc;
+        else
+            tr->layers[l].ssrc = pkt->h.ssrc;
+        return l;
+    }
+    return -1;
+}
+
+/* A stream of a rid simulcast track: a layer's media (`*out` its track,
+ * pkt->layer its layer), a layer's rtx stream, or none (the demux decides
+ * then: demux.h leaves simulcast tracks to this). By a layer's SSRC, else
+ * by the rid (and mid, when it has one) of a packet carrying it.
+ * O(simulcast tracks x layers). */
+static enum prism_demux_stream find_layer(struct peer *p, struct prism_packet *pkt,
+                                          struct track **out)
+{
+    uint32_t ssrc = pkt->h.ssrc;
+    if (ssrc == 0)
+        return PRISM_DEMUX_NONE;
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        struct track *tr = &p->tracks[i];
+        for (uint8_t l = 0; l < tr->d.n_layers && track_simulcast(tr); l++) {
+            if (tr->layers[l].ssrc != ssrc && tr->layers[l].rtx_ssrc != ssrc)
+                continue;
+            *out = tr;
+            pkt->layer = l;
+            return tr->layers[l].ssrc == ssrc ? PRISM_DEMUX_MEDIA : PRISM_DEMUX_RTX;
+        }
+    }
+    if (!pkt->ext.has_rid)
+        return PRISM_DEMUX_NONE;
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        struct track *tr = &p->tracks[i];
+        if (!track_simulcast(tr) || (pkt->ext.has_mid && strcmp(pkt->ext.mid, tr->d.mid) != 0))
+            continue;
+        bool rtx;
+        int l = bind_layer(tr, pkt, &rtx);
+        if (l < 0)
+            continue;
+        *out = tr;
+        pkt->layer = (uint8_t)l;
+        return rtx ? PRISM_DEMUX_RTX : PRISM_DEMUX_MEDIA;
+    }
+    return PRISM_DEMUX_NONE;
+}
 
 /* A packet on `tr`'s rtx SSRC: a retransmission the relay asked for (or a
  * bandwidth probe made of one) is restored in place to the original packet
@@ -114,13 +176,19 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
      * spread; a monotonic clock read (vDSO, tens of ns) is the price. */
     if (pkt.ext.has_transport_seq && p->tcc != NULL)
         prism_tcc_record(p->tcc, pkt.ext.transport_seq, (int64_t)(uv_hrtime() / 1000));
+    struct track *sim = NULL;
+    enum prism_demux_stream stream = find_layer(p, &pkt, &sim);
+    if (stream == PRISM_DEMUX_RTX)
+        return; /* a simulcast layer's rtx: consumed (the relay does not NACK layers) */
     size_t at = 0;
-    enum prism_demux_stream stream =
-        p->n_tracks == 0
-            ? PRISM_DEMUX_NONE
-            : prism_demux_find(
-                  &(struct prism_demux_tracks){&p->tracks[0].d, p->n_tracks, sizeof(p->tracks[0])},
-                  &pkt, &at);
+    if (stream == PRISM_DEMUX_NONE)
+        stream = p->n_tracks == 0
+                     ? PRISM_DEMUX_NONE
+                     : prism_demux_find(&(struct prism_demux_tracks){&p->tracks[0].d, p->n_tracks,
+                                                                     sizeof(p->tracks[0])},
+                                        &pkt, &at);
+    else
+        at = (size_t)(sim - p->tracks);
     if (stream == PRISM_DEMUX_NONE) {
         p->drop_no_route++;
         return;
@@ -143,8 +211,10 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
     /* Receive statistics (and jitter) count what the publisher sent first;
      * a retransmission arrives a round trip late by design. */
     uint32_t clock_hz = tr->d.video ? 90000 : 48000;
+    struct prism_rtp_seq_stats *stats =
+        track_simulcast(tr) ? &tr->layers[pkt.layer].stats : &tr->stats;
     if (!repair)
-        prism_rtp_seq_stats_update(&tr->stats, pkt.h.seq, pkt.h.timestamp,
+        prism_rtp_seq_stats_update(stats, pkt.h.seq, pkt.h.timestamp,
                                    (uint32_t)(pkt.now_ms * (clock_hz / 1000)), NULL);
     if (tr->d.audio_level_ext_id != 0)
         prism_speaker_meter_note(&tr->meter, pkt.ext.has_audio_level, pkt.ext.voice,
@@ -195,7 +265,8 @@ static void keyframe_for_subscriber(struct peer *sub, uint32_t ssrc, uint64_t no
         return;
     struct prism_consumer *c = prism_router_sub_find(&sub->out, ssrc);
     if (c != NULL)
-        prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)));
+        prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)),
+                                  prism_consumer_layer(c));
 }
 
 void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len)
@@ -216,5 +287,7 @@ void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len)
             keyframe_for_subscriber(l->peer, item.media_ssrc, now_ms);
         else if (prism_rtcp_fir_entry(&item, 0, &ssrc, &seq_nr) == 0)
             keyframe_for_subscriber(l->peer, ssrc, now_ms);
+        else
+            prism__subscriber_cc(l->peer, &item, now_ms);
     }
 }

@@ -91,6 +91,8 @@ void prism__link_close(struct link *l)
         free(l->peer->tcc);
         l->peer->tcc = NULL;
         prism__tracks_stop_nack(l->peer);
+    } else {
+        prism__subscriber_stop_bwe(l->peer);
     }
     prism_media_counters_add(&l->peer->room->closed, prism_transport_counters(l->t));
     prism_transport_close(l->t, NULL);
@@ -119,8 +121,10 @@ static void on_status(void *ud, enum prism_transport_state st, const char *reaso
     ev->state = st;
     snprintf(ev->reason, sizeof(ev->reason), "%s", reason != NULL ? reason : "");
     prism__rooms_post(p->room->rooms, &ev->h);
-    if (st == PRISM_TRANSPORT_CONNECTED && l->subscribe)
+    if (st == PRISM_TRANSPORT_CONNECTED && l->subscribe) {
+        prism__subscriber_start_bwe(p);
         prism__subscriber_wants_keyframes(p); /* a new subscriber needs them now */
+    }
     if (st == PRISM_TRANSPORT_CONNECTED && !l->subscribe) {
         start_tcc(p);
         prism__tracks_start_nack(p);

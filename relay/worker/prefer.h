@@ -23,8 +23,8 @@ struct prism_prefer {
     uint64_t publisher;  /* peer handle */
     uint64_t track;      /* track handle; 0: every track of `publisher` */
     bool paused;         /* forward nothing */
-    uint32_t max_height; /* pixels, 0: no cap; for the simulcast layer choice, unused before */
-    uint32_t max_fps;    /* frames per second, 0: no cap; likewise */
+    uint32_t max_height; /* pixels, 0: no cap; caps the simulcast layer (subscriber.c) */
+    uint32_t max_fps;    /* frames per second, 0: no cap; stored, no effect yet */
 };
 
 struct prism_prefer_set {

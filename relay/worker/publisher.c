@@ -4,6 +4,9 @@
  * transport-cc feedback and generic NACKs for the relay's own gaps in its
  * video (every 50 ms).
  *
+ * For rid simulcast, each layer is a stream of its own: its own keyframe
+ * gate and report block.
+ *
  * Policy and packet building are in feedback.c and relay/wire/; this file
  * only gathers a publisher's state and sends. Worker thread.
  *
@@ -21,57 +24,74 @@
 #define FEEDBACK_BYTES 1200      /* one transport-cc datagram: under any path MTU with SRTCP */
 #define FEEDBACK_MAX_DATAGRAMS 4 /* per publisher per feedback tick */
 #define NACK_MAX_SEQS 64         /* per track per feedback tick: 12 + 4 * 64 bytes at most */
+#define REPORT_STREAMS 31        /* report blocks per receiver report */
 
 static bool connected(const struct link *l)
 {
     return l->t != NULL && prism_transport_status(l->t) == PRISM_TRANSPORT_CONNECTED;
 }
 
-void prism__publisher_keyframe(struct track *tr)
+void prism__publisher_keyframe(struct track *tr, uint8_t layer)
 {
     struct peer *publisher = tr->peer;
     uint64_t now = uv_now(publisher->room->rooms->loop);
-    if (publisher->pub.t == NULL || !tr->d.video || tr->d.ssrc == 0 ||
-        !prism_keyframe_gate_open(&tr->keyframe, now))
+    bool sim = track_simulcast(tr) && layer < tr->d.n_layers && layer < PRISM_MEDIA_MAX_LAYERS;
+    struct prism_keyframe_gate *gate = sim ? &tr->layers[layer].keyframe : &tr->keyframe;
+    uint32_t ssrc = sim ? tr->layers[layer].ssrc : tr->d.ssrc;
+    if (publisher->pub.t == NULL || !tr->d.video || ssrc == 0 ||
+        !prism_keyframe_gate_open(gate, now))
         return;
     uint8_t pli[PRISM_RTCP_PLI_BYTES];
-    if (prism_rtcp_build_pli(pli, sizeof(pli), publisher->rtcp_ssrc, tr->d.ssrc) > 0 &&
+    if (prism_rtcp_build_pli(pli, sizeof(pli), publisher->rtcp_ssrc, ssrc) > 0 &&
         prism_transport_send_rtcp(publisher->pub.t, pli, sizeof(pli)) == 0)
-        prism_keyframe_gate_sent(&tr->keyframe, now);
+        prism_keyframe_gate_sent(gate, now);
 }
 
 void prism__subscriber_wants_keyframes(struct peer *sub)
 {
     for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c))
         if (!prism_consumer_paused(c)) /* a resume asks for its own */
-            prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)));
+            prism__publisher_keyframe(prism_producer_owner(prism_consumer_producer(c)),
+                                      prism_consumer_layer(c));
 }
 
 void prism__publisher_report(struct peer *p)
 {
     if (!connected(&p->pub))
         return;
-    struct prism_feedback_stream streams[PRISM_MEDIA_MAX_TRACKS];
+    /* A block per stream: a track's, or each learned layer's of a simulcast
+     * one; at most REPORT_STREAMS (a report block count is 5 bits). */
+    struct prism_feedback_stream streams[REPORT_STREAMS];
     size_t n = 0;
-    for (size_t i = 0; i < p->n_tracks && n < PRISM_MEDIA_MAX_TRACKS; i++)
-        streams[n++] = (struct prism_feedback_stream){p->tracks[i].d.ssrc, &p->tracks[i].stats};
-    uint8_t buf[PRISM_FEEDBACK_REPORT_MAX(PRISM_MEDIA_MAX_TRACKS)];
+    for (size_t i = 0; i < p->n_tracks && n < REPORT_STREAMS; i++) {
+        struct track *tr = &p->tracks[i];
+        if (!track_simulcast(tr))
+            streams[n++] = (struct prism_feedback_stream){tr->d.ssrc, &tr->stats};
+        for (uint8_t l = 0; track_simulcast(tr) && l < tr->d.n_layers && n < REPORT_STREAMS; l++)
+            if (tr->layers[l].ssrc != 0)
+                streams[n++] =
+                    (struct prism_feedback_stream){tr->layers[l].ssrc, &tr->layers[l].stats};
+    }
+    uint8_t buf[PRISM_FEEDBACK_REPORT_MAX(REPORT_STREAMS)];
     int len = prism_feedback_build_report(buf, sizeof(buf), p->rtcp_ssrc, streams, n, p->max_kbps);
     if (len > 0)
         prism_transport_send_rtcp(p->pub.t, buf, (size_t)len);
 }
 
-/* Media SSRC: its first video track's (senders ignore it; libwebrtc puts one
- * of the reported streams there). A few datagrams at most; the rest waits
+/* Media SSRC: its first video track's (its first layer's for rid
+ * simulcast), as libwebrtc puts one of the reported streams there; Chromium
+ * ignored feedback naming SSRC 0. A few datagrams at most; the rest waits
  * for the next tick. */
 void prism__publisher_tcc(struct peer *p)
 {
     if (p->tcc == NULL || !prism_tcc_pending(p->tcc) || !connected(&p->pub))
         return;
     uint32_t media_ssrc = 0;
-    for (size_t i = 0; i < p->n_tracks && media_ssrc == 0; i++)
-        if (p->tracks[i].d.video)
-            media_ssrc = p->tracks[i].d.ssrc;
+    for (size_t i = 0; i < p->n_tracks && media_ssrc == 0; i++) {
+        const struct track *tr = &p->tracks[i];
+        if (tr->d.video)
+            media_ssrc = track_simulcast(tr) ? tr->layers[0].ssrc : tr->d.ssrc;
+    }
     uint8_t buf[FEEDBACK_BYTES];
     for (int i = 0; i < FEEDBACK_MAX_DATAGRAMS; i++) {
         int len = prism_tcc_build(p->tcc, p->rtcp_ssrc, media_ssrc, buf, sizeof(buf));

@@ -9,6 +9,7 @@
  *   ingress.c    the per-packet path in, up to the router
  *   router.c     producers, consumers, fan-out and rewriting
  *   publisher.c  RTCP to publishers: keyframe requests, reports, feedback
+ *   subscriber.c a subscriber's downlink estimate and simulcast layers
  *   feedback.c   the policies behind those, pure
  *
  * Consumers are derived state: each subscriber keeps the routes the control
@@ -81,7 +82,7 @@ static void apply_prefs(struct peer *sub)
             continue;
         prism_consumer_set_paused(c, paused);
         if (!paused)
-            prism__publisher_keyframe(tr);
+            prism__publisher_keyframe(tr, prism_consumer_layer(c));
     }
 }
 
@@ -229,9 +230,29 @@ void prism__tracks_stop_nack(struct peer *p)
     }
 }
 
+/* A rid simulcast track's layers exist while it has them (~300 bytes,
+ * so other tracks pay nothing); kept layers keep their learned streams. */
+static void set_layers(struct track *tr)
+{
+    PRISM_CHECK(tr->d.n_layers <= PRISM_MEDIA_MAX_LAYERS); /* media.c keeps at most that */
+    if (!track_simulcast(tr)) {
+        free(tr->layers);
+        tr->layers = NULL;
+        return;
+    }
+    if (tr->layers != NULL)
+        return;
+    tr->layers = calloc(PRISM_MEDIA_MAX_LAYERS, sizeof(*tr->layers));
+    PRISM_CHECK(tr->layers != NULL);
+    for (size_t l = 0; l < PRISM_MEDIA_MAX_LAYERS; l++)
+        prism_rtp_seq_stats_init(&tr->layers[l].stats);
+}
+
 static void drop_tracks(struct peer *p)
 {
     prism__tracks_stop_nack(p);
+    for (size_t i = 0; i < p->n_tracks; i++)
+        free(p->tracks[i].layers);
     for (size_t i = 0; i < p->n_tracks; i++)
         if (p->tracks[i].producer != NULL)
             prism_router_producer_remove(p->room->router, p->tracks[i].producer);
@@ -289,9 +310,10 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         struct track *tr = &tracks[i];
         for (size_t o = 0; o < p->n_tracks; o++) {
             if (p->tracks[o].d.handle == d->handle && p->tracks[o].producer != NULL) {
-                *tr = p->tracks[o]; /* the producer (and NACK state) move */
+                *tr = p->tracks[o]; /* the producer (NACK state, layers) move */
                 p->tracks[o].producer = NULL;
                 p->tracks[o].nack = NULL;
+                p->tracks[o].layers = NULL;
                 break;
             }
         }
@@ -300,6 +322,7 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         /* SSRCs bound by mid or payload type (demux.h) stay bound */
         uint32_t learned = tr->d.ssrc, learned_rtx = tr->d.rtx_ssrc;
         tr->d = *d;
+        set_layers(tr);
         if (tr->d.ssrc == 0 && tr->producer != NULL)
             tr->d.ssrc = learned;
         if (tr->d.rtx_ssrc == 0 && tr->producer != NULL)
@@ -315,6 +338,10 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
             p->ext_ids.audio_level = d->audio_level_ext_id;
         if (p->ext_ids.transport_seq == 0)
             p->ext_ids.transport_seq = d->tcc_ext_id;
+        if (p->ext_ids.rid == 0)
+            p->ext_ids.rid = d->rid_ext_id;
+        if (p->ext_ids.repaired_rid == 0)
+            p->ext_ids.repaired_rid = d->repaired_rid_ext_id;
     }
     drop_tracks(p); /* the ones that did not move */
     p->tracks = tracks;
@@ -351,6 +378,7 @@ static void set_routes(struct peer *p, const struct prism_msg_routes *msg)
     free(p->routes);
     p->routes = NULL;
     p->n_routes = msg->n_routes;
+    p->sub_max_kbps = msg->max_kbps;
     if (p->n_routes > 0) {
         p->routes = malloc(p->n_routes * sizeof(*p->routes));
         PRISM_CHECK(p->routes != NULL);
@@ -578,8 +606,10 @@ void prism_rooms_feedback(struct prism_rooms *rooms)
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, rooms->peers);
+    uint64_t now = uv_now(rooms->loop);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         prism__publisher_tcc(value);
         prism__publisher_nack(value);
+        prism__subscriber_layers(value, now);
     }
 }

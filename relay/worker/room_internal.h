@@ -17,12 +17,23 @@
 #include "relay/net/transport.h"
 #include "relay/wire/rtp.h"
 #include "relay/wire/tcc.h"
+#include "relay/worker/bwe.h"
 #include "relay/worker/feedback.h"
 #include "relay/worker/prefer.h"
 #include "relay/worker/room.h"
 #include "relay/worker/router.h"
 
 struct peer;
+
+/* One rid simulcast layer of a track: its stream, learned from the first
+ * packet carrying its rid, and its rtx stream, from the first carrying it as
+ * repaired-rid (consumed: the relay does not NACK simulcast layers). */
+struct track_layer {
+    uint32_t ssrc;                    /* 0 until learned */
+    uint32_t rtx_ssrc;                /* 0 until learned */
+    struct prism_rtp_seq_stats stats; /* for receiver reports */
+    struct prism_keyframe_gate keyframe;
+};
 
 /* A track a peer publishes. */
 struct track {
@@ -36,14 +47,22 @@ struct track {
      * publisher negotiated rtx (track_nacks()), while its publish transport
      * is connected (~3 KiB, so an idle publisher holds none); else NULL. */
     struct prism_nack_gen *nack;
+    /* rid simulcast (d.n_layers > 1; d.ssrc stays 0): its layers, a heap
+     * array of PRISM_MEDIA_MAX_LAYERS; NULL for other tracks. */
+    struct track_layer *layers;
 };
+
+static inline bool track_simulcast(const struct track *tr)
+{
+    return tr->d.n_layers > 1;
+}
 
 /* Whether the relay NACKs the publisher's gaps in `tr` and unwraps its
  * retransmissions: video with an rtx payload type in the answer (the
- * relay's answer keeps the offer's nack feedback with it). */
+ * relay's answer keeps the offer's nack feedback with it), one stream. */
 static inline bool track_nacks(const struct track *tr)
 {
-    return tr->d.video && tr->d.n_rtx_pts > 0;
+    return tr->d.video && tr->d.n_rtx_pts > 0 && !track_simulcast(tr);
 }
 
 /* room.c: the NACK state of `p`'s tracks that need one, from when its
@@ -98,6 +117,11 @@ struct peer {
     struct prism_prefer_set prefs;
     struct prism_speaker_recency recency; /* its place among the bubble's speakers */
     bool last_n_out;                      /* last-N leaves its video out */
+    /* Its downlink estimate (relay/worker/bwe.h, ~4.5 KiB), from when its
+     * subscribe transport connects until it closes; else NULL. */
+    struct prism_bwe *bwe;
+    uint32_t sub_max_kbps; /* tenant cap on what it receives (ROUTES), 0 = none */
+    uint64_t layers_ms;    /* its last simulcast layer choice */
 };
 
 struct room {
@@ -141,7 +165,9 @@ void prism__ingress_rtp(void *ud, uint8_t *pkt, size_t len);
 void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len);
 
 /* publisher.c: what the relay sends publishers. */
-void prism__publisher_keyframe(struct track *tr);
+/* Asks for a keyframe of `tr` (of its simulcast layer `layer`; 0 for one
+ * stream), at most once per PRISM_KEYFRAME_GAP_MS per stream. */
+void prism__publisher_keyframe(struct track *tr, uint8_t layer);
 void prism__publisher_report(struct peer *p);
 void prism__publisher_tcc(struct peer *p);
 /* NACKs for the gaps in its tracks that are due (every feedback tick). */
@@ -149,5 +175,15 @@ void prism__publisher_nack(struct peer *p);
 /* Asks for a keyframe of every track `sub` receives (it just connected, or
  * its routes changed). */
 void prism__subscriber_wants_keyframes(struct peer *sub);
+
+/* subscriber.c: a subscriber's downlink estimate and simulcast layers. */
+void prism__subscriber_start_bwe(struct peer *sub);
+void prism__subscriber_stop_bwe(struct peer *sub);
+/* Its RTCP item `item` when it is transport-cc feedback or a REMB (else
+ * nothing), within its feedback budget (feedback.h): the estimate follows. */
+void prism__subscriber_cc(struct peer *sub, const struct prism_rtcp_item *item, uint64_t now_ms);
+/* Chooses the layer of each of its simulcast consumers (every
+ * SUBSCRIBER_LAYERS_MS at most; call on the feedback tick). */
+void prism__subscriber_layers(struct peer *sub, uint64_t now_ms);
 
 #endif

@@ -20,6 +20,16 @@
  * wall time since (at the track's clock rate, at least 1), picture id + 1,
  * TL0PICIDX + 1. Within one source the offsets are constant, so reordering
  * and loss upstream pass through unchanged.
+ *
+ * Simulcast: a producer measures each layer's bitrate (bytes per 0.5 s
+ * window, read over the last two windows) and height (from its key frames).
+ * A consumer forwards one layer; a new target layer is taken at its first
+ * key frame packet, the source change above keeping the stream continuous.
+ *
+ * Transport-wide sequence numbers: a packet carrying the publisher's
+ * transport-wide-cc element gets, in each copy, the next number of the
+ * subscriber's estimator (sub->bwe), so each subscribe transport has its
+ * own numbering and the subscriber's feedback maps back to what was sent.
  */
 #include "relay/worker/router.h"
 
@@ -41,6 +51,16 @@ struct history_slot {
     uint8_t data[PRISM_EGRESS_MAX_PACKET];
 };
 
+/* A layer's traffic: bytes in the current and the previous window. */
+struct layer_meter {
+    uint64_t bytes, prev_bytes;
+    uint64_t last_ms; /* last packet; 0: none yet */
+    uint16_t height;  /* from its last key frame; 0: unknown */
+};
+
+#define METER_WINDOW_MS 500
+#define LAYER_ACTIVE_MS 1000 /* a layer without packets for this long is not being sent */
+
 struct prism_producer {
     struct prism_router *router;
     uint64_t track;                                       /* handle; key in router->producers */
@@ -52,6 +72,11 @@ struct prism_producer {
     struct history_slot *history;      /* by seq % history_len; NULL until a consumer takes rtx */
     struct prism_consumer **consumers; /* owned array */
     size_t n_consumers, cap_consumers;
+    uint8_t n_layers;        /* simulcast layers, 1 for a single stream */
+    uint8_t tcc_ext_id;      /* the publisher's transport-wide-cc id, 0: none */
+    uint64_t window_ms;      /* start of the current metering window */
+    uint64_t prev_window_ms; /* start of the previous one */
+    struct layer_meter layers[PRISM_MEDIA_MAX_LAYERS];
     bool removed; /* removed during a forward: freed at its end */
     struct prism_producer *next_dead;
 };
@@ -63,8 +88,10 @@ struct prism_consumer {
     size_t index;                    /* in producer->consumers */
     uint32_t ssrc;                   /* the relay's SSRC toward the subscriber */
     bool paused;
-    bool red; /* the subscriber takes RED as is (else its primary, unwrapped) */
-    uint8_t layer;
+    bool red;       /* the subscriber takes RED as is (else its primary, unwrapped) */
+    uint8_t layer;  /* forwarded */
+    uint8_t target; /* taken at its next key frame */
+    struct prism_layer_choice choice;
     bool removed;
     struct prism_consumer *next_dead;
     /* rewriting: out = in + delta, per field, modulo its width */
@@ -94,7 +121,8 @@ struct prism_router {
     unsigned forwarding;   /* nesting depth of prism_router_forward */
     struct prism_consumer *dead_consumers;
     struct prism_producer *dead_producers;
-    size_t n_subs; /* initialised subscribers */
+    size_t n_subs;   /* initialised subscribers */
+    uint64_t now_ms; /* the last forwarded packet's receipt: the send time of retransmissions */
 };
 
 static void producer_free(gpointer value)
@@ -227,6 +255,10 @@ int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer
         return PRISM_ENOMEM;
     }
     c->resync = true;
+    c->choice = (struct prism_layer_choice){0};
+    if (c->layer >= p->n_layers)
+        c->layer = 0;
+    c->target = c->layer;
     if (c->rtx_ssrc != 0 && prism_consumer_set_rtx(c, c->rtx_ssrc) != 0)
         c->rtx_ssrc = 0; /* the new source cannot be retransmitted */
     return 0;
@@ -267,7 +299,40 @@ void prism_consumer_set_layer(struct prism_consumer *c, uint8_t layer)
 {
     if (c->layer != layer)
         c->resync = true;
-    c->layer = layer;
+    c->layer = c->target = layer;
+}
+
+bool prism_consumer_set_target(struct prism_consumer *c, uint8_t layer)
+{
+    PRISM_CHECK(layer < PRISM_MEDIA_MAX_LAYERS);
+    c->target = layer;
+    return c->target != c->layer;
+}
+
+uint8_t prism_consumer_layer(const struct prism_consumer *c)
+{
+    return c->layer;
+}
+
+struct prism_layer_choice *prism_consumer_choice(struct prism_consumer *c)
+{
+    return &c->choice;
+}
+
+size_t prism_producer_layers(const struct prism_producer *p, uint64_t now_ms,
+                             struct prism_layer_info *out)
+{
+    uint64_t span = now_ms > p->prev_window_ms ? now_ms - p->prev_window_ms : 0;
+    for (uint8_t i = 0; i < p->n_layers; i++) {
+        const struct layer_meter *m = &p->layers[i];
+        bool active = m->last_ms != 0 && now_ms - m->last_ms < LAYER_ACTIVE_MS;
+        uint64_t bytes = m->bytes + m->prev_bytes;
+        out[i] = (struct prism_layer_info){
+            .bps = active && span > 0 ? (uint32_t)(bytes * 8 * 1000 / span) : 0,
+            .height = m->height,
+            .active = active};
+    }
+    return p->n_layers;
 }
 
 struct prism_producer *prism_consumer_producer(const struct prism_consumer *c)
@@ -313,6 +378,9 @@ struct prism_producer *prism_router_producer_add(struct prism_router *r, uint64_
     p->publisher = publisher;
     p->owner = owner;
     p->clock_hz = d->video ? 90000 : 48000;
+    p->n_layers =
+        d->video && d->n_layers > 1 && d->n_layers <= PRISM_MEDIA_MAX_LAYERS ? d->n_layers : 1;
+    p->tcc_ext_id = d->tcc_ext_id;
     p->n_rtx_pts = d->video && d->n_rtx_pts <= PRISM_MEDIA_MAX_RTX_PTS ? d->n_rtx_pts : 0;
     memcpy(p->rtx_pts, d->rtx_pts, p->n_rtx_pts * sizeof(p->rtx_pts[0]));
     g_hash_table_insert(r->producers, &p->track, p);
@@ -474,10 +542,45 @@ static size_t red_primary(uint8_t *buf, const struct prism_packet *pkt)
     return hl + pkt->red_primary.len;
 }
 
+/* Counts `pkt` into its layer's meter. */
+static void meter(struct prism_producer *p, const struct prism_packet *pkt)
+{
+    if (pkt->now_ms - p->window_ms >= METER_WINDOW_MS) {
+        bool skipped = pkt->now_ms - p->window_ms >= 2 * METER_WINDOW_MS;
+        for (uint8_t i = 0; i < PRISM_MEDIA_MAX_LAYERS; i++) {
+            p->layers[i].prev_bytes = skipped ? 0 : p->layers[i].bytes;
+            p->layers[i].bytes = 0;
+        }
+        p->prev_window_ms = skipped ? pkt->now_ms - METER_WINDOW_MS : p->window_ms;
+        p->window_ms = pkt->now_ms;
+    }
+    struct layer_meter *m = &p->layers[pkt->layer];
+    m->bytes += pkt->len;
+    m->last_ms = pkt->now_ms != 0 ? pkt->now_ms : 1;
+    if (pkt->has_vp8 && pkt->vp8.height != 0)
+        m->height = pkt->vp8.height;
+}
+
+/* Gives the copy in `buf` the subscriber's next transport-wide seq, when it
+ * carries the publisher's element (parsed as `h`, seen by ingress). */
+static void stamp(struct prism_router_sub *sub, const struct prism_producer *p, uint8_t *buf,
+                  const struct prism_rtp_header *h, bool has_tseq, size_t len, uint64_t now_ms)
+{
+    if (sub->bwe == NULL || p->tcc_ext_id == 0 || !has_tseq)
+        return;
+    (void)prism_rtp_set_transport_seq(buf, h, p->tcc_ext_id,
+                                      prism_bwe_stamp(sub->bwe, now_ms, len));
+}
+
 size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
                             const struct prism_packet *pkt)
 {
     size_t copies = 0;
+    if (pkt->layer >= PRISM_MEDIA_MAX_LAYERS)
+        return 0; /* no layer of any producer: no consumer takes it */
+    meter(p, pkt);
+    r->now_ms = pkt->now_ms;
+    bool keyframe = pkt->has_vp8 && pkt->vp8.keyframe;
     if (p->history != NULL && pkt->h.header_len != 0 && pkt->len <= PRISM_EGRESS_MAX_PACKET) {
         struct history_slot *slot = &p->history[pkt->h.seq & (r->history_len - 1)];
         slot->used = true;
@@ -488,7 +591,13 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
     r->forwarding++;
     for (size_t i = 0; i < p->n_consumers; i++) {
         struct prism_consumer *c = p->consumers[i];
-        if (c->removed || c->paused || c->layer != pkt->layer)
+        if (c->removed || c->paused)
+            continue;
+        if (c->target != c->layer && pkt->layer == c->target && keyframe) {
+            c->layer = c->target; /* the source change resyncs the offsets */
+            c->resync = true;
+        }
+        if (c->layer != pkt->layer)
             continue;
         uint8_t *buf = pkt->len <= PRISM_EGRESS_MAX_PACKET ? prism_egress_buf_get(r->egress) : NULL;
         if (buf == NULL) {
@@ -501,6 +610,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         else
             memcpy(buf, pkt->data, pkt->len);
         rewrite(c, buf, pkt, p->clock_hz);
+        stamp(c->sub, p, buf, &pkt->h, pkt->ext.has_transport_seq, len, pkt->now_ms);
         c->packets++;
         copies++;
         c->sub->sink.send(c->sub->sink.ud, buf, len);
@@ -578,6 +688,7 @@ bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
         sub->rtx_missed++;
         return false;
     }
+    stamp(sub, p, buf, &slot->meta.h, slot->meta.ext.has_transport_seq, len, p->router->now_ms);
     sub->rtx_sent++;
     sub->sink.send(sub->sink.ud, buf, len);
     return true;

@@ -36,7 +36,9 @@
 #include <stdint.h>
 
 #include "relay/net/egress.h"
+#include "relay/worker/bwe.h"
 #include "relay/worker/contract.h"
+#include "relay/worker/layers.h"
 #include "relay/worker/packet.h"
 
 struct prism_router;
@@ -64,6 +66,11 @@ struct prism_router_sub {
     uint64_t rtx_nacked;              /* sequence numbers its NACKs asked for */
     uint64_t rtx_sent;                /* retransmissions sent to it */
     uint64_t rtx_missed;              /* asked for, but no longer (or never) in the history */
+    /* Its downlink estimator (the worker's, while its subscribe transport
+     * is connected; NULL otherwise): every packet sent to it that carries
+     * the publisher's transport-wide-cc element gets the next sequence
+     * number of this subscriber's own numbering, written in place. */
+    struct prism_bwe *bwe;
 };
 
 /* Creates a router taking buffers from `eg` (the worker's egress, which must
@@ -149,6 +156,25 @@ void prism_consumer_set_red(struct prism_consumer *c, bool red);
 
 /* Takes the producer's layer `layer` from the next packet on (simulcast). */
 void prism_consumer_set_layer(struct prism_consumer *c, uint8_t layer);
+
+/* Moves `c` to layer `layer` (< PRISM_MEDIA_MAX_LAYERS) at that layer's next
+ * VP8 key frame: until then it keeps forwarding the layer it has, so the
+ * subscriber's decoder never sees a frame it cannot decode, and the switch
+ * is continuous in sequence number, timestamp, picture id and TL0PICIDX.
+ * Returns true while such a switch is pending (the caller asks the
+ * publisher for that key frame). */
+bool prism_consumer_set_target(struct prism_consumer *c, uint8_t layer);
+uint8_t prism_consumer_layer(const struct prism_consumer *c);
+/* The consumer's layer choice state (relay/worker/layers.h), the worker's
+ * to use; reset when the consumer changes producer. */
+struct prism_layer_choice *prism_consumer_choice(struct prism_consumer *c);
+
+/* The layers of `p` at `now_ms` into `out` (room for PRISM_MEDIA_MAX_LAYERS):
+ * bitrate over the last 0.5-1 s, height from the last key frame, whether
+ * packets came in the last second. Returns how many (1 for a single
+ * stream). O(layers). */
+size_t prism_producer_layers(const struct prism_producer *p, uint64_t now_ms,
+                             struct prism_layer_info *out);
 
 struct prism_producer *prism_consumer_producer(const struct prism_consumer *c);
 /* The next consumer of the same subscriber (from sub->consumers), or NULL. */

@@ -12,6 +12,7 @@
 
 #include "relay/base/error.h"
 #include "relay/wire/rtcp.h"
+#include "relay/wire/tcc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -57,7 +58,14 @@ static void check_item(const uint8_t *buf, size_t len, const struct prism_rtcp_i
         must(prism_rtcp_fir_entry(item, i, &ssrc, &seq_nr) == 0, "fir entry");
     }
     struct prism_rtcp_tcc tcc;
-    prism_rtcp_parse_tcc(item, &tcc);
+    if (prism_rtcp_parse_tcc(item, &tcc) == 0) {
+        /* The full reader (a subscriber's feedback): bounded, in order. */
+        static struct prism_tcc_status st[1024];
+        int n = prism_tcc_parse(item->body, item->body_len, st, 1024);
+        must(n == PRISM_EINVAL || (n >= 0 && n <= tcc.status_count), "tcc statuses");
+        for (int i = 0; i < n; i++)
+            must(st[i].seq == (uint16_t)(tcc.base_seq + i), "tcc status seq");
+    }
 
     struct prism_rtcp_remb remb;
     if (prism_rtcp_parse_remb(item, &remb) == 0 && remb.n_ssrcs > 0) {

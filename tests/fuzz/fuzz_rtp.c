@@ -57,7 +57,8 @@ static void check_header(const uint8_t *pkt, size_t len)
     }
     /* The one-pass reader agrees with the single-id readers. */
     for (unsigned base = 1; base < 256; base += base < 13 ? 3 : 61) {
-        struct prism_rtp_ext_ids ids = {(uint8_t)base, (uint8_t)(base + 1), (uint8_t)(base + 2)};
+        struct prism_rtp_ext_ids ids = {(uint8_t)base, (uint8_t)(base + 1), (uint8_t)(base + 2),
+                                        (uint8_t)(base + 3), (uint8_t)(base + 4)};
         struct prism_rtp_ext_values v;
         int rc = prism_rtp_read_exts(pkt, &h, &ids, &v);
         must(rc == 0 || rc == PRISM_EINVAL, "read_exts code");

@@ -5,9 +5,12 @@
  * VP8 picture id and TL0PICIDX) across a source switch, an SSRC change and
  * a resume, pause, a consumer or producer removed from inside a sink during
  * fan-out, PLI lookup by SSRC, an empty pool, isolation between routers
- * (two bubbles, two tenants with the same handles), and RED (RFC 2198)
+ * (two bubbles, two tenants with the same handles), RED (RFC 2198)
  * forwarded as is to a subscriber that negotiated red and as its primary
- * block, plain Opus, to one that did not.
+ * block, plain Opus, to one that did not; simulcast: a layer switch waits
+ * for the target layer's key frame and is continuous, the layers' bitrate
+ * and height are measured, and each copy gets its subscriber's own
+ * transport-wide sequence number.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -369,6 +372,156 @@ static void test_pool_empty_and_layers(void **state)
     assert_int_equal(prism_router_forward(f->r, p, &k.p), 1);
 }
 
+/* A packet of a simulcast layer: like make(), with a transport-wide seq
+ * element (id TCC_ID, one-byte form) and, for a key frame, the VP8 key
+ * frame header with its size. */
+#define TCC_ID 3
+static void make_layer(struct pkt *k, uint32_t ssrc, uint16_t seq, uint32_t ts, uint16_t pid,
+                       uint8_t tl0, uint8_t layer, bool key, uint16_t height, uint64_t now_ms)
+{
+    memset(k, 0, sizeof(*k));
+    uint8_t *d = k->data;
+    d[0] = 0x90; /* X */
+    d[1] = VP8_PT;
+    prism_store_be16(d + 2, seq);
+    prism_store_be32(d + 4, ts);
+    prism_store_be32(d + 8, ssrc);
+    size_t i = 12;
+    prism_store_be16(d + i, 0xBEDE);
+    prism_store_be16(d + i + 2, 1);
+    d[i + 4] = TCC_ID << 4 | 1;
+    prism_store_be16(d + i + 5, 0x7777); /* the publisher's numbering */
+    d[i + 7] = 0;
+    i += 8;
+    size_t hdr = i;
+    d[i++] = 0x90;
+    d[i++] = 0xC0;
+    d[i++] = (uint8_t)(0x80 | (pid >> 8));
+    d[i++] = (uint8_t)pid;
+    d[i++] = tl0;
+    if (key) {
+        const uint8_t tag[10] = {0x50, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0, 0};
+        memcpy(d + i, tag, sizeof(tag));
+        d[i + 8] = (uint8_t)height;
+        d[i + 9] = (uint8_t)(height >> 8);
+        i += sizeof(tag);
+    } else {
+        d[i++] = 0x01;
+        d[i++] = 0xAA;
+    }
+    k->p.data = d;
+    k->p.len = i;
+    k->p.now_ms = now_ms;
+    k->p.layer = layer;
+    assert_int_equal(prism_rtp_parse(d, i, &k->p.h), 0);
+    assert_int_equal(k->p.h.header_len, hdr);
+    k->p.ext.has_transport_seq = true;
+    assert_int_equal(prism_vp8_parse(d + hdr, i - hdr, &k->p.vp8), 0);
+    assert_int_equal(k->p.vp8.keyframe, key);
+    k->p.has_vp8 = true;
+}
+
+static uint16_t out_pid_at(const struct got *g, size_t i, size_t off)
+{
+    struct prism_vp8_desc d;
+    assert_int_equal(prism_vp8_parse(g->pkts[i] + off, g->lens[i] - off, &d), 0);
+    return d.picture_id;
+}
+
+static uint8_t out_tl0_at(const struct got *g, size_t i, size_t off)
+{
+    struct prism_vp8_desc d;
+    assert_int_equal(prism_vp8_parse(g->pkts[i] + off, g->lens[i] - off, &d), 0);
+    return d.tl0picidx;
+}
+
+static uint16_t out_tseq(const struct got *g, size_t i)
+{
+    struct prism_rtp_header h;
+    uint16_t tseq = 0;
+    assert_int_equal(prism_rtp_parse(g->pkts[i], g->lens[i], &h), 0);
+    assert_int_equal(prism_rtp_get_transport_seq(g->pkts[i], &h, TCC_ID, &tseq), 0);
+    return tseq;
+}
+
+static void test_simulcast_switch(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = video_track(11, 0);
+    d.n_layers = 3;
+    d.tcc_ext_id = TCC_ID;
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_consumer *c = prism_router_consumer_add(&f->subs[0], p, 0x500);
+    struct prism_consumer *other = prism_router_consumer_add(&f->subs[1], p, 0x600);
+    struct prism_bwe *bwe = malloc(sizeof(*bwe));
+    prism_bwe_init(bwe);
+    f->subs[0].bwe = bwe;
+    struct got *g = &f->got[0];
+    struct pkt k;
+    const size_t off = 20; /* header + extension block */
+    /* Layer 0 (SSRC 0xA0) and layer 2 (0xC0) arrive interleaved; the
+     * consumer takes layer 0. */
+    for (uint16_t i = 0; i < 3; i++) {
+        make_layer(&k, 0xA0, (uint16_t)(100 + i), 9000 + 3000u * i, (uint16_t)(700 + i),
+                   (uint8_t)(40 + i), 0, i == 0, 180, 1000 + 33u * i);
+        prism_router_forward(f->r, p, &k.p);
+        make_layer(&k, 0xC0, (uint16_t)(5000 + i), 77000 + 3000u * i, (uint16_t)(20 + i),
+                   (uint8_t)(200 + i), 2, false, 0, 1000 + 33u * i);
+        prism_router_forward(f->r, p, &k.p);
+    }
+    assert_int_equal(g->n, 3);
+    assert_int_equal(out_ssrc(g, 2), 0x500);
+    assert_int_equal(out_seq(g, 2), 102);
+    /* Each copy carries the subscriber's own transport-wide numbering;
+     * another subscriber without an estimator keeps the publisher's. */
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(out_tseq(g, i), i);
+    assert_int_equal(out_tseq(&f->got[1], 0), 0x7777);
+    /* Switch to layer 2: pending until its key frame; layer 0 still flows. */
+    assert_true(prism_consumer_set_target(c, 2));
+    make_layer(&k, 0xC0, 5003, 86000, 23, 203, 2, false, 0, 1100);
+    prism_router_forward(f->r, p, &k.p);
+    make_layer(&k, 0xA0, 103, 18000, 703, 43, 0, false, 0, 1100);
+    prism_router_forward(f->r, p, &k.p);
+    assert_int_equal(g->n, 4);
+    assert_int_equal(prism_consumer_layer(c), 0);
+    make_layer(&k, 0xC0, 5004, 89000, 24, 204, 2, true, 720, 1133);
+    prism_router_forward(f->r, p, &k.p);
+    assert_int_equal(g->n, 5);
+    assert_int_equal(prism_consumer_layer(c), 2);
+    assert_false(prism_consumer_set_target(c, 2));
+    /* Continuous: the next seq, picture id and TL0PICIDX, a later timestamp
+     * (the wall time since, at 90 kHz), the same SSRC. */
+    assert_int_equal(out_ssrc(g, 4), 0x500);
+    assert_int_equal(out_seq(g, 4), 104);
+    assert_int_equal(out_pid_at(g, 4, off), 704);
+    assert_int_equal(out_tl0_at(g, 4, off), 44);
+    assert_int_equal(out_ts(g, 4), 18000 + 33 * 90);
+    assert_int_equal(out_tseq(g, 4), 4);
+    /* Layer 0 goes no more; layer 2 goes on in step. */
+    make_layer(&k, 0xA0, 104, 21000, 704, 44, 0, false, 0, 1166);
+    prism_router_forward(f->r, p, &k.p);
+    make_layer(&k, 0xC0, 5005, 92000, 25, 205, 2, false, 0, 1166);
+    prism_router_forward(f->r, p, &k.p);
+    assert_int_equal(g->n, 6);
+    assert_int_equal(out_seq(g, 5), 105);
+    assert_int_equal(out_pid_at(g, 5, off), 705);
+    assert_int_equal(out_ts(g, 5), 18000 + 33 * 90 + 3000);
+    /* The other consumer stayed on layer 0 throughout. */
+    assert_int_equal(prism_consumer_layer(other), 0);
+    /* Measured: three layers, the heights their key frames told, layer 1
+     * never sent. */
+    struct prism_layer_info li[PRISM_MEDIA_MAX_LAYERS];
+    assert_int_equal(prism_producer_layers(p, 1200, li), 3);
+    assert_true(li[0].active && !li[1].active && li[2].active);
+    assert_int_equal(li[0].height, 180);
+    assert_int_equal(li[2].height, 720);
+    assert_true(li[0].bps > 0 && li[1].bps == 0 && li[2].bps > 0);
+    assert_false(prism_producer_layers(p, 1200 + 1000, li) && li[2].active);
+    f->subs[0].bwe = NULL;
+    free(bwe);
+}
+
 static void test_retransmit(void **state)
 {
     struct fixture *f = *state;
@@ -528,6 +681,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool_empty_and_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retransmit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_red, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_simulcast_switch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

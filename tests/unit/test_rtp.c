@@ -121,16 +121,16 @@ static void test_opus_one_byte(void **state)
     assert_int_equal(prism_rtp_get_mid(opus_pkt, &h, 4, mid, 1), PRISM_ENOMEM);
     /* The per-packet path reads the same three in one pass. */
     struct prism_rtp_ext_values v;
-    assert_int_equal(prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){4, 1, 3}, &v),
-                     0);
+    assert_int_equal(
+        prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){4, 1, 3, 0, 0}, &v), 0);
     assert_true(v.has_mid && v.has_audio_level && v.has_transport_seq);
     assert_string_equal(v.mid, "0");
     assert_true(v.voice);
     assert_int_equal(v.level_dbov, 42);
     assert_int_equal(v.transport_seq, 5);
     /* Ids not negotiated (0) or absent are not flagged. */
-    assert_int_equal(prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){0, 5, 2}, &v),
-                     0);
+    assert_int_equal(
+        prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){0, 5, 2, 0, 0}, &v), 0);
     assert_false(v.has_mid || v.has_audio_level);
     assert_true(v.has_transport_seq); /* id 2 is abs-send-time: 3 bytes, read as a seq */
 
@@ -188,7 +188,7 @@ static void test_two_byte_csrc_padding(void **state)
      * element with id 15 is seen and decides: no transport seq. */
     struct prism_rtp_ext_values v;
     assert_int_equal(
-        prism_rtp_read_exts(two_byte_pkt, &h, &(struct prism_rtp_ext_ids){17, 1, 15}, &v), 0);
+        prism_rtp_read_exts(two_byte_pkt, &h, &(struct prism_rtp_ext_ids){17, 1, 15, 0, 0}, &v), 0);
     assert_true(v.has_audio_level && v.has_mid && !v.has_transport_seq);
     assert_string_equal(v.mid, "video-hi");
     assert_int_equal(v.level_dbov, 5);
@@ -426,6 +426,42 @@ static void test_vp8_keyframe(void **state)
     assert_false(prism_rtp_is_vp8_keyframe(k, sizeof(all)));
 }
 
+/* Simulcast: the rid (or repaired-rid) in the one-pass reader, and a VP8
+ * key frame's size from its header. */
+static void test_rid_and_vp8_size(void **state)
+{
+    (void)state;
+    uint8_t pkt[] = {
+        0x90, 96,   0,    1,    0,    0,    0,    1,    0,    0,    0,    9, /* header, X */
+        0xBE, 0xDE, 0,    2,                                                 /* 2 words */
+        0x10, '3',  0xA0, 'f',  0x31, 0,    7,    0,                         /* mid, rid, tseq */
+        0x90, 0x80, 0x05, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0x02};
+    struct prism_rtp_header h;
+    assert_int_equal(prism_rtp_parse(pkt, sizeof(pkt), &h), 0);
+    struct prism_rtp_ext_ids ids = {.mid = 1, .transport_seq = 3, .rid = 10, .repaired_rid = 11};
+    struct prism_rtp_ext_values v;
+    assert_int_equal(prism_rtp_read_exts(pkt, &h, &ids, &v), 0);
+    assert_true(v.has_mid && v.has_rid && !v.repaired && v.has_transport_seq);
+    assert_string_equal(v.rid, "f");
+    assert_int_equal(v.transport_seq, 7);
+    pkt[18] = 0xB0; /* the same rid as repaired-rid: an rtx stream */
+    assert_int_equal(prism_rtp_read_exts(pkt, &h, &ids, &v), 0);
+    assert_true(v.has_rid && v.repaired);
+    assert_string_equal(v.rid, "f");
+    ids.rid = ids.repaired_rid = 0; /* not negotiated */
+    assert_int_equal(prism_rtp_read_exts(pkt, &h, &ids, &v), 0);
+    assert_false(v.has_rid);
+    /* 0x500 x 0x2d0: 1280 x 720, scaling bits clear. */
+    struct prism_vp8_desc d;
+    assert_int_equal(prism_vp8_parse(pkt + h.header_len, h.payload_len, &d), 0);
+    assert_true(d.keyframe);
+    assert_int_equal(d.width, 1280);
+    assert_int_equal(d.height, 720);
+    assert_int_equal(prism_vp8_parse(pkt + h.header_len, h.payload_len - 1, &d), 0);
+    assert_true(d.keyframe);
+    assert_int_equal(d.height, 0); /* truncated: unknown */
+}
+
 static void test_h264_keyframe(void **state)
 {
     (void)state;
@@ -638,7 +674,7 @@ int main(void)
         cmocka_unit_test(test_vp8_descriptor), cmocka_unit_test(test_h264_keyframe),
         cmocka_unit_test(test_vp9_keyframe),   cmocka_unit_test(test_seq_wrap),
         cmocka_unit_test(test_seq_loss),       cmocka_unit_test(test_seq_jump),
-        cmocka_unit_test(test_seq_jitter),
+        cmocka_unit_test(test_seq_jitter),     cmocka_unit_test(test_rid_and_vp8_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

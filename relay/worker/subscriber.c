@@ -1,0 +1,126 @@
+/* What the relay does for a subscriber's downlink: its bandwidth estimate
+ * and the simulcast layer of each consumer.
+ *
+ * Worker thread. While a peer's subscribe transport is connected it has an
+ * estimator (relay/worker/bwe.h) that the router stamps every packet sent to
+ * it into (transport-wide sequence numbers of its own), fed by its
+ * transport-cc feedback or, from a subscriber that sends that instead, its
+ * REMB.
+ *
+ * Every SUBSCRIBER_LAYERS_MS its simulcast consumers choose their layer
+ * (relay/worker/layers.h): the subscriber's budget is min(estimate, the
+ * tenant's max_kbps); what its other, non-simulcast consumers carry is
+ * taken off it (their measured bitrate) and the rest is shared equally by
+ * its simulcast consumers, each further capped by the backend's max_height
+ * (peer.prefer). A consumer whose layer changes switches at that layer's
+ * next key frame (router.h), which is asked for here through the layer's
+ * keyframe gate. The estimate may grow up to what the consumers would take
+ * on their highest allowed layers (the ceiling, with 20% headroom): trying
+ * a higher layer is the probe.
+ *
+ * Cost: O(its consumers) per choice; O(statuses) per feedback item.
+ */
+#include <stdlib.h>
+
+#include "relay/base/check.h"
+#include "relay/worker/room_internal.h"
+
+#define SUBSCRIBER_LAYERS_MS 200
+#define TCC_MAX_STATUSES 1024 /* per feedback item: more is not a subscriber's feedback */
+
+void prism__subscriber_start_bwe(struct peer *sub)
+{
+    if (sub->bwe == NULL) {
+        sub->bwe = malloc(sizeof(*sub->bwe));
+        PRISM_CHECK(sub->bwe != NULL);
+    }
+    prism_bwe_init(sub->bwe);
+    sub->out.bwe = sub->bwe;
+}
+
+void prism__subscriber_stop_bwe(struct peer *sub)
+{
+    sub->out.bwe = NULL;
+    free(sub->bwe);
+    sub->bwe = NULL;
+}
+
+void prism__subscriber_cc(struct peer *sub, const struct prism_rtcp_item *item, uint64_t now_ms)
+{
+    if (sub->bwe == NULL)
+        return;
+    struct prism_rtcp_remb remb;
+    bool tcc = prism_rtcp_is_tcc(item);
+    if (!tcc && prism_rtcp_parse_remb(item, &remb) != 0)
+        return; /* SR, RR, SDES...: nothing for the estimate */
+    if (!prism_keyframe_budget_take(&sub->keyframe_budget, now_ms))
+        return;
+    if (tcc) {
+        struct prism_tcc_status st[TCC_MAX_STATUSES];
+        int n = prism_tcc_parse(item->body, item->body_len, st, TCC_MAX_STATUSES);
+        if (n > 0)
+            prism_bwe_feedback(sub->bwe, st, (size_t)n, now_ms);
+    } else {
+        prism_bwe_remb(sub->bwe, remb.bitrate_bps, now_ms);
+    }
+}
+
+static uint32_t sat_add(uint32_t a, uint32_t b)
+{
+    return a > UINT32_MAX - b ? UINT32_MAX : a + b;
+}
+
+/* The bitrate of the highest active layer `c` could take under `max_height`. */
+static uint32_t top_bps(const struct prism_layer_info *layers, size_t n, uint32_t max_height)
+{
+    uint32_t top = 0;
+    for (size_t i = 0; i < n; i++)
+        if (layers[i].active &&
+            (max_height == 0 || layers[i].height == 0 || layers[i].height <= max_height))
+            top = layers[i].bps;
+    return top;
+}
+
+void prism__subscriber_layers(struct peer *sub, uint64_t now_ms)
+{
+    if (now_ms - sub->layers_ms < SUBSCRIBER_LAYERS_MS)
+        return;
+    sub->layers_ms = now_ms;
+    struct prism_layer_info layers[PRISM_MEDIA_MAX_LAYERS];
+    uint32_t fixed = 0, want = 0;
+    size_t n_sim = 0;
+    for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c)) {
+        if (prism_consumer_paused(c))
+            continue;
+        size_t n = prism_producer_layers(prism_consumer_producer(c), now_ms, layers);
+        if (n > 1)
+            n_sim++;
+        else
+            fixed = sat_add(fixed, layers[0].bps);
+    }
+    if (n_sim == 0)
+        return;
+    uint32_t budget = sub->bwe != NULL ? prism_bwe_estimate(sub->bwe, now_ms) : UINT32_MAX;
+    if (sub->sub_max_kbps != 0 && (uint64_t)sub->sub_max_kbps * 1000 < budget)
+        budget = sub->sub_max_kbps * 1000;
+    uint32_t share = budget > fixed ? (uint32_t)((budget - fixed) / n_sim) : 0;
+    for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c)) {
+        struct prism_producer *p = prism_consumer_producer(c);
+        size_t n = prism_producer_layers(p, now_ms, layers);
+        if (n <= 1 || prism_consumer_paused(c))
+            continue;
+        struct track *tr = prism_producer_owner(p);
+        const struct prism_prefer *pref =
+            prism_prefer_set_find(&sub->prefs, tr->peer->handle, tr->d.handle);
+        uint32_t max_height = pref != NULL ? pref->max_height : 0;
+        want = sat_add(want, top_bps(layers, n, max_height));
+        uint8_t l =
+            prism_layer_choose(prism_consumer_choice(c), layers, n, share, max_height, now_ms);
+        if (prism_consumer_set_target(c, l))
+            prism__publisher_keyframe(tr, l);
+    }
+    if (sub->bwe != NULL) {
+        uint32_t ceiling = sat_add(fixed, want);
+        prism_bwe_set_ceiling(sub->bwe, sat_add(ceiling, ceiling / 5));
+    }
+}
