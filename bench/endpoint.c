@@ -319,6 +319,10 @@ static int apply_relay_answer(struct prism_bench_endpoint *ep, const char *sdp)
                                          : PRISM_EBADSDP;
     for (size_t i = 0; r == 0 && i < n; i++)
         (void)prism_transport_add_remote_candidate(ep->pub, cands[i]);
+    if (r == 0) { /* for bench/attack.c, which aims where the relay answers */
+        snprintf(ep->relay_ufrag, sizeof(ep->relay_ufrag), "%s", ufrag);
+        snprintf(ep->relay_cand, sizeof(ep->relay_cand), "%s", n > 0 ? cands[0] : "");
+    }
     if (r == 0 && eoc)
         (void)prism_transport_add_remote_candidate(ep->pub, NULL);
     free(cands);

@@ -112,6 +112,8 @@ struct prism_bench_endpoint {
     /* publish */
     struct prism_transport *pub;
     bool pub_closing;
+    char relay_ufrag[PRISM_SDP_ICE_LEN]; /* the relay's, from its answer ("" before) */
+    char relay_cand[PRISM_SDP_CAND_LEN]; /* its first candidate: where the relay answers */
     struct prism_bench_tx tx_audio, tx_video;
     bool sending;       /* publish transport CONNECTED */
     uint32_t rtcp_ssrc; /* our SSRC in RTCP (PLIs) */

@@ -184,6 +184,17 @@ void prism__run_figures(struct prism__run *r, struct prism__run_figures *f, json
 
 /* --- reports ----------------------------------------------------------------------- */
 
+/* The relay's peak RSS over the samples minus its RSS at the baseline
+ * (--attack compares this with and without the flood). */
+static long rss_growth_kib(const struct prism__run *r)
+{
+    long peak = r->base_rss_kib;
+    for (size_t i = 0; i < r->n_samples; i++)
+        if (r->samples[i].rss_kib > peak)
+            peak = r->samples[i].rss_kib;
+    return peak - r->base_rss_kib;
+}
+
 void prism__run_summary(const struct prism__run *r, const struct prism__run_figures *f,
                         bool have_limit, const struct prism_bench_limit_result *lim)
 {
@@ -216,7 +227,8 @@ void prism__run_summary(const struct prism__run *r, const struct prism__run_figu
            (unsigned long long)f->packets_received_by_relay);
     printf("  %-34s %.2f us/packet, %.0f %% of a core (%.1f s window)\n", "relay CPU",
            f->cpu_us_per_packet, f->relay_cpu_pct, f->win_s);
-    printf("  %-34s %ld KiB, %ld KiB per peer\n", "relay RSS", f->rss_kib, f->rss_kib_per_peer);
+    printf("  %-34s %ld KiB, %ld KiB per peer; peak - baseline %ld KiB\n", "relay RSS", f->rss_kib,
+           f->rss_kib_per_peer, rss_growth_kib(r));
     printf("  %-34s %.1f ms worst pacer lateness; drops: %llu egress, %llu ingress\n", "bench loop",
            f->worst_lag_ms, (unsigned long long)r->bench_drop_egress,
            (unsigned long long)r->bench_drop_other);
@@ -224,6 +236,13 @@ void prism__run_summary(const struct prism__run *r, const struct prism__run_figu
         char *d = json_dumps(r->relay_drops, JSON_COMPACT);
         printf("  %-34s %s\n", "relay drops", d ? d : "?");
         free(d);
+    }
+    if (r->attack != NULL) {
+        json_t *a = prism_bench_attack_report(r->attack);
+        char *d = json_dumps(a, JSON_COMPACT);
+        printf("  %-34s %s\n", "attack", d ? d : "?");
+        free(d);
+        json_decref(a);
     }
     if (have_limit)
         printf("  %-34s %.2f us/packet (%.0f pps/core, %.0f B, fan-out %.0f) -> ratio %.2f\n",
@@ -304,6 +323,9 @@ void prism__run_write_reports(const struct prism__run *r, const struct prism__ru
         (json_int_t)f->t.ready, "peers_failed", (json_int_t)f->t.failed, "bench_worst_lag_ms",
         f->worst_lag_ms);
     json_object_set_new(root, "relay_rss_kib", json_integer(f->rss_kib));
+    json_object_set_new(root, "relay_rss_growth_kib", json_integer(rss_growth_kib(r)));
+    if (r->attack != NULL)
+        json_object_set_new(root, "attack", prism_bench_attack_report(r->attack));
     if (r->janus != NULL)
         json_object_set_new(root, "target", json_string("janus"));
     json_object_set_new(root, "relay_exit_status", json_integer(relay_exit));

@@ -16,6 +16,7 @@ void prism_bench_run_usage(FILE *out)
           "         [--width W] [--height H] [--fps F] [--video-kbps K] [--audio-kbps K]\n"
           "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
           "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
+          "         [--attack KIND [--attack-pps N]]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
           "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
@@ -32,7 +33,11 @@ void prism_bench_run_usage(FILE *out)
           "(with --ramp: when even the first step failed).\n"
           "--target janus [--janus-url URL] [--janus-pid PID]: the same participants\n"
           "through a Janus VideoRoom over its HTTP API (bench/janus-start.sh starts one;\n"
-          "not with --spawn or --ramp); relay figures are then Janus's.\n",
+          "not with --spawn or --ramp); relay figures are then Janus's.\n"
+          "--attack srtp|stun|garbage|pli [--attack-pps N]: while the bubbles run, a\n"
+          "bubble of another tenant floods the relay at N datagrams/s (default 10000):\n"
+          "bad-tag SRTP, unauthenticated STUN, random UDP, or PLIs from a joined\n"
+          "subscriber (bench/attack.h; loopback only; not with --ramp or janus).\n",
           out);
 }
 
@@ -71,7 +76,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
                                           .relay_workers = 0,
                                           .decode_video = 1000,
                                           .max_peers = 500,
-                                          .ramp_step_s = 5};
+                                          .ramp_step_s = 5,
+                                          .attack_pps = 10000};
     snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -151,12 +157,19 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
             o->ramp_step_s = d;
         } else if (strcmp(a, "--max-peers") == 0 && prism_bench_parse_num(v, 1, 10000, &d)) {
             o->max_peers = (unsigned)d;
+        } else if (strcmp(a, "--attack") == 0) {
+            if (!prism_bench_attack_kind_parse(v, &o->attack))
+                return usage();
+        } else if (strcmp(a, "--attack-pps") == 0 && prism_bench_parse_num(v, 1, 1e6, &d)) {
+            o->attack_pps = d;
         } else {
             return usage();
         }
     }
     if (o->janus_url != NULL && (o->spawn || o->ramp))
         return usage(); /* --target janus: Janus is started by bench/janus-start.sh */
+    if (o->attack != PRISM_BENCH_ATTACK_NONE && (o->janus_url != NULL || o->ramp))
+        return usage(); /* a flood measures one fixed load against one relay */
     if (o->ramp_step == 0)
         o->ramp_step = o->peers;
     return 0;

@@ -3,7 +3,8 @@
  * Owns struct prism_bench_run_options, the defaults and the usage text.
  * Every number is range-checked here (a bad value prints the usage), and
  * the combinations that make no sense are refused (--target janus with
- * --spawn or --ramp); the scenario (bench/scenario.c) trusts what it gets.
+ * --spawn, --ramp or --attack; --ramp with --attack); the scenario (bench/scenario.c) trusts what
+ * it gets.
  *
  * Thread: the caller's, once, before the run.
  */
@@ -12,6 +13,8 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+
+#include "bench/attack.h"
 
 enum prism_bench_mode {
     PRISM_BENCH_MODE_AUDIO, /* --audio-only: Opus */
@@ -35,8 +38,10 @@ struct prism_bench_run_options {
     unsigned relay_workers;
     unsigned decode_video; /* video streams each peer decodes */
     char tenant[64];
-    const char *janus_url; /* --target janus: a Janus VideoRoom (bench/janus.h) */
-    int janus_pid;         /* --janus-pid, else found from the URL's port */
+    const char *janus_url;               /* --target janus: a Janus VideoRoom (bench/janus.h) */
+    int janus_pid;                       /* --janus-pid, else found from the URL's port */
+    enum prism_bench_attack_kind attack; /* --attack (bench/attack.h); NONE: no flood */
+    double attack_pps;                   /* --attack-pps: datagrams per second */
 };
 
 /* Fills `o` from `argv` (argv[0] is "run") over the defaults. Returns 0, or

@@ -15,6 +15,10 @@
  * the verdict. Options: bench/run_options.c; the relay under test is
  * started and sampled through bench/proc.h.
  *
+ * --attack (bench/attack.h): after setup, the attacker's bubble (another
+ * tenant) joins and flows before the baseline; its flood runs from the
+ * baseline to the senders' stop, so every victim packet is measured under it.
+ *
  * --ramp replaces the fixed timeline: after setup, steps of --ramp-step
  * peers (filling bubbles of --peers, each bubble created when its first peer
  * comes) join at once; once they are ready (or RAMP_JOIN_TIMEOUT_S passed)
@@ -37,6 +41,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "bench/attack.h"
 #include "bench/bench.h"
 #include "bench/endpoint.h"
 #include "bench/janus.h"
@@ -188,6 +193,8 @@ static void on_second(uv_timer_t *h)
     };
     *r->delay_prev = *r->delay_cum;
     r->lag_ms = 0;
+    if (r->attack != NULL)
+        prism_bench_attack_sample(r->attack, s->rss_kib);
     if (r->ready_ns == 0 && t.ready + t.failed == r->n_eps && r->next_join == r->n_eps)
         r->ready_ns = now;
     stats_get(r, on_stats_sample, s);
@@ -223,6 +230,7 @@ static void close_handles(struct prism__run *r)
     prism_bench_rpc_close(r->site.rpc);
     prism_bench_rpc_close(r->events);
     prism_bench_janus_stop(r->janus);
+    prism_bench_attack_close(r->attack);
 }
 
 static void on_wait_closed(uv_timer_t *h)
@@ -259,6 +267,8 @@ static void on_final_stats(void *ud, json_t *result, json_t *error)
     r->closing = (int)r->n_eps;
     for (size_t i = 0; i < r->n_eps; i++)
         prism_bench_endpoint_leave(r->eps[i], on_closed_ep, r);
+    if (r->attack != NULL)
+        r->closing += prism_bench_attack_leave(r->attack, on_closed_ep, r);
     if (r->janus == NULL)
         prism_bench_rpc_call(r->site.rpc, "tenant.delete",
                              json_pack("{s:s}", "tenant", r->o.tenant), NULL, NULL);
@@ -278,6 +288,8 @@ static void on_end(uv_timer_t *h)
     on_second(&r->second); /* a last sample at the stop */
     for (size_t i = 0; i < r->n_eps; i++)
         prism_bench_endpoint_stop_sending(r->eps[i]);
+    if (r->attack != NULL)
+        prism_bench_attack_stop(r->attack);
     uv_timer_start(h, on_drained, DRAIN_MS, 0);
 }
 
@@ -300,6 +312,8 @@ static void on_baseline(void *ud, json_t *result, json_t *error)
                                                             .relay = r->base};
     uv_timer_start(&r->pacer, on_pacer, PACER_MS, PACER_MS);
     uv_timer_start(&r->second, on_second, 1000, 1000);
+    if (r->attack != NULL)
+        prism_bench_attack_start(r->attack, r->base_rss_kib);
     if (r->o.ramp) {
         ramp_add_step(r); /* the ramp's steps end the run (ramp_on_sample) */
         return;
@@ -307,6 +321,18 @@ static void on_baseline(void *ud, json_t *result, json_t *error)
     uv_timer_start(&r->joiner, on_joiner, 0, 1);
     uint64_t total_ms = (uint64_t)((r->o.ramp_s + r->o.duration_s) * 1000);
     uv_timer_start(&r->phase, on_end, total_ms, 0);
+}
+
+static void on_attack_ready(void *ud, const char *why)
+{
+    struct prism__run *r = ud;
+    if (why == NULL) {
+        stats_get(r, on_baseline, r);
+        return;
+    }
+    fprintf(stderr, "prism-bench: attack setup failed: %s\n", why);
+    r->setup_failed = true;
+    close_handles(r);
 }
 
 static void on_setup_reply(void *ud, json_t *result, json_t *error)
@@ -323,6 +349,10 @@ static void on_setup_reply(void *ud, json_t *result, json_t *error)
         close_handles(r);
         return;
     }
+    if (r->attack != NULL) {
+        prism_bench_attack_join(r->attack, on_attack_ready, r);
+        return;
+    }
     stats_get(r, on_baseline, r);
 }
 
@@ -336,6 +366,10 @@ static void on_event(void *ud, const char *method, json_t *params)
     const char *offer = json_string_value(json_object_get(params, "offer"));
     json_t *rev = json_object_get(params, "revision");
     if (bubble == NULL || peer == NULL || offer == NULL || !json_is_integer(rev))
+        return;
+    if (r->attack != NULL &&
+        prism_bench_attack_on_offer(r->attack, json_string_value(json_object_get(params, "tenant")),
+                                    peer, offer, (uint64_t)json_integer_value(rev)))
         return;
     char key[2 * PRISM_BENCH_ID_LEN + 2];
     snprintf(key, sizeof(key), "%s/%s", bubble, peer);
@@ -368,7 +402,7 @@ static int setup_site(struct prism__run *r)
 static int make_clips(struct prism__run *r)
 {
     int rc = prism_bench_clip_opus(r->o.audio_kbps, 2.0, &r->audio);
-    if (rc == 0 && r->o.mode != PRISM_BENCH_MODE_AUDIO)
+    if (rc == 0 && (r->o.mode != PRISM_BENCH_MODE_AUDIO || r->o.attack != PRISM_BENCH_ATTACK_NONE))
         rc = prism_bench_clip_vp8(r->o.width, r->o.height, r->o.fps, r->o.video_kbps, 3.0,
                                   &r->video);
     return rc;
@@ -422,8 +456,11 @@ static void start_setup(struct prism__run *r)
     }
     unsigned bubbles = r->o.ramp ? 0 : r->o.bubbles; /* the ramp creates its own */
     r->setup_pending = 2 + (int)bubbles;
-    prism_bench_rpc_call(r->events, "events.subscribe",
-                         json_pack("{s:[s]}", "tenants", r->o.tenant), on_setup_reply, r);
+    json_t *tenants = json_pack("[s]", r->o.tenant);
+    if (r->attack != NULL)
+        json_array_append_new(tenants, json_string(prism_bench_attack_tenant(r->attack)));
+    prism_bench_rpc_call(r->events, "events.subscribe", json_pack("{s:o}", "tenants", tenants),
+                         on_setup_reply, r);
     prism_bench_rpc_call(r->site.rpc, "tenant.create",
                          json_pack("{s:s, s:{s:i, s:i}}", "tenant", r->o.tenant, "limits",
                                    "max_bubbles", 0, "max_peers", 0),
@@ -619,7 +656,9 @@ int prism_bench_run(int argc, char **argv)
                                ((double)r->video->n_frames / r->video->fps) / 1000
                          : 0.0,
                 r->video ? r->video->frames[0].len : (size_t)0);
-    if (make_endpoints(r) != 0) {
+    if (make_endpoints(r) != 0 || (o->attack != PRISM_BENCH_ATTACK_NONE &&
+                                   prism_bench_attack_new(&r->site, o->attack, o->attack_pps,
+                                                          r->audio, r->video, &r->attack) != 0)) {
         fprintf(stderr, "prism-bench: out of memory\n");
         goto out;
     }
@@ -737,6 +776,7 @@ out:
     prism_bench_clip_free(r->audio);
     prism_bench_clip_free(r->video);
     prism_bench_janus_close(r->janus);
+    prism_bench_attack_free(r->attack);
     json_decref(r->relay_drops);
     free(r->samples);
     free(r->delay_cum);

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "bench/attack.h"
 #include "bench/endpoint.h"
 #include "bench/janus.h"
 #include "bench/limit.h"
@@ -85,6 +86,7 @@ struct prism__run {
     json_t *relay_drops;                             /* stats.get drops at the end, owned */
     uint64_t bench_drop_egress, bench_drop_other;    /* the bench transports' drops */
     bool tty;
+    struct prism_bench_attack *attack; /* --attack (bench/attack.h), owned; else NULL */
 };
 
 /* Totals over the endpoints at one instant. */
