@@ -303,7 +303,13 @@ int prism_sdp_write_answer(const struct prism_sdp_session *negotiated,
  * inactive placeholder (prism_sdp_track_placeholder()) and keep passing it
  * (or reuse its line) in later revisions.
  * Returns 0, PRISM_EINVAL (no track, bad field, duplicate mid, every track
- * removed, NULL args) or PRISM_ENOMEM (`out` too small).
+ * removed, NULL args) or PRISM_ENOMEM (`out` too small). A bad field is one
+ * the relay's parser would refuse in the written offer (so the offer always
+ * parses back): a mid or encoding name outside token-char, a clock rate
+ * outside 1..1000000, more than 8 channels, a repeated payload type or
+ * extmap id, extmap id 15, a fmtp with a control character or only blanks,
+ * an apt that is malformed, differs from the fmtp's or names no payload of
+ * the track, an extmap id with two URIs in the offer.
  */
 int prism_sdp_write_offer(const struct prism_sdp_local *local, const struct prism_sdp_track *tracks,
                           size_t n_tracks, char *out, size_t out_len, size_t *written);

@@ -19,6 +19,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -428,30 +429,107 @@ int prism_sdp_write_answer(const struct prism_sdp_session *negotiated,
 
 /* ---- the subscribe offer ----------------------------------------------- */
 
+/* SDP token-char (RFC 8866 §9), 1..max bytes: what the parser takes for a
+ * mid or an encoding name. */
+static bool token(const char *s, size_t max)
+{
+    return visible(s, max) && strpbrk(s, "\"(),/[]\\") == NULL;
+}
+
+/* The apt the parser reads from `fmtp` ("apt=<0..127>" among ';'-separated
+ * parameters, leading spaces skipped; the last one counts): 0..127, -1 when
+ * there is none, -2 when one is malformed (the parser refuses the SDP). */
+static int fmtp_apt(const char *fmtp)
+{
+    int apt = -1;
+    for (const char *q = fmtp; q != NULL; q = strchr(q, ';') != NULL ? strchr(q, ';') + 1 : NULL) {
+        q += strspn(q, " ");
+        size_t n = strcspn(q, ";");
+        if (n <= 4 || strncmp(q, "apt=", 4) != 0)
+            continue;
+        size_t digits = strspn(q + 4, "0123456789");
+        if (digits != n - 4 || digits > 3)
+            return -2;
+        apt = (int)strtol(q + 4, NULL, 10);
+        if (apt > 127)
+            return -2;
+    }
+    return apt;
+}
+
+/* One payload of a track: refused for what the parser would refuse in the
+ * a=rtpmap and a=fmtp lines written for it. */
+static bool payload_ok(const struct prism_sdp_track *t, const struct prism_sdp_payload *pl,
+                       size_t index)
+{
+    const char *fmtp = str(pl->fmtp);
+    if (pl->pt > 127 || !token(str(pl->name), PRISM_SDP_CODEC_LEN - 1) || pl->clock_hz == 0 ||
+        pl->clock_hz > 1000000 || pl->channels > 8)
+        return false;
+    for (size_t k = 0; k < index; k++)
+        if (t->pts[k].pt == pl->pt)
+            return false; /* a repeated payload type */
+    /* The fmtp line: no control character but a tab, not only blanks. */
+    if (strnlen(fmtp, PRISM_SDP_FMTP_LEN) == PRISM_SDP_FMTP_LEN ||
+        (fmtp[0] != '\0' && fmtp[strspn(fmtp, " \t")] == '\0'))
+        return false;
+    for (const char *c = fmtp; *c != '\0'; c++)
+        if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+            return false;
+    /* The apt written (the fmtp's, else "apt=<apt>") says what the track
+     * says and names a payload of the track. */
+    int apt = fmtp[0] != '\0' ? fmtp_apt(fmtp) : pl->apt;
+    if (apt == -2 || apt != pl->apt)
+        return false;
+    if (apt < 0)
+        return true;
+    for (size_t k = 0; k < t->n_pts; k++)
+        if (t->pts[k].pt == apt)
+            return true;
+    return false;
+}
+
+/* A track the parser would read back as written: every field within the
+ * parser's rules, so no field can smuggle a line in or make the relay's
+ * own offer unparseable (tests/fuzz/fuzz_sdp_offer.c). */
 static bool track_ok(const struct prism_sdp_track *t)
 {
-    if (!visible(t->mid, PRISM_SDP_TOKEN_LEN - 1) ||
+    if (!token(t->mid, PRISM_SDP_TOKEN_LEN - 1) ||
         strnlen(t->mid, PRISM_SDP_TOKEN_LEN) == PRISM_SDP_TOKEN_LEN)
         return false;
     if (t->kind != PRISM_SDP_KIND_AUDIO && t->kind != PRISM_SDP_KIND_VIDEO)
         return false;
     if (t->n_pts == 0 || t->n_pts > PRISM_SDP_MAX_TRACK_PT || t->n_exts > PRISM_SDP_MAX_EXT)
         return false;
-    for (size_t i = 0; i < t->n_pts; i++) {
-        const struct prism_sdp_payload *pl = &t->pts[i];
-        if (pl->pt > 127 || !visible(str(pl->name), PRISM_SDP_CODEC_LEN - 1) || pl->clock_hz == 0 ||
-            strnlen(str(pl->fmtp), PRISM_SDP_FMTP_LEN) == PRISM_SDP_FMTP_LEN ||
-            strpbrk(str(pl->fmtp), "\r\n") != NULL)
+    for (size_t i = 0; i < t->n_pts; i++)
+        if (!payload_ok(t, &t->pts[i], i))
             return false;
-    }
-    for (size_t i = 0; i < t->n_exts; i++)
-        if (t->exts[i].id == 0 || t->exts[i].id > 255 ||
+    for (size_t i = 0; i < t->n_exts; i++) {
+        /* RFC 8285: 1..14 one-byte, 16..255 two-byte; 15 is reserved. */
+        if (t->exts[i].id == 0 || t->exts[i].id == 15 || t->exts[i].id > 255 ||
             !visible(str(t->exts[i].uri), PRISM_SDP_URI_LEN - 1))
             return false;
+        for (size_t k = 0; k < i; k++)
+            if (t->exts[k].id == t->exts[i].id)
+                return false;
+    }
     if (t->state == PRISM_SDP_TRACK_SEND &&
         (!visible(t->peer_id, PRISM_SDP_TOKEN_LEN - 1) ||
          !visible(t->track_id, PRISM_SDP_TOKEN_LEN - 1) || t->ssrc == 0 || t->rtx_ssrc == t->ssrc))
         return false;
+    return true;
+}
+
+/* Within one BUNDLE group an extension id names one extension (RFC 8843
+ * §9.1.1): the same id with another URI in an earlier track is refused. */
+static bool extmaps_agree(const struct prism_sdp_track *tracks, size_t i)
+{
+    for (size_t e = 0; e < tracks[i].n_exts; e++)
+        for (size_t j = 0; j < i; j++)
+            for (size_t f = 0; f < tracks[j].n_exts; f++)
+                if (tracks[j].exts[f].id == tracks[i].exts[e].id &&
+                    strcmp(str(tracks[j].exts[f].uri), str(tracks[i].exts[e].uri)) != 0)
+                    return false;
     return true;
 }
 
@@ -491,7 +569,7 @@ int prism_sdp_write_offer(const struct prism_sdp_local *local, const struct pris
     const char *bundle[PRISM_SDP_MAX_MEDIA];
     size_t n = 0;
     for (size_t i = 0; i < n_tracks; i++) {
-        if (!track_ok(&tracks[i]))
+        if (!track_ok(&tracks[i]) || !extmaps_agree(tracks, i))
             return PRISM_EINVAL;
         for (size_t k = 0; k < i; k++)
             if (strcmp(tracks[k].mid, tracks[i].mid) == 0)
