@@ -92,8 +92,8 @@ void prism_bench_attack_sample(struct prism_bench_attack *a, long rss_kib);
 void prism_bench_attack_stop(struct prism_bench_attack *a);
 
 /* Sends peer.leave for both endpoints and tenant.delete; `closed_cb(ud)`
- * runs once per endpoint when its transports are released. Returns the
- * number of endpoints closing (0, 1 or 2). */
+ * (may be NULL) runs once per endpoint when its transports are released.
+ * Returns the number of endpoints closing (2). */
 int prism_bench_attack_leave(struct prism_bench_attack *a, void (*closed_cb)(void *ud), void *ud);
 
 /* Closes the attacker's loop handles (before the loop ends). */

@@ -332,6 +332,7 @@ static void on_attack_ready(void *ud, const char *why)
     }
     fprintf(stderr, "prism-bench: attack setup failed: %s\n", why);
     r->setup_failed = true;
+    prism_bench_attack_leave(r->attack, NULL, NULL); /* its transports hold the loop */
     close_handles(r);
 }
 
