@@ -33,6 +33,7 @@
 
 #include "bench/media.h"
 #include "bench/rpc.h"
+#include "bench/sample.h"
 #include "crypto/dtls.h"
 #include "relay/net/egress.h"
 #include "relay/net/transport.h"
@@ -75,8 +76,10 @@ struct prism_bench_site {
     const struct prism_bench_signaller *signaller; /* NULL: rpc (the relay) */
     unsigned max_video_decoders;                   /* per endpoint; further video streams are
                                                       reassembled and measured, not decoded */
-    uint64_t rpc_errors;                           /* error replies */
-    char last_error[256];                          /* the last one, for the report */
+    unsigned verify_sample; /* --verify-sample (bench/sample.h): endpoints that do not verify
+                               authenticate one packet in this many per stream; <= 1: all */
+    uint64_t rpc_errors;    /* error replies */
+    char last_error[256];   /* the last one, for the report */
 };
 
 enum prism_bench_ep_state {
@@ -93,12 +96,16 @@ struct prism_bench_rx_slot {
     char publisher[PRISM_BENCH_ID_LEN];
     bool removed; /* its m-line was removed in a later revision */
     uint64_t last_pli_ns;
+    struct prism_bench_sampler auth; /* not verifying: which packets to authenticate */
+    uint64_t authenticated;          /* not verifying: sampled packets that authenticated */
 };
 
 struct prism_bench_endpoint {
     struct prism_bench_site *site;
     char bubble[PRISM_BENCH_ID_LEN], peer[PRISM_BENCH_ID_LEN];
-    bool publish;                         /* publishes audio and/or video */
+    bool publish; /* publishes audio and/or video */
+    bool verify;  /* authenticates, decrypts and decodes all it receives (default); else reads
+                     headers and authenticates a sample (bench/sample.h). Set before joining */
     const struct prism_bench_clip *audio; /* what it sends, borrowed; NULL: none */
     const struct prism_bench_clip *video;
     enum prism_bench_ep_state state;

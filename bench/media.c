@@ -546,33 +546,62 @@ static void rx_vp8(struct prism_bench_rx *rx, const struct prism_rtp_header *h, 
     }
 }
 
-void prism_bench_rx_packet(struct prism_bench_rx *rx, const uint8_t *pkt, size_t len,
-                           uint64_t now_ns)
+/* The accounting every packet gets, from its header: counts, RFC 3550
+ * loss and jitter, one-way delay from abs-send-time. Returns whether it is
+ * the next in sequence (for VP8 reassembly). */
+static bool rx_account(struct prism_bench_rx *rx, const uint8_t *pkt,
+                       const struct prism_rtp_header *h, size_t len, uint64_t now_ns)
 {
-    struct prism_rtp_header h;
-    if (prism_rtp_parse(pkt, len, &h) != 0)
-        return;
     rx->packets++;
     rx->bytes += len;
     if (rx->first_packet_ns == 0)
         rx->first_packet_ns = now_ns;
     rx->last_packet_ns = now_ns;
     uint32_t arrival = (uint32_t)((now_ns / 1000) * (rx->clock_hz / 1000) / 1000);
-    prism_rtp_seq_stats_update(&rx->seq, h.seq, h.timestamp, arrival, NULL);
-    bool in_seq = !rx->have_last_seq || h.seq == (uint16_t)(rx->last_seq + 1);
-    if (!rx->have_last_seq || (int16_t)(h.seq - rx->last_seq) > 0) {
-        rx->last_seq = h.seq;
+    prism_rtp_seq_stats_update(&rx->seq, h->seq, h->timestamp, arrival, NULL);
+    bool in_seq = !rx->have_last_seq || h->seq == (uint16_t)(rx->last_seq + 1);
+    if (!rx->have_last_seq || (int16_t)(h->seq - rx->last_seq) > 0) {
+        rx->last_seq = h->seq;
         rx->have_last_seq = true;
     }
     const uint8_t *ext;
     size_t ext_len;
-    if (prism_rtp_find_ext(pkt, &h, PRISM_BENCH_EXT_ABS_SEND_TIME, &ext, &ext_len) == 0 &&
+    if (prism_rtp_find_ext(pkt, h, PRISM_BENCH_EXT_ABS_SEND_TIME, &ext, &ext_len) == 0 &&
         ext_len == 3) {
         uint32_t sent = (uint32_t)ext[0] << 16 | (uint32_t)ext[1] << 8 | ext[2];
         uint32_t delta = (abs_send_time(now_ns) - sent) & 0xFFFFFFu;
         /* 2^18 units per second. */
         prism_bench_hist_add(&rx->delay, (uint64_t)delta * 1000000u >> 18);
     }
+    return in_seq;
+}
+
+int prism_bench_rx_header(struct prism_bench_rx *rx, const uint8_t *pkt, size_t len,
+                          uint64_t now_ns)
+{
+    /* The padding count is the last byte of the encrypted payload: read the
+     * header from a copy without the P bit. An RTP header (12 bytes, 15
+     * CSRCs, an extension block) this bench receives fits in the copy. */
+    uint8_t head[PRISM_BENCH_CLEAR_HEADER_MAX];
+    size_t n = len < sizeof(head) ? len : sizeof(head);
+    struct prism_rtp_header h;
+    if (n < 12)
+        return PRISM_EINVAL;
+    memcpy(head, pkt, n);
+    head[0] &= (uint8_t)~0x20u;
+    if (prism_rtp_parse(head, n, &h) != 0)
+        return PRISM_EINVAL;
+    (void)rx_account(rx, head, &h, len, now_ns);
+    return 0;
+}
+
+void prism_bench_rx_packet(struct prism_bench_rx *rx, const uint8_t *pkt, size_t len,
+                           uint64_t now_ns)
+{
+    struct prism_rtp_header h;
+    if (prism_rtp_parse(pkt, len, &h) != 0)
+        return;
+    bool in_seq = rx_account(rx, pkt, &h, len, now_ns);
     const uint8_t *pl = pkt + h.header_len;
     if (rx->video) {
         rx_vp8(rx, &h, pl, h.payload_len, in_seq, now_ns);

@@ -18,7 +18,9 @@
  *   loss and jitter (relay/rtp.h), a delay histogram, decoding (libopus /
  *   libvpx) with decode errors counted, VP8 frame reassembly and frozen
  *   frames (frames not rendered: lost, incomplete, or waiting for a key
- *   frame after a loss, which asks for a PLI).
+ *   frame after a loss, which asks for a PLI). A packet left encrypted
+ *   (--verify-sample, bench/sample.h) is accounted from its clear header
+ *   only: loss, jitter and delay, no decoding.
  *
  * Hot path: tx_run and rx_packet allocate nothing; buffers are sized at init.
  */
@@ -143,6 +145,21 @@ void prism_bench_rx_deinit(struct prism_bench_rx *rx);
  * `now_ns`. No allocation. */
 void prism_bench_rx_packet(struct prism_bench_rx *rx, const uint8_t *pkt, size_t len,
                            uint64_t now_ns);
+
+/* Bytes of an SRTP packet prism_bench_rx_header reads at most: the RTP
+ * header with its CSRCs and extension block must fit. */
+#define PRISM_BENCH_CLEAR_HEADER_MAX 128
+
+/* Accounts one packet of this stream received at `now_ns` from its RTP
+ * header only, as prism_bench_rx_packet does before the payload: counts,
+ * loss, jitter and delay (abs-send-time). For an SRTP packet left
+ * encrypted (its header and extensions are in the clear; the P bit is
+ * ignored, as the padding count is encrypted): nothing is decoded, and
+ * `len` (with the auth tag) is what bytes counts. No allocation. Returns 0,
+ * or PRISM_EINVAL (not an RTP header that fits PRISM_BENCH_CLEAR_HEADER_MAX
+ * bytes: not counted). */
+int prism_bench_rx_header(struct prism_bench_rx *rx, const uint8_t *pkt, size_t len,
+                          uint64_t now_ns);
 
 /* Lost packets (RFC 3550 A.3, >= 0) and packets expected. */
 uint64_t prism_bench_rx_lost(const struct prism_bench_rx *rx);

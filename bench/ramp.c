@@ -178,10 +178,30 @@ static enum prism_bench_ramp_action judge(struct prism_bench_ramp *ramp,
                 ramp->tty ? "\r" : "", ramp->n_steps, st->peers, st->streams_flowing,
                 st->streams_expected, st->rx_pps, st->loss_pct, st->delay_p99_ms, st->relay_cpu_pct,
                 st->bench_cpu_pct, st->pass ? "pass" : st->why);
-    char why[200];
+    char why[256];
+    double bench_full = PRISM_BENCH_RAMP_FULL_CPU_PCT * ramp->bench_cores;
+    double relay_full = PRISM_BENCH_RAMP_FULL_CPU_PCT * ramp->relay_cores;
     if (!st->pass) {
-        snprintf(why, sizeof(why), "step %zu (%u peers) failed: %s", ramp->n_steps, st->peers,
-                 st->why);
+        /* Past 90 % the bench's own queues may be what the window measured. */
+        bool bench_busy = ramp->bench_cores > 0 && st->bench_cpu_pct >= 90.0 * ramp->bench_cores;
+        snprintf(why, sizeof(why), "step %zu (%u peers) failed: %s%s", ramp->n_steps, st->peers,
+                 st->why, bench_busy ? " (the bench near a full core: it may be the limit)" : "");
+        prism_bench_ramp_stop(ramp, why);
+        return PRISM_BENCH_RAMP_STOP;
+    }
+    if (ramp->relay_cores > 0 && st->relay_cpu_pct >= relay_full) {
+        snprintf(why, sizeof(why),
+                 "step %zu (%u peers) passed with the relay at %.0f %% of its %u core(s): "
+                 "the relay's capacity",
+                 ramp->n_steps, st->peers, st->relay_cpu_pct, ramp->relay_cores);
+        prism_bench_ramp_stop(ramp, why);
+        return PRISM_BENCH_RAMP_STOP;
+    }
+    if (ramp->bench_cores > 0 && st->bench_cpu_pct >= bench_full) {
+        snprintf(why, sizeof(why),
+                 "step %zu (%u peers) passed with the bench at %.0f %% of its %u core(s): "
+                 "the bench's limit, not the relay's",
+                 ramp->n_steps, st->peers, st->bench_cpu_pct, ramp->bench_cores);
         prism_bench_ramp_stop(ramp, why);
         return PRISM_BENCH_RAMP_STOP;
     }

@@ -15,7 +15,11 @@
  * delay percentiles from the difference of the merged delay histograms,
  * relay and bench CPU from /proc), and judges it against the thresholds of
  * issue 4: loss above 1 % or p99 one-way delay above 50 ms ends the ramp.
- * The capacity is the last step that passed. Windows are whole samples, so
+ * The capacity is the last step that passed. A step that passes with the
+ * relay at PRISM_BENCH_RAMP_FULL_CPU_PCT of its cores (relay_cores) ends
+ * the ramp as the relay's capacity; with the bench there (bench_cores), as
+ * the bench's limit: the stop text says which criterion ended it, and a
+ * failing step's says when the bench was near full too. Windows are whole samples, so
  * the relay's counters (1 s ticks) line up with them.
  *
  * Thread: the bench thread. Marks are 8 KiB (one histogram); steps are a few
@@ -35,6 +39,9 @@
 
 #define PRISM_BENCH_RAMP_MAX_LOSS_PCT 1.0
 #define PRISM_BENCH_RAMP_MAX_P99_MS 50.0
+/* A step that passes with a process at this share of its cores ends the
+ * ramp: the relay's core full is its capacity; the bench's, the bench's. */
+#define PRISM_BENCH_RAMP_FULL_CPU_PCT 95.0
 
 /* Cumulative counters at one instant (all since the run began). */
 struct prism_bench_ramp_mark {
@@ -108,10 +115,12 @@ enum prism_bench_ramp_state {
 
 /* A ramp. The caller zeroes it, sets the four parameters and `steps`. */
 struct prism_bench_ramp {
-    unsigned max_peers; /* --max-peers: reaching it without failing ends the ramp */
-    double step_s;      /* --ramp-step-s: each step's measurement window, s */
-    FILE *log;          /* one line per judged step; NULL: quiet */
-    bool tty;           /* log is a terminal: lines begin with '\r' */
+    unsigned max_peers;   /* --max-peers: reaching it without failing ends the ramp */
+    double step_s;        /* --ramp-step-s: each step's measurement window, s */
+    FILE *log;            /* one line per judged step; NULL: quiet */
+    bool tty;             /* log is a terminal: lines begin with '\r' */
+    unsigned relay_cores; /* cores the relay may use (pinned); 0: unknown, its CPU not judged */
+    unsigned bench_cores; /* cores the bench's loop threads use; 0: its CPU not judged */
     struct prism_bench_ramp_step *steps; /* room for every step (max_peers / step
                                             peers + 2), owned by the caller */
     size_t n_steps;                      /* begun so far */

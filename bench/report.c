@@ -48,6 +48,7 @@ void prism__run_totals(const struct prism__run *r, struct prism__run_totals *t)
             t->decode_errors += rx->decode_errors;
             t->frozen += rx->frames_frozen;
             t->decoded += rx->frames_decoded;
+            t->authenticated += ep->rx[k]->authenticated;
         }
     }
 }
@@ -220,6 +221,11 @@ void prism__run_summary(const struct prism__run *r, const struct prism__run_figu
     printf("  %-34s %llu decoded, %llu frozen, %llu decode errors\n", "frames",
            (unsigned long long)f->t.decoded, (unsigned long long)f->t.frozen,
            (unsigned long long)f->t.decode_errors);
+    if (o->verify_sample > 1)
+        printf("  %-34s 1 subscriber in %u verifies all; the others: %llu sampled packets "
+               "authenticated\n",
+               "verification (--verify-sample)", o->verify_sample,
+               (unsigned long long)f->t.authenticated);
     printf("  %-34s in %.0f pps %.2f Mb/s, out %.0f pps %.2f Mb/s\n", "relay traffic (steady)",
            f->in_pps, f->in_mbps, f->out_pps, f->out_mbps);
     printf("  %-34s %llu (received %llu)\n", "packets forwarded by the relay",
@@ -336,6 +342,10 @@ void prism__run_write_reports(const struct prism__run *r, const struct prism__ru
     json_object_set_new(root, "bench_drop_egress", json_integer((json_int_t)r->bench_drop_egress));
     json_object_set_new(root, "bench_drop_ingress", json_integer((json_int_t)r->bench_drop_other));
     json_object_set_new(root, "srtp_backend", json_string(prism_srtp_crypto_backend()));
+    json_object_set_new(json_object_get(root, "scenario"), "verify_sample",
+                        json_integer(o->verify_sample));
+    json_object_set_new(root, "packets_authenticated_sampled",
+                        json_integer((json_int_t)f->t.authenticated));
     if (have_limit) {
         json_object_set_new(root, "limit_cpu_us_per_packet", json_real(lim->cpu_us_per_packet));
         json_object_set_new(root, "limit_packets_per_cpu_s", json_real(lim->packets_per_cpu_s));

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/sample.h"
+
 void prism_bench_run_usage(FILE *out)
 {
     fputs("Usage: prism-bench run [--bubbles M] [--peers P] [--duration S]\n"
@@ -17,6 +19,7 @@ void prism_bench_run_usage(FILE *out)
           "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
           "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
           "         [--attack KIND [--attack-pps N]]\n"
+          "         [--verify-sample N]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
           "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
@@ -28,7 +31,12 @@ void prism_bench_run_usage(FILE *out)
           "--peers: one bubble) filling bubbles of --peers, measure each step for S s\n"
           "(default 5) once its peers joined and settled, and stop at the first step\n"
           "with loss > 1 % or delay p99 > 50 ms, or at --max-peers (default 500); the\n"
-          "capacity is the last step that passed.\n"
+          "capacity is the last step that passed; a step that passes with the relay at\n"
+          ">= 95 % of a core (or the bench at >= 95 %) ends the ramp there too.\n"
+          "--verify-sample N: one subscriber in N authenticates, decrypts and decodes\n"
+          "everything it receives; the others read loss and delay from the clear RTP\n"
+          "header (abs-send-time) and authenticate one packet in N per stream\n"
+          "(default 1: every subscriber verifies everything; not with --target janus).\n"
           "Fails (exit 1) when loss > 1 %, any decode error, or media did not flow\n"
           "(with --ramp: when even the first step failed).\n"
           "--target janus [--janus-url URL] [--janus-pid PID]: the same participants\n"
@@ -77,7 +85,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
                                           .decode_video = 1000,
                                           .max_peers = 500,
                                           .ramp_step_s = 5,
-                                          .attack_pps = 10000};
+                                          .attack_pps = 10000,
+                                          .verify_sample = 1};
     snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -162,6 +171,9 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
                 return usage();
         } else if (strcmp(a, "--attack-pps") == 0 && prism_bench_parse_num(v, 1, 1e6, &d)) {
             o->attack_pps = d;
+        } else if (strcmp(a, "--verify-sample") == 0 &&
+                   prism_bench_parse_num(v, 1, PRISM_BENCH_VERIFY_SAMPLE_MAX, &d)) {
+            o->verify_sample = (unsigned)d;
         } else {
             return usage();
         }
@@ -170,6 +182,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
         return usage(); /* --target janus: Janus is started by bench/janus-start.sh */
     if (o->attack != PRISM_BENCH_ATTACK_NONE && (o->janus_url != NULL || o->ramp))
         return usage(); /* a flood measures one fixed load against one relay */
+    if (o->janus_url != NULL && o->verify_sample > 1)
+        return usage(); /* its delay needs every packet in the clear (bench/janus.h) */
     if (o->ramp_step == 0)
         o->ramp_step = o->peers;
     return 0;

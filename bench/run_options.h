@@ -42,6 +42,8 @@ struct prism_bench_run_options {
     int janus_pid;                       /* --janus-pid, else found from the URL's port */
     enum prism_bench_attack_kind attack; /* --attack (bench/attack.h); NONE: no flood */
     double attack_pps;                   /* --attack-pps: datagrams per second */
+    /* issue 10 item 7: a bench that can load the relay */
+    unsigned verify_sample; /* --verify-sample N (bench/sample.h); 1: verify everything */
 };
 
 /* Fills `o` from `argv` (argv[0] is "run") over the defaults. Returns 0, or

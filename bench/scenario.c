@@ -51,6 +51,7 @@
 #include "bench/ramp.h"
 #include "bench/rpc.h"
 #include "bench/run_options.h"
+#include "bench/sample.h"
 #include "bench/scenario_internal.h"
 #include "crypto/cert.h"
 #include "crypto/dtls.h"
@@ -397,6 +398,7 @@ static int setup_site(struct prism__run *r)
     r->site.local_ip = r->o.local_ip;
     r->site.tenant = r->o.tenant;
     r->site.max_video_decoders = r->o.decode_video;
+    r->site.verify_sample = r->o.verify_sample;
     return rc;
 }
 
@@ -424,6 +426,7 @@ static int add_endpoint(struct prism__run *r)
                                       pub && video ? r->video : NULL, &r->eps[i]);
     if (rc != 0)
         return rc;
+    r->eps[i]->verify = prism_bench_sample_subscriber(r->o.verify_sample, i);
     g_hash_table_insert(r->by_name, g_strdup_printf("%s/%s", bubble, peer), r->eps[i]);
     r->n_eps++;
     return 0;
@@ -603,6 +606,9 @@ int prism_bench_run(int argc, char **argv)
     r->ramp.step_s = o->ramp_step_s;
     r->ramp.log = o->quiet ? NULL : stderr;
     r->ramp.tty = r->tty;
+    /* Pinned, the relay (--spawn) has one core; the bench's one thread one. */
+    r->ramp.relay_cores = o->spawn && pin ? 1 : 0;
+    r->ramp.bench_cores = 1;
     r->samples = calloc(MAX_SAMPLES, sizeof(*r->samples));
     r->delay_cum = calloc(1, sizeof(*r->delay_cum));
     r->delay_prev = calloc(1, sizeof(*r->delay_prev));

@@ -93,6 +93,7 @@ struct prism__run {
 struct prism__run_totals {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, lost, expected;
     uint64_t decode_errors, frozen, decoded;
+    uint64_t authenticated; /* --verify-sample: sampled packets that authenticated */
     size_t ready, failed;
 };
 

@@ -5,7 +5,8 @@
  * Story of a received datagram (prism__transport_ingress, called straight
  * from libnice's socket read): first byte -> DTLS (feed the session, re-arm
  * its timer, maybe finish the handshake and key SRTP) or RTP/RTCP (unprotect
- * in place with the inbound context, hand to on_rtp/on_rtcp) or drop. Each
+ * in place with the inbound context, hand to on_rtp/on_rtcp; an owner's
+ * on_srtp_peek may stop an SRTP packet before that) or drop. Each
  * drop bumps exactly one counter. The inbound context refuses, unread, an
  * SSRC beyond what prism_transport_set_ssrcs() allows (drop_ssrc_limit):
  * the transport keeps that setting and hands it to the context when keyed.
@@ -220,6 +221,11 @@ static void ingress_media(struct prism_transport *t, uint8_t *data, size_t len)
      * a second byte (marker + PT, or RTCP's PT) of 192-223 is RTCP. */
     bool rtcp = data[1] >= 192 && data[1] <= 223;
     size_t wire_len = len;
+    if (!rtcp && t->cb.on_srtp_peek != NULL && !t->cb.on_srtp_peek(t->ud, data, len)) {
+        c->packets_in++;
+        c->bytes_in += wire_len;
+        return;
+    }
     enum prism_srtp_verdict v = rtcp ? prism_srtp_unprotect_rtcp(t->srtp_in, data, &len)
                                      : prism_srtp_unprotect_rtp(t->srtp_in, data, &len);
     switch (v) {

@@ -43,6 +43,7 @@
 #ifndef PRISM_RELAY_TRANSPORT_H
 #define PRISM_RELAY_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,15 @@ struct prism_transport_callbacks {
     /* An authenticated, decrypted RTP packet of `len` bytes (header
      * included), in place: may be modified, valid only during the call. */
     void (*on_rtp)(void *ud, uint8_t *pkt, size_t len);
+    /* Optional (NULL: every packet is unprotected). An SRTP packet (not
+     * SRTCP) as received, before authentication: only its RTP header and
+     * header extensions are in the clear (no RFC 6904 here). Return true to
+     * authenticate, decrypt and hand it to on_rtp as usual; false leaves it
+     * there, counted in packets_in/bytes_in though not authenticated. For a
+     * load generator that verifies a sample of what it receives
+     * (prism-bench run --verify-sample); the relay never sets it, as it must
+     * not act on an unauthenticated packet. */
+    bool (*on_srtp_peek)(void *ud, const uint8_t *pkt, size_t len);
     /* An authenticated, decrypted (compound) RTCP packet, same rules. */
     void (*on_rtcp)(void *ud, uint8_t *pkt, size_t len);
     /* The status changed. `reason` is "" for CONNECTING and CONNECTED, and

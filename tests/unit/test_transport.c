@@ -17,6 +17,8 @@
  * - authentic packets of 300 SSRCs: only the negotiated one and the allowed
  *   others are delivered, the rest counted in drop_ssrc_limit (issue 9,
  *   finding 2);
+ * - on_srtp_peek sees every SRTP packet with its header in the clear; the
+ *   sample it lets through is delivered despite the gaps, the rest counted;
  * - egress refusals: pool empty, invalid packets, not connected; a second
  *   packet under an index already sent (issue 9, finding 3) is refused,
  *   counted, and arrives once;
@@ -232,6 +234,32 @@ static const struct prism_transport_callbacks callbacks = {
     .on_gathering_done = on_gathering_done,
 };
 
+/* on_srtp_peek (prism-bench --verify-sample): reads the clear header and
+ * lets one packet in three (by sequence number) on to be authenticated. */
+static uint32_t peeked;
+static bool peek_bad;
+
+static bool on_peek(void *ud, const uint8_t *pkt, size_t len)
+{
+    (void)ud;
+    peeked++;
+    uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
+    if (len <= RTP_LEN || be32(pkt + 8) != NEW_SSRC || pkt[1] != 96)
+        peek_bad = true;
+    return seq % 3 == 0;
+}
+
+static const struct prism_transport_callbacks peek_callbacks = {
+    .on_rtp = on_rtp,
+    .on_srtp_peek = on_peek,
+    .on_rtcp = on_rtcp,
+    .on_status = on_status,
+    .on_candidate = on_candidate,
+    .on_gathering_done = on_gathering_done,
+};
+
+static bool b_peeks = false; /* side b's transport gets peek_callbacks */
+
 /* --- loop helpers --- */
 
 static void on_flush(uv_prepare_t *h)
@@ -334,7 +362,9 @@ static void new_transport(struct fixture *f, struct side *s, enum prism_dtls_rol
         .dtls_role = role,
         .egress = f->egress,
     };
-    assert_int_equal(prism_transport_new(&f->loop, &cfg, &callbacks, s, &s->t), 0);
+    const struct prism_transport_callbacks *cb =
+        b_peeks && s == &f->b ? &peek_callbacks : &callbacks;
+    assert_int_equal(prism_transport_new(&f->loop, &cfg, cb, s, &s->t), 0);
     assert_int_equal(prism_transport_status(s->t), PRISM_TRANSPORT_NEW);
 }
 
@@ -707,6 +737,45 @@ static void test_inbound_ssrcs_bounded(void **state)
     close_pair(f);
 }
 
+/* --- a sample authenticated (on_srtp_peek) --- */
+
+#define PEEK_PKTS 90
+
+static bool b_counted_peeks(struct fixture *f)
+{
+    return prism_transport_counters(f->b.t)->packets_in >= PEEK_PKTS;
+}
+
+/* Every SRTP packet reaches on_srtp_peek with its header in the clear; the
+ * one in three it lets through is authenticated and delivered despite the
+ * gaps (libsrtp's replay window follows the highest authenticated index),
+ * the others are counted in packets_in and go no further. SRTCP is not
+ * peeked. */
+static void test_srtp_peek_samples(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t pkt[RTP_LEN], rtcp[RTCP_LEN];
+    b_peeks = true;
+    connect_pair(f);
+    b_peeks = false;
+    for (uint16_t seq = 0; seq < PEEK_PKTS; seq++) {
+        make_rtp(pkt, seq);
+        assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
+    }
+    make_rtcp(rtcp, 7);
+    assert_int_equal(prism_transport_send_rtcp(f->a.t, rtcp, sizeof(rtcp)), 0);
+    assert_true(run_until(f, b_counted_peeks, TRANSFER_GUARD_MS));
+    const struct prism_media_counters *c = prism_transport_counters(f->b.t);
+    assert_int_equal(peeked, PEEK_PKTS);
+    assert_false(peek_bad);
+    assert_int_equal(f->b.rtp_received, PEEK_PKTS / 3);
+    for (uint16_t seq = 0; seq < PEEK_PKTS; seq++)
+        assert_int_equal(f->b.rtp_seen[seq], seq % 3 == 0);
+    assert_false(f->b.rtp_bad || f->b.rtp_dup);
+    assert_int_equal(c->drop_srtp_auth + c->drop_srtp_replay + c->drop_malformed, 0);
+    close_pair(f);
+}
+
 /* --- repeated outbound index (issue 9, finding 3) --- */
 
 static bool b_got_two(struct fixture *f)
@@ -980,6 +1049,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connect_and_transfer, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ingress_demux, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_egress_refusals, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_srtp_peek_samples, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_inbound_ssrcs_bounded, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_repeated_index_not_sent, fixture_setup,
