@@ -19,6 +19,8 @@
  * relay at PRISM_BENCH_RAMP_FULL_CPU_PCT of its cores (relay_cores) ends
  * the ramp as the relay's capacity; with the bench there (bench_cores), as
  * the bench's limit: the stop text says which criterion ended it, and a
+ * failing window is measured again up to `retries` times before its step
+ * fails (the figures kept are the last window's); and a
  * failing step's says when the bench was near full too. Windows are whole samples, so
  * the relay's counters (1 s ticks) line up with them.
  *
@@ -72,6 +74,7 @@ struct prism_bench_ramp_step {
     double bench_cpu_pct;
     double relay_cpu_us_per_packet; /* relay CPU / packets delivered */
     double worst_lag_ms;            /* bench pacer lateness (caller) */
+    unsigned windows;               /* windows measured (1 + failed ones measured again) */
     uint64_t decode_errors;         /* during the window */
     bool pass;
     char why[160]; /* why it failed; "" when it passed */
@@ -121,6 +124,10 @@ struct prism_bench_ramp {
     bool tty;             /* log is a terminal: lines begin with '\r' */
     unsigned relay_cores; /* cores the relay may use (pinned); 0: unknown, its CPU not judged */
     unsigned bench_cores; /* cores the bench's loop threads use; 0: its CPU not judged */
+    unsigned retries;     /* --ramp-retries: a failing window is measured again this many
+                             times before the step fails (one stall of a busy machine is
+                             not the relay's capacity) */
+    unsigned tried;       /* windows of the current step measured again so far */
     struct prism_bench_ramp_step *steps; /* room for every step (max_peers / step
                                             peers + 2), owned by the caller */
     size_t n_steps;                      /* begun so far */

@@ -367,6 +367,8 @@ void prism__run_write_reports(const struct prism__run *r, const struct prism__ru
                             json_real(o->ramp_step_s));
         json_object_set_new(json_object_get(root, "scenario"), "max_peers",
                             json_integer(o->max_peers));
+        json_object_set_new(json_object_get(root, "scenario"), "ramp_retries",
+                            json_integer(o->ramp_retries));
     }
     if (o->json_out != NULL && json_dump_file(root, o->json_out, JSON_INDENT(1)) != 0)
         fprintf(stderr, "prism-bench: cannot write %s\n", o->json_out);

@@ -19,7 +19,7 @@ void prism_bench_run_usage(FILE *out)
           "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
           "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
           "         [--attack KIND [--attack-pps N]]\n"
-          "         [--verify-sample N]\n"
+          "         [--verify-sample N] [--ramp-retries N]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
           "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
@@ -33,6 +33,8 @@ void prism_bench_run_usage(FILE *out)
           "with loss > 1 % or delay p99 > 50 ms, or at --max-peers (default 500); the\n"
           "capacity is the last step that passed; a step that passes with the relay at\n"
           ">= 95 % of a core (or the bench at >= 95 %) ends the ramp there too.\n"
+          "--ramp-retries N: a failing window is measured again up to N times before\n"
+          "its step fails (default 1: one stall of a busy machine is not the relay).\n"
           "--verify-sample N: one subscriber in N authenticates, decrypts and decodes\n"
           "everything it receives; the others read loss and delay from the clear RTP\n"
           "header (abs-send-time) and authenticate one packet in N per stream\n"
@@ -86,7 +88,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
                                           .max_peers = 500,
                                           .ramp_step_s = 5,
                                           .attack_pps = 10000,
-                                          .verify_sample = 1};
+                                          .verify_sample = 1,
+                                          .ramp_retries = 1};
     snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -174,6 +177,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
         } else if (strcmp(a, "--verify-sample") == 0 &&
                    prism_bench_parse_num(v, 1, PRISM_BENCH_VERIFY_SAMPLE_MAX, &d)) {
             o->verify_sample = (unsigned)d;
+        } else if (strcmp(a, "--ramp-retries") == 0 && prism_bench_parse_num(v, 0, 10, &d)) {
+            o->ramp_retries = (unsigned)d;
         } else {
             return usage();
         }

@@ -609,6 +609,7 @@ int prism_bench_run(int argc, char **argv)
     /* Pinned, the relay (--spawn) has one core; the bench's one thread one. */
     r->ramp.relay_cores = o->spawn && pin ? 1 : 0;
     r->ramp.bench_cores = 1;
+    r->ramp.retries = o->ramp_retries;
     r->samples = calloc(MAX_SAMPLES, sizeof(*r->samples));
     r->delay_cum = calloc(1, sizeof(*r->delay_cum));
     r->delay_prev = calloc(1, sizeof(*r->delay_prev));

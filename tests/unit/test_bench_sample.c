@@ -4,7 +4,8 @@
  * the clear header, the encrypted padding count ignored) checked against
  * the full path on the same plain packets, and the ramp's new stop
  * criteria (bench/ramp.h: a passing step with the relay's or the bench's
- * core full ends the ramp, and says which).
+ * core full ends the ramp, and says which; a failing window is measured
+ * again under --ramp-retries).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +199,57 @@ static void ramp_stops_when_a_core_is_full(void **state)
     assert_int_equal(one_step(&ramp, 0.99, 0.99), PRISM_BENCH_RAMP_NEXT_STEP);
 }
 
+/* Feeds 1 s samples of a 10-peer step, 1,000 packets/s, losing 10 % up
+ * to `lossy_until` s; returns the first action that is not WAIT. */
+static enum prism_bench_ramp_action lossy_step(struct prism_bench_ramp *ramp, int lossy_until)
+{
+    static struct prism_bench_hist delay;
+    memset(&delay, 0, sizeof(delay));
+    prism_bench_ramp_begin_step(ramp, 10, 1, 0);
+    enum prism_bench_ramp_action a = PRISM_BENCH_RAMP_WAIT;
+    uint64_t lost = 0;
+    for (int t = 1; t < 30 && a == PRISM_BENCH_RAMP_WAIT; t++) {
+        prism_bench_hist_add(&delay, 1500);
+        lost += t <= lossy_until ? 100 : 0;
+        struct prism_bench_ramp_now now = {
+            .t = t,
+            .sample = (size_t)t,
+            .rx_packets = 1000u * (uint64_t)t,
+            .lost = lost,
+            .expected = 1000u * (uint64_t)t,
+            .delay = &delay,
+            .peers = 10,
+            .peers_ready = 10,
+            .joins_sent = true,
+        };
+        a = prism_bench_ramp_on_sample(ramp, &now);
+    }
+    return a;
+}
+
+/* --ramp-retries: a failing window is measured again; the step fails only
+ * when the last window fails too. */
+static void ramp_measures_a_failing_window_again(void **state)
+{
+    (void)state;
+    struct prism_bench_ramp_step steps[4];
+    memset(steps, 0, sizeof(steps));
+    struct prism_bench_ramp ramp = {.max_peers = 100, .step_s = 3, .retries = 1, .steps = steps};
+    assert_int_equal(lossy_step(&ramp, 6), PRISM_BENCH_RAMP_NEXT_STEP); /* one bad window */
+    assert_true(steps[0].pass);
+    assert_int_equal(steps[0].windows, 2);
+
+    ramp = (struct prism_bench_ramp){.max_peers = 100, .step_s = 3, .retries = 1, .steps = steps};
+    assert_int_equal(lossy_step(&ramp, 30), PRISM_BENCH_RAMP_STOP);
+    assert_false(steps[0].pass);
+    assert_int_equal(steps[0].windows, 2);
+    assert_non_null(strstr(ramp.stop, "loss"));
+
+    ramp = (struct prism_bench_ramp){.max_peers = 100, .step_s = 3, .steps = steps};
+    assert_int_equal(lossy_step(&ramp, 6), PRISM_BENCH_RAMP_STOP); /* no retries: as before */
+    assert_int_equal(steps[0].windows, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +258,7 @@ int main(void)
         cmocka_unit_test(header_path_matches_full_path),
         cmocka_unit_test(header_path_refuses_what_it_cannot_read),
         cmocka_unit_test(ramp_stops_when_a_core_is_full),
+        cmocka_unit_test(ramp_measures_a_failing_window_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
