@@ -579,14 +579,20 @@ static bool rx_account(struct prism_bench_rx *rx, const uint8_t *pkt,
 int prism_bench_rx_header(struct prism_bench_rx *rx, const uint8_t *pkt, size_t len,
                           uint64_t now_ns)
 {
+    struct prism_rtp_header h;
+    if (len < 12)
+        return PRISM_EINVAL;
+    if ((pkt[0] & 0x20) == 0) { /* no padding: the header reads in place */
+        if (prism_rtp_parse(pkt, len, &h) != 0 || h.header_len > PRISM_BENCH_CLEAR_HEADER_MAX)
+            return PRISM_EINVAL;
+        (void)rx_account(rx, pkt, &h, len, now_ns);
+        return 0;
+    }
     /* The padding count is the last byte of the encrypted payload: read the
      * header from a copy without the P bit. An RTP header (12 bytes, 15
      * CSRCs, an extension block) this bench receives fits in the copy. */
     uint8_t head[PRISM_BENCH_CLEAR_HEADER_MAX];
     size_t n = len < sizeof(head) ? len : sizeof(head);
-    struct prism_rtp_header h;
-    if (n < 12)
-        return PRISM_EINVAL;
     memcpy(head, pkt, n);
     head[0] &= (uint8_t)~0x20u;
     if (prism_rtp_parse(head, n, &h) != 0)
