@@ -341,6 +341,13 @@ void prism__run_write_reports(const struct prism__run *r, const struct prism__ru
         json_object_set(root, "relay_drops", r->relay_drops);
     json_object_set_new(root, "bench_drop_egress", json_integer((json_int_t)r->bench_drop_egress));
     json_object_set_new(root, "bench_drop_ingress", json_integer((json_int_t)r->bench_drop_other));
+    const struct prism_media_counters *bc = &r->bench_counters;
+    json_object_set_new(
+        root, "bench_drops",
+        json_pack("{s:I, s:I, s:I, s:I, s:I}", "not_srtp", (json_int_t)bc->drop_not_srtp,
+                  "srtp_auth", (json_int_t)bc->drop_srtp_auth, "srtp_replay",
+                  (json_int_t)bc->drop_srtp_replay, "malformed", (json_int_t)bc->drop_malformed,
+                  "ssrc_limit", (json_int_t)bc->drop_ssrc_limit));
     json_object_set_new(root, "srtp_backend", json_string(prism_srtp_crypto_backend()));
     json_object_set_new(json_object_get(root, "scenario"), "verify_sample",
                         json_integer(o->verify_sample));

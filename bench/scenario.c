@@ -262,6 +262,7 @@ static void on_final_stats(void *ud, json_t *result, json_t *error)
         r->bench_drop_egress += c.drop_egress;
         r->bench_drop_other += c.drop_not_srtp + c.drop_srtp_auth + c.drop_srtp_replay +
                                c.drop_malformed + c.drop_ssrc_limit;
+        prism_media_counters_add(&r->bench_counters, &c);
     }
     uv_timer_stop(&r->second);
     uv_timer_stop(&r->pacer);

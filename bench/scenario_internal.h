@@ -85,6 +85,7 @@ struct prism__run {
     struct prism_bench_ramp ramp;                    /* --ramp; its steps owned */
     json_t *relay_drops;                             /* stats.get drops at the end, owned */
     uint64_t bench_drop_egress, bench_drop_other;    /* the bench transports' drops */
+    struct prism_media_counters bench_counters;      /* summed at the end, for the drops */
     bool tty;
     struct prism_bench_attack *attack; /* --attack (bench/attack.h), owned; else NULL */
 };
