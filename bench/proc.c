@@ -113,6 +113,18 @@ void prism_bench_proc_pin(pid_t pid, int cpu)
     sched_setaffinity(pid, sizeof(set), &set);
 }
 
+void prism_bench_proc_pin_others(pid_t pid, int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long i = 0; i < n && i < CPU_SETSIZE; i++)
+        if (i != cpu)
+            CPU_SET((int)i, &set);
+    if (CPU_COUNT(&set) > 0)
+        sched_setaffinity(pid, sizeof(set), &set);
+}
+
 pid_t prism_bench_peer_pid(int fd)
 {
     struct ucred cred;

@@ -47,6 +47,10 @@ long prism_bench_proc_nofile(pid_t pid);
  * taken unpinned is noisier, not wrong). */
 void prism_bench_proc_pin(pid_t pid, int cpu);
 
+/* Lets `pid` (0: the calling thread, and the threads it creates later) run
+ * on every online CPU but `cpu`; failures are ignored as above. */
+void prism_bench_proc_pin_others(pid_t pid, int cpu);
+
 /* The pid at the other end of a connected Unix socket (SO_PEERCRED), or -1. */
 pid_t prism_bench_peer_pid(int fd);
 

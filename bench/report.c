@@ -32,9 +32,14 @@
 
 void prism__run_totals(const struct prism__run *r, struct prism__run_totals *t)
 {
+    prism__totals(r->eps, r->n_eps, t);
+}
+
+void prism__totals(struct prism_bench_endpoint *const *eps, size_t n, struct prism__run_totals *t)
+{
     memset(t, 0, sizeof(*t));
-    for (size_t i = 0; i < r->n_eps; i++) {
-        const struct prism_bench_endpoint *ep = r->eps[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct prism_bench_endpoint *ep = eps[i];
         t->tx_packets += ep->tx_audio.packets + ep->tx_video.packets;
         t->tx_bytes += ep->tx_audio.bytes + ep->tx_video.bytes;
         t->ready += ep->ready_ns != 0 && ep->error[0] == '\0';

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bench/sample.h"
+#include "bench/shard.h"
 
 void prism_bench_run_usage(FILE *out)
 {
@@ -19,7 +20,7 @@ void prism_bench_run_usage(FILE *out)
           "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
           "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
           "         [--attack KIND [--attack-pps N]]\n"
-          "         [--verify-sample N] [--ramp-retries N]\n"
+          "         [--verify-sample N] [--ramp-retries N] [--threads N]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
           "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
@@ -35,6 +36,8 @@ void prism_bench_run_usage(FILE *out)
           ">= 95 % of a core (or the bench at >= 95 %) ends the ramp there too.\n"
           "--ramp-retries N: a failing window is measured again up to N times before\n"
           "its step fails (default 1: one stall of a busy machine is not the relay).\n"
+          "--threads N: the endpoints run on N loop threads (default 1); with --spawn\n"
+          "on 2+ CPUs they share every CPU but the relay's (not with janus or --attack).\n"
           "--verify-sample N: one subscriber in N authenticates, decrypts and decodes\n"
           "everything it receives; the others read loss and delay from the clear RTP\n"
           "header (abs-send-time) and authenticate one packet in N per stream\n"
@@ -89,7 +92,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
                                           .ramp_step_s = 5,
                                           .attack_pps = 10000,
                                           .verify_sample = 1,
-                                          .ramp_retries = 1};
+                                          .ramp_retries = 1,
+                                          .threads = 1};
     snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -177,6 +181,9 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
         } else if (strcmp(a, "--verify-sample") == 0 &&
                    prism_bench_parse_num(v, 1, PRISM_BENCH_VERIFY_SAMPLE_MAX, &d)) {
             o->verify_sample = (unsigned)d;
+        } else if (strcmp(a, "--threads") == 0 &&
+                   prism_bench_parse_num(v, 1, PRISM_BENCH_MAX_THREADS, &d)) {
+            o->threads = (unsigned)d;
         } else if (strcmp(a, "--ramp-retries") == 0 && prism_bench_parse_num(v, 0, 10, &d)) {
             o->ramp_retries = (unsigned)d;
         } else {
@@ -185,9 +192,9 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
     }
     if (o->janus_url != NULL && (o->spawn || o->ramp))
         return usage(); /* --target janus: Janus is started by bench/janus-start.sh */
-    if (o->attack != PRISM_BENCH_ATTACK_NONE && (o->janus_url != NULL || o->ramp))
-        return usage(); /* a flood measures one fixed load against one relay */
-    if (o->janus_url != NULL && o->verify_sample > 1)
+    if (o->attack != PRISM_BENCH_ATTACK_NONE && (o->janus_url != NULL || o->ramp || o->threads > 1))
+        return usage(); /* a flood measures one fixed load against one relay, from this loop */
+    if (o->janus_url != NULL && (o->verify_sample > 1 || o->threads > 1))
         return usage(); /* its delay needs every packet in the clear (bench/janus.h) */
     if (o->ramp_step == 0)
         o->ramp_step = o->peers;

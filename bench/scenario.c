@@ -113,8 +113,7 @@ static void progress(struct prism__run *r)
     const struct prism__run_sample *a = &r->samples[r->n_samples - 2],
                                    *b = &r->samples[r->n_samples - 1];
     double dt = b->t - a->t > 0 ? b->t - a->t : 1;
-    struct prism__run_totals t;
-    prism__run_totals(r, &t);
+    const struct prism__run_totals t = r->last_totals; /* the endpoints may be on shards */
     double in_pps = 0, out_pps = 0, out_mbps = 0;
     const struct prism__run_counters *ra = &a->relay, *rb = &b->relay;
     if (ra->valid && rb->valid) {
@@ -167,15 +166,28 @@ static void merge_delays(struct prism__run *r)
 static void ramp_on_sample(struct prism__run *r, const struct prism__run_totals *t);
 static void on_end(uv_timer_t *h);
 
-static void on_second(uv_timer_t *h)
+/* Streams that carried packets, over every endpoint (one bench thread). */
+static size_t count_flowing(const struct prism__run *r)
 {
-    struct prism__run *r = h->data;
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_eps; i++)
+        for (size_t k = 0; k < r->eps[i]->n_rx; k++)
+            n += r->eps[i]->rx[k]->rx.packets > 0;
+    return n;
+}
+
+/* Records the sample at this instant from the totals `t`, r->delay_cum,
+ * the streams flowing and the pacer's worst lateness `lag_ms` (from this
+ * thread's endpoints, or merged from the shards' snapshots). */
+static void take_sample(struct prism__run *r, const struct prism__run_totals *tt, size_t flowing,
+                        double lag_ms)
+{
     if (r->n_samples == MAX_SAMPLES)
         return;
     uint64_t now = prism_bench_now_ns();
-    struct prism__run_totals t;
-    prism__run_totals(r, &t);
-    merge_delays(r);
+    const struct prism__run_totals t = *tt;
+    r->last_totals = t;
+    r->last_flowing = flowing;
     prism_bench_hist_diff(r->delay_prev, r->delay_prev, r->delay_cum); /* the last second */
     struct prism__run_sample *s = &r->samples[r->n_samples++];
     *s = (struct prism__run_sample){
@@ -185,7 +197,7 @@ static void on_second(uv_timer_t *h)
         .rss_kib = prism_bench_proc_rss_kib(r->relay_pid),
         .rx_packets = t.rx_packets,
         .tx_packets = t.tx_packets,
-        .lag_ms = r->lag_ms,
+        .lag_ms = lag_ms,
         .bench_cpu_s = prism_bench_proc_cpu_s(getpid()),
         .lost = t.lost,
         .expected = t.expected,
@@ -193,13 +205,30 @@ static void on_second(uv_timer_t *h)
         .delay_p99_ms = prism_bench_hist_quantile_ms(r->delay_prev, 0.99),
     };
     *r->delay_prev = *r->delay_cum;
-    r->lag_ms = 0;
     if (r->attack != NULL)
         prism_bench_attack_sample(r->attack, s->rss_kib);
     if (r->ready_ns == 0 && t.ready + t.failed == r->n_eps && r->next_join == r->n_eps)
         r->ready_ns = now;
     stats_get(r, on_stats_sample, s);
     ramp_on_sample(r, &t);
+}
+
+static void on_second(uv_timer_t *h)
+{
+    struct prism__run *r = h->data;
+    if (r->shards != NULL) { /* the sample is taken when every shard answered */
+        if (!r->snap_pending) {
+            r->snap_pending = true;
+            prism__shards_snapshot(r->shards);
+        }
+        return;
+    }
+    struct prism__run_totals t;
+    prism__run_totals(r, &t);
+    merge_delays(r);
+    double lag = r->lag_ms;
+    r->lag_ms = 0;
+    take_sample(r, &t, count_flowing(r), lag);
 }
 
 static void on_joiner(uv_timer_t *h)
@@ -209,8 +238,13 @@ static void on_joiner(uv_timer_t *h)
     double per = r->o.ramp ? 0 : r->o.ramp_s / (double)r->n_eps;
     /* Every endpoint whose slot in the ramp has come. */
     while (r->next_join < r->n_eps &&
-           (per <= 0 || (double)(now - r->t0_ns) / 1e9 >= per * (double)r->next_join))
-        prism_bench_endpoint_join(r->eps[r->next_join++]);
+           (per <= 0 || (double)(now - r->t0_ns) / 1e9 >= per * (double)r->next_join)) {
+        if (r->shards == NULL)
+            prism_bench_endpoint_join(r->eps[r->next_join]);
+        r->next_join++;
+    }
+    if (r->shards != NULL)
+        prism__shards_take(r->shards, r->n_eps, r->next_join);
     if (r->next_join == r->n_eps)
         uv_timer_stop(h);
 }
@@ -232,6 +266,7 @@ static void close_handles(struct prism__run *r)
     prism_bench_rpc_close(r->events);
     prism_bench_janus_stop(r->janus);
     prism_bench_attack_close(r->attack);
+    /* shard_wake (unreferenced) closes once the shard threads are joined. */
 }
 
 static void on_wait_closed(uv_timer_t *h)
@@ -247,6 +282,8 @@ static void on_wait_closed(uv_timer_t *h)
     close_handles(r);
 }
 
+static void left(struct prism__run *r, const struct prism_media_counters *sum);
+
 static void on_final_stats(void *ud, json_t *result, json_t *error)
 {
     struct prism__run *r = ud;
@@ -255,20 +292,36 @@ static void on_final_stats(void *ud, json_t *result, json_t *error)
         read_counters(result, &r->final);
         r->relay_drops = json_deep_copy(json_object_get(result, "drops"));
     }
+    uv_timer_stop(&r->second);
+    uv_timer_stop(&r->pacer);
+    if (r->shards != NULL) { /* they sum their counters and leave; then left() */
+        r->shards_leaving = true;
+        prism__shards_leave(r->shards);
+        return;
+    }
     /* The bench's own transport counters, before the transports close. */
+    struct prism_media_counters sum = {0};
     for (size_t i = 0; i < r->n_eps; i++) {
         struct prism_media_counters c;
         prism_bench_endpoint_counters(r->eps[i], &c);
-        r->bench_drop_egress += c.drop_egress;
-        r->bench_drop_other += c.drop_not_srtp + c.drop_srtp_auth + c.drop_srtp_replay +
-                               c.drop_malformed + c.drop_ssrc_limit;
-        prism_media_counters_add(&r->bench_counters, &c);
+        prism_media_counters_add(&sum, &c);
     }
-    uv_timer_stop(&r->second);
-    uv_timer_stop(&r->pacer);
     r->closing = (int)r->n_eps;
     for (size_t i = 0; i < r->n_eps; i++)
         prism_bench_endpoint_leave(r->eps[i], on_closed_ep, r);
+    left(r, &sum);
+}
+
+/* Every endpoint left (or is leaving), with its transports' counters
+ * summed in `sum`: the tenant goes, then the connections once the replies
+ * are in. */
+static void left(struct prism__run *r, const struct prism_media_counters *sum)
+{
+    const struct prism_media_counters *c = sum;
+    r->bench_counters = *c;
+    r->bench_drop_egress = c->drop_egress;
+    r->bench_drop_other = c->drop_not_srtp + c->drop_srtp_auth + c->drop_srtp_replay +
+                          c->drop_malformed + c->drop_ssrc_limit;
     if (r->attack != NULL)
         r->closing += prism_bench_attack_leave(r->attack, on_closed_ep, r);
     if (r->janus == NULL)
@@ -288,7 +341,9 @@ static void on_end(uv_timer_t *h)
     struct prism__run *r = h->data;
     r->stop_ns = prism_bench_now_ns();
     on_second(&r->second); /* a last sample at the stop */
-    for (size_t i = 0; i < r->n_eps; i++)
+    if (r->shards != NULL)
+        prism__shards_stop_sending(r->shards);
+    for (size_t i = 0; r->shards == NULL && i < r->n_eps; i++)
         prism_bench_endpoint_stop_sending(r->eps[i]);
     if (r->attack != NULL)
         prism_bench_attack_stop(r->attack);
@@ -312,7 +367,8 @@ static void on_baseline(void *ud, json_t *result, json_t *error)
                                                             .relay_cpu_s = r->base_cpu_s,
                                                             .rss_kib = r->base_rss_kib,
                                                             .relay = r->base};
-    uv_timer_start(&r->pacer, on_pacer, PACER_MS, PACER_MS);
+    if (r->shards == NULL) /* else every shard runs its own */
+        uv_timer_start(&r->pacer, on_pacer, PACER_MS, PACER_MS);
     uv_timer_start(&r->second, on_second, 1000, 1000);
     if (r->attack != NULL)
         prism_bench_attack_start(r->attack, r->base_rss_kib);
@@ -338,14 +394,10 @@ static void on_attack_ready(void *ud, const char *why)
     close_handles(r);
 }
 
-static void on_setup_reply(void *ud, json_t *result, json_t *error)
+static void setup_step(struct prism__run *r, bool ok)
 {
-    struct prism__run *r = ud;
-    if (result == NULL) {
-        const char *m = json_string_value(json_object_get(error, "message"));
-        fprintf(stderr, "prism-bench: setup failed: %s\n", m ? m : "connection closed");
+    if (!ok)
         r->setup_failed = true;
-    }
     if (--r->setup_pending > 0)
         return;
     if (r->setup_failed) {
@@ -359,26 +411,56 @@ static void on_setup_reply(void *ud, json_t *result, json_t *error)
     stats_get(r, on_baseline, r);
 }
 
+static void on_setup_reply(void *ud, json_t *result, json_t *error)
+{
+    struct prism__run *r = ud;
+    if (result == NULL) {
+        const char *m = json_string_value(json_object_get(error, "message"));
+        fprintf(stderr, "prism-bench: setup failed: %s\n", m ? m : "connection closed");
+    }
+    setup_step(r, result != NULL);
+}
+
+/* A shard thread (bench/shard.h) has news: its setup, a snapshot, its end. */
+static void on_shard_wake(uv_async_t *h)
+{
+    struct prism__run *r = h->data;
+    if (r->shards_setup_pending) {
+        int st = prism__shards_setup(r->shards);
+        if (st != 0) {
+            r->shards_setup_pending = false;
+            setup_step(r, st > 0);
+        }
+    }
+    struct prism__run_totals t;
+    size_t flowing;
+    double lag;
+    if (r->snap_pending &&
+        prism__shards_snapshot_done(r->shards, &t, r->delay_cum, &flowing, &lag)) {
+        r->snap_pending = false;
+        take_sample(r, &t, flowing, lag);
+    }
+    struct prism_media_counters sum;
+    if (r->shards_leaving && prism__shards_done(r->shards, &sum)) {
+        r->shards_leaving = false;
+        left(r, &sum);
+    }
+}
+
 static void on_event(void *ud, const char *method, json_t *params)
 {
     struct prism__run *r = ud;
-    if (strcmp(method, "peer.offer") != 0)
-        return;
-    const char *bubble = json_string_value(json_object_get(params, "bubble"));
-    const char *peer = json_string_value(json_object_get(params, "peer"));
-    const char *offer = json_string_value(json_object_get(params, "offer"));
-    json_t *rev = json_object_get(params, "revision");
-    if (bubble == NULL || peer == NULL || offer == NULL || !json_is_integer(rev))
-        return;
-    if (r->attack != NULL &&
-        prism_bench_attack_on_offer(r->attack, json_string_value(json_object_get(params, "tenant")),
-                                    peer, offer, (uint64_t)json_integer_value(rev)))
-        return;
-    char key[2 * PRISM_BENCH_ID_LEN + 2];
-    snprintf(key, sizeof(key), "%s/%s", bubble, peer);
-    struct prism_bench_endpoint *ep = g_hash_table_lookup(r->by_name, key);
-    if (ep != NULL)
-        prism_bench_endpoint_on_offer(ep, offer, (uint64_t)json_integer_value(rev));
+    if (r->attack != NULL && strcmp(method, "peer.offer") == 0) {
+        const char *peer = json_string_value(json_object_get(params, "peer"));
+        const char *offer = json_string_value(json_object_get(params, "offer"));
+        json_t *rev = json_object_get(params, "revision");
+        if (peer != NULL && offer != NULL && json_is_integer(rev) &&
+            prism_bench_attack_on_offer(r->attack,
+                                        json_string_value(json_object_get(params, "tenant")), peer,
+                                        offer, (uint64_t)json_integer_value(rev)))
+            return;
+    }
+    prism__offer_event(r->by_name, method, params);
 }
 
 /* --- main -------------------------------------------------------------------------- */
@@ -423,7 +505,8 @@ static int add_endpoint(struct prism__run *r)
     bool video =
         r->o.mode == PRISM_BENCH_MODE_VIDEO || (r->o.mode == PRISM_BENCH_MODE_MIXED && b % 2 == 0);
     bool pub = r->o.publishers < 0 || (int)p < r->o.publishers;
-    int rc = prism_bench_endpoint_new(&r->site, bubble, peer, pub ? r->audio : NULL,
+    struct prism_bench_site *site = r->shards ? prism__shards_site(r->shards, i) : &r->site;
+    int rc = prism_bench_endpoint_new(site, bubble, peer, pub ? r->audio : NULL,
                                       pub && video ? r->video : NULL, &r->eps[i]);
     if (rc != 0)
         return rc;
@@ -460,12 +543,15 @@ static void start_setup(struct prism__run *r)
         return;
     }
     unsigned bubbles = r->o.ramp ? 0 : r->o.bubbles; /* the ramp creates its own */
-    r->setup_pending = 2 + (int)bubbles;
-    json_t *tenants = json_pack("[s]", r->o.tenant);
-    if (r->attack != NULL)
-        json_array_append_new(tenants, json_string(prism_bench_attack_tenant(r->attack)));
-    prism_bench_rpc_call(r->events, "events.subscribe", json_pack("{s:o}", "tenants", tenants),
-                         on_setup_reply, r);
+    r->setup_pending = 2 + (int)bubbles;             /* events.subscribe: ours, or every shard's */
+    r->shards_setup_pending = r->shards != NULL;
+    if (r->shards == NULL) {
+        json_t *tenants = json_pack("[s]", r->o.tenant);
+        if (r->attack != NULL)
+            json_array_append_new(tenants, json_string(prism_bench_attack_tenant(r->attack)));
+        prism_bench_rpc_call(r->events, "events.subscribe", json_pack("{s:o}", "tenants", tenants),
+                             on_setup_reply, r);
+    }
     prism_bench_rpc_call(r->site.rpc, "tenant.create",
                          json_pack("{s:s, s:{s:i, s:i}}", "tenant", r->o.tenant, "limits",
                                    "max_bubbles", 0, "max_peers", 0),
@@ -481,9 +567,19 @@ static void start_setup(struct prism__run *r)
 
 /* --- --ramp ------------------------------------------------------------------------- */
 
+static void on_bubble_created(void *ud, json_t *result, json_t *error)
+{
+    struct prism__run *r = ud;
+    (void)result;
+    (void)error;
+    if (--r->bubbles_pending == 0)
+        uv_timer_start(&r->joiner, on_joiner, 0, 1);
+}
+
 /* Adds the next step's peers: creates the bubbles they open (the control
- * connection handles requests in order, so their peer.join comes after) and
- * starts their joins at once. */
+ * connection handles requests in order, so their peer.join comes after;
+ * the shards' joins go on other connections, so with --threads they wait
+ * for the replies) and starts their joins at once. */
 static void ramp_add_step(struct prism__run *r)
 {
     size_t want = r->n_eps + r->o.ramp_step;
@@ -493,9 +589,10 @@ static void ramp_add_step(struct prism__run *r)
         if (r->n_eps % r->o.peers == 0) {
             char bubble[32];
             snprintf(bubble, sizeof(bubble), "b%zu", r->n_eps / r->o.peers);
+            r->bubbles_pending += r->shards != NULL;
             prism_bench_rpc_call(r->site.rpc, "bubble.create",
                                  json_pack("{s:s, s:s}", "tenant", r->o.tenant, "bubble", bubble),
-                                 NULL, NULL);
+                                 r->shards ? on_bubble_created : NULL, r);
         }
         if (add_endpoint(r) != 0) {
             prism_bench_ramp_stop(&r->ramp, "out of memory adding peers");
@@ -506,23 +603,24 @@ static void ramp_add_step(struct prism__run *r)
     prism_bench_ramp_begin_step(&r->ramp, (unsigned)r->n_eps,
                                 (unsigned)((r->n_eps + r->o.peers - 1) / r->o.peers),
                                 prism__run_s_since(r, prism_bench_now_ns()));
-    uv_timer_start(&r->joiner, on_joiner, 0, 1);
+    if (r->bubbles_pending == 0)
+        uv_timer_start(&r->joiner, on_joiner, 0, 1);
 }
 
-/* Streams expected (every other publisher's tracks in the bubble) and
- * flowing, for the step's figures. Bubbles are runs of P endpoints. */
-static void count_streams(const struct prism__run *r, size_t *expected, size_t *flowing)
+/* Streams expected (every other publisher's tracks in the bubble), for
+ * the step's figures. Bubbles are runs of P endpoints. Reads only what
+ * endpoints are given at creation (publish, audio, video), which no thread
+ * changes. */
+static size_t count_expected(const struct prism__run *r)
 {
-    *expected = *flowing = 0;
+    size_t expected = 0;
     for (size_t i = 0; i < r->n_eps; i++) {
-        const struct prism_bench_endpoint *ep = r->eps[i];
         size_t first = i - i % r->o.peers, end = first + r->o.peers;
         for (size_t k = first; k < end && k < r->n_eps; k++)
             if (k != i && r->eps[k]->publish)
-                *expected += (r->eps[k]->audio != NULL) + (r->eps[k]->video != NULL);
-        for (size_t k = 0; k < ep->n_rx; k++)
-            *flowing += ep->rx[k]->rx.packets > 0;
+                expected += (r->eps[k]->audio != NULL) + (r->eps[k]->video != NULL);
     }
+    return expected;
 }
 
 /* Feeds the sample just taken to the ramp's state machine (bench/ramp.c)
@@ -547,8 +645,10 @@ static void ramp_on_sample(struct prism__run *r, const struct prism__run_totals 
         .peers_failed = t->failed,
         .joins_sent = r->next_join == r->n_eps,
     };
-    if (r->ramp.state == PRISM_BENCH_RAMP_MEASURING)
-        count_streams(r, &now.streams_expected, &now.streams_flowing);
+    if (r->ramp.state == PRISM_BENCH_RAMP_MEASURING) {
+        now.streams_expected = count_expected(r);
+        now.streams_flowing = r->last_flowing;
+    }
     switch (prism_bench_ramp_on_sample(&r->ramp, &now)) {
     case PRISM_BENCH_RAMP_NEXT_STEP: ramp_add_step(r); break;
     case PRISM_BENCH_RAMP_STOP: on_end(&r->phase); break;
@@ -609,7 +709,9 @@ int prism_bench_run(int argc, char **argv)
     r->ramp.tty = r->tty;
     /* Pinned, the relay (--spawn) has one core; the bench's one thread one. */
     r->ramp.relay_cores = o->spawn && pin ? 1 : 0;
-    r->ramp.bench_cores = 1;
+    /* Pinned, the bench's threads share every CPU but the relay's. */
+    unsigned others = pin ? (unsigned)cpus - 1 : o->threads;
+    r->ramp.bench_cores = o->threads < others ? o->threads : others;
     r->ramp.retries = o->ramp_retries;
     r->samples = calloc(MAX_SAMPLES, sizeof(*r->samples));
     r->delay_cum = calloc(1, sizeof(*r->delay_cum));
@@ -643,7 +745,9 @@ int prism_bench_run(int argc, char **argv)
             return 1;
         }
         o->control = sock;
-        if (pin)
+        if (pin && o->threads > 1)
+            prism_bench_proc_pin_others(0, 0);
+        else if (pin)
             prism_bench_proc_pin(0, 1);
     }
     if (uv_loop_init(&r->loop) != 0 || setup_site(r) != 0) {
@@ -665,6 +769,18 @@ int prism_bench_run(int argc, char **argv)
                                ((double)r->video->n_frames / r->video->fps) / 1000
                          : 0.0,
                 r->video ? r->video->frames[0].len : (size_t)0);
+    if (o->threads > 1) {
+        uv_async_init(&r->loop, &r->shard_wake, on_shard_wake);
+        r->shard_wake_open = true;
+        r->shard_wake.data = r;
+        uv_unref((uv_handle_t *)&r->shard_wake);
+        int e = prism__shards_start(r, o->threads, &r->shard_wake, &r->shards);
+        if (e != 0) {
+            fprintf(stderr, "prism-bench: cannot start %u threads (connections to %s)\n",
+                    o->threads, o->control);
+            goto out;
+        }
+    }
     if (make_endpoints(r) != 0 || (o->attack != PRISM_BENCH_ATTACK_NONE &&
                                    prism_bench_attack_new(&r->site, o->attack, o->attack_pps,
                                                           r->audio, r->video, &r->attack) != 0)) {
@@ -676,7 +792,7 @@ int prism_bench_run(int argc, char **argv)
     int e = o->janus_url != NULL
                 ? 0
                 : prism_bench_rpc_open(&r->loop, o->control, NULL, NULL, &r->site.rpc);
-    if (e == 0 && o->janus_url == NULL)
+    if (e == 0 && o->janus_url == NULL && r->shards == NULL)
         e = prism_bench_rpc_open(&r->loop, o->control, on_event, r, &r->events);
     if (e != 0) {
         fprintf(stderr, "prism-bench: cannot connect to %s: %s\n", o->control, uv_strerror(e));
@@ -693,6 +809,8 @@ int prism_bench_run(int argc, char **argv)
     uv_prepare_start(&r->flush, on_flush);
     start_setup(r);
     uv_run(&r->loop, UV_RUN_DEFAULT);
+    prism__shards_free(r->shards); /* joins their threads: the endpoints are ours again */
+    r->shards = NULL;
     if (!o->quiet && r->tty)
         fputc('\n', stderr);
     if (r->setup_failed)
@@ -770,6 +888,11 @@ int prism_bench_run(int argc, char **argv)
     json_decref(streams);
     json_decref(failures);
 out:
+    prism__shards_free(r->shards);
+    if (r->shard_wake_open) {
+        uv_close((uv_handle_t *)&r->shard_wake, NULL);
+        uv_run(&r->loop, UV_RUN_NOWAIT);
+    }
     if (r->relay_pid > 0 && o->spawn)
         prism_bench_relay_stop(r->relay_pid);
     if (o->spawn)

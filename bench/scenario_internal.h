@@ -29,11 +29,20 @@
 #include "bench/media.h"
 #include "bench/ramp.h"
 #include "bench/run_options.h"
+#include "bench/shard.h"
 
 /* The relay's own counters (stats.get). */
 struct prism__run_counters {
     uint64_t packets_in, bytes_in, packets_out, bytes_out;
     bool valid; /* stats.get answered */
+};
+
+/* Totals over the endpoints at one instant. */
+struct prism__run_totals {
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, lost, expected;
+    uint64_t decode_errors, frozen, decoded;
+    uint64_t authenticated; /* --verify-sample: sampled packets that authenticated */
+    size_t ready, failed;
 };
 
 struct prism__run;
@@ -88,14 +97,16 @@ struct prism__run {
     struct prism_media_counters bench_counters;      /* summed at the end, for the drops */
     bool tty;
     struct prism_bench_attack *attack; /* --attack (bench/attack.h), owned; else NULL */
-};
-
-/* Totals over the endpoints at one instant. */
-struct prism__run_totals {
-    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, lost, expected;
-    uint64_t decode_errors, frozen, decoded;
-    uint64_t authenticated; /* --verify-sample: sampled packets that authenticated */
-    size_t ready, failed;
+    /* --threads N > 1 (bench/shard.h): the endpoints run on shard threads */
+    struct prism__shards *shards;         /* NULL: every endpoint on this loop */
+    uv_async_t shard_wake;                /* a shard has news (unreferenced) */
+    bool shard_wake_open;                 /* shard_wake initialized, to close */
+    bool shards_setup_pending;            /* waiting for their events.subscribe */
+    bool snap_pending;                    /* a snapshot asked, not all answered */
+    bool shards_leaving;                  /* asked to leave, not all ended */
+    int bubbles_pending;                  /* --ramp: bubble.create replies awaited */
+    struct prism__run_totals last_totals; /* at the last sample */
+    size_t last_flowing;                  /* streams flowing at the last sample */
 };
 
 /* The run's figures, computed once at the end (prism__run_figures). */
@@ -123,6 +134,9 @@ static inline double prism__run_s_since(const struct prism__run *r, uint64_t ns)
 
 /* Sums every endpoint's counters into `t`. O(endpoints x streams). */
 void prism__run_totals(const struct prism__run *r, struct prism__run_totals *t);
+
+/* Same over the `n` endpoints at `eps` (a shard's, bench/shard.h). */
+void prism__totals(struct prism_bench_endpoint *const *eps, size_t n, struct prism__run_totals *t);
 
 /* The figures of the whole run into `f`; appends one object per received
  * stream to `streams` (a JSON array). */
