@@ -23,6 +23,11 @@ void prism_bench_hist_diff(struct prism_bench_hist *out, const struct prism_benc
     }
 }
 
+static double max_p99(const struct prism_bench_ramp_step *s)
+{
+    return s->max_p99_ms > 0 ? s->max_p99_ms : PRISM_BENCH_RAMP_MAX_P99_MS;
+}
+
 void prism_bench_ramp_close(struct prism_bench_ramp_step *step,
                             const struct prism_bench_ramp_mark *a,
                             const struct prism_bench_ramp_mark *b)
@@ -53,9 +58,9 @@ void prism_bench_ramp_close(struct prism_bench_ramp_step *step,
     else if (step->loss_pct > PRISM_BENCH_RAMP_MAX_LOSS_PCT)
         snprintf(step->why, sizeof(step->why), "loss %.2f %% > %.0f %%", step->loss_pct,
                  PRISM_BENCH_RAMP_MAX_LOSS_PCT);
-    else if (step->delay_p99_ms > PRISM_BENCH_RAMP_MAX_P99_MS)
+    else if (step->delay_p99_ms > max_p99(step))
         snprintf(step->why, sizeof(step->why), "delay p99 %.1f ms > %.0f ms", step->delay_p99_ms,
-                 PRISM_BENCH_RAMP_MAX_P99_MS);
+                 max_p99(step));
     else if (step->peers_failed > 0)
         snprintf(step->why, sizeof(step->why), "%zu peers failed to join", step->peers_failed);
     else {
@@ -98,7 +103,8 @@ json_t *prism_bench_ramp_json(const struct prism_bench_ramp_step *steps, size_t 
         json_array_append_new(arr, step_json(&steps[i]));
     long cap = prism_bench_ramp_capacity(steps, n);
     json_t *o = json_pack("{s:f, s:f, s:s}", "max_loss_pct", PRISM_BENCH_RAMP_MAX_LOSS_PCT,
-                          "max_delay_p99_ms", PRISM_BENCH_RAMP_MAX_P99_MS, "stop", stop);
+                          "max_delay_p99_ms",
+                          n > 0 ? max_p99(&steps[0]) : PRISM_BENCH_RAMP_MAX_P99_MS, "stop", stop);
     json_object_set_new(o, "steps", arr);
     json_object_set_new(o, "capacity", cap >= 0 ? step_json(&steps[cap]) : json_null());
     return o;
@@ -107,7 +113,7 @@ json_t *prism_bench_ramp_json(const struct prism_bench_ramp_step *steps, size_t 
 void prism_bench_ramp_print(const struct prism_bench_ramp_step *steps, size_t n, const char *stop)
 {
     printf("\nramp (window figures per step; stops at loss > %.0f %% or delay p99 > %.0f ms)\n",
-           PRISM_BENCH_RAMP_MAX_LOSS_PCT, PRISM_BENCH_RAMP_MAX_P99_MS);
+           PRISM_BENCH_RAMP_MAX_LOSS_PCT, n > 0 ? max_p99(&steps[0]) : PRISM_BENCH_RAMP_MAX_P99_MS);
     printf("  %5s %7s %8s %9s %9s %7s %7s %7s %6s %7s %6s  %s\n", "peers", "bubbles", "streams",
            "fwd pps", "rx pps", "loss %", "p50 ms", "p99 ms", "relay%", "us/pkt", "bench%",
            "verdict");
@@ -153,6 +159,7 @@ void prism_bench_ramp_begin_step(struct prism_bench_ramp *ramp, unsigned peers, 
     st->peers = peers;
     st->bubbles = bubbles;
     st->t_start = t_start;
+    st->max_p99_ms = ramp->max_p99_ms;
     ramp->state = PRISM_BENCH_RAMP_JOINING;
     ramp->tried = 0;
 }

@@ -74,6 +74,7 @@ struct prism_bench_ramp_step {
     double bench_cpu_pct;
     double relay_cpu_us_per_packet; /* relay CPU / packets delivered */
     double worst_lag_ms;            /* bench pacer lateness (caller) */
+    double max_p99_ms;              /* the delay threshold it is judged by */
     unsigned windows;               /* windows measured (1 + failed ones measured again) */
     uint64_t decode_errors;         /* during the window */
     bool pass;
@@ -82,7 +83,8 @@ struct prism_bench_ramp_step {
 
 /* Computes `step`'s window figures from marks `a` (window open) and `b`
  * (close) and judges them: fails on loss > PRISM_BENCH_RAMP_MAX_LOSS_PCT,
- * p99 > PRISM_BENCH_RAMP_MAX_P99_MS, or any failed peer. Counters that went
+ * p99 > step->max_p99_ms (0: PRISM_BENCH_RAMP_MAX_P99_MS), or any failed
+ * peer. Counters that went
  * backwards (a receiver removed) count as zero. The caller has filled
  * peers, bubbles, peers_*, streams_* and t_start. */
 void prism_bench_ramp_close(struct prism_bench_ramp_step *step,
@@ -124,6 +126,7 @@ struct prism_bench_ramp {
     bool tty;             /* log is a terminal: lines begin with '\r' */
     unsigned relay_cores; /* cores the relay may use (pinned); 0: unknown, its CPU not judged */
     unsigned bench_cores; /* cores the bench's loop threads use; 0: its CPU not judged */
+    double max_p99_ms;    /* --ramp-max-p99: delay threshold, ms; 0: PRISM_BENCH_RAMP_MAX_P99_MS */
     unsigned retries;     /* --ramp-retries: a failing window is measured again this many
                              times before the step fails (one stall of a busy machine is
                              not the relay's capacity) */

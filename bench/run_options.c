@@ -20,7 +20,7 @@ void prism_bench_run_usage(FILE *out)
           "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
           "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
           "         [--attack KIND [--attack-pps N]]\n"
-          "         [--verify-sample N] [--ramp-retries N] [--threads N]\n"
+          "         [--verify-sample N] [--ramp-retries N] [--ramp-max-p99 MS] [--threads N]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
           "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
@@ -36,6 +36,8 @@ void prism_bench_run_usage(FILE *out)
           ">= 95 % of a core (or the bench at >= 95 %) ends the ramp there too.\n"
           "--ramp-retries N: a failing window is measured again up to N times before\n"
           "its step fails (default 1: one stall of a busy machine is not the relay).\n"
+          "--ramp-max-p99 MS: the delay threshold (default 50); a large one lets a busy\n"
+          "machine's stalls pass, to find where loss or CPU ends the ramp.\n"
           "--threads N: the endpoints run on N loop threads (default 1); with --spawn\n"
           "on 2+ CPUs they share every CPU but the relay's (not with janus or --attack).\n"
           "--verify-sample N: one subscriber in N authenticates, decrypts and decodes\n"
@@ -184,6 +186,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
         } else if (strcmp(a, "--threads") == 0 &&
                    prism_bench_parse_num(v, 1, PRISM_BENCH_MAX_THREADS, &d)) {
             o->threads = (unsigned)d;
+        } else if (strcmp(a, "--ramp-max-p99") == 0 && prism_bench_parse_num(v, 1, 1e6, &d)) {
+            o->ramp_max_p99_ms = d;
         } else if (strcmp(a, "--ramp-retries") == 0 && prism_bench_parse_num(v, 0, 10, &d)) {
             o->ramp_retries = (unsigned)d;
         } else {

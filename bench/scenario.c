@@ -713,6 +713,7 @@ int prism_bench_run(int argc, char **argv)
     unsigned others = pin ? (unsigned)cpus - 1 : o->threads;
     r->ramp.bench_cores = o->threads < others ? o->threads : others;
     r->ramp.retries = o->ramp_retries;
+    r->ramp.max_p99_ms = o->ramp_max_p99_ms;
     r->samples = calloc(MAX_SAMPLES, sizeof(*r->samples));
     r->delay_cum = calloc(1, sizeof(*r->delay_cum));
     r->delay_prev = calloc(1, sizeof(*r->delay_prev));

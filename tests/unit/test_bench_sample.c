@@ -248,6 +248,12 @@ static void ramp_measures_a_failing_window_again(void **state)
     ramp = (struct prism_bench_ramp){.max_peers = 100, .step_s = 3, .steps = steps};
     assert_int_equal(lossy_step(&ramp, 6), PRISM_BENCH_RAMP_STOP); /* no retries: as before */
     assert_int_equal(steps[0].windows, 1);
+
+    /* --ramp-max-p99: the 1.5 ms delay fails a 1 ms threshold. */
+    ramp =
+        (struct prism_bench_ramp){.max_peers = 100, .step_s = 3, .max_p99_ms = 1, .steps = steps};
+    assert_int_equal(lossy_step(&ramp, 0), PRISM_BENCH_RAMP_STOP);
+    assert_non_null(strstr(ramp.stop, "delay p99"));
 }
 
 int main(void)
