@@ -5,7 +5,12 @@
  * pacer (every PACER_MS: send the frames that are due), a once-per-second
  * sampler (relay CPU and RSS from /proc, relay counters from stats.get,
  * bench-side receive counts; the progress line) and the egress flush once per
- * loop iteration (uv_prepare).
+ * loop iteration (uv_prepare). With --threads N > 1 the endpoints, their
+ * pacer, flush and connections move to N shard threads (bench/shard.h):
+ * this loop keeps setup, the joins' schedule, the sampler (from the
+ * shards' snapshots), the ramp and teardown, and touches the endpoints
+ * again only once the shards have ended. --verify-sample (bench/sample.h)
+ * chooses which subscribers verify everything they receive.
  *
  * Timeline: setup (events.subscribe, tenant.create, bubble.create) -> joins
  * spread over --ramp-s -> media until ramp + duration -> senders stop ->
