@@ -46,7 +46,7 @@ struct shard {
     /* the shard thread's own */
     uv_thread_t thread;
     bool made;    /* its loop and handles exist (main, before the thread) */
-    bool started; /* its thread runs (main)*/
+    bool started; /* its thread runs (set by main) */
     uv_loop_t loop;
     struct prism_bench_site site;
     struct prism_bench_rpc *events;
@@ -324,6 +324,8 @@ int prism__shards_start(struct prism__run *r, unsigned n, uv_async_t *wake,
     s->n = n;
     size_t total = r->o.ramp ? r->o.max_peers : (size_t)r->o.bubbles * r->o.peers;
     int rc = 0;
+    for (unsigned i = 0; i < n; i++) /* every one: prism__shards_free destroys them all */
+        uv_mutex_init(&s->sh[i].mu);
     unsigned made = 0;
     for (; made < n && rc == 0; made++) {
         struct shard *sh = &s->sh[made];
@@ -331,7 +333,6 @@ int prism__shards_start(struct prism__run *r, unsigned n, uv_async_t *wake,
         sh->n = n;
         sh->run = r;
         sh->main_wake = wake;
-        uv_mutex_init(&sh->mu);
         rc = shard_make(sh, r, total / n + 1);
     }
     for (unsigned i = 0; rc == 0 && i < n; i++) {
