@@ -52,6 +52,11 @@ int prism_vp8_parse(const uint8_t *payload, size_t len, struct prism_vp8_desc *o
         if (x & 0x30) {
             if (i >= len)
                 return -1;
+            if (x & 0x20) {
+                out->has_tid = true;
+                out->tid = payload[i] >> 6;
+                out->layer_sync = (payload[i] & 0x20) != 0;
+            }
             i++;
         }
     }

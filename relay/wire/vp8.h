@@ -27,6 +27,9 @@ struct prism_vp8_desc {
     bool has_tl0picidx;    /* L */
     uint8_t tl0picidx;
     size_t tl0picidx_off;
+    bool has_tid;      /* T: the temporal layer index is given */
+    uint8_t tid;       /* TID, 0 without T */
+    bool layer_sync;   /* Y: depends only on temporal base layer frames */
     size_t header_len; /* bytes of descriptor: the VP8 payload header follows */
     bool keyframe;     /* start of partition 0 of a key frame */
     uint16_t width;    /* a key frame's size in pixels (its VP8 header), 0 when */

@@ -105,6 +105,9 @@ struct prism_track_desc {
                                    transport-cc feedback, relay/wire/tcc.h) */
     uint8_t vp8_pt;             /* VP8's payload type, PRISM_PT_NONE if not negotiated:
                                    its picture ids are rewritten per subscriber */
+    uint8_t vp9_pt;             /* VP9's payload type, PRISM_PT_NONE if not negotiated:
+                                   its spatial and temporal layers are chosen per
+                                   subscriber */
     struct prism_rtx_pt rtx_pts[PRISM_MEDIA_MAX_RTX_PTS]; /* for retransmissions toward
                                                              subscribers that took rtx */
     uint8_t n_rtx_pts;
@@ -168,7 +171,7 @@ struct prism_msg_prefer {
     uint64_t track;      /* track handle; 0: every track of the publisher */
     bool paused;         /* forward nothing */
     uint32_t max_height; /* pixels, 0: no cap; caps the simulcast layer */
-    uint32_t max_fps;    /* 0: no cap; no effect yet */
+    uint32_t max_fps;    /* 0: no cap; caps the temporal layer */
 };
 
 /* BUBBLE_CONFIG: the bubble's options (header's peer is 0). */

@@ -222,6 +222,9 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
     if (tr->d.vp8_pt != PRISM_PT_NONE && pkt.h.payload_type == tr->d.vp8_pt &&
         pkt.h.header_len != 0)
         pkt.has_vp8 = prism_vp8_parse(data + pkt.h.header_len, pkt.h.payload_len, &pkt.vp8) == 0;
+    if (tr->d.vp9_pt != PRISM_PT_NONE && pkt.h.payload_type == tr->d.vp9_pt &&
+        pkt.h.header_len != 0)
+        pkt.has_vp9 = prism_vp9_parse(data + pkt.h.header_len, pkt.h.payload_len, &pkt.vp9) == 0;
     if (tr->d.red_pt != PRISM_PT_NONE && pkt.h.payload_type == tr->d.red_pt &&
         !parse_red(&pkt, tr->d.opus_pt)) {
         p->drop_malformed++;

@@ -1,4 +1,4 @@
-/* Simulcast layer choice (see layers.h). */
+/* Simulcast and SVC layer choice (see layers.h). */
 #include "relay/worker/layers.h"
 
 /* The highest active layer within the budget and the height cap; the
@@ -62,4 +62,73 @@ uint8_t prism_layer_choose(struct prism_layer_choice *c, const struct prism_laye
         c->up_ms = now_ms != 0 ? now_ms : 1;
     }
     return c->layer;
+}
+
+/* --- spatial and temporal layers ------------------------------------------------ */
+
+uint32_t prism_svc_bps(const struct prism_svc_info *in, uint8_t sid, uint8_t tid)
+{
+    uint64_t sum = 0;
+    for (uint8_t s = 0; s <= sid && s < PRISM_SVC_MAX_LAYERS; s++)
+        for (uint8_t t = 0; t <= tid && t < PRISM_SVC_MAX_LAYERS; t++)
+            sum += in->bps[s][t];
+    return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+}
+
+/* The wanted pair under the caps and `budget_bps`, into *sid and *tid. */
+static void svc_wanted(const struct prism_svc_info *in, uint32_t budget_bps, uint32_t max_height,
+                       uint32_t max_fps, uint8_t *sid, uint8_t *tid)
+{
+    uint8_t ns = in->n_spatial < PRISM_SVC_MAX_LAYERS ? in->n_spatial : PRISM_SVC_MAX_LAYERS;
+    uint8_t nt = in->n_temporal < PRISM_SVC_MAX_LAYERS ? in->n_temporal : PRISM_SVC_MAX_LAYERS;
+    uint8_t s = 0, t = 0;
+    for (uint8_t i = 0; i < ns; i++)
+        if (max_height == 0 || in->height[i] == 0 || in->height[i] <= max_height)
+            s = i;
+    /* A measured frame rate wanders around the nominal one: 10% slack. */
+    uint64_t fps_sum = 0, fps_cap = (uint64_t)max_fps * 1100;
+    for (uint8_t i = 0; i < nt; i++) {
+        fps_sum += in->fps_milli[i];
+        if (max_fps == 0 || fps_sum <= fps_cap)
+            t = i;
+    }
+    while (prism_svc_bps(in, s, t) > budget_bps && (s > 0 || t > 0)) {
+        if (s > 0)
+            s--;
+        else
+            t--;
+    }
+    *sid = s;
+    *tid = t;
+}
+
+void prism_svc_choose(struct prism_svc_choice *c, const struct prism_svc_info *in,
+                      uint32_t budget_bps, uint32_t max_height, uint32_t max_fps, uint64_t now_ms)
+{
+    uint8_t ws, wt, ks, kt;
+    svc_wanted(in, budget_bps, max_height, max_fps, &ws, &wt);
+    if (!c->chosen) {
+        *c = (struct prism_svc_choice){.chosen = true, .sid = ws, .tid = wt};
+        return;
+    }
+    /* What a budget 25% larger allows: the current pair stays within it (a
+     * key frame's burst is not congestion). */
+    uint32_t slack = budget_bps > UINT32_MAX / 5 * 4 ? UINT32_MAX : budget_bps / 4 * 5;
+    svc_wanted(in, slack, max_height, max_fps, &ks, &kt);
+    bool keep = c->sid <= ks && c->tid <= kt;
+    if (ws < c->sid && !keep)
+        c->sid = ws;
+    if (wt < c->tid && !keep)
+        c->tid = wt;
+    if (ws <= c->sid && wt <= c->tid) {
+        c->want_up_ms = 0;
+        return;
+    }
+    if (c->want_up_ms == 0)
+        c->want_up_ms = now_ms != 0 ? now_ms : 1;
+    if (now_ms - c->want_up_ms >= PRISM_LAYERS_HOLD_MS) {
+        c->sid = ws > c->sid ? ws : c->sid;
+        c->tid = wt > c->tid ? wt : c->tid;
+        c->want_up_ms = 0;
+    }
 }

@@ -1,6 +1,6 @@
 /* One received RTP packet as ingress parsed it, once, for every reader after
  * it (router, consumers, feedback): the fixed header, the extensions the
- * worker uses and, for VP8, the payload descriptor; for RED, its primary
+ * worker uses and, for VP8 and VP9, the payload descriptor; for RED, its primary
  * block.
  *
  * Lives on the stack of the transport's receive callback; valid during it.
@@ -15,6 +15,7 @@
 #include "relay/wire/red.h"
 #include "relay/wire/rtp.h"
 #include "relay/wire/vp8.h"
+#include "relay/wire/vp9.h"
 
 struct prism_packet {
     /* inputs */
@@ -26,6 +27,8 @@ struct prism_packet {
     struct prism_rtp_ext_values ext; /* mid, audio level, transport-wide seq */
     bool has_vp8;                    /* the payload is VP8 and its descriptor parsed */
     struct prism_vp8_desc vp8;
+    bool has_vp9; /* the payload is VP9 and its descriptor parsed */
+    struct prism_vp9_desc vp9;
     bool has_red;                       /* the payload is RED (RFC 2198), its blocks parsed */
     struct prism_red_block red_primary; /* then its primary (offset into the payload) */
     uint8_t layer;                      /* index of the producer's layer this packet belongs to */

@@ -18,8 +18,17 @@
  * resumed), the offsets are recomputed so that the first packet of the new
  * source follows the last one sent: sequence number + 1, timestamp + the
  * wall time since (at the track's clock rate, at least 1), picture id + 1,
- * TL0PICIDX + 1. Within one source the offsets are constant, so reordering
- * and loss upstream pass through unchanged.
+ * TL0PICIDX + 1. Within one source the offsets change only where the
+ * consumer leaves packets out (below), so reordering and loss upstream pass
+ * through unchanged.
+ *
+ * Layered streams (VP9 SVC, VP8 temporal layers): a consumer leaves out the
+ * packets of spatial and temporal layers above its choice (take()). The
+ * sequence number map (relay/worker/seqmap.h) closes the gap each one
+ * leaves, the picture id map the gap of each picture left out whole (a
+ * temporal layer's); TL0PICIDX counts base layer pictures, never left out.
+ * Retransmissions map the subscriber's sequence number back through it. The
+ * producer meters each layer frame (spatial, temporal) for the choice.
  *
  * Simulcast: a producer measures each layer's bitrate (bytes per 0.5 s
  * window, read over the last two windows) and height (from its key frames).
@@ -42,6 +51,7 @@
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/wire/rtp.h"
+#include "relay/worker/seqmap.h"
 
 /* One packet of a producer's history, as it came in (the consumer's rewrite
  * is applied again on retransmission). */
@@ -56,6 +66,15 @@ struct layer_meter {
     uint64_t bytes, prev_bytes;
     uint64_t last_ms; /* last packet; 0: none yet */
     uint16_t height;  /* from its last key frame; 0: unknown */
+};
+
+/* A layered stream's traffic per layer frame (spatial, temporal). */
+struct svc_meter {
+    uint64_t bytes[PRISM_SVC_MAX_LAYERS][PRISM_SVC_MAX_LAYERS]; /* current window */
+    uint64_t prev_bytes[PRISM_SVC_MAX_LAYERS][PRISM_SVC_MAX_LAYERS];
+    uint32_t frames[PRISM_SVC_MAX_LAYERS], prev_frames[PRISM_SVC_MAX_LAYERS]; /* per tid */
+    uint16_t height[PRISM_SVC_MAX_LAYERS]; /* per sid, from the scalability structure */
+    uint64_t last_ms;                      /* last layered packet; 0: none yet */
 };
 
 #define METER_WINDOW_MS 500
@@ -77,7 +96,8 @@ struct prism_producer {
     uint64_t window_ms;      /* start of the current metering window */
     uint64_t prev_window_ms; /* start of the previous one */
     struct layer_meter layers[PRISM_MEDIA_MAX_LAYERS];
-    bool removed; /* removed during a forward: freed at its end */
+    struct svc_meter svc; /* layer 0's (the stream's, when not simulcast) */
+    bool removed;         /* removed during a forward: freed at its end */
     struct prism_producer *next_dead;
 };
 
@@ -95,13 +115,18 @@ struct prism_consumer {
     bool removed;
     struct prism_consumer *next_dead;
     /* rewriting: out = in + delta, per field, modulo its width */
-    bool started;      /* a first packet went out */
-    bool resync;       /* recompute the deltas on the next packet */
-    uint32_t src_ssrc; /* the source the deltas belong to */
-    uint16_t seq_delta;
+    bool started;             /* a first packet went out */
+    bool resync;              /* recompute the deltas on the next packet */
+    uint32_t src_ssrc;        /* the source the deltas belong to */
+    struct prism_seqmap seqs; /* sequence numbers: a delta per source, less each drop */
     uint32_t ts_delta;
-    uint16_t pid_delta;
+    struct prism_seqmap pids; /* picture ids (VP8, VP9) likewise, less each dropped picture */
     uint8_t tl0_delta;
+    /* layers of a layered stream (VP9 SVC, VP8 temporal layers): forwarded
+     * and wanted, PRISM_SVC_ALL for every one */
+    uint8_t sid, sid_target;
+    uint8_t tid, tid_target;
+    struct prism_svc_choice svc_choice;
     uint32_t rtx_ssrc;  /* 0: no retransmissions */
     uint16_t rtx_seq;   /* next sequence number of its RTX stream */
     uint16_t epoch_seq; /* the first sequence number sent under the current deltas */
@@ -222,6 +247,7 @@ struct prism_consumer *prism_router_consumer_add(struct prism_router_sub *sub,
     }
     c->sub = sub;
     c->ssrc = ssrc;
+    c->sid = c->sid_target = c->tid = c->tid_target = PRISM_SVC_ALL;
     c->sub_next = sub->consumers;
     sub->consumers = c;
     return c;
@@ -256,6 +282,8 @@ int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer
     }
     c->resync = true;
     c->choice = (struct prism_layer_choice){0};
+    c->svc_choice = (struct prism_svc_choice){0};
+    c->sid = c->sid_target = c->tid = c->tid_target = PRISM_SVC_ALL;
     if (c->layer >= p->n_layers)
         c->layer = 0;
     c->target = c->layer;
@@ -317,6 +345,48 @@ uint8_t prism_consumer_layer(const struct prism_consumer *c)
 struct prism_layer_choice *prism_consumer_choice(struct prism_consumer *c)
 {
     return &c->choice;
+}
+
+bool prism_consumer_set_svc_target(struct prism_consumer *c, uint8_t sid, uint8_t tid)
+{
+    c->sid_target = sid;
+    c->tid_target = tid;
+    return c->sid_target > c->sid;
+}
+
+void prism_consumer_svc_layers(const struct prism_consumer *c, uint8_t *sid, uint8_t *tid)
+{
+    *sid = c->sid;
+    *tid = c->tid;
+}
+
+struct prism_svc_choice *prism_consumer_svc_choice(struct prism_consumer *c)
+{
+    return &c->svc_choice;
+}
+
+bool prism_producer_svc(const struct prism_producer *p, uint64_t now_ms, struct prism_svc_info *out)
+{
+    const struct svc_meter *m = &p->svc;
+    uint64_t span = now_ms > p->prev_window_ms ? now_ms - p->prev_window_ms : 0;
+    if (m->last_ms == 0 || now_ms - m->last_ms >= LAYER_ACTIVE_MS || span == 0)
+        return false;
+    *out = (struct prism_svc_info){0};
+    for (uint8_t s = 0; s < PRISM_SVC_MAX_LAYERS; s++) {
+        out->height[s] = m->height[s];
+        for (uint8_t t = 0; t < PRISM_SVC_MAX_LAYERS; t++) {
+            uint64_t bytes = m->bytes[s][t] + m->prev_bytes[s][t];
+            if (bytes == 0)
+                continue;
+            out->n_spatial = s + 1 > out->n_spatial ? (uint8_t)(s + 1) : out->n_spatial;
+            out->n_temporal = t + 1 > out->n_temporal ? (uint8_t)(t + 1) : out->n_temporal;
+            out->bps[s][t] = (uint32_t)(bytes * 8 * 1000 / span);
+        }
+    }
+    for (uint8_t t = 0; t < PRISM_SVC_MAX_LAYERS; t++)
+        out->fps_milli[t] =
+            (uint32_t)((uint64_t)(m->frames[t] + m->prev_frames[t]) * 1000000 / span);
+    return out->n_spatial > 1 || out->n_temporal > 1;
 }
 
 size_t prism_producer_layers(const struct prism_producer *p, uint64_t now_ms,
@@ -469,32 +539,139 @@ static bool newer32(uint32_t a, uint32_t b)
     return (int32_t)(a - b) > 0;
 }
 
-/* The source changed: offsets that continue from what went out last. */
-static void resync(struct prism_consumer *c, const struct prism_packet *pkt, uint32_t clock_hz)
+/* A packet's picture id and TL0PICIDX, from whichever descriptor it has. */
+struct pic {
+    bool has_pid;
+    uint8_t pid_bits; /* 15 or 7 */
+    uint16_t pid;
+    bool has_tl0;
+    uint8_t tl0;
+};
+
+static struct pic pic_of(const struct prism_packet *pkt)
 {
+    if (pkt->has_vp8)
+        return (struct pic){.has_pid = pkt->vp8.has_picture_id,
+                            .pid_bits = pkt->vp8.long_picture_id ? 15 : 7,
+                            .pid = pkt->vp8.picture_id,
+                            .has_tl0 = pkt->vp8.has_tl0picidx,
+                            .tl0 = pkt->vp8.tl0picidx};
+    if (pkt->has_vp9)
+        return (struct pic){.has_pid = pkt->vp9.has_picture_id,
+                            .pid_bits = pkt->vp9.long_picture_id ? 15 : 7,
+                            .pid = pkt->vp9.picture_id,
+                            .has_tl0 = pkt->vp9.has_tl0picidx,
+                            .tl0 = pkt->vp9.tl0picidx};
+    return (struct pic){.pid_bits = 15};
+}
+
+/* Writes picture id `pid` and TL0PICIDX `tl0` over the descriptor of `pkt`
+ * (parsed as `v`) at `payload`, where they differ from the input's. */
+static void write_pic(uint8_t *payload, const struct prism_packet *pkt, const struct pic *v,
+                      uint16_t pid, uint8_t tl0)
+{
+    if (v->has_pid && pid != v->pid) {
+        if (pkt->has_vp8)
+            prism_vp8_set_picture_id(payload, &pkt->vp8, pid);
+        else
+            prism_vp9_set_picture_id(payload, &pkt->vp9, pid);
+    }
+    if (v->has_tl0 && tl0 != v->tl0) {
+        if (pkt->has_vp8)
+            prism_vp8_set_tl0picidx(payload, &pkt->vp8, tl0);
+        else
+            prism_vp9_set_tl0picidx(payload, &pkt->vp9, tl0);
+    }
+}
+
+/* The source changed: offsets that continue from what went out last. */
+static void resync(struct prism_consumer *c, const struct prism_packet *pkt, const struct pic *v,
+                   uint32_t clock_hz)
+{
+    uint16_t seq_delta = 0, pid_delta = 0;
     if (c->started) {
         uint64_t gap_ms = pkt->now_ms > c->last_ms ? pkt->now_ms - c->last_ms : 0;
         uint32_t gap = (uint32_t)(gap_ms * clock_hz / 1000);
-        c->seq_delta = (uint16_t)(c->last_seq + 1u - pkt->h.seq);
+        seq_delta = (uint16_t)(c->last_seq + 1u - pkt->h.seq);
         c->ts_delta = c->last_ts + (gap > 0 ? gap : 1) - pkt->h.timestamp;
-        if (pkt->has_vp8 && pkt->vp8.has_picture_id && c->has_pid)
-            c->pid_delta = (uint16_t)(c->last_pid + 1u - pkt->vp8.picture_id);
-        if (pkt->has_vp8 && pkt->vp8.has_tl0picidx && c->has_tl0)
-            c->tl0_delta = (uint8_t)(c->last_tl0 + 1u - pkt->vp8.tl0picidx);
+        if (v->has_pid && c->has_pid)
+            pid_delta = (uint16_t)(c->last_pid + 1u - v->pid);
+        if (v->has_tl0 && c->has_tl0)
+            c->tl0_delta = (uint8_t)(c->last_tl0 + 1u - v->tl0);
     }
+    prism_seqmap_reset(&c->seqs, 16, seq_delta);
+    prism_seqmap_reset(&c->pids, v->pid_bits, (uint16_t)(pid_delta & ((1u << v->pid_bits) - 1)));
     c->src_ssrc = pkt->h.ssrc;
-    c->epoch_seq = (uint16_t)(pkt->h.seq + c->seq_delta);
+    c->epoch_seq = (uint16_t)(pkt->h.seq + seq_delta);
     c->started = true;
     c->resync = false;
 }
 
-/* Writes the consumer's view of `pkt` over the copy in `buf`. */
-static void rewrite(struct prism_consumer *c, uint8_t *buf, const struct prism_packet *pkt,
-                    uint32_t clock_hz)
+/* What a consumer does with a packet of a layered stream. */
+enum verdict {
+    TAKE,
+    DROP_LAYER,   /* a spatial layer above the consumer's: the picture goes on */
+    DROP_PICTURE, /* a temporal layer above: the whole picture is left out */
+};
+
+/* Moves `c`'s spatial and temporal layers toward their targets where `pkt`
+ * allows it, then says whether `c` forwards it. Up in spatial layer only at
+ * a key frame (the upper layers of L3T3_KEY's other pictures predict from
+ * their own layer's earlier frames only); up in temporal layer at a key
+ * frame, or at the start of a picture of that layer marked as a switching
+ * point (VP8 Y, VP9 U); down at the start of a picture, so no picture is
+ * cut short. Not a layered packet: taken. */
+static enum verdict take(struct prism_consumer *c, const struct prism_packet *pkt)
 {
-    if (!c->started || c->resync || pkt->h.ssrc != c->src_ssrc)
-        resync(c, pkt, clock_hz);
-    uint16_t seq = (uint16_t)(pkt->h.seq + c->seq_delta);
+    bool key, start, sync;
+    uint8_t sid = 0, tid;
+    if (pkt->has_vp9 && pkt->vp9.has_layers) {
+        key = pkt->vp9.keyframe;
+        start = pkt->vp9.begin && pkt->vp9.sid == 0;
+        sync = pkt->vp9.switch_up;
+        sid = pkt->vp9.sid;
+        tid = pkt->vp9.tid;
+    } else if (pkt->has_vp8 && pkt->vp8.has_tid) {
+        key = pkt->vp8.keyframe;
+        start = pkt->vp8.start && pkt->vp8.partition == 0;
+        sync = pkt->vp8.layer_sync;
+        tid = pkt->vp8.tid;
+    } else {
+        return TAKE;
+    }
+    if (key) {
+        c->sid = c->sid_target;
+        c->tid = c->tid_target;
+    } else if (start) {
+        if (c->sid_target < c->sid)
+            c->sid = c->sid_target;
+        if (c->tid_target < c->tid)
+            c->tid = c->tid_target;
+        if (sync && tid > c->tid && tid <= c->tid_target)
+            c->tid = tid;
+    }
+    if (tid > c->tid)
+        return DROP_PICTURE;
+    return sid > c->sid ? DROP_LAYER : TAKE;
+}
+
+/* On the last packet of the highest spatial layer `c` keeps of a picture,
+ * the end of the picture for its subscriber: the RTP marker (and the VP9
+ * E bit, already set on a layer frame's last packet by RFC 9628). */
+static void mark_end(const struct prism_consumer *c, uint8_t *buf, uint8_t *payload,
+                     const struct prism_packet *pkt)
+{
+    if (pkt->has_vp9 && pkt->vp9.end && c->sid != PRISM_SVC_ALL && pkt->vp9.sid == c->sid) {
+        prism_rtp_set_marker(buf, true);
+        prism_vp9_set_end(payload);
+    }
+}
+
+/* Writes the consumer's view of `pkt` (sequence number `seq`, picture id
+ * `pid`) over the copy in `buf`. */
+static void rewrite(struct prism_consumer *c, uint8_t *buf, const struct prism_packet *pkt,
+                    const struct pic *v, uint16_t seq, uint16_t pid)
+{
     uint32_t ts = pkt->h.timestamp + c->ts_delta;
     prism_rtp_set_ssrc(buf, c->ssrc);
     prism_rtp_set_seq(buf, seq);
@@ -504,22 +681,15 @@ static void rewrite(struct prism_consumer *c, uint8_t *buf, const struct prism_p
     if (c->packets == 0 || newer32(ts, c->last_ts))
         c->last_ts = ts;
     c->last_ms = pkt->now_ms;
-    if (!pkt->has_vp8)
-        return;
-    uint8_t *payload = buf + pkt->h.header_len;
-    if (pkt->vp8.has_picture_id) {
-        uint16_t mask = pkt->vp8.long_picture_id ? 0x7fff : 0x7f;
-        uint16_t pid = (uint16_t)((pkt->vp8.picture_id + c->pid_delta) & mask);
-        if (c->pid_delta != 0)
-            prism_vp8_set_picture_id(payload, &pkt->vp8, pid);
+    uint8_t tl0 = (uint8_t)(v->tl0 + c->tl0_delta);
+    write_pic(buf + pkt->h.header_len, pkt, v, pid, tl0);
+    mark_end(c, buf, buf + pkt->h.header_len, pkt);
+    if (v->has_pid) {
         if (!c->has_pid || newer16((uint16_t)(pid << 1), (uint16_t)(c->last_pid << 1)))
             c->last_pid = pid;
         c->has_pid = true;
     }
-    if (pkt->vp8.has_tl0picidx) {
-        uint8_t tl0 = (uint8_t)(pkt->vp8.tl0picidx + c->tl0_delta);
-        if (c->tl0_delta != 0)
-            prism_vp8_set_tl0picidx(payload, &pkt->vp8, tl0);
+    if (v->has_tl0) {
         if (!c->has_tl0 || (int8_t)(uint8_t)(tl0 - c->last_tl0) > 0)
             c->last_tl0 = tl0;
         c->has_tl0 = true;
@@ -542,6 +712,32 @@ static size_t red_primary(uint8_t *buf, const struct prism_packet *pkt)
     return hl + pkt->red_primary.len;
 }
 
+/* Counts a packet of simulcast layer 0 (the stream, when not simulcast)
+ * into the meter of its layer frame, when it has layer indices. */
+static void meter_svc(struct svc_meter *m, const struct prism_packet *pkt)
+{
+    uint8_t sid = 0, tid;
+    bool start;
+    if (pkt->has_vp9 && pkt->vp9.has_ss && pkt->vp9.ss_has_size)
+        for (uint8_t s = 0; s < pkt->vp9.ss_n_spatial && s < PRISM_SVC_MAX_LAYERS; s++)
+            m->height[s] = pkt->vp9.ss_height[s];
+    if (pkt->has_vp9 && pkt->vp9.has_layers) {
+        sid = pkt->vp9.sid;
+        tid = pkt->vp9.tid;
+        start = pkt->vp9.begin && sid == 0;
+    } else if (pkt->has_vp8 && pkt->vp8.has_tid) {
+        tid = pkt->vp8.tid;
+        start = pkt->vp8.start && pkt->vp8.partition == 0;
+    } else {
+        return;
+    }
+    if (pkt->layer != 0 || sid >= PRISM_SVC_MAX_LAYERS || tid >= PRISM_SVC_MAX_LAYERS)
+        return;
+    m->bytes[sid][tid] += pkt->len;
+    m->frames[tid] += start;
+    m->last_ms = pkt->now_ms != 0 ? pkt->now_ms : 1;
+}
+
 /* Counts `pkt` into its layer's meter. */
 static void meter(struct prism_producer *p, const struct prism_packet *pkt)
 {
@@ -551,6 +747,15 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
             p->layers[i].prev_bytes = skipped ? 0 : p->layers[i].bytes;
             p->layers[i].bytes = 0;
         }
+        struct svc_meter *sm = &p->svc;
+        memcpy(sm->prev_bytes, sm->bytes, sizeof(sm->bytes));
+        memcpy(sm->prev_frames, sm->frames, sizeof(sm->frames));
+        if (skipped) {
+            memset(sm->prev_bytes, 0, sizeof(sm->prev_bytes));
+            memset(sm->prev_frames, 0, sizeof(sm->prev_frames));
+        }
+        memset(sm->bytes, 0, sizeof(sm->bytes));
+        memset(sm->frames, 0, sizeof(sm->frames));
         p->prev_window_ms = skipped ? pkt->now_ms - METER_WINDOW_MS : p->window_ms;
         p->window_ms = pkt->now_ms;
     }
@@ -559,6 +764,7 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
     m->last_ms = pkt->now_ms != 0 ? pkt->now_ms : 1;
     if (pkt->has_vp8 && pkt->vp8.height != 0)
         m->height = pkt->vp8.height;
+    meter_svc(&p->svc, pkt);
 }
 
 /* Gives the copy in `buf` the subscriber's next transport-wide seq, when it
@@ -581,6 +787,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
     meter(p, pkt);
     r->now_ms = pkt->now_ms;
     bool keyframe = pkt->has_vp8 && pkt->vp8.keyframe;
+    struct pic v = pic_of(pkt);
     if (p->history != NULL && pkt->h.header_len != 0 && pkt->len <= PRISM_EGRESS_MAX_PACKET) {
         struct history_slot *slot = &p->history[pkt->h.seq & (r->history_len - 1)];
         slot->used = true;
@@ -599,6 +806,25 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         }
         if (c->layer != pkt->layer)
             continue;
+        if (!c->started || c->resync || pkt->h.ssrc != c->src_ssrc)
+            resync(c, pkt, &v, p->clock_hz);
+        if (v.has_pid && v.pid_bits != c->pids.bits) /* the publisher changed its width */
+            prism_seqmap_reset(&c->pids, v.pid_bits,
+                               (uint16_t)(prism_seqmap_delta(&c->pids) & ((1u << v.pid_bits) - 1)));
+        enum verdict verdict = take(c, pkt);
+        if (verdict != TAKE) {
+            prism_seqmap_drop(&c->seqs, pkt->h.seq);
+            if (verdict == DROP_PICTURE && v.has_pid)
+                prism_seqmap_drop(&c->pids, v.pid);
+            c->sub->drop_layer++;
+            continue;
+        }
+        uint16_t seq, pid = v.pid;
+        if (!prism_seqmap_forward(&c->seqs, pkt->h.seq, &seq) ||
+            (v.has_pid && !prism_seqmap_forward(&c->pids, v.pid, &pid))) {
+            c->sub->drop_stale++;
+            continue;
+        }
         uint8_t *buf = pkt->len <= PRISM_EGRESS_MAX_PACKET ? prism_egress_buf_get(r->egress) : NULL;
         if (buf == NULL) {
             c->sub->drop_egress++;
@@ -609,7 +835,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
             len = red_primary(buf, pkt);
         else
             memcpy(buf, pkt->data, pkt->len);
-        rewrite(c, buf, pkt, p->clock_hz);
+        rewrite(c, buf, pkt, &v, seq, pid);
         stamp(c->sub, p, buf, &pkt->h, pkt->ext.has_transport_seq, len, pkt->now_ms);
         c->packets++;
         copies++;
@@ -652,11 +878,12 @@ static size_t build_rtx(struct prism_consumer *c, const struct history_slot *slo
     prism_store_be16(buf + h->header_len, seq);
     uint8_t *payload = buf + h->header_len + 2;
     memcpy(payload, slot->data + h->header_len, h->payload_len);
-    const struct prism_vp8_desc *vp8 = &slot->meta.vp8;
-    if (slot->meta.has_vp8 && vp8->has_picture_id && c->pid_delta != 0)
-        prism_vp8_set_picture_id(payload, vp8, (uint16_t)(vp8->picture_id + c->pid_delta));
-    if (slot->meta.has_vp8 && vp8->has_tl0picidx && c->tl0_delta != 0)
-        prism_vp8_set_tl0picidx(payload, vp8, (uint8_t)(vp8->tl0picidx + c->tl0_delta));
+    struct pic v = pic_of(&slot->meta);
+    uint16_t pid = v.pid;
+    if (v.has_pid && (v.pid_bits != c->pids.bits || !prism_seqmap_map(&c->pids, v.pid, &pid)))
+        return 0;
+    write_pic(payload, &slot->meta, &v, pid, (uint8_t)(v.tl0 + c->tl0_delta));
+    mark_end(c, buf, payload, &slot->meta);
     return len;
 }
 
@@ -668,11 +895,12 @@ bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
         return false;
     sub->rtx_nacked++;
     /* Only what went out under the current offsets maps back to a packet. */
-    uint16_t in_seq = (uint16_t)(seq - c->seq_delta);
+    uint16_t in_seq = 0;
+    bool known = prism_seqmap_unmap(&c->seqs, seq, &in_seq);
     bool this_epoch = (int16_t)(uint16_t)(seq - c->epoch_seq) >= 0;
     const struct history_slot *slot = &p->history[in_seq & (p->router->history_len - 1)];
     uint8_t rtx_pt;
-    if (!c->started || !this_epoch || !slot->used || slot->meta.h.seq != in_seq ||
+    if (!c->started || !known || !this_epoch || !slot->used || slot->meta.h.seq != in_seq ||
         slot->meta.h.ssrc != c->src_ssrc || !rtx_pt_of(p, slot->meta.h.payload_type, &rtx_pt)) {
         sub->rtx_missed++;
         return false;

@@ -9,10 +9,12 @@
  * cannot cross bubbles, let alone tenants.
  *
  * A consumer owns, for one subscriber and one producer: the relay's SSRC
- * toward that subscriber, the sequence number, timestamp, VP8 picture id and
- * TL0PICIDX offsets that keep what it sends continuous when its source
+ * toward that subscriber, the sequence number, timestamp, VP8/VP9 picture
+ * id and TL0PICIDX offsets that keep what it sends continuous when its source
  * changes (another producer, another layer, a resume after a pause), whether
- * it is paused, which of the producer's layers it takes, and writing each
+ * it is paused, which of the producer's layers it takes (simulcast; and the
+ * spatial and temporal layers of a layered stream, the ones above left out
+ * with the sequence numbers and picture ids closed over them), and writing each
  * packet into an egress buffer for the subscriber's sink. A sink (the
  * subscriber's transport in the relay, a fake in tests) only protects and
  * queues the buffer it is given.
@@ -66,6 +68,8 @@ struct prism_router_sub {
     uint64_t rtx_nacked;              /* sequence numbers its NACKs asked for */
     uint64_t rtx_sent;                /* retransmissions sent to it */
     uint64_t rtx_missed;              /* asked for, but no longer (or never) in the history */
+    uint64_t drop_layer;              /* packets of spatial/temporal layers above its choice */
+    uint64_t drop_stale;              /* packets too late to place after its drops */
     /* Its downlink estimator (the worker's, while its subscribe transport
      * is connected; NULL otherwise): every packet sent to it that carries
      * the publisher's transport-wide-cc element gets the next sequence
@@ -168,6 +172,28 @@ uint8_t prism_consumer_layer(const struct prism_consumer *c);
 /* The consumer's layer choice state (relay/worker/layers.h), the worker's
  * to use; reset when the consumer changes producer. */
 struct prism_layer_choice *prism_consumer_choice(struct prism_consumer *c);
+
+/* Sets the spatial and temporal layers `c` takes of a layered stream (VP9
+ * SVC, VP8 temporal layers; PRISM_SVC_ALL: every one, the default). Lower
+ * ones take effect at the start of the next picture, a higher temporal
+ * layer at its next switching point, a higher spatial layer at the next key
+ * frame. What the subscriber gets stays continuous in sequence number and
+ * picture id (the layers left out are not loss); TL0PICIDX is unchanged.
+ * Returns true while a higher spatial layer waits for a key frame (the
+ * caller asks the publisher for one). */
+bool prism_consumer_set_svc_target(struct prism_consumer *c, uint8_t sid, uint8_t tid);
+/* The layers `c` forwards now. */
+void prism_consumer_svc_layers(const struct prism_consumer *c, uint8_t *sid, uint8_t *tid);
+/* The consumer's (S, T) choice state (layers.h), the worker's to use. */
+struct prism_svc_choice *prism_consumer_svc_choice(struct prism_consumer *c);
+
+/* The layered stream of `p` (its layer 0's, for simulcast) at `now_ms`
+ * into `out`: per layer frame bitrate, per temporal layer frame rate over
+ * the last 0.5-1 s, spatial heights from the scalability structure.
+ * Returns false when it has not sent more than one layer in the last
+ * second. O(layers). */
+bool prism_producer_svc(const struct prism_producer *p, uint64_t now_ms,
+                        struct prism_svc_info *out);
 
 /* The layers of `p` at `now_ms` into `out` (room for PRISM_MEDIA_MAX_LAYERS):
  * bitrate over the last 0.5-1 s, height from the last key frame, whether

@@ -1,5 +1,6 @@
 /* What the relay does for a subscriber's downlink: its bandwidth estimate
- * and the simulcast layer of each consumer.
+ * and the simulcast layer (and the spatial and temporal layers of a layered
+ * stream) of each consumer.
  *
  * Worker thread. While a peer's subscribe transport is connected it has an
  * estimator (relay/worker/bwe.h) that the router stamps every packet sent to
@@ -14,7 +15,12 @@
  * its simulcast consumers, each further capped by the backend's max_height
  * (peer.prefer). A consumer whose layer changes switches at that layer's
  * next key frame (router.h), which is asked for here through the layer's
- * keyframe gate. The estimate may grow up to what the consumers would take
+ * keyframe gate. A consumer of a layered stream (VP9 SVC, VP8 temporal
+ * layers: prism_producer_svc) takes its share likewise for its spatial and
+ * temporal layers, capped by max_height and max_fps (layers.h); a higher
+ * spatial layer waits for a key frame, asked for the same way. A simulcast
+ * stream with temporal layers: max_fps picks the temporal layer within the
+ * simulcast layer the budget picked. The estimate may grow up to what the consumers would take
  * on their highest allowed layers (the ceiling, with 20% headroom): trying
  * a higher layer is the probe.
  *
@@ -87,13 +93,14 @@ void prism__subscriber_layers(struct peer *sub, uint64_t now_ms)
         return;
     sub->layers_ms = now_ms;
     struct prism_layer_info layers[PRISM_MEDIA_MAX_LAYERS];
+    struct prism_svc_info svc;
     uint32_t fixed = 0, want = 0;
     size_t n_sim = 0;
     for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c)) {
         if (prism_consumer_paused(c))
             continue;
         size_t n = prism_producer_layers(prism_consumer_producer(c), now_ms, layers);
-        if (n > 1)
+        if (n > 1 || prism_producer_svc(prism_consumer_producer(c), now_ms, &svc))
             n_sim++;
         else
             fixed = sat_add(fixed, layers[0].bps);
@@ -107,17 +114,34 @@ void prism__subscriber_layers(struct peer *sub, uint64_t now_ms)
     for (struct prism_consumer *c = sub->out.consumers; c != NULL; c = prism_consumer_next(c)) {
         struct prism_producer *p = prism_consumer_producer(c);
         size_t n = prism_producer_layers(p, now_ms, layers);
-        if (n <= 1 || prism_consumer_paused(c))
+        bool layered = prism_producer_svc(p, now_ms, &svc);
+        if ((n <= 1 && !layered) || prism_consumer_paused(c))
             continue;
         struct track *tr = prism_producer_owner(p);
         const struct prism_prefer *pref =
             prism_prefer_set_find(&sub->prefs, tr->peer->handle, tr->d.handle);
         uint32_t max_height = pref != NULL ? pref->max_height : 0;
-        want = sat_add(want, top_bps(layers, n, max_height));
-        uint8_t l =
-            prism_layer_choose(prism_consumer_choice(c), layers, n, share, max_height, now_ms);
-        if (prism_consumer_set_target(c, l))
-            prism__publisher_keyframe(tr, l);
+        uint32_t max_fps = pref != NULL ? pref->max_fps : 0;
+        if (n > 1) {
+            want = sat_add(want, top_bps(layers, n, max_height));
+            uint8_t l =
+                prism_layer_choose(prism_consumer_choice(c), layers, n, share, max_height, now_ms);
+            if (prism_consumer_set_target(c, l))
+                prism__publisher_keyframe(tr, l);
+        }
+        if (!layered)
+            continue;
+        /* Simulcast with temporal layers: the layer above spends the
+         * budget, the temporal layer follows max_fps alone. */
+        struct prism_svc_choice *sc = prism_consumer_svc_choice(c);
+        prism_svc_choose(sc, &svc, n > 1 ? UINT32_MAX : share, max_height, max_fps, now_ms);
+        if (n <= 1) {
+            struct prism_svc_choice top = {0};
+            prism_svc_choose(&top, &svc, UINT32_MAX, max_height, max_fps, now_ms);
+            want = sat_add(want, prism_svc_bps(&svc, top.sid, top.tid));
+        }
+        if (prism_consumer_set_svc_target(c, sc->sid, sc->tid))
+            prism__publisher_keyframe(tr, prism_consumer_layer(c));
     }
     if (sub->bwe != NULL) {
         uint32_t ceiling = sat_add(fixed, want);

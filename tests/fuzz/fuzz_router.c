@@ -2,17 +2,17 @@
  * steps over one router with four subscribers (peers 1-4) and up to eight
  * producers: add or remove producers and consumers, switch a consumer's
  * source, pause, resume, choose a layer, and forward packets whose header
- * and payload come from the script (a VP8 descriptor when the payload type
- * says so, RED blocks when it is red's), turn retransmissions and red on and
- * off and NACK sequence numbers, with a sink that may remove a consumer or
- * a producer from inside the fan-out. Invariants checked on every packet a
+ * and payload come from the script (a VP8 or VP9 descriptor when the payload
+ * type says so, RED blocks when it is red's), turn retransmissions and red on
+ * and off, choose spatial and temporal layers, and NACK sequence numbers, with a sink that may
+ * remove a consumer or a producer from inside the fan-out. Invariants checked on every packet a
  * sink receives: the length and every byte past the rewritten fields are
- * the input's, or, for RED toward a consumer without red, exactly the
- * header with the primary's payload type and the primary's data; its SSRC
- * is one of that subscriber's consumers; and a consumer's first packet after
- * a source change (switch, resume, layer change, another SSRC) carries the
- * sequence number after the highest it sent before. At the end every egress
- * buffer is back in the pool (ASan checks the rest: no use after free
+ * the input's (but for the marker and VP9's E bit, which a consumer that
+ * leaves spatial layers out sets on the last one it keeps), or, for RED toward a consumer without
+ * red, exactly the header with the primary's payload type and the primary's data; its SSRC is one
+ * of that subscriber's consumers; and a consumer's first packet after a source change (switch,
+ * resume, layer change, another SSRC) carries the sequence number after the highest it sent before.
+ * At the end every egress buffer is back in the pool (ASan checks the rest: no use after free
  * across deferred removals, no leak).
  */
 #include <stdbool.h>
@@ -35,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define POOL 16
 #define MAX_SEEN 64
 #define VP8_PT 96
+#define VP9_PT 98
 #define RED_PT 63
 
 static void must(bool ok, const char *what)
@@ -112,9 +113,13 @@ static void sink(void *ud, uint8_t *buf, size_t len)
              "RED: the primary's data");
     } else {
         must(len == pkt->len, "length kept");
-        size_t from = fixed + (pkt->has_vp8 ? pkt->vp8.header_len : 0);
+        size_t from = fixed + (pkt->has_vp8   ? pkt->vp8.header_len
+                               : pkt->has_vp9 ? pkt->vp9.header_len
+                                              : 0);
         must(memcmp(buf + from, pkt->data + from, len - from) == 0, "payload kept");
-        must(buf[1] == pkt->data[1], "payload type kept");
+        must((buf[1] & 0x7f) == (pkt->data[1] & 0x7f), "payload type kept");
+        must(buf[1] == pkt->data[1] || (pkt->has_vp9 && pkt->vp9.end && (buf[1] & 0x80)),
+             "marker kept, or set on a VP9 layer frame's end");
     }
     must(memcmp(buf + 12, pkt->data + 12, fixed - 12) == 0, "header past the SSRC kept");
     must((buf[0] & ~0x20) == (pkt->data[0] & ~0x20), "first byte kept (padding bit aside)");
@@ -173,7 +178,10 @@ static void forward(const uint8_t *d, const uint8_t *rest, size_t rest_len, uint
     uint8_t pkt_bytes[12 + 64];
     size_t payload = rest_len < 64 ? rest_len : 64;
     pkt_bytes[0] = 0x80;
-    pkt_bytes[1] = d[2] & 1 ? VP8_PT : d[2] & 2 ? RED_PT : (uint8_t)(d[2] & 0x7f);
+    pkt_bytes[1] = d[2] & 1   ? VP8_PT
+                   : d[2] & 2 ? RED_PT
+                   : d[2] & 4 ? VP9_PT
+                              : (uint8_t)(d[2] & 0x7f);
     prism_store_be16(pkt_bytes + 2, (uint16_t)(d[3] << 8 | d[4]));
     prism_store_be32(pkt_bytes + 4, (uint32_t)d[5] << 24 | (uint32_t)d[4] << 8);
     prism_store_be32(pkt_bytes + 8, 0x1000u + (d[6] & 3)); /* a few source SSRCs */
@@ -182,6 +190,8 @@ static void forward(const uint8_t *d, const uint8_t *rest, size_t rest_len, uint
     must(prism_rtp_parse(pkt_bytes, pkt.len, &pkt.h) == 0, "a fixed header parses");
     if (pkt.h.payload_type == VP8_PT)
         pkt.has_vp8 = prism_vp8_parse(pkt_bytes + 12, payload, &pkt.vp8) == 0;
+    if (pkt.h.payload_type == VP9_PT)
+        pkt.has_vp9 = prism_vp9_parse(pkt_bytes + 12, payload, &pkt.vp9) == 0;
     struct prism_red_block blocks[PRISM_RED_MAX_BLOCKS];
     size_t n;
     if (pkt.h.payload_type == RED_PT &&
@@ -219,6 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                 .video = d[3] & 1,
                                                 .ssrc = 0x1000,
                                                 .vp8_pt = VP8_PT,
+                                                .vp9_pt = VP9_PT,
                                                 .rtx_pts = {{VP8_PT, 97}},
                                                 .n_rtx_pts = d[3] & 2 ? 1 : 0};
                 S.tracks[t] =
@@ -284,6 +295,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else if (c != NULL && d[5] & 4) {
                 S.pkt = NULL;
                 prism_router_retransmit(c, (uint16_t)(d[3] << 8 | d[4]));
+            } else if (c != NULL && d[5] & 32) {
+                /* layers 0-2 or every one; nothing to expect: drops are not source changes */
+                uint8_t sid = d[4] & 3, tid = d[6] & 3;
+                (void)prism_consumer_set_svc_target(c, sid == 3 ? PRISM_SVC_ALL : sid,
+                                                    tid == 3 ? PRISM_SVC_ALL : tid);
             } else if (c != NULL) {
                 uint8_t layer = d[4] & 1;
                 prism_consumer_set_layer(c, layer);
