@@ -806,19 +806,23 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         }
         if (c->layer != pkt->layer)
             continue;
-        if (!c->started || c->resync || pkt->h.ssrc != c->src_ssrc)
-            resync(c, pkt, &v, p->clock_hz);
-        if (v.has_pid && v.pid_bits != c->pids.bits) /* the publisher changed its width */
-            prism_seqmap_reset(&c->pids, v.pid_bits,
-                               (uint16_t)(prism_seqmap_delta(&c->pids) & ((1u << v.pid_bits) - 1)));
+        /* A source change takes effect at the first packet that goes out:
+         * what is left out before it needs no closing over. */
+        bool fresh = !c->started || c->resync || pkt->h.ssrc != c->src_ssrc;
         enum verdict verdict = take(c, pkt);
         if (verdict != TAKE) {
-            prism_seqmap_drop(&c->seqs, pkt->h.seq);
-            if (verdict == DROP_PICTURE && v.has_pid)
+            if (!fresh)
+                prism_seqmap_drop(&c->seqs, pkt->h.seq);
+            if (!fresh && verdict == DROP_PICTURE && v.has_pid && v.pid_bits == c->pids.bits)
                 prism_seqmap_drop(&c->pids, v.pid);
             c->sub->drop_layer++;
             continue;
         }
+        if (fresh)
+            resync(c, pkt, &v, p->clock_hz);
+        if (v.has_pid && v.pid_bits != c->pids.bits) /* the publisher changed its width */
+            prism_seqmap_reset(&c->pids, v.pid_bits,
+                               (uint16_t)(prism_seqmap_delta(&c->pids) & ((1u << v.pid_bits) - 1)));
         uint16_t seq, pid = v.pid;
         if (!prism_seqmap_forward(&c->seqs, pkt->h.seq, &seq) ||
             (v.has_pid && !prism_seqmap_forward(&c->pids, v.pid, &pid))) {

@@ -1,0 +1,171 @@
+"""A Chromium VP9 SVC publisher (L3T3_KEY: three spatial and three temporal
+layers in one stream) and two subscribers, one of which the backend caps
+with peer.prefer (max_height 180, max_fps 15): the relay leaves out, for
+that subscriber only, the spatial and temporal layers above the cap
+(issue 8, item 3).
+
+The publisher joins through the demo with its camera at 1280x720, VP9 put
+first by setCodecPreferences and sendEncodings [{scalabilityMode:
+'L3T3_KEY'}]; the two subscribers join with a microphone only. From each
+subscriber's getStats (inbound-rtp of the publisher's video):
+  1. both decode VP9;
+  2. the capped subscriber decodes a lower resolution than the other (at
+     most half its height: the spatial layers are 2x apart; no absolute
+     height, a loaded machine makes Chromium scale its layers down), and
+     keeps decoding over a window (the sequence numbers the relay closes
+     over the dropped layers are no loss: no NACK storm, no freeze);
+  3. when the uncapped subscriber gets more than 20 fps (the publisher
+     encodes enough frames for the temporal cap to matter), the capped one
+     gets fewer frames per second than it.
+Deadlines are generous and nothing is timed: what is asserted is where each
+subscriber ends up. Bounded to about 120 s.
+
+Runs itself in a private network namespace (webdriver.private_netns()).
+Environment: PRISM, PRISMCTL.
+"""
+import sys
+import time
+import unittest
+
+import webdriver
+
+webdriver.private_netns()
+
+import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+
+BUBBLE = "it-svc"
+DECODE_DEADLINE_S = 45
+SPLIT_DEADLINE_S = 45
+WINDOW_S = 8
+MIN_FRAMES = 8  # decoded by the capped subscriber over WINDOW_S (7.5 fps at least)
+
+PUBLISHER_SETUP = """
+const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = () =>
+  gum({audio: true, video: {width: 1280, height: 720, frameRate: 30}});
+const add = RTCPeerConnection.prototype.addTransceiver;
+RTCPeerConnection.prototype.addTransceiver = function (track, init) {
+  if (!track || track.kind !== 'video') return add.call(this, track, init);
+  init = Object.assign({}, init, {sendEncodings: [{scalabilityMode: 'L3T3_KEY'}]});
+  const t = add.call(this, track, init);
+  const codecs = RTCRtpSender.getCapabilities('video').codecs;
+  const vp9 = codecs.filter((c) => c.mimeType === 'video/VP9' &&
+                                   (c.sdpFmtpLine || '').includes('profile-id=0'));
+  t.setCodecPreferences(vp9.concat(codecs.filter((c) => !vp9.includes(c))));
+  return t;
+};
+"""
+SUBSCRIBER_SETUP = """
+const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = () => gum({audio: true, video: false});
+"""
+
+SUB_STATS = """
+(async () => {
+  const pc = call && call.sub;
+  if (!pc) return null;
+  const out = {height: 0, fps: 0, framesDecoded: 0, nacks: 0, codec: ''};
+  const stats = await pc.getStats();
+  stats.forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') {
+      out.height = Math.max(out.height, r.frameHeight || 0);
+      out.fps = Math.max(out.fps, r.framesPerSecond || 0);
+      out.framesDecoded += r.framesDecoded || 0;
+      out.nacks += r.nackCount || 0;
+      const c = r.codecId && stats.get(r.codecId);
+      if (c) out.codec = c.mimeType;
+    }
+  });
+  return out;
+})()
+"""
+
+PUB_STATS = """
+(async () => {
+  const pc = call && call.pub;
+  if (!pc) return null;
+  const out = [];
+  const stats = await pc.getStats();
+  stats.forEach((r) => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') {
+      const c = r.codecId && stats.get(r.codecId);
+      out.push(`${c ? c.mimeType : '?'} ${r.scalabilityMode || '-'} ` +
+               `${r.frameWidth || 0}x${r.frameHeight || 0}@${r.framesPerSecond || 0} ` +
+               `${r.qualityLimitationReason}`);
+    }
+  });
+  return out.join(' ');
+})()
+"""
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+@unittest.skipIf(webdriver.available(), webdriver.available())
+class Svc(unittest.TestCase):
+    def poll(self, pub, cap, full, start):
+        p = pub.call(PUB_STATS)
+        a, b = cap.call(SUB_STATS), full.call(SUB_STATS)
+        log(f"{time.monotonic() - start:5.1f}s publisher [{p}] capped {a} full {b}")
+        return a, b
+
+    def test_capped_subscriber_gets_lower_layers(self):
+        relay, demo, ctl = demo_it.start_demo(self)
+        pub = demo_it.open_page(self, demo)
+        cap = demo_it.open_page(self, demo)
+        full = demo_it.open_page(self, demo)
+        pub.call(f"(() => {{ {PUBLISHER_SETUP} }})()")
+        cap.call(f"(() => {{ {SUBSCRIBER_SETUP} }})()")
+        full.call(f"(() => {{ {SUBSCRIBER_SETUP} }})()")
+        r = pub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Pub")
+        self.assertTrue(r["publish"]["ok"], r)
+        publisher = r["peer"]
+        peers = {}
+        for page, name in ((cap, "Capped"), (full, "Full")):
+            r = page.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, name)
+            self.assertTrue(r["subscribe"]["ok"], r)
+            peers[name] = r["peer"]
+        reply = ctl.call("peer.prefer", {"tenant": demo_it.TENANT, "bubble": BUBBLE,
+                                         "peer": peers["Capped"], "publisher": publisher,
+                                         "max_height": 180, "max_fps": 15})
+        self.assertIn("result", reply, reply)
+        start = time.monotonic()
+
+        # 1. Both decode VP9.
+        while True:
+            a, b = self.poll(pub, cap, full, start)
+            if a and b and a["framesDecoded"] > 0 and b["framesDecoded"] > 0:
+                break
+            self.assertLess(time.monotonic() - start, DECODE_DEADLINE_S,
+                            f"the subscribers do not both decode: {a} {b}")
+            time.sleep(2)
+        self.assertEqual((a["codec"], b["codec"]), ("video/VP9", "video/VP9"))
+
+        # 2. The capped one decodes a lower resolution, and keeps decoding.
+        split = time.monotonic()
+        while True:
+            time.sleep(2)
+            a, b = self.poll(pub, cap, full, start)
+            if 0 < a["height"] and b["height"] >= 2 * a["height"]:
+                break
+            self.assertLess(time.monotonic() - split, SPLIT_DEADLINE_S,
+                            f"no split of spatial layers: capped {a}, full {b}")
+        before = a
+        time.sleep(WINDOW_S)
+        a, b = self.poll(pub, cap, full, start)
+        frames = a["framesDecoded"] - before["framesDecoded"]
+        self.assertGreaterEqual(frames, MIN_FRAMES,
+                                f"the capped subscriber decoded {frames} frames in {WINDOW_S} s")
+        self.assertLess(a["height"], b["height"], (a, b))
+
+        # 3. Fewer frames per second, when the publisher sends enough of them.
+        if b["fps"] > 20:
+            self.assertLess(a["fps"], b["fps"], (a, b))
+        else:
+            log(f"publisher too slow for the temporal cap to show: full {b['fps']} fps")
+
+
+if __name__ == "__main__":
+    webdriver.unittest_main()
