@@ -24,7 +24,7 @@ struct prism_prefer {
     uint64_t track;      /* track handle; 0: every track of `publisher` */
     bool paused;         /* forward nothing */
     uint32_t max_height; /* pixels, 0: no cap; caps the simulcast layer (subscriber.c) */
-    uint32_t max_fps;    /* frames per second, 0: no cap; stored, no effect yet */
+    uint32_t max_fps;    /* frames per second, 0: no cap; caps the temporal layer (subscriber.c) */
 };
 
 struct prism_prefer_set {

@@ -12,7 +12,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"candidate control dtls methods router rtcp rtp sdp sdp_answer sdp_offer srtp tcc vp9"}
+targets=${*:-"candidate control dtls methods router rtcp rtp sdp sdp_answer sdp_offer srtp tcc descriptors"}
 
 seeds() {
     case "$1" in
@@ -26,7 +26,7 @@ seeds() {
     dtls) echo tests/data/dtls ;;
     methods) echo tests/data/methods ;;
     srtp) echo tests/data/srtp ;;
-    vp9) echo tests/data/vp9 ;;
+    descriptors) echo tests/data/descriptors ;;
     tcc | router) echo tests/data/rtp tests/data/rtcp ;; # any bytes make a script
     *) echo "run-long.sh: unknown target $1" >&2; exit 2 ;;
     esac

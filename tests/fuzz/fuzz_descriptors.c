@@ -1,12 +1,17 @@
-/* libFuzzer target for relay/wire/vp9 (the VP9 RTP payload descriptor) and
- * the temporal layer fields of relay/wire/vp8. Invariants checked: a parse
+/* libFuzzer target for the payload descriptors a relay reads to drop
+ * layers: the same bytes as relay/wire/vp9 (the VP9 RTP payload
+ * descriptor), relay/wire/vp8 (its temporal layer fields) and
+ * relay/wire/av1dd (the AV1 dependency descriptor). VP9 invariants: a parse
  * either fails or yields a descriptor inside the input (header_len, and the
  * picture id and TL0PICIDX offsets before it); the layer indices fit their
  * bits, at most 3 P_DIFFs, at most 8 spatial layers in the scalability
  * structure; a key frame begins a layer frame of spatial layer 0; the
  * setters change only their own bytes, and the rewritten descriptor parses
- * back to the same layout with the new values. ASan checks every read is
- * bounded by the input. */
+ * back to the same layout with the new values. VP8: TID fits 2 bits, TID and
+ * Y only with T. AV1: the mandatory fields are the first 3 bytes; a
+ * structure's templates are 1 to 64, their layers within the maxima, and
+ * every template id maps to its template's layers. ASan checks every read
+ * is bounded by the input. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relay/wire/av1dd.h"
 #include "relay/wire/vp8.h"
 #include "relay/wire/vp9.h"
 
@@ -24,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void must(bool cond, const char *what)
 {
     if (!cond) {
-        fprintf(stderr, "fuzz_vp9: %s\n", what);
+        fprintf(stderr, "fuzz_descriptors: %s\n", what);
         abort();
     }
 }
@@ -72,11 +78,36 @@ static void check_vp8(const uint8_t *data, size_t size)
     must(d.has_tid || (d.tid == 0 && !d.layer_sync), "vp8 TID and Y only with T");
 }
 
+static void check_av1dd(const uint8_t *data, size_t size)
+{
+    struct prism_av1dd d;
+    if (prism_av1dd_parse(data, size, &d) != 0) {
+        must(size != 3, "the mandatory fields alone always parse");
+        return;
+    }
+    must(size >= 3, "at least the mandatory fields");
+    must(d.template_id == (data[0] & 0x3f) && d.frame_number == (data[1] << 8 | data[2]),
+         "mandatory fields");
+    must(d.extended == (size > 3), "extended iff more bytes");
+    if (!d.has_structure)
+        return;
+    must(d.n_templates >= 1 && d.n_templates <= PRISM_AV1DD_MAX_TEMPLATES, "1 to 64 templates");
+    must(d.n_decode_targets >= 1 && d.n_decode_targets <= 32, "decode targets");
+    for (unsigned id = 0; id < PRISM_AV1DD_MAX_TEMPLATES; id++) {
+        uint8_t sid, tid;
+        unsigned i = (id + 64 - d.template_id_offset) % 64;
+        int rc = prism_av1dd_layers(&d, (uint8_t)id, &sid, &tid);
+        must((rc == 0) == (i < d.n_templates), "a template id maps iff in the structure");
+        must(rc != 0 || (sid <= d.max_sid && tid <= d.max_tid), "layers within the maxima");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > FUZZ_MAX_BYTES)
         size = FUZZ_MAX_BYTES;
     check_vp9(data, size);
     check_vp8(data, size);
+    check_av1dd(data, size);
     return 0;
 }
