@@ -23,7 +23,7 @@
  * through unchanged.
  *
  * Layered streams (VP9 SVC, VP8 temporal layers): a consumer leaves out the
- * packets of spatial and temporal layers above its choice (take()). The
+ * packets of spatial and temporal layers above its choice (svc.h). The
  * sequence number map (relay/worker/seqmap.h) closes the gap each one
  * leaves, the picture id map the gap of each picture left out whole (a
  * temporal layer's); TL0PICIDX counts base layer pictures, never left out.
@@ -52,6 +52,7 @@
 #include "relay/base/error.h"
 #include "relay/wire/rtp.h"
 #include "relay/worker/seqmap.h"
+#include "relay/worker/svc.h"
 
 /* One packet of a producer's history, as it came in (the consumer's rewrite
  * is applied again on retransmission). */
@@ -66,15 +67,6 @@ struct layer_meter {
     uint64_t bytes, prev_bytes;
     uint64_t last_ms; /* last packet; 0: none yet */
     uint16_t height;  /* from its last key frame; 0: unknown */
-};
-
-/* A layered stream's traffic per layer frame (spatial, temporal). */
-struct svc_meter {
-    uint64_t bytes[PRISM_SVC_MAX_LAYERS][PRISM_SVC_MAX_LAYERS]; /* current window */
-    uint64_t prev_bytes[PRISM_SVC_MAX_LAYERS][PRISM_SVC_MAX_LAYERS];
-    uint32_t frames[PRISM_SVC_MAX_LAYERS], prev_frames[PRISM_SVC_MAX_LAYERS]; /* per tid */
-    uint16_t height[PRISM_SVC_MAX_LAYERS]; /* per sid, from the scalability structure */
-    uint64_t last_ms;                      /* last layered packet; 0: none yet */
 };
 
 #define METER_WINDOW_MS 500
@@ -96,8 +88,8 @@ struct prism_producer {
     uint64_t window_ms;      /* start of the current metering window */
     uint64_t prev_window_ms; /* start of the previous one */
     struct layer_meter layers[PRISM_MEDIA_MAX_LAYERS];
-    struct svc_meter svc; /* layer 0's (the stream's, when not simulcast) */
-    bool removed;         /* removed during a forward: freed at its end */
+    struct prism_svc_meter svc; /* layer 0's (the stream's, when not simulcast) */
+    bool removed;               /* removed during a forward: freed at its end */
     struct prism_producer *next_dead;
 };
 
@@ -122,13 +114,10 @@ struct prism_consumer {
     uint32_t ts_delta;
     struct prism_seqmap pids; /* picture ids (VP8, VP9) likewise, less each dropped picture */
     uint8_t tl0_delta;
-    /* layers of a layered stream (VP9 SVC, VP8 temporal layers): forwarded
-     * and wanted, PRISM_SVC_ALL for every one */
-    uint8_t sid, sid_target;
-    uint8_t tid, tid_target;
-    struct prism_svc_choice svc_choice;
-    uint32_t rtx_ssrc;  /* 0: no retransmissions */
-    uint16_t rtx_seq;   /* next sequence number of its RTX stream */
+    struct prism_svc_state svc;         /* layers of a layered stream forwarded and wanted */
+    struct prism_svc_choice svc_choice; /* and their choice */
+    uint32_t rtx_ssrc;                  /* 0: no retransmissions */
+    uint16_t rtx_seq;                   /* next sequence number of its RTX stream */
     uint16_t epoch_seq; /* the first sequence number sent under the current deltas */
     uint16_t last_seq;  /* highest sent */
     uint32_t last_ts;   /* highest sent */
@@ -247,7 +236,7 @@ struct prism_consumer *prism_router_consumer_add(struct prism_router_sub *sub,
     }
     c->sub = sub;
     c->ssrc = ssrc;
-    c->sid = c->sid_target = c->tid = c->tid_target = PRISM_SVC_ALL;
+    prism_svc_state_init(&c->svc);
     c->sub_next = sub->consumers;
     sub->consumers = c;
     return c;
@@ -283,7 +272,7 @@ int prism_router_consumer_switch(struct prism_consumer *c, struct prism_producer
     c->resync = true;
     c->choice = (struct prism_layer_choice){0};
     c->svc_choice = (struct prism_svc_choice){0};
-    c->sid = c->sid_target = c->tid = c->tid_target = PRISM_SVC_ALL;
+    prism_svc_state_init(&c->svc);
     if (c->layer >= p->n_layers)
         c->layer = 0;
     c->target = c->layer;
@@ -349,15 +338,15 @@ struct prism_layer_choice *prism_consumer_choice(struct prism_consumer *c)
 
 bool prism_consumer_set_svc_target(struct prism_consumer *c, uint8_t sid, uint8_t tid)
 {
-    c->sid_target = sid;
-    c->tid_target = tid;
-    return c->sid_target > c->sid;
+    c->svc.sid_target = sid;
+    c->svc.tid_target = tid;
+    return c->svc.sid_target > c->svc.sid;
 }
 
 void prism_consumer_svc_layers(const struct prism_consumer *c, uint8_t *sid, uint8_t *tid)
 {
-    *sid = c->sid;
-    *tid = c->tid;
+    *sid = c->svc.sid;
+    *tid = c->svc.tid;
 }
 
 struct prism_svc_choice *prism_consumer_svc_choice(struct prism_consumer *c)
@@ -367,26 +356,8 @@ struct prism_svc_choice *prism_consumer_svc_choice(struct prism_consumer *c)
 
 bool prism_producer_svc(const struct prism_producer *p, uint64_t now_ms, struct prism_svc_info *out)
 {
-    const struct svc_meter *m = &p->svc;
     uint64_t span = now_ms > p->prev_window_ms ? now_ms - p->prev_window_ms : 0;
-    if (m->last_ms == 0 || now_ms - m->last_ms >= LAYER_ACTIVE_MS || span == 0)
-        return false;
-    *out = (struct prism_svc_info){0};
-    for (uint8_t s = 0; s < PRISM_SVC_MAX_LAYERS; s++) {
-        out->height[s] = m->height[s];
-        for (uint8_t t = 0; t < PRISM_SVC_MAX_LAYERS; t++) {
-            uint64_t bytes = m->bytes[s][t] + m->prev_bytes[s][t];
-            if (bytes == 0)
-                continue;
-            out->n_spatial = s + 1 > out->n_spatial ? (uint8_t)(s + 1) : out->n_spatial;
-            out->n_temporal = t + 1 > out->n_temporal ? (uint8_t)(t + 1) : out->n_temporal;
-            out->bps[s][t] = (uint32_t)(bytes * 8 * 1000 / span);
-        }
-    }
-    for (uint8_t t = 0; t < PRISM_SVC_MAX_LAYERS; t++)
-        out->fps_milli[t] =
-            (uint32_t)((uint64_t)(m->frames[t] + m->prev_frames[t]) * 1000000 / span);
-    return out->n_spatial > 1 || out->n_temporal > 1;
+    return prism_svc_meter_read(&p->svc, now_ms, span, LAYER_ACTIVE_MS, out);
 }
 
 size_t prism_producer_layers(const struct prism_producer *p, uint64_t now_ms,
@@ -607,61 +578,13 @@ static void resync(struct prism_consumer *c, const struct prism_packet *pkt, con
     c->resync = false;
 }
 
-/* What a consumer does with a packet of a layered stream. */
-enum verdict {
-    TAKE,
-    DROP_LAYER,   /* a spatial layer above the consumer's: the picture goes on */
-    DROP_PICTURE, /* a temporal layer above: the whole picture is left out */
-};
-
-/* Moves `c`'s spatial and temporal layers toward their targets where `pkt`
- * allows it, then says whether `c` forwards it. Up in spatial layer only at
- * a key frame (the upper layers of L3T3_KEY's other pictures predict from
- * their own layer's earlier frames only); up in temporal layer at a key
- * frame, or at the start of a picture of that layer marked as a switching
- * point (VP8 Y, VP9 U); down at the start of a picture, so no picture is
- * cut short. Not a layered packet: taken. */
-static enum verdict take(struct prism_consumer *c, const struct prism_packet *pkt)
-{
-    bool key, start, sync;
-    uint8_t sid = 0, tid;
-    if (pkt->has_vp9 && pkt->vp9.has_layers) {
-        key = pkt->vp9.keyframe;
-        start = pkt->vp9.begin && pkt->vp9.sid == 0;
-        sync = pkt->vp9.switch_up;
-        sid = pkt->vp9.sid;
-        tid = pkt->vp9.tid;
-    } else if (pkt->has_vp8 && pkt->vp8.has_tid) {
-        key = pkt->vp8.keyframe;
-        start = pkt->vp8.start && pkt->vp8.partition == 0;
-        sync = pkt->vp8.layer_sync;
-        tid = pkt->vp8.tid;
-    } else {
-        return TAKE;
-    }
-    if (key) {
-        c->sid = c->sid_target;
-        c->tid = c->tid_target;
-    } else if (start) {
-        if (c->sid_target < c->sid)
-            c->sid = c->sid_target;
-        if (c->tid_target < c->tid)
-            c->tid = c->tid_target;
-        if (sync && tid > c->tid && tid <= c->tid_target)
-            c->tid = tid;
-    }
-    if (tid > c->tid)
-        return DROP_PICTURE;
-    return sid > c->sid ? DROP_LAYER : TAKE;
-}
-
-/* On the last packet of the highest spatial layer `c` keeps of a picture,
- * the end of the picture for its subscriber: the RTP marker (and the VP9
- * E bit, already set on a layer frame's last packet by RFC 9628). */
+/* The end of a picture for `c`'s subscriber when it leaves upper spatial
+ * layers out: the RTP marker, and VP9's E (already set on a layer frame's
+ * last packet by RFC 9628). */
 static void mark_end(const struct prism_consumer *c, uint8_t *buf, uint8_t *payload,
                      const struct prism_packet *pkt)
 {
-    if (pkt->has_vp9 && pkt->vp9.end && c->sid != PRISM_SVC_ALL && pkt->vp9.sid == c->sid) {
+    if (prism_svc_ends_picture(&c->svc, pkt)) {
         prism_rtp_set_marker(buf, true);
         prism_vp9_set_end(payload);
     }
@@ -712,32 +635,6 @@ static size_t red_primary(uint8_t *buf, const struct prism_packet *pkt)
     return hl + pkt->red_primary.len;
 }
 
-/* Counts a packet of simulcast layer 0 (the stream, when not simulcast)
- * into the meter of its layer frame, when it has layer indices. */
-static void meter_svc(struct svc_meter *m, const struct prism_packet *pkt)
-{
-    uint8_t sid = 0, tid;
-    bool start;
-    if (pkt->has_vp9 && pkt->vp9.has_ss && pkt->vp9.ss_has_size)
-        for (uint8_t s = 0; s < pkt->vp9.ss_n_spatial && s < PRISM_SVC_MAX_LAYERS; s++)
-            m->height[s] = pkt->vp9.ss_height[s];
-    if (pkt->has_vp9 && pkt->vp9.has_layers) {
-        sid = pkt->vp9.sid;
-        tid = pkt->vp9.tid;
-        start = pkt->vp9.begin && sid == 0;
-    } else if (pkt->has_vp8 && pkt->vp8.has_tid) {
-        tid = pkt->vp8.tid;
-        start = pkt->vp8.start && pkt->vp8.partition == 0;
-    } else {
-        return;
-    }
-    if (pkt->layer != 0 || sid >= PRISM_SVC_MAX_LAYERS || tid >= PRISM_SVC_MAX_LAYERS)
-        return;
-    m->bytes[sid][tid] += pkt->len;
-    m->frames[tid] += start;
-    m->last_ms = pkt->now_ms != 0 ? pkt->now_ms : 1;
-}
-
 /* Counts `pkt` into its layer's meter. */
 static void meter(struct prism_producer *p, const struct prism_packet *pkt)
 {
@@ -747,15 +644,7 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
             p->layers[i].prev_bytes = skipped ? 0 : p->layers[i].bytes;
             p->layers[i].bytes = 0;
         }
-        struct svc_meter *sm = &p->svc;
-        memcpy(sm->prev_bytes, sm->bytes, sizeof(sm->bytes));
-        memcpy(sm->prev_frames, sm->frames, sizeof(sm->frames));
-        if (skipped) {
-            memset(sm->prev_bytes, 0, sizeof(sm->prev_bytes));
-            memset(sm->prev_frames, 0, sizeof(sm->prev_frames));
-        }
-        memset(sm->bytes, 0, sizeof(sm->bytes));
-        memset(sm->frames, 0, sizeof(sm->frames));
+        prism_svc_meter_roll(&p->svc, skipped);
         p->prev_window_ms = skipped ? pkt->now_ms - METER_WINDOW_MS : p->window_ms;
         p->window_ms = pkt->now_ms;
     }
@@ -764,7 +653,7 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
     m->last_ms = pkt->now_ms != 0 ? pkt->now_ms : 1;
     if (pkt->has_vp8 && pkt->vp8.height != 0)
         m->height = pkt->vp8.height;
-    meter_svc(&p->svc, pkt);
+    prism_svc_meter_note(&p->svc, pkt);
 }
 
 /* Gives the copy in `buf` the subscriber's next transport-wide seq, when it
@@ -809,11 +698,12 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         /* A source change takes effect at the first packet that goes out:
          * what is left out before it needs no closing over. */
         bool fresh = !c->started || c->resync || pkt->h.ssrc != c->src_ssrc;
-        enum verdict verdict = take(c, pkt);
-        if (verdict != TAKE) {
+        enum prism_svc_verdict verdict = prism_svc_take(&c->svc, pkt);
+        if (verdict != PRISM_SVC_TAKE) {
             if (!fresh)
                 prism_seqmap_drop(&c->seqs, pkt->h.seq);
-            if (!fresh && verdict == DROP_PICTURE && v.has_pid && v.pid_bits == c->pids.bits)
+            if (!fresh && verdict == PRISM_SVC_DROP_PICTURE && v.has_pid &&
+                v.pid_bits == c->pids.bits)
                 prism_seqmap_drop(&c->pids, v.pid);
             c->sub->drop_layer++;
             continue;

@@ -42,6 +42,7 @@
 #include "relay/worker/contract.h"
 #include "relay/worker/layers.h"
 #include "relay/worker/packet.h"
+#include "relay/worker/svc.h"
 
 struct prism_router;
 struct prism_producer;

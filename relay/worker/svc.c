@@ -1,0 +1,116 @@
+/* Layered streams on the per-packet path (see svc.h). */
+#include "relay/worker/svc.h"
+
+#include <string.h>
+
+/* A packet's place in a layered stream. */
+struct place {
+    bool key;   /* starts a key frame */
+    bool start; /* starts a picture */
+    bool sync;  /* a temporal switching point */
+    uint8_t sid, tid;
+};
+
+/* Reads `pkt`'s place from its descriptor; false when it has no layer indices. */
+static bool place_of(const struct prism_packet *pkt, struct place *out)
+{
+    if (pkt->has_vp9 && pkt->vp9.has_layers) {
+        *out = (struct place){.key = pkt->vp9.keyframe,
+                              .start = pkt->vp9.begin && pkt->vp9.sid == 0,
+                              .sync = pkt->vp9.switch_up,
+                              .sid = pkt->vp9.sid,
+                              .tid = pkt->vp9.tid};
+        return true;
+    }
+    if (pkt->has_vp8 && pkt->vp8.has_tid) {
+        *out = (struct place){.key = pkt->vp8.keyframe,
+                              .start = pkt->vp8.start && pkt->vp8.partition == 0,
+                              .sync = pkt->vp8.layer_sync,
+                              .tid = pkt->vp8.tid};
+        return true;
+    }
+    return false;
+}
+
+void prism_svc_state_init(struct prism_svc_state *s)
+{
+    s->sid = s->sid_target = s->tid = s->tid_target = PRISM_SVC_ALL;
+}
+
+enum prism_svc_verdict prism_svc_take(struct prism_svc_state *s, const struct prism_packet *pkt)
+{
+    struct place pl;
+    if (!place_of(pkt, &pl))
+        return PRISM_SVC_TAKE;
+    if (pl.key) {
+        s->sid = s->sid_target;
+        s->tid = s->tid_target;
+    } else if (pl.start) {
+        if (s->sid_target < s->sid)
+            s->sid = s->sid_target;
+        if (s->tid_target < s->tid)
+            s->tid = s->tid_target;
+        if (pl.sync && pl.tid > s->tid && pl.tid <= s->tid_target)
+            s->tid = pl.tid;
+    }
+    if (pl.tid > s->tid)
+        return PRISM_SVC_DROP_PICTURE;
+    return pl.sid > s->sid ? PRISM_SVC_DROP_LAYER : PRISM_SVC_TAKE;
+}
+
+bool prism_svc_ends_picture(const struct prism_svc_state *s, const struct prism_packet *pkt)
+{
+    /* RFC 9628's E ends a layer frame; the publisher's marker is on the
+     * top layer's, which this consumer may leave out. */
+    return pkt->has_vp9 && pkt->vp9.has_layers && pkt->vp9.end && s->sid != PRISM_SVC_ALL &&
+           pkt->vp9.sid == s->sid;
+}
+
+void prism_svc_meter_note(struct prism_svc_meter *m, const struct prism_packet *pkt)
+{
+    if (pkt->has_vp9 && pkt->vp9.has_ss && pkt->vp9.ss_has_size)
+        for (uint8_t s = 0; s < pkt->vp9.ss_n_spatial && s < PRISM_SVC_MAX_LAYERS; s++)
+            m->height[s] = pkt->vp9.ss_height[s];
+    struct place pl;
+    if (pkt->layer != 0 || !place_of(pkt, &pl) || pl.sid >= PRISM_SVC_MAX_LAYERS ||
+        pl.tid >= PRISM_SVC_MAX_LAYERS)
+        return;
+    m->bytes[pl.sid][pl.tid] += pkt->len;
+    m->frames[pl.tid] += pl.start;
+    m->last_ms = pkt->now_ms != 0 ? pkt->now_ms : 1;
+}
+
+void prism_svc_meter_roll(struct prism_svc_meter *m, bool skipped)
+{
+    memcpy(m->prev_bytes, m->bytes, sizeof(m->bytes));
+    memcpy(m->prev_frames, m->frames, sizeof(m->frames));
+    if (skipped) {
+        memset(m->prev_bytes, 0, sizeof(m->prev_bytes));
+        memset(m->prev_frames, 0, sizeof(m->prev_frames));
+    }
+    memset(m->bytes, 0, sizeof(m->bytes));
+    memset(m->frames, 0, sizeof(m->frames));
+}
+
+bool prism_svc_meter_read(const struct prism_svc_meter *m, uint64_t now_ms, uint64_t span_ms,
+                          uint64_t active_ms, struct prism_svc_info *out)
+{
+    if (m->last_ms == 0 || now_ms - m->last_ms >= active_ms || span_ms == 0)
+        return false;
+    *out = (struct prism_svc_info){0};
+    for (uint8_t s = 0; s < PRISM_SVC_MAX_LAYERS; s++) {
+        out->height[s] = m->height[s];
+        for (uint8_t t = 0; t < PRISM_SVC_MAX_LAYERS; t++) {
+            uint64_t bytes = m->bytes[s][t] + m->prev_bytes[s][t];
+            if (bytes == 0)
+                continue;
+            out->n_spatial = s + 1 > out->n_spatial ? (uint8_t)(s + 1) : out->n_spatial;
+            out->n_temporal = t + 1 > out->n_temporal ? (uint8_t)(t + 1) : out->n_temporal;
+            out->bps[s][t] = (uint32_t)(bytes * 8 * 1000 / span_ms);
+        }
+    }
+    for (uint8_t t = 0; t < PRISM_SVC_MAX_LAYERS; t++)
+        out->fps_milli[t] =
+            (uint32_t)((uint64_t)(m->frames[t] + m->prev_frames[t]) * 1000000 / span_ms);
+    return out->n_spatial > 1 || out->n_temporal > 1;
+}
