@@ -85,8 +85,10 @@ static void svc_wanted(const struct prism_svc_info *in, uint32_t budget_bps, uin
     for (uint8_t i = 0; i < ns; i++)
         if (max_height == 0 || in->height[i] == 0 || in->height[i] <= max_height)
             s = i;
-    /* A measured frame rate wanders around the nominal one: 10% slack. */
-    uint64_t fps_sum = 0, fps_cap = (uint64_t)max_fps * 1100;
+    /* A frame rate measured over 0.5-1 s wanders around the nominal one
+     * (a frame more or less in the window is 5-10% at 20 fps): 20% slack,
+     * so a layer at the cap is not left and taken back by turns. */
+    uint64_t fps_sum = 0, fps_cap = (uint64_t)max_fps * 1200;
     for (uint8_t i = 0; i < nt; i++) {
         fps_sum += in->fps_milli[i];
         if (max_fps == 0 || fps_sum <= fps_cap)

@@ -20,10 +20,11 @@
  * Spatial and temporal layers (VP9 SVC, VP8 temporal layers; see
  * prism_svc_choose): the wanted (S, T) is the highest spatial layer within
  * max_height and the highest temporal layer whose frame rate (its frames
- * and all lower layers') is within max_fps, then lowered to fit the budget,
- * spatial first (a lower resolution at full frame rate), then temporal.
- * The same hysteresis: down at once unless the current pair is at most 25%
- * over the budget, up after PRISM_LAYERS_HOLD_MS of wanting it.
+ * and all lower layers', as measured, with 20% slack) is within max_fps,
+ * then lowered to fit the budget, spatial first (a lower resolution at
+ * full frame rate), then temporal. The same hysteresis: down at once
+ * unless the current pair is at most 25% over the budget, up after
+ * PRISM_LAYERS_HOLD_MS of wanting it.
  *
  * No I/O, no allocation; times are passed in. One thread (the worker's).
  */
