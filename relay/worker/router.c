@@ -31,7 +31,8 @@
  * producer meters each layer frame (spatial, temporal) for the choice.
  *
  * Simulcast: a producer measures each layer's bitrate (bytes per 0.5 s
- * window, read over the last two windows) and height (from its key frames).
+ * window, read over the last two windows) and height (from its VP8 key
+ * frames, or VP9's scalability structure).
  * A consumer forwards one layer; a new target layer is taken at its first
  * key frame packet, the source change above keeping the stream continuous.
  *
@@ -653,6 +654,8 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
     m->last_ms = pkt->now_ms != 0 ? pkt->now_ms : 1;
     if (pkt->has_vp8 && pkt->vp8.height != 0)
         m->height = pkt->vp8.height;
+    if (pkt->has_vp9 && pkt->vp9.has_ss && pkt->vp9.ss_has_size) /* its top spatial layer's */
+        m->height = pkt->vp9.ss_height[pkt->vp9.ss_n_spatial - 1];
     prism_svc_meter_note(&p->svc, pkt);
 }
 
@@ -675,7 +678,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         return 0; /* no layer of any producer: no consumer takes it */
     meter(p, pkt);
     r->now_ms = pkt->now_ms;
-    bool keyframe = pkt->has_vp8 && pkt->vp8.keyframe;
+    bool keyframe = (pkt->has_vp8 && pkt->vp8.keyframe) || (pkt->has_vp9 && pkt->vp9.keyframe);
     struct pic v = pic_of(pkt);
     if (p->history != NULL && pkt->h.header_len != 0 && pkt->len <= PRISM_EGRESS_MAX_PACKET) {
         struct history_slot *slot = &p->history[pkt->h.seq & (r->history_len - 1)];

@@ -163,7 +163,7 @@ void prism_consumer_set_red(struct prism_consumer *c, bool red);
 void prism_consumer_set_layer(struct prism_consumer *c, uint8_t layer);
 
 /* Moves `c` to layer `layer` (< PRISM_MEDIA_MAX_LAYERS) at that layer's next
- * VP8 key frame: until then it keeps forwarding the layer it has, so the
+ * VP8 or VP9 key frame: until then it keeps forwarding the layer it has, so the
  * subscriber's decoder never sees a frame it cannot decode, and the switch
  * is continuous in sequence number, timestamp, picture id and TL0PICIDX.
  * Returns true while such a switch is pending (the caller asks the

@@ -7,7 +7,8 @@
  * spatial ones for a key frame, downs happen at a picture's start, the
  * kept top spatial layer carries the end of frame marker, a NACK for a
  * rewritten sequence number retransmits the right packet, and the
- * producer meters each layer frame.
+ * producer meters each layer frame; a VP9 simulcast layer switch waits for
+ * the layer's key frame.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -425,6 +426,43 @@ static void test_vp9_spatial(void **state)
     assert_true((f->got.pkts[0][1] & 0x80) != 0);
 }
 
+/* VP9 simulcast (a rid layer per stream, each L1T3 or single): a layer
+ * switch waits for the target layer's VP9 key frame, whose scalability
+ * structure gives the layer's height. */
+static void test_vp9_simulcast_switch(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = {.handle = 9, .video = true, .vp9_pt = VP9_PT, .n_layers = 2};
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_consumer *c = prism_router_consumer_add(&f->sub, p, 0xC0);
+    struct pkt k;
+    for (uint16_t i = 0; i < 4; i++) {
+        for (uint8_t l = 0; l < 2; l++) {
+            make_vp9(&k, (uint16_t)(100 * (l + 1) + i), (uint16_t)(10 * (l + 1) + i), 0, 0,
+                     i == 0 || (l == 1 && i == 3), false);
+            prism_store_be32(k.data + 8, 0xA0u + l);
+            assert_int_equal(prism_rtp_parse(k.data, k.p.len, &k.p.h), 0);
+            k.p.layer = l;
+            prism_router_forward(f->r, p, &k.p);
+        }
+        if (i == 0)
+            assert_true(prism_consumer_set_target(c, 1));
+    }
+    /* Layer 0's packets 100-103 until layer 1's key frame (its 4th), which
+     * follows them as 104. */
+    assert_int_equal(prism_consumer_layer(c), 1);
+    assert_int_equal(f->got.n, 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(prism_load_be16(f->got.pkts[i] + 2), 100 + i);
+    struct prism_vp9_desc v;
+    assert_int_equal(prism_vp9_parse(f->got.pkts[4] + 12, f->got.lens[4] - 12, &v), 0);
+    assert_true(v.keyframe);
+    assert_int_equal(v.picture_id, 14); /* layer 0's 10-13, then layer 1's 23 as 14 */
+    struct prism_layer_info info[2];
+    assert_int_equal(prism_producer_layers(p, 1200, info), 2);
+    assert_int_equal(info[1].height, 720); /* the structure's top layer */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_choose),
         cmocka_unit_test_setup_teardown(test_vp8_temporal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vp9_spatial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vp9_simulcast_switch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
