@@ -58,6 +58,12 @@ enum prism_svc_verdict prism_svc_take(struct prism_svc_state *s, const struct pr
     return pl.sid > s->sid ? PRISM_SVC_DROP_LAYER : PRISM_SVC_TAKE;
 }
 
+bool prism_svc_above(const struct prism_svc_state *s, const struct prism_packet *pkt)
+{
+    struct place pl;
+    return place_of(pkt, &pl) && (pl.tid > s->tid || pl.sid > s->sid);
+}
+
 bool prism_svc_ends_picture(const struct prism_svc_state *s, const struct prism_packet *pkt)
 {
     /* RFC 9628's E ends a layer frame; the publisher's marker is on the

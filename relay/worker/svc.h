@@ -49,6 +49,10 @@ void prism_svc_state_init(struct prism_svc_state *s);
  * says what to do with `pkt`. A packet without layer indices: taken. */
 enum prism_svc_verdict prism_svc_take(struct prism_svc_state *s, const struct prism_packet *pkt);
 
+/* Whether `pkt` is of a layer above what `s` forwards now (no change to
+ * `s`): a retransmission of it must not go out. */
+bool prism_svc_above(const struct prism_svc_state *s, const struct prism_packet *pkt);
+
 /* Whether `pkt`, taken, is the last packet of the highest spatial layer
  * `s` keeps of its picture while upper ones are left out: it must then
  * carry the RTP marker (and VP9's E bit) for the subscriber. */

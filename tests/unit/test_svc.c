@@ -6,7 +6,8 @@
  * TL0PICIDX unchanged, temporal up-switches wait for a switching point,
  * spatial ones for a key frame, downs happen at a picture's start, the
  * kept top spatial layer carries the end of frame marker, a NACK for a
- * rewritten sequence number retransmits the right packet, and the
+ * rewritten sequence number retransmits the right packet (and one for the
+ * hole a late packet of a left-out layer leaves is not answered), and the
  * producer meters each layer frame; a VP9 simulcast layer switch waits for
  * the layer's key frame.
  */
@@ -324,6 +325,37 @@ static void test_vp8_temporal(void **state)
     assert_int_equal(prism_load_be16(f->got.pkts[0] + 2), 1007);
 }
 
+/* A packet of a left-out layer that arrives after the next one went out
+ * (reordered upstream) leaves a hole (seqmap.h's limits); the
+ * subscriber's NACK for it is not answered with that layer. */
+static void test_late_drop(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = {.handle = 7,
+                                 .video = true,
+                                 .ssrc = 0x1234,
+                                 .vp8_pt = VP8_PT,
+                                 .rtx_pts = {{VP8_PT, RTX_PT}},
+                                 .n_rtx_pts = 1};
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_consumer *c = prism_router_consumer_add(&f->sub, p, 0xC0);
+    assert_int_equal(prism_consumer_set_rtx(c, 0xC1), 0);
+    prism_consumer_set_svc_target(c, 0, 0);
+    struct pkt k;
+    make_vp8(&k, 10, 1, 1, 0, false, true);
+    prism_router_forward(f->r, p, &k.p);
+    make_vp8(&k, 12, 3, 2, 0, false, false);
+    prism_router_forward(f->r, p, &k.p);
+    make_vp8(&k, 11, 2, 1, 2, false, false); /* late, TID 2 */
+    prism_router_forward(f->r, p, &k.p);
+    assert_int_equal(f->got.n, 2);
+    assert_int_equal(prism_load_be16(f->got.pkts[1] + 2), 12);
+    assert_false(prism_router_retransmit(c, 11));
+    assert_int_equal(f->sub.rtx_missed, 1);
+    assert_true(prism_router_retransmit(c, 12));
+    assert_int_equal(f->sub.rtx_sent, 1);
+}
+
 /* One packet, a whole layer frame of a VP9 L3T3 picture. */
 static void make_vp9(struct pkt *k, uint16_t seq, uint16_t pid, uint8_t sid, uint8_t tid, bool key,
                      bool sync)
@@ -469,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_seqmap),
         cmocka_unit_test(test_choose),
         cmocka_unit_test_setup_teardown(test_vp8_temporal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vp9_spatial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vp9_simulcast_switch, setup, teardown),
     };
