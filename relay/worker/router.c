@@ -711,22 +711,25 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
             c->sub->drop_layer++;
             continue;
         }
+        uint8_t *buf = pkt->len <= PRISM_EGRESS_MAX_PACKET ? prism_egress_buf_get(r->egress) : NULL;
+        if (buf == NULL) {
+            c->sub->drop_egress++; /* before any change: the next packet is as this one */
+            continue;
+        }
         if (fresh)
             resync(c, pkt, &v, p->clock_hz);
         if (v.has_pid && v.pid_bits != c->pids.bits) /* the publisher changed its width */
             prism_seqmap_reset(&c->pids, v.pid_bits,
                                (uint16_t)(prism_seqmap_delta(&c->pids) & ((1u << v.pid_bits) - 1)));
         uint16_t seq, pid = v.pid;
-        if (!prism_seqmap_forward(&c->seqs, pkt->h.seq, &seq) ||
-            (v.has_pid && !prism_seqmap_forward(&c->pids, v.pid, &pid))) {
+        if ((v.has_pid && !prism_seqmap_map(&c->pids, v.pid, &pid)) ||
+            !prism_seqmap_forward(&c->seqs, pkt->h.seq, &seq)) {
+            prism_egress_buf_put(r->egress, buf);
             c->sub->drop_stale++;
             continue;
         }
-        uint8_t *buf = pkt->len <= PRISM_EGRESS_MAX_PACKET ? prism_egress_buf_get(r->egress) : NULL;
-        if (buf == NULL) {
-            c->sub->drop_egress++;
-            continue;
-        }
+        if (v.has_pid)
+            (void)prism_seqmap_forward(&c->pids, v.pid, &pid); /* mapped above: cannot fail */
         size_t len = pkt->len;
         if (pkt->has_red && !c->red)
             len = red_primary(buf, pkt);

@@ -267,6 +267,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 struct seen *s = seen_of(c);
                 if (s != NULL)
                     s->expect_next = true;
+                if (s != NULL) /* a layer the new producer lacks becomes 0 */
+                    s->layer = prism_consumer_layer(c);
             }
             break;
         }
