@@ -124,11 +124,32 @@ static bool on_sub_peek(void *ud, const uint8_t *pkt, size_t len)
     return prism_bench_sampler_take(&s->auth);
 }
 
+void prism_bench_endpoint_deliver(struct prism_bench_endpoint *ep, struct prism_bench_rx_slot *s,
+                                  const uint8_t *pkt, size_t len, uint64_t now)
+{
+    prism_bench_rx_packet(&s->rx, pkt, len, now);
+    const struct prism_bench_signaller *sig = ep->site->signaller;
+    if (sig != NULL && sig->received != NULL) /* bench/janus.h */
+        sig->received(sig->ud, ep, s, pkt, len, now);
+    if (s->rx.pli_due && now - s->last_pli_ns >= PLI_GAP_NS) {
+        uint8_t pli[PRISM_RTCP_PLI_BYTES];
+        if (prism_rtcp_build_pli(pli, sizeof(pli), ep->rtcp_ssrc, s->rx.ssrc) > 0 &&
+            prism_transport_send_rtcp(ep->sub, pli, sizeof(pli)) == 0) {
+            s->last_pli_ns = now;
+            s->rx.pli_due = false;
+        }
+    }
+}
+
 static void on_sub_rtp(void *ud, uint8_t *pkt, size_t len)
 {
     struct prism_bench_endpoint *ep = ud;
     if (len < 12)
         return;
+    if (ep->quality != NULL) { /* --loss: the lossy downlink (bench/quality.h) */
+        prism_bench_quality_rtp(ep, pkt, len, prism_bench_now_ns());
+        return;
+    }
     uint32_t ssrc = prism_load_be32(pkt + 8);
     for (size_t i = 0; i < ep->n_rx; i++) {
         struct prism_bench_rx_slot *s = ep->rx[i];
@@ -138,19 +159,7 @@ static void on_sub_rtp(void *ud, uint8_t *pkt, size_t len)
             s->authenticated++;
             return;
         }
-        uint64_t now = prism_bench_now_ns();
-        prism_bench_rx_packet(&s->rx, pkt, len, now);
-        const struct prism_bench_signaller *sig = ep->site->signaller;
-        if (sig != NULL && sig->received != NULL) /* bench/janus.h */
-            sig->received(sig->ud, ep, s, pkt, len, now);
-        if (s->rx.pli_due && now - s->last_pli_ns >= PLI_GAP_NS) {
-            uint8_t pli[PRISM_RTCP_PLI_BYTES];
-            if (prism_rtcp_build_pli(pli, sizeof(pli), ep->rtcp_ssrc, ssrc) > 0 &&
-                prism_transport_send_rtcp(ep->sub, pli, sizeof(pli)) == 0) {
-                s->last_pli_ns = now;
-                s->rx.pli_due = false;
-            }
-        }
+        prism_bench_endpoint_deliver(ep, s, pkt, len, prism_bench_now_ns());
         return;
     }
 }
@@ -392,7 +401,19 @@ static void fill_track(struct prism_sdp_track *t, const struct prism_bench_endpo
                                                .channels = 1,
                                                .fb = PRISM_SDP_FB_NACK_PLI | PRISM_SDP_FB_CCM_FIR,
                                                .apt = -1};
-    else
+    if (video && ep->site->quality != NULL) {
+        /* --loss: offer nack and rtx, as a browser does, so that the SFU
+         * offers them to the subscribers in turn (the relay and Janus
+         * retransmit toward a subscriber only under a negotiated rtx). This
+         * publisher never loses anything: it ignores NACKs. */
+        t->pts[0].fb |= PRISM_SDP_FB_NACK;
+        t->pts[t->n_pts++] = (struct prism_sdp_payload){.pt = PRISM_BENCH_PT_VP8_RTX,
+                                                        .name = "rtx",
+                                                        .clock_hz = 90000,
+                                                        .channels = 1,
+                                                        .apt = PRISM_BENCH_PT_VP8};
+    }
+    if (!video)
         t->pts[0] = (struct prism_sdp_payload){.pt = PRISM_BENCH_PT_OPUS,
                                                .name = "opus",
                                                .clock_hz = 48000,
@@ -497,6 +518,13 @@ static void update_receivers(struct prism_bench_endpoint *ep, const struct prism
         if (slot->rx.video) {
             slot->rx.decode = ep->verify && ep->n_video_decoders < ep->site->max_video_decoders;
             ep->n_video_decoders += slot->rx.decode;
+        }
+        if (ep->quality != NULL &&
+            prism_bench_quality_stream(ep->quality, ep->n_rx, slot->rx.video, sec) != 0) {
+            prism_bench_rx_deinit(&slot->rx);
+            free(slot);
+            fail(ep, "receiver", "out of memory");
+            return;
         }
         ep->rx[ep->n_rx++] = slot;
     }
@@ -668,6 +696,16 @@ int prism_bench_endpoint_new(struct prism_bench_site *site, const char *bubble, 
     ep->publish = audio != NULL || video != NULL;
     ep->verify = true;
     ep->rtcp_ssrc = random_u32();
+    if (site->quality != NULL) {
+        char name[2 * PRISM_BENCH_ID_LEN + 2];
+        snprintf(name, sizeof(name), "%s/%s", bubble, peer);
+        if (prism_bench_quality_new(site->quality, name, &ep->quality) != 0) {
+            free(ep->pub_cands);
+            free(ep->sub_cands);
+            free(ep);
+            return PRISM_ENOMEM;
+        }
+    }
     *out = ep;
     return 0;
 }
@@ -741,6 +779,7 @@ void prism_bench_endpoint_free(struct prism_bench_endpoint *ep)
         free(ep->rx[i]);
     }
     prism_sdp_session_free(ep->held_offer);
+    prism_bench_quality_free(ep->quality);
     free(ep->pub_cands);
     free(ep->sub_cands);
     free(ep);

@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "bench/media.h"
+#include "bench/quality.h"
 #include "bench/rpc.h"
 #include "bench/sample.h"
 #include "crypto/dtls.h"
@@ -78,8 +79,9 @@ struct prism_bench_site {
                                                       reassembled and measured, not decoded */
     unsigned verify_sample; /* --verify-sample (bench/sample.h): endpoints that do not verify
                                authenticate one packet in this many per stream; <= 1: all */
-    uint64_t rpc_errors;    /* error replies */
-    char last_error[256];   /* the last one, for the report */
+    const struct prism_bench_quality_config *quality; /* --loss (bench/quality.h); NULL: off */
+    uint64_t rpc_errors;                              /* error replies */
+    char last_error[256];                             /* the last one, for the report */
 };
 
 enum prism_bench_ep_state {
@@ -122,8 +124,9 @@ struct prism_bench_endpoint {
     char relay_ufrag[PRISM_SDP_ICE_LEN]; /* the relay's, from its answer ("" before) */
     char relay_cand[PRISM_SDP_CAND_LEN]; /* its first candidate: where the relay answers */
     struct prism_bench_tx tx_audio, tx_video;
-    bool sending;       /* publish transport CONNECTED */
-    uint32_t rtcp_ssrc; /* our SSRC in RTCP (PLIs) */
+    bool sending;                        /* publish transport CONNECTED */
+    uint32_t rtcp_ssrc;                  /* our SSRC in RTCP (PLIs, NACKs) */
+    struct prism_bench_quality *quality; /* --loss: the lossy downlink, owned; else NULL */
 
     /* subscribe */
     struct prism_transport *sub;
@@ -179,6 +182,13 @@ void prism_bench_endpoint_free(struct prism_bench_endpoint *ep);
 /* Transport counters summed over both transports (zeros when closed). */
 void prism_bench_endpoint_counters(const struct prism_bench_endpoint *ep,
                                    struct prism_media_counters *sum);
+
+/* One received RTP packet of receiver `slot`, in sequence, at `now_ns`:
+ * accounted and decoded, shown to the signaller, a PLI sent if due. Called
+ * by on_sub_rtp, or with --loss by bench/quality.c after the loss and the
+ * repair. */
+void prism_bench_endpoint_deliver(struct prism_bench_endpoint *ep, struct prism_bench_rx_slot *slot,
+                                  const uint8_t *pkt, size_t len, uint64_t now_ns);
 
 /* For a site's signaller (see struct prism_bench_signaller):
  * joined: the join went through; a publisher starts gathering and offers.

@@ -36,6 +36,7 @@
 #define PRISM_BENCH_EXT_ABS_SEND_TIME 3 /* extmap id we offer for abs-send-time */
 #define PRISM_BENCH_PT_OPUS 111
 #define PRISM_BENCH_PT_VP8 96
+#define PRISM_BENCH_PT_VP8_RTX 97    /* --loss: its rtx (RFC 4588) */
 #define PRISM_BENCH_MAX_PAYLOAD 1100 /* RTP payload bytes per packet, at most */
 #define PRISM_BENCH_MAX_PACKET 1200  /* whole RTP packet, at most */
 

@@ -91,6 +91,31 @@ static const struct prism__run_sample *sample_at_or_after(const struct prism__ru
     return r->n_samples ? &r->samples[r->n_samples - 1] : NULL;
 }
 
+/* The --loss counts as the JSON report writes them (`all`: the run's
+ * totals, with the NACKs and audio drops an endpoint counts). */
+static json_t *quality_json(const struct prism_bench_quality_totals *q, bool all)
+{
+    uint64_t unrecovered = q->dropped_video - q->recovered;
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f}", "video_lost",
+        (json_int_t)q->dropped_video, "recovered", (json_int_t)q->recovered, "unrecovered",
+        (json_int_t)unrecovered, "late", (json_int_t)q->late, "recovered_pct",
+        q->dropped_video ? 100.0 * (double)q->recovered / (double)q->dropped_video : 0.0,
+        "rtx_lost", (json_int_t)q->dropped_rtx, "rtx_received", (json_int_t)q->rtx_received,
+        "given_up", (json_int_t)q->given_up, "freeze_count", (json_int_t)q->freezes,
+        "total_freezes_duration_s", (double)q->freeze_ns / 1e9);
+    if (all) {
+        json_object_set_new(o, "audio_lost", json_integer((json_int_t)q->dropped_audio));
+        json_object_set_new(
+            o, "lost",
+            json_integer((json_int_t)(q->dropped_audio + q->dropped_video + q->dropped_rtx)));
+        json_object_set_new(o, "nacks_sent", json_integer((json_int_t)q->nacks_sent));
+        json_object_set_new(o, "seqs_nacked", json_integer((json_int_t)q->seqs_nacked));
+        json_object_set_new(o, "video_streams", json_integer((json_int_t)q->video_streams));
+    }
+    return o;
+}
+
 void prism__run_figures(struct prism__run *r, struct prism__run_figures *f, json_t *streams)
 {
     memset(f, 0, sizeof(*f));
@@ -138,9 +163,24 @@ void prism__run_figures(struct prism__run *r, struct prism__run_figures *f, json
                           "frames_decoded", (json_int_t)rx->frames_decoded, "frozen_frames",
                           (json_int_t)rx->frames_frozen, "decode_errors",
                           (json_int_t)rx->decode_errors, "join_ms", join));
+            if (ep->quality != NULL && rx->video) {
+                struct prism_bench_quality_totals q = {0};
+                prism_bench_quality_add(ep->quality, (long)k, &q);
+                json_t *st = json_array_get(streams, json_array_size(streams) - 1);
+                json_object_set_new(st, "quality", quality_json(&q, false));
+            }
         }
     }
     f->loss_pct = f->t.expected ? 100.0 * (double)f->t.lost / (double)f->t.expected : 0;
+    for (size_t i = 0; i < r->n_eps; i++)
+        prism_bench_quality_add(r->eps[i]->quality, -1, &f->q);
+    if (r->o.loss_pct >= 0 && f->t.expected) {
+        /* The receivers count as lost what the simulated loss dropped and
+         * no retransmission restored; anything beyond is the path's. */
+        uint64_t sim = f->q.dropped_audio + f->q.dropped_video - f->q.recovered;
+        f->loss_beyond_pct =
+            f->t.lost > sim ? 100.0 * (double)(f->t.lost - sim) / (double)f->t.expected : 0;
+    }
     f->jitter_ms_mean = n_jitter ? f->jitter_ms_mean / (double)n_jitter : 0;
     f->delay_p50 = prism_bench_hist_quantile_ms(all, 0.5);
     f->delay_p99 = prism_bench_hist_quantile_ms(all, 0.99);
@@ -243,6 +283,23 @@ void prism__run_summary(const struct prism__run *r, const struct prism__run_figu
     printf("  %-34s %.1f ms worst pacer lateness; drops: %llu egress, %llu ingress\n", "bench loop",
            f->worst_lag_ms, (unsigned long long)r->bench_drop_egress,
            (unsigned long long)r->bench_drop_other);
+    if (o->loss_pct >= 0) {
+        const struct prism_bench_quality_totals *q = &f->q;
+        printf("  %-34s %.1f %%, NACK %s: %llu video + %llu audio + %llu rtx packets dropped\n",
+               "simulated downlink loss", o->loss_pct, o->nack ? "on" : "off",
+               (unsigned long long)q->dropped_video, (unsigned long long)q->dropped_audio,
+               (unsigned long long)q->dropped_rtx);
+        printf("  %-34s %llu of %llu (%.1f %%), %llu unrecovered, %llu late; %llu NACKs\n",
+               "video packets recovered", (unsigned long long)q->recovered,
+               (unsigned long long)q->dropped_video,
+               q->dropped_video ? 100.0 * (double)q->recovered / (double)q->dropped_video : 0.0,
+               (unsigned long long)(q->dropped_video - q->recovered), (unsigned long long)q->late,
+               (unsigned long long)q->nacks_sent);
+        printf("  %-34s %llu freezes, %.2f s frozen over %zu video streams\n",
+               "freezes (Chromium's definition)", (unsigned long long)q->freezes,
+               (double)q->freeze_ns / 1e9, q->video_streams);
+        printf("  %-34s %.3f %%\n", "loss beyond the simulated", f->loss_beyond_pct);
+    }
     if (r->relay_drops != NULL) {
         char *d = json_dumps(r->relay_drops, JSON_COMPACT);
         printf("  %-34s %s\n", "relay drops", d ? d : "?");
@@ -337,6 +394,14 @@ void prism__run_write_reports(const struct prism__run *r, const struct prism__ru
     json_object_set_new(root, "relay_rss_growth_kib", json_integer(rss_growth_kib(r)));
     if (r->attack != NULL)
         json_object_set_new(root, "attack", prism_bench_attack_report(r->attack));
+    if (o->loss_pct >= 0) {
+        json_t *q = quality_json(&f->q, true);
+        json_object_set_new(q, "loss_pct", json_real(o->loss_pct));
+        json_object_set_new(q, "nack", json_boolean(o->nack));
+        json_object_set_new(q, "seed", json_integer((json_int_t)o->loss_seed));
+        json_object_set_new(q, "loss_beyond_pct", json_real(f->loss_beyond_pct));
+        json_object_set_new(root, "quality", q);
+    }
     if (r->janus != NULL)
         json_object_set_new(root, "target", json_string("janus"));
     json_object_set_new(root, "relay_exit_status", json_integer(relay_exit));

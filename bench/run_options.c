@@ -19,7 +19,7 @@ void prism_bench_run_usage(FILE *out)
           "         [--width W] [--height H] [--fps F] [--video-kbps K] [--audio-kbps K]\n"
           "         [--local-ip ADDR] [--tenant ID] [--decode-video N]\n"
           "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
-          "         [--attack KIND [--attack-pps N]]\n"
+          "         [--attack KIND [--attack-pps N]] [--loss PCT [--no-nack] [--loss-seed N]]\n"
           "         [--verify-sample N] [--ramp-retries N] [--ramp-max-p99 MS] [--threads N]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
@@ -52,7 +52,14 @@ void prism_bench_run_usage(FILE *out)
           "--attack srtp|stun|garbage|pli [--attack-pps N]: while the bubbles run, a\n"
           "bubble of another tenant floods the relay at N datagrams/s (default 10000):\n"
           "bad-tag SRTP, unauthenticated STUN, random UDP, or PLIs from a joined\n"
-          "subscriber (bench/attack.h; loopback only; not with --ramp or janus).\n",
+          "subscriber (bench/attack.h; loopback only; not with --ramp or janus).\n"
+          "--loss PCT: every subscriber drops PCT % (0..50) of the RTP it receives (a\n"
+          "stream's first packet spared; drops repeat with --loss-seed N, default 1),\n"
+          "NACKs the video gaps, unwraps retransmissions (rtx) and reports lost,\n"
+          "recovered and unrecovered packets and Chromium-style freezes (count and\n"
+          "duration); the loss verdict then counts only loss beyond the simulated.\n"
+          "--no-nack: the same receivers never NACK (nothing can be recovered).\n"
+          "Not with --ramp or --attack.\n",
           out);
 }
 
@@ -95,7 +102,10 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
                                           .attack_pps = 10000,
                                           .verify_sample = 1,
                                           .ramp_retries = 1,
-                                          .threads = 1};
+                                          .threads = 1,
+                                          .loss_pct = -1,
+                                          .nack = true,
+                                          .loss_seed = 1};
     snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -120,6 +130,9 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
             continue;
         } else if (strcmp(a, "--ramp") == 0) {
             o->ramp = true;
+            continue;
+        } else if (strcmp(a, "--no-nack") == 0) {
+            o->nack = false;
             continue;
         }
         if (v == NULL)
@@ -190,6 +203,10 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
             o->ramp_max_p99_ms = d;
         } else if (strcmp(a, "--ramp-retries") == 0 && prism_bench_parse_num(v, 0, 10, &d)) {
             o->ramp_retries = (unsigned)d;
+        } else if (strcmp(a, "--loss") == 0 && prism_bench_parse_num(v, 0, 50, &d)) {
+            o->loss_pct = d;
+        } else if (strcmp(a, "--loss-seed") == 0 && prism_bench_parse_num(v, 0, 4294967295.0, &d)) {
+            o->loss_seed = (uint64_t)d;
         } else {
             return usage();
         }
@@ -200,6 +217,12 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
         return usage(); /* a flood measures one fixed load against one relay, from this loop */
     if (o->janus_url != NULL && (o->verify_sample > 1 || o->threads > 1))
         return usage(); /* its delay needs every packet in the clear (bench/janus.h) */
+    if (o->loss_pct >= 0 && (o->ramp || o->attack != PRISM_BENCH_ATTACK_NONE))
+        return usage(); /* the quality of one fixed call, not a capacity or a flood */
+    if (o->loss_pct >= 0 && o->verify_sample > 1)
+        return usage(); /* a subscriber that only samples cannot NACK what it does not read */
+    if (o->loss_pct < 0 && (!o->nack || o->loss_seed != 1))
+        return usage(); /* --no-nack and --loss-seed qualify --loss */
     if (o->ramp_step == 0)
         o->ramp_step = o->peers;
     return 0;

@@ -12,6 +12,7 @@
 #define PRISM_BENCH_RUN_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "bench/attack.h"
@@ -47,6 +48,9 @@ struct prism_bench_run_options {
     unsigned ramp_retries;  /* --ramp-retries: failing windows measured again per step */
     double ramp_max_p99_ms; /* --ramp-max-p99: a step's delay threshold, ms */
     unsigned threads;       /* --threads: bench loop threads (bench/shard.h); 1: this one */
+    double loss_pct;        /* --loss: % of received RTP each subscriber drops; < 0: none */
+    bool nack;              /* false with --no-nack */
+    uint64_t loss_seed;     /* --loss-seed */
 };
 
 /* Fills `o` from `argv` (argv[0] is "run") over the defaults. Returns 0, or

@@ -487,6 +487,10 @@ static int setup_site(struct prism__run *r)
     r->site.tenant = r->o.tenant;
     r->site.max_video_decoders = r->o.decode_video;
     r->site.verify_sample = r->o.verify_sample;
+    if (r->o.loss_pct >= 0) {
+        r->quality = (struct prism_bench_quality_config){r->o.loss_pct, r->o.nack, r->o.loss_seed};
+        r->site.quality = &r->quality;
+    }
     return rc;
 }
 
@@ -864,7 +868,10 @@ int prism_bench_run(int argc, char **argv)
                  f.streams_expected - f.streams_flowing, f.streams_expected);
         json_array_append_new(failures, json_string(why));
     }
-    if (!o->ramp && f.loss_pct > 1.0) {
+    if (o->loss_pct >= 0 && f.loss_beyond_pct > 1.0) {
+        snprintf(why, sizeof(why), "loss beyond the simulated %.2f %% > 1 %%", f.loss_beyond_pct);
+        json_array_append_new(failures, json_string(why));
+    } else if (!o->ramp && o->loss_pct < 0 && f.loss_pct > 1.0) {
         snprintf(why, sizeof(why), "loss %.2f %% > 1 %%", f.loss_pct);
         json_array_append_new(failures, json_string(why));
     }

@@ -27,6 +27,7 @@
 #include "bench/janus.h"
 #include "bench/limit.h"
 #include "bench/media.h"
+#include "bench/quality.h"
 #include "bench/ramp.h"
 #include "bench/run_options.h"
 #include "bench/shard.h"
@@ -98,15 +99,16 @@ struct prism__run {
     bool tty;
     struct prism_bench_attack *attack; /* --attack (bench/attack.h), owned; else NULL */
     /* --threads N > 1 (bench/shard.h): the endpoints run on shard threads */
-    struct prism__shards *shards;         /* NULL: every endpoint on this loop */
-    uv_async_t shard_wake;                /* a shard has news (unreferenced) */
-    bool shard_wake_open;                 /* shard_wake initialized, to close */
-    bool shards_setup_pending;            /* waiting for their events.subscribe */
-    bool snap_pending;                    /* a snapshot asked, not all answered */
-    bool shards_leaving;                  /* asked to leave, not all ended */
-    int bubbles_pending;                  /* --ramp: bubble.create replies awaited */
-    struct prism__run_totals last_totals; /* at the last sample */
-    size_t last_flowing;                  /* streams flowing at the last sample */
+    struct prism__shards *shards;              /* NULL: every endpoint on this loop */
+    uv_async_t shard_wake;                     /* a shard has news (unreferenced) */
+    bool shard_wake_open;                      /* shard_wake initialized, to close */
+    bool shards_setup_pending;                 /* waiting for their events.subscribe */
+    bool snap_pending;                         /* a snapshot asked, not all answered */
+    bool shards_leaving;                       /* asked to leave, not all ended */
+    int bubbles_pending;                       /* --ramp: bubble.create replies awaited */
+    struct prism__run_totals last_totals;      /* at the last sample */
+    size_t last_flowing;                       /* streams flowing at the last sample */
+    struct prism_bench_quality_config quality; /* --loss; site.quality points here */
 };
 
 /* The run's figures, computed once at the end (prism__run_figures). */
@@ -122,6 +124,8 @@ struct prism__run_figures {
     long rss_kib, rss_kib_per_peer;
     double worst_lag_ms;
     double mean_packet_bytes, fanout;
+    struct prism_bench_quality_totals q; /* --loss */
+    double loss_beyond_pct;              /* --loss: loss the simulated drops do not explain, % */
 };
 
 /* Seconds from the start of the joins to `ns` (0 before it). */

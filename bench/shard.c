@@ -287,6 +287,7 @@ static int shard_make(struct shard *sh, struct prism__run *r, size_t cap)
         .tenant = r->site.tenant,
         .max_video_decoders = r->site.max_video_decoders,
         .verify_sample = r->site.verify_sample,
+        .quality = r->site.quality, /* --loss: read-only, shared */
     };
     memcpy(sh->site.fingerprint, r->site.fingerprint, sizeof(sh->site.fingerprint));
     sh->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
