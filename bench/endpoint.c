@@ -133,8 +133,10 @@ void prism_bench_endpoint_deliver(struct prism_bench_endpoint *ep, struct prism_
         sig->received(sig->ud, ep, s, pkt, len, now);
     if (s->rx.pli_due && now - s->last_pli_ns >= PLI_GAP_NS) {
         uint8_t pli[PRISM_RTCP_PLI_BYTES];
+        /* --loss: a receiver report first, as a browser does (quality.h) */
         if (prism_rtcp_build_pli(pli, sizeof(pli), ep->rtcp_ssrc, s->rx.ssrc) > 0 &&
-            prism_transport_send_rtcp(ep->sub, pli, sizeof(pli)) == 0) {
+            (ep->quality != NULL ? prism_bench_quality_send_feedback(ep, s, pli, sizeof(pli))
+                                 : prism_transport_send_rtcp(ep->sub, pli, sizeof(pli))) == 0) {
             s->last_pli_ns = now;
             s->rx.pli_due = false;
         }
@@ -166,9 +168,9 @@ static void on_sub_rtp(void *ud, uint8_t *pkt, size_t len)
 
 static void on_sub_rtcp(void *ud, uint8_t *pkt, size_t len)
 {
-    (void)ud;
-    (void)pkt;
-    (void)len;
+    struct prism_bench_endpoint *ep = ud;
+    if (ep->quality != NULL) /* --loss: sender reports (bench/quality.h) */
+        prism_bench_quality_rtcp(ep, pkt, len, prism_bench_now_ns());
 }
 
 static void on_pub_status(void *ud, enum prism_transport_state st, const char *reason)

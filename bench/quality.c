@@ -5,6 +5,13 @@
  * which hands the receiver every packet in sequence; each frame decoded
  * feeds the freeze detector; the NACKs due go out on the same pass (a video
  * stream's packets arrive every few ms, often enough for the 40 ms retry).
+ *
+ * Feedback goes out as a browser sends it: a compound RTCP packet, a receiver
+ * report on the stream first, then the NACK or PLI (RFC 3550 §6.1, RFC 4585
+ * §3.1; reduced size only where rtcp-rsize was negotiated, which Janus does
+ * not offer). Janus also finds the stream feedback is about from the report
+ * block: a bare NACK from an SSRC it does not know lands on its first
+ * (audio) stream, where nothing is retransmitted.
  */
 #include "bench/quality.h"
 
@@ -18,11 +25,14 @@
 #include "relay/base/error.h"
 #include "relay/wire/rtcp.h"
 
-#define NACK_SEQS 64 /* seqs per NACK packet, at most */
+#define NACK_SEQS 64                      /* seqs per NACK packet, at most */
+#define FEEDBACK_MAX (12 + 4 * NACK_SEQS) /* a NACK of NACK_SEQS entries, the largest */
 
 struct stream {
     struct prism_bench_repair *repair; /* video; else NULL */
     struct prism_bench_freeze freeze;
+    uint32_t lsr;       /* middle 32 bits of the sender's last SR's NTP time; 0: none yet */
+    uint64_t lsr_at_ns; /* when that SR arrived */
 };
 
 struct prism_bench_quality {
@@ -88,16 +98,43 @@ static void deliver(void *ud, const uint8_t *pkt, size_t len, uint64_t now_ns)
         prism_bench_freeze_frame(&d->st->freeze, now_ns);
 }
 
+int prism_bench_quality_send_feedback(struct prism_bench_endpoint *ep,
+                                      struct prism_bench_rx_slot *slot, const uint8_t *fb,
+                                      size_t len)
+{
+    uint8_t buf[8 + PRISM_RTCP_REPORT_BLOCK_BYTES + FEEDBACK_MAX];
+    struct prism_rtcp_report_block block;
+    if (ep->sub == NULL || len > FEEDBACK_MAX)
+        return PRISM_EINVAL;
+    prism_rtcp_report_block_from_stats(&block, slot->rx.ssrc, &slot->rx.seq);
+    for (size_t i = 0; i < ep->n_rx; i++) {
+        const struct stream *st = &ep->quality->s[i];
+        if (ep->rx[i] != slot || st->lsr == 0)
+            continue;
+        /* LSR/DLSR (RFC 3550 §6.4.1): the sender's round-trip time, which
+         * Janus sizes its retransmission buffer from. */
+        uint64_t now = prism_bench_now_ns();
+        block.lsr = st->lsr;
+        block.dlsr = (uint32_t)((now - st->lsr_at_ns) * 65536u / 1000000000u);
+    }
+    int w = prism_rtcp_build_rr(buf, sizeof(buf), ep->rtcp_ssrc, &block, 1);
+    if (w < 0)
+        return w;
+    memcpy(buf + w, fb, len);
+    return prism_transport_send_rtcp(ep->sub, buf, (size_t)w + len);
+}
+
 static void send_nacks(struct prism_bench_endpoint *ep, struct prism_bench_quality *q,
-                       struct prism_bench_repair *r, uint64_t now_ns)
+                       struct prism_bench_rx_slot *slot, struct prism_bench_repair *r,
+                       uint64_t now_ns)
 {
     uint16_t seqs[NACK_SEQS];
     size_t n = prism_bench_repair_collect(r, now_ns, seqs, NACK_SEQS);
-    if (n == 0 || ep->sub == NULL)
+    if (n == 0)
         return;
-    uint8_t buf[12 + 4 * NACK_SEQS];
+    uint8_t buf[FEEDBACK_MAX];
     int w = prism_rtcp_build_nack(buf, sizeof(buf), ep->rtcp_ssrc, r->ssrc, seqs, n);
-    if (w > 0 && prism_transport_send_rtcp(ep->sub, buf, (size_t)w) == 0) {
+    if (w > 0 && prism_bench_quality_send_feedback(ep, slot, buf, (size_t)w) == 0) {
         q->nacks_sent++;
         q->seqs_nacked += n;
     }
@@ -129,8 +166,26 @@ void prism_bench_quality_rtp(struct prism_bench_endpoint *ep, uint8_t *pkt, size
             return;
         }
         prism_bench_repair_packet(r, pkt, len, now_ns, deliver, &d);
-        send_nacks(ep, q, r, now_ns);
+        send_nacks(ep, q, ep->rx[i], r, now_ns);
         return;
+    }
+}
+
+void prism_bench_quality_rtcp(struct prism_bench_endpoint *ep, const uint8_t *pkt, size_t len,
+                              uint64_t now_ns)
+{
+    struct prism_rtcp_iter it;
+    struct prism_rtcp_item item;
+    prism_rtcp_iter_init(&it, pkt, len);
+    while (prism_rtcp_next(&it, &item) == 0) {
+        struct prism_rtcp_sender_info si;
+        if (item.type != PRISM_RTCP_SR || prism_rtcp_parse_sr(&item, &si) != 0)
+            continue;
+        for (size_t i = 0; i < ep->n_rx; i++)
+            if (ep->rx[i]->rx.ssrc == item.sender_ssrc) {
+                ep->quality->s[i].lsr = (uint32_t)(si.ntp >> 16);
+                ep->quality->s[i].lsr_at_ns = now_ns;
+            }
     }
 }
 

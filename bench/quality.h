@@ -28,6 +28,7 @@
 
 struct prism_bench_endpoint;
 struct prism_bench_quality;
+struct prism_bench_rx_slot;
 
 /* The run's choice, shared (read-only) by every endpoint. */
 struct prism_bench_quality_config {
@@ -69,6 +70,19 @@ int prism_bench_quality_stream(struct prism_bench_quality *q, size_t i, bool vid
  * through prism_bench_endpoint_deliver, NACKs sent as due. */
 void prism_bench_quality_rtp(struct prism_bench_endpoint *ep, uint8_t *pkt, size_t len,
                              uint64_t now_ns);
+
+/* Sends the RTCP feedback `fb` (`len` bytes: a PLI or NACK about receiver
+ * `slot`) on the subscribe transport after a receiver report on that
+ * stream, in one compound packet. Returns 0, PRISM_EINVAL (no transport, fb
+ * too long) or the transport's error. */
+int prism_bench_quality_send_feedback(struct prism_bench_endpoint *ep,
+                                      struct prism_bench_rx_slot *slot, const uint8_t *fb,
+                                      size_t len);
+
+/* An RTCP packet the subscribe transport received: sender reports are
+ * remembered for the LSR/DLSR of our receiver reports. */
+void prism_bench_quality_rtcp(struct prism_bench_endpoint *ep, const uint8_t *pkt, size_t len,
+                              uint64_t now_ns);
 
 /* Adds the endpoint's counts (receiver `i` only, or all when i < 0) to `t`. */
 void prism_bench_quality_add(const struct prism_bench_quality *q, long i,
