@@ -32,8 +32,9 @@
 
 #define PRISM_BENCH_REPAIR_SLOTS 128   /* packets held behind a gap, at most */
 #define PRISM_BENCH_REPAIR_PACKET 1500 /* bytes of one held packet, at most */
-#define PRISM_BENCH_REPAIR_HOLD_MS 250 /* wait for a missing seq: 3 NACKs 40 ms apart, a slow answer */
-#define PRISM_BENCH_REPAIR_DROPS 256   /* dropped seqs remembered for the counts */
+#define PRISM_BENCH_REPAIR_HOLD_MS                                                                 \
+    250 /* wait for a missing seq: 3 NACKs 40 ms apart, a slow answer */
+#define PRISM_BENCH_REPAIR_DROPS 256 /* dropped seqs remembered for the counts */
 
 struct prism_bench_repair_slot {
     uint64_t ext_seq;
