@@ -24,6 +24,11 @@
  * tenant) joins and flows before the baseline; its flood runs from the
  * baseline to the senders' stop, so every victim packet is measured under it.
  *
+ * --loss (bench/quality.h): the site carries the run's quality config, so
+ * every endpoint drops, NACKs and counts on its receive side; the report
+ * gains a quality section and the loss verdict counts only loss beyond the
+ * simulated.
+ *
  * --ramp replaces the fixed timeline: after setup, steps of --ramp-step
  * peers (filling bubbles of --peers, each bubble created when its first peer
  * comes) join at once; once they are ready (or RAMP_JOIN_TIMEOUT_S passed)

@@ -64,12 +64,14 @@ STATS = """
 
 # Chromium answers without nack: no NACK from it, no rtx offered to it.
 NO_NACK = """
-const orig = RTCPeerConnection.prototype.createAnswer;
-RTCPeerConnection.prototype.createAnswer = async function (...a) {
-  const d = await orig.apply(this, a);
-  return {type: d.type, sdp: d.sdp.replace(/a=rtcp-fb:\\d+ nack\\r\\n/g, '')};
-};
-return true;
+(() => {
+  const orig = RTCPeerConnection.prototype.createAnswer;
+  RTCPeerConnection.prototype.createAnswer = async function (...a) {
+    const d = await orig.apply(this, a);
+    return {type: d.type, sdp: d.sdp.replace(/a=rtcp-fb:\\d+ nack\\r\\n/g, '')};
+  };
+  return true;
+})()
 """
 
 
@@ -186,7 +188,7 @@ def main():
     res = unittest.TextTestRunner(verbosity=0).run(Figures())
     print("loss % | NACK | recovered % (retransmitted/dropped) | relay rtx.sent/dropped % | "
           "freezeCount | totalFreezesDuration s | frames decoded | runs (medians)")
-    for (pct, nack), ds in sorted(rows.items()):
+    for (pct, nack), ds in sorted((k, v) for k, v in rows.items() if v):
         m = lambda key: statistics.median(d[key] for d in ds)
         print(f"{pct:g} | {'on' if nack else 'off'} | {m('recovered_pct'):.1f} | "
               f"{m('relay_answered_pct'):.1f} | {m('freezeCount'):g} | "
