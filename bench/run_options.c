@@ -59,7 +59,7 @@ void prism_bench_run_usage(FILE *out)
           "recovered and unrecovered packets and Chromium-style freezes (count and\n"
           "duration); the loss verdict then counts only loss beyond the simulated.\n"
           "--no-nack: the same receivers never NACK (nothing can be recovered).\n"
-          "Not with --ramp or --attack.\n",
+          "Not with --ramp, --attack or --verify-sample > 1 (every subscriber decrypts).\n",
           out);
 }
 
