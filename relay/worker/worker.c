@@ -77,7 +77,8 @@ static void on_flush(uv_prepare_t *h)
     prism_egress_flush_all(w->egress);
 }
 
-/* The worker's LOAD event: its size, loop lag and CPU time. */
+/* The worker's LOAD event: its size, loop lag, CPU time and its media
+ * socket's drops (stats.get adds them relay-wide). */
 static void post_load(struct worker *w)
 {
     struct prism_event_load *ev = prism_worker_event_new(PRISM_WORKER_EV_LOAD, sizeof(*ev));
@@ -88,6 +89,9 @@ static void post_load(struct worker *w)
     struct timespec ts;
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
         ev->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    const struct prism_ice_lite_stats *st = prism_ice_lite_stats(prism_media_socket_lite(w->msock));
+    ev->socket.drop_stun_auth = st->stun_auth;
+    ev->socket.drop_unknown_source = st->unknown_source;
     prism_mailbox_post(w->shared->control, &ev->h.mail);
 }
 
