@@ -376,13 +376,19 @@ static void on_lite_validated(void *ud)
     maybe_start_dtls(t);
 }
 
-static void lite_gather(struct prism_transport *t)
+/* The media socket's host candidates, then end-of-candidates. A worker
+ * with no media address bound (none configured, no interface up) has
+ * nothing to offer: PRISM_EIO, as when a libnice agent binds nothing. */
+static int lite_gather(struct prism_transport *t)
 {
     char cands[PRISM_MSOCK_MAX_ADDRS][PRISM_CANDIDATE_LEN];
     size_t n = prism_media_socket_candidates(t->msock, cands, PRISM_MSOCK_MAX_ADDRS);
+    if (n == 0)
+        return PRISM_EIO;
     for (size_t i = 0; i < n && !t->closing; i++)
         on_ice_candidate(t, cands[i]);
     on_ice_gathering_done(t);
+    return 0;
 }
 
 /* A trickled candidate, for a lite transport: the form is checked (the
@@ -469,8 +475,7 @@ int prism_transport_gather(struct prism_transport *t)
         if (t->gathered)
             return PRISM_EINVAL;
         t->gathered = true;
-        lite_gather(t);
-        return 0;
+        return lite_gather(t);
     }
     return prism_ice_gather(t->ice);
 }
