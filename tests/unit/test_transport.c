@@ -27,7 +27,10 @@
  * - the egress pool and queues on their own (exhaustion, drops when ICE is
  *   not connected, detach);
  * - a close_notify from the peer turns a transport CLOSED;
- * - clean close from the API and from inside on_status; no handle left.
+ * - clean close from the API and from inside on_status; no handle left;
+ * - the same connection and transfer with side A as the relay runs it:
+ *   ICE-lite on a media socket (relay/net/media_socket.h), side B a
+ *   libnice full agent.
  * Not here: consent loss takes libnice 10 s (relay/ice's slow test covers
  * the ICE side; the transport maps it to FAILED "consent lost").
  */
@@ -85,6 +88,7 @@ struct fixture {
     uv_loop_t loop;
     uv_prepare_t flusher; /* flushes the egress once per iteration, like a worker */
     struct prism_egress *egress;
+    struct prism_media_socket *msock; /* set: side A is ICE-lite on it (the relay's way) */
     struct side a, b;
 };
 
@@ -339,6 +343,7 @@ static int fixture_teardown(void **state)
     /* Every transport must have been closed by the test. */
     assert_null(f->a.t);
     assert_null(f->b.t);
+    prism_media_socket_close(f->msock);
     uv_close((uv_handle_t *)&f->flusher, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -361,6 +366,7 @@ static void new_transport(struct fixture *f, struct side *s, enum prism_dtls_rol
         .dtls_ctx = s->dtls_ctx,
         .dtls_role = role,
         .egress = f->egress,
+        .lite = s == &f->a ? f->msock : NULL,
     };
     const struct prism_transport_callbacks *cb =
         b_peeks && s == &f->b ? &peek_callbacks : &callbacks;
@@ -444,9 +450,8 @@ static bool b_closed_by_peer(struct fixture *f)
     return f->b.status == PRISM_TRANSPORT_CLOSED;
 }
 
-static void test_connect_and_transfer(void **state)
+static void connect_and_transfer(struct fixture *f)
 {
-    struct fixture *f = *state;
     uint8_t pkt[RTP_LEN], rtcp[RTCP_LEN];
     connect_pair(f);
 
@@ -503,6 +508,25 @@ static void test_connect_and_transfer(void **state)
     f->b.t = NULL;
     assert_true(run_until(f, both_closed, CLOSE_GUARD_MS));
     assert_int_equal(pool_free(f), POOL_BUFS);
+}
+
+static void test_connect_and_transfer(void **state)
+{
+    connect_and_transfer(*state);
+}
+
+/* Side A as the relay: ICE-lite on the worker's socket, no agent of its
+ * own; B checks, nominates and gets the same media both ways. */
+static void test_lite_connect_and_transfer(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_media_socket_config mc = {
+        .addrs = loopback, .n_addrs = 1, .port_min = 47500, .port_max = 47599, .n_workers = 1};
+    char err[160];
+    assert_int_equal(prism_media_socket_open(&f->loop, &mc, &f->msock, err, sizeof(err)), 0);
+    connect_and_transfer(f);
+    /* The binding left the worker's tables with the transport. */
+    assert_int_equal(prism_ice_lite_count(prism_media_socket_lite(f->msock)), 0);
 }
 
 /* --- ingress demultiplexing --- */
@@ -1047,6 +1071,8 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_arguments, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_connect_and_transfer, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lite_connect_and_transfer, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ingress_demux, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_egress_refusals, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_srtp_peek_samples, fixture_setup, fixture_teardown),
