@@ -353,8 +353,10 @@ static struct prism_lite_addr *validate_addr(struct prism_ice_lite *lite,
         struct prism_lite_binding *other = slot->owner;
         addr_unlink(lite, slot);
         if (other->path.fd >= 0 && other->path.to_len == slot->len &&
-            memcmp(&other->path.to, &slot->sa, slot->len) == 0)
-            other->path.fd = -1;
+            memcmp(&other->path.to, &slot->sa, slot->len) == 0) {
+            other->path.fd = -1; /* its next check selects again */
+            other->nominated = false;
+        }
         slot->len = 0;
         slot = NULL;
     }

@@ -292,6 +292,30 @@ static void test_nomination_and_slots(void **state)
     assert_null(prism_ice_lite_lookup(f->lite, &a, len));
 }
 
+/* An address another binding's check proves moves to that binding (the
+ * latest proof wins); the first binding no longer sends there. */
+static void test_address_moves(void **state)
+{
+    struct fixture *f = *state;
+    struct peer q = {0};
+    socklen_t len;
+    uint8_t reply[PRISM_LITE_REPLY_MAX];
+    size_t reply_len;
+    struct sockaddr_storage a = v4("192.0.2.40", 4000, &len);
+
+    assert_int_equal(prism_ice_lite_attach(f->lite, &q.b, on_recv, on_validated, &q), 0);
+    client_check(&f->c, f->p.b.ufrag, "clnt", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_ptr_equal(prism_ice_lite_lookup(f->lite, &a, len), &f->p.b);
+    client_check(&f->c, q.b.ufrag, "clnt", q.b.pwd, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_ptr_equal(prism_ice_lite_lookup(f->lite, &a, len), &q.b);
+    assert_false(prism_ice_lite_validated(&f->p.b));
+    assert_true(prism_ice_lite_validated(&q.b));
+    prism_ice_lite_detach(f->lite, &q.b);
+    assert_null(prism_ice_lite_lookup(f->lite, &a, len));
+}
+
 /* Many bindings (the tables grow), each validated on its own address;
  * detaching one takes its addresses out; the others still resolve. */
 static void test_table(void **state)
@@ -463,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nomination_and_slots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_address_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table, setup, teardown),
         cmocka_unit_test(test_socket_demux),
         cmocka_unit_test(test_socket_ports),
