@@ -304,8 +304,8 @@ void prism__transport_ingress(struct prism_transport *t, uint8_t *data, size_t l
         ingress_media(t, data, len);
     } else {
         /* STUN (0-3) never gets here: libnice or the media socket consumes
-         * it. ZRTP, TURN
-         * channels and anything else have no business on this transport. */
+         * it. ZRTP, TURN channels and anything else have no business on
+         * this transport. */
         t->counters.drop_not_srtp++;
     }
 }
