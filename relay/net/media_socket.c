@@ -163,7 +163,8 @@ static void set_buffers(int fd)
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
 }
 
-/* Binds socket `i` to its address and `port`. Returns the fd, or -errno. */
+/* A non-blocking UDP socket bound to `ip` and `port`, with large buffers and
+ * UDP GRO asked for. Returns the fd, or -errno. */
 static int bind_one(const char *ip, uint16_t port)
 {
     struct sockaddr_storage sa;
