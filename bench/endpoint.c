@@ -614,7 +614,10 @@ static void take_offer(struct prism_bench_endpoint *ep, const char *offer, uint6
         return;
     }
     if (ep->sub == NULL) {
-        r = open_transport(ep, false, ep->verify ? &sub_cb : &sub_sampled_cb, &ep->sub);
+        /* Facing an ICE-lite relay the full agent controls, offerer or not
+         * (RFC 8445 §6.1.1): no 487 round trip to learn it. */
+        bool lite = strstr(offer, "\na=ice-lite\r\n") != NULL;
+        r = open_transport(ep, lite, ep->verify ? &sub_cb : &sub_sampled_cb, &ep->sub);
         if (r == 0)
             r = prism_transport_gather(ep->sub);
         if (r == 0)

@@ -32,6 +32,7 @@ void prism_config_defaults(struct prism_config *cfg)
     cfg->port_max = 49999;
     cfg->rtx_history = 256;
     cfg->connect_timeout_ms = 30000;
+    cfg->ice_timeout_ms = 30000;
     cfg->tenant_defaults.max_bubbles = 1000;
     cfg->tenant_defaults.max_peers = 10000;
     cfg->tenant_defaults.max_kbps = 0;
@@ -127,6 +128,7 @@ static const struct key_spec keys[] = {
     {"media", "media_ip", KEY_IPS, FIELD(media_ips), 0, 0},
     {"media", "rtx_history", KEY_SIZE, FIELD(rtx_history), 0, 4096},
     {"media", "connect_timeout_ms", KEY_U32, FIELD(connect_timeout_ms), 100, 3600000},
+    {"media", "ice_timeout_ms", KEY_U32, FIELD(ice_timeout_ms), 1000, 3600000},
     {"limits", "max_bubbles", KEY_U32, FIELD(tenant_defaults.max_bubbles), 0, UINT32_MAX},
     {"limits", "max_peers", KEY_U32, FIELD(tenant_defaults.max_peers), 0, UINT32_MAX},
     {"limits", "max_kbps", KEY_U32, FIELD(tenant_defaults.max_kbps), 0, UINT32_MAX},

@@ -77,6 +77,8 @@ struct prism_config {
     char media_ips[PRISM_CONFIG_MAX_MEDIA_IPS][64];
     uint32_t connect_timeout_ms; /* a transport not connected this long after the peer's
                                     description fails ("timeout: ice"/"timeout: dtls") */
+    uint32_t ice_timeout_ms;     /* a connected transport silent this long fails ("consent
+                                    lost"): ICE-lite keeps no consent of its own */
 
     /* [limits] defaults for tenants created without limits */
     struct prism_limits tenant_defaults;

@@ -6,7 +6,9 @@
  *
  * A counter is X(field, group, key): `field` names the struct member,
  * `group` is TRAFFIC (a top-level stats.get key), DROP (under "drops") or
- * RTX (under "rtx"),
+ * RTX (under "rtx"), and `key` is the JSON key. drop_stun_auth and
+ * drop_unknown_source belong to no transport (a worker's media socket counts
+ * them before any transport is known): they are relay-wide only,
  * and `key` is the JSON key. Every counter is monotonic, uint64_t, and
  * touched by one thread only (the owning worker's) until it is copied into
  * an event.
@@ -17,22 +19,24 @@
 #include <stdint.h>
 
 #define PRISM_MEDIA_COUNTERS(X)                                                                    \
-    X(packets_in, TRAFFIC, "packets_in")     /* authenticated RTP + RTCP received */               \
-    X(bytes_in, TRAFFIC, "bytes_in")         /* their SRTP/SRTCP bytes */                          \
-    X(packets_out, TRAFFIC, "packets_out")   /* SRTP/SRTCP datagrams the kernel accepted */        \
-    X(bytes_out, TRAFFIC, "bytes_out")       /* their protected bytes */                           \
-    X(drop_not_srtp, DROP, "not_srtp")       /* plain RTP/RTCP, unknown byte, before keys */       \
-    X(drop_srtp_auth, DROP, "srtp_auth")     /* SRTP/SRTCP tag did not verify */                   \
-    X(drop_srtp_replay, DROP, "srtp_replay") /* replayed or too old */                             \
-    X(drop_malformed, DROP, "malformed")     /* truncated or bad headers */                        \
-    X(drop_no_route, DROP, "no_route")       /* authentic, but no track has this SSRC */           \
-    X(drop_egress, DROP, "egress")           /* could not be queued or sent */                     \
-    X(drop_ssrc_limit, DROP, "ssrc_limit")   /* SSRC beyond the transport's streams */             \
-    X(rtx_nacked, RTX, "nacked")             /* seqs subscribers' NACKs asked for */               \
-    X(rtx_sent, RTX, "sent")                 /* retransmissions sent (RFC 4588) */                 \
-    X(rtx_missed, RTX, "missed")             /* asked for, not in the history */                   \
-    X(rtx_nacks_sent, RTX, "nacks_sent")     /* seqs the relay's NACKs asked publishers for */     \
-    X(rtx_recovered, RTX, "recovered")       /* publisher retransmissions that filled a gap */
+    X(packets_in, TRAFFIC, "packets_in")           /* authenticated RTP + RTCP received */         \
+    X(bytes_in, TRAFFIC, "bytes_in")               /* their SRTP/SRTCP bytes */                    \
+    X(packets_out, TRAFFIC, "packets_out")         /* SRTP/SRTCP datagrams the kernel accepted */  \
+    X(bytes_out, TRAFFIC, "bytes_out")             /* their protected bytes */                     \
+    X(drop_not_srtp, DROP, "not_srtp")             /* plain RTP/RTCP, unknown byte, before keys */ \
+    X(drop_srtp_auth, DROP, "srtp_auth")           /* SRTP/SRTCP tag did not verify */             \
+    X(drop_srtp_replay, DROP, "srtp_replay")       /* replayed or too old */                       \
+    X(drop_malformed, DROP, "malformed")           /* truncated or bad headers */                  \
+    X(drop_no_route, DROP, "no_route")             /* authentic, but no track has this SSRC */     \
+    X(drop_egress, DROP, "egress")                 /* could not be queued or sent */               \
+    X(drop_ssrc_limit, DROP, "ssrc_limit")         /* SSRC beyond the transport's streams */       \
+    X(drop_stun_auth, DROP, "stun_auth")           /* STUN refused, unanswered (worker socket) */  \
+    X(drop_unknown_source, DROP, "unknown_source") /* non-STUN from an unvalidated address */      \
+    X(rtx_nacked, RTX, "nacked")                   /* seqs subscribers' NACKs asked for */         \
+    X(rtx_sent, RTX, "sent")                       /* retransmissions sent (RFC 4588) */           \
+    X(rtx_missed, RTX, "missed")                   /* asked for, not in the history */             \
+    X(rtx_nacks_sent, RTX, "nacks_sent") /* seqs the relay's NACKs asked publishers for */         \
+    X(rtx_recovered, RTX, "recovered")   /* publisher retransmissions that filled a gap */
 
 struct prism_media_counters {
 #define PRISM__COUNTER_FIELD(field, group, key) uint64_t field;

@@ -594,6 +594,7 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
         .candidates = cands,
         .n_candidates = ev->n_candidates,
         .end_of_candidates = true,
+        .ice_lite = true, /* every relay transport is ICE-lite (relay/net/ice_lite.h) */
         .session_id = mp->session_id,
         .session_version = 1,
     };
@@ -855,6 +856,7 @@ static char *next_offer(struct prism_media *m, struct mpeer *sub)
         .candidates = cands,
         .n_candidates = sub->n_sub_cands,
         .end_of_candidates = true,
+        .ice_lite = true, /* every relay transport is ICE-lite (relay/net/ice_lite.h) */
         .session_id = sub->session_id,
         .session_version = sub->revision + 1,
     };

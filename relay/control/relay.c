@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <glib.h>
-#include <nice/interfaces.h>
 #include <openssl/rand.h>
 #include <uv.h>
 
@@ -40,8 +39,10 @@ struct prism_relay {
     struct prism_worker_shared shared; /* what workers read */
     struct prism_mailbox inbox;        /* worker -> control events */
     struct prism_media *media;
-    struct prism_media_counters ended; /* counters of tenants deleted */
-    bool stopped;                      /* prism_relay_stop() ran */
+    struct prism_media_counters ended;    /* counters of tenants deleted */
+    struct prism_media_counters *sockets; /* per worker: its media socket's latest */
+    unsigned n_sockets;
+    bool stopped; /* prism_relay_stop() ran */
     struct prism_relay_event_sink sink;
     uint64_t epoch;                         /* random, < 2^53 so JSON readers keep it exact */
     uint64_t start_ms;                      /* uv_hrtime at start, in ms */
@@ -81,57 +82,33 @@ static void on_worker_event(void *ud, struct prism_mail *mail)
                 .loop_lag_ns = load->loop_lag_ns,
                 .cpu_ns = load->cpu_ns,
             };
+        if (load->worker < relay->n_sockets)
+            relay->sockets[load->worker] = load->socket;
     } else if (relay->media != NULL) {
         prism_media_on_event(relay->media, ev);
     }
     free(ev);
 }
 
-/* UDP sockets one transport opens: one per local address libnice gathers
- * on. With media_ip set (or filled in by default_media_ips()), exactly
- * those; with the list still empty, libnice enumerates every non-loopback
- * interface itself (nice_interfaces_get_local_ips(FALSE)), so ask it the same
- * question (at least 1: an interface may come up later). */
-static size_t sockets_per_transport(const struct prism_config *cfg)
-{
-    if (cfg->n_media_ips > 0)
-        return cfg->n_media_ips;
-    GList *ips = nice_interfaces_get_local_ips(FALSE);
-    size_t n = g_list_length(ips);
-    g_list_free_full(ips, g_free);
-    return n > 0 ? n : 1;
-}
-
 /* How many media transports the descriptor limit allows (issue 9, finding
- * 10). Each transport holds two eventfds (its GMainContext's wake-up and one
- * libnice keeps; prism-bench idle counts 3 descriptors per transport on one
- * address) plus one UDP socket per local address (sockets_per_transport()).
- * Reserved first: the control connections (Unix, and apart the established
- * TLS ones and the TLS handshake pool when a TLS listener is on), logs,
- * listeners and each worker's loop handles. Then a margin for transports
- * still closing: the control thread counts a transport as gone when it asks
- * its worker to close it, but the worker releases the descriptors later (the
- * ICE agent is unreferenced from the driver's close callback, in a later loop
- * phase, after the worker may already have opened the transport admitted in
- * its place). An eighth of the budget (at least 64 transports' worth, or a
- * quarter of a smaller budget) covers a burst of leaves and new publishes
- * that large; the exact fix would count
- * the release on the worker's confirmation (media.c, worker/link.c). */
+ * 10, as issue 10 changed it). A relay transport holds no descriptor: it is
+ * a binding in its worker's ICE-lite tables, on the worker's one UDP socket
+ * per media address (relay/net/media_socket.h). Descriptors are a fixed
+ * set: the control connections (Unix, and apart the established TLS ones
+ * and the TLS handshake pool when a TLS listener is on), logs, listeners,
+ * and per worker its loop's handles and media sockets. Below that reserve
+ * no transport is admitted ("descriptor limit"); above it, descriptors do
+ * not limit transports (memory and limits.max_transports do). */
 static size_t max_transports(const struct prism_config *cfg, unsigned workers)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return SIZE_MAX;
-    size_t per = 2 + sockets_per_transport(cfg);
-    size_t reserve = cfg->max_connections + 256 + 16 * (size_t)workers;
+    size_t reserve =
+        cfg->max_connections + 256 + (16 + (size_t)PRISM_CONFIG_MAX_MEDIA_IPS) * workers;
     if (cfg->tls_listen[0] != '\0')
         reserve += cfg->max_connections + cfg->tls_max_handshakes;
-    if (rl.rlim_cur <= reserve)
-        return 0;
-    size_t budget = (rl.rlim_cur - reserve) / per;
-    size_t floor = budget / 4 < 64 ? budget / 4 : 64;
-    size_t margin = budget / 8 > floor ? budget / 8 : floor;
-    return budget > margin ? budget - margin : 0;
+    return rl.rlim_cur <= reserve ? 0 : SIZE_MAX;
 }
 
 /* True when a configured media address is loopback: then so may the
@@ -150,8 +127,9 @@ static bool media_on_loopback(const struct prism_config *cfg)
  * bridge, a VPN or a private network the relay happens to sit on is not
  * offered to clients unless the operator names it in media_ip. A family
  * without a default route, or whose source address is not plain unicast,
- * adds nothing; with none at all the list stays empty and libnice enumerates
- * every non-loopback interface, as before (logged as a warning). Control
+ * adds nothing; with none at all the list stays empty and each worker's
+ * media socket binds every non-loopback interface address
+ * (relay/net/media_socket.c; logged as a warning). Control
  * thread, once, before the workers start. */
 static void default_media_ips(struct prism_config *cfg)
 {
@@ -253,7 +231,10 @@ int prism_relay_new(const struct prism_config *cfg, uv_loop_t *loop,
         return rc;
     }
     relay->shared = (struct prism_worker_shared){&relay->cfg, relay->dtls_ctx, &relay->inbox};
-    rc = prism_workers_start(n, &relay->shared, &relay->workers);
+    relay->sockets = calloc(n, sizeof(*relay->sockets));
+    relay->n_sockets = relay->sockets != NULL ? n : 0;
+    rc = relay->sockets == NULL ? PRISM_ENOMEM
+                                : prism_workers_start(n, &relay->shared, &relay->workers);
     if (rc == 0) {
         relay->media =
             prism_media_new(relay->reg, relay->workers, prism_cert_fingerprint(relay->cert),
@@ -292,6 +273,7 @@ void prism_relay_free(struct prism_relay *relay)
     prism_cert_free(relay->cert);
     prism_registry_free(relay->reg);
     free(relay->loads);
+    free(relay->sockets);
     free(relay);
 }
 
@@ -606,6 +588,8 @@ int prism_relay_stats(struct prism_relay *relay, const char *tenant, const char 
             .n_workers = relay->n_loads,
         };
         prism_registry_foreach_tenant(relay->reg, sum_tenant, &out->counters);
+        for (unsigned i = 0; i < relay->n_sockets; i++)
+            prism_media_counters_add(&out->counters, &relay->sockets[i]);
         return 0;
     }
     struct prism_tenant *t = prism_registry_tenant_find(relay->reg, tenant);

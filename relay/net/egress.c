@@ -85,6 +85,13 @@ void prism_egress_queue_init(struct prism_egress_queue *q, struct prism_ice *ice
     };
 }
 
+void prism_egress_queue_init_path(struct prism_egress_queue *q, struct prism_udp_path *path,
+                                  uint64_t *packets_out, uint64_t *bytes_out, uint64_t *drops)
+{
+    prism_egress_queue_init(q, NULL, packets_out, bytes_out, drops);
+    q->path = path;
+}
+
 static void link_dirty(struct prism_egress *eg, struct prism_egress_queue *q)
 {
     q->prev = NULL;
@@ -137,7 +144,8 @@ void prism_egress_queue_flush(struct prism_egress *eg, struct prism_egress_queue
     if (q->n == 0)
         return;
     /* q->n <= PRISM_ICE_BATCH_MAX: exactly one sendmmsg. */
-    int r = prism_ice_send_batch(q->ice, q->pkts, q->n);
+    int r = q->path ? prism_udp_send_batch(q->path, q->pkts, q->n)
+                    : prism_ice_send_batch(q->ice, q->pkts, q->n);
     eg->stats.batches++;
     size_t done = r > 0 ? (size_t)r : 0, sent = 0, refused = 0;
     uint64_t bytes = 0;

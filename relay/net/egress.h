@@ -5,7 +5,9 @@
  * prism_egress_new, handed out from a free-list stack) and the "dirty list"
  * of send queues that hold datagrams queued during the current loop
  * iteration. A struct prism_egress_queue is embedded in each transport
- * (relay/transport.h) and names the ICE agent its datagrams go out on.
+ * (relay/transport.h) and names the ICE agent (a client's) or the UDP path
+ * (the relay's ICE-lite transports: relay/net/udp_send.h) its datagrams go
+ * out on.
  *
  * Workload: the router copies each forwarded packet into a pool buffer,
  * the transport protects it in place (SRTP needs PRISM_SRTP_MAX_TRAILER bytes
@@ -35,6 +37,7 @@
 
 #include "crypto/srtp.h"
 #include "relay/net/ice.h"
+#include "relay/net/udp_send.h"
 
 /* Largest plain RTP/RTCP packet the egress accepts, in bytes (an Ethernet
  * MTU; browsers keep media packets under ~1,200). */
@@ -53,7 +56,8 @@ struct prism_egress;
  * storage). Initialise with prism_egress_queue_init(); the fields are the
  * egress's, read-only to everyone else. */
 struct prism_egress_queue {
-    struct prism_ice *ice;                     /* where flushes send; set at init */
+    struct prism_ice *ice;                     /* where flushes send (a libnice agent) ... */
+    struct prism_udp_path *path;               /* ... or this path (ICE-lite); set at init */
     uint64_t *packets_out, *bytes_out, *drops; /* owner's counters: bumped on flush
                                                   (sent datagrams and SRTP bytes; datagrams
                                                   the socket refused) */
@@ -94,6 +98,12 @@ void prism_egress_buf_put(struct prism_egress *eg, uint8_t *buf);
  * owner (any may be NULL). The queue starts empty and clean. */
 void prism_egress_queue_init(struct prism_egress_queue *q, struct prism_ice *ice,
                              uint64_t *packets_out, uint64_t *bytes_out, uint64_t *drops);
+
+/* The same for a transport that sends on `path` (its ICE-lite binding's
+ * selected address on the worker's media socket) instead of an agent;
+ * `path` outlives the queue. */
+void prism_egress_queue_init_path(struct prism_egress_queue *q, struct prism_udp_path *path,
+                                  uint64_t *packets_out, uint64_t *bytes_out, uint64_t *drops);
 
 /* Queues `len` bytes at `buf` (a pool buffer; ownership moves to the queue)
  * for the next flush and puts `q` on the dirty list. When `q` then holds

@@ -33,7 +33,8 @@
  * send batches ourselves: one sendmmsg on that socket's fd to the selected
  * remote address, grouping runs of equal-size datagrams into one UDP GSO
  * message each (UDP_SEGMENT, Linux 4.18+): the kernel walks the stack once
- * per run instead of once per datagram. The fd and address are refreshed on
+ * per run instead of once per datagram (relay/net/udp_send.h, shared with
+ * the relay's ICE-lite transports). The fd and address are refreshed on
  * "new-selected-pair-full" and on every state change; any state other than
  * CONNECTED (consent lost is FAILED, RFC 7675) goes back to libnice's path,
  * which refuses to send without consent. A GSO send the route refuses (no
@@ -44,9 +45,7 @@
  */
 #include "relay/net/ice.h"
 
-#include <errno.h>
 #include <netinet/in.h>
-#include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -59,15 +58,6 @@
 
 /* The only component: RTP, RTCP, DTLS and STUN all share it (rtcp-mux). */
 #define COMPONENT_ID 1
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-
-/* One GSO message: at most this many segments (the kernel's UDP_MAX_SEGMENTS
- * is 64 or more) and bytes (an IP datagram carries at most 65,507). */
-#define GSO_MAX_SEGMENTS 64
-#define GSO_MAX_BYTES 60000
 
 struct prism_ice {
     struct prism_gmain_uv *gm;     /* drives the agent's context; owned */
@@ -85,11 +75,8 @@ struct prism_ice {
     bool closing;                  /* prism_ice_close() was called */
     enum prism_ice_state state;    /* what on_state last reported */
     void (*closed_cb)(void *ud);   /* from prism_ice_close() */
-    int direct_fd;                 /* selected pair's socket (libnice's) for our own
-                                      sendmmsg; -1: send through libnice */
-    struct sockaddr_storage to;    /* selected remote address when direct_fd >= 0 */
-    socklen_t to_len;              /* bytes of `to` in use */
-    bool gso;                      /* UDP_SEGMENT not refused yet on this agent */
+    struct prism_udp_path direct;  /* selected pair's socket (libnice's) and remote address
+                                      for our own sendmmsg; fd -1: send through libnice */
 };
 
 static void check_thread(const struct prism_ice *ice)
@@ -125,7 +112,7 @@ static void enlarge_socket_buffers(struct prism_ice *ice)
 static void refresh_direct_path(struct prism_ice *ice)
 {
     NiceCandidate *local = NULL, *remote = NULL;
-    ice->direct_fd = -1;
+    ice->direct.fd = -1;
     if (ice->closing || ice->state != PRISM_ICE_CONNECTED ||
         !nice_agent_get_selected_pair(ice->agent, ice->stream_id, COMPONENT_ID, &local, &remote) ||
         !local || !remote || local->type == NICE_CANDIDATE_TYPE_RELAYED ||
@@ -142,10 +129,11 @@ static void refresh_direct_path(struct prism_ice *ice)
      * pair brings us back here. */
     int fd = g_socket_get_fd(sock);
     g_object_unref(sock);
-    memset(&ice->to, 0, sizeof(ice->to));
-    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&ice->to);
-    ice->to_len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    ice->direct_fd = fd;
+    memset(&ice->direct.to, 0, sizeof(ice->direct.to));
+    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&ice->direct.to);
+    ice->direct.to_len =
+        family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    ice->direct.fd = fd;
 }
 
 static void on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id,
@@ -338,8 +326,8 @@ int prism_ice_new(uv_loop_t *loop, const struct prism_ice_config *cfg,
     ice->cb = *cb;
     ice->ud = ud;
     ice->state = PRISM_ICE_NEW;
-    ice->direct_fd = -1;
-    ice->gso = true;
+    ice->direct.fd = -1;
+    ice->direct.gso = true;
     if (cfg->advertise_ip) {
         ice->advertise = adv;
         ice->has_advertise = true;
@@ -517,129 +505,6 @@ int prism_ice_add_remote_candidate(struct prism_ice *ice, const char *candidate)
 
 /* --- data path --- */
 
-/* Sends pkts[0..n) (n <= PRISM_ICE_BATCH_MAX) with one sendmmsg on the
- * direct path. With `gso`, a run of datagrams of one size, optionally ended
- * by one shorter datagram, goes as one message with a UDP_SEGMENT cmsg (the
- * kernel requires every segment but the last to be exactly that size).
- * Returns the datagrams sent (messages are all-or-nothing), or -errno when
- * the first message failed; *first_segs is the datagrams in the first
- * message. */
-static int direct_send(struct prism_ice *ice, const struct prism_ice_datagram *pkts, size_t n,
-                       bool gso, size_t *first_segs)
-{
-    struct iovec iov[PRISM_ICE_BATCH_MAX];
-    struct mmsghdr msg[PRISM_ICE_BATCH_MAX];
-    union {
-        char buf[CMSG_SPACE(sizeof(uint16_t))];
-        struct cmsghdr align;
-    } ctl[PRISM_ICE_BATCH_MAX];
-    unsigned n_segs[PRISM_ICE_BATCH_MAX];
-    unsigned n_msg = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        iov[i].iov_base = (void *)pkts[i].data;
-        iov[i].iov_len = pkts[i].len;
-    }
-    for (size_t i = 0; i < n;) {
-        size_t seg = pkts[i].len, total = seg, j = i + 1;
-        if (gso) {
-            while (j < n && j - i < GSO_MAX_SEGMENTS && pkts[j].len <= seg &&
-                   total + pkts[j].len <= GSO_MAX_BYTES) {
-                total += pkts[j].len;
-                if (pkts[j++].len < seg)
-                    break; /* a shorter datagram ends the run */
-            }
-        }
-        struct msghdr *h = &msg[n_msg].msg_hdr;
-        *h = (struct msghdr){
-            .msg_name = &ice->to,
-            .msg_namelen = ice->to_len,
-            .msg_iov = &iov[i],
-            .msg_iovlen = j - i,
-        };
-        if (j - i > 1) {
-            memset(&ctl[n_msg], 0, sizeof(ctl[n_msg]));
-            h->msg_control = ctl[n_msg].buf;
-            h->msg_controllen = sizeof(ctl[n_msg].buf);
-            struct cmsghdr *cm = CMSG_FIRSTHDR(h);
-            cm->cmsg_level = SOL_UDP;
-            cm->cmsg_type = UDP_SEGMENT;
-            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-            uint16_t seg16 = (uint16_t)seg;
-            memcpy(CMSG_DATA(cm), &seg16, sizeof(seg16));
-        }
-        n_segs[n_msg++] = (unsigned)(j - i);
-        i = j;
-    }
-    *first_segs = n_segs[0];
-    int r;
-    do
-        r = sendmmsg(ice->direct_fd, msg, n_msg, MSG_DONTWAIT);
-    while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return -errno;
-    int sent = 0;
-    for (int m = 0; m < r; m++)
-        sent += (int)n_segs[m];
-    return sent;
-}
-
-/* A send error that says nothing of the datagram: the socket itself is
- * unusable, and so is the rest of the batch. */
-static bool socket_error(int err)
-{
-    return err == -EBADF || err == -ENOTSOCK || err == -EFAULT || err == -EDESTADDRREQ ||
-           err == -ENOTCONN || err == -EPIPE;
-}
-
-/* The direct path's batch, reporting like prism_ice_send_batch. sendmmsg
- * stops at the first message that fails and reports only the ones before
- * it, so after a partial send the next call starts at that message and
- * gets its error:
- * - a full socket buffer (EAGAIN, ENOBUFS) ends the batch;
- * - an error GSO can cause, on a message of several segments, turns GSO off
- *   for this agent (no checksum offload, a segment above the path MTU) and
- *   the message is tried again without it;
- * - any other error on a message of several segments is tried again
- *   without GSO for that call only, so that it falls on one datagram;
- * - one datagram the kernel refuses (EPERM from a firewall rule, EMSGSIZE,
- *   an unreachable route) is marked refused and skipped: the rest of the
- *   batch still goes (issue 9, finding 13). At most 2n + 1 sendmmsg calls;
- * - an error of the socket itself (EBADF, ...) ends the batch.
- * Returns the datagrams done with (sent or refused), or PRISM_EIO when the
- * socket failed before the first. */
-static int direct_send_batch(struct prism_ice *ice, struct prism_ice_datagram *pkts, size_t n)
-{
-    size_t done = 0;
-    bool no_gso_once = false;
-    while (done < n) {
-        size_t chunk = n - done < PRISM_ICE_BATCH_MAX ? n - done : PRISM_ICE_BATCH_MAX;
-        size_t first_segs = 1;
-        int r = direct_send(ice, pkts + done, chunk, ice->gso && !no_gso_once, &first_segs);
-        no_gso_once = false;
-        if (r == 0 || r == -EAGAIN || r == -ENOBUFS) /* the socket buffer is full */
-            break;
-        if (r > 0) {
-            for (size_t i = done; i < done + (size_t)r; i++)
-                pkts[i].refused = false;
-            done += (size_t)r;
-            continue;
-        }
-        if (socket_error(r))
-            return done > 0 ? (int)done : PRISM_EIO;
-        if (first_segs > 1) {
-            if (r == -EIO || r == -EINVAL || r == -EMSGSIZE || r == -ENOPROTOOPT ||
-                r == -EOPNOTSUPP)
-                ice->gso = false;
-            else
-                no_gso_once = true;
-            continue;
-        }
-        pkts[done++].refused = true;
-    }
-    return (int)done;
-}
-
 int prism_ice_send_batch(struct prism_ice *ice, struct prism_ice_datagram *pkts, size_t n)
 {
     GOutputVector vec[PRISM_ICE_BATCH_MAX];
@@ -651,8 +516,8 @@ int prism_ice_send_batch(struct prism_ice *ice, struct prism_ice_datagram *pkts,
      * itself when it has none. */
     if (ice->closing)
         return PRISM_EIO;
-    if (ice->direct_fd >= 0)
-        return direct_send_batch(ice, pkts, n);
+    if (ice->direct.fd >= 0)
+        return prism_udp_send_batch(&ice->direct, pkts, n);
     while (sent < n) {
         size_t chunk = n - sent < PRISM_ICE_BATCH_MAX ? n - sent : PRISM_ICE_BATCH_MAX;
         for (size_t i = 0; i < chunk; i++) {
@@ -715,7 +580,7 @@ void prism_ice_close(struct prism_ice *ice, void (*closed_cb)(void *ud))
     check_thread(ice);
     PRISM_CHECK(!ice->closing);
     ice->closing = true;
-    ice->direct_fd = -1;
+    ice->direct.fd = -1;
     ice->closed_cb = closed_cb;
     g_signal_handlers_disconnect_by_data(ice->agent, ice);
     prism_gmain_uv_close(ice->gm, on_driver_closed, ice);

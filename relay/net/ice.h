@@ -29,6 +29,7 @@
 
 #include <uv.h>
 
+#include "relay/net/udp_send.h"
 #include "relay/wire/candidate.h"
 
 /* Longest candidate attribute value we accept from a peer, in bytes (without
@@ -36,7 +37,7 @@
 #define PRISM_ICE_CANDIDATE_MAX PRISM_CANDIDATE_MAX
 
 /* Datagrams handed to libnice per sendmmsg by prism_ice_send_batch(). */
-#define PRISM_ICE_BATCH_MAX 64
+#define PRISM_ICE_BATCH_MAX PRISM_UDP_BATCH_MAX
 
 enum prism_ice_state {
     PRISM_ICE_NEW = 0,   /* created or gathering; no check sent yet */
@@ -68,13 +69,6 @@ struct prism_ice_callbacks {
     void (*on_candidate)(void *ud, const char *candidate);
     /* Local gathering finished: signal end-of-candidates. May be NULL. */
     void (*on_gathering_done)(void *ud);
-};
-
-/* One datagram to send: `len` bytes at `data`. */
-struct prism_ice_datagram {
-    const uint8_t *data;
-    size_t len;
-    bool refused; /* out, set by prism_ice_send_batch(): the kernel refused this one */
 };
 
 struct prism_ice;

@@ -27,6 +27,10 @@
  *   the peer's description is set) fails with "timeout: ice" (no ICE pair
  *   yet) or "timeout: dtls" (ICE done, no DTLS handshake): a peer that never
  *   finishes holds no port and no descriptors for long (issue 9, finding 7).
+ * - `lite` mode (msock set) or agent mode (ice set), never both: a lite
+ *   transport's binding is in the worker's ICE-lite tables from creation
+ *   until prism_transport_close(), which takes it out at once (nothing
+ *   reaches a closing transport and nothing is sent for it).
  * - `closing` set: no callback runs again, ICE is closed, the queue is
  *   detached. The struct is freed only after the ICE agent, the DTLS timer
  *   and the deadline timer have finished closing (`pending_closes` reaches
@@ -45,6 +49,7 @@
 #include "crypto/srtp.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
+#include "relay/wire/candidate.h"
 
 /* Room for "dtls: " plus the longest failure text crypto/dtls.h builds. */
 #define REASON_MAX 160
@@ -59,7 +64,12 @@ struct prism_transport {
     struct prism_egress *egress; /* the worker's; borrowed */
 
     /* state */
-    struct prism_ice *ice;             /* owned; closed by prism_transport_close */
+    struct prism_ice *ice;             /* agent mode: owned; closed by prism_transport_close */
+    struct prism_media_socket *msock;  /* lite mode: the worker's; borrowed */
+    struct prism_ice_lite *lite_ctx;   /* lite mode: msock's tables */
+    struct prism_lite_binding lite;    /* lite mode: our ICE state in those tables */
+    uint64_t silence_timeout_ms;       /* lite mode: from the config; 0: never */
+    bool gathered;                     /* lite mode: prism_transport_gather() called */
     struct prism_dtls *dtls;           /* owned; NULL until set_remote */
     uv_timer_t dtls_timer;             /* DTLS retransmission */
     uv_timer_t deadline;               /* CONNECTING -> CONNECTED, else FAILED "timeout: ..." */
@@ -70,7 +80,7 @@ struct prism_transport {
     bool ice_connected;                /* ICE reported CONNECTED once */
     bool dtls_started;                 /* prism_dtls_start() called */
     bool closing;                      /* prism_transport_close() called */
-    int pending_closes;                /* ICE + two timers' close callbacks outstanding */
+    int pending_closes;                /* ICE (agent mode) + two timers' closes outstanding */
     void (*closed_cb)(void *ud);       /* from prism_transport_close */
     char reason[REASON_MAX];           /* why FAILED/CLOSED */
 
@@ -93,6 +103,7 @@ static bool is_final(enum prism_transport_state st)
 }
 
 static void on_deadline(uv_timer_t *h);
+static void on_silence(uv_timer_t *h);
 
 /* Moves forward to `st` and reports it (reason "" unless given). Entering
  * CONNECTING starts the deadline; CONNECTED or a final status stops it. */
@@ -104,10 +115,16 @@ static void set_status(struct prism_transport *t, enum prism_transport_state st,
     snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
     if (is_final(st))
         uv_timer_stop(&t->dtls_timer);
-    if (st == PRISM_TRANSPORT_CONNECTING && t->connect_timeout_ms != 0)
+    if (st == PRISM_TRANSPORT_CONNECTING && t->connect_timeout_ms != 0) {
         uv_timer_start(&t->deadline, on_deadline, t->connect_timeout_ms, 0);
-    else
+    } else if (st == PRISM_TRANSPORT_CONNECTED && t->msock && t->silence_timeout_ms != 0) {
+        /* The same timer watches for silence from now on, checked 4 times
+         * per timeout: a silent peer fails within 1.25 timeouts. */
+        uint64_t period = t->silence_timeout_ms / 4 > 0 ? t->silence_timeout_ms / 4 : 1;
+        uv_timer_start(&t->deadline, on_silence, period, period);
+    } else {
         uv_timer_stop(&t->deadline);
+    }
     t->cb.on_status(t->ud, st, t->reason);
 }
 
@@ -120,13 +137,28 @@ static void on_deadline(uv_timer_t *h)
         set_status(t, PRISM_TRANSPORT_FAILED, t->ice_connected ? "timeout: dtls" : "timeout: ice");
 }
 
+/* CONNECTED (lite mode): the peer's checks, DTLS and media all stopped. */
+static void on_silence(uv_timer_t *h)
+{
+    struct prism_transport *t = h->data;
+    if (t->status == PRISM_TRANSPORT_CONNECTED &&
+        uv_now(t->loop) - t->lite.last_rx_ms >= t->silence_timeout_ms)
+        set_status(t, PRISM_TRANSPORT_FAILED, "consent lost");
+}
+
 /* --- DTLS ---------------------------------------------------------------------- */
 
 static void on_dtls_send(void *ud, const uint8_t *data, size_t len)
 {
     struct prism_transport *t = ud;
-    /* A lost datagram is retransmitted on the DTLS timer. */
-    (void)prism_ice_send(t->ice, data, len);
+    /* A lost datagram is retransmitted on the DTLS timer. A lite
+     * transport sends only to the address its peer's checks validated. */
+    if (t->msock) {
+        struct prism_ice_datagram one = {.data = data, .len = len};
+        (void)prism_udp_send_batch(&t->lite.path, &one, 1);
+    } else {
+        (void)prism_ice_send(t->ice, data, len);
+    }
 }
 
 static void on_dtls_timer(uv_timer_t *h);
@@ -271,8 +303,9 @@ void prism__transport_ingress(struct prism_transport *t, uint8_t *data, size_t l
     } else if (b >= 128 && b <= 191) {
         ingress_media(t, data, len);
     } else {
-        /* STUN (0-3) never gets here: libnice consumes it. ZRTP, TURN
-         * channels and anything else have no business on this transport. */
+        /* STUN (0-3) never gets here: libnice or the media socket consumes
+         * it. ZRTP, TURN channels and anything else have no business on
+         * this transport. */
         t->counters.drop_not_srtp++;
     }
 }
@@ -330,6 +363,60 @@ static const struct prism_ice_callbacks ice_callbacks = {
     .on_gathering_done = on_ice_gathering_done,
 };
 
+/* --- ICE-lite (lite mode) ------------------------------------------------------- */
+
+/* A check with our credentials passed: the peer may now get DTLS (once its
+ * description, with the fingerprint, is known). */
+static void on_lite_validated(void *ud)
+{
+    struct prism_transport *t = ud;
+    if (t->closing || !t->dtls || t->ice_connected)
+        return;
+    t->ice_connected = true;
+    maybe_start_dtls(t);
+}
+
+/* The media socket's host candidates, then end-of-candidates. A worker
+ * with no media address bound (none configured, no interface up) has
+ * nothing to offer: PRISM_EIO, as when a libnice agent binds nothing. */
+static int lite_gather(struct prism_transport *t)
+{
+    char cands[PRISM_MSOCK_MAX_ADDRS][PRISM_CANDIDATE_LEN];
+    size_t n = prism_media_socket_candidates(t->msock, cands, PRISM_MSOCK_MAX_ADDRS);
+    if (n == 0)
+        return PRISM_EIO;
+    for (size_t i = 0; i < n && !t->closing; i++)
+        on_ice_candidate(t, cands[i]);
+    on_ice_gathering_done(t);
+    return 0;
+}
+
+/* A trickled candidate, for a lite transport: the form is checked (the
+ * protocol's promise), the address is not used. */
+static int lite_candidate(const char *candidate)
+{
+    struct prism_candidate pc;
+    if (candidate == NULL)
+        return 0;
+    size_t len = strnlen(candidate, PRISM_CANDIDATE_MAX + 3);
+    return prism_candidate_parse(candidate, len, &pc) == 0 ? 0 : PRISM_EINVAL;
+}
+
+/* ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839 section 5.4), as ice.c
+ * checks the credentials it is given. */
+static bool ice_chars(const char *s, size_t min_len, size_t max_len)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '+' || c == '/';
+        if (!ok || n >= max_len)
+            return false;
+    }
+    return n >= min_len;
+}
+
 /* --- control ------------------------------------------------------------------- */
 
 int prism_transport_new(uv_loop_t *loop, const struct prism_transport_config *cfg,
@@ -351,7 +438,15 @@ int prism_transport_new(uv_loop_t *loop, const struct prism_transport_config *cf
     t->dtls_role = cfg->dtls_role;
     t->egress = cfg->egress;
     t->status = PRISM_TRANSPORT_NEW;
-    int r = prism_ice_new(loop, &cfg->ice, &ice_callbacks, t, &t->ice);
+    int r;
+    if (cfg->lite) {
+        t->msock = cfg->lite;
+        t->lite_ctx = prism_media_socket_lite(cfg->lite);
+        t->silence_timeout_ms = cfg->silence_timeout_ms;
+        r = prism_ice_lite_attach(t->lite_ctx, &t->lite, on_ice_recv, on_lite_validated, t);
+    } else {
+        r = prism_ice_new(loop, &cfg->ice, &ice_callbacks, t, &t->ice);
+    }
     if (r != 0) {
         free(t);
         return r;
@@ -362,8 +457,12 @@ int prism_transport_new(uv_loop_t *loop, const struct prism_transport_config *cf
     uv_timer_init(loop, &t->deadline);
     t->deadline.data = t;
     t->connect_timeout_ms = cfg->connect_timeout_ms;
-    prism_egress_queue_init(&t->queue, t->ice, &t->counters.packets_out, &t->counters.bytes_out,
-                            &t->counters.drop_egress);
+    if (t->msock)
+        prism_egress_queue_init_path(&t->queue, &t->lite.path, &t->counters.packets_out,
+                                     &t->counters.bytes_out, &t->counters.drop_egress);
+    else
+        prism_egress_queue_init(&t->queue, t->ice, &t->counters.packets_out, &t->counters.bytes_out,
+                                &t->counters.drop_egress);
     *out = t;
     return 0;
 }
@@ -372,12 +471,23 @@ int prism_transport_gather(struct prism_transport *t)
 {
     if (t->closing)
         return PRISM_EINVAL;
+    if (t->msock) {
+        if (t->gathered)
+            return PRISM_EINVAL;
+        t->gathered = true;
+        return lite_gather(t);
+    }
     return prism_ice_gather(t->ice);
 }
 
 void prism_transport_local_credentials(const struct prism_transport *t, const char **ufrag,
                                        const char **pwd)
 {
+    if (t->msock) {
+        *ufrag = t->lite.ufrag;
+        *pwd = t->lite.pwd;
+        return;
+    }
     prism_ice_local_credentials(t->ice, ufrag, pwd);
 }
 
@@ -396,13 +506,19 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
     r = prism_dtls_new(t->dtls_ctx, t->dtls_role, &fp, on_dtls_send, t, &t->dtls);
     if (r != 0)
         return r;
-    r = prism_ice_set_remote_credentials(t->ice, ufrag, pwd);
+    if (t->msock)
+        r = ice_chars(pwd, 22, 256) ? prism_ice_lite_set_remote(&t->lite, ufrag) : PRISM_EINVAL;
+    else
+        r = prism_ice_set_remote_credentials(t->ice, ufrag, pwd);
     if (r != 0) {
         prism_dtls_free(t->dtls);
         t->dtls = NULL;
         return r;
     }
     set_status(t, PRISM_TRANSPORT_CONNECTING, "");
+    /* The peer's checks may have come before its description did. */
+    if (t->msock && prism_ice_lite_validated(&t->lite))
+        on_lite_validated(t);
     return 0;
 }
 
@@ -410,6 +526,8 @@ int prism_transport_add_remote_candidate(struct prism_transport *t, const char *
 {
     if (t->closing)
         return PRISM_EINVAL;
+    if (t->msock)
+        return t->dtls ? lite_candidate(candidate) : PRISM_EINVAL;
     return prism_ice_add_remote_candidate(t->ice, candidate);
 }
 
@@ -550,10 +668,13 @@ void prism_transport_close(struct prism_transport *t, void (*closed_cb)(void *ud
         prism_dtls_close(t->dtls);
     t->closing = true;
     t->closed_cb = closed_cb;
-    t->pending_closes = 3;
+    t->pending_closes = t->msock ? 2 : 3;
     uv_timer_stop(&t->dtls_timer);
     uv_close((uv_handle_t *)&t->dtls_timer, on_timer_closed);
     uv_timer_stop(&t->deadline);
     uv_close((uv_handle_t *)&t->deadline, on_timer_closed);
-    prism_ice_close(t->ice, on_ice_closed);
+    if (t->msock)
+        prism_ice_lite_detach(t->lite_ctx, &t->lite);
+    else
+        prism_ice_close(t->ice, on_ice_closed);
 }

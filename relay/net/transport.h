@@ -1,7 +1,12 @@
 /* One media transport of a peer (publish or subscribe): ICE + DTLS + SRTP.
  *
- * Owns: a struct prism_transport holds one ICE agent (relay/ice.h: one
- * stream, one component, BUNDLE + rtcp-mux), one DTLS-SRTP session
+ * Owns: a struct prism_transport holds its ICE side, one of two kinds
+ * chosen at creation: the relay's transports are ICE-lite on the worker's
+ * media socket (relay/net/media_socket.h, ice_lite.h: a binding in the
+ * worker's tables, no socket or fd of its own; the client checks and
+ * nominates); a client's (prism-bench) owns a full libnice agent
+ * (relay/ice.h: one stream, one component, BUNDLE + rtcp-mux). Then one
+ * DTLS-SRTP session
  * (crypto/dtls.h) with its retransmission timer, the two SRTP contexts
  * (crypto/srtp.h: inbound keyed with the peer's key, outbound with ours) and
  * its egress send queue (relay/egress.h).
@@ -20,7 +25,14 @@
  * final: the owner then calls prism_transport_close(). A status is reported
  * once, through on_status, never for prism_transport_close() itself.
  *
- * Ingress (RFC 7983 demultiplexing by first byte; libnice keeps STUN):
+ * ICE-lite silence: a lite transport CONNECTED that receives nothing from
+ * its peer's validated addresses for silence_timeout_ms (consent checks,
+ * RFC 7675, arrive every ~5 s from a live browser) fails with "consent
+ * lost", the reason libnice's consent expiry gives a client transport.
+ * Trickled candidates are checked for form and otherwise ignored by a lite
+ * transport: the client's checks reveal its addresses.
+ *
+ * Ingress (RFC 7983 demultiplexing by first byte; STUN never gets here):
  * 20-63 DTLS, 128-191 RTP or RTCP (RTCP when the second byte, the whole
  * payload type, is 192-223: RFC 5761 §4), anything else dropped. RTP and
  * RTCP are accepted only SRTP-protected under the keys of this transport's
@@ -53,10 +65,16 @@
 #include "relay/base/counters.h"
 #include "relay/net/egress.h"
 #include "relay/net/ice.h"
+#include "relay/net/media_socket.h"
 
 struct prism_transport_config {
-    struct prism_ice_config ice;     /* controlling = true for the subscribe transport (the
-                                        relay offered); copied as prism_ice_new() does */
+    struct prism_ice_config ice;     /* a libnice agent's (lite NULL): controlling = true when
+                                        we offered; copied as prism_ice_new() does */
+    struct prism_media_socket *lite; /* the worker's media socket: the transport is ICE-lite
+                                        on it (the relay's); NULL: it owns a libnice agent
+                                        built from `ice` (a client's). Outlives it. */
+    uint64_t silence_timeout_ms;     /* lite only: CONNECTED and nothing received this long
+                                        fails ("consent lost"); 0: never */
     struct prism_dtls_ctx *dtls_ctx; /* shared, immutable, created once per process; must
                                         outlive prism_transport_set_remote() (sessions then
                                         hold their own reference) */
@@ -130,9 +148,10 @@ int prism_transport_set_ssrcs(struct prism_transport *t, const uint32_t *ssrcs, 
                               size_t n_other);
 
 /* Binds the UDP sockets and starts gathering: candidates arrive through
- * on_candidate (possibly before this returns), then on_gathering_done. Call
- * once. Returns 0, PRISM_EINVAL (twice, or closing) or PRISM_EIO (no socket
- * could be bound). */
+ * on_candidate (possibly before this returns), then on_gathering_done. A
+ * lite transport binds nothing: it reports the media socket's host
+ * candidates before this returns. Call once. Returns 0, PRISM_EINVAL
+ * (twice, or closing) or PRISM_EIO (no socket could be bound). */
 int prism_transport_gather(struct prism_transport *t);
 
 /* Our ICE ufrag and pwd for the SDP; owned by `t`, valid until it is closed. */
@@ -152,7 +171,8 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
 /* Adds one trickled remote candidate ("candidate:..."), or end-of-candidates
  * when `candidate` is NULL. Call after prism_transport_set_remote(). Returns
  * 0 or PRISM_EINVAL (malformed, too early, or closing); unusable but
- * well-formed candidates (TCP, mDNS) are ignored and return 0. */
+ * well-formed candidates (TCP, mDNS) are ignored and return 0, and so are
+ * all well-formed ones on a lite transport. */
 int prism_transport_add_remote_candidate(struct prism_transport *t, const char *candidate);
 
 /* Egress (hot path): SRTP-protects the plain RTP packet of `len` bytes (12
@@ -187,7 +207,7 @@ enum prism_transport_state prism_transport_status(const struct prism_transport *
 void prism_transport_close(struct prism_transport *t, void (*closed_cb)(void *ud));
 
 /* Internal, for unit tests only: runs one received datagram through the
- * ingress exactly as if libnice had delivered it (`data` is modified in
+ * ingress exactly as if libnice (or the media socket) had delivered it (`data` is modified in
  * place). */
 void prism__transport_ingress(struct prism_transport *t, uint8_t *data, size_t len);
 

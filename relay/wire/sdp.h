@@ -177,6 +177,8 @@ struct prism_sdp_local {
     const char *const *candidates; /* each "candidate:..." (candidate.h rules, no "a=") */
     size_t n_candidates;
     bool end_of_candidates;   /* write a=end-of-candidates */
+    bool ice_lite;            /* write a=ice-lite (RFC 8839 §5.3): the relay only answers
+                                 checks, so the client is the controlling agent */
     uint64_t session_id;      /* o= sess-id: stable for the transport */
     uint64_t session_version; /* o= sess-version; the revision for offers */
 };

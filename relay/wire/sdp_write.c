@@ -14,6 +14,8 @@
  *   addresses has no single default one to name.
  * - a=ice-options:trickle always: the relay may trickle more candidates later
  *   (peer.candidate events) and says a=end-of-candidates when done.
+ * - a=ice-lite at session level when the caller says so (the relay's own
+ *   transports are ICE-lite on the workers' ports).
  * - The subscribe offer's cname is the publisher's peer id, so audio and video
  *   of one publisher share it and browsers lip-sync them.
  */
@@ -300,6 +302,8 @@ static void write_session(struct sb *b, const struct prism_sdp_local *l, const c
     for (size_t i = 0; i < n_bundle; i++)
         sb_add(b, " %s", bundle[i]);
     sb_add(b, "\r\n");
+    if (l->ice_lite)
+        sb_add(b, "a=ice-lite\r\n");
     if (allow_mixed)
         sb_add(b, "a=extmap-allow-mixed\r\n");
     sb_add(b, "a=msid-semantic: WMS\r\n");

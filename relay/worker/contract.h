@@ -241,11 +241,14 @@ struct prism_event_stats {
 /* LOAD: the worker itself, every second, after its bubbles' STATS. */
 struct prism_event_load {
     struct prism_worker_event h;
-    unsigned worker;      /* its index */
-    uint32_t bubbles;     /* rooms it holds */
-    uint32_t transports;  /* transports open in them */
-    uint64_t loop_lag_ns; /* the latest its timers ran over the last second */
-    uint64_t cpu_ns;      /* CPU time of its thread since it started */
+    unsigned worker;                    /* its index */
+    uint32_t bubbles;                   /* rooms it holds */
+    uint32_t transports;                /* transports open in them */
+    uint64_t loop_lag_ns;               /* the latest its timers ran over the last second */
+    uint64_t cpu_ns;                    /* CPU time of its thread since it started */
+    struct prism_media_counters socket; /* its media socket's drops, monotonic:
+                                           drop_stun_auth, drop_unknown_source
+                                           (the rest 0) */
 };
 
 /* As prism_worker_msg_new(), for events. */

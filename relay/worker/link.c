@@ -168,16 +168,12 @@ void prism__link_open(struct link *l, const struct prism_msg_transport *msg)
     l->remote_set = false;
     l->early_end = false;
     const struct prism_config *cfg = rooms->shared->cfg;
-    const char *addrs[PRISM_CONFIG_MAX_MEDIA_IPS];
-    for (size_t i = 0; i < cfg->n_media_ips; i++)
-        addrs[i] = cfg->media_ips[i];
+    /* ICE-lite on the worker's media socket: its addresses, port and
+     * advertised address make the candidates; the client checks and
+     * nominates on both transports (the relay is always controlled). */
     struct prism_transport_config tc = {
-        .ice = {.local_addrs = addrs,
-                .n_local_addrs = cfg->n_media_ips,
-                .advertise_ip = cfg->advertise_ip[0] != '\0' ? cfg->advertise_ip : NULL,
-                .port_min = cfg->port_min,
-                .port_max = cfg->port_max,
-                .controlling = l->subscribe},
+        .lite = rooms->msock,
+        .silence_timeout_ms = cfg->ice_timeout_ms,
         .dtls_ctx = rooms->shared->dtls_ctx,
         .dtls_role = PRISM_DTLS_SERVER,
         .egress = rooms->egress,

@@ -420,7 +420,7 @@ static void room_free(gpointer value)
 }
 
 struct prism_rooms *prism_rooms_new(uv_loop_t *loop, const struct prism_worker_shared *shared,
-                                    struct prism_egress *egress)
+                                    struct prism_egress *egress, struct prism_media_socket *msock)
 {
     struct prism_rooms *rooms = calloc(1, sizeof(*rooms));
     if (rooms == NULL)
@@ -428,6 +428,7 @@ struct prism_rooms *prism_rooms_new(uv_loop_t *loop, const struct prism_worker_s
     rooms->loop = loop;
     rooms->shared = shared;
     rooms->egress = egress;
+    rooms->msock = msock;
     rooms->rooms = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, room_free);
     rooms->peers = g_hash_table_new(g_int64_hash, g_int64_equal);
     return rooms;

@@ -15,13 +15,16 @@
 #include <uv.h>
 
 #include "relay/net/egress.h"
+#include "relay/net/media_socket.h"
 #include "relay/worker/worker.h"
 
 struct prism_rooms;
 
-/* Creates the room table of one worker. Returns NULL on allocation failure. */
+/* Creates the room table of one worker, whose transports are ICE-lite on
+ * `msock` (borrowed; outlives the rooms). Returns NULL on allocation
+ * failure. */
 struct prism_rooms *prism_rooms_new(uv_loop_t *loop, const struct prism_worker_shared *shared,
-                                    struct prism_egress *egress);
+                                    struct prism_egress *egress, struct prism_media_socket *msock);
 
 /* Applies one control message (ownership stays with the caller). */
 void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg *msg);

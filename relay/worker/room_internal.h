@@ -140,8 +140,9 @@ struct prism_rooms {
     uv_loop_t *loop;
     const struct prism_worker_shared *shared;
     struct prism_egress *egress;
-    GHashTable *rooms; /* handle -> struct room */
-    GHashTable *peers; /* handle -> struct peer, every room's */
+    struct prism_media_socket *msock; /* the worker's: every transport is ICE-lite on it */
+    GHashTable *rooms;                /* handle -> struct room */
+    GHashTable *peers;                /* handle -> struct peer, every room's */
 };
 
 /* room.c */

@@ -21,7 +21,9 @@
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
+#include "relay/base/log.h"
 #include "relay/net/egress.h"
+#include "relay/net/media_socket.h"
 #include "relay/worker/room.h"
 #include "relay/worker/worker.h"
 
@@ -40,6 +42,7 @@ struct worker {
     uint64_t feedback_due_ns; /* when `feedback` is due next (uv_hrtime clock), 0 before */
     uint64_t lag_max_ns;      /* the latest `feedback` ran since the last LOAD */
     struct prism_egress *egress;
+    struct prism_media_socket *msock; /* the worker's UDP port, ICE-lite */
     struct prism_rooms *rooms;
     const struct prism_worker_shared *shared;
     int init_rc; /* set by the thread before it runs */
@@ -74,7 +77,8 @@ static void on_flush(uv_prepare_t *h)
     prism_egress_flush_all(w->egress);
 }
 
-/* The worker's LOAD event: its size, loop lag and CPU time. */
+/* The worker's LOAD event: its size, loop lag, CPU time and its media
+ * socket's drops (stats.get adds them relay-wide). */
 static void post_load(struct worker *w)
 {
     struct prism_event_load *ev = prism_worker_event_new(PRISM_WORKER_EV_LOAD, sizeof(*ev));
@@ -85,6 +89,9 @@ static void post_load(struct worker *w)
     struct timespec ts;
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
         ev->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    const struct prism_ice_lite_stats *st = prism_ice_lite_stats(prism_media_socket_lite(w->msock));
+    ev->socket.drop_stun_auth = st->stun_auth;
+    ev->socket.drop_unknown_source = st->unknown_source;
     prism_mailbox_post(w->shared->control, &ev->h.mail);
 }
 
@@ -115,6 +122,8 @@ static void on_mail(void *ud, struct prism_mail *mail)
         prism_rooms_free(w->rooms);
         w->rooms = NULL;
         prism_egress_flush_all(w->egress);
+        prism_media_socket_close(w->msock); /* every transport has left its tables */
+        w->msock = NULL;
         uv_close((uv_handle_t *)&w->inbox.async, NULL);
         uv_close((uv_handle_t *)&w->flush, NULL);
         uv_close((uv_handle_t *)&w->tick, NULL);
@@ -133,14 +142,41 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int worker_init(struct worker *w)
+/* The worker's media socket: its own port of the range, every media
+ * address (relay/net/media_socket.h). */
+static int open_media_socket(struct worker *w, unsigned n_workers)
+{
+    const struct prism_config *cfg = w->shared->cfg;
+    const char *addrs[PRISM_CONFIG_MAX_MEDIA_IPS];
+    for (size_t i = 0; i < cfg->n_media_ips; i++)
+        addrs[i] = cfg->media_ips[i];
+    struct prism_media_socket_config mc = {
+        .addrs = addrs,
+        .n_addrs = cfg->n_media_ips,
+        .advertise_ip = cfg->advertise_ip[0] != '\0' ? cfg->advertise_ip : NULL,
+        .port_min = cfg->port_min,
+        .port_max = cfg->port_max,
+        .index = w->index,
+        .n_workers = n_workers,
+    };
+    char err[160];
+    int rc = prism_media_socket_open(&w->loop, &mc, &w->msock, err, sizeof(err));
+    if (rc != 0)
+        prism_log_error("media.socket_failed", "error", err, NULL);
+    return rc;
+}
+
+static int worker_init(struct worker *w, unsigned n_workers)
 {
     if (uv_loop_init(&w->loop) != 0)
         return PRISM_EIO;
     int rc = prism_egress_new(EGRESS_BUFS, &w->egress);
     if (rc != 0)
         return rc;
-    w->rooms = prism_rooms_new(&w->loop, w->shared, w->egress);
+    rc = open_media_socket(w, n_workers);
+    if (rc != 0)
+        return rc;
+    w->rooms = prism_rooms_new(&w->loop, w->shared, w->egress, w->msock);
     if (w->rooms == NULL)
         return PRISM_ENOMEM;
     if (prism_mailbox_init(&w->inbox, &w->loop, on_mail, w) != 0)
@@ -176,7 +212,7 @@ int prism_workers_start(unsigned n, const struct prism_worker_shared *shared,
         w->shared = shared;
         /* The loop, egress and rooms are set up here and then handed to the
          * thread: pthread_create orders these writes before the thread runs. */
-        rc = worker_init(w);
+        rc = worker_init(w, n);
         if (rc == 0 && pthread_create(&w->thread, NULL, worker_main, w) != 0)
             rc = PRISM_EIO;
         if (rc == 0)

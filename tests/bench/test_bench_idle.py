@@ -42,9 +42,12 @@ check(rss["before"] > 0 and rss["after"] > rss["before"], f"relay RSS {rss}", te
 check(rss["per_peer"] > 0, f"RSS per peer {rss['per_peer']}", text)
 check(abs(rss["per_peer"] - (rss["after"] - rss["before"]) / 20) < 0.01,
       f"RSS per peer is not (after - before) / peers: {rss}", text)
-check(fds["before"] > 0 and fds["per_peer"] >= 1, f"relay fds {fds}", text)
-check(r["after_delete"]["relay_fds"] < fds["after"],
-      f"tenant.delete gave back no descriptor: {r['after_delete']} after {fds}", text)
+# ICE-lite on the workers' ports (issue 10): a relay transport holds no
+# descriptor, so idle peers add none and tenant.delete has none to give back.
+check(fds["before"] > 0 and fds["after"] == fds["before"] and fds["per_peer"] == 0,
+      f"relay fds {fds}", text)
+check(r["after_delete"]["relay_fds"] == fds["after"],
+      f"descriptors changed on tenant.delete: {r['after_delete']} after {fds}", text)
 check(r["relay_exit_status"] == 0, f"relay exit status {r['relay_exit_status']}", text)
 check("verdict: PASS" in text, "no passing verdict", text)
 

@@ -1,20 +1,17 @@
-"""Descriptor accounting (issue 9, finding 10): the relay admits media
-transports only while its descriptor limit holds them, counting one UDP
-socket per address it really binds, and keeps a margin for transports its
-workers are still closing.
+"""Descriptor accounting (issue 9, finding 10, as issue 10 changed it): a
+relay transport holds no descriptor (ICE-lite on its worker's one UDP socket
+per media address), so descriptors bound only the relay's fixed set:
+control connections, logs, listeners, the workers' loops and media sockets.
 
-- test_admission_stops_before_the_limit: under a small RLIMIT_NOFILE (soft
-  and hard, so the relay cannot raise it), publishes are admitted until one
-  is refused with `overloaded` by admission ("descriptor limit"), never by a
-  worker that failed to open a socket; the process then holds fewer
-  descriptors than the limit minus room for control connections.
-- test_churn_at_the_limit: at the limit, rounds of pipelined peer.leave and
-  as many new peer.join + peer.publish in one batch: the control thread
-  counts the left transports as gone at once, while their worker closes
-  their sockets in a later loop phase, after it may have opened the new
-  ones. Every new publish succeeds (none fails for want of a descriptor:
-  "no media socket could be opened"), and the relay survives (GLib aborts
-  when it cannot make an eventfd) with nothing on stderr from GLib.
+- test_transports_beyond_the_limit: under a small RLIMIT_NOFILE (soft and
+  hard, so the relay cannot raise it), twice as many publishes as the limit
+  are all admitted, and the process holds as many descriptors after them as
+  after the first (fewer than the limit minus room for control connections).
+- test_churn: rounds of pipelined peer.leave and as many new peer.join +
+  peer.publish in one batch: every new publish succeeds, the descriptors
+  stay flat, and the relay survives with nothing on stderr from GLib.
+- test_refused_below_the_reserve: a limit below what the fixed set needs
+  admits no transport: `overloaded`, "descriptor limit", and the relay runs.
 """
 import os
 import resource
@@ -30,11 +27,15 @@ ROOM = 16      # control connections it must still be able to accept
 
 
 class Relay(harness.Relay):
+    def __init__(self, n_files=N_FILES, **kw):
+        self.n_files = n_files
+        super().__init__(**kw)
+
     def start(self):
         self.stderr_path = os.path.join(self.dir, "stderr.txt")
 
         def limit():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (N_FILES, N_FILES))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.n_files, self.n_files))
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen([PRISM, "--config", self.config, *self.args],
                                          stderr=err, preexec_fn=limit)
@@ -88,28 +89,30 @@ class Descriptors(unittest.TestCase):
             self.assertIn("result", got[i], got[i])
         return [(peer, got[i]) for peer, i in zip(peers, ids[1::2])]
 
-    def fill(self):
-        """Publishes until admission refuses; returns the admitted peers."""
+    def publish_all(self, n, batch=64):
+        """Publishes `n` new peers, `batch` per pipelined round; each must
+        succeed. Returns the peers."""
         admitted = []
-        while True:
-            peer, reply = self.publish_batch(1)[0]
-            if "result" not in reply:
-                self.assertEqual(reason(reply), "overloaded", reply)
-                self.assertIn("descriptor limit", reply["error"]["message"], reply)
-                return admitted
-            admitted.append(peer)
-            self.assertLess(len(admitted), N_FILES, "never refused")
+        while len(admitted) < n:
+            for peer, reply in self.publish_batch(min(batch, n - len(admitted))):
+                self.assertIn("result", reply, reply)
+                admitted.append(peer)
+        return admitted
 
-    def test_admission_stops_before_the_limit(self):
-        admitted = self.fill()
-        self.assertGreater(len(admitted), 10)
+    def test_transports_beyond_the_limit(self):
+        self.publish_all(1)
+        first = self.fds()
+        admitted = self.publish_all(2 * N_FILES)
         fds = self.fds()
-        print(f"{len(admitted)} transports admitted, {fds} descriptors of {N_FILES}")
+        print(f"{len(admitted) + 1} transports admitted, {fds} descriptors of {N_FILES} "
+              f"({first} after the first)")
+        self.assertEqual(fds, first)
         self.assertLess(fds, N_FILES - ROOM)
         self.assertIsNone(self.relay.proc.poll())
 
-    def test_churn_at_the_limit(self):
-        admitted = self.fill()
+    def test_churn(self):
+        admitted = self.publish_all(N_FILES)
+        before = self.fds()
         for rnd in range(6):
             k = len(admitted) // 2
             leaving, admitted = admitted[:k], admitted[k:]
@@ -121,9 +124,28 @@ class Descriptors(unittest.TestCase):
                 self.assertIn("result", reply, f"round {rnd}: {reply}")
                 admitted.append(peer)
         print(f"{len(admitted)} transports after 6 rounds, {self.fds()} descriptors of {N_FILES}")
+        self.assertEqual(self.fds(), before)
         self.assertIsNone(self.relay.proc.poll(), "the relay exited")
         self.assertIn("result", self.c.call("relay.info"))
         self.assertNotIn("GLib", self.relay.stderr())
+
+
+class BelowTheReserve(unittest.TestCase):
+    def test_refused_below_the_reserve(self):
+        # Fixed reserve: max_connections + 256 + 24 per worker > 200.
+        relay = Relay(n_files=200, extra_config=f"[control]\nmax_connections = {ROOM}\n",
+                      args=("--media-ip", "127.0.0.1"), workers=2)
+        self.addCleanup(relay.close)
+        c = relay.unix()
+        self.addCleanup(c.close)
+        scope = {"tenant": "t", "bubble": "b", "peer": "p"}
+        self.assertIn("result", c.call("tenant.create", {"tenant": "t"}))
+        self.assertIn("result", c.call("bubble.create", {"tenant": "t", "bubble": "b"}))
+        self.assertIn("result", c.call("peer.join", scope))
+        reply = c.call("peer.publish", {**scope, "offer": OFFER})
+        self.assertEqual(reason(reply), "overloaded", reply)
+        self.assertIn("descriptor limit", reply["error"]["message"], reply)
+        self.assertIsNone(relay.proc.poll())
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
 - test_dtls_never_sent: an aiortc publisher whose ICE completes but whose
   DTLS transport never starts (no ClientHello, ever) -> its publish
   transport goes `peer.state failed` with reason `timeout: dtls`, not before
-  the deadline and well within it plus slack; the media port it held is
-  free again afterwards. (Before the fix it stayed `connecting` forever.)
+  the deadline and well within it plus slack; the transport is gone
+  afterwards: a check with its credentials gets no answer from the
+  worker's port (which the worker's other transports keep sharing). (Before the fix it stayed `connecting` forever.)
 - test_ice_never_done: a publisher whose offer has no candidates and who
   never answers ICE -> `failed` with reason `timeout: ice`.
 - test_transport_quota: `limits.max_transports` left at its default is
@@ -29,6 +30,7 @@ import webdriver
 webdriver.private_netns()
 
 import harness  # noqa: E402
+import stun  # noqa: E402
 
 try:
     import softphone as sp  # noqa: E402
@@ -47,17 +49,6 @@ def log(*args):
 
 def ports_of(sdp):
     return sorted({port for _, port in sp.candidates(sdp)})
-
-
-def port_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def no_dtls(pc):
@@ -108,6 +99,9 @@ class Deadlines(unittest.TestCase):
             sp.ok(await phone.publish(before_offer=no_dtls), "publish")
             ports = ports_of(phone.pub_answer)
             self.assertTrue(ports, phone.pub_answer)
+            ufrag = sp.sdp_value(phone.pub_answer, "ice-ufrag")
+            pwd = sp.sdp_value(phone.pub_answer, "ice-pwd")
+            username = f"{ufrag}:{sp.sdp_value(phone.pub_offer, 'ice-ufrag')}"
             await sp.wait_until(lambda: phone.pub.iceConnectionState == "completed",
                                 CONNECT_TIMEOUT_S, "aiortc ICE completed")
             e = await self.ev.wait(sp.match("peer.state", peer="mute", transport="publish",
@@ -119,9 +113,15 @@ class Deadlines(unittest.TestCase):
             self.assertGreaterEqual(took, DEADLINE_S * 0.9)
             states = [x["state"] for x in self.ev.all(sp.match("peer.state", peer="mute"))]
             self.assertEqual(states, ["connecting", "failed"])
-            # The failed transport is closed: its port is free again.
-            await sp.wait_until(lambda: all(port_free(p) for p in ports), 5,
-                                f"ports {ports} released")
+            # The failed transport is closed: its credentials open nothing
+            # any more (the port is the worker's, shared: it stays open).
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.addCleanup(sock.close)
+            sock.bind(("127.0.0.1", 0))
+            msg, txid = stun.request(username, pwd.encode(), use_candidate=True)
+            sock.sendto(msg, ("127.0.0.1", ports[0]))
+            self.assertEqual(stun.responses(sock, {txid}, 2), {},
+                             "a check for the failed transport was answered")
             self.assertIsNone(self.relay.proc.poll())
         finally:
             await phone.close()

@@ -27,7 +27,11 @@
  * - the egress pool and queues on their own (exhaustion, drops when ICE is
  *   not connected, detach);
  * - a close_notify from the peer turns a transport CLOSED;
- * - clean close from the API and from inside on_status; no handle left.
+ * - clean close from the API and from inside on_status; no handle left;
+ * - the same connection and transfer with side A as the relay runs it:
+ *   ICE-lite on a media socket (relay/net/media_socket.h), side B a
+ *   libnice full agent; a lite transport whose peer goes quiet fails
+ *   "consent lost" after its silence timeout.
  * Not here: consent loss takes libnice 10 s (relay/ice's slow test covers
  * the ICE side; the transport maps it to FAILED "consent lost").
  */
@@ -85,6 +89,8 @@ struct fixture {
     uv_loop_t loop;
     uv_prepare_t flusher; /* flushes the egress once per iteration, like a worker */
     struct prism_egress *egress;
+    struct prism_media_socket *msock; /* set: side A is ICE-lite on it (the relay's way) */
+    uint64_t silence_ms;              /* side A's silence_timeout_ms when lite */
     struct side a, b;
 };
 
@@ -339,6 +345,7 @@ static int fixture_teardown(void **state)
     /* Every transport must have been closed by the test. */
     assert_null(f->a.t);
     assert_null(f->b.t);
+    prism_media_socket_close(f->msock);
     uv_close((uv_handle_t *)&f->flusher, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -361,6 +368,8 @@ static void new_transport(struct fixture *f, struct side *s, enum prism_dtls_rol
         .dtls_ctx = s->dtls_ctx,
         .dtls_role = role,
         .egress = f->egress,
+        .lite = s == &f->a ? f->msock : NULL,
+        .silence_timeout_ms = f->silence_ms,
     };
     const struct prism_transport_callbacks *cb =
         b_peeks && s == &f->b ? &peek_callbacks : &callbacks;
@@ -444,9 +453,8 @@ static bool b_closed_by_peer(struct fixture *f)
     return f->b.status == PRISM_TRANSPORT_CLOSED;
 }
 
-static void test_connect_and_transfer(void **state)
+static void connect_and_transfer(struct fixture *f)
 {
-    struct fixture *f = *state;
     uint8_t pkt[RTP_LEN], rtcp[RTCP_LEN];
     connect_pair(f);
 
@@ -503,6 +511,50 @@ static void test_connect_and_transfer(void **state)
     f->b.t = NULL;
     assert_true(run_until(f, both_closed, CLOSE_GUARD_MS));
     assert_int_equal(pool_free(f), POOL_BUFS);
+}
+
+static void test_connect_and_transfer(void **state)
+{
+    connect_and_transfer(*state);
+}
+
+/* Side A as the relay: ICE-lite on the worker's socket, no agent of its
+ * own; B checks, nominates and gets the same media both ways. */
+static void test_lite_connect_and_transfer(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_media_socket_config mc = {
+        .addrs = loopback, .n_addrs = 1, .port_min = 47500, .port_max = 47599, .n_workers = 1};
+    char err[160];
+    assert_int_equal(prism_media_socket_open(&f->loop, &mc, &f->msock, err, sizeof(err)), 0);
+    connect_and_transfer(f);
+    /* The binding left the worker's tables with the transport. */
+    assert_int_equal(prism_ice_lite_count(prism_media_socket_lite(f->msock)), 0);
+}
+
+static bool a_silent(struct fixture *f)
+{
+    return f->a.status == PRISM_TRANSPORT_FAILED;
+}
+
+/* A lite transport whose peer goes quiet once connected (no media; its
+ * consent checks come every few seconds) fails "consent lost" after its
+ * silence timeout, here 300 ms. */
+static void test_lite_silence(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_media_socket_config mc = {
+        .addrs = loopback, .n_addrs = 1, .port_min = 47600, .port_max = 47699, .n_workers = 1};
+    char err[160];
+    assert_int_equal(prism_media_socket_open(&f->loop, &mc, &f->msock, err, sizeof(err)), 0);
+    f->silence_ms = 300;
+    connect_pair(f);
+    uint64_t start = uv_now(&f->loop);
+    assert_true(run_until(f, a_silent, 3000));
+    assert_string_equal(f->a.reason, "consent lost");
+    assert_true(uv_now(&f->loop) - start >= 200);
+    assert_int_equal(f->b.status, PRISM_TRANSPORT_CONNECTED);
+    close_pair(f);
 }
 
 /* --- ingress demultiplexing --- */
@@ -1047,6 +1099,9 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_arguments, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_connect_and_transfer, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lite_connect_and_transfer, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lite_silence, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ingress_demux, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_egress_refusals, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_srtp_peek_samples, fixture_setup, fixture_teardown),

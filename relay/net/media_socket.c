@@ -1,0 +1,402 @@
+/* A worker's UDP media socket (see media_socket.h).
+ *
+ * The receive buffers are shared by the worker's sockets (they are read one
+ * after the other, and a datagram is handled before the next read): one
+ * block of PRISM_MSOCK_BATCH buffers of RECV_BUF_BYTES, large enough for a
+ * GRO read, touched only as far as datagrams fill them.
+ */
+#include "relay/net/media_socket.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relay/base/check.h"
+#include "relay/base/error.h"
+
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+/* The largest UDP payload, which a GRO read may reach. */
+#define RECV_BUF_BYTES 65536
+
+/* Shared by every transport of the worker: a keyframe burst of several
+ * peers must fit while the worker is busy (SO_*BUFFORCE when privileged,
+ * else as much as net.core.[rw]mem_max allows). */
+#define SOCKET_BUF_BYTES (4 << 20)
+
+struct msock {
+    int fd;
+    uv_poll_t poll;
+    struct prism_media_socket *ms;
+    char ip[INET6_ADDRSTRLEN]; /* bound address */
+    int family;
+};
+
+struct prism_media_socket {
+    uv_loop_t *loop;
+    struct prism_ice_lite *lite;
+    struct msock socks[PRISM_MSOCK_MAX_ADDRS];
+    size_t n_socks;
+    uint16_t port;
+    char advertise_ip[INET6_ADDRSTRLEN]; /* "" : none */
+    int advertise_family;
+    int pending_closes; /* poll handles still closing */
+    uint8_t *bufs;      /* PRISM_MSOCK_BATCH * RECV_BUF_BYTES */
+    struct mmsghdr msgs[PRISM_MSOCK_BATCH];
+    struct iovec iov[PRISM_MSOCK_BATCH];
+    struct sockaddr_storage from[PRISM_MSOCK_BATCH];
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl[PRISM_MSOCK_BATCH];
+};
+
+/* --- receive ------------------------------------------------------------------ */
+
+void prism_media_socket_demux(struct prism_media_socket *ms, int fd, uint8_t *data, size_t len,
+                              const struct sockaddr_storage *from, socklen_t from_len)
+{
+    uint64_t now = uv_now(ms->loop);
+    if (len > 0 && data[0] <= 3) {
+        uint8_t reply[PRISM_LITE_REPLY_MAX];
+        size_t reply_len = 0;
+        if (prism_ice_lite_on_stun(ms->lite, data, len, from, from_len, fd, now, reply,
+                                   &reply_len) == PRISM_LITE_REPLY &&
+            fd >= 0)
+            /* A lost reply is the checking agent's to retransmit. */
+            (void)sendto(fd, reply, reply_len, MSG_DONTWAIT, (const struct sockaddr *)from,
+                         from_len);
+        return;
+    }
+    prism_ice_lite_on_datagram(ms->lite, data, len, from, from_len, now);
+}
+
+/* The GRO segment size of message `m`, or 0 when it holds one datagram. */
+static size_t gro_segment(struct mmsghdr *m)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg_hdr); c; c = CMSG_NXTHDR(&m->msg_hdr, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            int seg;
+            memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+            return seg > 0 ? (size_t)seg : 0;
+        }
+    }
+    return 0;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    struct msock *s = h->data;
+    struct prism_media_socket *ms = s->ms;
+    (void)events;
+    if (status < 0)
+        return;
+    for (int round = 0; round < PRISM_MSOCK_BUDGET; round++) {
+        for (size_t i = 0; i < PRISM_MSOCK_BATCH; i++) {
+            ms->iov[i].iov_base = ms->bufs + i * RECV_BUF_BYTES;
+            ms->iov[i].iov_len = RECV_BUF_BYTES;
+            ms->msgs[i].msg_hdr = (struct msghdr){
+                .msg_name = &ms->from[i],
+                .msg_namelen = sizeof(ms->from[i]),
+                .msg_iov = &ms->iov[i],
+                .msg_iovlen = 1,
+                .msg_control = ms->ctl[i].buf,
+                .msg_controllen = sizeof(ms->ctl[i].buf),
+            };
+        }
+        int n = recvmmsg(s->fd, ms->msgs, PRISM_MSOCK_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            return; /* EAGAIN: drained; other errors (ICMP reports) wait for the next wake */
+        for (int i = 0; i < n; i++) {
+            struct mmsghdr *m = &ms->msgs[i];
+            uint8_t *data = ms->iov[i].iov_base;
+            size_t len = m->msg_len, seg = gro_segment(m);
+            if (seg == 0 || seg >= len) {
+                prism_media_socket_demux(ms, s->fd, data, len, &ms->from[i],
+                                         m->msg_hdr.msg_namelen);
+                continue;
+            }
+            for (size_t off = 0; off < len; off += seg)
+                prism_media_socket_demux(ms, s->fd, data + off, len - off < seg ? len - off : seg,
+                                         &ms->from[i], m->msg_hdr.msg_namelen);
+        }
+        if (n < PRISM_MSOCK_BATCH)
+            return;
+    }
+}
+
+/* --- open and close --------------------------------------------------------------- */
+
+static bool parse_ip(const char *ip, struct sockaddr_storage *sa, socklen_t *len)
+{
+    memset(sa, 0, sizeof(*sa));
+    struct sockaddr_in *in = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+    if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        *len = sizeof(*in);
+        return true;
+    }
+    if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        *len = sizeof(*in6);
+        return true;
+    }
+    return false;
+}
+
+static void set_buffers(int fd)
+{
+    int bytes = SOCKET_BUF_BYTES;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
+/* A non-blocking UDP socket bound to `ip` and `port`, with large buffers and
+ * UDP GRO asked for. Returns the fd, or -errno. */
+static int bind_one(const char *ip, uint16_t port)
+{
+    struct sockaddr_storage sa;
+    socklen_t len;
+    if (!parse_ip(ip, &sa, &len))
+        return -EINVAL;
+    int fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    if (sa.ss_family == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        ((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
+    } else {
+        ((struct sockaddr_in *)&sa)->sin_port = htons(port);
+    }
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    set_buffers(fd);
+    /* Not every kernel has it: without, one datagram per read. */
+    (void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+    return fd;
+}
+
+/* Every non-loopback, up interface address (IPv6 link-local excluded: a
+ * candidate cannot say its scope). */
+static size_t interface_addrs(char (*out)[INET6_ADDRSTRLEN], size_t max)
+{
+    struct ifaddrs *ifs = NULL;
+    size_t n = 0;
+    if (getifaddrs(&ifs) != 0)
+        return 0;
+    for (struct ifaddrs *i = ifs; i && n < max; i = i->ifa_next) {
+        if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+            continue;
+        if (i->ifa_addr->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out[n++],
+                      INET6_ADDRSTRLEN);
+        } else if (i->ifa_addr->sa_family == AF_INET6) {
+            const struct in6_addr *a = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+            if (!IN6_IS_ADDR_LINKLOCAL(a))
+                inet_ntop(AF_INET6, a, out[n++], INET6_ADDRSTRLEN);
+        }
+    }
+    freeifaddrs(ifs);
+    return n;
+}
+
+static void close_fds(struct prism_media_socket *ms)
+{
+    for (size_t i = 0; i < ms->n_socks; i++)
+        if (ms->socks[i].fd >= 0)
+            close(ms->socks[i].fd);
+}
+
+/* Binds every address on one port of the range; EADDRINUSE on any moves on
+ * to the next port. Returns 0 or a PRISM_E code with `err` written. */
+static int bind_all(struct prism_media_socket *ms, const struct prism_media_socket_config *cfg,
+                    char (*ips)[INET6_ADDRSTRLEN], size_t n_ips, char *err, size_t err_len)
+{
+    unsigned step = cfg->n_workers > 0 ? cfg->n_workers : 1;
+    for (uint32_t port = (uint32_t)cfg->port_min + cfg->index; port <= cfg->port_max;
+         port += step) {
+        bool in_use = false;
+        ms->n_socks = 0;
+        for (size_t i = 0; i < n_ips; i++) {
+            int fd = bind_one(ips[i], (uint16_t)port);
+            if (fd == -EADDRINUSE) {
+                in_use = true;
+                break;
+            }
+            if (fd < 0) {
+                close_fds(ms);
+                ms->n_socks = 0;
+                snprintf(err, err_len, "cannot bind media address %s port %u: %s", ips[i],
+                         (unsigned)port, strerror(-fd));
+                return PRISM_EIO;
+            }
+            struct msock *s = &ms->socks[ms->n_socks++];
+            s->fd = fd;
+            s->ms = ms;
+            memcpy(s->ip, ips[i], sizeof(s->ip)); /* both INET6_ADDRSTRLEN */
+            s->family = strchr(ips[i], ':') ? AF_INET6 : AF_INET;
+        }
+        if (!in_use) {
+            ms->port = (uint16_t)port;
+            return 0;
+        }
+        close_fds(ms);
+        ms->n_socks = 0;
+    }
+    snprintf(err, err_len, "no free media port for worker %u in %u-%u", cfg->index,
+             (unsigned)cfg->port_min, (unsigned)cfg->port_max);
+    return PRISM_EIO;
+}
+
+int prism_media_socket_open(uv_loop_t *loop, const struct prism_media_socket_config *cfg,
+                            struct prism_media_socket **out, char *err, size_t err_len)
+{
+    char ips[PRISM_MSOCK_MAX_ADDRS][INET6_ADDRSTRLEN];
+    size_t n_ips = 0;
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+
+    snprintf(err, err_len, "invalid media socket configuration");
+    if (cfg->n_addrs > PRISM_MSOCK_MAX_ADDRS || cfg->port_min == 0 ||
+        cfg->port_min > cfg->port_max || (cfg->n_addrs > 0 && !cfg->addrs))
+        return PRISM_EINVAL;
+    for (size_t i = 0; i < cfg->n_addrs; i++) {
+        if (!parse_ip(cfg->addrs[i], &sa, &sa_len))
+            return PRISM_EINVAL;
+        /* Canonical text, as the candidates will carry it. */
+        if (sa.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, ips[n_ips++],
+                      INET6_ADDRSTRLEN);
+        else
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, ips[n_ips++],
+                      INET6_ADDRSTRLEN);
+    }
+    if (cfg->n_addrs == 0)
+        n_ips = interface_addrs(ips, PRISM_MSOCK_MAX_ADDRS);
+    if (cfg->advertise_ip && !parse_ip(cfg->advertise_ip, &sa, &sa_len))
+        return PRISM_EINVAL;
+
+    struct prism_media_socket *ms = calloc(1, sizeof(*ms));
+    if (!ms)
+        return PRISM_ENOMEM;
+    ms->loop = loop;
+    if (cfg->advertise_ip) {
+        /* Canonical text too (parse_ip accepted it). */
+        const void *a = sa.ss_family == AF_INET
+                            ? (const void *)&((struct sockaddr_in *)&sa)->sin_addr
+                            : (const void *)&((struct sockaddr_in6 *)&sa)->sin6_addr;
+        inet_ntop(sa.ss_family, a, ms->advertise_ip, sizeof(ms->advertise_ip));
+        ms->advertise_family = sa.ss_family;
+    }
+    ms->bufs = malloc((size_t)PRISM_MSOCK_BATCH * RECV_BUF_BYTES);
+    int r = ms->bufs ? prism_ice_lite_new(&ms->lite) : PRISM_ENOMEM;
+    if (r == 0)
+        r = bind_all(ms, cfg, ips, n_ips, err, err_len);
+    if (r != 0) {
+        prism_ice_lite_free(ms->lite);
+        free(ms->bufs);
+        free(ms);
+        return r;
+    }
+    for (size_t i = 0; i < ms->n_socks; i++) {
+        struct msock *s = &ms->socks[i];
+        /* Cannot fail on a valid socket and an initialised loop. */
+        PRISM_CHECK(uv_poll_init(loop, &s->poll, s->fd) == 0);
+        s->poll.data = s;
+        uv_poll_start(&s->poll, UV_READABLE, on_readable);
+    }
+    *out = ms;
+    return 0;
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    struct msock *s = h->data;
+    struct prism_media_socket *ms = s->ms;
+    if (--ms->pending_closes > 0)
+        return;
+    close_fds(ms);
+    prism_ice_lite_free(ms->lite);
+    free(ms->bufs);
+    free(ms);
+}
+
+void prism_media_socket_close(struct prism_media_socket *ms)
+{
+    if (!ms)
+        return;
+    PRISM_CHECK(prism_ice_lite_count(ms->lite) == 0);
+    if (ms->n_socks == 0) {
+        prism_ice_lite_free(ms->lite);
+        free(ms->bufs);
+        free(ms);
+        return;
+    }
+    ms->pending_closes = (int)ms->n_socks;
+    for (size_t i = 0; i < ms->n_socks; i++) {
+        uv_poll_stop(&ms->socks[i].poll);
+        uv_close((uv_handle_t *)&ms->socks[i].poll, on_poll_closed);
+    }
+}
+
+/* --- accessors ---------------------------------------------------------------------- */
+
+struct prism_ice_lite *prism_media_socket_lite(struct prism_media_socket *ms)
+{
+    return ms->lite;
+}
+
+uint16_t prism_media_socket_port(const struct prism_media_socket *ms)
+{
+    return ms->port;
+}
+
+bool prism_media_socket_loopback(const struct prism_media_socket *ms)
+{
+    for (size_t i = 0; i < ms->n_socks; i++)
+        if (prism_candidate_ip_scope(ms->socks[i].ip) == PRISM_CANDIDATE_SCOPE_LOOPBACK)
+            return true;
+    return false;
+}
+
+size_t prism_media_socket_candidates(const struct prism_media_socket *ms,
+                                     char (*out)[PRISM_CANDIDATE_LEN], size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ms->n_socks && n < max; i++) {
+        const struct msock *s = &ms->socks[i];
+        bool advertised = ms->advertise_ip[0] != '\0' && ms->advertise_family == s->family;
+        const char *ip = advertised ? ms->advertise_ip : s->ip;
+        struct prism_candidate c = {
+            .component = 1,
+            .transport = PRISM_CANDIDATE_UDP,
+            /* RFC 8445 §5.1.2.1: host type preference 126, the first
+             * address preferred, component 1. */
+            .priority = (126u << 24) | ((uint32_t)(65535 - i) << 8) | 255u,
+            .port = ms->port,
+            .type = PRISM_CANDIDATE_HOST,
+        };
+        snprintf(c.foundation, sizeof(c.foundation), "%zu", i + 1);
+        snprintf(c.address.text, sizeof(c.address.text), "%s", ip);
+        c.address.kind = strchr(ip, ':') ? PRISM_CANDIDATE_ADDR_IPV6 : PRISM_CANDIDATE_ADDR_IPV4;
+        if (prism_candidate_format(&c, out[n], PRISM_CANDIDATE_LEN) == 0)
+            n++;
+    }
+    return n;
+}
