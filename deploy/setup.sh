@@ -16,6 +16,8 @@ test_pkgs="clang-format iproute2 nftables util-linux procps chromium chromium-dr
   debhelper lintian fakeroot"
 # A real Prometheus scrapes a relay in tests/integration/test_prometheus.py.
 test_pkgs="$test_pkgs prometheus"
+# Chromium reaches the relay only through coturn in tests/integration/test_turn.py.
+test_pkgs="$test_pkgs coturn"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--tests" ] && pkgs="$pkgs $test_pkgs"
@@ -30,6 +32,12 @@ if [ -n "$missing" ]; then
     $sudo apt-get update -qq
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+    # The package starts a TURN server on every interface with its sample
+    # configuration; the tests start their own on loopback, so a coturn we
+    # have just installed does not run as a service.
+    case " $missing " in
+    *" coturn "*) command -v systemctl >/dev/null && $sudo systemctl disable --now coturn 2>/dev/null || true ;;
+    esac
 fi
 
 deploy/fetch-libsrtp.sh

@@ -1,0 +1,213 @@
+"""Clients that reach the relay only through a TURN server (issue 10 item 4).
+
+Debian's coturn runs on loopback: clients talk to it on 127.0.0.1, it relays
+from 127.0.0.2 (the whole of 127/8 is on `lo`), so everything the relay gets
+from a client comes from coturn's relayed address, never from the client.
+Credentials are the TURN REST API's time-limited ones (coturn's
+`use-auth-secret`), computed here as a collaboration backend would:
+username = "<expiry>:<user>", password = base64(HMAC-SHA1(secret, username)).
+
+Two headless Chromium pages join one bubble through the demo, each with
+`iceTransportPolicy: "relay"`: one reaches coturn over UDP
+(`turn:...?transport=udp`), the other over TCP (`?transport=tcp`, a client
+whose UDP is blocked; coturn still speaks UDP to the relay). The test wants,
+on both pages and both connections (publish and subscribe): the selected
+candidate pair's local candidate is a `relay` candidate on coturn's relayed
+address, with the page's protocol towards coturn, and its remote candidate is
+the relay; and media flows both ways (each page decodes the other's video
+and receives its audio). The demo page takes its RTCPeerConnection
+configuration from a constant, so the test wraps the page's
+RTCPeerConnection to add the iceServers and the policy, as a backend's page
+would get them.
+
+Runs itself in a private network namespace (webdriver.private_netns()).
+Environment: PRISM, PRISMCTL.
+"""
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import webdriver
+
+webdriver.private_netns()
+
+import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+
+TURNSERVER = "/usr/bin/turnserver"
+TURN_LISTEN = "127.0.0.1"
+TURN_RELAY = "127.0.0.2"
+BUBBLE = "it-turn"
+MEDIA_TIMEOUT_S = 60
+START_TIMEOUT_S = 20
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def rest_credentials(secret, user, ttl_s=600):
+    """The TURN REST API's time-limited credentials for `user`."""
+    username = f"{int(time.time()) + ttl_s}:{user}"
+    mac = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(mac).decode()
+
+
+class Coturn:
+    """turnserver on TURN_LISTEN:port (UDP and TCP), relaying from TURN_RELAY,
+    with a temporary config, log and pid file; close() stops it."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="prism-coturn-")
+        self.port = webdriver.free_port()
+        self.secret = secrets.token_hex(16)
+        self.log_path = os.path.join(self.dir, "turn.log")
+        conf = [
+            f"listening-ip={TURN_LISTEN}", f"listening-port={self.port}",
+            f"relay-ip={TURN_RELAY}", "min-port=51000", "max-port=51999",
+            "realm=prism.test", "use-auth-secret", f"static-auth-secret={self.secret}",
+            "fingerprint", "no-tls", "no-dtls", "no-cli",
+            # coturn refuses loopback peers unless told: the relay is one here.
+            "allow-loopback-peers", "no-multicast-peers",
+            f"userdb={self.dir}/turndb", f"pidfile={self.dir}/turnserver.pid",
+            f"log-file={self.log_path}", "simple-log", "no-stdout-log", "verbose",
+        ]
+        self.config = os.path.join(self.dir, "turnserver.conf")
+        with open(self.config, "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self.proc = subprocess.Popen([TURNSERVER, "-c", self.config],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                socket.create_connection((TURN_LISTEN, self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    out = self.output()[-4000:]
+                    self.close()
+                    raise RuntimeError("turnserver did not start: " + out)
+                time.sleep(0.1)
+
+    def ice_servers(self, user, transport):
+        username, credential = rest_credentials(self.secret, user)
+        return [{"urls": [f"turn:{TURN_LISTEN}:{self.port}?transport={transport}"],
+                 "username": username, "credential": credential}]
+
+    def output(self):
+        """Its whole log so far."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# Wraps the page's RTCPeerConnection: every connection the demo makes gets
+# these iceServers and relay-only gathering.
+USE_TURN = """
+const extra = {iceServers: arguments[0], iceTransportPolicy: 'relay'};
+const Native = window.RTCPeerConnection;
+window.RTCPeerConnection = function (config) { return new Native({...config, ...extra}); };
+window.RTCPeerConnection.prototype = Native.prototype;
+"""
+
+# The selected candidate pair of each of the page's connections.
+SELECTED = """
+(async () => {
+  const out = {};
+  for (const [name, pc] of [['publish', call && call.pub], ['subscribe', call && call.sub]]) {
+    if (!pc) continue;
+    const byId = {};
+    let pair = null;
+    (await pc.getStats()).forEach((r) => {
+      byId[r.id] = r;
+      if (r.type === 'transport' && r.selectedCandidatePairId) pair = r.selectedCandidatePairId;
+    });
+    const p = pair && byId[pair];
+    if (!p) continue;
+    const l = byId[p.localCandidateId] || {}, r = byId[p.remoteCandidateId] || {};
+    out[name] = {state: p.state, bytesReceived: p.bytesReceived,
+                 local: {type: l.candidateType, address: l.address, port: l.port,
+                         relayProtocol: l.relayProtocol, protocol: l.protocol},
+                 remote: {type: r.candidateType, address: r.address, port: r.port}};
+  }
+  return out;
+})()
+"""
+
+
+@unittest.skipIf(webdriver.available(), webdriver.available())
+class TurnOnly(unittest.TestCase):
+    def test_relay_only_clients_over_udp_and_tcp_turn(self):
+        self.assertTrue(os.access(TURNSERVER, os.X_OK),
+                        f"{TURNSERVER} is missing: deploy/setup.sh --tests installs coturn")
+        turn = Coturn()
+        self.addCleanup(turn.close)
+        self.addCleanup(lambda: self._outcome_log(turn))
+        relay, demo, ctl = demo_it.start_demo(self)
+
+        cases = [("Udp", "udp"), ("Tcp", "tcp")]
+        pages, peers = [], []
+        for name, transport in cases:
+            page = demo_it.open_page(self, demo)
+            page.execute(USE_TURN, turn.ice_servers(f"it-{transport}", transport))
+            r = page.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, name)
+            log(f"{name} joined: {r}")
+            self.assertTrue(r["publish"]["ok"], r)
+            self.assertTrue(r["subscribe"]["ok"], r)
+            pages.append(page)
+            peers.append(r["peer"])
+
+        deadline = time.monotonic() + MEDIA_TIMEOUT_S
+        for page, me, other in ((pages[0], peers[0], peers[1]), (pages[1], peers[1], peers[0])):
+            while True:
+                s = page.call("window.prismDemo.stats()")
+                got = s["publishers"].get(other, {})
+                if got.get("framesDecoded", 0) > 0 and got.get("audioPacketsReceived", 0) > 0:
+                    log(f"{me} receives {other}: {got}")
+                    break
+                self.assertLess(time.monotonic(), deadline,
+                                f"{me} receives no media from {other} through TURN: {s}")
+                time.sleep(1)
+
+        for page, (name, transport) in zip(pages, cases):
+            sel = page.call(SELECTED)
+            log(f"{name}: selected pairs {sel}")
+            for conn in ("publish", "subscribe"):
+                self.assertIn(conn, sel, f"{name} has no selected pair on {conn}: {sel}")
+                local, remote = sel[conn]["local"], sel[conn]["remote"]
+                self.assertEqual(local["type"], "relay", sel)
+                self.assertEqual(local["address"], TURN_RELAY, sel)
+                self.assertEqual(local["relayProtocol"], transport, sel)
+                self.assertEqual(remote["address"], "127.0.0.1", sel)
+            # coturn's side: the page's user was allowed to send to the relay.
+            self.assertRegex(turn.output(), rf"user <\d+:it-{transport}>: incoming packet "
+                             "CREATE_PERMISSION processed, success")
+
+    def _outcome_log(self, turn):
+        log("coturn log (tail):\n" + turn.output()[-2000:])
+
+
+if __name__ == "__main__":
+    webdriver.unittest_main()
