@@ -1,24 +1,28 @@
 """Clients that reach the relay only through a TURN server (issue 10 item 4).
 
-Debian's coturn runs on loopback: clients talk to it on 127.0.0.1, it relays
-from 127.0.0.2 (the whole of 127/8 is on `lo`), so everything the relay gets
-from a client comes from coturn's relayed address, never from the client.
-Credentials are the TURN REST API's time-limited ones (coturn's
+Debian's coturn runs on loopback, configured by
+deploy/coturn/turnserver.conf.sample with its host-specific keys replaced
+(addresses, certificate, secret, log): clients talk to it on 127.0.0.1, it
+relays from 127.0.0.2 (the whole of 127/8 is on `lo`), so everything the
+relay gets from a client comes from coturn's relayed address, never from the
+client. Credentials are the TURN REST API's time-limited ones (coturn's
 `use-auth-secret`), computed here as a collaboration backend would:
 username = "<expiry>:<user>", password = base64(HMAC-SHA1(secret, username)).
 
-Two headless Chromium pages join one bubble through the demo, each with
-`iceTransportPolicy: "relay"`: one reaches coturn over UDP
-(`turn:...?transport=udp`), the other over TCP (`?transport=tcp`, a client
-whose UDP is blocked; coturn still speaks UDP to the relay). The test wants,
-on both pages and both connections (publish and subscribe): the selected
-candidate pair's local candidate is a `relay` candidate on coturn's relayed
-address, with the page's protocol towards coturn, and its remote candidate is
-the relay; and media flows both ways (each page decodes the other's video
-and receives its audio). The demo page takes its RTCPeerConnection
-configuration from a constant, so the test wraps the page's
-RTCPeerConnection to add the iceServers and the policy, as a backend's page
-would get them.
+Three headless Chromium pages join one bubble through the demo, each with
+`iceTransportPolicy: "relay"` and one TURN URL: over UDP
+(`turn:...?transport=udp`), over TCP (`?transport=tcp`) and over TLS on 443
+(`turns:...:443?transport=tcp`, the page accepting the test's self-signed
+certificate); the last two are clients whose UDP is blocked, and coturn still
+speaks UDP to the relay. The test wants media to flow between all of them
+(each page decodes the others' video and receives their audio), and, on
+every page and both its connections (publish, subscribe), the selected
+candidate pair's local candidate to be a `relay` candidate on coturn's
+relayed address with the page's protocol towards coturn, its remote
+candidate the relay; coturn's log shows each user's permission for the
+relay's address. The demo page takes its RTCPeerConnection configuration from
+a constant, so the test wraps the page's RTCPeerConnection to add the
+iceServers and the policy, as a backend's page would get them.
 
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
@@ -29,7 +33,6 @@ import hmac
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +49,7 @@ import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
 TURNSERVER = "/usr/bin/turnserver"
 TURN_LISTEN = "127.0.0.1"
 TURN_RELAY = "127.0.0.2"
+TLS_PORT = 443  # as deploy/coturn/turnserver.conf.sample
 BUBBLE = "it-turn"
 MEDIA_TIMEOUT_S = 60
 START_TIMEOUT_S = 20
@@ -62,24 +66,51 @@ def rest_credentials(secret, user, ttl_s=600):
     return username, base64.b64encode(mac).decode()
 
 
+SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
+                      "coturn", "turnserver.conf.sample")
+# Keys of the sample that name the production host; the test sets its own.
+OVERRIDDEN = {"listening-ip", "listening-port", "relay-ip", "external-ip", "cert", "pkey",
+              "static-auth-secret", "realm", "server-name", "syslog"}
+
+
+def self_signed(d, name, ip):
+    """An ECDSA P-256 certificate for `ip` (subjectAltName), self-signed:
+    returns (cert, key) paths."""
+    cert, key = os.path.join(d, f"{name}.pem"), os.path.join(d, f"{name}.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", f"/CN={ip}", "-addext", f"subjectAltName=IP:{ip}"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
 class Coturn:
-    """turnserver on TURN_LISTEN:port (UDP and TCP), relaying from TURN_RELAY,
-    with a temporary config, log and pid file; close() stops it."""
+    """turnserver configured by deploy/coturn/turnserver.conf.sample with its
+    host-specific keys replaced: listening on TURN_LISTEN (UDP and TCP on a
+    free port, TLS on TLS_PORT with a certificate for 127.0.0.1 from a
+    throw-away CA), relaying from TURN_RELAY, the relay on loopback allowed as
+    a peer; log, pid file and database in a temporary directory. close()
+    stops it."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="prism-coturn-")
         self.port = webdriver.free_port()
         self.secret = secrets.token_hex(16)
         self.log_path = os.path.join(self.dir, "turn.log")
-        conf = [
+        cert = self_signed(self.dir, "turn", TURN_LISTEN)
+        with open(SAMPLE) as f:
+            conf = [line.strip() for line in f
+                    if line.strip() and not line.startswith("#")
+                    and line.split("=")[0].strip() not in OVERRIDDEN]
+        conf += [
             f"listening-ip={TURN_LISTEN}", f"listening-port={self.port}",
-            f"relay-ip={TURN_RELAY}", "min-port=51000", "max-port=51999",
-            "realm=prism.test", "use-auth-secret", f"static-auth-secret={self.secret}",
-            "fingerprint", "no-tls", "no-dtls", "no-cli",
-            # coturn refuses loopback peers unless told: the relay is one here.
-            "allow-loopback-peers", "no-multicast-peers",
+            f"relay-ip={TURN_RELAY}", f"cert={cert[0]}", f"pkey={cert[1]}",
+            f"static-auth-secret={self.secret}", "realm=prism.test",
+            # The relay listens on loopback here: coturn refuses loopback
+            # peers unless told, and the sample denies 127/8.
+            "allow-loopback-peers", "allowed-peer-ip=127.0.0.1",
             f"userdb={self.dir}/turndb", f"pidfile={self.dir}/turnserver.pid",
-            f"log-file={self.log_path}", "simple-log", "no-stdout-log", "verbose",
+            f"log-file={self.log_path}", "no-stdout-log", "verbose",
         ]
         self.config = os.path.join(self.dir, "turnserver.conf")
         with open(self.config, "w") as f:
@@ -91,6 +122,7 @@ class Coturn:
         while True:
             try:
                 socket.create_connection((TURN_LISTEN, self.port), timeout=1).close()
+                socket.create_connection((TURN_LISTEN, TLS_PORT), timeout=1).close()
                 return
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -100,9 +132,12 @@ class Coturn:
                 time.sleep(0.1)
 
     def ice_servers(self, user, transport):
+        """One TURN server entry for `user`, reached over `transport` (udp,
+        tcp, or tls: turns: on TLS_PORT)."""
         username, credential = rest_credentials(self.secret, user)
-        return [{"urls": [f"turn:{TURN_LISTEN}:{self.port}?transport={transport}"],
-                 "username": username, "credential": credential}]
+        url = (f"turns:{TURN_LISTEN}:{TLS_PORT}?transport=tcp" if transport == "tls"
+               else f"turn:{TURN_LISTEN}:{self.port}?transport={transport}")
+        return [{"urls": [url], "username": username, "credential": credential}]
 
     def output(self):
         """Its whole log so far."""
@@ -157,9 +192,24 @@ SELECTED = """
 """
 
 
+def open_page(test, demo, transport):
+    """demo_it.open_page, with Chromium accepting the test's self-signed TURN
+    certificate when the page uses TURN over TLS."""
+    flags = ["--ignore-certificate-errors"] if transport == "tls" else []
+    b = webdriver.Browser(extra_flags=flags)
+    test.addCleanup(b.quit)
+
+    def dump_console():
+        for entry in b.console():
+            log(f"console[{b.port}]:", entry.get("level"), entry.get("message"))
+    test.addCleanup(dump_console)
+    b.get(demo.url + "/")
+    return b
+
+
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class TurnOnly(unittest.TestCase):
-    def test_relay_only_clients_over_udp_and_tcp_turn(self):
+    def test_relay_only_clients_over_udp_tcp_and_tls_turn(self):
         self.assertTrue(os.access(TURNSERVER, os.X_OK),
                         f"{TURNSERVER} is missing: deploy/setup.sh --tests installs coturn")
         turn = Coturn()
@@ -167,10 +217,10 @@ class TurnOnly(unittest.TestCase):
         self.addCleanup(lambda: self._outcome_log(turn))
         relay, demo, ctl = demo_it.start_demo(self)
 
-        cases = [("Udp", "udp"), ("Tcp", "tcp")]
+        cases = [("Udp", "udp"), ("Tcp", "tcp"), ("Tls", "tls")]
         pages, peers = [], []
         for name, transport in cases:
-            page = demo_it.open_page(self, demo)
+            page = open_page(self, demo, transport)
             page.execute(USE_TURN, turn.ice_servers(f"it-{transport}", transport))
             r = page.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, name)
             log(f"{name} joined: {r}")
@@ -179,16 +229,19 @@ class TurnOnly(unittest.TestCase):
             pages.append(page)
             peers.append(r["peer"])
 
+        # Everyone decodes video and receives audio from both others.
         deadline = time.monotonic() + MEDIA_TIMEOUT_S
-        for page, me, other in ((pages[0], peers[0], peers[1]), (pages[1], peers[1], peers[0])):
+        for page, me in zip(pages, peers):
+            others = [p for p in peers if p != me]
             while True:
                 s = page.call("window.prismDemo.stats()")
-                got = s["publishers"].get(other, {})
-                if got.get("framesDecoded", 0) > 0 and got.get("audioPacketsReceived", 0) > 0:
-                    log(f"{me} receives {other}: {got}")
+                got = s["publishers"]
+                if all(got.get(p, {}).get("framesDecoded", 0) > 0
+                       and got.get(p, {}).get("audioPacketsReceived", 0) > 0 for p in others):
+                    log(f"{me} receives {others}: {got}")
                     break
                 self.assertLess(time.monotonic(), deadline,
-                                f"{me} receives no media from {other} through TURN: {s}")
+                                f"{me} receives no media from {others} through TURN: {s}")
                 time.sleep(1)
 
         for page, (name, transport) in zip(pages, cases):
