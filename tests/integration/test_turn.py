@@ -24,6 +24,11 @@ relay's address. The demo page takes its RTCPeerConnection configuration from
 a constant, so the test wraps the page's RTCPeerConnection to add the
 iceServers and the policy, as a backend's page would get them.
 
+Without a browser, a TURN client of the test's own (a few STUN/TURN messages)
+checks what the sample refuses: an expired username and a forged password
+(401), and permissions towards the private, loopback and reserved ranges it
+denies (403), while the relay's address and a public one are allowed.
+
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
 """
@@ -34,6 +39,7 @@ import os
 import secrets
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -93,6 +99,8 @@ class Coturn:
     stops it."""
 
     def __init__(self):
+        if not os.access(TURNSERVER, os.X_OK):
+            raise RuntimeError(f"{TURNSERVER} is missing: deploy/setup.sh --tests installs coturn")
         self.dir = tempfile.mkdtemp(prefix="prism-coturn-")
         self.port = webdriver.free_port()
         self.secret = secrets.token_hex(16)
@@ -207,11 +215,124 @@ def open_page(test, demo, transport):
     return b
 
 
+# A few STUN/TURN messages (RFC 8489, RFC 8656), enough to ask coturn for an
+# allocation and permissions the way a client does, without a browser.
+COOKIE = 0x2112A442
+ALLOCATE, CREATE_PERMISSION = 0x003, 0x008
+SUCCESS, ERROR = 0x100, 0x110
+A_USERNAME, A_MI, A_ERROR, A_PEER, A_REALM, A_NONCE, A_TRANSPORT = (
+    0x0006, 0x0008, 0x0009, 0x0012, 0x0014, 0x0015, 0x0019)
+
+
+def stun_attr(kind, value):
+    return struct.pack("!HH", kind, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def stun_request(method, attrs, key=None):
+    """A request of `method` with `attrs` ([(kind, value)]), with
+    MESSAGE-INTEGRITY under `key` when given: returns (txid, bytes)."""
+    txid = secrets.token_bytes(12)
+    body = b"".join(stun_attr(k, v) for k, v in attrs)
+    if key is not None:
+        head = struct.pack("!HHI", method, len(body) + 24, COOKIE) + txid
+        body += stun_attr(A_MI, hmac.new(key, head + body, hashlib.sha1).digest())
+    return txid, struct.pack("!HHI", method, len(body), COOKIE) + txid + body
+
+
+def stun_parse(data):
+    """(class bits of the type, txid, {kind: value}) of a STUN message."""
+    kind, length = struct.unpack("!HH", data[:4])
+    attrs, at = {}, 20
+    while at + 4 <= 20 + length:
+        k, n = struct.unpack("!HH", data[at:at + 4])
+        attrs.setdefault(k, data[at + 4:at + 4 + n])
+        at += 4 + n + (-n % 4)
+    return kind & 0x110, data[8:20], attrs
+
+
+def xor_peer(ip, port):
+    addr = struct.unpack("!I", socket.inet_aton(ip))[0] ^ COOKIE
+    return struct.pack("!BBHI", 0, 1, port ^ (COOKIE >> 16), addr)
+
+
+class TurnClient:
+    """A TURN client over UDP with long-term credentials."""
+
+    def __init__(self, port, username, password):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(5)
+        self.server = (TURN_LISTEN, port)
+        self.username, self.password = username, password
+        self.realm = self.nonce = None
+
+    def request(self, method, attrs):
+        """Sends `method` (authenticated once a 401 gave realm and nonce) and
+        returns ("success", attrs) or ("error", code)."""
+        for _ in range(2):
+            auth, key = [], None
+            if self.nonce is not None:
+                auth = [(A_USERNAME, self.username.encode()), (A_REALM, self.realm),
+                        (A_NONCE, self.nonce)]
+                key = hashlib.md5(self.username.encode() + b":" + self.realm + b":"
+                                  + self.password.encode()).digest()
+            txid, msg = stun_request(method, attrs + auth, key)
+            self.sock.sendto(msg, self.server)
+            while True:
+                cls, rtxid, got = stun_parse(self.sock.recv(2048))
+                if rtxid == txid:
+                    break
+            if cls == SUCCESS:
+                return "success", got
+            code = got[A_ERROR][2] * 100 + got[A_ERROR][3]
+            if code == 401 and self.nonce is None:
+                self.realm, self.nonce = got[A_REALM], got[A_NONCE]
+                continue
+            return "error", code
+        return "error", code
+
+    def allocate(self):
+        """An allocation of a UDP relayed address (REQUESTED-TRANSPORT 17)."""
+        return self.request(ALLOCATE, [(A_TRANSPORT, bytes([17, 0, 0, 0]))])
+
+    def permit(self, ip, port=40000):
+        return self.request(CREATE_PERMISSION, [(A_PEER, xor_peer(ip, port))])
+
+    def close(self):
+        self.sock.close()
+
+
+class Sample(unittest.TestCase):
+    """What the sample configuration refuses, with a TURN client of our own."""
+
+    def test_credentials_and_peers(self):
+        turn = Coturn()
+        self.addCleanup(turn.close)
+
+        def client(username, password):
+            c = TurnClient(turn.port, username, password)
+            self.addCleanup(c.close)
+            return c
+        # An expired username, and a password not made with the secret.
+        c = client(*rest_credentials(turn.secret, "it-old", ttl_s=-60))
+        self.assertEqual(c.allocate(), ("error", 401))
+        c = client(*rest_credentials("not the secret", "it-forged"))
+        self.assertEqual(c.allocate(), ("error", 401))
+
+        c = client(*rest_credentials(turn.secret, "it-probe"))
+        self.assertEqual(c.allocate()[0], "success")
+        # The relay (allowed) is a peer, and so is an address outside the
+        # ranges the sample denies (a documentation one stands for a public
+        # address); private, loopback and reserved ranges are not.
+        self.assertEqual(c.permit("127.0.0.1")[0], "success")
+        self.assertEqual(c.permit("203.0.113.7")[0], "success")
+        for ip in ("127.0.0.3", "10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.169.254",
+                   "100.64.0.1", "0.0.0.0", "224.0.0.1"):
+            self.assertEqual(c.permit(ip), ("error", 403), ip)
+
+
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class TurnOnly(unittest.TestCase):
     def test_relay_only_clients_over_udp_tcp_and_tls_turn(self):
-        self.assertTrue(os.access(TURNSERVER, os.X_OK),
-                        f"{TURNSERVER} is missing: deploy/setup.sh --tests installs coturn")
         turn = Coturn()
         self.addCleanup(turn.close)
         self.addCleanup(lambda: self._outcome_log(turn))
