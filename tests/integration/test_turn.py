@@ -93,10 +93,10 @@ def self_signed(d, name, ip):
 class Coturn:
     """turnserver configured by deploy/coturn/turnserver.conf.sample with its
     host-specific keys replaced: listening on TURN_LISTEN (UDP and TCP on a
-    free port, TLS on TLS_PORT with a certificate for 127.0.0.1 from a
-    throw-away CA), relaying from TURN_RELAY, the relay on loopback allowed as
-    a peer; log, pid file and database in a temporary directory. close()
-    stops it."""
+    free port, TLS on TLS_PORT with a self-signed certificate for that
+    address), relaying from TURN_RELAY, the relay on loopback allowed as a
+    peer; log, pid file and database in a temporary directory. close() stops
+    it."""
 
     def __init__(self):
         if not os.access(TURNSERVER, os.X_OK):
