@@ -11,6 +11,7 @@
  *     picture |TID|U| R |-|-| and R P_DIFF bytes.
  */
 #include "relay/wire/vp9.h"
+#include "relay/wire/picture_id.h"
 
 #include "relay/base/check.h"
 
@@ -112,13 +113,7 @@ int prism_vp9_parse(const uint8_t *payload, size_t len, struct prism_vp9_desc *o
 void prism_vp9_set_picture_id(uint8_t *payload, const struct prism_vp9_desc *d, uint16_t picture_id)
 {
     PRISM_CHECK(d->has_picture_id);
-    uint8_t *p = payload + d->picture_id_off;
-    if (d->long_picture_id) {
-        p[0] = (uint8_t)(0x80 | ((picture_id >> 8) & 0x7f));
-        p[1] = (uint8_t)picture_id;
-    } else {
-        p[0] = picture_id & 0x7f;
-    }
+    prism_picture_id_write(payload + d->picture_id_off, d->long_picture_id, picture_id);
 }
 
 void prism_vp9_set_tl0picidx(uint8_t *payload, const struct prism_vp9_desc *d, uint8_t tl0picidx)
