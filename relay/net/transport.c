@@ -64,25 +64,27 @@ struct prism_transport {
     struct prism_egress *egress; /* the worker's; borrowed */
 
     /* state */
-    struct prism_ice *ice;             /* agent mode: owned; closed by prism_transport_close */
-    struct prism_media_socket *msock;  /* lite mode: the worker's; borrowed */
-    struct prism_ice_lite *lite_ctx;   /* lite mode: msock's tables */
-    struct prism_lite_binding lite;    /* lite mode: our ICE state in those tables */
-    uint64_t silence_timeout_ms;       /* lite mode: from the config; 0: never */
-    bool gathered;                     /* lite mode: prism_transport_gather() called */
-    struct prism_dtls *dtls;           /* owned; NULL until set_remote */
-    uv_timer_t dtls_timer;             /* DTLS retransmission */
-    uv_timer_t deadline;               /* CONNECTING -> CONNECTED, else FAILED "timeout: ..." */
-    uint64_t connect_timeout_ms;       /* from the config; 0: no deadline */
-    struct prism_srtp *srtp_in;        /* peer's key: unprotect; NULL before keys */
-    struct prism_srtp *srtp_out;       /* our key: protect; NULL before keys */
-    enum prism_transport_state status; /* as last reported */
-    bool ice_connected;                /* ICE reported CONNECTED once */
-    bool dtls_started;                 /* prism_dtls_start() called */
-    bool closing;                      /* prism_transport_close() called */
-    int pending_closes;                /* ICE (agent mode) + two timers' closes outstanding */
-    void (*closed_cb)(void *ud);       /* from prism_transport_close */
-    char reason[REASON_MAX];           /* why FAILED/CLOSED */
+    struct prism_ice *ice;              /* agent mode: owned; closed by prism_transport_close */
+    struct prism_media_socket *msock;   /* lite mode: the worker's; borrowed */
+    struct prism_ice_lite *lite_ctx;    /* lite mode: msock's tables */
+    struct prism_lite_binding lite;     /* lite mode: our ICE state in those tables */
+    uint64_t silence_timeout_ms;        /* lite mode: from the config; 0: never */
+    bool gathered;                      /* lite mode: prism_transport_gather() called */
+    struct prism_fingerprint remote_fp; /* the peer's certificate, from set_remote */
+    bool remote_set;                    /* prism_transport_set_remote() succeeded */
+    struct prism_dtls *dtls;            /* owned; NULL until the peer may speak DTLS */
+    uv_timer_t dtls_timer;              /* DTLS retransmission */
+    uv_timer_t deadline;                /* CONNECTING -> CONNECTED, else FAILED "timeout: ..." */
+    uint64_t connect_timeout_ms;        /* from the config; 0: no deadline */
+    struct prism_srtp *srtp_in;         /* peer's key: unprotect; NULL before keys */
+    struct prism_srtp *srtp_out;        /* our key: protect; NULL before keys */
+    enum prism_transport_state status;  /* as last reported */
+    bool ice_connected;                 /* ICE reported CONNECTED once */
+    bool dtls_started;                  /* prism_dtls_start() called */
+    bool closing;                       /* prism_transport_close() called */
+    int pending_closes;                 /* ICE (agent mode) + two timers' closes outstanding */
+    void (*closed_cb)(void *ud);        /* from prism_transport_close */
+    char reason[REASON_MAX];            /* why FAILED/CLOSED */
 
     /* the SSRCs the peer may send (prism_transport_set_ssrcs), for srtp_in */
     uint32_t *ssrcs; /* heap, n_ssrcs: negotiated, always admitted */
@@ -227,9 +229,28 @@ static void on_dtls_timer(uv_timer_t *h)
     after_dtls(t);
 }
 
+/* Creates the DTLS session once the peer can reach it: when ICE connects,
+ * or when its first record arrives, whichever comes first. An SSL object is
+ * ~7 KiB and a transport whose peer never shows up (the idle ones a backend
+ * prepares ahead of a call) never needs one. Returns false, having failed
+ * the transport, when OpenSSL cannot make it. */
+static bool ensure_dtls(struct prism_transport *t)
+{
+    if (t->dtls)
+        return true;
+    if (prism_dtls_new(t->dtls_ctx, t->dtls_role, &t->remote_fp, on_dtls_send, t, &t->dtls) != 0) {
+        t->dtls = NULL;
+        set_status(t, PRISM_TRANSPORT_FAILED, "dtls: session setup failed");
+        return false;
+    }
+    return true;
+}
+
 static void maybe_start_dtls(struct prism_transport *t)
 {
-    if (t->closing || t->dtls_started || !t->dtls || !t->ice_connected || is_final(t->status))
+    if (t->closing || t->dtls_started || !t->remote_set || !t->ice_connected || is_final(t->status))
+        return;
+    if (!ensure_dtls(t))
         return;
     t->dtls_started = true;
     (void)prism_dtls_start(t->dtls);
@@ -292,11 +313,11 @@ void prism__transport_ingress(struct prism_transport *t, uint8_t *data, size_t l
          * negotiate. A ClientHello that beats our own ICE CONNECTED is fed
          * anyway: the session answers once ICE can send (the peer
          * retransmits otherwise). */
-        if (!t->dtls) {
+        if (!t->remote_set) {
             t->counters.drop_malformed++;
             return;
         }
-        if (is_final(t->status))
+        if (is_final(t->status) || !ensure_dtls(t))
             return;
         (void)prism_dtls_feed(t->dtls, data, len);
         after_dtls(t);
@@ -370,7 +391,7 @@ static const struct prism_ice_callbacks ice_callbacks = {
 static void on_lite_validated(void *ud)
 {
     struct prism_transport *t = ud;
-    if (t->closing || !t->dtls || t->ice_connected)
+    if (t->closing || !t->remote_set || t->ice_connected)
         return;
     t->ice_connected = true;
     maybe_start_dtls(t);
@@ -496,25 +517,19 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
 {
     struct prism_fingerprint fp;
 
-    if (t->closing || t->dtls || !ufrag || !pwd || !fingerprint)
+    if (t->closing || t->remote_set || !ufrag || !pwd || !fingerprint)
         return PRISM_EINVAL;
     int r = prism_cert_fingerprint_parse(fingerprint, &fp);
-    if (r != 0)
-        return r;
-    /* The session exists before ICE can connect, so the ICE callback always
-     * finds it. */
-    r = prism_dtls_new(t->dtls_ctx, t->dtls_role, &fp, on_dtls_send, t, &t->dtls);
     if (r != 0)
         return r;
     if (t->msock)
         r = ice_chars(pwd, 22, 256) ? prism_ice_lite_set_remote(&t->lite, ufrag) : PRISM_EINVAL;
     else
         r = prism_ice_set_remote_credentials(t->ice, ufrag, pwd);
-    if (r != 0) {
-        prism_dtls_free(t->dtls);
-        t->dtls = NULL;
+    if (r != 0)
         return r;
-    }
+    t->remote_fp = fp;
+    t->remote_set = true;
     set_status(t, PRISM_TRANSPORT_CONNECTING, "");
     /* The peer's checks may have come before its description did. */
     if (t->msock && prism_ice_lite_validated(&t->lite))
@@ -527,7 +542,7 @@ int prism_transport_add_remote_candidate(struct prism_transport *t, const char *
     if (t->closing)
         return PRISM_EINVAL;
     if (t->msock)
-        return t->dtls ? lite_candidate(candidate) : PRISM_EINVAL;
+        return t->remote_set ? lite_candidate(candidate) : PRISM_EINVAL;
     return prism_ice_add_remote_candidate(t->ice, candidate);
 }
 

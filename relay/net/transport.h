@@ -161,10 +161,13 @@ void prism_transport_local_credentials(const struct prism_transport *t, const ch
 /* Sets the peer's ICE credentials and its DTLS certificate fingerprint (the
  * SDP a=fingerprint value, "sha-256 AB:CD:..."), moves to CONNECTING and
  * lets ICE check. Once ICE connects, DTLS starts: a client sends its
- * ClientHello, a server waits for one. Callbacks may run before this
- * returns. Call once. Returns 0, PRISM_EINVAL (malformed credentials or
- * fingerprint, called twice, or closing), PRISM_EUNSUPPORTED (a fingerprint
- * hash other than sha-256/384/512), PRISM_ENOMEM or PRISM_ECRYPTO. */
+ * ClientHello, a server waits for one. The DTLS session is made then (or
+ * at the peer's first record), not here, so a transport whose peer never
+ * comes costs no SSL object; if OpenSSL cannot make it the transport fails
+ * "dtls: session setup failed". Callbacks may run before this returns.
+ * Call once. Returns 0, PRISM_EINVAL (malformed credentials or fingerprint,
+ * called twice, or closing) or PRISM_EUNSUPPORTED (a fingerprint hash other
+ * than sha-256/384/512). */
 int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
                                const char *fingerprint);
 
