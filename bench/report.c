@@ -12,6 +12,10 @@
  *   seconds / RTP packets the bench received in that window (sampled at the
  *   same instants, so the relay's 1 s counter tick does not blur it);
  * - packets_forwarded: the relay's packets_out over the run (stats.get).
+ * - delay inside the relay: the relay's own residence-time histogram
+ *   (relay-wide stats.get, kernel receive to sendmmsg), from when every
+ *   endpoint was ready to the end: the relay's share of the one-way delay
+ *   without the bench's scheduling in it;
  * - per second (the JSON timeline): relay and bench CPU, relay RSS and
  *   counters, loss counters and the delay p50/p99 of that second (every
  *   receiver's histogram merged, minus the previous second's).
@@ -184,6 +188,14 @@ void prism__run_figures(struct prism__run *r, struct prism__run_figures *f, json
     f->jitter_ms_mean = n_jitter ? f->jitter_ms_mean / (double)n_jitter : 0;
     f->delay_p50 = prism_bench_hist_quantile_ms(all, 0.5);
     f->delay_p99 = prism_bench_hist_quantile_ms(all, 0.99);
+    if (r->relay_delay_set[0] && r->relay_delay_set[1]) {
+        struct prism_delay_hist d;
+        prism_delay_hist_diff(&r->relay_delay[1], &r->relay_delay[0], &d);
+        f->relay_delay = true;
+        f->relay_delay_datagrams = prism_delay_hist_total(&d);
+        f->relay_delay_p50 = prism_delay_hist_quantile_us(&d, 0.5) / 1000.0;
+        f->relay_delay_p99 = prism_delay_hist_quantile_us(&d, 0.99) / 1000.0;
+    }
     qsort(joins, f->joins, sizeof(double), cmp_double);
     f->join_p50 = quantile(joins, f->joins, 0.5);
     f->join_p95 = quantile(joins, f->joins, 0.95);
@@ -263,6 +275,10 @@ void prism__run_summary(const struct prism__run *r, const struct prism__run_figu
     printf("  %-34s mean %.2f  max %.2f ms\n", "jitter", f->jitter_ms_mean, f->jitter_ms_max);
     printf("  %-34s p50 %.2f  p99 %.2f ms\n", "one-way delay through the relay", f->delay_p50,
            f->delay_p99);
+    if (f->relay_delay)
+        printf("  %-34s p50 %.3f  p99 %.3f ms (%llu datagrams, kernel receive to sendmmsg)\n",
+               "delay inside the relay", f->relay_delay_p50, f->relay_delay_p99,
+               (unsigned long long)f->relay_delay_datagrams);
     printf("  %-34s %llu decoded, %llu frozen, %llu decode errors\n", "frames",
            (unsigned long long)f->t.decoded, (unsigned long long)f->t.frozen,
            (unsigned long long)f->t.decode_errors);
@@ -391,6 +407,11 @@ void prism__run_write_reports(const struct prism__run *r, const struct prism__ru
         (json_int_t)f->t.ready, "peers_failed", (json_int_t)f->t.failed, "bench_worst_lag_ms",
         f->worst_lag_ms);
     json_object_set_new(root, "relay_rss_kib", json_integer(f->rss_kib));
+    if (f->relay_delay)
+        json_object_set_new(root, "relay_delay_ms",
+                            json_pack("{s:f, s:f, s:I}", "p50", f->relay_delay_p50, "p99",
+                                      f->relay_delay_p99, "datagrams",
+                                      (json_int_t)f->relay_delay_datagrams));
     json_object_set_new(root, "relay_rss_growth_kib", json_integer(rss_growth_kib(r)));
     if (r->attack != NULL)
         json_object_set_new(root, "attack", prism_bench_attack_report(r->attack));

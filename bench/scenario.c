@@ -114,6 +114,45 @@ static void stats_get(struct prism__run *r, prism_bench_rpc_reply_cb cb, void *u
                          ud);
 }
 
+/* The relay-wide stats.get's workers' relay_delay counts, summed into
+ * r->relay_delay[which]. */
+struct relay_delay_req {
+    struct prism__run *r;
+    int which;
+};
+
+static void on_relay_delay(void *ud, json_t *result, json_t *error)
+{
+    struct relay_delay_req *q = ud;
+    struct prism_delay_hist *h = &q->r->relay_delay[q->which];
+    json_t *workers = json_object_get(result, "workers"), *w;
+    size_t i;
+    (void)error;
+    *h = (struct prism_delay_hist){0};
+    json_array_foreach(workers, i, w)
+    {
+        json_t *counts = json_object_get(json_object_get(w, "relay_delay"), "counts");
+        if (json_array_size(counts) != PRISM_DELAY_BUCKETS)
+            continue;
+        for (size_t b = 0; b < PRISM_DELAY_BUCKETS; b++)
+            h->counts[b] += (uint64_t)json_integer_value(json_array_get(counts, b));
+        q->r->relay_delay_set[q->which] = true;
+    }
+    free(q);
+}
+
+/* Asks for the relay's residence times (not Janus's: it has none). */
+static void relay_delay_get(struct prism__run *r, int which)
+{
+    if (r->janus != NULL)
+        return;
+    struct relay_delay_req *q = malloc(sizeof(*q));
+    if (q == NULL)
+        return;
+    *q = (struct relay_delay_req){r, which};
+    prism_bench_rpc_call(r->site.rpc, "stats.get", json_object(), on_relay_delay, q);
+}
+
 /* --- progress -------------------------------------------------------------------- */
 
 static void progress(struct prism__run *r)
@@ -217,8 +256,10 @@ static void take_sample(struct prism__run *r, const struct prism__run_totals *tt
     *r->delay_prev = *r->delay_cum;
     if (r->attack != NULL)
         prism_bench_attack_sample(r->attack, s->rss_kib);
-    if (r->ready_ns == 0 && t.ready + t.failed == r->n_eps && r->next_join == r->n_eps)
+    if (r->ready_ns == 0 && t.ready + t.failed == r->n_eps && r->next_join == r->n_eps) {
         r->ready_ns = now;
+        relay_delay_get(r, 0);
+    }
     stats_get(r, on_stats_sample, s);
     ramp_on_sample(r, &t);
 }
@@ -343,6 +384,7 @@ static void left(struct prism__run *r, const struct prism_media_counters *sum)
 static void on_drained(uv_timer_t *h)
 {
     struct prism__run *r = h->data;
+    relay_delay_get(r, 1); /* answered before the final stats, on the same connection */
     stats_get(r, on_final_stats, r);
 }
 

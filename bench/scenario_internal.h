@@ -31,6 +31,7 @@
 #include "bench/ramp.h"
 #include "bench/run_options.h"
 #include "bench/shard.h"
+#include "relay/base/delay_hist.h"
 
 /* The relay's own counters (stats.get). */
 struct prism__run_counters {
@@ -109,6 +110,12 @@ struct prism__run {
     struct prism__run_totals last_totals;      /* at the last sample */
     size_t last_flowing;                       /* streams flowing at the last sample */
     struct prism_bench_quality_config quality; /* --loss; site.quality points here */
+    /* The relay's own residence times (stats.get relay-wide, workers'
+     * relay_delay summed) when every endpoint was ready and at the end;
+     * a relay that refuses relay-wide stats (a tenant-limited client) or
+     * Janus leaves them unset. */
+    struct prism_delay_hist relay_delay[2];
+    bool relay_delay_set[2];
 };
 
 /* The run's figures, computed once at the end (prism__run_figures). */
@@ -126,6 +133,9 @@ struct prism__run_figures {
     double mean_packet_bytes, fanout;
     struct prism_bench_quality_totals q; /* --loss */
     double loss_beyond_pct;              /* --loss: loss the simulated drops do not explain, % */
+    bool relay_delay;                    /* the relay reported its residence times */
+    double relay_delay_p50, relay_delay_p99; /* theirs from ready to the end, ms */
+    uint64_t relay_delay_datagrams;          /* datagrams they cover */
 };
 
 /* Seconds from the start of the joins to `ns` (0 before it). */

@@ -81,18 +81,42 @@ static int put_int(json_t *out, const char *key, uint64_t v)
     return json_object_set_new(out, key, json_integer((json_int_t)v));
 }
 
-/* stats.get's "workers": [{worker, bubbles, transports, loop_lag_ms, cpu_s}]:
- * lag to 0.1 ms, CPU to 10 ms (finer digits would be noise: the lag is
- * measured to ~1 ms, and `prismctl top` samples CPU once a second). */
+/* A quantile of `h` in ms, to 0.01 ms (its buckets are coarser). */
+static double quantile_ms(const struct prism_delay_hist *h, double q)
+{
+    return (double)(int64_t)(prism_delay_hist_quantile_us(h, q) / 10.0) / 100.0;
+}
+
+/* A worker's "relay_delay": {datagrams, p50_ms, p99_ms} over its last
+ * second, and since the relay started the histogram's bounds "le_us" (the
+ * last bucket has none) and per-bucket "counts". */
+static json_t *delay_json(const struct prism_relay_worker_stats *w)
+{
+    json_t *le = json_array(), *counts = json_array();
+    for (size_t b = 0; le != NULL && b < PRISM_DELAY_BUCKETS - 1; b++)
+        json_array_append_new(le, json_integer(prism_delay_le_us[b]));
+    for (size_t b = 0; counts != NULL && b < PRISM_DELAY_BUCKETS; b++)
+        json_array_append_new(counts, json_integer((json_int_t)w->delay.counts[b]));
+    return json_pack("{s:I, s:f, s:f, s:o*, s:o*}", "datagrams",
+                     (json_int_t)prism_delay_hist_total(&w->delay_last), "p50_ms",
+                     quantile_ms(&w->delay_last, 0.5), "p99_ms", quantile_ms(&w->delay_last, 0.99),
+                     "le_us", le, "counts", counts);
+}
+
+/* stats.get's "workers": [{worker, bubbles, transports, loop_lag_ms, cpu_s,
+ * relay_delay}]: lag to 0.1 ms, CPU to 10 ms (finer digits would be noise:
+ * the lag is measured to ~1 ms, and `prismctl top` samples CPU once a
+ * second). */
 static json_t *workers_json(const struct prism_relay_stats *st)
 {
     json_t *workers = json_array();
     for (size_t i = 0; workers != NULL && i < st->n_workers; i++) {
         const struct prism_relay_worker_stats *w = &st->workers[i];
-        json_t *one = json_pack("{s:i, s:I, s:I, s:f, s:f}", "worker", (int)w->worker, "bubbles",
-                                (json_int_t)w->bubbles, "transports", (json_int_t)w->transports,
-                                "loop_lag_ms", (double)(w->loop_lag_ns / 100000) / 10.0, "cpu_s",
-                                (double)(w->cpu_ns / 10000000) / 100.0);
+        json_t *one =
+            json_pack("{s:i, s:I, s:I, s:f, s:f, s:o*}", "worker", (int)w->worker, "bubbles",
+                      (json_int_t)w->bubbles, "transports", (json_int_t)w->transports,
+                      "loop_lag_ms", (double)(w->loop_lag_ns / 100000) / 10.0, "cpu_s",
+                      (double)(w->cpu_ns / 10000000) / 100.0, "relay_delay", delay_json(w));
         if (json_array_append_new(workers, one) != 0) {
             json_decref(workers);
             workers = NULL;

@@ -32,7 +32,7 @@ json_t *prism_encode_bubble_info(const struct prism_relay_bubble_info *info);
 json_t *prism_encode_counters(const struct prism_media_counters *c);
 
 /* stats.get's result: the counters, then by scope {tenants, bubbles, peers,
- * workers: [{worker, bubbles, transports, loop_lag_ms, cpu_s}]} (relay),
+ * workers: [{worker, bubbles, transports, loop_lag_ms, cpu_s, relay_delay}]} (relay),
  * {bubbles, peers, limits: {max_bubbles, max_peers, max_kbps}} (tenant) or
  * {peers} (bubble). */
 json_t *prism_encode_stats(const struct prism_relay_stats *st);

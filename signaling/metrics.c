@@ -222,6 +222,34 @@ static void render_tenants(GString *out, const struct tenant_row *rows, size_t n
     render_counters(out, NULL, rows, n_rows);
 }
 
+/* prism_worker_relay_delay_seconds: each worker's residence-time histogram
+ * (relay/net/media_socket.h), cumulative buckets as Prometheus wants them. */
+static void render_delay(GString *out, const struct prism_relay_stats *st)
+{
+    static const char *const name = "prism_worker_relay_delay_seconds";
+    prism_metrics_text_family(out, name, PRISM_METRICS_HISTOGRAM,
+                              "Time a worker held a datagram: from the kernel's receive timestamp "
+                              "to the sendmmsg of what it became");
+    for (size_t i = 0; i < st->n_workers; i++) {
+        const struct prism_relay_worker_stats *w = &st->workers[i];
+        char idx[16], le[32];
+        snprintf(idx, sizeof(idx), "%u", w->worker);
+        struct prism_metrics_label l[2] = {{"worker", idx}, {"le", le}};
+        uint64_t below = 0;
+        for (size_t b = 0; b < PRISM_DELAY_BUCKETS; b++) {
+            below += w->delay.counts[b];
+            if (b < PRISM_DELAY_BUCKETS - 1)
+                snprintf(le, sizeof(le), "%g", (double)prism_delay_le_us[b] / 1e6);
+            else
+                snprintf(le, sizeof(le), "+Inf");
+            prism_metrics_text_u64(out, "prism_worker_relay_delay_seconds_bucket", l, 2, below);
+        }
+        prism_metrics_text_f64(out, "prism_worker_relay_delay_seconds_sum", l, 1,
+                               (double)w->delay.sum_ns / NS_PER_S);
+        prism_metrics_text_u64(out, "prism_worker_relay_delay_seconds_count", l, 1, below);
+    }
+}
+
 static void render_workers(GString *out, const struct prism_relay_stats *st)
 {
     static const struct {
@@ -253,6 +281,7 @@ static void render_workers(GString *out, const struct prism_relay_stats *st)
                                        (double)(f == 2 ? w->loop_lag_ns : w->cpu_ns) / NS_PER_S);
         }
     }
+    render_delay(out, st);
 }
 
 static void render_relay(GString *out, struct prism_relay *relay)

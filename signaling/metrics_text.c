@@ -45,8 +45,8 @@ void prism_metrics_text_family(GString *out, const char *name, enum prism_metric
                 (len > 6 && strcmp(name + len - 6, "_total") == 0));
     g_string_append_printf(out, "# HELP %s ", name);
     append_escaped(out, help, false);
-    g_string_append_printf(out, "\n# TYPE %s %s\n", name,
-                           type == PRISM_METRICS_COUNTER ? "counter" : "gauge");
+    static const char *const types[] = {"counter", "gauge", "histogram"};
+    g_string_append_printf(out, "\n# TYPE %s %s\n", name, types[type]);
 }
 
 static void sample_start(GString *out, const char *name, const struct prism_metrics_label *labels,

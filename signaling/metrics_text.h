@@ -17,10 +17,11 @@
 
 #include <glib.h>
 
-/* The two types the relay exports. */
+/* The types the relay exports. */
 enum prism_metrics_type {
-    PRISM_METRICS_COUNTER, /* monotonic since the relay started; name ends in _total */
-    PRISM_METRICS_GAUGE,   /* a value now */
+    PRISM_METRICS_COUNTER,   /* monotonic since the relay started; name ends in _total */
+    PRISM_METRICS_GAUGE,     /* a value now */
+    PRISM_METRICS_HISTOGRAM, /* name_bucket{le=...}, name_sum, name_count samples follow */
 };
 
 /* One label of a sample; `value` is any UTF-8 text (escaped on output). */
@@ -30,7 +31,7 @@ struct prism_metrics_label {
 };
 
 /* Starts the family `name`: "# HELP name help" (help escaped: backslash and
- * newline) and "# TYPE name counter|gauge". Every sample of the family must
+ * newline) and "# TYPE name counter|gauge|histogram". Every sample of the family must
  * follow before the next family starts. */
 void prism_metrics_text_family(GString *out, const char *name, enum prism_metrics_type type,
                                const char *help);

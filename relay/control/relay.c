@@ -74,14 +74,20 @@ static void on_worker_event(void *ud, struct prism_mail *mail)
     if (ev->type == PRISM_WORKER_EV_LOAD) {
         const struct prism_event_load *load =
             PRISM_EVENT_AS(struct prism_event_load, ev, PRISM_WORKER_EV_LOAD);
-        if (load->worker < relay->n_loads)
-            relay->loads[load->worker] = (struct prism_relay_worker_stats){
+        if (load->worker < relay->n_loads) {
+            struct prism_relay_worker_stats *w = &relay->loads[load->worker];
+            struct prism_delay_hist last;
+            prism_delay_hist_diff(&load->delay, &w->delay, &last);
+            *w = (struct prism_relay_worker_stats){
                 .worker = load->worker,
                 .bubbles = load->bubbles,
                 .transports = load->transports,
                 .loop_lag_ns = load->loop_lag_ns,
                 .cpu_ns = load->cpu_ns,
+                .delay = load->delay,
+                .delay_last = last,
             };
+        }
         if (load->worker < relay->n_sockets)
             relay->sockets[load->worker] = load->socket;
     } else if (relay->media != NULL) {

@@ -20,6 +20,7 @@
 
 #include "relay/base/config.h"
 #include "relay/base/counters.h"
+#include "relay/base/delay_hist.h"
 #include "relay/base/ids.h"
 #include "relay/control/registry.h"
 #include "relay/wire/sdp.h"
@@ -224,12 +225,15 @@ enum prism_relay_scope {
 /* One worker's load, from its once-a-second snapshot (zeros before the
  * first). */
 struct prism_relay_worker_stats {
-    unsigned worker;      /* its index, 0 .. workers-1 */
-    uint32_t bubbles;     /* bubbles it holds */
-    uint32_t transports;  /* media transports open on it */
-    uint64_t loop_lag_ns; /* the latest its loop ran a timer over that second (~1 ms
-                             resolution) */
-    uint64_t cpu_ns;      /* CPU time its thread used since the relay started */
+    unsigned worker;                    /* its index, 0 .. workers-1 */
+    uint32_t bubbles;                   /* bubbles it holds */
+    uint32_t transports;                /* media transports open on it */
+    uint64_t loop_lag_ns;               /* the latest its loop ran a timer over that second (~1 ms
+                                           resolution) */
+    uint64_t cpu_ns;                    /* CPU time its thread used since the relay started */
+    struct prism_delay_hist delay;      /* datagrams' residence times: kernel receive to
+                                           sendmmsg, since the relay started */
+    struct prism_delay_hist delay_last; /* the same over the snapshot's last second */
 };
 
 /* Counters and sizes of a scope. Counters come from the workers' snapshots,

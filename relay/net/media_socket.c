@@ -1,5 +1,11 @@
 /* A worker's UDP media socket (see media_socket.h).
  *
+ * Residence time: each read asks the kernel for its receive timestamp
+ * (SO_TIMESTAMPNS, CLOCK_REALTIME, one control message per read); the
+ * reads of one loop iteration are kept as (timestamp, datagrams) pairs and
+ * settled against one clock read after the egress flush that sends what
+ * they became. Per datagram that is a comparison and an add, no syscall.
+ *
  * The receive buffers are shared by the worker's sockets (they are read one
  * after the other, and a datagram is handled before the next read): one
  * block of PRISM_MSOCK_BATCH buffers of RECV_BUF_BYTES, large enough for a
@@ -16,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "relay/base/check.h"
@@ -32,6 +39,9 @@
  * peers must fit while the worker is busy (SO_*BUFFORCE when privileged,
  * else as much as net.core.[rw]mem_max allows). */
 #define SOCKET_BUF_BYTES (4 << 20)
+
+/* Reads one iteration can make: every socket's budget of full batches. */
+#define PENDING_MAX (PRISM_MSOCK_MAX_ADDRS * PRISM_MSOCK_BUDGET * PRISM_MSOCK_BATCH)
 
 struct msock {
     int fd;
@@ -55,9 +65,15 @@ struct prism_media_socket {
     struct iovec iov[PRISM_MSOCK_BATCH];
     struct sockaddr_storage from[PRISM_MSOCK_BATCH];
     union {
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct timespec))];
         struct cmsghdr align;
     } ctl[PRISM_MSOCK_BATCH];
+    struct {
+        uint64_t rx_ns;     /* the kernel's receive time, CLOCK_REALTIME */
+        uint32_t n;         /* datagrams in that read (a GRO read: several) */
+    } pending[PENDING_MAX]; /* reads since the last settle */
+    size_t n_pending;
+    struct prism_delay_hist delay; /* settled residence times, monotonic */
 };
 
 /* --- receive ------------------------------------------------------------------ */
@@ -80,17 +96,32 @@ void prism_media_socket_demux(struct prism_media_socket *ms, int fd, uint8_t *da
     prism_ice_lite_on_datagram(ms->lite, data, len, from, from_len, now);
 }
 
-/* The GRO segment size of message `m`, or 0 when it holds one datagram. */
-static size_t gro_segment(struct mmsghdr *m)
+/* The GRO segment size of message `m` (0 when it holds one datagram), and
+ * its kernel receive time (left as is when the kernel gave none). */
+static size_t read_cmsgs(struct mmsghdr *m, uint64_t *rx_ns)
 {
+    size_t seg = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg_hdr); c; c = CMSG_NXTHDR(&m->msg_hdr, c)) {
         if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-            int seg;
-            memcpy(&seg, CMSG_DATA(c), sizeof(seg));
-            return seg > 0 ? (size_t)seg : 0;
+            int v;
+            memcpy(&v, CMSG_DATA(c), sizeof(v));
+            seg = v > 0 ? (size_t)v : 0;
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            *rx_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
         }
     }
-    return 0;
+    return seg;
+}
+
+static void note_read(struct prism_media_socket *ms, uint64_t rx_ns, uint32_t n)
+{
+    if (rx_ns == 0 || ms->n_pending == PENDING_MAX)
+        return;
+    ms->pending[ms->n_pending].rx_ns = rx_ns;
+    ms->pending[ms->n_pending].n = n;
+    ms->n_pending++;
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)
@@ -119,12 +150,15 @@ static void on_readable(uv_poll_t *h, int status, int events)
         for (int i = 0; i < n; i++) {
             struct mmsghdr *m = &ms->msgs[i];
             uint8_t *data = ms->iov[i].iov_base;
-            size_t len = m->msg_len, seg = gro_segment(m);
+            uint64_t rx_ns = 0;
+            size_t len = m->msg_len, seg = read_cmsgs(m, &rx_ns);
             if (seg == 0 || seg >= len) {
+                note_read(ms, rx_ns, 1);
                 prism_media_socket_demux(ms, s->fd, data, len, &ms->from[i],
                                          m->msg_hdr.msg_namelen);
                 continue;
             }
+            note_read(ms, rx_ns, (uint32_t)((len + seg - 1) / seg));
             for (size_t off = 0; off < len; off += seg)
                 prism_media_socket_demux(ms, s->fd, data + off, len - off < seg ? len - off : seg,
                                          &ms->from[i], m->msg_hdr.msg_namelen);
@@ -189,6 +223,8 @@ static int bind_one(const char *ip, uint16_t port)
     set_buffers(fd);
     /* Not every kernel has it: without, one datagram per read. */
     (void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+    /* Without, no residence time is measured; media flows as before. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     return fd;
 }
 
@@ -399,4 +435,25 @@ size_t prism_media_socket_candidates(const struct prism_media_socket *ms,
             n++;
     }
     return n;
+}
+
+void prism_media_socket_settle(struct prism_media_socket *ms)
+{
+    if (ms->n_pending == 0)
+        return;
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0) {
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        for (size_t i = 0; i < ms->n_pending; i++) {
+            /* A clock stepped back reads as no delay rather than ~584 years. */
+            uint64_t rx = ms->pending[i].rx_ns;
+            prism_delay_hist_add(&ms->delay, now > rx ? now - rx : 0, ms->pending[i].n);
+        }
+    }
+    ms->n_pending = 0;
+}
+
+const struct prism_delay_hist *prism_media_socket_delay(const struct prism_media_socket *ms)
+{
+    return &ms->delay;
 }

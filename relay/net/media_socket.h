@@ -19,6 +19,12 @@
  * it (one hash lookup), or is counted as unknown_source. No allocation, no
  * lock, no log per datagram.
  *
+ * Residence time: from each read's kernel receive timestamp to the
+ * prism_media_socket_settle() after the egress flush that sent what the
+ * datagram became (its copies, a STUN reply, or nothing), kept in a
+ * histogram: the delay the relay itself adds, without the network's or
+ * a measuring client's.
+ *
  * Send: transports send on these sockets through their binding's
  * struct prism_udp_path (relay/net/udp_send.h: sendmmsg, UDP GSO).
  *
@@ -36,6 +42,7 @@
 
 #include <uv.h>
 
+#include "relay/base/delay_hist.h"
 #include "relay/net/ice_lite.h"
 #include "relay/wire/candidate.h"
 
@@ -81,6 +88,13 @@ size_t prism_media_socket_candidates(const struct prism_media_socket *ms,
 
 /* Whether a bound address is loopback (loopback candidates then usable). */
 bool prism_media_socket_loopback(const struct prism_media_socket *ms);
+
+/* Settles the reads since the last call against the clock: call once per
+ * loop iteration, after the egress flush. Cheap when nothing was read. */
+void prism_media_socket_settle(struct prism_media_socket *ms);
+
+/* The residence times settled so far (monotonic). */
+const struct prism_delay_hist *prism_media_socket_delay(const struct prism_media_socket *ms);
 
 /* One datagram through the demultiplexer exactly as if read from socket
  * `fd` (`data` may be modified in place); a STUN reply is sent on `fd`.

@@ -23,6 +23,7 @@
 
 #include "relay/base/check.h"
 #include "relay/base/counters.h"
+#include "relay/base/delay_hist.h"
 #include "relay/base/ids.h"
 #include "relay/base/mailbox.h"
 
@@ -249,6 +250,7 @@ struct prism_event_load {
     struct prism_media_counters socket; /* its media socket's drops, monotonic:
                                            drop_stun_auth, drop_unknown_source
                                            (the rest 0) */
+    struct prism_delay_hist delay;      /* its datagrams' residence times, monotonic */
 };
 
 /* As prism_worker_msg_new(), for events. */

@@ -15,6 +15,8 @@
  * is behind, so this costs one clock read per 50 ms and no extra wake-up;
  * its resolution is about 1 ms (libuv's timers are in whole milliseconds).
  * CPU is the thread's own clock (CLOCK_THREAD_CPUTIME_ID), read once a second.
+ * Residence time is the media socket's (media_socket.h), settled after each
+ * flush and sent as its running histogram.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -75,6 +77,8 @@ static void on_flush(uv_prepare_t *h)
 {
     struct worker *w = h->data;
     prism_egress_flush_all(w->egress);
+    if (w->msock != NULL)
+        prism_media_socket_settle(w->msock);
 }
 
 /* The worker's LOAD event: its size, loop lag, CPU time and its media
@@ -92,6 +96,7 @@ static void post_load(struct worker *w)
     const struct prism_ice_lite_stats *st = prism_ice_lite_stats(prism_media_socket_lite(w->msock));
     ev->socket.drop_stun_auth = st->stun_auth;
     ev->socket.drop_unknown_source = st->unknown_source;
+    ev->delay = *prism_media_socket_delay(w->msock);
     prism_mailbox_post(w->shared->control, &ev->h.mail);
 }
 

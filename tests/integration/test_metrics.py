@@ -76,14 +76,17 @@ def parse(text):
             m = SAMPLE.match(line)
             assert m, f"not a sample line: {line!r}"
             name, labels, value = m.group(1), m.group(2) or "", m.group(3)
-            assert name == current, f"sample {name} outside its family ({current})"
+            family = families.get(current, {})
+            suffixes = ("_bucket", "_sum", "_count") if family.get("type") == "histogram" else ()
+            assert name == current or name in (current + x for x in suffixes), \
+                f"sample {name} outside its family ({current})"
             parsed, pos = {}, 0
             while pos < len(labels):
                 lm = LABEL.match(labels, pos)
                 assert lm, f"bad labels in {line!r}"
                 parsed[lm.group(1)] = unescape(lm.group(2))
                 pos = lm.end()
-            families[name]["samples"].append((name, parsed, float(value)))
+            families[current]["samples"].append((name, parsed, float(value)))
     return families
 
 
@@ -155,7 +158,7 @@ class Listener(unittest.TestCase):
         fams = parse(text)
         for name, f in fams.items():
             self.assertIn("help", f, name)
-            self.assertIn(f.get("type"), ("counter", "gauge"), name)
+            self.assertIn(f.get("type"), ("counter", "gauge", "histogram"), name)
             self.assertTrue(name.startswith("prism_"), name)
             if f["type"] == "counter":
                 self.assertTrue(name.endswith("_total"), name)
@@ -192,12 +195,25 @@ class Listener(unittest.TestCase):
         self.assertEqual(sorted(l["worker"] for _, l, _ in lags), ["0", "1"])
         self.assertTrue(all(0 <= v < 5 for _, _, v in lags), lags)
         self.assertEqual(sum(v for _, _, v in fams["prism_worker_bubbles"]["samples"]), 1)
+        # The residence-time histogram: per worker, cumulative buckets that
+        # end in +Inf and equal the count.
+        delay = fams["prism_worker_relay_delay_seconds"]
+        self.assertEqual(delay["type"], "histogram")
+        for w in ("0", "1"):
+            buckets = [(l["le"], v) for n, l, v in delay["samples"]
+                       if n.endswith("_bucket") and l["worker"] == w]
+            self.assertEqual(len(buckets), 15, buckets)
+            self.assertEqual(buckets[-1][0], "+Inf")
+            counts = [v for _, v in buckets]
+            self.assertEqual(counts, sorted(counts))
+            total = [v for n, l, v in delay["samples"] if n.endswith("_count") and l["worker"] == w]
+            self.assertEqual(total, [counts[-1]])
         # Label values: fixed lists, worker indexes, and tenant ids only.
         tenants = set()
         for f in fams.values():
             for _, labels, _ in f["samples"]:
                 self.assertLessEqual(set(labels), {"tenant", "reason", "state", "worker",
-                                                   "method", "result", "version"})
+                                                   "method", "result", "version", "le"})
                 if "tenant" in labels:
                     tenants.add(labels["tenant"])
         self.assertEqual(tenants, {TENANT, OTHER})
@@ -264,7 +280,8 @@ class Listener(unittest.TestCase):
         self.assertIsInstance(dash.get("uid"), str)
         panels = dash["panels"]
         self.assertTrue(panels)
-        exported = set(parse(self.scrape()))
+        families = parse(self.scrape())
+        exported = set(families) | {n for f in families.values() for n, _, _ in f["samples"]}
         exprs = []
 
         def walk(ps):

@@ -190,6 +190,16 @@ class Scraped(unittest.TestCase):
         lag = prom.query('prism_worker_loop_lag_seconds{job="prism"}')
         self.assertEqual(len(lag), 2)
         self.assertTrue(all(0 <= v < 5 for v in lag.values()), lag)
+        # Residence time: the media datagrams were counted, and a histogram
+        # quantile comes out of the buckets (a loopback call: well under 1 s;
+        # no tighter bound, the machine may be busy).
+        held = prom.query('prism_worker_relay_delay_seconds_count{job="prism"}')
+        self.assertEqual(len(held), 2)
+        self.assertGreater(sum(held.values()), first[0] / 2)
+        p99 = prom.scalar('histogram_quantile(0.99, sum by (le) '
+                          '(prism_worker_relay_delay_seconds_bucket{job="prism"}))')
+        self.assertGreater(p99, 0)
+        self.assertLess(p99, 1)
         ok = prom.scalar('prism_control_requests_total{method="peer.publish",result="ok"}')
         self.assertEqual(ok, 2)
 

@@ -73,18 +73,32 @@ static const struct prism_media_counters counters = {1,  2,  3,  4,  5,  6,  7, 
 static void test_stats(void **state)
 {
     (void)state;
-    char want[1024];
+    const char *le = "[50,100,200,500,1000,2000,5000,10000,20000,50000,100000,200000,500000,"
+                     "1000000]";
+    char want[2048];
+    /* 2.3 ms, 1.23 s: cut, not rounded. Over its last second worker 0 held
+     * 98 datagrams under 50 µs and 2 in 1-2 ms: p50 25 µs, p99 1.5 ms. */
     const struct prism_relay_worker_stats workers[2] = {
-        {0, 3, 7, UINT64_C(2345678), UINT64_C(1239999999)}, /* 2.3 ms, 1.23 s: cut, not rounded */
-        {1, 0, 0, 0, 0},
+        {.worker = 0,
+         .bubbles = 3,
+         .transports = 7,
+         .loop_lag_ns = UINT64_C(2345678),
+         .cpu_ns = UINT64_C(1239999999),
+         .delay = {.counts = {100, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
+         .delay_last = {.counts = {98, 0, 0, 0, 0, 2}}},
+        {.worker = 1},
     };
     struct prism_relay_stats st = {PRISM_RELAY_SCOPE_RELAY, counters, 11, 12, 13,
                                    {14, 15, 16, 0},         workers,  2};
     snprintf(want, sizeof(want),
              "{%s,\"tenants\":11,\"bubbles\":12,\"peers\":13,\"workers\":["
-             "{\"worker\":0,\"bubbles\":3,\"transports\":7,\"loop_lag_ms\":2.3,\"cpu_s\":1.23},"
-             "{\"worker\":1,\"bubbles\":0,\"transports\":0,\"loop_lag_ms\":0.0,\"cpu_s\":0.0}]}",
-             counters_json);
+             "{\"worker\":0,\"bubbles\":3,\"transports\":7,\"loop_lag_ms\":2.3,\"cpu_s\":1.23,"
+             "\"relay_delay\":{\"datagrams\":100,\"p50_ms\":0.02,\"p99_ms\":1.5,\"le_us\":%s,"
+             "\"counts\":[100,0,0,0,0,2,0,0,0,0,0,0,0,0,1]}},"
+             "{\"worker\":1,\"bubbles\":0,\"transports\":0,\"loop_lag_ms\":0.0,\"cpu_s\":0.0,"
+             "\"relay_delay\":{\"datagrams\":0,\"p50_ms\":0.0,\"p99_ms\":0.0,\"le_us\":%s,"
+             "\"counts\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}]}",
+             counters_json, le, le);
     assert_json(prism_encode_stats(&st), want);
     st.scope = PRISM_RELAY_SCOPE_TENANT;
     snprintf(want, sizeof(want),
