@@ -29,8 +29,9 @@
  * only the audio-level, abs-send-time and transport-wide-cc header
  * extensions (the last renumbered per subscribe transport by the worker):
  * the relay does not rewrite the mid/rid extensions, so offering them would
- * mislead the subscriber. A rid simulcast track is one track downstream; the
- * worker forwards one of its layers to each subscriber.
+ * mislead the subscriber. A simulcast track (rids, or an a=ssrc-group:SIM)
+ * is one track downstream; the worker forwards one of its layers to each
+ * subscriber.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +69,11 @@ struct pub_track {
     uint8_t tcc_ext_id;  /* transport-wide-cc, only with the transport-cc rtcp-fb */
     uint32_t pt_only[4]; /* payload types no other m-line has (contract.h) */
     uint8_t rid_ext_id, repaired_rid_ext_id;
-    uint8_t n_layers; /* rid simulcast: the rids it sends, in a=rid order; 0: one stream */
+    /* Simulcast (contract.h): the rids it sends, in a=rid order, or the
+     * SSRCs of its a=ssrc-group:SIM with their rtx partners; 0: one stream. */
+    uint8_t n_layers;
     char rids[PRISM_MEDIA_MAX_LAYERS][PRISM_MEDIA_RID_LEN];
+    uint32_t layer_ssrcs[PRISM_MEDIA_MAX_LAYERS], layer_rtx_ssrcs[PRISM_MEDIA_MAX_LAYERS];
     const struct prism_codecs *codecs; /* forwarded downstream; a reference held */
 };
 
@@ -324,16 +328,15 @@ static bool payload_is_rtx(const struct prism_sdp_payload *p)
     return p->apt >= 0;
 }
 
-/* The publisher's primary SSRC of an m-section and its rtx partner. */
+/* The publisher's primary SSRC of a single-stream m-section and its rtx
+ * partner: a SIM group's first SSRC (one that makes no simulcast track:
+ * prism_sdp_sim_layers()), else the first FID group's, else the first a=ssrc
+ * (none with rids: their streams are learned). */
 static void section_ssrcs(const struct prism_sdp_media *sec, uint32_t *ssrc, uint32_t *rtx)
 {
-    *ssrc = *rtx = 0;
-    for (size_t g = 0; g < sec->n_groups; g++) {
-        if (strcmp(sec->groups[g].semantics, "SIM") == 0 && sec->groups[g].n_ssrcs > 0) {
-            *ssrc = sec->groups[g].ssrcs[0]; /* simulcast: forward the first layer */
-            break;
-        }
-    }
+    const struct prism_sdp_ssrc_group *sim = prism_sdp_sim_group(sec);
+    *ssrc = sim != NULL ? sim->ssrcs[0] : 0; /* a parsed group holds one at least */
+    *rtx = 0;
     for (size_t g = 0; g < sec->n_groups; g++) {
         const struct prism_sdp_ssrc_group *grp = &sec->groups[g];
         if (strcmp(grp->semantics, "FID") == 0 && grp->n_ssrcs == 2 &&
@@ -388,6 +391,8 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
         d->repaired_rid_ext_id = t->repaired_rid_ext_id;
         d->n_layers = t->n_layers;
         memcpy(d->rids, t->rids, sizeof(d->rids));
+        memcpy(d->layer_ssrcs, t->layer_ssrcs, sizeof(d->layer_ssrcs));
+        memcpy(d->layer_rtx_ssrcs, t->layer_rtx_ssrcs, sizeof(d->layer_rtx_ssrcs));
         for (size_t p = 0; p < t->codecs->n_pts; p++) {
             const struct prism_sdp_payload *pl = &t->codecs->pts[p];
             if (g_ascii_strcasecmp(pl->name, "VP8") == 0)
@@ -458,7 +463,6 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
         snprintf(t->mid, sizeof(t->mid), "%s", sec->mid);
         snprintf(t->track_id, sizeof(t->track_id), "%s",
                  sec->msid_track[0] != '\0' ? sec->msid_track : sec->mid);
-        section_ssrcs(sec, &t->ssrc, &t->rtx_ssrc);
         unique_pts(s, i, t->pt_only);
         /* rid simulcast: every layer is a layer of this one track (the
          * subscriber sees one track; its consumer picks the layer). Longer
@@ -466,6 +470,14 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
         for (size_t r = 0; r < sec->n_rids && t->video && t->n_layers < PRISM_MEDIA_MAX_LAYERS; r++)
             if (sec->rids[r].send && strlen(sec->rids[r].id) < PRISM_MEDIA_RID_LEN)
                 snprintf(t->rids[t->n_layers++], PRISM_MEDIA_RID_LEN, "%s", sec->rids[r].id);
+        /* SSRC simulcast (a=ssrc-group:SIM): the same, its layers known by
+         * SSRC up front. A stream beyond PRISM_MEDIA_MAX_LAYERS is no
+         * track's (a counted no_route drop). */
+        if (t->n_layers == 0)
+            t->n_layers = (uint8_t)prism_sdp_sim_layers(sec, t->layer_ssrcs, t->layer_rtx_ssrcs,
+                                                        PRISM_MEDIA_MAX_LAYERS);
+        if (t->n_layers == 0 || t->rids[0][0] != '\0')
+            section_ssrcs(sec, &t->ssrc, &t->rtx_ssrc);
         /* The relay owes transport-cc feedback only where the answer kept
          * both the extension and the feedback type. */
         bool fb_tcc = false;

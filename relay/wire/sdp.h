@@ -240,6 +240,22 @@ int prism_sdp_parse_answer(const char *sdp, size_t len, const struct prism_sdp_t
  * everything it points to. Accepts NULL. */
 void prism_sdp_session_free(struct prism_sdp_session *s);
 
+/* The rtx partner of `ssrc` in `m` (its a=ssrc-group:FID <ssrc> <rtx>;
+ * RFC 4588 §8.2), 0 if none. */
+uint32_t prism_sdp_fid_partner(const struct prism_sdp_media *m, uint32_t ssrc);
+
+/* The first a=ssrc-group:SIM of `m`, NULL if none. */
+const struct prism_sdp_ssrc_group *prism_sdp_sim_group(const struct prism_sdp_media *m);
+
+/* SSRC simulcast (libwebrtc's legacy form, relay/wire/sdp_ssrc.c): when `m`
+ * is video without send rids and its a=ssrc-group:SIM names two or more
+ * distinct, non-zero SSRCs, writes the first `cap` of them (the layers, low
+ * to high resolution) to `ssrcs` and each one's FID partner (0: none) to
+ * `rtx_ssrcs`, and returns how many; else 0 (one stream, or rid
+ * simulcast), writing nothing. */
+size_t prism_sdp_sim_layers(const struct prism_sdp_media *m, uint32_t *ssrcs, uint32_t *rtx_ssrcs,
+                            size_t cap);
+
 /* Decide, in place, what the relay accepts of a parsed publish offer.
  *
  * Per m-section: audio keeps Opus/48000/2; video keeps VP8, VP9 (profile 0),

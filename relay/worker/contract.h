@@ -118,12 +118,19 @@ struct prism_track_desc {
     uint32_t pt_only[4]; /* bit n of word n / 32: payload type n is in this track's m-line
                             and in no other of the publish description, so a packet
                             with it (and no mid) is this track's (RFC 8843 §9.2) */
-    /* rid simulcast (RFC 8853): the layers' rids in the publisher's a=rid
-     * order, taken as low to high resolution; n_layers 0 for a single stream.
-     * Each layer's SSRC is learned from the first packet carrying its rid. */
+    /* Simulcast: n_layers (2..PRISM_MEDIA_MAX_LAYERS) streams of one track,
+     * low to high resolution; 0 for a single stream (ssrc then; ssrc and
+     * rtx_ssrc stay 0 for simulcast). Either rid simulcast (RFC 8853): the
+     * rids in the publisher's a=rid order, each layer's SSRC learned from
+     * the first packet carrying its rid (relay/worker/demux.h); or SSRC
+     * simulcast (a=ssrc-group:SIM, the legacy form): rids "", the SSRCs in
+     * the group's order and each one's rtx partner from its
+     * a=ssrc-group:FID. */
     uint8_t n_layers;
     char rids[PRISM_MEDIA_MAX_LAYERS][PRISM_MEDIA_RID_LEN];
-    uint8_t rid_ext_id;          /* sdes:rtp-stream-id, 0 if not negotiated */
+    uint32_t layer_ssrcs[PRISM_MEDIA_MAX_LAYERS];     /* 0: not known (yet) */
+    uint32_t layer_rtx_ssrcs[PRISM_MEDIA_MAX_LAYERS]; /* 0: not known (yet), or none */
+    uint8_t rid_ext_id;                               /* sdes:rtp-stream-id, 0 if not negotiated */
     uint8_t repaired_rid_ext_id; /* sdes:repaired-rtp-stream-id, 0 if not negotiated */
 };
 

@@ -35,10 +35,12 @@
  * (subscriber.c), within the same budget. A
  * publisher's RTCP (SR, SDES) is consumed: its reports come from us.
  *
- * rid simulcast: a track announced with rids has one stream per layer; the
- * first packet carrying a layer's rid binds that stream's SSRC to the layer
- * (pkt->layer), and one carrying it as repaired-rid binds the layer's rtx
- * stream, which is consumed (no uplink NACK for simulcast layers).
+ * Simulcast: a track has one stream per layer (pkt->layer), announced by
+ * SSRC (a=ssrc-group:SIM) or bound by rid (demux.h), each with its rtx
+ * stream. Each layer is a stream of its own for the uplink NACKs too: its
+ * own NACK generator, fed its own seqs; a retransmission on a layer's rtx
+ * SSRC is restored as that layer's packet (its SSRC, its seq space) and
+ * goes on as one.
  */
 #include <string.h>
 
@@ -48,71 +50,18 @@
 #include "relay/worker/packet.h"
 #include "relay/worker/room_internal.h"
 
-/* The simulcast layer of `tr` whose rid `pkt` carries, its stream bound
- * to the packet's SSRC (a layer's rtx stream, named by repaired-rid, is
- * bound too; `*rtx` then). Returns the layer, or -1 when no rid matches. */
-static int bind_layer(struct track *tr, const struct prism_packet *pkt, bool *rtx)
-{
-    for (uint8_t l = 0; l < tr->d.n_layers && l < PRISM_MEDIA_MAX_LAYERS; l++) {
-        if (strcmp(tr->d.rids[l], pkt->ext.rid) != 0)
-            continue;
-        *rtx = pkt->ext.repaired;
-        if (pkt->ext.repaired)
-            tr->layers[l].rtx_ssrc = pkt->h.ssrc;
-        else
-            tr->layers[l].ssrc = pkt->h.ssrc;
-        return l;
-    }
-    return -1;
-}
-
-/* A stream of a rid simulcast track: a layer's media (`*out` its track,
- * pkt->layer its layer), a layer's rtx stream, or none (the demux decides
- * then: demux.h leaves simulcast tracks to this). By a layer's SSRC, else
- * by the rid (and mid, when it has one) of a packet carrying it.
- * O(simulcast tracks x layers). */
-static enum prism_demux_stream find_layer(struct peer *p, struct prism_packet *pkt,
-                                          struct track **out)
-{
-    uint32_t ssrc = pkt->h.ssrc;
-    if (ssrc == 0)
-        return PRISM_DEMUX_NONE;
-    for (size_t i = 0; i < p->n_tracks; i++) {
-        struct track *tr = &p->tracks[i];
-        for (uint8_t l = 0; l < tr->d.n_layers && track_simulcast(tr); l++) {
-            if (tr->layers[l].ssrc != ssrc && tr->layers[l].rtx_ssrc != ssrc)
-                continue;
-            *out = tr;
-            pkt->layer = l;
-            return tr->layers[l].ssrc == ssrc ? PRISM_DEMUX_MEDIA : PRISM_DEMUX_RTX;
-        }
-    }
-    if (!pkt->ext.has_rid)
-        return PRISM_DEMUX_NONE;
-    for (size_t i = 0; i < p->n_tracks; i++) {
-        struct track *tr = &p->tracks[i];
-        if (!track_simulcast(tr) || (pkt->ext.has_mid && strcmp(pkt->ext.mid, tr->d.mid) != 0))
-            continue;
-        bool rtx;
-        int l = bind_layer(tr, pkt, &rtx);
-        if (l < 0)
-            continue;
-        *out = tr;
-        pkt->layer = (uint8_t)l;
-        return rtx ? PRISM_DEMUX_RTX : PRISM_DEMUX_MEDIA;
-    }
-    return PRISM_DEMUX_NONE;
-}
-
-/* A packet on `tr`'s rtx SSRC: a retransmission the relay asked for (or a
- * bandwidth probe made of one) is restored in place to the original packet
- * (RFC 4588 §4) and `pkt` re-parsed; true when it is to go on as media.
- * Padding-only probes, an OSN without media, a payload type that is not
- * one of the track's rtx types, or a track the relay does not NACK: false,
- * consumed (not drops: the publisher meant them). */
+/* A packet on an rtx SSRC of `tr` (of its stream pkt->layer, for
+ * simulcast): a retransmission the relay asked for (or a bandwidth probe
+ * made of one) is restored in place to the original packet of that stream
+ * (RFC 4588 §4) and `pkt` re-parsed, its layer kept; true when it is to go
+ * on as media. Padding-only probes, an OSN without media, a payload type
+ * that is not one of the track's rtx types, a stream whose SSRC is not
+ * known yet or a track the relay does not NACK: false, consumed (not
+ * drops: the publisher meant them). */
 static bool unwrap_rtx(struct peer *p, struct track *tr, struct prism_packet *pkt)
 {
-    if (!track_nacks(tr) || tr->d.ssrc == 0 || pkt->h.header_len == 0)
+    uint32_t media_ssrc = track_ssrc(tr, pkt->layer);
+    if (!track_nacks(tr) || media_ssrc == 0 || pkt->h.header_len == 0)
         return false;
     uint8_t apt = PRISM_PT_NONE;
     for (uint8_t i = 0; i < tr->d.n_rtx_pts && i < PRISM_MEDIA_MAX_RTX_PTS; i++)
@@ -121,7 +70,7 @@ static bool unwrap_rtx(struct peer *p, struct track *tr, struct prism_packet *pk
     uint8_t *orig;
     uint16_t osn;
     if (apt == PRISM_PT_NONE ||
-        prism_rtx_unwrap(pkt->data, &pkt->len, &pkt->h, apt, tr->d.ssrc, &orig, &osn) != 0 ||
+        prism_rtx_unwrap(pkt->data, &pkt->len, &pkt->h, apt, media_ssrc, &orig, &osn) != 0 ||
         prism_rtp_parse(orig, pkt->len, &pkt->h) != 0)
         return false;
     pkt->data = orig;
@@ -176,19 +125,12 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
      * spread; a monotonic clock read (vDSO, tens of ns) is the price. */
     if (pkt.ext.has_transport_seq && p->tcc != NULL)
         prism_tcc_record(p->tcc, pkt.ext.transport_seq, (int64_t)(uv_hrtime() / 1000));
-    struct track *sim = NULL;
-    enum prism_demux_stream stream = find_layer(p, &pkt, &sim);
-    if (stream == PRISM_DEMUX_RTX)
-        return; /* a simulcast layer's rtx: consumed (the relay does not NACK layers) */
     size_t at = 0;
+    struct prism_demux_tracks mine = {p->n_tracks > 0 ? &p->tracks[0].d : NULL, p->n_tracks,
+                                      sizeof(p->tracks[0])};
+    enum prism_demux_stream stream = prism_demux_find_layer(&mine, &pkt, &at, &pkt.layer);
     if (stream == PRISM_DEMUX_NONE)
-        stream = p->n_tracks == 0
-                     ? PRISM_DEMUX_NONE
-                     : prism_demux_find(&(struct prism_demux_tracks){&p->tracks[0].d, p->n_tracks,
-                                                                     sizeof(p->tracks[0])},
-                                        &pkt, &at);
-    else
-        at = (size_t)(sim - p->tracks);
+        stream = prism_demux_find(&mine, &pkt, &at);
     if (stream == PRISM_DEMUX_NONE) {
         p->drop_no_route++;
         return;
@@ -202,8 +144,9 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
      * retransmission of one that arrived after all, a probe made of an old
      * packet); one that fills a gap is forwarded late, as reordered ones
      * always were, and the consumers place it by its seq. */
-    if (tr->nack != NULL) {
-        enum prism_nack_verdict v = prism_nack_gen_note(tr->nack, pkt.h.seq, repair, pkt.now_ms);
+    struct prism_nack_gen *nack = track_nack(tr, pkt.layer);
+    if (nack != NULL) {
+        enum prism_nack_verdict v = prism_nack_gen_note(nack, pkt.h.seq, repair, pkt.now_ms);
         if (v == PRISM_NACK_DUPLICATE || (repair && v == PRISM_NACK_TOO_OLD))
             return;
         p->rtx_recovered += repair;

@@ -9,10 +9,11 @@
  * be opened again by a later TRANSPORT_OPEN.
  *
  * The SSRCs a transport accepts (prism__link_set_ssrcs, issue 9 finding 2):
- * a publisher's are negotiated (TRACKS: each track's SSRC and rtx SSRC),
- * plus, for a track announced without SSRC (rid simulcast), room for the
- * streams of its layers (RID_TRACK_SSRCS), and OTHER_SSRCS for what no
- * TRACKS names (RTCP-only SSRCs, the extra layers of an SDP SIM group). A
+ * a publisher's are negotiated (TRACKS: each track's SSRC and rtx SSRC, or
+ * for SSRC simulcast each layer's), plus, for a track announced without
+ * SSRC (rid simulcast, mid-bound), room for the streams of its layers
+ * (RID_TRACK_SSRCS), and OTHER_SSRCS for what no TRACKS names (RTCP-only
+ * SSRCs). A
  * subscriber sends only RTCP, from receiver SSRCs it never announces: room
  * for one per route (aiortc and Firefox use one per transceiver) plus
  * OTHER_SSRCS. Everything else is dropped before decryption (ssrc_limit).
@@ -229,19 +230,26 @@ void prism__link_set_ssrcs(struct link *l)
     struct peer *p = l->peer;
     if (l->t == NULL)
         return;
-    uint32_t ssrcs[2 * PRISM_MEDIA_MAX_TRACKS];
+    uint32_t ssrcs[2 * PRISM_MEDIA_MAX_TRACKS * PRISM_MEDIA_MAX_LAYERS];
     size_t n = 0, n_other = OTHER_SSRCS;
     if (l->subscribe) {
         n_other += p->n_routes;
     } else {
         for (size_t i = 0; i < p->n_tracks && i < PRISM_MEDIA_MAX_TRACKS; i++) {
             const struct prism_track_desc *d = &p->tracks[i].d;
+            bool by_ssrc = d->n_layers > 1 && d->rids[0][0] == '\0'; /* SIM group */
             if (d->ssrc != 0)
                 ssrcs[n++] = d->ssrc;
-            else
+            else if (!by_ssrc)
                 n_other += RID_TRACK_SSRCS;
             if (d->rtx_ssrc != 0)
                 ssrcs[n++] = d->rtx_ssrc;
+            for (uint8_t k = 0; by_ssrc && k < d->n_layers && k < PRISM_MEDIA_MAX_LAYERS; k++) {
+                if (d->layer_ssrcs[k] != 0)
+                    ssrcs[n++] = d->layer_ssrcs[k];
+                if (d->layer_rtx_ssrcs[k] != 0)
+                    ssrcs[n++] = d->layer_rtx_ssrcs[k];
+            }
         }
     }
     /* Only PRISM_ENOMEM can fail here: the previous setting then stays. */

@@ -4,8 +4,8 @@
  * transport-cc feedback and generic NACKs for the relay's own gaps in its
  * video (every 50 ms).
  *
- * For rid simulcast, each layer is a stream of its own: its own keyframe
- * gate and report block.
+ * For simulcast (rid or SSRC), each layer is a stream of its own: its own
+ * keyframe gate, report block and NACKs (for its SSRC, of its seqs).
  *
  * Policy and packet building are in feedback.c and relay/wire/; this file
  * only gathers a publisher's state and sends. Worker thread.
@@ -37,7 +37,7 @@ void prism__publisher_keyframe(struct track *tr, uint8_t layer)
     uint64_t now = uv_now(publisher->room->rooms->loop);
     bool sim = track_simulcast(tr) && layer < tr->d.n_layers && layer < PRISM_MEDIA_MAX_LAYERS;
     struct prism_keyframe_gate *gate = sim ? &tr->layers[layer].keyframe : &tr->keyframe;
-    uint32_t ssrc = sim ? tr->layers[layer].ssrc : tr->d.ssrc;
+    uint32_t ssrc = track_ssrc(tr, layer);
     if (publisher->pub.t == NULL || !tr->d.video || ssrc == 0 ||
         !prism_keyframe_gate_open(gate, now))
         return;
@@ -68,9 +68,9 @@ void prism__publisher_report(struct peer *p)
         if (!track_simulcast(tr))
             streams[n++] = (struct prism_feedback_stream){tr->d.ssrc, &tr->stats};
         for (uint8_t l = 0; track_simulcast(tr) && l < tr->d.n_layers && n < REPORT_STREAMS; l++)
-            if (tr->layers[l].ssrc != 0)
+            if (tr->d.layer_ssrcs[l] != 0)
                 streams[n++] =
-                    (struct prism_feedback_stream){tr->layers[l].ssrc, &tr->layers[l].stats};
+                    (struct prism_feedback_stream){tr->d.layer_ssrcs[l], &tr->layers[l].stats};
     }
     uint8_t buf[PRISM_FEEDBACK_REPORT_MAX(REPORT_STREAMS)];
     int len = prism_feedback_build_report(buf, sizeof(buf), p->rtcp_ssrc, streams, n, p->max_kbps);
@@ -78,7 +78,7 @@ void prism__publisher_report(struct peer *p)
         prism_transport_send_rtcp(p->pub.t, buf, (size_t)len);
 }
 
-/* Media SSRC: its first video track's (its first layer's for rid
+/* Media SSRC: its first video track's (its first layer's for
  * simulcast), as libwebrtc puts one of the reported streams there; Chromium
  * ignored feedback naming SSRC 0. A few datagrams at most; the rest waits
  * for the next tick. */
@@ -90,7 +90,7 @@ void prism__publisher_tcc(struct peer *p)
     for (size_t i = 0; i < p->n_tracks && media_ssrc == 0; i++) {
         const struct track *tr = &p->tracks[i];
         if (tr->d.video)
-            media_ssrc = track_simulcast(tr) ? tr->layers[0].ssrc : tr->d.ssrc;
+            media_ssrc = track_ssrc(tr, 0);
     }
     uint8_t buf[FEEDBACK_BYTES];
     for (int i = 0; i < FEEDBACK_MAX_DATAGRAMS; i++) {
@@ -100,26 +100,41 @@ void prism__publisher_tcc(struct peer *p)
     }
 }
 
-/* Uplink retransmission (RFC 4585 §6.2.1, RFC 4588): each track's seqs the
- * NACK generator (feedback.h) says are due, in one generic NACK per track.
- * The publisher answers with RTX on the track's rtx SSRC, which ingress
- * unwraps into the original stream. */
-void prism__publisher_nack(struct peer *p)
+/* Uplink retransmission (RFC 4585 §6.2.1, RFC 4588): the seqs the NACK
+ * generator (feedback.h) of each stream says are due, in one generic NACK
+ * per stream naming that stream's SSRC: a track's, or each simulcast
+ * layer's (each numbers its own seqs). The publisher answers with RTX on
+ * the stream's rtx SSRC, which ingress unwraps into that stream. */
+void prism__publisher_nack_build(struct peer *p, uint64_t now_ms, prism__rtcp_out_cb out, void *ud)
 {
-    if (!connected(&p->pub))
-        return;
-    uint64_t now = uv_now(p->room->rooms->loop);
     for (size_t i = 0; i < p->n_tracks; i++) {
         struct track *tr = &p->tracks[i];
-        if (tr->nack == NULL || tr->d.ssrc == 0 || tr->nack->n_miss == 0)
-            continue;
-        uint16_t seqs[NACK_MAX_SEQS];
-        size_t n = prism_nack_gen_collect(tr->nack, now, seqs, NACK_MAX_SEQS);
-        if (n == 0)
-            continue;
-        uint8_t buf[PRISM_RTCP_HEADER_BYTES + 8 + 4 * NACK_MAX_SEQS];
-        int len = prism_rtcp_build_nack(buf, sizeof(buf), p->rtcp_ssrc, tr->d.ssrc, seqs, n);
-        if (len > 0 && prism_transport_send_rtcp(p->pub.t, buf, (size_t)len) == 0)
-            p->rtx_nacks_sent += n;
+        uint8_t streams = track_simulcast(tr) ? tr->d.n_layers : 1;
+        for (uint8_t l = 0; l < streams; l++) {
+            struct prism_nack_gen *nack = track_nack(tr, l);
+            uint32_t ssrc = track_ssrc(tr, l);
+            if (nack == NULL || ssrc == 0 || nack->n_miss == 0)
+                continue;
+            uint16_t seqs[NACK_MAX_SEQS];
+            size_t n = prism_nack_gen_collect(nack, now_ms, seqs, NACK_MAX_SEQS);
+            if (n == 0)
+                continue;
+            uint8_t buf[PRISM_RTCP_HEADER_BYTES + 8 + 4 * NACK_MAX_SEQS];
+            int len = prism_rtcp_build_nack(buf, sizeof(buf), p->rtcp_ssrc, ssrc, seqs, n);
+            if (len > 0 && out(ud, buf, (size_t)len) == 0)
+                p->rtx_nacks_sent += n;
+        }
     }
+}
+
+static int send_to_publisher(void *ud, const uint8_t *buf, size_t len)
+{
+    struct peer *p = ud;
+    return prism_transport_send_rtcp(p->pub.t, buf, len);
+}
+
+void prism__publisher_nack(struct peer *p)
+{
+    if (connected(&p->pub))
+        prism__publisher_nack_build(p, uv_now(p->room->rooms->loop), send_to_publisher, p);
 }

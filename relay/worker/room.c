@@ -207,35 +207,48 @@ static struct peer *peer_get(struct prism_rooms *rooms, const struct prism_worke
     return p;
 }
 
+/* Gives `*slot` a NACK generator when `want`, else none. */
+static void nack_want(struct prism_nack_gen **slot, bool want)
+{
+    if (!want) {
+        free(*slot);
+        *slot = NULL;
+    } else if (*slot == NULL) {
+        *slot = malloc(sizeof(**slot));
+        PRISM_CHECK(*slot != NULL);
+        prism_nack_gen_init(*slot);
+    }
+}
+
 void prism__tracks_start_nack(struct peer *p)
 {
     for (size_t i = 0; i < p->n_tracks; i++) {
         struct track *tr = &p->tracks[i];
-        if (!track_nacks(tr)) {
-            free(tr->nack);
-            tr->nack = NULL;
-        } else if (tr->nack == NULL) {
-            tr->nack = malloc(sizeof(*tr->nack));
-            PRISM_CHECK(tr->nack != NULL);
-            prism_nack_gen_init(tr->nack);
-        }
+        nack_want(&tr->nack, track_nacks(tr) && !track_simulcast(tr));
+        for (uint8_t l = 0; tr->layers != NULL && l < PRISM_MEDIA_MAX_LAYERS; l++)
+            nack_want(&tr->layers[l].nack, track_nacks(tr) && l < tr->d.n_layers);
     }
 }
 
 void prism__tracks_stop_nack(struct peer *p)
 {
     for (size_t i = 0; i < p->n_tracks; i++) {
-        free(p->tracks[i].nack);
-        p->tracks[i].nack = NULL;
+        struct track *tr = &p->tracks[i];
+        nack_want(&tr->nack, false);
+        for (uint8_t l = 0; tr->layers != NULL && l < PRISM_MEDIA_MAX_LAYERS; l++)
+            nack_want(&tr->layers[l].nack, false);
     }
 }
 
-/* A rid simulcast track's layers exist while it has them (~300 bytes,
- * so other tracks pay nothing); kept layers keep their learned streams. */
+/* A simulcast track's layers exist while it has them (~300 bytes, so
+ * other tracks pay nothing); kept layers keep their statistics (and NACK
+ * state: prism__tracks_start_nack() sizes it to the layers). */
 static void set_layers(struct track *tr)
 {
     PRISM_CHECK(tr->d.n_layers <= PRISM_MEDIA_MAX_LAYERS); /* media.c keeps at most that */
     if (!track_simulcast(tr)) {
+        for (uint8_t l = 0; tr->layers != NULL && l < PRISM_MEDIA_MAX_LAYERS; l++)
+            free(tr->layers[l].nack);
         free(tr->layers);
         tr->layers = NULL;
         return;
@@ -246,6 +259,29 @@ static void set_layers(struct track *tr)
     PRISM_CHECK(tr->layers != NULL);
     for (size_t l = 0; l < PRISM_MEDIA_MAX_LAYERS; l++)
         prism_rtp_seq_stats_init(&tr->layers[l].stats);
+}
+
+/* A kept track's streams after TRACKS replaced its description with `d`:
+ * what the demux learned (`was`: SSRCs bound by mid, payload type or rid)
+ * stays where `d` announces nothing, and a stream now on another SSRC
+ * starts its NACK state afresh. */
+static void keep_learned(struct track *tr, const struct prism_track_desc *was)
+{
+    if (tr->d.ssrc == 0)
+        tr->d.ssrc = was->ssrc;
+    if (tr->d.rtx_ssrc == 0)
+        tr->d.rtx_ssrc = was->rtx_ssrc;
+    if (tr->d.ssrc != was->ssrc && tr->nack != NULL)
+        prism_nack_gen_init(tr->nack);
+    for (uint8_t l = 0; track_simulcast(tr) && l < tr->d.n_layers; l++) {
+        bool rid = tr->d.rids[l][0] != '\0' && strcmp(tr->d.rids[l], was->rids[l]) == 0;
+        if (tr->d.layer_ssrcs[l] == 0 && rid)
+            tr->d.layer_ssrcs[l] = was->layer_ssrcs[l];
+        if (tr->d.layer_rtx_ssrcs[l] == 0 && rid)
+            tr->d.layer_rtx_ssrcs[l] = was->layer_rtx_ssrcs[l];
+        if (tr->d.layer_ssrcs[l] != was->layer_ssrcs[l] && tr->layers[l].nack != NULL)
+            prism_nack_gen_init(tr->layers[l].nack);
+    }
 }
 
 static void drop_tracks(struct peer *p)
@@ -319,16 +355,11 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         }
         if (tr->producer == NULL)
             prism_rtp_seq_stats_init(&tr->stats);
-        /* SSRCs bound by mid or payload type (demux.h) stay bound */
-        uint32_t learned = tr->d.ssrc, learned_rtx = tr->d.rtx_ssrc;
+        struct prism_track_desc was = tr->d;
         tr->d = *d;
         set_layers(tr);
-        if (tr->d.ssrc == 0 && tr->producer != NULL)
-            tr->d.ssrc = learned;
-        if (tr->d.rtx_ssrc == 0 && tr->producer != NULL)
-            tr->d.rtx_ssrc = learned_rtx;
-        if (tr->d.ssrc != learned && tr->nack != NULL) /* another stream: afresh */
-            prism_nack_gen_init(tr->nack);
+        if (tr->producer != NULL)
+            keep_learned(tr, &was);
         tr->peer = p;
         if (tr->producer == NULL)
             tr->producer = prism_router_producer_add(p->room->router, p->handle, d, tr);

@@ -25,14 +25,13 @@
 
 struct peer;
 
-/* One rid simulcast layer of a track: its stream, learned from the first
- * packet carrying its rid, and its rtx stream, from the first carrying it as
- * repaired-rid (consumed: the relay does not NACK simulcast layers). */
+/* One simulcast layer of a track: a stream of its own, whose SSRC and rtx
+ * SSRC are in the track's d.layer_ssrcs / d.layer_rtx_ssrcs (announced by
+ * a SIM group, or learned from rids: demux.h). */
 struct track_layer {
-    uint32_t ssrc;                    /* 0 until learned */
-    uint32_t rtx_ssrc;                /* 0 until learned */
     struct prism_rtp_seq_stats stats; /* for receiver reports */
     struct prism_keyframe_gate keyframe;
+    struct prism_nack_gen *nack; /* as struct track's, for this layer's own seqs */
 };
 
 /* A track a peer publishes. */
@@ -45,10 +44,12 @@ struct track {
     struct prism_speaker_meter meter; /* audio levels this second */
     /* The relay's own gaps in it, NACKed to the publisher: for video whose
      * publisher negotiated rtx (track_nacks()), while its publish transport
-     * is connected (~3 KiB, so an idle publisher holds none); else NULL. */
+     * is connected (~4 KiB, so an idle publisher holds none); else NULL.
+     * Simulcast keeps one per layer instead (each layer numbers its own
+     * seqs): in `layers`, this one NULL. */
     struct prism_nack_gen *nack;
-    /* rid simulcast (d.n_layers > 1; d.ssrc stays 0): its layers, a heap
-     * array of PRISM_MEDIA_MAX_LAYERS; NULL for other tracks. */
+    /* Simulcast (d.n_layers > 1; d.ssrc stays 0): its layers, a heap array
+     * of PRISM_MEDIA_MAX_LAYERS; NULL for other tracks. */
     struct track_layer *layers;
 };
 
@@ -59,10 +60,28 @@ static inline bool track_simulcast(const struct track *tr)
 
 /* Whether the relay NACKs the publisher's gaps in `tr` and unwraps its
  * retransmissions: video with an rtx payload type in the answer (the
- * relay's answer keeps the offer's nack feedback with it), one stream. */
+ * relay's answer keeps the offer's nack feedback with it); for simulcast,
+ * each layer alike. */
 static inline bool track_nacks(const struct track *tr)
 {
-    return tr->d.video && tr->d.n_rtx_pts > 0 && !track_simulcast(tr);
+    return tr->d.video && tr->d.n_rtx_pts > 0;
+}
+
+/* The SSRC of `tr`'s stream `layer` (a simulcast layer; else its one
+ * stream, whatever `layer`); 0 while unknown. */
+static inline uint32_t track_ssrc(const struct track *tr, uint8_t layer)
+{
+    if (!track_simulcast(tr))
+        return tr->d.ssrc;
+    return layer < tr->d.n_layers && layer < PRISM_MEDIA_MAX_LAYERS ? tr->d.layer_ssrcs[layer] : 0;
+}
+
+/* The NACK generator of that stream, NULL when it has none. */
+static inline struct prism_nack_gen *track_nack(const struct track *tr, uint8_t layer)
+{
+    if (!track_simulcast(tr))
+        return tr->nack;
+    return layer < tr->d.n_layers && layer < PRISM_MEDIA_MAX_LAYERS ? tr->layers[layer].nack : NULL;
 }
 
 /* room.c: the NACK state of `p`'s tracks that need one, from when its
@@ -173,6 +192,13 @@ void prism__publisher_report(struct peer *p);
 void prism__publisher_tcc(struct peer *p);
 /* NACKs for the gaps in its tracks that are due (every feedback tick). */
 void prism__publisher_nack(struct peer *p);
+/* Where prism__publisher_nack_build() puts each NACK: 0 once sent. */
+typedef int (*prism__rtcp_out_cb)(void *ud, const uint8_t *buf, size_t len);
+/* The NACKs due at `now_ms` in `p`'s streams, one generic NACK per stream
+ * (a track, or a simulcast layer) handed to `out`, counted in
+ * rtx_nacks_sent when `out` took them; the transport-free half of
+ * prism__publisher_nack() (unit tests call it directly). */
+void prism__publisher_nack_build(struct peer *p, uint64_t now_ms, prism__rtcp_out_cb out, void *ud);
 /* Asks for a keyframe of every track `sub` receives (it just connected, or
  * its routes changed). */
 void prism__subscriber_wants_keyframes(struct peer *sub);
