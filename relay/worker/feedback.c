@@ -204,9 +204,11 @@ enum prism_nack_verdict prism_nack_gen_note(struct prism_nack_gen *g, uint16_t s
     int16_t delta = (int16_t)(uint16_t)(seq - (uint16_t)g->highest);
     uint64_t ext = (uint64_t)((int64_t)g->highest + delta);
     if (delta > 0) {
+        /* Ahead of the stream: never one the relay asked for (it asks only
+         * below `highest`), e.g. another stream's seq in a restored rtx. */
+        if (repair)
+            return PRISM_NACK_TOO_OLD;
         if (delta >= PRISM_NACK_WINDOW) {
-            if (repair)
-                return PRISM_NACK_TOO_OLD;
             nack_restart(g, seq);
             return PRISM_NACK_FRESH;
         }

@@ -113,14 +113,15 @@ enum prism_nack_verdict {
     PRISM_NACK_FILLED,    /* a missing seq still awaited: now received */
     PRISM_NACK_LATE,      /* missing, no longer awaited (given up or pushed out) */
     PRISM_NACK_DUPLICATE, /* received already: forward it no more */
-    PRISM_NACK_TOO_OLD,   /* a retransmission older than the window: unknown */
+    PRISM_NACK_TOO_OLD,   /* a retransmission older than the window, or ahead of the
+                             stream: unknown */
 };
 
 void prism_nack_gen_init(struct prism_nack_gen *g);
 
 /* Records the arrival of `seq` at `now_ms`. `repair` is true for a
- * retransmission: it never moves the stream (a repair far ahead or behind
- * is TOO_OLD), while an original far behind restarts it (a new sender
+ * retransmission: it never moves the stream (a repair ahead of it, or
+ * far behind, is TOO_OLD), while an original far behind restarts it (a new sender
  * state, as RFC 3550 A.1 resyncs). A jump ahead of PRISM_NACK_WINDOW or
  * more restarts the stream too (no NACK storm for a sequence jump). */
 enum prism_nack_verdict prism_nack_gen_note(struct prism_nack_gen *g, uint16_t seq, bool repair,

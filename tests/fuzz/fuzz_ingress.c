@@ -7,15 +7,18 @@
  *
  * The worker objects are built by hand from room_internal.h, without
  * transports: room A holds peers 0-2, room B peer 3 alone. Each peer
- * publishes two tracks whose SSRCs (0: learned), rtx SSRCs, mids, rids
- * and payload types come from the head of the input (HEAD bytes per
- * track), and every peer of a room consumes every other peer's tracks,
+ * publishes two tracks whose SSRCs (0: learned), rtx SSRCs, mids, rids or
+ * SIM-group layer SSRCs, and payload types come from the head of the input
+ * (HEAD bytes per track: flags bit 4 simulcast, bit 5 three layers, bit 6
+ * SSRC simulcast), and every peer of a room consumes every other peer's tracks,
  * with rtx and red per consumer from the input too. Its links have no
  * transport (l->t NULL), the state of a link not yet open: keyframe
  * requests toward a publisher stop there, everything before is exercised.
  * The rest of the input is records: a byte (peer in bits 0-1, RTCP in bit
  * 2, the subscribe link in bit 3, a clock step in bits 4-7), a length byte,
- * then that many bytes for the ingress function.
+ * then that many bytes for the ingress function. A clock step also builds
+ * the publisher's NACKs due then (prism__publisher_nack_build), each of
+ * which must name one of its streams.
  *
  * Invariants, on every packet the router sends: it goes to a peer of the
  * room of the peer whose packet is being ingested; for RTP never back to
@@ -77,6 +80,23 @@ static void sink(void *ud, uint8_t *buf, size_t len)
     prism_egress_buf_put(S.eg, buf);
 }
 
+/* A NACK toward publisher `ud`: one generic NACK naming one of its
+ * streams' SSRCs. */
+static int nack_out(void *ud, const uint8_t *buf, size_t len)
+{
+    const struct peer *p = ud;
+    struct prism_rtcp_iter it;
+    struct prism_rtcp_item item;
+    prism_rtcp_iter_init(&it, buf, len);
+    must(prism_rtcp_next(&it, &item) == 0 && prism_rtcp_nack_count(&item) > 0, "a NACK");
+    bool known = false;
+    for (size_t i = 0; i < p->n_tracks; i++)
+        for (uint8_t l = 0; l < (track_simulcast(&p->tracks[i]) ? p->tracks[i].d.n_layers : 1); l++)
+            known = known || track_ssrc(&p->tracks[i], l) == item.media_ssrc;
+    must(known && item.media_ssrc != 0, "a NACK names one of the publisher's streams");
+    return 0;
+}
+
 /* One track from `in[0..HEAD)`. */
 static void track_from(struct peer *p, size_t i, const uint8_t *in)
 {
@@ -108,11 +128,18 @@ static void track_from(struct peer *p, size_t i, const uint8_t *in)
     if (d->video && (flags & 16)) {
         static const char *rids[] = {"l", "m", "h"};
         d->n_layers = (uint8_t)(2 + (flags >> 5 & 1));
-        for (uint8_t l = 0; l < d->n_layers; l++)
+        for (uint8_t l = 0; l < d->n_layers && !(flags & 64); l++)
             memcpy(d->rids[l], rids[l], 2);
+        /* SSRC simulcast (a SIM group, FID partners): the layers' SSRCs
+         * announced, from the track's SSRC bytes, in the same small space */
+        for (uint8_t l = 0; l < d->n_layers && (flags & 64); l++) {
+            d->layer_ssrcs[l] = (in[1] + l) & 0x0f;
+            d->layer_rtx_ssrcs[l] = in[2] & 0x80 ? 0 : (in[2] + l) & 0x0f;
+        }
         d->rid_ext_id = 4;
         d->repaired_rid_ext_id = 5;
         d->ssrc = 0;
+        d->rtx_ssrc = 0;
         tr->layers = calloc(PRISM_MEDIA_MAX_LAYERS, sizeof(*tr->layers));
         must(tr->layers != NULL, "layers");
         for (size_t l = 0; l < PRISM_MEDIA_MAX_LAYERS; l++)
@@ -212,8 +239,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at += n;
         struct peer *p = &S.peers[what & 3];
         struct link *l = what & 8 ? &p->sub : &p->pub;
-        if (what >> 4 != 0)
+        if (what >> 4 != 0) {
             uv_update_time(&S.loop);
+            /* the feedback tick's NACKs to this publisher, per stream */
+            prism__publisher_nack_build(p, uv_now(&S.loop) + 40u * (what >> 4), nack_out, p);
+        }
         S.from = p;
         S.from_rtcp = what & 4;
         if (S.from_rtcp)

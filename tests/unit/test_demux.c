@@ -5,7 +5,9 @@
  * one m-line (RFC 8843 §9.2), which binds the stream's SSRC (or rtx SSRC)
  * so that later packets go by SSRC. Never SSRC 0; a payload type two
  * m-lines share routes nowhere; a track whose SSRC is known takes no other
- * stream by payload type.
+ * stream by payload type. Simulcast layers (prism_demux_find_layer): by
+ * their SSRCs announced in a SIM group (and their FID rtx), or bound by rid
+ * and repaired-rid; each kind apart from single-stream tracks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -124,11 +126,103 @@ static void test_by_ssrc_and_mid(void **state)
     assert_int_equal(find(h, 0, pkt(0xF0F, 96, NULL), &at), PRISM_DEMUX_NONE);
 }
 
+/* Simulcast tracks: 0 single-stream video; 1 SSRC simulcast (SIM group
+ * 0x100/0x200/0x300, rtx 0x101/0x201/0x301 but layer 1 without rtx); 2
+ * rid simulcast ("q", "f"), mid "2". */
+static void sim_tracks(struct holder h[3])
+{
+    memset(h, 0, 3 * sizeof(h[0]));
+    h[0].d = (struct prism_track_desc){.handle = 1, .video = true, .mid = "0", .ssrc = 0x10};
+    h[1].d = (struct prism_track_desc){.handle = 2,
+                                       .video = true,
+                                       .mid = "1",
+                                       .n_layers = 3,
+                                       .layer_ssrcs = {0x100, 0x200, 0x300},
+                                       .layer_rtx_ssrcs = {0x101, 0, 0x301}};
+    h[2].d = (struct prism_track_desc){
+        .handle = 3, .video = true, .mid = "2", .n_layers = 2, .rids = {"q", "f"}};
+}
+
+static struct prism_packet rid_pkt(uint32_t ssrc, const char *mid, const char *rid, bool repaired)
+{
+    struct prism_packet p = pkt(ssrc, 96, mid);
+    p.ext.has_rid = true;
+    p.ext.repaired = repaired;
+    for (size_t i = 0; rid[i] != '\0' && i < sizeof(p.ext.rid) - 1; i++)
+        p.ext.rid[i] = rid[i];
+    return p;
+}
+
+static enum prism_demux_stream find_layer(struct holder *h, size_t n, struct prism_packet p,
+                                          size_t *at, uint8_t *layer)
+{
+    struct prism_demux_tracks t = {&h[0].d, n, sizeof(h[0])};
+    *at = 99;
+    *layer = 99;
+    return prism_demux_find_layer(&t, &p, at, layer);
+}
+
+static void test_simulcast_layers(void **state)
+{
+    (void)state;
+    struct holder h[3];
+    sim_tracks(h);
+    size_t at;
+    uint8_t layer;
+    /* SIM layers by their announced SSRCs: media and rtx, each its layer */
+    assert_int_equal(find_layer(h, 3, pkt(0x200, 96, NULL), &at, &layer), PRISM_DEMUX_MEDIA);
+    assert_int_equal(at, 1);
+    assert_int_equal(layer, 1);
+    assert_int_equal(find_layer(h, 3, pkt(0x300, 96, "1"), &at, &layer), PRISM_DEMUX_MEDIA);
+    assert_int_equal(layer, 2);
+    assert_int_equal(find_layer(h, 3, pkt(0x101, 97, NULL), &at, &layer), PRISM_DEMUX_RTX);
+    assert_int_equal(at, 1);
+    assert_int_equal(layer, 0);
+    assert_int_equal(find_layer(h, 3, pkt(0x301, 97, NULL), &at, &layer), PRISM_DEMUX_RTX);
+    assert_int_equal(layer, 2);
+    /* a single-stream track is not the layer demux's, not even its SSRC */
+    assert_int_equal(find_layer(h, 3, pkt(0x10, 96, NULL), &at, &layer), PRISM_DEMUX_NONE);
+    assert_int_equal(at, 99);
+    assert_int_equal(layer, 99);
+    /* nor does the plain demux take a simulcast track's streams */
+    assert_int_equal(find(h, 3, pkt(0x200, 96, "1"), &at), PRISM_DEMUX_NONE);
+    /* SSRC 0 never */
+    assert_int_equal(find_layer(h, 3, rid_pkt(0, "2", "q", false), &at, &layer), PRISM_DEMUX_NONE);
+    /* rids bind the rid track's layers, its rtx by repaired-rid */
+    assert_int_equal(find_layer(h, 3, rid_pkt(0x500, "2", "f", false), &at, &layer),
+                     PRISM_DEMUX_MEDIA);
+    assert_int_equal(at, 2);
+    assert_int_equal(layer, 1);
+    assert_int_equal(h[2].d.layer_ssrcs[1], 0x500);
+    assert_int_equal(find_layer(h, 3, rid_pkt(0x501, NULL, "f", true), &at, &layer),
+                     PRISM_DEMUX_RTX);
+    assert_int_equal(layer, 1);
+    assert_int_equal(h[2].d.layer_rtx_ssrcs[1], 0x501);
+    /* then the SSRC alone decides */
+    assert_int_equal(find_layer(h, 3, pkt(0x500, 96, NULL), &at, &layer), PRISM_DEMUX_MEDIA);
+    assert_int_equal(layer, 1);
+    /* a rid with another track's mid, or no track's rid, binds nothing */
+    assert_int_equal(find_layer(h, 3, rid_pkt(0x600, "1", "q", false), &at, &layer),
+                     PRISM_DEMUX_NONE);
+    assert_int_equal(find_layer(h, 3, rid_pkt(0x600, "2", "x", false), &at, &layer),
+                     PRISM_DEMUX_NONE);
+    assert_int_equal(h[2].d.layer_ssrcs[0], 0);
+    /* the SIM track's layers have no rid: an empty rid binds none of them */
+    assert_int_equal(find_layer(h, 3, rid_pkt(0x700, "1", "", false), &at, &layer),
+                     PRISM_DEMUX_NONE);
+    assert_int_equal(h[1].d.layer_ssrcs[1], 0x200);
+    assert_int_equal(h[1].d.layer_rtx_ssrcs[1], 0);
+    /* an unknown SSRC on the SIM track: no route (no learning by SSRC) */
+    assert_int_equal(find_layer(h, 3, pkt(0x400, 96, "1"), &at, &layer), PRISM_DEMUX_NONE);
+    assert_int_equal(find(h, 3, pkt(0x400, 96, "1"), &at), PRISM_DEMUX_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_by_payload_type),
         cmocka_unit_test(test_by_ssrc_and_mid),
+        cmocka_unit_test(test_simulcast_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

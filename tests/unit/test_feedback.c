@@ -360,6 +360,8 @@ static void test_nack_bounds(void **state)
     assert_int_equal(prism_nack_gen_note(&g, 65534, false, 5), PRISM_NACK_DUPLICATE);
     /* A repair far off is TOO_OLD and changes nothing. */
     assert_int_equal(prism_nack_gen_note(&g, 2 + PRISM_NACK_WINDOW, true, 6), PRISM_NACK_TOO_OLD);
+    /* So is one just ahead of the stream (no gap, no move). */
+    assert_int_equal(prism_nack_gen_note(&g, 9, true, 6), PRISM_NACK_TOO_OLD);
     assert_int_equal(prism_nack_gen_note(&g, 3, false, 6), PRISM_NACK_FRESH);
     assert_int_equal(g.n_miss, 2);
     /* An original jumping a window ahead restarts: no gap to NACK. */

@@ -394,6 +394,71 @@ static void test_chromium_simulcast(void **state)
     assert_int_equal(back->media[1].n_rids, 3);
 }
 
+/* SSRC simulcast as Chromium 156 writes it once its offer was munged
+ * (a=ssrc-group:SIM of three SSRCs, an a=ssrc-group:FID per layer): the
+ * layers low to high with their rtx partners; the answer has no rid or
+ * simulcast line (nothing to negotiate: the layers are the publisher's
+ * SSRCs). What is not SSRC simulcast gives no layers. */
+static void test_chromium_sim_munged(void **state)
+{
+    (void)state;
+    uint32_t ssrcs[3] = {0}, rtx[3] = {0};
+    size_t n = load("chromium-sim-munged-offer.sdp");
+    assert_int_equal(parse_offer(&sess, in_buf, n, reason, sizeof(reason)), 0);
+    const struct prism_sdp_media *v = &sess->media[1];
+    assert_int_equal(v->kind, PRISM_SDP_KIND_VIDEO);
+    assert_int_equal(v->n_groups, 4);
+    assert_int_equal(v->n_ssrcs, 6);
+    assert_int_equal(v->n_rids, 0);
+    const struct prism_sdp_ssrc_group *sim = prism_sdp_sim_group(v);
+    assert_non_null(sim);
+    assert_int_equal(sim->n_ssrcs, 3);
+    assert_int_equal(prism_sdp_sim_layers(v, ssrcs, rtx, 3), 3);
+    assert_int_equal(ssrcs[0], 425810576u);
+    assert_int_equal(ssrcs[1], 3741215330u);
+    assert_int_equal(ssrcs[2], 279722161u);
+    assert_int_equal(rtx[0], 2639561708u);
+    assert_int_equal(rtx[1], 3094383887u);
+    assert_int_equal(rtx[2], 3979114572u);
+    assert_int_equal(prism_sdp_fid_partner(v, 3741215330u), 3094383887u);
+    assert_int_equal(prism_sdp_fid_partner(v, 3094383887u), 0); /* an rtx SSRC has none */
+    /* a cap below the group keeps the lowest layers */
+    memset(ssrcs, 0, sizeof(ssrcs));
+    assert_int_equal(prism_sdp_sim_layers(v, ssrcs, rtx, 2), 2);
+    assert_int_equal(ssrcs[1], 3741215330u);
+    assert_int_equal(ssrcs[2], 0);
+    /* audio has none */
+    assert_int_equal(prism_sdp_sim_layers(&sess->media[0], ssrcs, rtx, 3), 0);
+    answer_roundtrip();
+    assert_null(strstr(out_buf, "a=rid:"));
+    assert_null(strstr(out_buf, "a=simulcast"));
+    assert_null(strstr(out_buf, "a=ssrc"));
+
+    /* a layer without an FID group: no rtx for it */
+    n = load("chromium-sim-munged-offer.sdp");
+    n = drop_lines(n, "a=ssrc-group:FID 3741215330");
+    assert_int_equal(parse_offer(&sess, mod_buf, n, reason, sizeof(reason)), 0);
+    assert_int_equal(prism_sdp_sim_layers(&sess->media[1], ssrcs, rtx, 3), 3);
+    assert_int_equal(rtx[0], 2639561708u);
+    assert_int_equal(rtx[1], 0);
+    /* a group that repeats an SSRC is no simulcast */
+    n = load("chromium-sim-munged-offer.sdp");
+    n = replace_all(n, "SIM 425810576 3741215330 279722161", "SIM 425810576 3741215330 425810576");
+    assert_int_equal(parse_offer(&sess, mod_buf, n, reason, sizeof(reason)), 0);
+    assert_int_equal(prism_sdp_sim_layers(&sess->media[1], ssrcs, rtx, 3), 0);
+    /* nor one of a single SSRC */
+    n = load("chromium-sim-munged-offer.sdp");
+    n = replace_all(n, "SIM 425810576 3741215330 279722161", "SIM 425810576");
+    assert_int_equal(parse_offer(&sess, mod_buf, n, reason, sizeof(reason)), 0);
+    assert_int_equal(prism_sdp_sim_layers(&sess->media[1], ssrcs, rtx, 3), 0);
+    /* rid simulcast and a single stream have no SSRC layers */
+    parse_ok("chromium-simulcast-offer.sdp");
+    assert_int_equal(prism_sdp_sim_layers(&sess->media[1], ssrcs, rtx, 3), 0);
+    parse_ok("chromium-av-offer.sdp");
+    assert_int_equal(prism_sdp_sim_layers(&sess->media[1], ssrcs, rtx, 3), 0);
+    assert_null(prism_sdp_sim_group(&sess->media[1]));
+}
+
 static void test_chromium_datachannel(void **state)
 {
     (void)state;
@@ -794,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_chromium_red),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_chromium_simulcast),
+        cmocka_unit_test(test_chromium_sim_munged),
         cmocka_unit_test(test_chromium_datachannel),
         cmocka_unit_test(test_aiortc),
         cmocka_unit_test(test_firefox),
