@@ -267,9 +267,9 @@ static void set_layers(struct track *tr)
  * starts its NACK state afresh. */
 static void keep_learned(struct track *tr, const struct prism_track_desc *was)
 {
-    if (tr->d.ssrc == 0)
+    if (tr->d.ssrc == 0 && !track_simulcast(tr)) /* a simulcast track's stays 0 */
         tr->d.ssrc = was->ssrc;
-    if (tr->d.rtx_ssrc == 0)
+    if (tr->d.rtx_ssrc == 0 && !track_simulcast(tr))
         tr->d.rtx_ssrc = was->rtx_ssrc;
     if (tr->d.ssrc != was->ssrc && tr->nack != NULL)
         prism_nack_gen_init(tr->nack);
