@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,8 +234,35 @@ static int set_header(struct prism_ctl_grid *g, size_t col, const char *key)
     return rc;
 }
 
+static void add_column(json_t *keys, const char *name)
+{
+    for (size_t k = 0; k < json_array_size(keys); k++)
+        if (strcmp(json_string_value(json_array_get(keys, k)), name) == 0)
+            return;
+    if (json_array_size(keys) < PRISM_CTL_GRID_MAX_COLS)
+        json_array_append_new(keys, json_string(name));
+}
+
+/* Row `e`'s value for column `name`: a member, or "key.sub" a scalar member
+ * of an object member. NULL when it has none. */
+static const json_t *column_value(const json_t *e, const char *name)
+{
+    const json_t *v = json_object_get(e, name);
+    const char *dot = strchr(name, '.');
+    if (v != NULL || dot == NULL)
+        return v;
+    char key[128];
+    if ((size_t)(dot - name) >= sizeof(key))
+        return NULL;
+    memcpy(key, name, (size_t)(dot - name));
+    key[dot - name] = '\0';
+    return json_object_get(json_object_get(e, key), dot + 1);
+}
+
 /* An array of objects: one column per distinct key (the first
- * PRISM_CTL_GRID_MAX_COLS of them). */
+ * PRISM_CTL_GRID_MAX_COLS of them). An object member becomes a column per
+ * scalar member, "key.sub", as the KEY/VALUE form flattens them; its lists
+ * (a histogram's buckets) are left to the JSON. */
 static int print_rows(FILE *out, const json_t *arr)
 {
     json_t *keys = json_array();
@@ -242,15 +270,22 @@ static int print_rows(FILE *out, const json_t *arr)
     const json_t *e;
     json_array_foreach(arr, i, e)
     {
-        const char *key;
-        const json_t *v;
+        const char *key, *sub;
+        const json_t *v, *sv;
         json_object_foreach((json_t *)e, key, v)
         {
-            bool seen = false;
-            for (size_t k = 0; k < json_array_size(keys) && !seen; k++)
-                seen = strcmp(json_string_value(json_array_get(keys, k)), key) == 0;
-            if (!seen && json_array_size(keys) < PRISM_CTL_GRID_MAX_COLS)
-                json_array_append_new(keys, json_string(key));
+            if (!json_is_object(v)) {
+                add_column(keys, key);
+                continue;
+            }
+            json_object_foreach((json_t *)v, sub, sv)
+            {
+                if (json_is_object(sv) || json_is_array(sv))
+                    continue;
+                char name[256];
+                snprintf(name, sizeof(name), "%s.%s", key, sub);
+                add_column(keys, name);
+            }
         }
     }
     size_t ncols = json_array_size(keys);
@@ -263,7 +298,7 @@ static int print_rows(FILE *out, const json_t *arr)
         if (rc == 0)
             rc = prism_ctl_grid_add_row(g);
         for (size_t k = 0; rc == 0 && k < ncols; k++) {
-            const json_t *v = json_object_get(e, json_string_value(json_array_get(keys, k)));
+            const json_t *v = column_value(e, json_string_value(json_array_get(keys, k)));
             rc = v == NULL ? 0 : set_json(g, k, v);
         }
     }

@@ -83,7 +83,9 @@ class Table(unittest.TestCase):
             lines = workers_text.splitlines()
             self.assertEqual(lines[0], "workers:")
             self.assertEqual(lines[1].split(),
-                             ["WORKER", "BUBBLES", "TRANSPORTS", "LOOP_LAG_MS", "CPU_S"])
+                             ["WORKER", "BUBBLES", "TRANSPORTS", "LOOP_LAG_MS", "CPU_S",
+                              "RELAY_DELAY.DATAGRAMS", "RELAY_DELAY.P50_MS",
+                              "RELAY_DELAY.P99_MS"])
             self.assertEqual([ln.split()[0] for ln in lines[2:]], ["0", "1"])
             # Errors stay JSON on stderr; --table makes no sense for events.
             rc, out, err = relay.ctl("--table", "bubble.info", '{"tenant":"acme","bubble":"x"}')

@@ -106,10 +106,12 @@ static void test_table_object_with_list(void **state)
 static void test_table_pairs(void **state)
 {
     (void)state;
-    /* stats.get's shape: flat counters, nested objects, a worker list. */
+    /* stats.get's shape: flat counters, nested objects, a worker list
+     * (whose nested objects become a column per scalar, lists left out). */
     assert_table("{\"packets_in\":12,\"drops\":{\"malformed\":1,\"no_route\":0},"
                  "\"name\":\"a\\r\\nb\",\"ips\":[\"10.0.0.1\",\"10.0.0.2\"],"
-                 "\"workers\":[{\"worker\":0,\"loop_lag_ms\":0.5},{\"worker\":1}]}",
+                 "\"workers\":[{\"worker\":0,\"loop_lag_ms\":0.5,"
+                 "\"relay_delay\":{\"p99_ms\":1.5,\"counts\":[1,2]}},{\"worker\":1}]}",
                  "KEY              VALUE\n"
                  "packets_in       12\n"
                  "drops.malformed  1\n"
@@ -118,8 +120,8 @@ static void test_table_pairs(void **state)
                  "ips              10.0.0.1,10.0.0.2\n"
                  "\n"
                  "workers:\n"
-                 "WORKER  LOOP_LAG_MS\n"
-                 "     0          0.5\n"
+                 "WORKER  LOOP_LAG_MS  RELAY_DELAY.P99_MS\n"
+                 "     0          0.5                 1.5\n"
                  "     1\n");
     /* A bare list, a scalar, an empty object. */
     assert_table("[{\"a\":1},{\"b\":\"x\"}]", "A  B\n1\n   x\n");
