@@ -426,12 +426,14 @@ static enum prism_lite_verdict on_check(struct prism_ice_lite *lite, const uint8
     lite->found = NULL;
     StunValidationStatus st =
         stun_agent_validate(&lite->agent, &req, data, len, find_password, lite);
-    struct prism_lite_addr *known = addr_find(lite, key);
-    if (st == STUN_VALIDATION_SUCCESS && stun_message_get_class(&req) == STUN_INDICATION && known)
+    if (st == STUN_VALIDATION_SUCCESS && stun_message_get_class(&req) == STUN_INDICATION &&
+        addr_find(lite, key) != NULL)
         return PRISM_LITE_IGNORED; /* a keepalive from a peer we know */
     struct prism_lite_binding *b = lite->found;
-    /* A TCP connection stays with the binding its first check named. */
-    bool moved = tcp != NULL && known != NULL && known->owner != b;
+    /* A TCP connection stays with the binding its first check named (one
+     * more lookup, for TCP checks only). */
+    const struct prism_lite_addr *known = tcp != NULL ? addr_find(lite, key) : NULL;
+    bool moved = known != NULL && known->owner != b;
     if (st != STUN_VALIDATION_SUCCESS || b == NULL || moved ||
         stun_message_get_class(&req) != STUN_REQUEST ||
         stun_message_get_method(&req) != STUN_BINDING) {
