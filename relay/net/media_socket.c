@@ -307,11 +307,13 @@ static int bind_all(struct prism_media_socket *ms, const struct prism_media_sock
         for (size_t i = 0; i < n_ips; i++) {
             int fd = bind_one(ips[i], (uint16_t)port);
             int tcp_fd = -1;
+            const char *proto = "";
             if (fd >= 0 && cfg->tcp_max_connections > 0) {
                 tcp_fd = listen_one(ips[i], (uint16_t)port);
                 if (tcp_fd < 0) {
                     close(fd);
                     fd = tcp_fd;
+                    proto = " (TCP)";
                 }
             }
             if (fd == -EADDRINUSE) {
@@ -321,8 +323,8 @@ static int bind_all(struct prism_media_socket *ms, const struct prism_media_sock
             if (fd < 0) {
                 close_fds(ms);
                 ms->n_socks = 0;
-                snprintf(err, err_len, "cannot bind media address %s port %u: %s", ips[i],
-                         (unsigned)port, strerror(-fd));
+                snprintf(err, err_len, "cannot bind media address %s port %u%s: %s", ips[i],
+                         (unsigned)port, proto, strerror(-fd));
                 return PRISM_EIO;
             }
             struct msock *s = &ms->socks[ms->n_socks++];
