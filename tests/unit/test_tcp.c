@@ -26,6 +26,7 @@
 
 #include "relay/base/error.h"
 #include "relay/net/ice_lite.h"
+#include "relay/net/media_socket.h"
 #include "relay/net/tcp_frame.h"
 #include "relay/net/tcp_media.h"
 #include "relay/net/tcp_send.h"
@@ -543,6 +544,72 @@ static void test_media_connections(void **state)
     assert_int_equal(uv_loop_close(&f.loop), 0);
 }
 
+/* A media socket with ICE-TCP: a UDP and a passive TCP host candidate on
+ * one port, the TCP one of lower priority (RFC 6544 §4.2); a TCP port
+ * taken moves the worker on to its next port as a UDP one does; the
+ * listener accepts and its connections count against the limit. */
+static void test_media_socket_candidates(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    /* Take the TCP side of the first port: the worker must skip it. */
+    int blocker = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in in = {
+        .sin_family = AF_INET, .sin_port = htons(47500), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(blocker, (struct sockaddr *)&in, sizeof(in)), 0);
+    assert_int_equal(listen(blocker, 1), 0);
+    const char *addrs[] = {"127.0.0.1"};
+    struct prism_media_socket_config cfg = {.addrs = addrs,
+                                            .n_addrs = 1,
+                                            .port_min = 47500,
+                                            .port_max = 47510,
+                                            .n_workers = 1,
+                                            .tcp_max_connections = 1,
+                                            .tcp_idle_timeout_ms = 30000};
+    struct prism_media_socket *ms = NULL;
+    char err[160];
+    assert_int_equal(prism_media_socket_open(&loop, &cfg, &ms, err, sizeof(err)), 0);
+    uint16_t port = prism_media_socket_port(ms);
+    assert_int_equal(port, 47501);
+    char cands[PRISM_MSOCK_MAX_CANDS][PRISM_CANDIDATE_LEN];
+    assert_int_equal(prism_media_socket_candidates(ms, cands, PRISM_MSOCK_MAX_CANDS), 2);
+    char want[96];
+    snprintf(want, sizeof(want), "candidate:1 1 UDP 2130706431 127.0.0.1 %u typ host",
+             (unsigned)port);
+    assert_string_equal(cands[0], want);
+    /* (126 << 24) | ((4 << 13) + 8191) << 8 | 255 */
+    snprintf(want, sizeof(want),
+             "candidate:2 1 TCP 2124414975 127.0.0.1 %u typ host tcptype passive", (unsigned)port);
+    assert_string_equal(cands[1], want);
+    assert_non_null(prism_media_socket_tcp_stats(ms));
+
+    int c1 = connect_loopback(port);
+    int c2 = connect_loopback(port);
+    for (int i = 0; i < 200 && prism_media_socket_tcp_stats(ms)->limit == 0; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    assert_int_equal(prism_media_socket_tcp_stats(ms)->limit, 1);
+    close(c1);
+    close(c2);
+    prism_media_socket_close(ms);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+
+    /* ICE-TCP off: no TCP candidate, no counters. */
+    cfg.tcp_max_connections = 0;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(prism_media_socket_open(&loop, &cfg, &ms, err, sizeof(err)), 0);
+    assert_int_equal(prism_media_socket_port(ms), 47500);
+    assert_int_equal(prism_media_socket_candidates(ms, cands, PRISM_MSOCK_MAX_CANDS), 1);
+    assert_null(prism_media_socket_tcp_stats(ms));
+    prism_media_socket_close(ms);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    close(blocker);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_outq_uninitialised),
         cmocka_unit_test(test_lite_tcp),
         cmocka_unit_test(test_media_connections),
+        cmocka_unit_test(test_media_socket_candidates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
