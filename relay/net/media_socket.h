@@ -32,7 +32,8 @@
  * gets a listening TCP socket on the same port number, handed to the
  * worker's relay/net/tcp_media.h, and a passive TCP host candidate next to
  * the UDP one. The UDP receive and send paths do not change: a TCP peer's
- * frames enter the same ICE-lite tables through their own door.
+ * frames enter the same ICE-lite tables through their own door (and are not
+ * in the residence-time histogram, which times UDP reads).
  *
  * Port: every worker takes its own port from the configured range: worker
  * k of n tries lo + k, then lo + k + n, lo + k + 2n, ... up to hi, so with
