@@ -134,7 +134,7 @@ static void on_backlog(struct prism_tcp_outq *q)
 
 static void on_writable(struct conn *c)
 {
-    if (prism_tcp_outq_flush(&c->out, c->fd) != 0) {
+    if (c->out.failed || prism_tcp_outq_flush(&c->out, c->fd) != 0) {
         conn_close(c);
         return;
     }
