@@ -45,7 +45,15 @@ enum prism_tcp_frame_result prism_tcp_deframer_next(struct prism_tcp_deframer *d
     }
     if (pending - 2 < n)
         return PRISM_TCP_MORE;
-    *frame = d->buf + d->start + 2;
+    uint8_t *data = d->buf + d->start + 2;
+    /* buf is aligned, so moving back to the boundary stays inside it and
+     * over bytes already handed out (see tcp_frame.h, Alignment). */
+    size_t off = (uintptr_t)data & (PRISM_TCP_FRAME_ALIGN - 1);
+    if (off != 0) {
+        memmove(data - off, data, n);
+        data -= off;
+    }
+    *frame = data;
     *len = n;
     d->start += 2 + n;
     return PRISM_TCP_FRAME;

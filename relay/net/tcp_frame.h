@@ -14,10 +14,17 @@
  * sends. A frame of length 0 carries nothing and is reported as such (the
  * caller counts and skips it). Frames handed out point into the buffer,
  * may be modified in place (SRTP is decrypted there) and stay valid until
- * the next prism_tcp_deframer_space().
+ * the next prism_tcp_deframer_next() or _space().
  *
- * Cost: one memmove per read of the bytes of an incomplete frame left at
- * the end of the buffer (at most one frame); nothing per complete frame.
+ * Alignment: a frame is handed out PRISM_TCP_FRAME_ALIGN-aligned, as a UDP
+ * datagram is at the start of its receive buffer (libsrtp reads the RTP
+ * header as 32-bit words). On the stream a frame starts wherever the one
+ * before ended, so one that is not aligned is moved back, over its own
+ * length and at most 6 bytes of frames already handed out.
+ *
+ * Cost: per read, one memmove of the bytes of an incomplete frame left at
+ * the end of the buffer (at most one frame); per frame, a memmove of it
+ * when it is not aligned (in cache, just read).
  */
 #ifndef PRISM_RELAY_TCP_FRAME_H
 #define PRISM_RELAY_TCP_FRAME_H
@@ -34,15 +41,19 @@
  * a read is never smaller than half the buffer. */
 #define PRISM_TCP_RBUF_BYTES (2 * (PRISM_TCP_FRAME_MAX + 2))
 
+/* Alignment of the frames handed out. */
+#define PRISM_TCP_FRAME_ALIGN 8
+
 struct prism_tcp_deframer {
-    size_t start;                      /* first byte not handed out yet */
-    size_t end;                        /* bytes of buf filled */
-    uint8_t buf[PRISM_TCP_RBUF_BYTES]; /* stream bytes [start, end) pending */
+    size_t start; /* first byte not handed out yet */
+    size_t end;   /* bytes of buf filled */
+    _Alignas(PRISM_TCP_FRAME_ALIGN) uint8_t buf[PRISM_TCP_RBUF_BYTES]; /* stream bytes
+                                                                          [start, end) pending */
 };
 
 /* What prism_tcp_deframer_next() found. */
 enum prism_tcp_frame_result {
-    PRISM_TCP_FRAME,    /* a frame: *frame, *len (1..PRISM_TCP_FRAME_MAX) */
+    PRISM_TCP_FRAME,    /* a frame: *frame (aligned), *len (1..PRISM_TCP_FRAME_MAX) */
     PRISM_TCP_EMPTY,    /* a frame of length 0, consumed */
     PRISM_TCP_MORE,     /* no whole frame buffered: read more */
     PRISM_TCP_TOO_LONG, /* the next length exceeds PRISM_TCP_FRAME_MAX: close */

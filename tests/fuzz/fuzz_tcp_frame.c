@@ -4,7 +4,8 @@
  * lengths: the deframer hands out the same frames (length and bytes) in
  * the same order, reports each length 0 as EMPTY, stops with TOO_LONG at
  * the first length above PRISM_TCP_FRAME_MAX and never before, asks for
- * more only at the end of the stream, and always has room for a read. */
+ * more only at the end of the stream, always has room for a read, and
+ * hands frames out aligned. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             PRISM_CHECK(r == PRISM_TCP_FRAME && flen == want && want > 0 && fed - walk - 2 >= want);
             PRISM_CHECK(memcmp(frame, stream + walk + 2, flen) == 0);
+            PRISM_CHECK(((uintptr_t)frame & (PRISM_TCP_FRAME_ALIGN - 1)) == 0);
             walk += 2 + want;
             frame[0] ^= 0xFF; /* frames may be modified in place */
         }

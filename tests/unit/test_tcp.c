@@ -57,6 +57,7 @@ static size_t feed_stream(struct prism_tcp_deframer *d, const uint8_t *stream, s
             *last = prism_tcp_deframer_next(d, &frame, &flen);
             if (*last == PRISM_TCP_FRAME) {
                 assert_true(seen < max);
+                assert_int_equal((uintptr_t)frame % PRISM_TCP_FRAME_ALIGN, 0);
                 lens[seen] = flen;
                 firsts[seen++] = frame[0];
             } else if (*last != PRISM_TCP_EMPTY) {
@@ -76,7 +77,8 @@ static size_t put_frame(uint8_t *out, size_t len, uint8_t fill)
     return 2 + len;
 }
 
-/* Two frames, read one byte at a time, then all at once: the same frames. */
+/* Three frames, read one byte at a time, then in larger reads: the same
+ * frames, each handed out aligned (their stream offsets are not). */
 static void test_deframe_partial_and_whole(void **state)
 {
     (void)state;
