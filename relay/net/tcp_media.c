@@ -160,7 +160,7 @@ static void on_stun_frame(struct conn *c, const uint8_t *data, size_t len, uint6
             return;
         }
         if (prism_tcp_outq_init(&c->out, on_backlog) != 0) {
-            conn_close(c);
+            conn_refuse(c, &tm->stats.limit); /* no memory for its queue */
             return;
         }
         c->bound = true;
