@@ -33,6 +33,7 @@ void prism_config_defaults(struct prism_config *cfg)
     cfg->rtx_history = 256;
     cfg->connect_timeout_ms = 30000;
     cfg->ice_timeout_ms = 30000;
+    cfg->tcp_max_connections = 256;
     cfg->tenant_defaults.max_bubbles = 1000;
     cfg->tenant_defaults.max_peers = 10000;
     cfg->tenant_defaults.max_kbps = 0;
@@ -129,6 +130,7 @@ static const struct key_spec keys[] = {
     {"media", "rtx_history", KEY_SIZE, FIELD(rtx_history), 0, 4096},
     {"media", "connect_timeout_ms", KEY_U32, FIELD(connect_timeout_ms), 100, 3600000},
     {"media", "ice_timeout_ms", KEY_U32, FIELD(ice_timeout_ms), 1000, 3600000},
+    {"media", "tcp_max_connections", KEY_SIZE, FIELD(tcp_max_connections), 0, 65536},
     {"limits", "max_bubbles", KEY_U32, FIELD(tenant_defaults.max_bubbles), 0, UINT32_MAX},
     {"limits", "max_peers", KEY_U32, FIELD(tenant_defaults.max_peers), 0, UINT32_MAX},
     {"limits", "max_kbps", KEY_U32, FIELD(tenant_defaults.max_kbps), 0, UINT32_MAX},

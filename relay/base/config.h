@@ -79,6 +79,7 @@ struct prism_config {
                                     description fails ("timeout: ice"/"timeout: dtls") */
     uint32_t ice_timeout_ms;     /* a connected transport silent this long fails ("consent
                                     lost"): ICE-lite keeps no consent of its own */
+    size_t tcp_max_connections;  /* ICE-TCP connections per worker at once; 0: no ICE-TCP */
 
     /* [limits] defaults for tenants created without limits */
     struct prism_limits tenant_defaults;

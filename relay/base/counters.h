@@ -6,9 +6,10 @@
  *
  * A counter is X(field, group, key): `field` names the struct member,
  * `group` is TRAFFIC (a top-level stats.get key), DROP (under "drops") or
- * RTX (under "rtx"), and `key` is the JSON key. drop_stun_auth and
- * drop_unknown_source belong to no transport (a worker's media socket counts
- * them before any transport is known): they are relay-wide only,
+ * RTX (under "rtx"), and `key` is the JSON key. drop_stun_auth,
+ * drop_unknown_source and drop_tcp_* belong to no transport (a worker's
+ * media socket counts them before any transport is known, or for a
+ * connection): they are relay-wide only,
  * and `key` is the JSON key. Every counter is monotonic, uint64_t, and
  * touched by one thread only (the owning worker's) until it is copied into
  * an event.
@@ -32,9 +33,13 @@
     X(drop_ssrc_limit, DROP, "ssrc_limit")         /* SSRC beyond the transport's streams */       \
     X(drop_stun_auth, DROP, "stun_auth")           /* STUN refused, unanswered (worker socket) */  \
     X(drop_unknown_source, DROP, "unknown_source") /* non-STUN from an unvalidated address */      \
-    X(rtx_nacked, RTX, "nacked")                   /* seqs subscribers' NACKs asked for */         \
-    X(rtx_sent, RTX, "sent")                       /* retransmissions sent (RFC 4588) */           \
-    X(rtx_missed, RTX, "missed")                   /* asked for, not in the history */             \
+    X(drop_tcp_auth, DROP, "tcp_auth")   /* ICE-TCP connections closed unauthenticated */          \
+    X(drop_tcp_limit, DROP, "tcp_limit") /* ICE-TCP connections refused: worker's limit */         \
+    X(drop_tcp_frame, DROP, "tcp_frame") /* RFC 4571 frames of length 0 or too long */             \
+    X(drop_tcp_queue, DROP, "tcp_queue") /* packets dropped: an ICE-TCP send queue full */         \
+    X(rtx_nacked, RTX, "nacked")         /* seqs subscribers' NACKs asked for */                   \
+    X(rtx_sent, RTX, "sent")             /* retransmissions sent (RFC 4588) */                     \
+    X(rtx_missed, RTX, "missed")         /* asked for, not in the history */                       \
     X(rtx_nacks_sent, RTX, "nacks_sent") /* seqs the relay's NACKs asked publishers for */         \
     X(rtx_recovered, RTX, "recovered")   /* publisher retransmissions that filled a gap */
 

@@ -72,19 +72,24 @@ static size_t ufrag_bucket(const struct prism_ice_lite *lite, const char *ufrag,
     return (size_t)(mix(h) & (lite->n_ufrag_buckets - 1));
 }
 
-/* The address's bytes that identify it: family, port, IP. */
-static bool addr_key(const struct sockaddr_storage *sa, socklen_t len, uint64_t key[3])
+/* Set in a key's first word for an ICE-TCP connection's address: TCP and
+ * UDP port spaces are distinct, so 1.2.3.4:5000 over TCP is not the UDP
+ * peer 1.2.3.4:5000 (a datagram never reaches a TCP-validated binding). */
+#define KEY_TCP (1ULL << 48)
+
+/* The address's bytes that identify it: protocol, family, port, IP. */
+static bool addr_key(const struct sockaddr_storage *sa, socklen_t len, bool tcp, uint64_t key[3])
 {
     key[0] = key[1] = key[2] = 0;
     if (sa->ss_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        key[0] = ((uint64_t)AF_INET << 32) | in->sin_port;
+        key[0] = (tcp ? KEY_TCP : 0) | ((uint64_t)AF_INET << 32) | in->sin_port;
         key[1] = in->sin_addr.s_addr;
         return true;
     }
     if (sa->ss_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        key[0] = ((uint64_t)AF_INET6 << 32) | in6->sin6_port;
+        key[0] = (tcp ? KEY_TCP : 0) | ((uint64_t)AF_INET6 << 32) | in6->sin6_port;
         memcpy(&key[1], in6->sin6_addr.s6_addr, 8);
         memcpy(&key[2], in6->sin6_addr.s6_addr + 8, 8);
         return true;
@@ -103,6 +108,21 @@ static size_t addr_bucket(const struct prism_ice_lite *lite, const uint64_t key[
 static bool same_addr(const struct prism_lite_addr *a, const uint64_t key[3])
 {
     return a->key[0] == key[0] && a->key[1] == key[1] && a->key[2] == key[2];
+}
+
+static struct prism_lite_addr *addr_find(const struct prism_ice_lite *lite, const uint64_t key[3])
+{
+    for (struct prism_lite_addr *a = lite->addrs[addr_bucket(lite, key)]; a; a = a->next)
+        if (same_addr(a, key))
+            return a;
+    return NULL;
+}
+
+/* Whether media for `b` goes to its address `a` now. */
+static bool is_selected(const struct prism_lite_binding *b, const struct prism_lite_addr *a)
+{
+    return b->path.fd >= 0 && b->path.tcp == a->tcp && b->path.to_len == a->len &&
+           memcmp(&b->path.to, &a->sa, a->len) == 0;
 }
 
 /* --- tables ------------------------------------------------------------------- */
@@ -276,6 +296,7 @@ void prism_ice_lite_detach(struct prism_ice_lite *lite, struct prism_lite_bindin
     }
     b->next = NULL;
     b->path.fd = -1;
+    b->path.tcp = NULL;
     b->attached = false;
     lite->n_bindings--;
 }
@@ -336,25 +357,18 @@ static bool find_password(StunAgent *agent, StunMessage *message, uint8_t *usern
  * else the oldest unselected one, is taken. An address validated for
  * another binding moves to `b` (the latest proof wins). Returns the slot. */
 static struct prism_lite_addr *validate_addr(struct prism_ice_lite *lite,
-                                             struct prism_lite_binding *b,
+                                             struct prism_lite_binding *b, const uint64_t key[3],
                                              const struct sockaddr_storage *from,
-                                             socklen_t from_len, int fd, uint64_t now_ms)
+                                             socklen_t from_len, int fd, struct prism_tcp_outq *tcp,
+                                             uint64_t now_ms)
 {
-    uint64_t key[3];
-    addr_key(from, from_len, key);
-    struct prism_lite_addr *slot = NULL;
-    for (struct prism_lite_addr *a = lite->addrs[addr_bucket(lite, key)]; a; a = a->next) {
-        if (same_addr(a, key)) {
-            slot = a;
-            break;
-        }
-    }
+    struct prism_lite_addr *slot = addr_find(lite, key);
     if (slot && slot->owner != b) {
         struct prism_lite_binding *other = slot->owner;
         addr_unlink(lite, slot);
-        if (other->path.fd >= 0 && other->path.to_len == slot->len &&
-            memcmp(&other->path.to, &slot->sa, slot->len) == 0) {
+        if (is_selected(other, slot)) {
             other->path.fd = -1; /* its next check selects again */
+            other->path.tcp = NULL;
             other->nominated = false;
         }
         slot->len = 0;
@@ -366,9 +380,7 @@ static struct prism_lite_addr *validate_addr(struct prism_ice_lite *lite,
                 slot = &b->addrs[i];
         for (size_t i = 0; i < PRISM_LITE_MAX_ADDRS && !slot; i++) {
             struct prism_lite_addr *a = &b->addrs[i];
-            bool selected = b->path.fd >= 0 && b->path.to_len == a->len &&
-                            memcmp(&b->path.to, &a->sa, a->len) == 0;
-            if (!selected && (!slot || a->seen_ms < slot->seen_ms))
+            if (!is_selected(b, a) && (!slot || a->seen_ms < slot->seen_ms))
                 slot = a;
         }
         if (!slot)
@@ -383,6 +395,7 @@ static struct prism_lite_addr *validate_addr(struct prism_ice_lite *lite,
         addr_link(lite, slot);
     }
     slot->fd = fd;
+    slot->tcp = tcp;
     slot->seen_ms = now_ms;
     return slot;
 }
@@ -390,20 +403,23 @@ static struct prism_lite_addr *validate_addr(struct prism_ice_lite *lite,
 static void select_addr(struct prism_lite_binding *b, const struct prism_lite_addr *a)
 {
     b->path.fd = a->fd;
+    b->path.tcp = a->tcp;
     memcpy(&b->path.to, &a->sa, sizeof(b->path.to));
     b->path.to_len = a->len;
 }
 
-enum prism_lite_verdict prism_ice_lite_on_stun(struct prism_ice_lite *lite, const uint8_t *data,
-                                               size_t len, const struct sockaddr_storage *from,
-                                               socklen_t from_len, int fd, uint64_t now_ms,
-                                               uint8_t *reply, size_t *reply_len)
+/* A check from `from` over UDP (tcp NULL) or on an ICE-TCP connection
+ * (its queue `tcp`, socket `fd`): prism_ice_lite_on_stun and _on_stun_tcp. */
+static enum prism_lite_verdict on_check(struct prism_ice_lite *lite, const uint8_t *data,
+                                        size_t len, const struct sockaddr_storage *from,
+                                        socklen_t from_len, int fd, struct prism_tcp_outq *tcp,
+                                        uint64_t now_ms, uint8_t *reply, size_t *reply_len)
 {
     StunMessage req, resp;
     uint64_t key[3];
 
     *reply_len = 0;
-    if (!addr_key(from, from_len, key)) {
+    if (!addr_key(from, from_len, tcp != NULL, key)) {
         lite->stats.stun_auth++;
         return PRISM_LITE_DROPPED;
     }
@@ -411,10 +427,14 @@ enum prism_lite_verdict prism_ice_lite_on_stun(struct prism_ice_lite *lite, cons
     StunValidationStatus st =
         stun_agent_validate(&lite->agent, &req, data, len, find_password, lite);
     if (st == STUN_VALIDATION_SUCCESS && stun_message_get_class(&req) == STUN_INDICATION &&
-        prism_ice_lite_lookup(lite, from, from_len) != NULL)
+        addr_find(lite, key) != NULL)
         return PRISM_LITE_IGNORED; /* a keepalive from a peer we know */
     struct prism_lite_binding *b = lite->found;
-    if (st != STUN_VALIDATION_SUCCESS || b == NULL ||
+    /* A TCP connection stays with the binding its first check named (one
+     * more lookup, for TCP checks only). */
+    const struct prism_lite_addr *known = tcp != NULL ? addr_find(lite, key) : NULL;
+    bool moved = known != NULL && known->owner != b;
+    if (st != STUN_VALIDATION_SUCCESS || b == NULL || moved ||
         stun_message_get_class(&req) != STUN_REQUEST ||
         stun_message_get_method(&req) != STUN_BINDING) {
         lite->stats.stun_auth++;
@@ -438,7 +458,7 @@ enum prism_lite_verdict prism_ice_lite_on_stun(struct prism_ice_lite *lite, cons
     if (!success)
         return PRISM_LITE_REPLY; /* 487: no address validated by a refused check */
 
-    struct prism_lite_addr *a = validate_addr(lite, b, from, from_len, fd, now_ms);
+    struct prism_lite_addr *a = validate_addr(lite, b, key, from, from_len, fd, tcp, now_ms);
     bool use = stun_usage_ice_conncheck_use_candidate(&req);
     if (use || !b->nominated)
         select_addr(b, a);
@@ -449,30 +469,93 @@ enum prism_lite_verdict prism_ice_lite_on_stun(struct prism_ice_lite *lite, cons
     return PRISM_LITE_REPLY;
 }
 
+enum prism_lite_verdict prism_ice_lite_on_stun(struct prism_ice_lite *lite, const uint8_t *data,
+                                               size_t len, const struct sockaddr_storage *from,
+                                               socklen_t from_len, int fd, uint64_t now_ms,
+                                               uint8_t *reply, size_t *reply_len)
+{
+    return on_check(lite, data, len, from, from_len, fd, NULL, now_ms, reply, reply_len);
+}
+
+enum prism_lite_verdict prism_ice_lite_on_stun_tcp(struct prism_ice_lite *lite, const uint8_t *data,
+                                                   size_t len, const struct sockaddr_storage *from,
+                                                   socklen_t from_len, int fd,
+                                                   struct prism_tcp_outq *tcp, uint64_t now_ms,
+                                                   uint8_t *reply, size_t *reply_len)
+{
+    PRISM_CHECK(tcp != NULL);
+    return on_check(lite, data, len, from, from_len, fd, tcp, now_ms, reply, reply_len);
+}
+
+static struct prism_lite_binding *lookup(struct prism_ice_lite *lite,
+                                         const struct sockaddr_storage *from, socklen_t from_len,
+                                         bool tcp)
+{
+    uint64_t key[3];
+    if (!addr_key(from, from_len, tcp, key))
+        return NULL;
+    struct prism_lite_addr *a = addr_find(lite, key);
+    return a ? a->owner : NULL;
+}
+
 struct prism_lite_binding *prism_ice_lite_lookup(struct prism_ice_lite *lite,
                                                  const struct sockaddr_storage *from,
                                                  socklen_t from_len)
 {
-    uint64_t key[3];
-    if (!addr_key(from, from_len, key))
-        return NULL;
-    for (struct prism_lite_addr *a = lite->addrs[addr_bucket(lite, key)]; a; a = a->next)
-        if (same_addr(a, key))
-            return a->owner;
-    return NULL;
+    return lookup(lite, from, from_len, false);
 }
 
 void prism_ice_lite_on_datagram(struct prism_ice_lite *lite, uint8_t *data, size_t len,
                                 const struct sockaddr_storage *from, socklen_t from_len,
                                 uint64_t now_ms)
 {
-    struct prism_lite_binding *b = prism_ice_lite_lookup(lite, from, from_len);
+    struct prism_lite_binding *b = lookup(lite, from, from_len, false);
     if (!b) {
         lite->stats.unknown_source++;
         return;
     }
     b->last_rx_ms = now_ms;
     b->on_recv(b->ud, data, len);
+}
+
+bool prism_ice_lite_on_frame_tcp(struct prism_ice_lite *lite, uint8_t *data, size_t len,
+                                 const struct sockaddr_storage *from, socklen_t from_len,
+                                 uint64_t now_ms)
+{
+    struct prism_lite_binding *b = lookup(lite, from, from_len, true);
+    if (!b) {
+        lite->stats.unknown_source++;
+        return false;
+    }
+    b->last_rx_ms = now_ms;
+    b->on_recv(b->ud, data, len);
+    return true;
+}
+
+bool prism_ice_lite_bound_tcp(struct prism_ice_lite *lite, const struct sockaddr_storage *from,
+                              socklen_t from_len)
+{
+    return lookup(lite, from, from_len, true) != NULL;
+}
+
+void prism_ice_lite_forget_tcp(struct prism_ice_lite *lite, const struct sockaddr_storage *from,
+                               socklen_t from_len)
+{
+    uint64_t key[3];
+    if (!addr_key(from, from_len, true, key))
+        return;
+    struct prism_lite_addr *a = addr_find(lite, key);
+    if (!a)
+        return;
+    struct prism_lite_binding *b = a->owner;
+    if (is_selected(b, a)) {
+        b->path.fd = -1; /* the peer's next check (on another path) selects again */
+        b->path.tcp = NULL;
+        b->nominated = false;
+    }
+    addr_unlink(lite, a);
+    a->len = 0;
+    a->tcp = NULL;
 }
 
 const struct prism_ice_lite_stats *prism_ice_lite_stats(const struct prism_ice_lite *lite)

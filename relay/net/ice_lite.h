@@ -29,6 +29,14 @@
  * comes, the latest validated address (so a DTLS reply can go out as soon
  * as the peer has proven its credentials).
  *
+ * ICE-TCP (RFC 6544, passive candidates: relay/net/tcp_media.h): a check
+ * arriving on a TCP connection validates that connection's address, keyed
+ * apart from UDP addresses (a datagram never matches it); once validated,
+ * the connection stays with that binding (a check naming another is
+ * refused) and its frames reach the binding by the same one lookup. The
+ * connection's owner takes the address out when it closes
+ * (prism_ice_lite_forget_tcp), so a path never names a closed connection.
+ *
  * Cost: two hash lookups per STUN check, one per other datagram; no
  * allocation on the packet path (bindings carry their address slots; the
  * tables grow on attach only, a control-path call).
@@ -42,6 +50,8 @@
 #include <sys/socket.h>
 
 #include "relay/net/udp_send.h"
+
+struct prism_tcp_outq;
 
 /* Validated addresses a binding keeps (a client's host, srflx and relayed
  * paths); a newer one replaces the oldest unselected. */
@@ -71,7 +81,9 @@ struct prism_lite_addr {
     struct sockaddr_storage sa;       /* the peer's address, as received */
     socklen_t len;                    /* 0: slot unused */
     uint64_t key[3];                  /* family and port, IP: what the hash compares */
-    int fd;                           /* the worker socket it was validated on */
+    int fd;                           /* the worker socket it was validated on (UDP), or
+                                         the ICE-TCP connection's socket */
+    struct prism_tcp_outq *tcp;       /* ICE-TCP: the connection's send queue; NULL: UDP */
     uint64_t seen_ms;                 /* loop time of its last check */
     struct prism_lite_addr *next;     /* address table chain */
     struct prism_lite_binding *owner; /* back pointer for lookups */
@@ -143,6 +155,34 @@ enum prism_lite_verdict prism_ice_lite_on_stun(struct prism_ice_lite *lite, cons
                                                size_t len, const struct sockaddr_storage *from,
                                                socklen_t from_len, int fd, uint64_t now_ms,
                                                uint8_t *reply, size_t *reply_len);
+
+/* The same for a check framed on an ICE-TCP connection from `from`: its
+ * socket `fd` and send queue `tcp` (relay/net/tcp_send.h) become the
+ * path's when it is selected. Refused (DROPPED) too when the connection
+ * was validated for another binding. */
+enum prism_lite_verdict prism_ice_lite_on_stun_tcp(struct prism_ice_lite *lite, const uint8_t *data,
+                                                   size_t len, const struct sockaddr_storage *from,
+                                                   socklen_t from_len, int fd,
+                                                   struct prism_tcp_outq *tcp, uint64_t now_ms,
+                                                   uint8_t *reply, size_t *reply_len);
+
+/* Whether the ICE-TCP connection from `from` is validated for a binding. */
+bool prism_ice_lite_bound_tcp(struct prism_ice_lite *lite, const struct sockaddr_storage *from,
+                              socklen_t from_len);
+
+/* Hands a non-STUN frame of the ICE-TCP connection from `from` to its
+ * binding's on_recv (in place; bumps last_rx_ms) and returns true, or
+ * counts it in stats.unknown_source and returns false (its binding went
+ * away or moved the address out: the connection has no purpose left). */
+bool prism_ice_lite_on_frame_tcp(struct prism_ice_lite *lite, uint8_t *data, size_t len,
+                                 const struct sockaddr_storage *from, socklen_t from_len,
+                                 uint64_t now_ms);
+
+/* Takes the ICE-TCP connection from `from` out of the tables (it is
+ * closing): a path that used it sends nowhere until the peer's next check
+ * selects another. Idempotent. */
+void prism_ice_lite_forget_tcp(struct prism_ice_lite *lite, const struct sockaddr_storage *from,
+                               socklen_t from_len);
 
 /* The binding `from` was validated for, or NULL. O(1): one hash lookup. */
 struct prism_lite_binding *prism_ice_lite_lookup(struct prism_ice_lite *lite,

@@ -45,6 +45,8 @@
 
 struct msock {
     int fd;
+    int tcp_fd; /* listening ICE-TCP socket on the same port, -1: none (handed to
+                   tcp_media once open) */
     uv_poll_t poll;
     struct prism_media_socket *ms;
     char ip[INET6_ADDRSTRLEN]; /* bound address */
@@ -54,6 +56,7 @@ struct msock {
 struct prism_media_socket {
     uv_loop_t *loop;
     struct prism_ice_lite *lite;
+    struct prism_tcp_media *tcp; /* NULL: ICE-TCP off */
     struct msock socks[PRISM_MSOCK_MAX_ADDRS];
     size_t n_socks;
     uint16_t port;
@@ -252,11 +255,43 @@ static size_t interface_addrs(char (*out)[INET6_ADDRSTRLEN], size_t max)
     return n;
 }
 
+/* A non-blocking TCP socket listening on `ip` and `port`. Returns the fd,
+ * or -errno. */
+static int listen_one(const char *ip, uint16_t port)
+{
+    struct sockaddr_storage sa;
+    socklen_t len;
+    if (!parse_ip(ip, &sa, &len))
+        return -EINVAL;
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    /* A restarted relay gets its port back despite connections of the
+     * previous one in TIME_WAIT. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (sa.ss_family == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        ((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
+    } else {
+        ((struct sockaddr_in *)&sa)->sin_port = htons(port);
+    }
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
 static void close_fds(struct prism_media_socket *ms)
 {
-    for (size_t i = 0; i < ms->n_socks; i++)
+    for (size_t i = 0; i < ms->n_socks; i++) {
         if (ms->socks[i].fd >= 0)
             close(ms->socks[i].fd);
+        if (ms->socks[i].tcp_fd >= 0)
+            close(ms->socks[i].tcp_fd);
+    }
 }
 
 /* Binds every address on one port of the range; EADDRINUSE on any moves on
@@ -271,6 +306,16 @@ static int bind_all(struct prism_media_socket *ms, const struct prism_media_sock
         ms->n_socks = 0;
         for (size_t i = 0; i < n_ips; i++) {
             int fd = bind_one(ips[i], (uint16_t)port);
+            int tcp_fd = -1;
+            const char *proto = "";
+            if (fd >= 0 && cfg->tcp_max_connections > 0) {
+                tcp_fd = listen_one(ips[i], (uint16_t)port);
+                if (tcp_fd < 0) {
+                    close(fd);
+                    fd = tcp_fd;
+                    proto = " (TCP)";
+                }
+            }
             if (fd == -EADDRINUSE) {
                 in_use = true;
                 break;
@@ -278,12 +323,13 @@ static int bind_all(struct prism_media_socket *ms, const struct prism_media_sock
             if (fd < 0) {
                 close_fds(ms);
                 ms->n_socks = 0;
-                snprintf(err, err_len, "cannot bind media address %s port %u: %s", ips[i],
-                         (unsigned)port, strerror(-fd));
+                snprintf(err, err_len, "cannot bind media address %s port %u%s: %s", ips[i],
+                         (unsigned)port, proto, strerror(-fd));
                 return PRISM_EIO;
             }
             struct msock *s = &ms->socks[ms->n_socks++];
             s->fd = fd;
+            s->tcp_fd = tcp_fd;
             s->ms = ms;
             memcpy(s->ip, ips[i], sizeof(s->ip)); /* both INET6_ADDRSTRLEN */
             s->family = strchr(ips[i], ':') ? AF_INET6 : AF_INET;
@@ -350,6 +396,28 @@ int prism_media_socket_open(uv_loop_t *loop, const struct prism_media_socket_con
         free(ms);
         return r;
     }
+    if (cfg->tcp_max_connections > 0 && ms->n_socks > 0) {
+        int fds[PRISM_MSOCK_MAX_ADDRS];
+        for (size_t i = 0; i < ms->n_socks; i++) {
+            fds[i] = ms->socks[i].tcp_fd;
+            ms->socks[i].tcp_fd = -1; /* tcp_media's now, even on failure */
+        }
+        struct prism_tcp_media_config tc = {
+            .fds = fds,
+            .n_fds = ms->n_socks,
+            .max_connections = cfg->tcp_max_connections,
+            .idle_timeout_ms = cfg->tcp_idle_timeout_ms,
+        };
+        r = prism_tcp_media_new(loop, ms->lite, &tc, &ms->tcp);
+        if (r != 0) {
+            close_fds(ms);
+            prism_ice_lite_free(ms->lite);
+            free(ms->bufs);
+            free(ms);
+            snprintf(err, err_len, "cannot start ICE-TCP: out of memory");
+            return r;
+        }
+    }
     for (size_t i = 0; i < ms->n_socks; i++) {
         struct msock *s = &ms->socks[i];
         /* Cannot fail on a valid socket and an initialised loop. */
@@ -378,6 +446,9 @@ void prism_media_socket_close(struct prism_media_socket *ms)
     if (!ms)
         return;
     PRISM_CHECK(prism_ice_lite_count(ms->lite) == 0);
+    /* Its connections leave the tables now; it frees itself later. */
+    prism_tcp_media_close(ms->tcp);
+    ms->tcp = NULL;
     if (ms->n_socks == 0) {
         prism_ice_lite_free(ms->lite);
         free(ms->bufs);
@@ -398,6 +469,11 @@ struct prism_ice_lite *prism_media_socket_lite(struct prism_media_socket *ms)
     return ms->lite;
 }
 
+const struct prism_tcp_stats *prism_media_socket_tcp_stats(const struct prism_media_socket *ms)
+{
+    return ms->tcp ? prism_tcp_media_stats(ms->tcp) : NULL;
+}
+
 uint16_t prism_media_socket_port(const struct prism_media_socket *ms)
 {
     return ms->port;
@@ -415,20 +491,28 @@ size_t prism_media_socket_candidates(const struct prism_media_socket *ms,
                                      char (*out)[PRISM_CANDIDATE_LEN], size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < ms->n_socks && n < max; i++) {
+    size_t rounds = ms->tcp ? 2 : 1;
+    for (size_t k = 0; k < rounds * ms->n_socks && n < max; k++) {
+        size_t i = k % ms->n_socks;
+        bool tcp = k >= ms->n_socks;
         const struct msock *s = &ms->socks[i];
         bool advertised = ms->advertise_ip[0] != '\0' && ms->advertise_family == s->family;
         const char *ip = advertised ? ms->advertise_ip : s->ip;
+        /* RFC 8445 §5.1.2.1: host type preference 126, the first address
+         * preferred, component 1. A TCP one's local preference is RFC 6544
+         * §4.2's: direction 4 (passive host) << 13 plus 8191 - i, below
+         * every UDP one's 65535 - i: a client that can use UDP does. */
+        uint32_t local = tcp ? (4u << 13) + (uint32_t)(8191 - i) : (uint32_t)(65535 - i);
         struct prism_candidate c = {
             .component = 1,
-            .transport = PRISM_CANDIDATE_UDP,
-            /* RFC 8445 §5.1.2.1: host type preference 126, the first
-             * address preferred, component 1. */
-            .priority = (126u << 24) | ((uint32_t)(65535 - i) << 8) | 255u,
+            .transport = tcp ? PRISM_CANDIDATE_TCP : PRISM_CANDIDATE_UDP,
+            .tcptype = tcp ? PRISM_CANDIDATE_TCPTYPE_PASSIVE : PRISM_CANDIDATE_TCPTYPE_NONE,
+            .priority = (126u << 24) | (local << 8) | 255u,
             .port = ms->port,
             .type = PRISM_CANDIDATE_HOST,
         };
-        snprintf(c.foundation, sizeof(c.foundation), "%zu", i + 1);
+        /* Foundations differ by transport (RFC 8445 §5.1.1.3). */
+        snprintf(c.foundation, sizeof(c.foundation), "%zu", k + 1);
         snprintf(c.address.text, sizeof(c.address.text), "%s", ip);
         c.address.kind = strchr(ip, ':') ? PRISM_CANDIDATE_ADDR_IPV6 : PRISM_CANDIDATE_ADDR_IPV4;
         if (prism_candidate_format(&c, out[n], PRISM_CANDIDATE_LEN) == 0)

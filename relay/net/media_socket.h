@@ -28,10 +28,18 @@
  * Send: transports send on these sockets through their binding's
  * struct prism_udp_path (relay/net/udp_send.h: sendmmsg, UDP GSO).
  *
+ * ICE-TCP (RFC 6544): with tcp_max_connections > 0, every address also
+ * gets a listening TCP socket on the same port number, handed to the
+ * worker's relay/net/tcp_media.h, and a passive TCP host candidate next to
+ * the UDP one. The UDP receive and send paths do not change: a TCP peer's
+ * frames enter the same ICE-lite tables through their own door (and are not
+ * in the residence-time histogram, which times UDP reads).
+ *
  * Port: every worker takes its own port from the configured range: worker
  * k of n tries lo + k, then lo + k + n, lo + k + 2n, ... up to hi, so with
  * a range of its own the port is lo + k, and two relays in one network
- * namespace (tests) still both start.
+ * namespace (tests) still both start. With ICE-TCP the port must be free
+ * for UDP and TCP on every address, else the next one is tried.
  */
 #ifndef PRISM_RELAY_MEDIA_SOCKET_H
 #define PRISM_RELAY_MEDIA_SOCKET_H
@@ -44,20 +52,24 @@
 
 #include "relay/base/delay_hist.h"
 #include "relay/net/ice_lite.h"
+#include "relay/net/tcp_media.h"
 #include "relay/wire/candidate.h"
 
 #define PRISM_MSOCK_MAX_ADDRS 8 /* media addresses (config's PRISM_CONFIG_MAX_MEDIA_IPS) */
 #define PRISM_MSOCK_BATCH 32    /* datagrams per recvmmsg */
 #define PRISM_MSOCK_BUDGET 4    /* recvmmsg calls per socket per wake-up */
+#define PRISM_MSOCK_MAX_CANDS (2 * PRISM_MSOCK_MAX_ADDRS) /* a UDP and a TCP one per address */
 
 struct prism_media_socket_config {
     const char *const *addrs; /* numeric IPv4/IPv6 addresses to bind; none: every
                                  non-loopback interface address */
     size_t n_addrs;
-    const char *advertise_ip;    /* NULL, or the address written in the candidates instead of a
-                                    bound one of the same family (1:1 NAT) */
-    uint16_t port_min, port_max; /* the range the port comes from, inclusive */
-    unsigned index, n_workers;   /* this worker's place: first port tried is port_min + index */
+    const char *advertise_ip;     /* NULL, or the address written in the candidates instead of a
+                                     bound one of the same family (1:1 NAT) */
+    uint16_t port_min, port_max;  /* the range the port comes from, inclusive */
+    unsigned index, n_workers;    /* this worker's place: first port tried is port_min + index */
+    size_t tcp_max_connections;   /* ICE-TCP connections at once; 0: no ICE-TCP */
+    uint64_t tcp_idle_timeout_ms; /* a TCP connection silent this long closes; 0: never */
 };
 
 struct prism_media_socket;
@@ -81,10 +93,15 @@ struct prism_ice_lite *prism_media_socket_lite(struct prism_media_socket *ms);
 /* The port every socket is bound to. */
 uint16_t prism_media_socket_port(const struct prism_media_socket *ms);
 
-/* The host candidates (attribute values without "a="), one per bound
- * address: writes up to `max` into `out` and returns how many there are. */
+/* The host candidates (attribute values without "a="): one UDP per bound
+ * address, then (ICE-TCP on) one passive TCP per address, of lower
+ * priority (RFC 6544 §4.2: UDP preferred). Writes up to `max`
+ * (PRISM_MSOCK_MAX_CANDS holds them all) into `out`; returns how many. */
 size_t prism_media_socket_candidates(const struct prism_media_socket *ms,
                                      char (*out)[PRISM_CANDIDATE_LEN], size_t max);
+
+/* The ICE-TCP counters, or NULL when ICE-TCP is off. */
+const struct prism_tcp_stats *prism_media_socket_tcp_stats(const struct prism_media_socket *ms);
 
 /* Whether a bound address is loopback (loopback candidates then usable). */
 bool prism_media_socket_loopback(const struct prism_media_socket *ms);

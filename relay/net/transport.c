@@ -402,8 +402,8 @@ static void on_lite_validated(void *ud)
  * nothing to offer: PRISM_EIO, as when a libnice agent binds nothing. */
 static int lite_gather(struct prism_transport *t)
 {
-    char cands[PRISM_MSOCK_MAX_ADDRS][PRISM_CANDIDATE_LEN];
-    size_t n = prism_media_socket_candidates(t->msock, cands, PRISM_MSOCK_MAX_ADDRS);
+    char cands[PRISM_MSOCK_MAX_CANDS][PRISM_CANDIDATE_LEN];
+    size_t n = prism_media_socket_candidates(t->msock, cands, PRISM_MSOCK_MAX_CANDS);
     if (n == 0)
         return PRISM_EIO;
     for (size_t i = 0; i < n && !t->closing; i++)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "relay/base/error.h"
+#include "relay/net/tcp_send.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -147,5 +148,7 @@ int prism_udp_send_batch(struct prism_udp_path *path, struct prism_ice_datagram 
 {
     if (path->fd < 0)
         return PRISM_EIO;
+    if (path->tcp)
+        return prism_tcp_outq_send(path->tcp, path->fd, pkts, n);
     return direct_send_batch(path, pkts, n);
 }

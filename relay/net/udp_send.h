@@ -26,16 +26,22 @@ struct prism_ice_datagram {
     bool refused; /* out: the kernel refused this one datagram */
 };
 
+struct prism_tcp_outq;
+
 /* A socket and a destination. */
 struct prism_udp_path {
     int fd;                     /* -1: nowhere to send yet */
     struct sockaddr_storage to; /* destination */
     socklen_t to_len;           /* bytes of `to` in use */
     bool gso;                   /* UDP_SEGMENT not refused yet on this path */
+    struct prism_tcp_outq *tcp; /* NULL: UDP; else an ICE-TCP connection's queue
+                                   (relay/net/tcp_send.h), `fd` its socket */
 };
 
 /* Sends pkts[0..n) in order to path->to on path->fd, PRISM_UDP_BATCH_MAX
- * per sendmmsg, never blocking. Returns how many of the first datagrams it
+ * per sendmmsg, never blocking. (On an ICE-TCP path, framed on the
+ * connection instead: prism_tcp_outq_send(), which returns n with `refused`
+ * set on what its queue had no room for.) Returns how many of the first datagrams it
  * is done with, r (fewer than `n` when the socket buffer is full), or
  * PRISM_EIO when fd is -1 or the socket failed before the first. Of
  * pkts[0..r), `refused` is set on each the kernel refused alone (a firewall

@@ -255,8 +255,8 @@ struct prism_event_load {
     uint64_t loop_lag_ns;               /* the latest its timers ran over the last second */
     uint64_t cpu_ns;                    /* CPU time of its thread since it started */
     struct prism_media_counters socket; /* its media socket's drops, monotonic:
-                                           drop_stun_auth, drop_unknown_source
-                                           (the rest 0) */
+                                           drop_stun_auth, drop_unknown_source,
+                                           drop_tcp_* (the rest 0) */
     struct prism_delay_hist delay;      /* its datagrams' residence times, monotonic */
 };
 

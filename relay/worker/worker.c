@@ -97,6 +97,13 @@ static void post_load(struct worker *w)
     ev->socket.drop_stun_auth = st->stun_auth;
     ev->socket.drop_unknown_source = st->unknown_source;
     ev->delay = *prism_media_socket_delay(w->msock);
+    const struct prism_tcp_stats *tcp = prism_media_socket_tcp_stats(w->msock);
+    if (tcp) {
+        ev->socket.drop_tcp_auth = tcp->auth;
+        ev->socket.drop_tcp_limit = tcp->limit;
+        ev->socket.drop_tcp_frame = tcp->frame;
+        ev->socket.drop_tcp_queue = tcp->queue;
+    }
     prism_mailbox_post(w->shared->control, &ev->h.mail);
 }
 
@@ -163,6 +170,8 @@ static int open_media_socket(struct worker *w, unsigned n_workers)
         .port_max = cfg->port_max,
         .index = w->index,
         .n_workers = n_workers,
+        .tcp_max_connections = cfg->tcp_max_connections,
+        .tcp_idle_timeout_ms = cfg->ice_timeout_ms,
     };
     char err[160];
     int rc = prism_media_socket_open(&w->loop, &mc, &w->msock, err, sizeof(err));

@@ -12,7 +12,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"candidate control dtls ice_lite ingress methods router rtcp rtp sdp sdp_answer sdp_offer srtp tcc descriptors"}
+targets=${*:-"candidate control dtls ice_lite ingress methods router rtcp rtp sdp sdp_answer sdp_offer srtp tcc descriptors tcp_frame"}
 
 seeds() {
     case "$1" in
@@ -29,6 +29,7 @@ seeds() {
     descriptors) echo tests/data/descriptors ;;
     ice_lite) echo tests/data/ice_lite ;;
     ingress) echo tests/data/ingress ;;
+    tcp_frame) echo tests/data/tcp_frame ;;
     tcc | router) echo tests/data/rtp tests/data/rtcp ;; # any bytes make a script
     *) echo "run-long.sh: unknown target $1" >&2; exit 2 ;;
     esac

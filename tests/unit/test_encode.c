@@ -64,11 +64,12 @@ static void test_bubble_info(void **state)
 static const char counters_json[] =
     "\"packets_in\":1,\"bytes_in\":2,\"packets_out\":3,\"bytes_out\":4,"
     "\"drops\":{\"not_srtp\":5,\"srtp_auth\":6,\"srtp_replay\":7,\"malformed\":8,"
-    "\"no_route\":9,\"egress\":10,\"ssrc_limit\":11,\"stun_auth\":22,\"unknown_source\":23},"
+    "\"no_route\":9,\"egress\":10,\"ssrc_limit\":11,\"stun_auth\":22,\"unknown_source\":23,"
+    "\"tcp_auth\":24,\"tcp_limit\":25,\"tcp_frame\":26,\"tcp_queue\":27},"
     "\"rtx\":{\"nacked\":17,\"sent\":18,\"missed\":19,\"nacks_sent\":20,\"recovered\":21}";
 
-static const struct prism_media_counters counters = {1,  2,  3,  4,  5,  6,  7,  8,  9,
-                                                     10, 11, 22, 23, 17, 18, 19, 20, 21};
+static const struct prism_media_counters counters = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                                     22, 23, 24, 25, 26, 27, 17, 18, 19, 20, 21};
 
 static void test_stats(void **state)
 {
