@@ -9,7 +9,10 @@
  * The receive buffers are shared by the worker's sockets (they are read one
  * after the other, and a datagram is handled before the next read): one
  * block of PRISM_MSOCK_BATCH buffers of RECV_BUF_BYTES, large enough for a
- * GRO read, touched only as far as datagrams fill them.
+ * GRO read, touched only as far as datagrams fill them. A GRO read is cut
+ * back into datagrams in place; one that starts off SEGMENT_ALIGN is moved
+ * down to the aligned address below it, into bytes of the segments before
+ * it, which were handled already (one memmove of a datagram, in cache).
  */
 #include "relay/net/media_socket.h"
 
@@ -39,6 +42,13 @@
  * peers must fit while the worker is busy (SO_*BUFFORCE when privileged,
  * else as much as net.core.[rw]mem_max allows). */
 #define SOCKET_BUF_BYTES (4 << 20)
+
+/* Where a datagram is handed on: libsrtp reads the RTP header through
+ * struct srtp_hdr_t and the payload by 32-bit words, which is undefined
+ * behaviour (UBSan aborts the relay) at an address that is not a multiple
+ * of 4; 8 leaves room for a 64-bit read. A read starts aligned (malloc);
+ * a GRO read's later segments start wherever the segment size puts them. */
+#define SEGMENT_ALIGN 8
 
 /* Reads one iteration can make: every socket's budget of full batches. */
 #define PENDING_MAX (PRISM_MSOCK_MAX_ADDRS * PRISM_MSOCK_BUDGET * PRISM_MSOCK_BATCH)
@@ -162,9 +172,14 @@ static void on_readable(uv_poll_t *h, int status, int events)
                 continue;
             }
             note_read(ms, rx_ns, (uint32_t)((len + seg - 1) / seg));
-            for (size_t off = 0; off < len; off += seg)
-                prism_media_socket_demux(ms, s->fd, data + off, len - off < seg ? len - off : seg,
-                                         &ms->from[i], m->msg_hdr.msg_namelen);
+            for (size_t off = 0; off < len; off += seg) {
+                size_t n_bytes = len - off < seg ? len - off : seg;
+                uint8_t *at = data + (off & ~(size_t)(SEGMENT_ALIGN - 1));
+                if (at != data + off)
+                    memmove(at, data + off, n_bytes);
+                prism_media_socket_demux(ms, s->fd, at, n_bytes, &ms->from[i],
+                                         m->msg_hdr.msg_namelen);
+            }
         }
         if (n < PRISM_MSOCK_BATCH)
             return;
