@@ -39,6 +39,7 @@ struct prism_bench_attack {
     void (*ready)(void *ud, const char *why);
     void *ready_ud;
     uint64_t deadline_ns; /* for readiness */
+    char why[320];        /* why it is not ready, when an endpoint says */
     bool flooding;
 
     int fd;       /* raw IPv4 (spoofed) or UDP */
@@ -306,9 +307,16 @@ static void on_tick(uv_timer_t *h)
     if (a->ready != NULL) {
         void (*ready)(void *, const char *) = a->ready;
         const char *why = NULL;
-        if (a->pub->state == PRISM_BENCH_EP_FAILED || a->sub->state == PRISM_BENCH_EP_FAILED)
-            why = "an attacker endpoint failed to join";
-        else if (a->pub->sending && a->pub->relay_cand[0] != '\0' && video_flowing(a->sub))
+        const struct prism_bench_endpoint *failed = NULL;
+        if (a->pub->state == PRISM_BENCH_EP_FAILED)
+            failed = a->pub;
+        else if (a->sub->state == PRISM_BENCH_EP_FAILED)
+            failed = a->sub;
+        if (failed != NULL) {
+            snprintf(a->why, sizeof(a->why), "an attacker endpoint failed to join: %s",
+                     failed->error);
+            why = a->why;
+        } else if (a->pub->sending && a->pub->relay_cand[0] != '\0' && video_flowing(a->sub))
             why = aim(a);
         else if (now < a->deadline_ns)
             return;

@@ -211,6 +211,31 @@ int prism_bench_relay_stop(pid_t pid)
     return 137;
 }
 
+void prism_bench_relay_log_tail(const char *dir, FILE *to, long max_bytes)
+{
+    char path[300], buf[4096];
+    snprintf(path, sizeof(path), "%s/prism.out", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : 0;
+    bool mid_line = size > max_bytes;
+    fseek(f, mid_line ? size - max_bytes : 0, SEEK_SET);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        const char *p = buf;
+        if (mid_line) { /* the cut line is dropped */
+            p = memchr(buf, '\n', n);
+            if (p == NULL)
+                continue;
+            p++;
+            mid_line = false;
+        }
+        fwrite(p, 1, n - (size_t)(p - buf), to);
+    }
+    fclose(f);
+}
+
 void prism_bench_relay_dir_remove(const char *dir)
 {
     static const char *const files[] = {"control.sock", "prism-audit.log", "prism.out"};

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Remembers the starting directory; call first thing in main(). */
@@ -75,6 +76,11 @@ pid_t prism_bench_relay_spawn(const struct prism_bench_relay_spawn *spawn, const
 /* Stops a spawned relay: SIGTERM, then SIGKILL after 10 s. Returns its exit
  * status (128 + signal when killed by one; 137 when it had to be killed). */
 int prism_bench_relay_stop(pid_t pid);
+
+/* Copies the last `max_bytes` of a spawned relay's log (`dir`/prism.out)
+ * to `to`, from a line start: where a crash or a sanitizer report is, before
+ * prism_bench_relay_dir_remove() deletes it. */
+void prism_bench_relay_log_tail(const char *dir, FILE *to, long max_bytes);
 
 /* Removes a spawned relay's directory and the files it leaves there
  * (control.sock, prism-audit.log, prism.out). */

@@ -17,8 +17,11 @@
  * DRAIN_MS for the last packets and the relay's next counter tick -> final
  * stats.get -> peer.leave, tenant.delete, transports closed. Then the
  * figures, the summary table and the reports (bench/report.c), --limit, and
- * the verdict. Options: bench/run_options.c; the relay under test is
- * started and sampled through bench/proc.h.
+ * the verdict. A relay that closes the control connection (it died) ends
+ * the run at the next second, as a failure; a spawned relay that does not
+ * exit 0 has the end of its log printed before its directory goes.
+ * Options: bench/run_options.c; the relay under test is started and
+ * sampled through bench/proc.h.
  *
  * --attack (bench/attack.h): after setup, the attacker's bubble (another
  * tenant) joins and flows before the baseline; its flood runs from the
@@ -110,8 +113,11 @@ static void stats_get(struct prism__run *r, prism_bench_rpc_reply_cb cb, void *u
         json_decref(res);
         return;
     }
-    prism_bench_rpc_call(r->site.rpc, "stats.get", json_pack("{s:s}", "tenant", r->o.tenant), cb,
-                         ud);
+    /* A closed connection (the relay died) answers nothing: the callback
+     * hears (NULL, NULL) now, so no phase of the run waits for it forever. */
+    if (prism_bench_rpc_call(r->site.rpc, "stats.get", json_pack("{s:s}", "tenant", r->o.tenant),
+                             cb, ud) != 0)
+        cb(ud, NULL, NULL);
 }
 
 /* The relay-wide stats.get's workers' relay_delay counts, summed into
@@ -150,7 +156,8 @@ static void relay_delay_get(struct prism__run *r, int which)
     if (q == NULL)
         return;
     *q = (struct relay_delay_req){r, which};
-    prism_bench_rpc_call(r->site.rpc, "stats.get", json_object(), on_relay_delay, q);
+    if (prism_bench_rpc_call(r->site.rpc, "stats.get", json_object(), on_relay_delay, q) != 0)
+        free(q); /* the connection is closed: no figure */
 }
 
 /* --- progress -------------------------------------------------------------------- */
@@ -267,6 +274,17 @@ static void take_sample(struct prism__run *r, const struct prism__run_totals *tt
 static void on_second(uv_timer_t *h)
 {
     struct prism__run *r = h->data;
+    /* The relay closed the control connection (it died): nothing can flow
+     * or be measured any more, so the run ends now, not at its planned end,
+     * and the verdict says why. */
+    if (r->stop_ns == 0 && r->janus == NULL && prism_bench_rpc_closed(r->site.rpc)) {
+        r->relay_lost_s = prism__run_s_since(r, prism_bench_now_ns());
+        fprintf(stderr, "prism-bench: the relay closed the control connection at %.1f s\n",
+                r->relay_lost_s);
+        uv_timer_stop(&r->phase);
+        on_end(&r->phase);
+        return;
+    }
     if (r->shards != NULL) { /* the sample is taken when every shard answered */
         if (!r->snap_pending) {
             r->snap_pending = true;
@@ -744,11 +762,27 @@ static int janus_setup(struct prism__run *r)
     return rc;
 }
 
+/* Stops the spawned relay and returns its exit status; when it is not 0
+ * (a crash, a sanitizer's report), says so with the end of its log, which
+ * goes with `dir`. */
+static int stop_relay(struct prism__run *r, const char *dir)
+{
+    int status = prism_bench_relay_stop(r->relay_pid);
+    r->relay_pid = -1;
+    if (status != 0) {
+        fprintf(stderr, "prism-bench: the relay exited with status %d; the end of its log:\n",
+                status);
+        prism_bench_relay_log_tail(dir, stderr, 4096);
+    }
+    return status;
+}
+
 int prism_bench_run(int argc, char **argv)
 {
     struct prism__run *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return 1;
+    r->relay_lost_s = -1;
     if (prism_bench_run_options_parse(argc, argv, &r->o) != 0) {
         free(r);
         return 2;
@@ -878,11 +912,7 @@ int prism_bench_run(int argc, char **argv)
     json_t *streams = json_array(), *failures = json_array();
     struct prism__run_figures f;
     prism__run_figures(r, &f, streams);
-    int relay_exit = -1;
-    if (o->spawn && r->relay_pid > 0) {
-        relay_exit = prism_bench_relay_stop(r->relay_pid);
-        r->relay_pid = -1;
-    }
+    int relay_exit = o->spawn && r->relay_pid > 0 ? stop_relay(r, dir) : -1;
     struct prism_bench_limit_result lim = {0};
     bool have_limit = false;
     if (o->limit) {
@@ -902,6 +932,11 @@ int prism_bench_run(int argc, char **argv)
 
     char why[512];
     long cap = o->ramp ? prism_bench_ramp_capacity(r->ramp.steps, r->ramp.n_steps) : 0;
+    if (r->relay_lost_s >= 0) {
+        snprintf(why, sizeof(why), "the relay closed the control connection at %.1f s (exit %d)",
+                 r->relay_lost_s, relay_exit);
+        json_array_append_new(failures, json_string(why));
+    }
     if (o->ramp) {
         /* Overload is how a ramp ends: the whole run's loss is expected. */
         if (cap < 0) {
@@ -954,7 +989,7 @@ out:
         uv_run(&r->loop, UV_RUN_NOWAIT);
     }
     if (r->relay_pid > 0 && o->spawn)
-        prism_bench_relay_stop(r->relay_pid);
+        stop_relay(r, dir);
     if (o->spawn)
         prism_bench_relay_dir_remove(dir);
     for (size_t i = 0; i < r->n_eps; i++)

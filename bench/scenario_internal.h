@@ -79,9 +79,10 @@ struct prism__run {
     pid_t relay_pid;
     int setup_pending;
     bool setup_failed;
-    uint64_t t0_ns;    /* joins begin */
-    uint64_t stop_ns;  /* senders stopped */
-    uint64_t ready_ns; /* every endpoint READY (or failed) */
+    uint64_t t0_ns;      /* joins begin */
+    uint64_t stop_ns;    /* senders stopped */
+    double relay_lost_s; /* the relay closed the control connection, s since t0; < 0: never */
+    uint64_t ready_ns;   /* every endpoint READY (or failed) */
     size_t next_join;
     struct prism__run_sample *samples;
     size_t n_samples;
