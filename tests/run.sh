@@ -41,12 +41,6 @@ for dir in build build-asan; do
     # shellcheck disable=SC2086
     extra=""
     [ "$dir" = build ] && extra="--suite slow" # timeouts: once is enough
-    # Known bug, open: under meson in the ASan build, prism-bench runs with
-    # loss (test_bench_loss, test_bench_quality) hang past their timeout and
-    # an attacker endpoint fails to join (test_bench_attack), since ICE-lite
-    # landed; the same commands run by hand in the ASan build pass. Until it
-    # is found, the bench suite runs in the normal build only.
-    [ "$dir" = build-asan ] && extra="--no-suite bench"
     # shellcheck disable=SC2086
     netns meson test -C "$dir" --setup full --print-errorlogs --num-processes 2 $suites $extra \
         || status=1
