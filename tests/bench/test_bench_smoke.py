@@ -1,8 +1,9 @@
 """prism-bench smoke scenario (issue 4): 2 bubbles x 3 peers, 5 s, audio and
 video, --spawn. Media must flow both ways (every peer publishes Opus + VP8
 and receives every other member's), with zero decode errors, a passing
-verdict and a well-formed JSON report; --html writes a self-contained report
-(no http:// or https:// reference, inline <svg> plots)."""
+verdict, a relay that exits 0 on the bench's SIGTERM and a well-formed JSON
+report; --html writes a self-contained report (no http:// or https://
+reference, inline <svg> plots)."""
 import numbers
 import os
 import re
@@ -33,6 +34,9 @@ check(set(r["delay_ms"]) >= {"p50", "p99"}, f"delay_ms: {r['delay_ms']}")
 check(set(r["join_ms"]) >= {"p50", "p95", "p99"}, f"join_ms: {r['join_ms']}")
 check(r["verdict"] == "pass" and r["failures"] == [], f"verdict {r['verdict']} {r['failures']}")
 check(r["decode_errors"] == 0, "decode errors")
+# A sanitizer's report in the relay (TSan exit 66, LSan 23, an abort) shows
+# only in its exit status: the relay is prism-bench's child, not the harness's.
+check(r["relay_exit_status"] == 0, f"relay exit status {r['relay_exit_status']}", text)
 check(r["packets_forwarded"] > 0, "the relay forwarded nothing")
 check(r["relay_cpu_us_per_packet"] > 0, "no relay CPU figure")
 check(0 < r["join_ms"]["p50"] <= r["join_ms"]["p95"] <= r["join_ms"]["p99"], "join percentiles")
