@@ -12,6 +12,17 @@
  *    relay's own SSRC toward this subscriber, so a publisher's SSRC never
  *    reaches other peers and two publishers can never collide.
  *
+ * ICE restart (RFC 8445 §9, RFC 8839 §4.4.1.1.1): a peer.publish whose offer
+ * has new ICE credentials (ufrag or pwd) and the same DTLS fingerprint as the
+ * one its open publish transport was set up with restarts ICE on that
+ * transport (TRANSPORT_RESTART): the worker keeps the DTLS session and the
+ * SRTP contexts, the answer carries the relay's new credentials, and the
+ * tracks the offer still has (same kind, mid, SSRC and rtx SSRC) keep their
+ * handles, so producers, consumers, subscriptions and sequence spaces stay
+ * and subscribers get no new offer unless the tracks changed. Any other
+ * re-publish (a new fingerprint: a new DTLS association, RFC 8842; the same
+ * credentials; a transport that failed) replaces the transport, as before.
+ *
  * Memory: a peer costs what it negotiated, not the SDP caps. Tracks and
  * lines are heap arrays of their exact count (lines grow by doubling, up to
  * the PRISM_SDP_MAX_MEDIA an offer may hold); a track's codecs and header
@@ -40,6 +51,7 @@
 #include <glib.h>
 #include <openssl/rand.h>
 
+#include "crypto/cert.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/control/codecs.h"
@@ -106,6 +118,10 @@ struct mpeer {
                                              gathers (prism_sdp_session_for_answer()) */
     struct pub_track *pending;            /* n_pending: the tracks of that answer */
     size_t n_pending;
+    bool pub_restart;         /* the pending publish restarts ICE on the open transport */
+    char *pub_pending_remote; /* the pending offer's ICE ufrag, pwd and fingerprint, each
+                                 NUL-terminated, in one exact-size block */
+    char *pub_remote;         /* the same of the open publish transport; NULL when none */
     /* subscribe */
     bool sub_open, sub_ready, sub_remote_set;
     uint64_t sub_token;
@@ -183,6 +199,9 @@ static void tracks_free(struct prism_media *m, struct pub_track *tracks, size_t 
 /* Forgets the pending publish (its answer basis and tracks). */
 static void pending_clear(struct prism_media *m, struct mpeer *mp)
 {
+    free(mp->pub_pending_remote);
+    mp->pub_pending_remote = NULL;
+    mp->pub_restart = false;
     prism_sdp_session_free(mp->pub_answer);
     mp->pub_answer = NULL;
     tracks_free(m, mp->pending, mp->n_pending);
@@ -222,6 +241,7 @@ static void mpeer_release(struct prism_media *m, struct mpeer *mp, int rc, const
     tracks_free(m, mp->tracks, mp->n_tracks);
     lines_clear(m, mp);
     free(mp->sub_local);
+    free(mp->pub_remote);
     free(mp);
 }
 
@@ -539,6 +559,39 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
     return 0;
 }
 
+/* The client's ICE ufrag, pwd and fingerprint ("sha-256 AB:...") of `s`,
+ * each NUL-terminated, in one exact-size block (NULL: no memory). */
+static char *remote_block(const struct prism_sdp_session *s)
+{
+    char fpr[PRISM_MEDIA_FPR_LEN];
+    snprintf(fpr, sizeof(fpr), "%s %s", s->fpr_hash, s->fpr_value);
+    size_t nu = strlen(s->ice_ufrag) + 1, np = strlen(s->ice_pwd) + 1, nf = strlen(fpr) + 1;
+    char *b = malloc(nu + np + nf);
+    if (b != NULL) {
+        memcpy(b, s->ice_ufrag, nu);
+        memcpy(b + nu, s->ice_pwd, np);
+        memcpy(b + nu + np, fpr, nf);
+    }
+    return b;
+}
+
+/* Whether `next` (a remote_block) restarts ICE on the transport set up with
+ * `cur`: new credentials (RFC 8839 §4.4.1.1.1: a changed ufrag or pwd) under
+ * the same certificate. */
+bool prism__media_is_ice_restart(const char *cur, const char *next)
+{
+    struct prism_fingerprint a, b;
+    if (cur == NULL || next == NULL)
+        return false;
+    const char *cur_pwd = cur + strlen(cur) + 1, *next_pwd = next + strlen(next) + 1;
+    const char *cur_fpr = cur_pwd + strlen(cur_pwd) + 1;
+    const char *next_fpr = next_pwd + strlen(next_pwd) + 1;
+    if (prism_cert_fingerprint_parse(cur_fpr, &a) != 0 ||
+        prism_cert_fingerprint_parse(next_fpr, &b) != 0 || !prism_cert_fingerprint_equal(&a, &b))
+        return false;
+    return strcmp(cur, next) != 0 || strcmp(cur_pwd, next_pwd) != 0;
+}
+
 void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const char *offer,
                          const struct prism_relay_done *done)
 {
@@ -562,19 +615,24 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
     rc = prism_sdp_session_for_answer(s, &mp->pub_answer);
     if (rc == 0)
         rc = tracks_from_offer(m, s, &mp->pending, &mp->n_pending);
+    if (rc == 0 && (mp->pub_pending_remote = remote_block(s)) == NULL)
+        rc = PRISM_ENOMEM;
     if (rc != 0) {
         pending_clear(m, mp);
         prism_sdp_session_free(s);
         done->cb(done->ud, rc, NULL, NULL);
         return;
     }
+    mp->pub_restart =
+        mp->pub_open && prism__media_is_ice_restart(mp->pub_remote, mp->pub_pending_remote);
     if (!mp->pub_open && !admit_transport(m, peer, done)) {
         pending_clear(m, mp);
         prism_sdp_session_free(s);
         return;
     }
 
-    struct prism_msg_transport *msg = remote_msg(PRISM_WORKER_TRANSPORT_OPEN, false, s);
+    struct prism_msg_transport *msg = remote_msg(
+        mp->pub_restart ? PRISM_WORKER_TRANSPORT_RESTART : PRISM_WORKER_TRANSPORT_OPEN, false, s);
     msg->token = mp->pub_token = m->next_token++;
     prism_sdp_session_free(s);
     mp->pub_done = *done;
@@ -583,11 +641,44 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
 
 static void subscribers_update(struct prism_media *m, struct prism_bubble *bubble);
 
+/* After an ICE restart, the pending tracks that are the open transport's
+ * (same kind, mid, SSRC and rtx SSRC) take over their handles, so the
+ * worker keeps their producers and consumers. Returns whether the set of
+ * tracks changed (subscribers then need a new offer). */
+static bool keep_track_handles(struct mpeer *mp)
+{
+    bool changed = mp->n_pending != mp->n_tracks;
+    for (size_t i = 0; i < mp->n_pending; i++) {
+        struct pub_track *p = &mp->pending[i];
+        const struct pub_track *same = NULL;
+        for (size_t j = 0; j < mp->n_tracks && same == NULL; j++) {
+            const struct pub_track *o = &mp->tracks[j];
+            if (o->video == p->video && o->ssrc == p->ssrc && o->rtx_ssrc == p->rtx_ssrc &&
+                strcmp(o->mid, p->mid) == 0)
+                same = o;
+        }
+        if (same != NULL)
+            p->handle = same->handle;
+        changed = changed || same == NULL || same->codecs != p->codecs ||
+                  strcmp(same->track_id, p->track_id) != 0;
+    }
+    return changed;
+}
+
 static void publish_ready(struct prism_media *m, struct mpeer *mp,
                           const struct prism_event_ready *ev)
 {
     struct prism_relay_done done = mp->pub_done;
+    bool restart = mp->pub_restart;
     mp->pub_token = 0;
+    if (ev->error != 0 && restart) {
+        pending_clear(m, mp);
+        done.cb(done.ud, ev->error == PRISM_ENOTFOUND ? PRISM_ENOTFOUND : PRISM_EINTERNAL, NULL,
+                ev->error == PRISM_ENOTFOUND
+                    ? "the publish transport ended before its ICE restart: publish again"
+                    : "the publish transport could not restart ICE");
+        return;
+    }
     if (ev->error != 0) {
         pending_clear(m, mp);
         if (!mp->pub_open)
@@ -623,11 +714,16 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
         done.cb(done.ud, PRISM_EINTERNAL, NULL, "could not write the answer");
         return;
     }
+    bool changed = !restart || keep_track_handles(mp);
     tracks_free(m, mp->tracks, mp->n_tracks);
     mp->tracks = mp->pending;
     mp->n_tracks = mp->n_pending;
     mp->pending = NULL;
     mp->n_pending = 0;
+    free(mp->pub_remote);
+    mp->pub_remote = mp->pub_pending_remote;
+    mp->pub_pending_remote = NULL;
+    mp->pub_restart = false;
     mp->pub_open = true;
     mp->peer->n_tracks = (uint32_t)mp->n_tracks;
 
@@ -635,7 +731,8 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
 
     done.cb(done.ud, 0, &(struct prism_relay_sdp_result){PRISM_RELAY_SDP_ANSWER, answer, 0}, NULL);
     free(answer);
-    subscribers_update(m, mp->peer->bubble);
+    if (changed)
+        subscribers_update(m, mp->peer->bubble);
 }
 
 /* --- subscribe ----------------------------------------------------------------- */
@@ -1182,6 +1279,8 @@ static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscr
         return;
     }
     mp->pub_open = false;
+    free(mp->pub_remote);
+    mp->pub_remote = NULL;
     tracks_free(m, mp->tracks, mp->n_tracks);
     mp->tracks = NULL;
     mp->n_tracks = 0;

@@ -75,4 +75,13 @@ unsigned prism_media_peer_transports(struct prism_media *m, const struct prism_p
  * held under (peer.publish/subscribe answer `overloaded` at the limit). */
 void prism_media_admission(const struct prism_media *m, size_t *open, size_t *max);
 
+/* Internal, for unit tests: whether a re-offer restarts ICE on an open
+ * transport. `cur` and `next` are the client's ICE ufrag, pwd and
+ * a=fingerprint value ("sha-256 AB:..."), each NUL-terminated, one after the
+ * other: the transport's and the re-offer's. True when the ufrag or the pwd
+ * changed (RFC 8839 §4.4.1.1.1) and the fingerprint did not (parsed and
+ * compared, so case and hash spelling do not matter); false for NULL or an
+ * unparsable fingerprint. */
+bool prism__media_is_ice_restart(const char *cur, const char *next);
+
 #endif

@@ -537,6 +537,29 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
     return 0;
 }
 
+int prism_transport_restart_ice(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                const char *fingerprint)
+{
+    struct prism_fingerprint fp;
+
+    if (!t->msock)
+        return PRISM_EUNSUPPORTED;
+    if (t->closing || !t->remote_set || is_final(t->status) || !ufrag || !pwd || !fingerprint ||
+        !ice_chars(pwd, 22, 256))
+        return PRISM_EINVAL;
+    int r = prism_cert_fingerprint_parse(fingerprint, &fp);
+    if (r != 0)
+        return r;
+    /* The same certificate keeps the DTLS association (RFC 8842: a new
+     * fingerprint means a new association, which a restart is not). */
+    if (!prism_cert_fingerprint_equal(&fp, &t->remote_fp))
+        return PRISM_EINVAL;
+    r = prism_ice_lite_restart(t->lite_ctx, &t->lite, ufrag);
+    if (r != 0)
+        return r;
+    return lite_gather(t);
+}
+
 int prism_transport_add_remote_candidate(struct prism_transport *t, const char *candidate)
 {
     if (t->closing)
