@@ -12,6 +12,10 @@ relay's peer.publish).
   subscriber's framesDecoded keeps rising after the restart. The time from
   the re-offer to the first frame decoded after Chromium switched to the
   new pair is logged ("media resumed"); the only bound is a generous one.
+- test_restart_after_path_loss: the publisher's packets from its selected
+  port are dropped (nftables) until the subscriber stops decoding; the
+  restart's checks come from a new port, and decoding resumes (time
+  logged).
 - test_failed_transport_reported: with media.ice_timeout_ms = 2000, the
   publisher's packets to the relay are dropped (nftables, by the publisher's
   own port); the relay reports `peer.state` failed, reason `consent lost`,
@@ -127,6 +131,18 @@ def states(events, peer, transport):
             and e["params"]["transport"] == transport]
 
 
+def transports_open(test, ctl, n):
+    """The workers' transport counts once they add up to `n` (the load
+    snapshots stats.get reads are up to a second old)."""
+    deadline = time.monotonic() + 10
+    while True:
+        counts = [w["transports"] for w in ctl.call("stats.get")["result"]["workers"]]
+        if sum(counts) == n:
+            return counts
+        test.assertLess(time.monotonic(), deadline, f"transports per worker: {counts}")
+        time.sleep(0.2)
+
+
 def call_in_bubble(test, relay, bubble):
     """The demo on `relay`, a publishing page and a subscribing page in
     `bubble`; returns (ctl, pub page, sub page, pub peer id, sub peer id)."""
@@ -160,7 +176,7 @@ class IceRestart(unittest.TestCase):
         ctl, pub, sub, pub_peer, sub_peer = call_in_bubble(self, relay, bubble)
         before = pub.call(PUB_TRANSPORT)
         info0 = ctl.call("bubble.info", {"tenant": demo_it.TENANT, "bubble": bubble})["result"]
-        workers0 = [w["transports"] for w in ctl.call("stats.get")["result"]["workers"]]
+        workers0 = transports_open(self, ctl, 4)
         rev0 = sub.call("window.prismDemo.stats()")["revision"]
         log(f"before the restart: publisher {before}; transports per worker {workers0}")
 
@@ -208,9 +224,54 @@ class IceRestart(unittest.TestCase):
         self.assertEqual(states(events, sub_peer, "subscribe"), ["connecting", "connected"])
         info1 = ctl.call("bubble.info", {"tenant": demo_it.TENANT, "bubble": bubble})["result"]
         self.assertEqual(info1, info0)
+        time.sleep(1.5)  # a newer load snapshot (one a second)
         workers1 = [w["transports"] for w in ctl.call("stats.get")["result"]["workers"]]
         self.assertEqual(workers1, workers0)
         self.assertEqual(sub.call("window.prismDemo.stats()")["revision"], rev0)
+
+    def test_restart_after_path_loss(self):
+        """The path the publisher's checks proved stops working (its port's
+        packets to the relay dropped, as after a network change); a restart
+        from a new port brings media back, over the new pair only."""
+        relay = Relay(args=["--media-ip", "127.0.0.1"])
+        self.addCleanup(relay.close)
+        bubble = "it-ice-restart-loss"
+        ctl, pub, sub, pub_peer, _ = call_in_bubble(self, relay, bubble)
+        port = pub.call(PUB_TRANSPORT)["localPort"]
+        sh("nft add table inet prismicerestart")
+        self.addCleanup(subprocess.run, "nft delete table inet prismicerestart", shell=True)
+        sh("nft add chain inet prismicerestart in '{ type filter hook input priority 0; }'")
+        sh(f"nft add rule inet prismicerestart in udp sport {port} drop")
+        # Decoding stops.
+        deadline = time.monotonic() + RESUME_BOUND_S
+        last, _ = frames_from(sub, pub_peer)
+        while True:
+            time.sleep(1)
+            f, s = frames_from(sub, pub_peer)
+            if f == last:
+                break
+            last = f
+            self.assertLess(time.monotonic(), deadline, f"media went on without its path: {s}")
+        r = pub.call(RESTART)
+        self.assertNotIn("error", r, r)
+        deadline = time.monotonic() + RESUME_BOUND_S
+        while True:
+            f, s = frames_from(sub, pub_peer)
+            if f > last:
+                resumed = int(time.time() * 1000)
+                break
+            self.assertLess(time.monotonic(), deadline, f"media did not resume: {s}")
+            time.sleep(0.02)
+        t = pub.call(PUB_TRANSPORT)
+        log(f"after path loss: re-offer answered in {r['answered'] - r['sent']} ms, media "
+            f"resumed {resumed - r['sent']} ms after the re-offer; publisher {t}")
+        self.assertNotEqual(t["localPort"], port, t)
+        self.assertEqual(t["localUfrag"], r["offerUfrag"], t)
+        time.sleep(3)
+        f1, s = frames_from(sub, pub_peer)
+        self.assertGreaterEqual(f1 - last, MIN_FRAMES_AFTER, s)
+        events = replay_events(relay)
+        self.assertEqual(states(events, pub_peer, "publish"), ["connecting", "connected"])
 
     def test_failed_transport_reported(self):
         relay = Relay(args=["--media-ip", "127.0.0.1"],
