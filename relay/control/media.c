@@ -22,6 +22,10 @@
  * and subscribers get no new offer unless the tracks changed. Any other
  * re-publish (a new fingerprint: a new DTLS association, RFC 8842; the same
  * credentials; a transport that failed) replaces the transport, as before.
+ * The subscribe transport restarts when the client asks (peer.subscribe with
+ * ice_restart): the worker gives it new credentials, the offer carries them,
+ * and the next accepted answer (same fingerprint, else bad_sdp) gives the
+ * transport the client's new ones (TRANSPORT_REMOTE with ice_restart).
  *
  * Memory: a peer costs what it negotiated, not the SDP caps. Tracks and
  * lines are heap arrays of their exact count (lines grow by doubling, up to
@@ -124,6 +128,10 @@ struct mpeer {
     char *pub_remote;         /* the same of the open publish transport; NULL when none */
     /* subscribe */
     bool sub_open, sub_ready, sub_remote_set;
+    bool sub_restart;    /* the pending subscribe restarts ICE on the transport that is up */
+    bool sub_restarting; /* offers carry restarted credentials: the next accepted answer
+                            gives the client's new ones */
+    char *sub_remote;    /* the client's ICE ufrag, pwd and fingerprint (remote_block) */
     uint64_t sub_token;
     struct prism_relay_done sub_done;
     char *sub_local; /* once ready: ufrag, pwd, then n_sub_cands candidates, each
@@ -241,6 +249,7 @@ static void mpeer_release(struct prism_media *m, struct mpeer *mp, int rc, const
     tracks_free(m, mp->tracks, mp->n_tracks);
     lines_clear(m, mp);
     free(mp->sub_local);
+    free(mp->sub_remote);
     free(mp->pub_remote);
     free(mp);
 }
@@ -575,21 +584,30 @@ static char *remote_block(const struct prism_sdp_session *s)
     return b;
 }
 
-/* Whether `next` (a remote_block) restarts ICE on the transport set up with
- * `cur`: new credentials (RFC 8839 §4.4.1.1.1: a changed ufrag or pwd) under
- * the same certificate. */
-bool prism__media_is_ice_restart(const char *cur, const char *next)
+/* The pwd and the fingerprint of a remote_block. */
+static const char *block_pwd(const char *b)
+{
+    return b + strlen(b) + 1;
+}
+
+static const char *block_fpr(const char *b)
+{
+    const char *pwd = block_pwd(b);
+    return pwd + strlen(pwd) + 1;
+}
+
+bool prism__media_same_fingerprint(const char *cur, const char *next)
 {
     struct prism_fingerprint a, b;
-    if (cur == NULL || next == NULL)
-        return false;
-    const char *cur_pwd = cur + strlen(cur) + 1, *next_pwd = next + strlen(next) + 1;
-    const char *cur_fpr = cur_pwd + strlen(cur_pwd) + 1;
-    const char *next_fpr = next_pwd + strlen(next_pwd) + 1;
-    if (prism_cert_fingerprint_parse(cur_fpr, &a) != 0 ||
-        prism_cert_fingerprint_parse(next_fpr, &b) != 0 || !prism_cert_fingerprint_equal(&a, &b))
-        return false;
-    return strcmp(cur, next) != 0 || strcmp(cur_pwd, next_pwd) != 0;
+    return cur != NULL && next != NULL && prism_cert_fingerprint_parse(block_fpr(cur), &a) == 0 &&
+           prism_cert_fingerprint_parse(block_fpr(next), &b) == 0 &&
+           prism_cert_fingerprint_equal(&a, &b);
+}
+
+bool prism__media_is_ice_restart(const char *cur, const char *next)
+{
+    return prism__media_same_fingerprint(cur, next) &&
+           (strcmp(cur, next) != 0 || strcmp(block_pwd(cur), block_pwd(next)) != 0);
 }
 
 void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const char *offer,
@@ -1035,13 +1053,25 @@ static void complete_subscribe(struct prism_media *m, struct mpeer *sub,
     free(offer);
 }
 
-void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,
+void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer, bool ice_restart,
                            const struct prism_relay_done *done)
 {
     struct mpeer *mp = mpeer_get(m, peer);
     if (mp->sub_token != 0) {
         done->cb(done->ud, PRISM_EEXIST, NULL,
                  "a subscribe of this peer is still being negotiated");
+        return;
+    }
+    if (mp->sub_ready && ice_restart) {
+        /* The worker gives the transport new credentials; the offer
+         * follows from its READY. */
+        struct prism_msg_transport *msg =
+            prism_worker_msg_new(PRISM_WORKER_TRANSPORT_RESTART, sizeof(*msg));
+        msg->subscribe = true;
+        msg->token = mp->sub_token = m->next_token++;
+        mp->sub_done = *done;
+        mp->sub_restart = true;
+        post(m, peer, &msg->h);
         return;
     }
     if (mp->sub_ready) {
@@ -1072,7 +1102,16 @@ static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
                             const struct prism_event_ready *ev)
 {
     struct prism_relay_done done = mp->sub_done;
+    bool restart = mp->sub_restart;
     mp->sub_token = 0;
+    mp->sub_restart = false;
+    if (ev->error != 0 && restart) {
+        done.cb(done.ud, ev->error == PRISM_ENOTFOUND ? PRISM_ENOTFOUND : PRISM_EINTERNAL, NULL,
+                ev->error == PRISM_ENOTFOUND
+                    ? "the subscribe transport ended before its ICE restart"
+                    : "the subscribe transport could not restart ICE");
+        return;
+    }
     if (ev->error != 0) {
         mp->sub_open = false;
         transport_gone(m, mp->peer);
@@ -1097,6 +1136,7 @@ static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
     mp->sub_local = local;
     mp->n_sub_cands = n_cands;
     mp->sub_ready = true;
+    mp->sub_restarting = mp->sub_restarting || restart;
     complete_subscribe(m, mp, &done);
 }
 
@@ -1146,9 +1186,31 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
         snprintf(msg, msg_len, "%s", reason);
         return PRISM_EBADSDP;
     }
-    if (!mp->sub_remote_set) {
-        post(m, peer, &remote_msg(PRISM_WORKER_TRANSPORT_REMOTE, true, s)->h);
+    /* The first answer gives the transport the client's credentials; the
+     * first one after a restart offer its new ones, under the same
+     * certificate (a new one would be a new DTLS association). */
+    char *remote = NULL;
+    if (!mp->sub_remote_set || mp->sub_restarting) {
+        remote = remote_block(s);
+        if (remote == NULL) {
+            prism_sdp_session_free(s);
+            return PRISM_ENOMEM;
+        }
+        if (mp->sub_remote_set && !prism__media_same_fingerprint(mp->sub_remote, remote)) {
+            free(remote);
+            prism_sdp_session_free(s);
+            snprintf(msg, msg_len,
+                     "an ICE restart keeps the DTLS association: the answer's "
+                     "fingerprint must be the transport's");
+            return PRISM_EBADSDP;
+        }
+        struct prism_msg_transport *rm = remote_msg(PRISM_WORKER_TRANSPORT_REMOTE, true, s);
+        rm->ice_restart = mp->sub_remote_set;
+        post(m, peer, &rm->h);
         mp->sub_remote_set = true;
+        mp->sub_restarting = false;
+        free(mp->sub_remote);
+        mp->sub_remote = remote;
     }
     struct prism_msg_routes *routes = prism_worker_msg_new(
         PRISM_WORKER_ROUTES, sizeof(*routes) + mp->n_lines * sizeof(routes->routes[0]));
@@ -1269,6 +1331,9 @@ static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscr
     transport_gone(m, mp->peer);
     if (subscribe) {
         mp->sub_open = mp->sub_ready = mp->sub_remote_set = mp->dirty = false;
+        mp->sub_restarting = false;
+        free(mp->sub_remote);
+        mp->sub_remote = NULL;
         mp->outstanding = 0;
         lines_clear(m, mp);
         free(mp->sub_local);

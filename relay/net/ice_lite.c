@@ -384,7 +384,7 @@ int prism_ice_lite_restart(struct prism_ice_lite *lite, struct prism_lite_bindin
                            const char *remote_ufrag)
 {
     char ufrag[PRISM_LITE_UFRAG_LEN + 1], pwd[PRISM_LITE_PWD_LEN + 1];
-    if (!b->attached || !remote_ufrag || !ice_chars(remote_ufrag, 4, PRISM_LITE_REMOTE_UFRAG_MAX))
+    if (!b->attached || (remote_ufrag && !ice_chars(remote_ufrag, 4, PRISM_LITE_REMOTE_UFRAG_MAX)))
         return PRISM_EINVAL;
     int r = fresh_credentials(lite, ufrag, pwd);
     if (r != 0)
@@ -400,7 +400,10 @@ int prism_ice_lite_restart(struct prism_ice_lite *lite, struct prism_lite_bindin
     } /* else the current ones were never proven: replaced */
     memcpy(b->ufrag, ufrag, sizeof(b->ufrag));
     memcpy(b->pwd, pwd, sizeof(b->pwd));
-    memcpy(b->remote_ufrag, remote_ufrag, strlen(remote_ufrag) + 1);
+    if (remote_ufrag)
+        memcpy(b->remote_ufrag, remote_ufrag, strlen(remote_ufrag) + 1);
+    else
+        b->remote_ufrag[0] = '\0';
     ufrag_link(lite, b);
     return 0;
 }

@@ -160,9 +160,11 @@ int prism_ice_lite_set_remote(struct prism_lite_binding *b, const char *ufrag);
 
 /* ICE restart (see the file header): gives `b` fresh credentials of ours
  * (unique on this worker; read them from b->ufrag and b->pwd) and the
- * peer's new ufrag `remote_ufrag`; the credentials that checks last proved
- * stay answered until a check under the new ones passes. Control path.
- * Returns 0, PRISM_EINVAL (`b` detached; `remote_ufrag` not 4-256
+ * peer's new ufrag `remote_ufrag`, or, NULL when we offer the restart, no
+ * peer ufrag until prism_ice_lite_set_remote() (checks under our new
+ * credentials pass with any until then); the credentials that checks last
+ * proved stay answered until a check under the new ones passes. Control
+ * path. Returns 0, PRISM_EINVAL (`b` detached; `remote_ufrag` not 4-256
  * ice-chars: `b` unchanged) or PRISM_EIO (no randomness: `b` unchanged). */
 int prism_ice_lite_restart(struct prism_ice_lite *lite, struct prism_lite_binding *b,
                            const char *remote_ufrag);

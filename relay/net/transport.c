@@ -537,27 +537,48 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
     return 0;
 }
 
-int prism_transport_restart_ice(struct prism_transport *t, const char *ufrag, const char *pwd,
-                                const char *fingerprint)
+/* For an ICE restart: `pwd` is well-formed and `fingerprint` is the one
+ * the session was set up with (RFC 8842: another certificate is another
+ * DTLS association, which a restart is not). Returns 0 or PRISM_EINVAL /
+ * PRISM_EUNSUPPORTED. */
+static int same_peer(const struct prism_transport *t, const char *pwd, const char *fingerprint)
 {
     struct prism_fingerprint fp;
-
-    if (!t->msock)
-        return PRISM_EUNSUPPORTED;
-    if (t->closing || !t->remote_set || is_final(t->status) || !ufrag || !pwd || !fingerprint ||
-        !ice_chars(pwd, 22, 256))
+    if (!ice_chars(pwd, 22, 256))
         return PRISM_EINVAL;
     int r = prism_cert_fingerprint_parse(fingerprint, &fp);
     if (r != 0)
         return r;
-    /* The same certificate keeps the DTLS association (RFC 8842: a new
-     * fingerprint means a new association, which a restart is not). */
-    if (!prism_cert_fingerprint_equal(&fp, &t->remote_fp))
+    return prism_cert_fingerprint_equal(&fp, &t->remote_fp) ? 0 : PRISM_EINVAL;
+}
+
+int prism_transport_restart_ice(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                const char *fingerprint)
+{
+    if (!t->msock)
+        return PRISM_EUNSUPPORTED;
+    if (t->closing || !t->remote_set || is_final(t->status) || (ufrag && (!pwd || !fingerprint)))
         return PRISM_EINVAL;
-    r = prism_ice_lite_restart(t->lite_ctx, &t->lite, ufrag);
+    if (ufrag) {
+        int r = same_peer(t, pwd, fingerprint);
+        if (r != 0)
+            return r;
+    }
+    int r = prism_ice_lite_restart(t->lite_ctx, &t->lite, ufrag);
     if (r != 0)
         return r;
     return lite_gather(t);
+}
+
+int prism_transport_restart_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                   const char *fingerprint)
+{
+    if (!t->msock)
+        return PRISM_EUNSUPPORTED;
+    if (t->closing || !t->remote_set || is_final(t->status) || !ufrag || !pwd || !fingerprint)
+        return PRISM_EINVAL;
+    int r = same_peer(t, pwd, fingerprint);
+    return r == 0 ? prism_ice_lite_set_remote(&t->lite, ufrag) : r;
 }
 
 int prism_transport_add_remote_candidate(struct prism_transport *t, const char *candidate)

@@ -62,14 +62,18 @@ struct prism_worker_msg {
 };
 
 /* TRANSPORT_OPEN (one of the peer's two transports), TRANSPORT_REMOTE
- * (the subscriber's answer to the relay's offer) and TRANSPORT_RESTART (the
- * client's new ICE credentials for a transport that is up, same
- * fingerprint: ICE restarts, DTLS and SRTP stay). */
+ * (the subscriber's answer to the relay's offer) and TRANSPORT_RESTART (an
+ * ICE restart of a transport that is up, DTLS and SRTP kept: with the
+ * client's new credentials from its offer (publish), or without (subscribe:
+ * the relay offers the restart; the answer follows as a REMOTE with
+ * ice_restart)). */
 struct prism_msg_transport {
     struct prism_worker_msg h;
-    bool subscribe;  /* which transport of the peer */
-    uint64_t token;  /* OPEN, RESTART: echoed in the READY event */
-    bool has_remote; /* the fields below are set: the publish OPEN and every REMOTE */
+    bool subscribe;   /* which transport of the peer */
+    uint64_t token;   /* OPEN, RESTART: echoed in the READY event */
+    bool has_remote;  /* the fields below are set: the publish OPEN and every REMOTE */
+    bool ice_restart; /* REMOTE: the client's answer to an offer that restarted ICE (the
+                         transport is up: only its ICE credentials change) */
     char ufrag[PRISM_MEDIA_ICE_LEN];
     char pwd[PRISM_MEDIA_ICE_LEN];
     char fingerprint[PRISM_MEDIA_FPR_LEN]; /* "sha-256 AB:..." */

@@ -205,7 +205,11 @@ void prism__link_open(struct link *l, const struct prism_msg_transport *msg)
 
 void prism__link_remote(struct link *l, const struct prism_msg_transport *msg)
 {
-    if (l->t != NULL && msg->has_remote)
+    if (l->t == NULL || !msg->has_remote)
+        return;
+    if (msg->ice_restart) /* refused: its checks fail, then silence fails it */
+        (void)prism_transport_restart_remote(l->t, msg->ufrag, msg->pwd, msg->fingerprint);
+    else
         (void)set_remote(l, msg);
 }
 
@@ -220,7 +224,9 @@ void prism__link_restart(struct link *l, const struct prism_msg_transport *msg)
         return;
     }
     /* Our candidates come again through on_candidate, then READY. */
-    int rc = prism_transport_restart_ice(l->t, msg->ufrag, msg->pwd, msg->fingerprint);
+    int rc = msg->has_remote
+                 ? prism_transport_restart_ice(l->t, msg->ufrag, msg->pwd, msg->fingerprint)
+                 : prism_transport_restart_ice(l->t, NULL, NULL, NULL);
     if (rc != 0)
         send_ready(l, rc);
 }

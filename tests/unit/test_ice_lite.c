@@ -423,6 +423,31 @@ static void test_restart(void **state)
     assert_int_equal(f->p.b.restarts, 1);
 }
 
+/* A restart we offer (no peer ufrag yet): checks under our new
+ * credentials pass with the peer's new ufrag before its answer is known;
+ * once it is, only with that one. */
+static void test_restart_offered(void **state)
+{
+    struct fixture *f = *state;
+    socklen_t len;
+    uint8_t reply[PRISM_LITE_REPLY_MAX];
+    size_t reply_len;
+    struct sockaddr_storage a = v4("192.0.2.70", 7000, &len), b = v4("192.0.2.71", 7001, &len);
+
+    assert_int_equal(prism_ice_lite_set_remote(&f->p.b, "clnt"), 0);
+    client_check(&f->c, f->p.b.ufrag, "clnt", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_int_equal(prism_ice_lite_restart(f->lite, &f->p.b, NULL), 0);
+    assert_string_equal(f->p.b.remote_ufrag, "");
+    client_check(&f->c, f->p.b.ufrag, "new1", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &b, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_false(prism_ice_lite_restarting(&f->p.b));
+    assert_null(prism_ice_lite_lookup(f->lite, &a, len));
+    assert_int_equal(prism_ice_lite_set_remote(&f->p.b, "new1"), 0);
+    client_check(&f->c, f->p.b.ufrag, "othr", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &b, len, reply, &reply_len), PRISM_LITE_DROPPED);
+}
+
 /* A second restart before the first completed: the unproven credentials
  * of the first are replaced, the proven ones still pass; detaching
  * mid-restart takes both ufrags out. */
@@ -597,6 +622,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_offered, setup, teardown),
         cmocka_unit_test(test_socket_demux),
         cmocka_unit_test(test_socket_ports),
     };
