@@ -1062,9 +1062,10 @@ void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer, bool 
                  "a subscribe of this peer is still being negotiated");
         return;
     }
-    if (mp->sub_ready && ice_restart) {
+    if (mp->sub_ready && mp->sub_remote_set && ice_restart) {
         /* The worker gives the transport new credentials; the offer
-         * follows from its READY. */
+         * follows from its READY. (Before the client's first answer there
+         * is nothing to restart: a plain re-offer.) */
         struct prism_msg_transport *msg =
             prism_worker_msg_new(PRISM_WORKER_TRANSPORT_RESTART, sizeof(*msg));
         msg->subscribe = true;
@@ -1189,9 +1190,8 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
     /* The first answer gives the transport the client's credentials; the
      * first one after a restart offer its new ones, under the same
      * certificate (a new one would be a new DTLS association). */
-    char *remote = NULL;
     if (!mp->sub_remote_set || mp->sub_restarting) {
-        remote = remote_block(s);
+        char *remote = remote_block(s);
         if (remote == NULL) {
             prism_sdp_session_free(s);
             return PRISM_ENOMEM;
