@@ -200,8 +200,8 @@ static struct prism_lite_old *old_find(const struct prism_ice_lite *lite, const 
 /* Forgets `b`'s credentials from before a restart (no-op without one). */
 static void old_drop(struct prism_ice_lite *lite, struct prism_lite_binding *b)
 {
-    struct prism_lite_old *o = &b->old;
-    if (o->ufrag[0] == '\0')
+    struct prism_lite_old *o = b->old;
+    if (!o)
         return;
     size_t i = ufrag_bucket(lite, o->ufrag, PRISM_LITE_UFRAG_LEN);
     for (struct prism_lite_old **pp = &lite->olds[i]; *pp; pp = &(*pp)->next) {
@@ -210,7 +210,9 @@ static void old_drop(struct prism_ice_lite *lite, struct prism_lite_binding *b)
             break;
         }
     }
-    memset(o, 0, sizeof(*o));
+    explicit_bzero(o->pwd, sizeof(o->pwd));
+    free(o);
+    b->old = NULL;
 }
 
 /* Rebuilds both tables with `n` ufrag buckets (control path). */
@@ -389,15 +391,22 @@ int prism_ice_lite_restart(struct prism_ice_lite *lite, struct prism_lite_bindin
     int r = fresh_credentials(lite, ufrag, pwd);
     if (r != 0)
         return r;
-    ufrag_unlink(lite, b);
-    if (b->old.ufrag[0] == '\0') {
+    struct prism_lite_old *o = NULL;
+    if (!b->old) {
         /* The credentials checks proved so far stay answered meanwhile. */
-        memcpy(b->old.ufrag, b->ufrag, sizeof(b->old.ufrag));
-        memcpy(b->old.pwd, b->pwd, sizeof(b->old.pwd));
-        memcpy(b->old.remote_ufrag, b->remote_ufrag, sizeof(b->old.remote_ufrag));
-        b->old.owner = b;
-        old_link(lite, &b->old);
+        o = malloc(sizeof(*o));
+        if (!o)
+            return PRISM_ENOMEM;
+        memcpy(o->ufrag, b->ufrag, sizeof(o->ufrag));
+        memcpy(o->pwd, b->pwd, sizeof(o->pwd));
+        memcpy(o->remote_ufrag, b->remote_ufrag, sizeof(o->remote_ufrag));
+        o->owner = b;
     } /* else the current ones were never proven: replaced */
+    ufrag_unlink(lite, b);
+    if (o) {
+        old_link(lite, o);
+        b->old = o;
+    }
     memcpy(b->ufrag, ufrag, sizeof(b->ufrag));
     memcpy(b->pwd, pwd, sizeof(b->pwd));
     if (remote_ufrag)
@@ -410,7 +419,7 @@ int prism_ice_lite_restart(struct prism_ice_lite *lite, struct prism_lite_bindin
 
 bool prism_ice_lite_restarting(const struct prism_lite_binding *b)
 {
-    return b->old.ufrag[0] != '\0';
+    return b->old != NULL;
 }
 
 bool prism_ice_lite_validated(const struct prism_lite_binding *b)

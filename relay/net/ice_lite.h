@@ -105,7 +105,7 @@ struct prism_lite_addr {
 /* A binding's credentials from before an ICE restart, answered until a
  * check under the new ones passes; chained in the context's second table. */
 struct prism_lite_old {
-    char ufrag[PRISM_LITE_UFRAG_LEN + 1];               /* ours; "" : no restart pending */
+    char ufrag[PRISM_LITE_UFRAG_LEN + 1];               /* ours */
     char pwd[PRISM_LITE_PWD_LEN + 1];                   /* ours */
     char remote_ufrag[PRISM_LITE_REMOTE_UFRAG_MAX + 1]; /* the peer's, as before */
     struct prism_lite_old *next;                        /* old-ufrag table chain */
@@ -128,7 +128,9 @@ struct prism_lite_binding {
     void *ud;                                             /* for the callbacks */
     struct prism_lite_binding *next;                      /* ufrag table chain */
     bool attached;                                        /* in the tables */
-    struct prism_lite_old old;                            /* during an ICE restart */
+    struct prism_lite_old *old;                           /* heap, during an ICE restart
+                                                             only (a restart is rare: a
+                                                             binding stays small) */
     uint32_t restarts;                                    /* ICE restarts completed */
 };
 
@@ -164,8 +166,10 @@ int prism_ice_lite_set_remote(struct prism_lite_binding *b, const char *ufrag);
  * peer ufrag until prism_ice_lite_set_remote() (checks under our new
  * credentials pass with any until then); the credentials that checks last
  * proved stay answered until a check under the new ones passes. Control
- * path. Returns 0, PRISM_EINVAL (`b` detached; `remote_ufrag` not 4-256
- * ice-chars: `b` unchanged) or PRISM_EIO (no randomness: `b` unchanged). */
+ * path (allocates the old credentials' entry; freed when the restart
+ * completes or `b` is detached). Returns 0, PRISM_EINVAL (`b` detached;
+ * `remote_ufrag` not 4-256 ice-chars), PRISM_EIO (no randomness) or
+ * PRISM_ENOMEM; `b` unchanged on error. */
 int prism_ice_lite_restart(struct prism_ice_lite *lite, struct prism_lite_binding *b,
                            const char *remote_ufrag);
 
