@@ -658,6 +658,7 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
 }
 
 static void subscribers_update(struct prism_media *m, struct prism_bubble *bubble);
+static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscribe);
 
 /* After an ICE restart, the pending tracks that are the open transport's
  * (same kind, mid, SSRC and rtx SSRC) take over their handles, so the
@@ -699,8 +700,16 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
     }
     if (ev->error != 0) {
         pending_clear(m, mp);
-        if (!mp->pub_open)
+        if (!mp->pub_open) {
             transport_gone(m, mp->peer);
+        } else {
+            /* The worker closed the transport this publish was to replace
+             * before the new one failed to open: the peer publishes
+             * nothing now, and says so rather than staying `connected`. */
+            mp->peer->publish_state = PRISM_TRANSPORT_FAILED;
+            transport_ended(m, mp, false);
+            emit_state(m, mp->peer, false, PRISM_TRANSPORT_FAILED, "re-publish failed");
+        }
         done.cb(done.ud, ev->error == PRISM_EIO ? PRISM_EOVERLOADED : ev->error, NULL,
                 "no media socket could be opened (port range or addresses exhausted)");
         return;
