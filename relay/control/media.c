@@ -17,9 +17,9 @@
  * one its open publish transport was set up with restarts ICE on that
  * transport (TRANSPORT_RESTART): the worker keeps the DTLS session and the
  * SRTP contexts, the answer carries the relay's new credentials, and the
- * tracks the offer still has (same kind, mid, SSRC and rtx SSRC) keep their
- * handles, so producers, consumers, subscriptions and sequence spaces stay
- * and subscribers get no new offer unless the tracks changed. Any other
+ * tracks the offer still has (same kind, mid, SSRCs, simulcast layers) keep
+ * their handles, so producers, consumers, subscriptions and sequence spaces
+ * stay and subscribers get no new offer unless the tracks changed. Any other
  * re-publish (a new fingerprint: a new DTLS association, RFC 8842; the same
  * credentials; a transport that failed) replaces the transport, as before.
  * The subscribe transport restarts when the client asks (peer.subscribe with
@@ -660,22 +660,33 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
 static void subscribers_update(struct prism_media *m, struct prism_bubble *bubble);
 static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscribe);
 
+/* Whether `a` and `b` describe the same streams: kind, mid, SSRCs and
+ * simulcast layers (rids or SIM SSRCs with their rtx partners). */
+static bool same_streams(const struct pub_track *a, const struct pub_track *b)
+{
+    if (a->video != b->video || a->ssrc != b->ssrc || a->rtx_ssrc != b->rtx_ssrc ||
+        a->n_layers != b->n_layers || strcmp(a->mid, b->mid) != 0)
+        return false;
+    for (size_t l = 0; l < a->n_layers && l < PRISM_MEDIA_MAX_LAYERS; l++)
+        if (a->layer_ssrcs[l] != b->layer_ssrcs[l] ||
+            a->layer_rtx_ssrcs[l] != b->layer_rtx_ssrcs[l] || strcmp(a->rids[l], b->rids[l]) != 0)
+            return false;
+    return true;
+}
+
 /* After an ICE restart, the pending tracks that are the open transport's
- * (same kind, mid, SSRC and rtx SSRC) take over their handles, so the
- * worker keeps their producers and consumers. Returns whether the set of
- * tracks changed (subscribers then need a new offer). */
+ * (same_streams) take over their handles, so the worker keeps their
+ * producers and consumers. Returns whether the set of tracks changed
+ * (subscribers then need a new offer). */
 static bool keep_track_handles(struct mpeer *mp)
 {
     bool changed = mp->n_pending != mp->n_tracks;
     for (size_t i = 0; i < mp->n_pending; i++) {
         struct pub_track *p = &mp->pending[i];
         const struct pub_track *same = NULL;
-        for (size_t j = 0; j < mp->n_tracks && same == NULL; j++) {
-            const struct pub_track *o = &mp->tracks[j];
-            if (o->video == p->video && o->ssrc == p->ssrc && o->rtx_ssrc == p->rtx_ssrc &&
-                strcmp(o->mid, p->mid) == 0)
-                same = o;
-        }
+        for (size_t j = 0; j < mp->n_tracks && same == NULL; j++)
+            if (same_streams(&mp->tracks[j], p))
+                same = &mp->tracks[j];
         if (same != NULL)
             p->handle = same->handle;
         changed = changed || same == NULL || same->codecs != p->codecs ||
