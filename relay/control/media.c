@@ -420,8 +420,13 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
         d->repaired_rid_ext_id = t->repaired_rid_ext_id;
         d->n_layers = t->n_layers;
         memcpy(d->rids, t->rids, sizeof(d->rids));
-        memcpy(d->layer_ssrcs, t->layer_ssrcs, sizeof(d->layer_ssrcs));
-        memcpy(d->layer_rtx_ssrcs, t->layer_rtx_ssrcs, sizeof(d->layer_rtx_ssrcs));
+        /* Element by element: GCC 12's -Warray-bounds misreads a memcpy
+         * into the flexible array here under -O2 -fsanitize=address once
+         * this function is not inlined. */
+        for (size_t l = 0; l < PRISM_MEDIA_MAX_LAYERS; l++) {
+            d->layer_ssrcs[l] = t->layer_ssrcs[l];
+            d->layer_rtx_ssrcs[l] = t->layer_rtx_ssrcs[l];
+        }
         for (size_t p = 0; p < t->codecs->n_pts; p++) {
             const struct prism_sdp_payload *pl = &t->codecs->pts[p];
             if (g_ascii_strcasecmp(pl->name, "VP8") == 0)
