@@ -297,8 +297,12 @@ static int peer_subscribe(struct prism_call *call)
     int rc = want_scope(call, PEER);
     if (rc != 0)
         return rc;
+    json_t *restart = json_object_get(call->params, "ice_restart");
+    if (restart != NULL && !json_is_boolean(restart))
+        return invalid(call, "params.%s must be a boolean", "ice_restart");
     struct prism_relay_done completion = call->defer(call);
-    prism_relay_peer_subscribe(call->relay, call->tenant, call->bubble, call->peer, &completion);
+    prism_relay_peer_subscribe(call->relay, call->tenant, call->bubble, call->peer,
+                               json_is_true(restart), &completion);
     return PRISM_EPENDING;
 }
 

@@ -12,6 +12,21 @@
  *    relay's own SSRC toward this subscriber, so a publisher's SSRC never
  *    reaches other peers and two publishers can never collide.
  *
+ * ICE restart (RFC 8445 §9, RFC 8839 §4.4.1.1.1): a peer.publish whose offer
+ * has new ICE credentials (ufrag or pwd) and the same DTLS fingerprint as the
+ * one its open publish transport was set up with restarts ICE on that
+ * transport (TRANSPORT_RESTART): the worker keeps the DTLS session and the
+ * SRTP contexts, the answer carries the relay's new credentials, and the
+ * tracks the offer still has (same kind, mid, SSRCs, simulcast layers) keep
+ * their handles, so producers, consumers, subscriptions and sequence spaces
+ * stay and subscribers get no new offer unless the tracks changed. Any other
+ * re-publish (a new fingerprint: a new DTLS association, RFC 8842; the same
+ * credentials; a transport that failed) replaces the transport, as before.
+ * The subscribe transport restarts when the client asks (peer.subscribe with
+ * ice_restart): the worker gives it new credentials, the offer carries them,
+ * and the next accepted answer (same fingerprint, else bad_sdp) gives the
+ * transport the client's new ones (TRANSPORT_REMOTE with ice_restart).
+ *
  * Memory: a peer costs what it negotiated, not the SDP caps. Tracks and
  * lines are heap arrays of their exact count (lines grow by doubling, up to
  * the PRISM_SDP_MAX_MEDIA an offer may hold); a track's codecs and header
@@ -40,6 +55,7 @@
 #include <glib.h>
 #include <openssl/rand.h>
 
+#include "crypto/cert.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/control/codecs.h"
@@ -106,8 +122,16 @@ struct mpeer {
                                              gathers (prism_sdp_session_for_answer()) */
     struct pub_track *pending;            /* n_pending: the tracks of that answer */
     size_t n_pending;
+    bool pub_restart;         /* the pending publish restarts ICE on the open transport */
+    char *pub_pending_remote; /* the pending offer's ICE ufrag, pwd and fingerprint, each
+                                 NUL-terminated, in one exact-size block */
+    char *pub_remote;         /* the same of the open publish transport; NULL when none */
     /* subscribe */
     bool sub_open, sub_ready, sub_remote_set;
+    bool sub_restart;    /* the pending subscribe restarts ICE on the transport that is up */
+    bool sub_restarting; /* offers carry restarted credentials: the next accepted answer
+                            gives the client's new ones */
+    char *sub_remote;    /* the client's ICE ufrag, pwd and fingerprint (remote_block) */
     uint64_t sub_token;
     struct prism_relay_done sub_done;
     char *sub_local; /* once ready: ufrag, pwd, then n_sub_cands candidates, each
@@ -183,6 +207,9 @@ static void tracks_free(struct prism_media *m, struct pub_track *tracks, size_t 
 /* Forgets the pending publish (its answer basis and tracks). */
 static void pending_clear(struct prism_media *m, struct mpeer *mp)
 {
+    free(mp->pub_pending_remote);
+    mp->pub_pending_remote = NULL;
+    mp->pub_restart = false;
     prism_sdp_session_free(mp->pub_answer);
     mp->pub_answer = NULL;
     tracks_free(m, mp->pending, mp->n_pending);
@@ -222,6 +249,8 @@ static void mpeer_release(struct prism_media *m, struct mpeer *mp, int rc, const
     tracks_free(m, mp->tracks, mp->n_tracks);
     lines_clear(m, mp);
     free(mp->sub_local);
+    free(mp->sub_remote);
+    free(mp->pub_remote);
     free(mp);
 }
 
@@ -391,8 +420,13 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
         d->repaired_rid_ext_id = t->repaired_rid_ext_id;
         d->n_layers = t->n_layers;
         memcpy(d->rids, t->rids, sizeof(d->rids));
-        memcpy(d->layer_ssrcs, t->layer_ssrcs, sizeof(d->layer_ssrcs));
-        memcpy(d->layer_rtx_ssrcs, t->layer_rtx_ssrcs, sizeof(d->layer_rtx_ssrcs));
+        /* Element by element: GCC 12's -Warray-bounds misreads a memcpy
+         * into the flexible array here under -O2 -fsanitize=address once
+         * this function is not inlined. */
+        for (size_t l = 0; l < PRISM_MEDIA_MAX_LAYERS; l++) {
+            d->layer_ssrcs[l] = t->layer_ssrcs[l];
+            d->layer_rtx_ssrcs[l] = t->layer_rtx_ssrcs[l];
+        }
         for (size_t p = 0; p < t->codecs->n_pts; p++) {
             const struct prism_sdp_payload *pl = &t->codecs->pts[p];
             if (g_ascii_strcasecmp(pl->name, "VP8") == 0)
@@ -539,6 +573,48 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
     return 0;
 }
 
+/* The client's ICE ufrag, pwd and fingerprint ("sha-256 AB:...") of `s`,
+ * each NUL-terminated, in one exact-size block (NULL: no memory). */
+static char *remote_block(const struct prism_sdp_session *s)
+{
+    char fpr[PRISM_MEDIA_FPR_LEN];
+    snprintf(fpr, sizeof(fpr), "%s %s", s->fpr_hash, s->fpr_value);
+    size_t nu = strlen(s->ice_ufrag) + 1, np = strlen(s->ice_pwd) + 1, nf = strlen(fpr) + 1;
+    char *b = malloc(nu + np + nf);
+    if (b != NULL) {
+        memcpy(b, s->ice_ufrag, nu);
+        memcpy(b + nu, s->ice_pwd, np);
+        memcpy(b + nu + np, fpr, nf);
+    }
+    return b;
+}
+
+/* The pwd and the fingerprint of a remote_block. */
+static const char *block_pwd(const char *b)
+{
+    return b + strlen(b) + 1;
+}
+
+static const char *block_fpr(const char *b)
+{
+    const char *pwd = block_pwd(b);
+    return pwd + strlen(pwd) + 1;
+}
+
+bool prism__media_same_fingerprint(const char *cur, const char *next)
+{
+    struct prism_fingerprint a, b;
+    return cur != NULL && next != NULL && prism_cert_fingerprint_parse(block_fpr(cur), &a) == 0 &&
+           prism_cert_fingerprint_parse(block_fpr(next), &b) == 0 &&
+           prism_cert_fingerprint_equal(&a, &b);
+}
+
+bool prism__media_is_ice_restart(const char *cur, const char *next)
+{
+    return prism__media_same_fingerprint(cur, next) &&
+           (strcmp(cur, next) != 0 || strcmp(block_pwd(cur), block_pwd(next)) != 0);
+}
+
 void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const char *offer,
                          const struct prism_relay_done *done)
 {
@@ -562,19 +638,24 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
     rc = prism_sdp_session_for_answer(s, &mp->pub_answer);
     if (rc == 0)
         rc = tracks_from_offer(m, s, &mp->pending, &mp->n_pending);
+    if (rc == 0 && (mp->pub_pending_remote = remote_block(s)) == NULL)
+        rc = PRISM_ENOMEM;
     if (rc != 0) {
         pending_clear(m, mp);
         prism_sdp_session_free(s);
         done->cb(done->ud, rc, NULL, NULL);
         return;
     }
+    mp->pub_restart =
+        mp->pub_open && prism__media_is_ice_restart(mp->pub_remote, mp->pub_pending_remote);
     if (!mp->pub_open && !admit_transport(m, peer, done)) {
         pending_clear(m, mp);
         prism_sdp_session_free(s);
         return;
     }
 
-    struct prism_msg_transport *msg = remote_msg(PRISM_WORKER_TRANSPORT_OPEN, false, s);
+    struct prism_msg_transport *msg = remote_msg(
+        mp->pub_restart ? PRISM_WORKER_TRANSPORT_RESTART : PRISM_WORKER_TRANSPORT_OPEN, false, s);
     msg->token = mp->pub_token = m->next_token++;
     prism_sdp_session_free(s);
     mp->pub_done = *done;
@@ -582,16 +663,69 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
 }
 
 static void subscribers_update(struct prism_media *m, struct prism_bubble *bubble);
+static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscribe);
+
+/* Whether `a` and `b` describe the same streams: kind, mid, SSRCs and
+ * simulcast layers (rids or SIM SSRCs with their rtx partners). */
+static bool same_streams(const struct pub_track *a, const struct pub_track *b)
+{
+    if (a->video != b->video || a->ssrc != b->ssrc || a->rtx_ssrc != b->rtx_ssrc ||
+        a->n_layers != b->n_layers || strcmp(a->mid, b->mid) != 0)
+        return false;
+    for (size_t l = 0; l < a->n_layers && l < PRISM_MEDIA_MAX_LAYERS; l++)
+        if (a->layer_ssrcs[l] != b->layer_ssrcs[l] ||
+            a->layer_rtx_ssrcs[l] != b->layer_rtx_ssrcs[l] || strcmp(a->rids[l], b->rids[l]) != 0)
+            return false;
+    return true;
+}
+
+/* After an ICE restart, the pending tracks that are the open transport's
+ * (same_streams) take over their handles, so the worker keeps their
+ * producers and consumers. Returns whether the set of tracks changed
+ * (subscribers then need a new offer). */
+static bool keep_track_handles(struct mpeer *mp)
+{
+    bool changed = mp->n_pending != mp->n_tracks;
+    for (size_t i = 0; i < mp->n_pending; i++) {
+        struct pub_track *p = &mp->pending[i];
+        const struct pub_track *same = NULL;
+        for (size_t j = 0; j < mp->n_tracks && same == NULL; j++)
+            if (same_streams(&mp->tracks[j], p))
+                same = &mp->tracks[j];
+        if (same != NULL)
+            p->handle = same->handle;
+        changed = changed || same == NULL || same->codecs != p->codecs ||
+                  strcmp(same->track_id, p->track_id) != 0;
+    }
+    return changed;
+}
 
 static void publish_ready(struct prism_media *m, struct mpeer *mp,
                           const struct prism_event_ready *ev)
 {
     struct prism_relay_done done = mp->pub_done;
+    bool restart = mp->pub_restart;
     mp->pub_token = 0;
+    if (ev->error != 0 && restart) {
+        pending_clear(m, mp);
+        done.cb(done.ud, ev->error == PRISM_ENOTFOUND ? PRISM_ENOTFOUND : PRISM_EINTERNAL, NULL,
+                ev->error == PRISM_ENOTFOUND
+                    ? "the publish transport ended before its ICE restart: publish again"
+                    : "the publish transport could not restart ICE");
+        return;
+    }
     if (ev->error != 0) {
         pending_clear(m, mp);
-        if (!mp->pub_open)
+        if (!mp->pub_open) {
             transport_gone(m, mp->peer);
+        } else {
+            /* The worker closed the transport this publish was to replace
+             * before the new one failed to open: the peer publishes
+             * nothing now, and says so rather than staying `connected`. */
+            mp->peer->publish_state = PRISM_TRANSPORT_FAILED;
+            transport_ended(m, mp, false);
+            emit_state(m, mp->peer, false, PRISM_TRANSPORT_FAILED, "re-publish failed");
+        }
         done.cb(done.ud, ev->error == PRISM_EIO ? PRISM_EOVERLOADED : ev->error, NULL,
                 "no media socket could be opened (port range or addresses exhausted)");
         return;
@@ -623,11 +757,16 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
         done.cb(done.ud, PRISM_EINTERNAL, NULL, "could not write the answer");
         return;
     }
+    bool changed = !restart || keep_track_handles(mp);
     tracks_free(m, mp->tracks, mp->n_tracks);
     mp->tracks = mp->pending;
     mp->n_tracks = mp->n_pending;
     mp->pending = NULL;
     mp->n_pending = 0;
+    free(mp->pub_remote);
+    mp->pub_remote = mp->pub_pending_remote;
+    mp->pub_pending_remote = NULL;
+    mp->pub_restart = false;
     mp->pub_open = true;
     mp->peer->n_tracks = (uint32_t)mp->n_tracks;
 
@@ -635,7 +774,8 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
 
     done.cb(done.ud, 0, &(struct prism_relay_sdp_result){PRISM_RELAY_SDP_ANSWER, answer, 0}, NULL);
     free(answer);
-    subscribers_update(m, mp->peer->bubble);
+    if (changed)
+        subscribers_update(m, mp->peer->bubble);
 }
 
 /* --- subscribe ----------------------------------------------------------------- */
@@ -938,13 +1078,26 @@ static void complete_subscribe(struct prism_media *m, struct mpeer *sub,
     free(offer);
 }
 
-void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,
+void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer, bool ice_restart,
                            const struct prism_relay_done *done)
 {
     struct mpeer *mp = mpeer_get(m, peer);
     if (mp->sub_token != 0) {
         done->cb(done->ud, PRISM_EEXIST, NULL,
                  "a subscribe of this peer is still being negotiated");
+        return;
+    }
+    if (mp->sub_ready && mp->sub_remote_set && ice_restart) {
+        /* The worker gives the transport new credentials; the offer
+         * follows from its READY. (Before the client's first answer there
+         * is nothing to restart: a plain re-offer.) */
+        struct prism_msg_transport *msg =
+            prism_worker_msg_new(PRISM_WORKER_TRANSPORT_RESTART, sizeof(*msg));
+        msg->subscribe = true;
+        msg->token = mp->sub_token = m->next_token++;
+        mp->sub_done = *done;
+        mp->sub_restart = true;
+        post(m, peer, &msg->h);
         return;
     }
     if (mp->sub_ready) {
@@ -975,7 +1128,16 @@ static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
                             const struct prism_event_ready *ev)
 {
     struct prism_relay_done done = mp->sub_done;
+    bool restart = mp->sub_restart;
     mp->sub_token = 0;
+    mp->sub_restart = false;
+    if (ev->error != 0 && restart) {
+        done.cb(done.ud, ev->error == PRISM_ENOTFOUND ? PRISM_ENOTFOUND : PRISM_EINTERNAL, NULL,
+                ev->error == PRISM_ENOTFOUND
+                    ? "the subscribe transport ended before its ICE restart"
+                    : "the subscribe transport could not restart ICE");
+        return;
+    }
     if (ev->error != 0) {
         mp->sub_open = false;
         transport_gone(m, mp->peer);
@@ -1000,6 +1162,7 @@ static void subscribe_ready(struct prism_media *m, struct mpeer *mp,
     mp->sub_local = local;
     mp->n_sub_cands = n_cands;
     mp->sub_ready = true;
+    mp->sub_restarting = mp->sub_restarting || restart;
     complete_subscribe(m, mp, &done);
 }
 
@@ -1049,9 +1212,30 @@ int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const cha
         snprintf(msg, msg_len, "%s", reason);
         return PRISM_EBADSDP;
     }
-    if (!mp->sub_remote_set) {
-        post(m, peer, &remote_msg(PRISM_WORKER_TRANSPORT_REMOTE, true, s)->h);
+    /* The first answer gives the transport the client's credentials; the
+     * first one after a restart offer its new ones, under the same
+     * certificate (a new one would be a new DTLS association). */
+    if (!mp->sub_remote_set || mp->sub_restarting) {
+        char *remote = remote_block(s);
+        if (remote == NULL) {
+            prism_sdp_session_free(s);
+            return PRISM_ENOMEM;
+        }
+        if (mp->sub_remote_set && !prism__media_same_fingerprint(mp->sub_remote, remote)) {
+            free(remote);
+            prism_sdp_session_free(s);
+            snprintf(msg, msg_len,
+                     "an ICE restart keeps the DTLS association: the answer's "
+                     "fingerprint must be the transport's");
+            return PRISM_EBADSDP;
+        }
+        struct prism_msg_transport *rm = remote_msg(PRISM_WORKER_TRANSPORT_REMOTE, true, s);
+        rm->ice_restart = mp->sub_remote_set;
+        post(m, peer, &rm->h);
         mp->sub_remote_set = true;
+        mp->sub_restarting = false;
+        free(mp->sub_remote);
+        mp->sub_remote = remote;
     }
     struct prism_msg_routes *routes = prism_worker_msg_new(
         PRISM_WORKER_ROUTES, sizeof(*routes) + mp->n_lines * sizeof(routes->routes[0]));
@@ -1172,6 +1356,9 @@ static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscr
     transport_gone(m, mp->peer);
     if (subscribe) {
         mp->sub_open = mp->sub_ready = mp->sub_remote_set = mp->dirty = false;
+        mp->sub_restarting = false;
+        free(mp->sub_remote);
+        mp->sub_remote = NULL;
         mp->outstanding = 0;
         lines_clear(m, mp);
         free(mp->sub_local);
@@ -1182,6 +1369,8 @@ static void transport_ended(struct prism_media *m, struct mpeer *mp, bool subscr
         return;
     }
     mp->pub_open = false;
+    free(mp->pub_remote);
+    mp->pub_remote = NULL;
     tracks_free(m, mp->tracks, mp->n_tracks);
     mp->tracks = NULL;
     mp->n_tracks = 0;

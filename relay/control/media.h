@@ -36,7 +36,10 @@ void prism_media_set_loopback_ok(struct prism_media *m, bool loopback_ok);
 
 void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const char *offer,
                          const struct prism_relay_done *done);
-void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer,
+/* `ice_restart`: on a subscribe transport that is up, the offer carries new
+ * relay ICE credentials (TRANSPORT_RESTART), and the client's next accepted
+ * answer its new ones; ignored for a new transport. */
+void prism_media_subscribe(struct prism_media *m, struct prism_peer *peer, bool ice_restart,
                            const struct prism_relay_done *done);
 int prism_media_answer(struct prism_media *m, struct prism_peer *peer, const char *answer,
                        uint64_t revision, char *msg, size_t msg_len);
@@ -74,5 +77,18 @@ unsigned prism_media_peer_transports(struct prism_media *m, const struct prism_p
 /* Transports open or opening relay-wide, and the admission limit they are
  * held under (peer.publish/subscribe answer `overloaded` at the limit). */
 void prism_media_admission(const struct prism_media *m, size_t *open, size_t *max);
+
+/* Internal, for unit tests: whether a re-offer restarts ICE on an open
+ * transport. `cur` and `next` are the client's ICE ufrag, pwd and
+ * a=fingerprint value ("sha-256 AB:..."), each NUL-terminated, one after the
+ * other: the transport's and the re-offer's. True when the ufrag or the pwd
+ * changed (RFC 8839 §4.4.1.1.1) and the fingerprint did not (parsed and
+ * compared, so case and hash spelling do not matter); false for NULL or an
+ * unparsable fingerprint. */
+bool prism__media_is_ice_restart(const char *cur, const char *next);
+
+/* Internal, for unit tests: whether two such blocks name the same
+ * certificate (false for NULL or an unparsable fingerprint). */
+bool prism__media_same_fingerprint(const char *cur, const char *next);
 
 #endif

@@ -520,13 +520,14 @@ void prism_relay_peer_publish(struct prism_relay *relay, const char *tenant, con
 }
 
 void prism_relay_peer_subscribe(struct prism_relay *relay, const char *tenant, const char *bubble,
-                                const char *peer, const struct prism_relay_done *done)
+                                const char *peer, bool ice_restart,
+                                const struct prism_relay_done *done)
 {
     struct prism_peer *p = prism_registry_peer_find(relay->reg, tenant, bubble, peer);
     if (p == NULL)
         done->cb(done->ud, PRISM_ENOTFOUND, NULL, "no such peer in this bubble");
     else
-        prism_media_subscribe(relay->media, p, done);
+        prism_media_subscribe(relay->media, p, ice_restart, done);
 }
 
 int prism_relay_peer_answer(struct prism_relay *relay, const char *tenant, const char *bubble,

@@ -184,8 +184,11 @@ struct prism_relay_done {
 void prism_relay_peer_publish(struct prism_relay *relay, const char *tenant, const char *bubble,
                               const char *peer, const char *offer,
                               const struct prism_relay_done *done);
+/* `ice_restart`: on a subscribe transport that is up, the new offer
+ * restarts ICE (new relay credentials; DTLS and SRTP stay). */
 void prism_relay_peer_subscribe(struct prism_relay *relay, const char *tenant, const char *bubble,
-                                const char *peer, const struct prism_relay_done *done);
+                                const char *peer, bool ice_restart,
+                                const struct prism_relay_done *done);
 /* Applies the client's answer to the outstanding downstream offer `revision`
  * (PRISM_ENOTFOUND if it is not the outstanding one). Returns 0 or a PRISM_E*
  * code with a message in `msg`. */

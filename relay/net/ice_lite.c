@@ -27,12 +27,14 @@
 struct prism_ice_lite {
     StunAgent agent;                    /* libnice's codec: integrity and fingerprint */
     struct prism_lite_binding **ufrags; /* n_ufrag_buckets heads */
+    struct prism_lite_old **olds;       /* n_ufrag_buckets heads: ufrags before a restart */
     size_t n_ufrag_buckets;             /* power of two */
     struct prism_lite_addr **addrs;     /* n_addr_buckets heads */
     size_t n_addr_buckets;              /* power of two, 2 * n_ufrag_buckets */
     size_t n_bindings;                  /* attached */
     uint64_t seed;                      /* address hash key */
     struct prism_lite_binding *found;   /* set by the validater during one check */
+    bool found_old;                     /* ... under its credentials from before a restart */
     struct prism_ice_lite_stats stats;  /* counted drops */
 };
 
@@ -153,6 +155,18 @@ static void ufrag_link(struct prism_ice_lite *lite, struct prism_lite_binding *b
     lite->ufrags[i] = b;
 }
 
+static void ufrag_unlink(struct prism_ice_lite *lite, struct prism_lite_binding *b)
+{
+    size_t i = ufrag_bucket(lite, b->ufrag, PRISM_LITE_UFRAG_LEN);
+    for (struct prism_lite_binding **pp = &lite->ufrags[i]; *pp; pp = &(*pp)->next) {
+        if (*pp == b) {
+            *pp = b->next;
+            break;
+        }
+    }
+    b->next = NULL;
+}
+
 static struct prism_lite_binding *ufrag_find(const struct prism_ice_lite *lite, const char *ufrag,
                                              size_t len)
 {
@@ -165,20 +179,60 @@ static struct prism_lite_binding *ufrag_find(const struct prism_ice_lite *lite, 
     return NULL;
 }
 
+static void old_link(struct prism_ice_lite *lite, struct prism_lite_old *o)
+{
+    size_t i = ufrag_bucket(lite, o->ufrag, PRISM_LITE_UFRAG_LEN);
+    o->next = lite->olds[i];
+    lite->olds[i] = o;
+}
+
+static struct prism_lite_old *old_find(const struct prism_ice_lite *lite, const char *ufrag,
+                                       size_t len)
+{
+    if (len != PRISM_LITE_UFRAG_LEN)
+        return NULL;
+    for (struct prism_lite_old *o = lite->olds[ufrag_bucket(lite, ufrag, len)]; o; o = o->next)
+        if (memcmp(o->ufrag, ufrag, len) == 0)
+            return o;
+    return NULL;
+}
+
+/* Forgets `b`'s credentials from before a restart (no-op without one). */
+static void old_drop(struct prism_ice_lite *lite, struct prism_lite_binding *b)
+{
+    struct prism_lite_old *o = b->old;
+    if (!o)
+        return;
+    size_t i = ufrag_bucket(lite, o->ufrag, PRISM_LITE_UFRAG_LEN);
+    for (struct prism_lite_old **pp = &lite->olds[i]; *pp; pp = &(*pp)->next) {
+        if (*pp == o) {
+            *pp = o->next;
+            break;
+        }
+    }
+    explicit_bzero(o->pwd, sizeof(o->pwd));
+    free(o);
+    b->old = NULL;
+}
+
 /* Rebuilds both tables with `n` ufrag buckets (control path). */
 static int resize(struct prism_ice_lite *lite, size_t n)
 {
     struct prism_lite_binding **ufrags = calloc(n, sizeof(*ufrags));
+    struct prism_lite_old **olds = calloc(n, sizeof(*olds));
     struct prism_lite_addr **addrs = calloc(2 * n, sizeof(*addrs));
-    if (!ufrags || !addrs) {
+    if (!ufrags || !olds || !addrs) {
         free(ufrags);
+        free(olds);
         free(addrs);
         return PRISM_ENOMEM;
     }
     struct prism_lite_binding **old_u = lite->ufrags;
+    struct prism_lite_old **old_o = lite->olds;
     struct prism_lite_addr **old_a = lite->addrs;
     size_t old_nu = lite->n_ufrag_buckets, old_na = lite->n_addr_buckets;
     lite->ufrags = ufrags;
+    lite->olds = olds;
     lite->addrs = addrs;
     lite->n_ufrag_buckets = n;
     lite->n_addr_buckets = 2 * n;
@@ -186,6 +240,10 @@ static int resize(struct prism_ice_lite *lite, size_t n)
         for (struct prism_lite_binding *b = old_u[i], *next; b; b = next) {
             next = b->next;
             ufrag_link(lite, b);
+        }
+        for (struct prism_lite_old *o = old_o[i], *next; o; o = next) {
+            next = o->next;
+            old_link(lite, o);
         }
     }
     for (size_t i = 0; i < old_na; i++) {
@@ -195,6 +253,7 @@ static int resize(struct prism_ice_lite *lite, size_t n)
         }
     }
     free(old_u);
+    free(old_o);
     free(old_a);
     return 0;
 }
@@ -228,6 +287,7 @@ void prism_ice_lite_free(struct prism_ice_lite *lite)
         return;
     PRISM_CHECK(lite->n_bindings == 0);
     free(lite->ufrags);
+    free(lite->olds);
     free(lite->addrs);
     free(lite);
 }
@@ -248,6 +308,19 @@ static int random_ice_chars(char *out, size_t n)
     return 0;
 }
 
+/* New credentials of ours into `ufrag` and `pwd`: a ufrag no binding of
+ * this worker answers to, now or from before a restart. */
+static int fresh_credentials(const struct prism_ice_lite *lite,
+                             char ufrag[PRISM_LITE_UFRAG_LEN + 1], char pwd[PRISM_LITE_PWD_LEN + 1])
+{
+    int r;
+    do
+        r = random_ice_chars(ufrag, PRISM_LITE_UFRAG_LEN);
+    while (r == 0 && (ufrag_find(lite, ufrag, PRISM_LITE_UFRAG_LEN) != NULL ||
+                      old_find(lite, ufrag, PRISM_LITE_UFRAG_LEN) != NULL));
+    return r == 0 ? random_ice_chars(pwd, PRISM_LITE_PWD_LEN) : r;
+}
+
 int prism_ice_lite_attach(struct prism_ice_lite *lite, struct prism_lite_binding *b,
                           void (*on_recv)(void *ud, uint8_t *data, size_t len),
                           void (*on_validated)(void *ud), void *ud)
@@ -261,12 +334,7 @@ int prism_ice_lite_attach(struct prism_ice_lite *lite, struct prism_lite_binding
     memset(b, 0, sizeof(*b));
     b->path.fd = -1;
     b->path.gso = true;
-    int r;
-    do
-        r = random_ice_chars(b->ufrag, PRISM_LITE_UFRAG_LEN);
-    while (r == 0 && ufrag_find(lite, b->ufrag, PRISM_LITE_UFRAG_LEN) != NULL);
-    if (r == 0)
-        r = random_ice_chars(b->pwd, PRISM_LITE_PWD_LEN);
+    int r = fresh_credentials(lite, b->ufrag, b->pwd);
     if (r != 0)
         return r;
     b->on_recv = on_recv;
@@ -287,14 +355,8 @@ void prism_ice_lite_detach(struct prism_ice_lite *lite, struct prism_lite_bindin
             addr_unlink(lite, &b->addrs[i]);
         b->addrs[i].len = 0;
     }
-    size_t i = ufrag_bucket(lite, b->ufrag, PRISM_LITE_UFRAG_LEN);
-    for (struct prism_lite_binding **pp = &lite->ufrags[i]; *pp; pp = &(*pp)->next) {
-        if (*pp == b) {
-            *pp = b->next;
-            break;
-        }
-    }
-    b->next = NULL;
+    ufrag_unlink(lite, b);
+    old_drop(lite, b);
     b->path.fd = -1;
     b->path.tcp = NULL;
     b->attached = false;
@@ -320,6 +382,46 @@ int prism_ice_lite_set_remote(struct prism_lite_binding *b, const char *ufrag)
     return 0;
 }
 
+int prism_ice_lite_restart(struct prism_ice_lite *lite, struct prism_lite_binding *b,
+                           const char *remote_ufrag)
+{
+    char ufrag[PRISM_LITE_UFRAG_LEN + 1], pwd[PRISM_LITE_PWD_LEN + 1];
+    if (!b->attached || (remote_ufrag && !ice_chars(remote_ufrag, 4, PRISM_LITE_REMOTE_UFRAG_MAX)))
+        return PRISM_EINVAL;
+    int r = fresh_credentials(lite, ufrag, pwd);
+    if (r != 0)
+        return r;
+    struct prism_lite_old *o = NULL;
+    if (!b->old) {
+        /* The credentials checks proved so far stay answered meanwhile. */
+        o = malloc(sizeof(*o));
+        if (!o)
+            return PRISM_ENOMEM;
+        memcpy(o->ufrag, b->ufrag, sizeof(o->ufrag));
+        memcpy(o->pwd, b->pwd, sizeof(o->pwd));
+        memcpy(o->remote_ufrag, b->remote_ufrag, sizeof(o->remote_ufrag));
+        o->owner = b;
+    } /* else the current ones were never proven: replaced */
+    ufrag_unlink(lite, b);
+    if (o) {
+        old_link(lite, o);
+        b->old = o;
+    }
+    memcpy(b->ufrag, ufrag, sizeof(b->ufrag));
+    memcpy(b->pwd, pwd, sizeof(b->pwd));
+    if (remote_ufrag)
+        memcpy(b->remote_ufrag, remote_ufrag, strlen(remote_ufrag) + 1);
+    else
+        b->remote_ufrag[0] = '\0';
+    ufrag_link(lite, b);
+    return 0;
+}
+
+bool prism_ice_lite_restarting(const struct prism_lite_binding *b)
+{
+    return b->old != NULL;
+}
+
 bool prism_ice_lite_validated(const struct prism_lite_binding *b)
 {
     return b->path.fd >= 0;
@@ -339,16 +441,19 @@ static bool find_password(StunAgent *agent, StunMessage *message, uint8_t *usern
     const uint8_t *colon = memchr(username, ':', username_len);
     size_t ours = colon ? (size_t)(colon - username) : username_len;
     struct prism_lite_binding *b = ufrag_find(lite, (const char *)username, ours);
-    if (!b)
+    struct prism_lite_old *o = b ? NULL : old_find(lite, (const char *)username, ours);
+    if (!b && !o)
         return false;
+    const char *remote = b ? b->remote_ufrag : o->remote_ufrag;
     /* Once the peer's ufrag is known, "theirs" must be it (RFC 8445 §7.3). */
-    if (b->remote_ufrag[0] != '\0') {
+    if (remote[0] != '\0') {
         size_t theirs = colon ? username_len - ours - 1 : 0;
-        if (theirs != strlen(b->remote_ufrag) || memcmp(colon + 1, b->remote_ufrag, theirs) != 0)
+        if (theirs != strlen(remote) || memcmp(colon + 1, remote, theirs) != 0)
             return false;
     }
-    lite->found = b;
-    *password = (uint8_t *)b->pwd;
+    lite->found = b ? b : o->owner;
+    lite->found_old = o != NULL;
+    *password = (uint8_t *)(b ? b->pwd : o->pwd);
     *password_len = PRISM_LITE_PWD_LEN;
     return true;
 }
@@ -400,6 +505,24 @@ static struct prism_lite_addr *validate_addr(struct prism_ice_lite *lite,
     return slot;
 }
 
+/* The first check under the credentials of a restart passed: the old
+ * credentials and every address they validated go (RFC 8445 §9: the new
+ * pair replaces the previously selected one). */
+static void complete_restart(struct prism_ice_lite *lite, struct prism_lite_binding *b)
+{
+    old_drop(lite, b);
+    for (size_t i = 0; i < PRISM_LITE_MAX_ADDRS; i++) {
+        if (b->addrs[i].len != 0)
+            addr_unlink(lite, &b->addrs[i]);
+        b->addrs[i].len = 0;
+        b->addrs[i].tcp = NULL; /* a TCP connection checking again is validated again */
+    }
+    b->path.fd = -1;
+    b->path.tcp = NULL;
+    b->nominated = false;
+    b->restarts++;
+}
+
 static void select_addr(struct prism_lite_binding *b, const struct prism_lite_addr *a)
 {
     b->path.fd = a->fd;
@@ -424,6 +547,7 @@ static enum prism_lite_verdict on_check(struct prism_ice_lite *lite, const uint8
         return PRISM_LITE_DROPPED;
     }
     lite->found = NULL;
+    lite->found_old = false;
     StunValidationStatus st =
         stun_agent_validate(&lite->agent, &req, data, len, find_password, lite);
     if (st == STUN_VALIDATION_SUCCESS && stun_message_get_class(&req) == STUN_INDICATION &&
@@ -458,6 +582,8 @@ static enum prism_lite_verdict on_check(struct prism_ice_lite *lite, const uint8
     if (!success)
         return PRISM_LITE_REPLY; /* 487: no address validated by a refused check */
 
+    if (!lite->found_old && prism_ice_lite_restarting(b))
+        complete_restart(lite, b);
     struct prism_lite_addr *a = validate_addr(lite, b, key, from, from_len, fd, tcp, now_ms);
     bool use = stun_usage_ice_conncheck_use_candidate(&req);
     if (use || !b->nominated)

@@ -37,6 +37,19 @@
  * connection's owner takes the address out when it closes
  * (prism_ice_lite_forget_tcp), so a path never names a closed connection.
  *
+ * ICE restart (RFC 8445 §9, RFC 8839 §4.4.1.1.1; prism_ice_lite_restart):
+ * the binding gets new credentials of ours and the peer's new ufrag, and
+ * its old ones stay answered (in a second table) until the first check
+ * under the new ones passes. RFC 8445 §9 lets media go on over the
+ * previously selected pair while the restart runs, so a restart the client
+ * makes before its path is lost costs no media, and a restart that never
+ * completes leaves the transport as it was (the silence timeout still
+ * watches it). That first check then drops the old ufrag and every address
+ * validated under the old credentials, and selects its own source: from
+ * then on the relay sends only where a check under the current credentials
+ * came from. A second restart before the first completed replaces the
+ * unproven credentials; the old (proven) ones stay until one completes.
+ *
  * Cost: two hash lookups per STUN check, one per other datagram; no
  * allocation on the packet path (bindings carry their address slots; the
  * tables grow on attach only, a control-path call).
@@ -89,6 +102,16 @@ struct prism_lite_addr {
     struct prism_lite_binding *owner; /* back pointer for lookups */
 };
 
+/* A binding's credentials from before an ICE restart, answered until a
+ * check under the new ones passes; chained in the context's second table. */
+struct prism_lite_old {
+    char ufrag[PRISM_LITE_UFRAG_LEN + 1];               /* ours */
+    char pwd[PRISM_LITE_PWD_LEN + 1];                   /* ours */
+    char remote_ufrag[PRISM_LITE_REMOTE_UFRAG_MAX + 1]; /* the peer's, as before */
+    struct prism_lite_old *next;                        /* old-ufrag table chain */
+    struct prism_lite_binding *owner;                   /* back pointer */
+};
+
 struct prism_lite_binding {
     char ufrag[PRISM_LITE_UFRAG_LEN + 1];                 /* ours */
     char pwd[PRISM_LITE_PWD_LEN + 1];                     /* ours */
@@ -105,6 +128,10 @@ struct prism_lite_binding {
     void *ud;                                             /* for the callbacks */
     struct prism_lite_binding *next;                      /* ufrag table chain */
     bool attached;                                        /* in the tables */
+    struct prism_lite_old *old;                           /* heap, during an ICE restart
+                                                             only (a restart is rare: a
+                                                             binding stays small) */
+    uint32_t restarts;                                    /* ICE restarts completed */
 };
 
 struct prism_ice_lite;
@@ -132,6 +159,22 @@ void prism_ice_lite_detach(struct prism_ice_lite *lite, struct prism_lite_bindin
 /* Sets the peer's ufrag (from its SDP): checks must name it from now on.
  * Returns 0 or PRISM_EINVAL (not 4-256 ice-chars). */
 int prism_ice_lite_set_remote(struct prism_lite_binding *b, const char *ufrag);
+
+/* ICE restart (see the file header): gives `b` fresh credentials of ours
+ * (unique on this worker; read them from b->ufrag and b->pwd) and the
+ * peer's new ufrag `remote_ufrag`, or, NULL when we offer the restart, no
+ * peer ufrag until prism_ice_lite_set_remote() (checks under our new
+ * credentials pass with any until then); the credentials that checks last
+ * proved stay answered until a check under the new ones passes. Control
+ * path (allocates the old credentials' entry; freed when the restart
+ * completes or `b` is detached). Returns 0, PRISM_EINVAL (`b` detached;
+ * `remote_ufrag` not 4-256 ice-chars), PRISM_EIO (no randomness) or
+ * PRISM_ENOMEM; `b` unchanged on error. */
+int prism_ice_lite_restart(struct prism_ice_lite *lite, struct prism_lite_binding *b,
+                           const char *remote_ufrag);
+
+/* Whether an ICE restart of `b` waits for its first check. */
+bool prism_ice_lite_restarting(const struct prism_lite_binding *b);
 
 /* Whether a check has validated an address (media may be sent). */
 bool prism_ice_lite_validated(const struct prism_lite_binding *b);

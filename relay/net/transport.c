@@ -537,6 +537,50 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
     return 0;
 }
 
+/* For an ICE restart: `pwd` is well-formed and `fingerprint` is the one
+ * the session was set up with (RFC 8842: another certificate is another
+ * DTLS association, which a restart is not). Returns 0 or PRISM_EINVAL /
+ * PRISM_EUNSUPPORTED. */
+static int same_peer(const struct prism_transport *t, const char *pwd, const char *fingerprint)
+{
+    struct prism_fingerprint fp;
+    if (!ice_chars(pwd, 22, 256))
+        return PRISM_EINVAL;
+    int r = prism_cert_fingerprint_parse(fingerprint, &fp);
+    if (r != 0)
+        return r;
+    return prism_cert_fingerprint_equal(&fp, &t->remote_fp) ? 0 : PRISM_EINVAL;
+}
+
+int prism_transport_restart_ice(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                const char *fingerprint)
+{
+    if (!t->msock)
+        return PRISM_EUNSUPPORTED;
+    if (t->closing || !t->remote_set || is_final(t->status) || (ufrag && (!pwd || !fingerprint)))
+        return PRISM_EINVAL;
+    if (ufrag) {
+        int r = same_peer(t, pwd, fingerprint);
+        if (r != 0)
+            return r;
+    }
+    int r = prism_ice_lite_restart(t->lite_ctx, &t->lite, ufrag);
+    if (r != 0)
+        return r;
+    return lite_gather(t);
+}
+
+int prism_transport_restart_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                   const char *fingerprint)
+{
+    if (!t->msock)
+        return PRISM_EUNSUPPORTED;
+    if (t->closing || !t->remote_set || is_final(t->status) || !ufrag || !pwd || !fingerprint)
+        return PRISM_EINVAL;
+    int r = same_peer(t, pwd, fingerprint);
+    return r == 0 ? prism_ice_lite_set_remote(&t->lite, ufrag) : r;
+}
+
 int prism_transport_add_remote_candidate(struct prism_transport *t, const char *candidate)
 {
     if (t->closing)

@@ -171,6 +171,31 @@ void prism_transport_local_credentials(const struct prism_transport *t, const ch
 int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
                                const char *fingerprint);
 
+/* ICE restart (RFC 8445 §9, RFC 8839 §4.4.1.1.1) of a lite transport
+ * whose remote description is set: our ICE credentials are replaced by
+ * fresh ones (prism_transport_local_credentials() returns them from now
+ * on), the peer's are `ufrag` and `pwd` (from its offer), or, all three
+ * NULL when we offer the restart, come later through
+ * prism_transport_restart_remote(); the host candidates are reported again
+ * through on_candidate and on_gathering_done (possibly before this
+ * returns). The DTLS session, the SRTP contexts, the status and the
+ * counters stay: `fingerprint` must be the one given to
+ * prism_transport_set_remote(). Until the peer's first check under the new
+ * credentials passes, media goes on over the path the old ones proved
+ * (relay/net/ice_lite.h). Returns 0, PRISM_EINVAL (closing, final, no
+ * remote description yet, malformed credentials, or a different
+ * fingerprint: nothing changed), PRISM_EUNSUPPORTED (a libnice client
+ * transport, or a fingerprint hash other than sha-256/384/512) or
+ * PRISM_EIO. */
+int prism_transport_restart_ice(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                const char *fingerprint);
+
+/* The peer's answer to a restart we offered (prism_transport_restart_ice
+ * with NULLs): its new ICE credentials, under the same `fingerprint`.
+ * Returns 0, PRISM_EINVAL (as above) or PRISM_EUNSUPPORTED. */
+int prism_transport_restart_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                   const char *fingerprint);
+
 /* Adds one trickled remote candidate ("candidate:..."), or end-of-candidates
  * when `candidate` is NULL. Call after prism_transport_set_remote(). Returns
  * 0 or PRISM_EINVAL (malformed, too early, or closing); unusable but

@@ -39,17 +39,19 @@
 /* --- control -> worker ----------------------------------------------------- */
 
 enum prism_worker_msg_type {
-    PRISM_WORKER_BUBBLE_OPEN,      /* header only */
-    PRISM_WORKER_BUBBLE_CLOSE,     /* header only: closes every transport in it */
-    PRISM_WORKER_TRANSPORT_OPEN,   /* struct prism_msg_transport */
-    PRISM_WORKER_TRANSPORT_REMOTE, /* struct prism_msg_transport: the client's answer */
-    PRISM_WORKER_CANDIDATE,        /* struct prism_msg_candidate */
-    PRISM_WORKER_TRACKS,           /* struct prism_msg_tracks: what the peer publishes */
-    PRISM_WORKER_ROUTES,           /* struct prism_msg_routes: what the peer receives */
-    PRISM_WORKER_PREFER,           /* struct prism_msg_prefer: what the peer wants of a publisher */
-    PRISM_WORKER_BUBBLE_CONFIG,    /* struct prism_msg_bubble_config: the bubble's options */
-    PRISM_WORKER_PEER_CLOSE,       /* header only: both transports end */
-    PRISM_WORKER_STOP,             /* header only: leave once every handle is closed */
+    PRISM_WORKER_BUBBLE_OPEN,       /* header only */
+    PRISM_WORKER_BUBBLE_CLOSE,      /* header only: closes every transport in it */
+    PRISM_WORKER_TRANSPORT_OPEN,    /* struct prism_msg_transport */
+    PRISM_WORKER_TRANSPORT_REMOTE,  /* struct prism_msg_transport: the client's answer */
+    PRISM_WORKER_TRANSPORT_RESTART, /* struct prism_msg_transport: an ICE restart, answered
+                                       by READY with our new credentials */
+    PRISM_WORKER_CANDIDATE,         /* struct prism_msg_candidate */
+    PRISM_WORKER_TRACKS,            /* struct prism_msg_tracks: what the peer publishes */
+    PRISM_WORKER_ROUTES,            /* struct prism_msg_routes: what the peer receives */
+    PRISM_WORKER_PREFER,        /* struct prism_msg_prefer: what the peer wants of a publisher */
+    PRISM_WORKER_BUBBLE_CONFIG, /* struct prism_msg_bubble_config: the bubble's options */
+    PRISM_WORKER_PEER_CLOSE,    /* header only: both transports end */
+    PRISM_WORKER_STOP,          /* header only: leave once every handle is closed */
 };
 
 struct prism_worker_msg {
@@ -59,13 +61,19 @@ struct prism_worker_msg {
     uint64_t peer;   /* peer handle; 0 for bubble messages and STOP */
 };
 
-/* TRANSPORT_OPEN (one of the peer's two transports) and TRANSPORT_REMOTE
- * (the subscriber's answer to the relay's offer). */
+/* TRANSPORT_OPEN (one of the peer's two transports), TRANSPORT_REMOTE
+ * (the subscriber's answer to the relay's offer) and TRANSPORT_RESTART (an
+ * ICE restart of a transport that is up, DTLS and SRTP kept: with the
+ * client's new credentials from its offer (publish), or without (subscribe:
+ * the relay offers the restart; the answer follows as a REMOTE with
+ * ice_restart)). */
 struct prism_msg_transport {
     struct prism_worker_msg h;
-    bool subscribe;  /* which transport of the peer */
-    uint64_t token;  /* OPEN: echoed in the READY event */
-    bool has_remote; /* the fields below are set: the publish OPEN and every REMOTE */
+    bool subscribe;   /* which transport of the peer */
+    uint64_t token;   /* OPEN, RESTART: echoed in the READY event */
+    bool has_remote;  /* the fields below are set: the publish OPEN and every REMOTE */
+    bool ice_restart; /* REMOTE: the client's answer to an offer that restarted ICE (the
+                         transport is up: only its ICE credentials change) */
     char ufrag[PRISM_MEDIA_ICE_LEN];
     char pwd[PRISM_MEDIA_ICE_LEN];
     char fingerprint[PRISM_MEDIA_FPR_LEN]; /* "sha-256 AB:..." */
@@ -220,7 +228,9 @@ struct prism_worker_event {
     uint64_t peer;   /* peer handle; 0 for STATS and LOAD */
 };
 
-/* READY: a transport gathered its candidates (error 0), or could not open. */
+/* READY: a transport gathered its candidates (error 0), or could not open;
+ * for a TRANSPORT_RESTART: its new credentials, or why it could not restart
+ * (PRISM_ENOTFOUND: the transport is gone). */
 struct prism_event_ready {
     struct prism_worker_event h;
     bool subscribe;

@@ -1,7 +1,8 @@
 /* The transports of a peer (struct link: publish or subscribe): opening
  * them on the control thread's word, the client's credentials and
- * candidates, and what they report back (READY with our candidates, STATE
- * changes).
+ * candidates, ICE restarts (TRANSPORT_RESTART: new credentials on the same
+ * transport, DTLS and SRTP kept), and what they report back (READY with our
+ * candidates, STATE changes).
  *
  * Worker thread. A link's transport reports through the callbacks below
  * with the link as `ud`; media goes to ingress.c. A link whose transport
@@ -204,8 +205,30 @@ void prism__link_open(struct link *l, const struct prism_msg_transport *msg)
 
 void prism__link_remote(struct link *l, const struct prism_msg_transport *msg)
 {
-    if (l->t != NULL && msg->has_remote)
+    if (l->t == NULL || !msg->has_remote)
+        return;
+    if (msg->ice_restart) /* refused: its checks fail, then silence fails it */
+        (void)prism_transport_restart_remote(l->t, msg->ufrag, msg->pwd, msg->fingerprint);
+    else
         (void)set_remote(l, msg);
+}
+
+void prism__link_restart(struct link *l, const struct prism_msg_transport *msg)
+{
+    l->token = msg->token;
+    l->ready_sent = false;
+    if (l->t == NULL) {
+        /* It failed or closed before the restart came: its STATE went
+         * first, and the control thread learns why from it. */
+        send_ready(l, PRISM_ENOTFOUND);
+        return;
+    }
+    /* Our candidates come again through on_candidate, then READY. */
+    int rc = msg->has_remote
+                 ? prism_transport_restart_ice(l->t, msg->ufrag, msg->pwd, msg->fingerprint)
+                 : prism_transport_restart_ice(l->t, NULL, NULL, NULL);
+    if (rc != 0)
+        send_ready(l, rc);
 }
 
 void prism__link_candidate(struct link *l, const struct prism_msg_candidate *msg)

@@ -171,6 +171,9 @@ struct peer *prism__room_peer(struct room *room, uint64_t handle);
 /* link.c: the transports of a peer. */
 void prism__link_open(struct link *l, const struct prism_msg_transport *msg);
 void prism__link_remote(struct link *l, const struct prism_msg_transport *msg);
+/* TRANSPORT_RESTART: an ICE restart of the link's transport, answered by READY
+ * (PRISM_ENOTFOUND when the transport is gone). */
+void prism__link_restart(struct link *l, const struct prism_msg_transport *msg);
 void prism__link_candidate(struct link *l, const struct prism_msg_candidate *msg);
 void prism__link_close(struct link *l);
 /* Tells the link's transport which SSRCs its peer may send (issue 9,

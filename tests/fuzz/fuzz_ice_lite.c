@@ -8,11 +8,10 @@
  * libnice's full-agent usage, with or without USE-CANDIDATE, controlling or
  * not, under the right or a wrong password, then one byte of it flipped
  * when the record says so); set a peer ufrag; detach and re-attach a
- * binding. Invariants: a reply only for a check under the right password;
- * every reply fits PRISM_LITE_REPLY_MAX and parses as STUN; a datagram
- * reaches only the binding its source was validated for; a detached binding
- * is never reached; counters add up (each refused or unroutable datagram
- * counted once). */
+ * binding; restart its ICE (with the peer's ufrag or none yet). Invariants: a reply only for a
+ * check under the right password; every reply fits PRISM_LITE_REPLY_MAX and parses as STUN; a
+ * datagram reaches only the binding its source was validated for; a detached binding is never
+ * reached; counters add up (each refused or unroutable datagram counted once). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -154,6 +153,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 4: /* the peer's ufrag */
             (void)prism_ice_lite_set_remote(&p->b, (op & 8) ? "peer" : "fuzz");
+            continue;
+        case 6: /* an ICE restart: new credentials, the old ones until a check */
+            (void)prism_ice_lite_restart(lite, &p->b, (op & 8) ? "peer" : NULL);
             continue;
         case 5: /* detach and attach again: new credentials, no addresses */
             prism_ice_lite_detach(lite, &p->b);

@@ -361,6 +361,137 @@ static void test_table(void **state)
     assert_int_equal(prism_ice_lite_count(f->lite), 1);
 }
 
+/* ICE restart (RFC 8445 §9): the old credentials keep media on the old
+ * path until the first check under the new ones passes; that check drops
+ * them and every address they validated, and selects its own source. */
+static void test_restart(void **state)
+{
+    struct fixture *f = *state;
+    socklen_t len;
+    uint8_t reply[PRISM_LITE_REPLY_MAX];
+    size_t reply_len;
+    struct sockaddr_storage a = v4("192.0.2.50", 5000, &len), b = v4("192.0.2.51", 5001, &len);
+    char old_ufrag[PRISM_LITE_UFRAG_LEN + 1], old_pwd[PRISM_LITE_PWD_LEN + 1];
+
+    assert_int_equal(prism_ice_lite_set_remote(&f->p.b, "clnt"), 0);
+    client_check(&f->c, f->p.b.ufrag, "clnt", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_REPLY);
+    memcpy(old_ufrag, f->p.b.ufrag, sizeof(old_ufrag));
+    memcpy(old_pwd, f->p.b.pwd, sizeof(old_pwd));
+
+    /* A malformed peer ufrag changes nothing. */
+    assert_int_equal(prism_ice_lite_restart(f->lite, &f->p.b, "x"), PRISM_EINVAL);
+    assert_false(prism_ice_lite_restarting(&f->p.b));
+    assert_string_equal(f->p.b.ufrag, old_ufrag);
+
+    assert_int_equal(prism_ice_lite_restart(f->lite, &f->p.b, "cln2"), 0);
+    assert_true(prism_ice_lite_restarting(&f->p.b));
+    assert_int_equal(strlen(f->p.b.ufrag), PRISM_LITE_UFRAG_LEN);
+    assert_string_not_equal(f->p.b.ufrag, old_ufrag);
+    assert_string_not_equal(f->p.b.pwd, old_pwd);
+    assert_string_equal(f->p.b.remote_ufrag, "cln2");
+    assert_int_equal(f->p.b.restarts, 0);
+
+    /* Meanwhile the old credentials still pass and media stays on a. */
+    client_check(&f->c, old_ufrag, "clnt", old_pwd, false, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_true(prism_ice_lite_validated(&f->p.b));
+    assert_memory_equal(&f->p.b.path.to, &a, len);
+    assert_ptr_equal(prism_ice_lite_lookup(f->lite, &a, len), &f->p.b);
+    /* Mixed: our new ufrag with the peer's old one, or our old pwd. */
+    client_check(&f->c, f->p.b.ufrag, "clnt", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &b, len, reply, &reply_len), PRISM_LITE_DROPPED);
+    client_check(&f->c, f->p.b.ufrag, "cln2", old_pwd, true, true);
+    assert_int_equal(feed(f, &b, len, reply, &reply_len), PRISM_LITE_DROPPED);
+    assert_true(prism_ice_lite_restarting(&f->p.b));
+
+    /* The first check under the new credentials, not even nominating:
+     * the old path goes, b is selected. */
+    int validated = f->p.validated;
+    client_check(&f->c, f->p.b.ufrag, "cln2", f->p.b.pwd, false, true);
+    assert_int_equal(feed(f, &b, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_int_equal(f->p.validated, validated + 1);
+    assert_false(prism_ice_lite_restarting(&f->p.b));
+    assert_int_equal(f->p.b.restarts, 1);
+    assert_memory_equal(&f->p.b.path.to, &b, len);
+    assert_false(f->p.b.nominated);
+    assert_null(prism_ice_lite_lookup(f->lite, &a, len));
+    assert_ptr_equal(prism_ice_lite_lookup(f->lite, &b, len), &f->p.b);
+    /* Media from a is now an unknown source; the old credentials fail. */
+    uint64_t unknown = prism_ice_lite_stats(f->lite)->unknown_source;
+    uint8_t rtp[20] = {0x80, 0x60};
+    prism_ice_lite_on_datagram(f->lite, rtp, sizeof(rtp), &a, len, 1001);
+    assert_int_equal(prism_ice_lite_stats(f->lite)->unknown_source, unknown + 1);
+    client_check(&f->c, old_ufrag, "clnt", old_pwd, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_DROPPED);
+    /* a may come back, proven under the current credentials. */
+    client_check(&f->c, f->p.b.ufrag, "cln2", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_memory_equal(&f->p.b.path.to, &a, len);
+    assert_int_equal(f->p.b.restarts, 1);
+}
+
+/* A restart we offer (no peer ufrag yet): checks under our new
+ * credentials pass with the peer's new ufrag before its answer is known;
+ * once it is, only with that one. */
+static void test_restart_offered(void **state)
+{
+    struct fixture *f = *state;
+    socklen_t len;
+    uint8_t reply[PRISM_LITE_REPLY_MAX];
+    size_t reply_len;
+    struct sockaddr_storage a = v4("192.0.2.70", 7000, &len), b = v4("192.0.2.71", 7001, &len);
+
+    assert_int_equal(prism_ice_lite_set_remote(&f->p.b, "clnt"), 0);
+    client_check(&f->c, f->p.b.ufrag, "clnt", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_int_equal(prism_ice_lite_restart(f->lite, &f->p.b, NULL), 0);
+    assert_string_equal(f->p.b.remote_ufrag, "");
+    client_check(&f->c, f->p.b.ufrag, "new1", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &b, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_false(prism_ice_lite_restarting(&f->p.b));
+    assert_null(prism_ice_lite_lookup(f->lite, &a, len));
+    assert_int_equal(prism_ice_lite_set_remote(&f->p.b, "new1"), 0);
+    client_check(&f->c, f->p.b.ufrag, "othr", f->p.b.pwd, true, true);
+    assert_int_equal(feed(f, &b, len, reply, &reply_len), PRISM_LITE_DROPPED);
+}
+
+/* A second restart before the first completed: the unproven credentials
+ * of the first are replaced, the proven ones still pass; detaching
+ * mid-restart takes both ufrags out. */
+static void test_restart_twice(void **state)
+{
+    struct fixture *f = *state;
+    socklen_t len;
+    uint8_t reply[PRISM_LITE_REPLY_MAX];
+    size_t reply_len;
+    struct sockaddr_storage a = v4("192.0.2.60", 6000, &len);
+    char u0[PRISM_LITE_UFRAG_LEN + 1], p0[PRISM_LITE_PWD_LEN + 1];
+    char u1[PRISM_LITE_UFRAG_LEN + 1], p1[PRISM_LITE_PWD_LEN + 1];
+
+    assert_int_equal(prism_ice_lite_set_remote(&f->p.b, "clnt"), 0);
+    memcpy(u0, f->p.b.ufrag, sizeof(u0));
+    memcpy(p0, f->p.b.pwd, sizeof(p0));
+    assert_int_equal(prism_ice_lite_restart(f->lite, &f->p.b, "cln1"), 0);
+    memcpy(u1, f->p.b.ufrag, sizeof(u1));
+    memcpy(p1, f->p.b.pwd, sizeof(p1));
+    assert_int_equal(prism_ice_lite_restart(f->lite, &f->p.b, "cln2"), 0);
+    assert_int_equal(prism_ice_lite_count(f->lite), 1);
+
+    client_check(&f->c, u1, "cln1", p1, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_DROPPED);
+    client_check(&f->c, u0, "clnt", p0, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_REPLY);
+    assert_true(prism_ice_lite_restarting(&f->p.b));
+
+    prism_ice_lite_detach(f->lite, &f->p.b);
+    assert_null(prism_ice_lite_lookup(f->lite, &a, len));
+    client_check(&f->c, u0, "clnt", p0, true, true);
+    assert_int_equal(feed(f, &a, len, reply, &reply_len), PRISM_LITE_DROPPED);
+    /* Detached: no restart either; teardown's detach is idempotent. */
+    assert_int_equal(prism_ice_lite_restart(f->lite, &f->p.b, "cln3"), PRISM_EINVAL);
+}
+
 /* --- the media socket on loopback ------------------------------------------------ */
 
 static int client_socket(void)
@@ -542,6 +673,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nomination_and_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_address_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_offered, setup, teardown),
         cmocka_unit_test(test_socket_demux),
         cmocka_unit_test(test_socket_ports),
     };

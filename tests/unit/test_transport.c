@@ -557,6 +557,61 @@ static void test_lite_silence(void **state)
     close_pair(f);
 }
 
+static bool b_got_one_more(struct fixture *f)
+{
+    return f->b.rtp_received >= 1 && f->a.rtcp_received >= 1;
+}
+
+/* An ICE restart of a connected lite transport (issue 8 item 7): new
+ * credentials of ours, candidates reported again, the same status, DTLS
+ * session and SRTP contexts: media still flows both ways (B, which cannot
+ * restart, goes on over the pair the old credentials proved). Another
+ * fingerprint, malformed credentials, or a libnice transport: refused. */
+static void test_lite_restart_keeps_session(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_media_socket_config mc = {
+        .addrs = loopback, .n_addrs = 1, .port_min = 47700, .port_max = 47799, .n_workers = 1};
+    char err[160], fp[PRISM_CERT_FINGERPRINT_MAX + 16], wrong[PRISM_CERT_FINGERPRINT_MAX + 16];
+    assert_int_equal(prism_media_socket_open(&f->loop, &mc, &f->msock, err, sizeof(err)), 0);
+    connect_pair(f);
+    sdp_fingerprint(&f->b, false, fp, sizeof(fp));
+    sdp_fingerprint(&f->b, true, wrong, sizeof(wrong));
+    const char *u0, *p0;
+    prism_transport_local_credentials(f->a.t, &u0, &p0);
+    char old_ufrag[64];
+    snprintf(old_ufrag, sizeof(old_ufrag), "%s", u0);
+    const char *pwd = "Jm2kD5oOaQ0u1pVvWw3+yy9Z";
+
+    assert_int_equal(prism_transport_restart_ice(f->a.t, "Zq9x", pwd, wrong), PRISM_EINVAL);
+    assert_int_equal(prism_transport_restart_ice(f->a.t, "Zq9x", "short", fp), PRISM_EINVAL);
+    assert_int_equal(prism_transport_restart_ice(f->a.t, "Zq9x", pwd, NULL), PRISM_EINVAL);
+    assert_int_equal(prism_transport_restart_ice(f->b.t, "Zq9x", pwd, fp), PRISM_EUNSUPPORTED);
+    prism_transport_local_credentials(f->a.t, &u0, &p0);
+    assert_string_equal(u0, old_ufrag);
+
+    f->a.gathering_done = false;
+    assert_int_equal(prism_transport_restart_ice(f->a.t, "Zq9x", pwd, fp), 0);
+    assert_true(f->a.gathering_done);
+    prism_transport_local_credentials(f->a.t, &u0, &p0);
+    assert_string_not_equal(u0, old_ufrag);
+    assert_int_equal(prism_transport_status(f->a.t), PRISM_TRANSPORT_CONNECTED);
+    assert_int_equal(f->a.n_status, 2);
+    /* The answer side of a restart we offer: the same certificate only. */
+    assert_int_equal(prism_transport_restart_remote(f->a.t, "Zq9y", pwd, wrong), PRISM_EINVAL);
+    assert_int_equal(prism_transport_restart_remote(f->a.t, "Zq9y", pwd, fp), 0);
+
+    uint8_t pkt[RTP_LEN], rtcp[RTCP_LEN];
+    make_rtp(pkt, 1);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
+    make_rtcp(rtcp, 1);
+    assert_int_equal(prism_transport_send_rtcp(f->b.t, rtcp, sizeof(rtcp)), 0);
+    assert_true(run_until(f, b_got_one_more, TRANSFER_GUARD_MS));
+    assert_false(f->b.rtp_bad || f->a.rtcp_bad);
+    assert_int_equal(f->a.n_status, 2);
+    close_pair(f);
+}
+
 /* --- ingress demultiplexing --- */
 
 static void snapshot(const struct side *s, struct prism_media_counters *out)
@@ -1102,6 +1157,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lite_connect_and_transfer, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_lite_silence, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lite_restart_keeps_session, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ingress_demux, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_egress_refusals, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_srtp_peek_samples, fixture_setup, fixture_teardown),
