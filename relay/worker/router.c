@@ -787,6 +787,32 @@ static size_t build_rtx(struct prism_consumer *c, const struct history_slot *slo
     return len;
 }
 
+void prism_router_sub_pace_rtx(struct prism_router_sub *sub, uint32_t bps)
+{
+    if (sub->rtx_bps == 0)
+        sub->rtx_tokens = bps / 8; /* starts full */
+    sub->rtx_bps = bps;
+}
+
+/* Takes `bytes` of the subscriber's rtx rate at the router's clock: false
+ * when they are not there (nothing taken). */
+static bool rtx_take(struct prism_router_sub *sub, size_t bytes)
+{
+    if (sub->rtx_bps == 0)
+        return true;
+    uint64_t now = sub->router->now_ms, depth = sub->rtx_bps / 8;
+    if (now > sub->rtx_tokens_ms) {
+        sub->rtx_tokens += (now - sub->rtx_tokens_ms) * sub->rtx_bps / 8000;
+        if (sub->rtx_tokens > depth)
+            sub->rtx_tokens = depth;
+    }
+    sub->rtx_tokens_ms = now;
+    if (sub->rtx_tokens < bytes)
+        return false;
+    sub->rtx_tokens -= bytes;
+    return true;
+}
+
 bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
 {
     struct prism_router_sub *sub = c->sub;
@@ -808,6 +834,11 @@ bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
         sub->rtx_missed++;
         return false;
     }
+    if (c->target < c->layer ||
+        !rtx_take(sub, slot->meta.h.header_len + 2u + slot->meta.h.payload_len)) {
+        sub->rtx_dropped++;
+        return false;
+    }
     uint8_t *buf = prism_egress_buf_get(p->router->egress);
     if (buf == NULL) {
         sub->drop_egress++;
@@ -823,4 +854,70 @@ bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
     sub->rtx_sent++;
     sub->sink.send(sub->sink.ud, buf, len);
     return true;
+}
+
+/* --- padding probes -------------------------------------------------------------- */
+
+#define PAD_HEADER_BYTES 20 /* fixed header, extension header, one 4-byte tcc element */
+
+bool prism_consumer_can_pad(const struct prism_consumer *c)
+{
+    const struct prism_producer *p = c->producer;
+    return !c->removed && !c->paused && c->rtx_ssrc != 0 && c->started && p->n_rtx_pts > 0 &&
+           p->tcc_ext_id != 0 && c->sub->bwe != NULL;
+}
+
+/* A padding-only packet of `c`'s RTX stream into `buf`, its transport-wide
+ * sequence number `tseq` in the one-byte (ids 1-14) or two-byte (RFC 8285)
+ * extension form. Returns its length. */
+static size_t build_pad(struct prism_consumer *c, uint16_t tseq, uint8_t *buf)
+{
+    uint8_t id = c->producer->tcc_ext_id;
+    buf[0] = 0x80 | 0x20 | 0x10; /* version 2, padding, extension */
+    buf[1] = c->producer->rtx_pts[0].rtx_pt & 0x7f;
+    prism_rtp_set_seq(buf, c->rtx_seq++);
+    prism_rtp_set_timestamp(buf, c->last_ts);
+    prism_rtp_set_ssrc(buf, c->rtx_ssrc);
+    uint8_t *x = buf + 12;
+    if (id <= 14) {
+        prism_store_be16(x, 0xBEDE);
+        prism_store_be16(x + 2, 1);
+        x[4] = (uint8_t)(id << 4 | 1); /* length 2 is written as 1 */
+        prism_store_be16(x + 5, tseq);
+        x[7] = 0;
+    } else {
+        prism_store_be16(x, 0x1000);
+        prism_store_be16(x + 2, 1);
+        x[4] = id;
+        x[5] = 2;
+        prism_store_be16(x + 6, tseq);
+    }
+    memset(buf + PAD_HEADER_BYTES, 0, PRISM_ROUTER_PAD_BYTES - 1);
+    buf[PAD_HEADER_BYTES + PRISM_ROUTER_PAD_BYTES - 1] = PRISM_ROUTER_PAD_BYTES;
+    return PAD_HEADER_BYTES + PRISM_ROUTER_PAD_BYTES;
+}
+
+size_t prism_router_pad(struct prism_consumer *c, uint8_t cluster, size_t packets, uint64_t now_ms)
+{
+    if (!prism_consumer_can_pad(c))
+        return 0;
+    struct prism_router_sub *sub = c->sub;
+    struct prism_router *r = c->producer->router;
+    size_t sent = 0;
+    r->forwarding++; /* a sink that removes `c` defers its freeing past this loop */
+    for (; sent < packets && !c->removed; sent++) {
+        uint8_t *buf = prism_egress_buf_get(r->egress);
+        if (buf == NULL) {
+            sub->drop_egress++;
+            break;
+        }
+        size_t len = PAD_HEADER_BYTES + PRISM_ROUTER_PAD_BYTES;
+        size_t n = build_pad(c, prism_bwe_stamp_probe(sub->bwe, now_ms, len, cluster), buf);
+        sub->probe_packets++;
+        sub->probe_bytes += n;
+        sub->sink.send(sub->sink.ud, buf, n);
+    }
+    if (--r->forwarding == 0 && (r->dead_consumers != NULL || r->dead_producers != NULL))
+        collect(r);
+    return sent;
 }
