@@ -398,3 +398,15 @@ uint32_t prism_bwe_estimate(const struct prism_bwe *b, uint64_t now_ms)
         return b->remb_bps;
     return (uint32_t)b->estimate_bps;
 }
+
+#define RTX_SHARE 4
+
+uint32_t prism_bwe_rtx_bps(const struct prism_bwe *b, uint64_t now_ms)
+{
+    bool fresh_tcc = b->feedback_ms != 0 && now_ms - b->feedback_ms < PRISM_BWE_FEEDBACK_STALE_MS;
+    bool fresh_remb = b->remb_ms != 0 && now_ms - b->remb_ms < PRISM_BWE_FEEDBACK_STALE_MS;
+    if (!fresh_tcc && !fresh_remb)
+        return 0;
+    uint32_t known = fresh_tcc && b->acked_bps != 0 ? b->acked_bps : prism_bwe_estimate(b, now_ms);
+    return known / RTX_SHARE > 0 ? known / RTX_SHARE : 1;
+}

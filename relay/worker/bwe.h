@@ -179,4 +179,16 @@ void prism_bwe_remb(struct prism_bwe *b, uint64_t bps, uint64_t now_ms);
  * else transport-cc's last (the start value before any). */
 uint32_t prism_bwe_estimate(const struct prism_bwe *b, uint64_t now_ms);
 
+/* What retransmissions to the subscriber may spend at `now_ms`, bps: a
+ * quarter of what its link is known to carry (the acknowledged rate; the
+ * estimate before one is known, or from REMB), or 0 (unpaced) while nothing
+ * measures it
+ * (no fresh transport-cc feedback or REMB). The repairs of a lossy link
+ * fit in a quarter; the losses of a narrow link cannot turn into repairs
+ * that keep it full (test_simulcast behind a 300 kbit/s policer, unpaced:
+ * after a failed up-switch the low layer's own losses were retransmitted
+ * at ~350 kbit/s for seconds, each repair crowding out more of the layer;
+ * the subscriber froze ~8 s). */
+uint32_t prism_bwe_rtx_bps(const struct prism_bwe *b, uint64_t now_ms);
+
 #endif

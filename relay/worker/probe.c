@@ -39,14 +39,48 @@ static uint32_t at_most(uint64_t a, uint32_t b)
     return a < b ? (uint32_t)a : b;
 }
 
+/* The round's verdict, once both its clusters are reported (or overdue):
+ * either got through at PROBE_SUCCESS of its target or better, or the
+ * round failed. */
+static void judge(struct prism_probe *p, const struct prism_bwe *b, uint64_t now_ms)
+{
+    if (!p->active || p->ids[1] == 0)
+        return;
+    const struct prism_bwe_cluster *r[2] = {prism_bwe_probe_result(b, p->ids[0]),
+                                            prism_bwe_probe_result(b, p->ids[1])};
+    if (r[0] == NULL || r[1] == NULL) {
+        if (now_ms - p->round_ms >= PRISM_PROBE_TIMEOUT_MS)
+            backoff(p, now_ms);
+        return;
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        if (!r[i]->failed && r[i]->result_bps >= PROBE_SUCCESS * p->rates[i]) {
+            p->active = false;
+            p->next_ms = now_ms + PRISM_PROBE_AGAIN_MS;
+            p->raised_ms = now_ms != 0 ? now_ms : 1;
+            return;
+        }
+    }
+    backoff(p, now_ms);
+}
+
 struct prism_probe_cluster prism_probe_step(struct prism_probe *p, const struct prism_bwe *b,
                                             uint32_t need_bps, bool can_probe, uint64_t now_ms)
 {
     struct prism_probe_cluster none = {0};
+    if (p->raised_ms != 0 && now_ms - p->raised_ms > PRISM_PROBE_TRUST_MS) {
+        p->raised_ms = 0; /* it held: failures before it are forgiven */
+        p->backoff_ms = 0;
+    }
+    if (p->raised_ms != 0 &&
+        (b->last_loss_decrease_ms > p->raised_ms || b->last_decrease_ms > p->raised_ms)) {
+        p->raised_ms = 0;
+        backoff(p, now_ms);
+    }
+    judge(p, b, now_ms);
     uint32_t est = prism_bwe_estimate(b, now_ms);
     if (est >= need_bps) {
-        p->active = false; /* reached: probing is over, and a later need starts afresh */
-        p->backoff_ms = 0;
+        p->active = false; /* reached: probing is over */
         return none;
     }
     if (!can_probe) {
@@ -68,23 +102,5 @@ struct prism_probe_cluster prism_probe_step(struct prism_probe *p, const struct 
         p->ids[1] = 0;
         return cluster(p, 0);
     }
-    if (p->ids[1] == 0)
-        return cluster(p, 1);
-    const struct prism_bwe_cluster *r[2] = {prism_bwe_probe_result(b, p->ids[0]),
-                                            prism_bwe_probe_result(b, p->ids[1])};
-    if (r[0] == NULL || r[1] == NULL) {
-        if (now_ms - p->round_ms >= PRISM_PROBE_TIMEOUT_MS)
-            backoff(p, now_ms);
-        return none;
-    }
-    for (unsigned i = 0; i < 2; i++) {
-        if (!r[i]->failed && r[i]->result_bps >= PROBE_SUCCESS * p->rates[i]) {
-            p->active = false;
-            p->next_ms = now_ms + PRISM_PROBE_AGAIN_MS;
-            p->backoff_ms = 0;
-            return none;
-        }
-    }
-    backoff(p, now_ms);
-    return none;
+    return p->ids[1] == 0 ? cluster(p, 1) : none;
 }

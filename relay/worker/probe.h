@@ -7,7 +7,7 @@
  * relay sends it rounds of two probe clusters, at 2x and then 3x the
  * estimate (each at most the rate it needs: `need_bps`), ~15 ms worth of
  * padding each (PRISM_PROBE_MIN_PACKETS to PRISM_PROBE_MAX_PACKETS
- * packets of PRISM_PROBE_PAD_BYTES), the second a feedback tick after the
+ * packets of PRISM_ROUTER_PAD_BYTES), the second a feedback tick after the
  * first. The estimator measures each cluster from the subscriber's
  * transport-cc feedback and raises the estimate to what got through (as
  * GCC's ProbeController and probe estimator do).
@@ -16,12 +16,15 @@
  * succeeded: the next round may follow PRISM_PROBE_AGAIN_MS later, from
  * the raised estimate. A round that failed (a cluster lost more than 20%,
  * got through slower, or was not reported within PRISM_PROBE_TIMEOUT_MS),
- * or any sign of congestion while probing, ends probing for a back-off
+ * or any sign of congestion while probing, or a decrease of the estimate
+ * within PRISM_PROBE_TRUST_MS of a round that raised it (a policer's
+ * bucket lets a short cluster through and the layer it unlocked then
+ * overshoots: the round was wrong), ends probing for a back-off
  * that starts at PRISM_PROBE_BACKOFF_MS and doubles to
- * PRISM_PROBE_BACKOFF_MAX_MS; reaching `need_bps` ends probing and resets
- * the back-off. The caller passes can_probe false when the subscriber has
- * no consumer to pad on (paused, audio-only, or without rtx and
- * transport-cc): then nothing is sent.
+ * PRISM_PROBE_BACKOFF_MAX_MS (reset once a raise has held for
+ * PRISM_PROBE_TRUST_MS); reaching `need_bps` ends probing. The caller passes can_probe false when
+ * the subscriber has no consumer to pad on (paused, audio-only, or without rtx and transport-cc):
+ * then nothing is sent.
  *
  * The caller sends what prism_probe_step() asks for (padding-only RTX
  * packets, relay/worker/router.h: prism_router_pad) and stamps them with
@@ -36,7 +39,6 @@
 
 #include "relay/worker/bwe.h"
 
-#define PRISM_PROBE_PAD_BYTES 255 /* padding per packet: the most RTP padding can say */
 #define PRISM_PROBE_MIN_PACKETS 5
 #define PRISM_PROBE_MAX_PACKETS 30
 #define PRISM_PROBE_CLUSTER_MS 15        /* the rate x this = a cluster's bytes */
@@ -44,6 +46,7 @@
 #define PRISM_PROBE_TIMEOUT_MS 1000      /* a cluster not reported by then failed */
 #define PRISM_PROBE_BACKOFF_MS 2000      /* after the first failure ... */
 #define PRISM_PROBE_BACKOFF_MAX_MS 32000 /* ... doubling up to this */
+#define PRISM_PROBE_TRUST_MS 5000        /* a decrease this soon after a raise: it failed */
 
 /* One subscriber's probing state (zeroed: idle, no back-off). */
 struct prism_probe {
@@ -54,6 +57,7 @@ struct prism_probe {
     uint64_t round_ms;   /* when its first cluster went out */
     uint64_t next_ms;    /* no round starts before this */
     uint32_t backoff_ms; /* the next failure's back-off; 0: PRISM_PROBE_BACKOFF_MS */
+    uint64_t raised_ms;  /* when the last round that succeeded ended; 0: none on trial */
 };
 
 /* What to send now: a cluster `id` of `packets` padding packets at

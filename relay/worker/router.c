@@ -81,7 +81,8 @@ struct prism_producer {
     uint32_t clock_hz;                                    /* 48000 audio, 90000 video */
     struct prism_rtx_pt rtx_pts[PRISM_MEDIA_MAX_RTX_PTS]; /* codec -> its rtx payload type */
     uint8_t n_rtx_pts;
-    struct history_slot *history;      /* by seq % history_len; NULL until a consumer takes rtx */
+    struct history_slot *history;      /* history_len per layer, by layer then seq % history_len;
+                                          NULL until a consumer takes rtx */
     struct prism_consumer **consumers; /* owned array */
     size_t n_consumers, cap_consumers;
     uint8_t n_layers;        /* simulcast layers, 1 for a single stream */
@@ -300,7 +301,7 @@ int prism_consumer_set_rtx(struct prism_consumer *c, uint32_t rtx_ssrc)
     if (rtx_ssrc != 0 && (p->n_rtx_pts == 0 || p->router->history_len == 0))
         return PRISM_EINVAL;
     if (rtx_ssrc != 0 && p->history == NULL) {
-        p->history = calloc(p->router->history_len, sizeof(*p->history));
+        p->history = calloc(p->router->history_len * p->n_layers, sizeof(*p->history));
         if (p->history == NULL)
             return PRISM_ENOMEM;
     }
@@ -659,6 +660,17 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
     prism_svc_meter_note(&p->svc, pkt);
 }
 
+/* Where packet `seq` of layer `layer` is kept: each simulcast layer has a
+ * history of its own (the layers' sequence numbers are unrelated: in one
+ * history a busy high layer would evict the low layer's packets within a
+ * fraction of a second, and the low layer's NACKs would find nothing). */
+static struct history_slot *history_slot(const struct prism_producer *p, uint8_t layer,
+                                         uint16_t seq)
+{
+    size_t len = p->router->history_len;
+    return &p->history[(layer < p->n_layers ? layer : 0) * len + (seq & (len - 1))];
+}
+
 /* Gives the copy in `buf` the subscriber's next transport-wide seq, when it
  * carries the publisher's element (parsed as `h`, seen by ingress). */
 static void stamp(struct prism_router_sub *sub, const struct prism_producer *p, uint8_t *buf,
@@ -681,7 +693,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
     bool keyframe = (pkt->has_vp8 && pkt->vp8.keyframe) || (pkt->has_vp9 && pkt->vp9.keyframe);
     struct pic v = pic_of(pkt);
     if (p->history != NULL && pkt->h.header_len != 0 && pkt->len <= PRISM_EGRESS_MAX_PACKET) {
-        struct history_slot *slot = &p->history[pkt->h.seq & (r->history_len - 1)];
+        struct history_slot *slot = history_slot(p, pkt->layer, pkt->h.seq);
         slot->used = true;
         slot->meta = *pkt;
         slot->meta.data = NULL;
@@ -824,7 +836,7 @@ bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
     uint16_t in_seq = 0;
     bool known = prism_seqmap_unmap(&c->seqs, seq, &in_seq);
     bool this_epoch = (int16_t)(uint16_t)(seq - c->epoch_seq) >= 0;
-    const struct history_slot *slot = &p->history[in_seq & (p->router->history_len - 1)];
+    const struct history_slot *slot = history_slot(p, c->layer, in_seq);
     uint8_t rtx_pt;
     if (!c->started || !known || !this_epoch || !slot->used || slot->meta.h.seq != in_seq ||
         slot->meta.h.ssrc != c->src_ssrc || !rtx_pt_of(p, slot->meta.h.payload_type, &rtx_pt) ||

@@ -89,8 +89,9 @@ struct prism_router_sub {
 /* Creates a router taking buffers from `eg` (the worker's egress, which must
  * outlive it). A video producer with rtx payload types keeps its last
  * `history_packets` packets (rounded up to a power of 2, at most
- * PRISM_ROUTER_HISTORY_MAX) for retransmissions, allocated when its first
- * consumer with rtx is added; 0: none. Returns NULL on allocation failure. */
+ * PRISM_ROUTER_HISTORY_MAX) for retransmissions, per simulcast layer,
+ * allocated when its first consumer with rtx is added; 0: none. Returns
+ * NULL on allocation failure. */
 struct prism_router *prism_router_new(struct prism_egress *eg, size_t history_packets);
 
 #define PRISM_ROUTER_HISTORY_MAX 4096

@@ -100,30 +100,14 @@ static uint32_t svc_next_bps(const struct prism_svc_info *svc, const struct pris
     return prism_svc_bps(svc, sc->sid, sc->tid);
 }
 
-/* Whether the estimate is measured (fresh transport-cc feedback or REMB),
- * not the start value of a subscriber that sends neither. */
-static bool measured(const struct prism_bwe *b, uint64_t now_ms)
-{
-    return (b->feedback_ms != 0 && now_ms - b->feedback_ms < PRISM_BWE_FEEDBACK_STALE_MS) ||
-           (b->remb_ms != 0 && now_ms - b->remb_ms < PRISM_BWE_FEEDBACK_STALE_MS);
-}
-
-/* Retransmissions get a quarter of the estimate: repairs of a lossy link
- * fit in it, while a layer that overshoots a narrow link cannot turn its
- * losses into a flood of repairs many times the link (each NACKed packet
- * asked for again on every retry). A subscriber that sends no feedback is
- * not paced: nothing measures it. */
-#define RTX_SHARE 4
-
-/* Paces its retransmissions and sends the probe cluster due, if any, on
- * the first consumer that can carry padding (a video one with rtx, not
- * paused). */
+/* Paces its retransmissions (prism_bwe_rtx_bps) and sends the probe
+ * cluster due, if any, on the first consumer that can carry padding (a
+ * video one with rtx, not paused). */
 static void pace_and_probe(struct peer *sub, uint64_t now_ms)
 {
     if (sub->bwe == NULL)
         return;
-    uint32_t est = prism_bwe_estimate(sub->bwe, now_ms);
-    prism_router_sub_pace_rtx(&sub->out, measured(sub->bwe, now_ms) ? est / RTX_SHARE : 0);
+    prism_router_sub_pace_rtx(&sub->out, prism_bwe_rtx_bps(sub->bwe, now_ms));
     struct prism_consumer *pad = sub->out.consumers;
     while (pad != NULL && !prism_consumer_can_pad(pad))
         pad = prism_consumer_next(pad);
