@@ -20,11 +20,20 @@
  * temporal layers, capped by max_height and max_fps (layers.h); a higher
  * spatial layer waits for a key frame, asked for the same way. A simulcast
  * stream with temporal layers: max_fps picks the temporal layer within the
- * simulcast layer the budget picked. The estimate may grow up to what the consumers would take
- * on their highest allowed layers (the ceiling, with 20% headroom): trying
- * a higher layer is the probe.
+ * simulcast layer the budget picked.
  *
- * Cost: O(its consumers) per choice; O(statuses) per feedback item.
+ * Going up: while the estimate is below what its consumers would take one
+ * layer up (need_bps) and the link is clean, it is probed with padding
+ * (relay/worker/probe.h), sent on the first consumer that can carry it;
+ * such a subscriber's estimate grows past 1.5 x what it acknowledged only
+ * by what a probe got through. One that cannot be probed (no consumer with
+ * rtx and transport-cc) may grow to what its consumers would take on their
+ * highest allowed layers (the ceiling, with 20% headroom): trying a higher
+ * layer is its probe. Every feedback tick its retransmissions are paced to
+ * prism_bwe_rtx_bps.
+ *
+ * Cost: O(its consumers) per choice and per feedback tick; O(statuses) per
+ * feedback item.
  */
 #include <stdlib.h>
 
