@@ -671,15 +671,29 @@ static struct history_slot *history_slot(const struct prism_producer *p, uint8_t
     return &p->history[(layer < p->n_layers ? layer : 0) * len + (seq & (len - 1))];
 }
 
-/* Gives the copy in `buf` the subscriber's next transport-wide seq, when it
- * carries the publisher's element (parsed as `h`, seen by ingress). */
-static void stamp(struct prism_router_sub *sub, const struct prism_producer *p, uint8_t *buf,
-                  const struct prism_rtp_header *h, bool has_tseq, size_t len, uint64_t now_ms)
+/* Where a packet of `p` (its header parsed as `h`, ingress having seen the
+ * transport-wide-cc element: `has_tseq`) holds its transport-wide seq: the
+ * offset from the packet's start, the same in every copy (each keeps the
+ * header as it came). 0: nothing to stamp. O(extension elements): found
+ * once per packet, not per copy. */
+static size_t tseq_offset(const struct prism_producer *p, const uint8_t *pkt,
+                          const struct prism_rtp_header *h, bool has_tseq)
 {
-    if (sub->bwe == NULL || p->tcc_ext_id == 0 || !has_tseq)
-        return;
-    (void)prism_rtp_set_transport_seq(buf, h, p->tcc_ext_id,
-                                      prism_bwe_stamp(sub->bwe, now_ms, len));
+    const uint8_t *d;
+    size_t n;
+    if (p->tcc_ext_id == 0 || !has_tseq || prism_rtp_find_ext(pkt, h, p->tcc_ext_id, &d, &n) != 0 ||
+        n < 2)
+        return 0;
+    return (size_t)(d - pkt);
+}
+
+/* Gives the copy in `buf` (`len` bytes) the subscriber's next
+ * transport-wide seq at `at` (tseq_offset; 0: none). O(1). */
+static void stamp(struct prism_router_sub *sub, uint8_t *buf, size_t at, size_t len,
+                  uint64_t now_ms)
+{
+    if (sub->bwe != NULL && at != 0)
+        prism_store_be16(buf + at, prism_bwe_stamp(sub->bwe, now_ms, len));
 }
 
 size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
@@ -692,6 +706,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
     r->now_ms = pkt->now_ms;
     bool keyframe = (pkt->has_vp8 && pkt->vp8.keyframe) || (pkt->has_vp9 && pkt->vp9.keyframe);
     struct pic v = pic_of(pkt);
+    size_t tseq_at = tseq_offset(p, pkt->data, &pkt->h, pkt->ext.has_transport_seq);
     if (p->history != NULL && pkt->h.header_len != 0 && pkt->len <= PRISM_EGRESS_MAX_PACKET) {
         struct history_slot *slot = history_slot(p, pkt->layer, pkt->h.seq);
         slot->used = true;
@@ -748,7 +763,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         else
             memcpy(buf, pkt->data, pkt->len);
         rewrite(c, buf, pkt, &v, seq, pid);
-        stamp(c->sub, p, buf, &pkt->h, pkt->ext.has_transport_seq, len, pkt->now_ms);
+        stamp(c->sub, buf, tseq_at, len, pkt->now_ms);
         c->packets++;
         copies++;
         c->sub->sink.send(c->sub->sink.ud, buf, len);
@@ -862,7 +877,8 @@ bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
         sub->rtx_missed++;
         return false;
     }
-    stamp(sub, p, buf, &slot->meta.h, slot->meta.ext.has_transport_seq, len, p->router->now_ms);
+    stamp(sub, buf, tseq_offset(p, slot->data, &slot->meta.h, slot->meta.ext.has_transport_seq),
+          len, p->router->now_ms);
     sub->rtx_sent++;
     sub->sink.send(sub->sink.ud, buf, len);
     return true;
