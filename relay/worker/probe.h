@@ -41,12 +41,14 @@
 
 #define PRISM_PROBE_MIN_PACKETS 5
 #define PRISM_PROBE_MAX_PACKETS 30
-#define PRISM_PROBE_CLUSTER_MS 15        /* the rate x this = a cluster's bytes */
-#define PRISM_PROBE_AGAIN_MS 1000        /* after a round that succeeded */
-#define PRISM_PROBE_TIMEOUT_MS 1000      /* a cluster not reported by then failed */
-#define PRISM_PROBE_BACKOFF_MS 2000      /* after the first failure ... */
-#define PRISM_PROBE_BACKOFF_MAX_MS 32000 /* ... doubling up to this */
-#define PRISM_PROBE_TRUST_MS 5000        /* a decrease this soon after a raise: it failed */
+#define PRISM_PROBE_CLUSTER_MS 15   /* the rate x this = a cluster's bytes */
+#define PRISM_PROBE_AGAIN_MS 1000   /* after a round that succeeded */
+#define PRISM_PROBE_TIMEOUT_MS 1000 /* a cluster not reported by then failed */
+#define PRISM_PROBE_BACKOFF_MS 2000 /* after the first failure ... */
+#define PRISM_PROBE_BACKOFF_MAX_MS                                                                 \
+    16000                         /* ... doubling up to this (the layer hold, 24 s at most,        \
+                                     spaces failed up-switches already) */
+#define PRISM_PROBE_TRUST_MS 5000 /* a decrease this soon after a raise: it failed */
 
 /* One subscriber's probing state (zeroed: idle, no back-off). */
 struct prism_probe {
