@@ -234,7 +234,7 @@ static void test_probe_stops_on_loss(void **state)
 #define FEEDBACK_MS 50
 #define CHOOSE_MS 200
 #define KEY_DELAY_MS 100 /* a keyframe request to the publisher's key frame */
-#define NACK_RETRY_MS 40 /* Chromium's: its default RTT as a receive-only peer */
+#define NACK_RETRY_MS 40 /* between NACKs of one packet (Chromium waits about an RTT) */
 #define NACK_TRIES 10
 #define FREEZE_KEY_MS 3000 /* Chromium asks for a key frame after this long without a frame */
 
