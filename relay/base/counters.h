@@ -41,7 +41,11 @@
     X(rtx_sent, RTX, "sent")             /* retransmissions sent (RFC 4588) */                     \
     X(rtx_missed, RTX, "missed")         /* asked for, not in the history */                       \
     X(rtx_nacks_sent, RTX, "nacks_sent") /* seqs the relay's NACKs asked publishers for */         \
-    X(rtx_recovered, RTX, "recovered")   /* publisher retransmissions that filled a gap */
+    X(rtx_recovered, RTX, "recovered")   /* publisher retransmissions that filled a gap */         \
+    X(rtx_dropped, RTX, "dropped")       /* asked for, left out: over the rtx rate, or of a layer  \
+                                            the subscriber is leaving */                           \
+    X(probe_packets, RTX, "probe_packets") /* padding probes sent to subscribers (on rtx) */       \
+    X(probe_bytes, RTX, "probe_bytes")     /* their RTP bytes */
 
 struct prism_media_counters {
 #define PRISM__COUNTER_FIELD(field, group, key) uint64_t field;

@@ -41,14 +41,40 @@ void prism_bwe_init(struct prism_bwe *b)
     b->startup = true;
 }
 
-uint16_t prism_bwe_stamp(struct prism_bwe *b, uint64_t now_ms, size_t bytes)
+static uint16_t stamp(struct prism_bwe *b, uint64_t now_ms, size_t bytes, uint8_t cluster)
 {
     uint16_t seq = b->next_seq++;
     b->sent[seq & HISTORY_MASK] =
         (struct prism_bwe_sent){.seq = seq,
                                 .bytes = (uint16_t)(bytes < UINT16_MAX ? bytes : UINT16_MAX),
-                                .send_ms = (uint32_t)now_ms};
+                                .send_ms = (uint32_t)now_ms,
+                                .cluster = cluster};
     return seq;
+}
+
+uint16_t prism_bwe_stamp(struct prism_bwe *b, uint64_t now_ms, size_t bytes)
+{
+    return stamp(b, now_ms, bytes, 0);
+}
+
+void prism_bwe_probe_start(struct prism_bwe *b, uint8_t id, uint32_t target_bps)
+{
+    b->clusters[id % PRISM_BWE_CLUSTERS] =
+        (struct prism_bwe_cluster){.id = id, .target_bps = target_bps};
+}
+
+uint16_t prism_bwe_stamp_probe(struct prism_bwe *b, uint64_t now_ms, size_t bytes, uint8_t id)
+{
+    struct prism_bwe_cluster *c = &b->clusters[id % PRISM_BWE_CLUSTERS];
+    if (c->id == id && !c->done)
+        c->sent++;
+    return stamp(b, now_ms, bytes, id);
+}
+
+const struct prism_bwe_cluster *prism_bwe_probe_result(const struct prism_bwe *b, uint8_t id)
+{
+    const struct prism_bwe_cluster *c = &b->clusters[id % PRISM_BWE_CLUSTERS];
+    return id != 0 && c->id == id && c->done ? c : NULL;
 }
 
 void prism_bwe_set_ceiling(struct prism_bwe *b, uint32_t bps)
@@ -221,6 +247,14 @@ static bool loss_interval_end(struct prism_bwe *b, uint64_t now_ms)
 
 /* --- AIMD -------------------------------------------------------------------- */
 
+/* How far growth (or a probe) may take the estimate: 1.5 x what was
+ * acknowledged, or the caller's ceiling when higher. */
+static double estimate_cap(const struct prism_bwe *b)
+{
+    double cap = b->acked_bps > 0 ? 1.5 * b->acked_bps + 10000 : PRISM_BWE_START_BPS;
+    return cap < b->ceiling_bps ? b->ceiling_bps : cap;
+}
+
 static void update_estimate(struct prism_bwe *b, uint64_t now_ms)
 {
     double est = b->estimate_bps;
@@ -257,9 +291,7 @@ static void update_estimate(struct prism_bwe *b, uint64_t now_ms)
         est *= 1 + (b->startup ? STARTUP_GROWTH_PER_S : GROWTH_PER_S) * (double)dt / 1000.0;
     }
     b->last_update_ms = now_ms;
-    double cap = b->acked_bps > 0 ? 1.5 * b->acked_bps + 10000 : PRISM_BWE_START_BPS;
-    if (cap < b->ceiling_bps)
-        cap = b->ceiling_bps;
+    double cap = estimate_cap(b);
     if (est > cap && est > b->estimate_bps)
         est = cap > b->estimate_bps ? cap : b->estimate_bps; /* growth stops at the cap */
     if (est < PRISM_BWE_MIN_BPS)
@@ -269,13 +301,73 @@ static void update_estimate(struct prism_bwe *b, uint64_t now_ms)
     b->estimate_bps = est;
 }
 
+/* --- probe clusters ------------------------------------------------------------ */
+
+#define PROBE_MAX_LOSS 0.2
+
+static void probe_note(struct prism_bwe *b, const struct prism_bwe_sent *s,
+                       const struct prism_tcc_status *st)
+{
+    struct prism_bwe_cluster *c = &b->clusters[s->cluster % PRISM_BWE_CLUSTERS];
+    if (c->id != s->cluster || c->done)
+        return; /* forgotten, or reported twice */
+    if (!st->received) {
+        c->lost++;
+        return;
+    }
+    if (c->received == 0 || st->arrival_us < c->first_us) {
+        c->first_us = st->arrival_us;
+        c->first_bytes = s->bytes;
+    }
+    if (c->received == 0 || st->arrival_us > c->last_us)
+        c->last_us = st->arrival_us;
+    c->received++;
+    c->bytes += s->bytes;
+}
+
+/* Closes the clusters whose every packet was reported; a result above the
+ * estimate raises it while the link is clean (the cluster's target bounds
+ * it: the caller probes only up to what it would use). */
+static void probe_results(struct prism_bwe *b)
+{
+    for (unsigned i = 0; i < PRISM_BWE_CLUSTERS; i++) {
+        struct prism_bwe_cluster *c = &b->clusters[i];
+        if (c->id == 0 || c->done || c->sent == 0 || c->received + c->lost < c->sent)
+            continue;
+        c->done = true;
+        c->failed = c->lost > PROBE_MAX_LOSS * c->sent || c->received == 0;
+        if (c->failed)
+            continue;
+        uint64_t rate = c->target_bps;
+        if (c->last_us > c->first_us) {
+            uint64_t got = (uint64_t)(c->bytes - c->first_bytes) * 8 * 1000000 /
+                           (uint64_t)(c->last_us - c->first_us);
+            if (got < rate)
+                rate = got;
+        }
+        c->result_bps = (uint32_t)rate;
+        if (b->usage == PRISM_BWE_OVERUSE || b->loss >= 0.02)
+            continue;
+        if (rate > PRISM_BWE_MAX_BPS)
+            rate = PRISM_BWE_MAX_BPS;
+        if ((double)rate > b->estimate_bps)
+            b->estimate_bps = (double)rate;
+    }
+}
+
 void prism_bwe_feedback(struct prism_bwe *b, const struct prism_tcc_status *st, size_t n,
                         uint64_t now_ms)
 {
+    bool probes = false;
     for (size_t i = 0; i < n; i++) {
         const struct prism_bwe_sent *s = &b->sent[st[i].seq & HISTORY_MASK];
         if (s->seq != st[i].seq || s->bytes == 0) {
             b->feedback_unknown++;
+            continue;
+        }
+        if (s->cluster != 0) {
+            probe_note(b, s, &st[i]);
+            probes = true;
             continue;
         }
         if (!st[i].received) {
@@ -288,6 +380,8 @@ void prism_bwe_feedback(struct prism_bwe *b, const struct prism_tcc_status *st, 
     }
     b->feedback_ms = now_ms != 0 ? now_ms : 1;
     update_estimate(b, now_ms);
+    if (probes)
+        probe_results(b);
 }
 
 void prism_bwe_remb(struct prism_bwe *b, uint64_t bps, uint64_t now_ms)
@@ -303,4 +397,16 @@ uint32_t prism_bwe_estimate(const struct prism_bwe *b, uint64_t now_ms)
     if (!fresh_tcc && fresh_remb)
         return b->remb_bps;
     return (uint32_t)b->estimate_bps;
+}
+
+#define RTX_SHARE 4
+
+uint32_t prism_bwe_rtx_bps(const struct prism_bwe *b, uint64_t now_ms)
+{
+    bool fresh_tcc = b->feedback_ms != 0 && now_ms - b->feedback_ms < PRISM_BWE_FEEDBACK_STALE_MS;
+    bool fresh_remb = b->remb_ms != 0 && now_ms - b->remb_ms < PRISM_BWE_FEEDBACK_STALE_MS;
+    if (!fresh_tcc && !fresh_remb)
+        return 0;
+    uint32_t known = fresh_tcc && b->acked_bps != 0 ? b->acked_bps : prism_bwe_estimate(b, now_ms);
+    return known / RTX_SHARE > 0 ? known / RTX_SHARE : 1;
 }

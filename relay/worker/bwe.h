@@ -26,9 +26,21 @@
  *    the ceiling the caller sets: what the subscriber would take at most),
  *    so it cannot run far ahead of what was tried.
  *
+ * Probe clusters (relay/worker/probe.h decides when): padding packets
+ * stamped with a cluster id are left out of the three estimators above (a
+ * lost probe is not the media's loss, a burst of them not its queue); once
+ * every packet of a cluster is reported, its result is the rate the
+ * receiver got it at (its bytes after the first arrival over the arrival
+ * span), at most the cluster's target (it is sent back to back: its own
+ * send rate says nothing). A cluster that lost more than 20% of its packets
+ * failed. A result above the estimate raises it (the cluster's target is
+ * the bound: the caller probes only up to what it would use), unless the
+ * link is overusing or lossy right now; growth above does not go on from
+ * there past its cap.
+ *
  * Pure: no I/O, no clock (times are passed in, ms on the worker's loop
  * clock; arrival times are the receiver's, only their differences used), no
- * allocation (a fixed history inside the caller-owned struct, 4 KiB). One
+ * allocation (a fixed history inside the caller-owned struct, ~6 KiB). One
  * thread (the worker's). Floats in the estimator, never per packet sent:
  * prism_bwe_stamp is O(1) integer work; prism_bwe_feedback is O(statuses).
  */
@@ -47,6 +59,7 @@
 #define PRISM_BWE_MAX_BPS 100000000      /* never above */
 #define PRISM_BWE_TRENDLINE_WINDOW 20    /* groups in the trendline */
 #define PRISM_BWE_FEEDBACK_STALE_MS 2000 /* without feedback for this long, REMB rules */
+#define PRISM_BWE_CLUSTERS 4             /* probe clusters measured at once (by id % this) */
 
 enum prism_bwe_usage {
     PRISM_BWE_NORMAL = 0,
@@ -58,6 +71,23 @@ struct prism_bwe_sent {
     uint16_t seq;     /* transport-wide; checked against the slot's index */
     uint16_t bytes;   /* RTP packet size */
     uint32_t send_ms; /* the loop's clock, low 32 bits */
+    uint8_t cluster;  /* probe cluster id; 0: media (or a retransmission) */
+};
+
+/* One probe cluster being measured. */
+struct prism_bwe_cluster {
+    uint8_t id;           /* 0: slot free */
+    bool done;            /* every packet reported: result_bps / failed hold */
+    bool failed;          /* lost more than 20% */
+    uint32_t target_bps;  /* what it was sent to try */
+    uint16_t sent;        /* packets stamped into it */
+    uint16_t received;    /* reported received */
+    uint16_t lost;        /* reported lost */
+    uint32_t bytes;       /* received */
+    uint16_t first_bytes; /* of the earliest arrival (not part of the rate) */
+    int64_t first_us;     /* earliest arrival */
+    int64_t last_us;      /* latest arrival */
+    uint32_t result_bps;  /* when done and not failed */
 };
 
 struct prism_bwe {
@@ -105,6 +135,8 @@ struct prism_bwe {
     uint32_t remb_bps;         /* the subscriber's REMB, 0: none */
     uint64_t remb_ms;          /* when it came */
     uint64_t feedback_unknown; /* statuses about seqs not (or no longer) in the history */
+    /* probe clusters */
+    struct prism_bwe_cluster clusters[PRISM_BWE_CLUSTERS]; /* by id % PRISM_BWE_CLUSTERS */
 };
 
 /* Starts `b` afresh: empty history, PRISM_BWE_START_BPS. */
@@ -113,6 +145,18 @@ void prism_bwe_init(struct prism_bwe *b);
 /* The transport-wide sequence number to write into a packet of `bytes`
  * sent at `now_ms`; recorded in the history. O(1). */
 uint16_t prism_bwe_stamp(struct prism_bwe *b, uint64_t now_ms, size_t bytes);
+
+/* Opens probe cluster `id` (1..255; its slot, id % PRISM_BWE_CLUSTERS, is
+ * forgotten) sent to try `target_bps`: its packets are then stamped with
+ * prism_bwe_stamp_probe. */
+void prism_bwe_probe_start(struct prism_bwe *b, uint8_t id, uint32_t target_bps);
+
+/* prism_bwe_stamp for a padding packet of open cluster `id`. O(1). */
+uint16_t prism_bwe_stamp_probe(struct prism_bwe *b, uint64_t now_ms, size_t bytes, uint8_t id);
+
+/* The cluster `id`'s slot when every packet of it was reported (`done`),
+ * else NULL (still out, or forgotten). */
+const struct prism_bwe_cluster *prism_bwe_probe_result(const struct prism_bwe *b, uint8_t id);
 
 /* What the subscriber would take at most (every consumer on its highest
  * allowed layer): the estimate may grow up to it without having been
@@ -134,5 +178,17 @@ void prism_bwe_remb(struct prism_bwe *b, uint64_t bps, uint64_t now_ms);
  * fresh, else the last REMB if one came within PRISM_BWE_FEEDBACK_STALE_MS,
  * else transport-cc's last (the start value before any). */
 uint32_t prism_bwe_estimate(const struct prism_bwe *b, uint64_t now_ms);
+
+/* What retransmissions to the subscriber may spend at `now_ms`, bps: a
+ * quarter of what its link is known to carry (the acknowledged rate; the
+ * estimate before one is known, or from REMB), or 0 (unpaced) while nothing
+ * measures it
+ * (no fresh transport-cc feedback or REMB). The repairs of a lossy link
+ * fit in a quarter; the losses of a narrow link cannot turn into repairs
+ * that keep it full (test_simulcast behind a 300 kbit/s policer, unpaced:
+ * after a failed up-switch the low layer's own losses were retransmitted
+ * at ~350 kbit/s for seconds, each repair crowding out more of the layer;
+ * the subscriber froze ~8 s). */
+uint32_t prism_bwe_rtx_bps(const struct prism_bwe *b, uint64_t now_ms);
 
 #endif

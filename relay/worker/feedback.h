@@ -40,7 +40,9 @@ void prism_keyframe_gate_sent(struct prism_keyframe_gate *g, uint64_t now_ms);
  * receive per PRISM_KEYFRAME_BUDGET_MS. A compound RTCP packet of hundreds of
  * items costs a lookup each only up to the budget; the rest are counted and
  * dropped before any lookup (the per-track gate above still applies to what
- * passes). */
+ * passes). The worker keeps one such budget per kind of subscriber RTCP
+ * (keyframe requests, NACK entries, transport-cc/REMB), so that one kind
+ * never refuses another. */
 #define PRISM_KEYFRAME_BUDGET_ITEMS 64
 #define PRISM_KEYFRAME_BUDGET_MS 100
 

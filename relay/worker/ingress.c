@@ -180,8 +180,9 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
 /* A subscriber's generic NACK (RFC 4585 §6.2.1) for the stream it knows as
  * item->media_ssrc: each lost sequence number is retransmitted from the
  * track's history when that consumer took rtx. Each FCI entry (up to 17
- * packets) spends one item of the subscriber's feedback budget, so a flood
- * of NACKs cannot make the relay send without bound. */
+ * packets) spends one item of the subscriber's NACK budget, so a flood
+ * of NACKs cannot make the relay look up without bound (and what it sends
+ * back is paced: prism_router_retransmit). */
 static void nack_from_subscriber(struct peer *sub, const struct prism_rtcp_item *item,
                                  uint64_t now_ms)
 {
@@ -189,7 +190,7 @@ static void nack_from_subscriber(struct peer *sub, const struct prism_rtcp_item 
     struct prism_consumer *c = NULL;
     for (size_t i = 0; i < n; i++) {
         uint16_t pid, blp;
-        if (!prism_keyframe_budget_take(&sub->keyframe_budget, now_ms) ||
+        if (!prism_keyframe_budget_take(&sub->nack_budget, now_ms) ||
             prism_rtcp_nack_entry(item, i, &pid, &blp) != 0)
             return;
         if (c == NULL && (c = prism_router_sub_find(&sub->out, item->media_ssrc)) == NULL)

@@ -307,6 +307,9 @@ static void peer_free(struct peer *p)
     p->room->closed.rtx_nacked += p->out.rtx_nacked;
     p->room->closed.rtx_sent += p->out.rtx_sent;
     p->room->closed.rtx_missed += p->out.rtx_missed;
+    p->room->closed.rtx_dropped += p->out.rtx_dropped;
+    p->room->closed.probe_packets += p->out.probe_packets;
+    p->room->closed.probe_bytes += p->out.probe_bytes;
     p->room->closed.rtx_nacks_sent += p->rtx_nacks_sent;
     p->room->closed.rtx_recovered += p->rtx_recovered;
     prism_router_sub_deinit(&p->out);
@@ -616,6 +619,9 @@ void prism_rooms_tick(struct prism_rooms *rooms)
             ev->counters.rtx_nacked += p->out.rtx_nacked;
             ev->counters.rtx_sent += p->out.rtx_sent;
             ev->counters.rtx_missed += p->out.rtx_missed;
+            ev->counters.rtx_dropped += p->out.rtx_dropped;
+            ev->counters.probe_packets += p->out.probe_packets;
+            ev->counters.probe_bytes += p->out.probe_bytes;
             ev->counters.rtx_nacks_sent += p->rtx_nacks_sent;
             ev->counters.rtx_recovered += p->rtx_recovered;
             prism__publisher_report(p);

@@ -20,6 +20,7 @@
 #include "relay/worker/bwe.h"
 #include "relay/worker/feedback.h"
 #include "relay/worker/prefer.h"
+#include "relay/worker/probe.h"
 #include "relay/worker/room.h"
 #include "relay/worker/router.h"
 
@@ -125,8 +126,13 @@ struct peer {
     uint64_t drop_malformed; /* authentic RTP its track cannot carry (a bad RED payload) */
     uint64_t rtx_nacks_sent; /* seqs the relay NACKed to it as a publisher */
     uint64_t rtx_recovered;  /* its retransmissions that filled a gap */
-    /* Its keyframe requests as a subscriber: how many a window may look up. */
-    struct prism_keyframe_budget keyframe_budget;
+    /* Its RTCP as a subscriber, how many items a window may look up: each
+     * kind its own budget, so that a flood of NACKs (a lossy downlink
+     * asks for hundreds of packets) never refuses its keyframe requests
+     * nor the feedback its estimate lives on. */
+    struct prism_keyframe_budget keyframe_budget; /* PLI and FIR */
+    struct prism_keyframe_budget nack_budget;     /* generic NACK entries */
+    struct prism_keyframe_budget cc_budget;       /* transport-cc and REMB */
     /* Transport-wide cc of the publish transport (relay/wire/tcc.h): the
      * arrivals not yet reported; allocated when that transport connects
      * with the extension negotiated, freed when it closes. */
@@ -139,8 +145,10 @@ struct peer {
     /* Its downlink estimate (relay/worker/bwe.h, ~4.5 KiB), from when its
      * subscribe transport connects until it closes; else NULL. */
     struct prism_bwe *bwe;
-    uint32_t sub_max_kbps; /* tenant cap on what it receives (ROUTES), 0 = none */
-    uint64_t layers_ms;    /* its last simulcast layer choice */
+    uint32_t sub_max_kbps;    /* tenant cap on what it receives (ROUTES), 0 = none */
+    uint64_t layers_ms;       /* its last simulcast layer choice */
+    uint32_t need_bps;        /* its consumers one layer up (the last choice's); 0: none above */
+    struct prism_probe probe; /* probing its downlink toward need_bps (relay/worker/probe.h) */
 };
 
 struct room {
@@ -212,8 +220,10 @@ void prism__subscriber_stop_bwe(struct peer *sub);
 /* Its RTCP item `item` when it is transport-cc feedback or a REMB (else
  * nothing), within its feedback budget (feedback.h): the estimate follows. */
 void prism__subscriber_cc(struct peer *sub, const struct prism_rtcp_item *item, uint64_t now_ms);
-/* Chooses the layer of each of its simulcast consumers (every
- * SUBSCRIBER_LAYERS_MS at most; call on the feedback tick). */
+/* Paces its retransmissions to its estimate and probes its downlink when
+ * a layer up needs more (every call), and chooses the layer of each of its
+ * simulcast consumers (every SUBSCRIBER_LAYERS_MS at most); call on the
+ * feedback tick. */
 void prism__subscriber_layers(struct peer *sub, uint64_t now_ms);
 
 #endif

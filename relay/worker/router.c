@@ -81,7 +81,8 @@ struct prism_producer {
     uint32_t clock_hz;                                    /* 48000 audio, 90000 video */
     struct prism_rtx_pt rtx_pts[PRISM_MEDIA_MAX_RTX_PTS]; /* codec -> its rtx payload type */
     uint8_t n_rtx_pts;
-    struct history_slot *history;      /* by seq % history_len; NULL until a consumer takes rtx */
+    struct history_slot *history;      /* history_len per layer, by layer then seq % history_len;
+                                          NULL until a consumer takes rtx */
     struct prism_consumer **consumers; /* owned array */
     size_t n_consumers, cap_consumers;
     uint8_t n_layers;        /* simulcast layers, 1 for a single stream */
@@ -300,7 +301,7 @@ int prism_consumer_set_rtx(struct prism_consumer *c, uint32_t rtx_ssrc)
     if (rtx_ssrc != 0 && (p->n_rtx_pts == 0 || p->router->history_len == 0))
         return PRISM_EINVAL;
     if (rtx_ssrc != 0 && p->history == NULL) {
-        p->history = calloc(p->router->history_len, sizeof(*p->history));
+        p->history = calloc(p->router->history_len * p->n_layers, sizeof(*p->history));
         if (p->history == NULL)
             return PRISM_ENOMEM;
     }
@@ -659,15 +660,40 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
     prism_svc_meter_note(&p->svc, pkt);
 }
 
-/* Gives the copy in `buf` the subscriber's next transport-wide seq, when it
- * carries the publisher's element (parsed as `h`, seen by ingress). */
-static void stamp(struct prism_router_sub *sub, const struct prism_producer *p, uint8_t *buf,
-                  const struct prism_rtp_header *h, bool has_tseq, size_t len, uint64_t now_ms)
+/* Where packet `seq` of layer `layer` is kept: each simulcast layer has a
+ * history of its own (the layers' sequence numbers are unrelated: in one
+ * history a busy high layer would evict the low layer's packets within a
+ * fraction of a second, and the low layer's NACKs would find nothing). */
+static struct history_slot *history_slot(const struct prism_producer *p, uint8_t layer,
+                                         uint16_t seq)
 {
-    if (sub->bwe == NULL || p->tcc_ext_id == 0 || !has_tseq)
-        return;
-    (void)prism_rtp_set_transport_seq(buf, h, p->tcc_ext_id,
-                                      prism_bwe_stamp(sub->bwe, now_ms, len));
+    size_t len = p->router->history_len;
+    return &p->history[(layer < p->n_layers ? layer : 0) * len + (seq & (len - 1))];
+}
+
+/* Where a packet of `p` (its header parsed as `h`, ingress having seen the
+ * transport-wide-cc element: `has_tseq`) holds its transport-wide seq: the
+ * offset from the packet's start, the same in every copy (each keeps the
+ * header as it came). 0: nothing to stamp. O(extension elements): found
+ * once per packet, not per copy. */
+static size_t tseq_offset(const struct prism_producer *p, const uint8_t *pkt,
+                          const struct prism_rtp_header *h, bool has_tseq)
+{
+    const uint8_t *d;
+    size_t n;
+    if (p->tcc_ext_id == 0 || !has_tseq || prism_rtp_find_ext(pkt, h, p->tcc_ext_id, &d, &n) != 0 ||
+        n < 2)
+        return 0;
+    return (size_t)(d - pkt);
+}
+
+/* Gives the copy in `buf` (`len` bytes) the subscriber's next
+ * transport-wide seq at `at` (tseq_offset; 0: none). O(1). */
+static void stamp(struct prism_router_sub *sub, uint8_t *buf, size_t at, size_t len,
+                  uint64_t now_ms)
+{
+    if (sub->bwe != NULL && at != 0)
+        prism_store_be16(buf + at, prism_bwe_stamp(sub->bwe, now_ms, len));
 }
 
 size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
@@ -680,8 +706,9 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
     r->now_ms = pkt->now_ms;
     bool keyframe = (pkt->has_vp8 && pkt->vp8.keyframe) || (pkt->has_vp9 && pkt->vp9.keyframe);
     struct pic v = pic_of(pkt);
+    size_t tseq_at = tseq_offset(p, pkt->data, &pkt->h, pkt->ext.has_transport_seq);
     if (p->history != NULL && pkt->h.header_len != 0 && pkt->len <= PRISM_EGRESS_MAX_PACKET) {
-        struct history_slot *slot = &p->history[pkt->h.seq & (r->history_len - 1)];
+        struct history_slot *slot = history_slot(p, pkt->layer, pkt->h.seq);
         slot->used = true;
         slot->meta = *pkt;
         slot->meta.data = NULL;
@@ -736,7 +763,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         else
             memcpy(buf, pkt->data, pkt->len);
         rewrite(c, buf, pkt, &v, seq, pid);
-        stamp(c->sub, p, buf, &pkt->h, pkt->ext.has_transport_seq, len, pkt->now_ms);
+        stamp(c->sub, buf, tseq_at, len, pkt->now_ms);
         c->packets++;
         copies++;
         c->sub->sink.send(c->sub->sink.ud, buf, len);
@@ -787,6 +814,32 @@ static size_t build_rtx(struct prism_consumer *c, const struct history_slot *slo
     return len;
 }
 
+void prism_router_sub_pace_rtx(struct prism_router_sub *sub, uint32_t bps)
+{
+    if (sub->rtx_bps == 0)
+        sub->rtx_tokens = bps / 8; /* starts full */
+    sub->rtx_bps = bps;
+}
+
+/* Takes `bytes` of the subscriber's rtx rate at the router's clock: false
+ * when they are not there (nothing taken). */
+static bool rtx_take(struct prism_router_sub *sub, size_t bytes)
+{
+    if (sub->rtx_bps == 0)
+        return true;
+    uint64_t now = sub->router->now_ms, depth = sub->rtx_bps / 8;
+    if (now > sub->rtx_tokens_ms) {
+        sub->rtx_tokens += (now - sub->rtx_tokens_ms) * sub->rtx_bps / 8000;
+        if (sub->rtx_tokens > depth)
+            sub->rtx_tokens = depth;
+    }
+    sub->rtx_tokens_ms = now;
+    if (sub->rtx_tokens < bytes)
+        return false;
+    sub->rtx_tokens -= bytes;
+    return true;
+}
+
 bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
 {
     struct prism_router_sub *sub = c->sub;
@@ -798,7 +851,7 @@ bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
     uint16_t in_seq = 0;
     bool known = prism_seqmap_unmap(&c->seqs, seq, &in_seq);
     bool this_epoch = (int16_t)(uint16_t)(seq - c->epoch_seq) >= 0;
-    const struct history_slot *slot = &p->history[in_seq & (p->router->history_len - 1)];
+    const struct history_slot *slot = history_slot(p, c->layer, in_seq);
     uint8_t rtx_pt;
     if (!c->started || !known || !this_epoch || !slot->used || slot->meta.h.seq != in_seq ||
         slot->meta.h.ssrc != c->src_ssrc || !rtx_pt_of(p, slot->meta.h.payload_type, &rtx_pt) ||
@@ -806,6 +859,11 @@ bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
         /* (the last: a packet of a layer `c` leaves out, late after its
          * place went to the next one: seqmap.h's limits) */
         sub->rtx_missed++;
+        return false;
+    }
+    if (c->target < c->layer ||
+        !rtx_take(sub, slot->meta.h.header_len + 2u + slot->meta.h.payload_len)) {
+        sub->rtx_dropped++;
         return false;
     }
     uint8_t *buf = prism_egress_buf_get(p->router->egress);
@@ -819,8 +877,75 @@ bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
         sub->rtx_missed++;
         return false;
     }
-    stamp(sub, p, buf, &slot->meta.h, slot->meta.ext.has_transport_seq, len, p->router->now_ms);
+    stamp(sub, buf, tseq_offset(p, slot->data, &slot->meta.h, slot->meta.ext.has_transport_seq),
+          len, p->router->now_ms);
     sub->rtx_sent++;
     sub->sink.send(sub->sink.ud, buf, len);
     return true;
+}
+
+/* --- padding probes -------------------------------------------------------------- */
+
+#define PAD_HEADER_BYTES 20 /* fixed header, extension header, one 4-byte tcc element */
+
+bool prism_consumer_can_pad(const struct prism_consumer *c)
+{
+    const struct prism_producer *p = c->producer;
+    return !c->removed && !c->paused && c->rtx_ssrc != 0 && c->started && p->n_rtx_pts > 0 &&
+           p->tcc_ext_id != 0 && c->sub->bwe != NULL;
+}
+
+/* A padding-only packet of `c`'s RTX stream into `buf`, its transport-wide
+ * sequence number `tseq` in the one-byte (ids 1-14) or two-byte (RFC 8285)
+ * extension form. Returns its length. */
+static size_t build_pad(struct prism_consumer *c, uint16_t tseq, uint8_t *buf)
+{
+    uint8_t id = c->producer->tcc_ext_id;
+    buf[0] = 0x80 | 0x20 | 0x10; /* version 2, padding, extension */
+    buf[1] = c->producer->rtx_pts[0].rtx_pt & 0x7f;
+    prism_rtp_set_seq(buf, c->rtx_seq++);
+    prism_rtp_set_timestamp(buf, c->last_ts);
+    prism_rtp_set_ssrc(buf, c->rtx_ssrc);
+    uint8_t *x = buf + 12;
+    if (id <= 14) {
+        prism_store_be16(x, 0xBEDE);
+        prism_store_be16(x + 2, 1);
+        x[4] = (uint8_t)(id << 4 | 1); /* length 2 is written as 1 */
+        prism_store_be16(x + 5, tseq);
+        x[7] = 0;
+    } else {
+        prism_store_be16(x, 0x1000);
+        prism_store_be16(x + 2, 1);
+        x[4] = id;
+        x[5] = 2;
+        prism_store_be16(x + 6, tseq);
+    }
+    memset(buf + PAD_HEADER_BYTES, 0, PRISM_ROUTER_PAD_BYTES - 1);
+    buf[PAD_HEADER_BYTES + PRISM_ROUTER_PAD_BYTES - 1] = PRISM_ROUTER_PAD_BYTES;
+    return PAD_HEADER_BYTES + PRISM_ROUTER_PAD_BYTES;
+}
+
+size_t prism_router_pad(struct prism_consumer *c, uint8_t cluster, size_t packets, uint64_t now_ms)
+{
+    if (!prism_consumer_can_pad(c))
+        return 0;
+    struct prism_router_sub *sub = c->sub;
+    struct prism_router *r = c->producer->router;
+    size_t sent = 0;
+    r->forwarding++; /* a sink that removes `c` defers its freeing past this loop */
+    for (; sent < packets && !c->removed; sent++) {
+        uint8_t *buf = prism_egress_buf_get(r->egress);
+        if (buf == NULL) {
+            sub->drop_egress++;
+            break;
+        }
+        size_t len = PAD_HEADER_BYTES + PRISM_ROUTER_PAD_BYTES;
+        size_t n = build_pad(c, prism_bwe_stamp_probe(sub->bwe, now_ms, len, cluster), buf);
+        sub->probe_packets++;
+        sub->probe_bytes += n;
+        sub->sink.send(sub->sink.ud, buf, n);
+    }
+    if (--r->forwarding == 0 && (r->dead_consumers != NULL || r->dead_producers != NULL))
+        collect(r);
+    return sent;
 }

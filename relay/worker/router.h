@@ -69,6 +69,14 @@ struct prism_router_sub {
     uint64_t rtx_nacked;              /* sequence numbers its NACKs asked for */
     uint64_t rtx_sent;                /* retransmissions sent to it */
     uint64_t rtx_missed;              /* asked for, but no longer (or never) in the history */
+    uint64_t rtx_dropped;             /* asked for, left out: over its rtx rate, or a layer it
+                                         is leaving */
+    uint64_t probe_packets;           /* padding probes sent to it (prism_router_pad) */
+    uint64_t probe_bytes;             /* their RTP bytes */
+    uint32_t rtx_bps;                 /* its retransmissions' rate (prism_router_sub_pace_rtx);
+                                         0: unpaced */
+    uint64_t rtx_tokens;              /* bytes it may retransmit now, up to 1 s of rtx_bps */
+    uint64_t rtx_tokens_ms;           /* when they were last topped up */
     uint64_t drop_layer;              /* packets of spatial/temporal layers above its choice */
     uint64_t drop_stale;              /* packets too late to place after its drops */
     /* Its downlink estimator (the worker's, while its subscribe transport
@@ -81,8 +89,9 @@ struct prism_router_sub {
 /* Creates a router taking buffers from `eg` (the worker's egress, which must
  * outlive it). A video producer with rtx payload types keeps its last
  * `history_packets` packets (rounded up to a power of 2, at most
- * PRISM_ROUTER_HISTORY_MAX) for retransmissions, allocated when its first
- * consumer with rtx is added; 0: none. Returns NULL on allocation failure. */
+ * PRISM_ROUTER_HISTORY_MAX) for retransmissions, per simulcast layer,
+ * allocated when its first consumer with rtx is added; 0: none. Returns
+ * NULL on allocation failure. */
 struct prism_router *prism_router_new(struct prism_egress *eg, size_t history_packets);
 
 #define PRISM_ROUTER_HISTORY_MAX 4096
@@ -149,9 +158,34 @@ int prism_consumer_set_rtx(struct prism_consumer *c, uint32_t rtx_ssrc);
  * the packet is taken from the producer's history and sent again as RTX
  * (its own SSRC and sequence numbers, the original sequence number in front
  * of the payload, the consumer's rewrite applied). Returns true when it
- * went to the sink; false (counted in rtx_missed) when the packet is not in
- * the history any more, was another source's, or `c` has no rtx. */
+ * went to the sink; false when the packet is not in the history any more,
+ * was another source's, or `c` has no rtx (counted in rtx_missed), or when
+ * `c` is leaving its layer for a lower one (its key frame is on the way:
+ * repairing the layer it leaves would spend the link that made it leave)
+ * or the subscriber's rtx rate is spent (counted in rtx_dropped). */
 bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq);
+
+/* Paces what prism_router_retransmit sends `sub` to `bps` (a token bucket
+ * one second deep; 0: unpaced, the default): a lossy downlink's NACKs
+ * cannot make the relay send it more than its estimate allows. Worker
+ * thread; call when the estimate changes. */
+void prism_router_sub_pace_rtx(struct prism_router_sub *sub, uint32_t bps);
+
+/* Whether `c` can carry padding probes: not paused, video with rtx, its
+ * producer's packets carry transport-wide sequence numbers, its subscriber
+ * has an estimator, and it has sent media (its RTX stream has a timestamp
+ * to use). */
+bool prism_consumer_can_pad(const struct prism_consumer *c);
+
+/* Sends `packets` padding-only packets (RFC 3550 padding, on c's RTX SSRC
+ * and payload type, RFC 4588; PRISM_ROUTER_PAD_BYTES of padding, a
+ * transport-wide sequence number from the subscriber's estimator stamped
+ * as probe cluster `cluster`) at `now_ms`, written into the egress pool's
+ * preallocated buffers: no allocation. Returns how many went to the sink
+ * (fewer when the pool runs dry; 0 when !prism_consumer_can_pad). Counted
+ * in the subscriber's probe_packets and probe_bytes. */
+#define PRISM_ROUTER_PAD_BYTES 255
+size_t prism_router_pad(struct prism_consumer *c, uint8_t cluster, size_t packets, uint64_t now_ms);
 
 /* Whether the subscriber negotiated red (RFC 2198): a RED packet (one
  * ingress parsed, pkt->has_red) goes to it as is; otherwise (the default)

@@ -66,10 +66,11 @@ static const char counters_json[] =
     "\"drops\":{\"not_srtp\":5,\"srtp_auth\":6,\"srtp_replay\":7,\"malformed\":8,"
     "\"no_route\":9,\"egress\":10,\"ssrc_limit\":11,\"stun_auth\":22,\"unknown_source\":23,"
     "\"tcp_auth\":24,\"tcp_limit\":25,\"tcp_frame\":26,\"tcp_queue\":27},"
-    "\"rtx\":{\"nacked\":17,\"sent\":18,\"missed\":19,\"nacks_sent\":20,\"recovered\":21}";
+    "\"rtx\":{\"nacked\":17,\"sent\":18,\"missed\":19,\"nacks_sent\":20,\"recovered\":21,"
+    "\"dropped\":28,\"probe_packets\":29,\"probe_bytes\":30}";
 
-static const struct prism_media_counters counters = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
-                                                     22, 23, 24, 25, 26, 27, 17, 18, 19, 20, 21};
+static const struct prism_media_counters counters = {
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 22, 23, 24, 25, 26, 27, 17, 18, 19, 20, 21, 28, 29, 30};
 
 static void test_stats(void **state)
 {

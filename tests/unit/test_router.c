@@ -10,7 +10,10 @@
  * block, plain Opus, to one that did not; simulcast: a layer switch waits
  * for the target layer's key frame and is continuous, the layers' bitrate
  * and height are measured, and each copy gets its subscriber's own
- * transport-wide sequence number.
+ * transport-wide sequence number; padding probes (their format, the
+ * consumers that may carry them, their stamps in the estimator) and the
+ * pacing of retransmissions (a subscriber's rtx rate, none for a layer it
+ * is leaving), a history per simulcast layer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,7 +37,7 @@
 /* What one subscriber's fake sink received. */
 struct got {
     size_t n;
-    uint8_t pkts[MAX_GOT][256];
+    uint8_t pkts[MAX_GOT][320]; /* room for a padding probe */
     size_t lens[MAX_GOT];
 };
 
@@ -585,6 +588,90 @@ static void test_retransmit(void **state)
     assert_true(prism_router_retransmit(c, 106));
 }
 
+/* Padding probes and the pacing of retransmissions. */
+static void test_pad_and_pace(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_track_desc d = video_track(12, 0);
+    d.n_layers = 2;
+    d.tcc_ext_id = TCC_ID;
+    d.rtx_pts[0] = (struct prism_rtx_pt){VP8_PT, 97};
+    d.n_rtx_pts = 1;
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_consumer *c = prism_router_consumer_add(&f->subs[0], p, 0x500);
+    struct prism_bwe *bwe = malloc(sizeof(*bwe));
+    prism_bwe_init(bwe);
+    f->subs[0].bwe = bwe;
+    struct got *g = &f->got[0];
+    /* Without rtx, or before any media went out: no padding. */
+    assert_false(prism_consumer_can_pad(c));
+    assert_int_equal(prism_consumer_set_rtx(c, 0x5555), 0);
+    assert_false(prism_consumer_can_pad(c));
+    struct pkt k;
+    for (uint16_t i = 0; i < 4; i++) {
+        make_layer(&k, 0xA0, (uint16_t)(100 + i), 9000 + 3000u * i, (uint16_t)(700 + i), 40, 0,
+                   i == 0, 180, 1000 + 33u * i);
+        prism_router_forward(f->r, p, &k.p);
+    }
+    assert_int_equal(g->n, 4);
+    assert_true(prism_consumer_can_pad(c));
+    /* A cluster: padding-only packets on the RTX SSRC and payload type,
+     * the last media timestamp, the next transport-wide numbers. */
+    prism_bwe_probe_start(bwe, 7, 600000);
+    assert_int_equal(prism_router_pad(c, 7, 3, 1200), 3);
+    assert_int_equal(g->n, 7);
+    for (size_t i = 4; i < 7; i++) {
+        struct prism_rtp_header h;
+        assert_int_equal(g->lens[i], 20 + PRISM_ROUTER_PAD_BYTES);
+        assert_int_equal(prism_rtp_parse(g->pkts[i], g->lens[i], &h), 0);
+        assert_int_equal(h.payload_len, 0);
+        assert_int_equal(h.padding_len, PRISM_ROUTER_PAD_BYTES);
+        assert_int_equal(h.payload_type, 97);
+        assert_int_equal(out_ssrc(g, i), 0x5555);
+        assert_int_equal(out_ts(g, i), 9000 + 3000u * 3);
+        assert_int_equal(out_tseq(g, i), i);
+        assert_int_equal(bwe->sent[i].cluster, 7);
+    }
+    assert_int_equal(out_seq(g, 5), (uint16_t)(out_seq(g, 4) + 1));
+    assert_int_equal(f->subs[0].probe_packets, 3);
+    assert_int_equal(f->subs[0].probe_bytes, 3 * (20 + PRISM_ROUTER_PAD_BYTES));
+    /* Each layer keeps its own history: a busy layer 1 does not evict
+     * layer 0's packets. */
+    for (uint16_t i = 0; i < 70; i++) {
+        make_layer(&k, 0xB0, (uint16_t)(103 + i), 50000, 800, 41, 1, false, 0, 1150);
+        prism_router_forward(f->r, p, &k.p);
+    }
+    assert_true(prism_router_retransmit(c, 103));
+    /* A paused consumer carries none. */
+    prism_consumer_set_paused(c, true);
+    assert_false(prism_consumer_can_pad(c));
+    assert_int_equal(prism_router_pad(c, 7, 3, 1200), 0);
+    prism_consumer_set_paused(c, false);
+    /* Retransmissions within the rtx rate: 8 kbps is 1000 bytes a second,
+     * the bucket starts full; one packet more waits for the refill. */
+    prism_router_sub_pace_rtx(&f->subs[0], 8000);
+    size_t len = k.p.len + 2, fit = 1000 / len;
+    for (size_t i = 0; i < fit; i++)
+        assert_true(prism_router_retransmit(c, (uint16_t)(101 + i % 3))); /* all of one size */
+    assert_false(prism_router_retransmit(c, 103));
+    assert_int_equal(f->subs[0].rtx_dropped, 1);
+    make_layer(&k, 0xA0, 104, 21000, 704, 40, 0, false, 0, 1099 + 1000);
+    prism_router_forward(f->r, p, &k.p);          /* a second later: refilled */
+    assert_true(prism_router_retransmit(c, 104)); /* (103 was before the resume) */
+    /* Leaving for a lower layer: the layer it leaves is not repaired. */
+    prism_router_sub_pace_rtx(&f->subs[0], 0);
+    prism_consumer_set_layer(c, 1);
+    make_layer(&k, 0xB0, 300, 50000, 800, 41, 1, false, 0, 2200);
+    prism_router_forward(f->r, p, &k.p);
+    uint16_t seq = out_seq(g, g->n - 1);
+    assert_true(prism_router_retransmit(c, seq));
+    assert_true(prism_consumer_set_target(c, 0));
+    assert_false(prism_router_retransmit(c, seq));
+    assert_int_equal(f->subs[0].rtx_dropped, 2);
+    f->subs[0].bwe = NULL;
+    free(bwe);
+}
+
 /* A RED packet of Chromium's shape (red PT 63 over Opus 111, one redundant
  * block, a mid extension, 2 bytes of padding) as ingress parses it. */
 static void make_red(struct pkt *k, uint16_t seq, uint32_t ts)
@@ -682,6 +769,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retransmit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_red, setup, teardown),
         cmocka_unit_test_setup_teardown(test_simulcast_switch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pad_and_pace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
