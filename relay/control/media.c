@@ -60,6 +60,7 @@
 #include "relay/base/error.h"
 #include "relay/control/codecs.h"
 #include "relay/control/media.h"
+#include "relay/wire/av1dd.h"
 #include "relay/wire/candidate.h"
 #include "relay/wire/sdp.h"
 
@@ -87,6 +88,7 @@ struct pub_track {
     uint8_t rid_ext_id, repaired_rid_ext_id;
     /* Simulcast (contract.h): the rids it sends, in a=rid order, or the
      * SSRCs of its a=ssrc-group:SIM with their rtx partners; 0: one stream. */
+    uint8_t av1dd_ext_id; /* the AV1 dependency descriptor, 0 if not negotiated */
     uint8_t n_layers;
     char rids[PRISM_MEDIA_MAX_LAYERS][PRISM_MEDIA_RID_LEN];
     uint32_t layer_ssrcs[PRISM_MEDIA_MAX_LAYERS], layer_rtx_ssrcs[PRISM_MEDIA_MAX_LAYERS];
@@ -414,7 +416,8 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
         d->mid_ext_id = t->mid_ext_id;
         d->audio_level_ext_id = t->audio_level_ext_id;
         d->tcc_ext_id = t->tcc_ext_id;
-        d->vp8_pt = d->vp9_pt = d->red_pt = d->opus_pt = PRISM_PT_NONE;
+        d->vp8_pt = d->vp9_pt = d->av1_pt = d->red_pt = d->opus_pt = PRISM_PT_NONE;
+        d->av1dd_ext_id = t->av1dd_ext_id;
         memcpy(d->pt_only, t->pt_only, sizeof(d->pt_only));
         d->rid_ext_id = t->rid_ext_id;
         d->repaired_rid_ext_id = t->repaired_rid_ext_id;
@@ -433,6 +436,8 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
                 d->vp8_pt = (uint8_t)pl->pt;
             if (g_ascii_strcasecmp(pl->name, "VP9") == 0)
                 d->vp9_pt = (uint8_t)pl->pt;
+            if (g_ascii_strcasecmp(pl->name, "AV1") == 0)
+                d->av1_pt = (uint8_t)pl->pt;
             if (!t->video && g_ascii_strcasecmp(pl->name, "red") == 0)
                 d->red_pt = (uint8_t)pl->pt;
             if (!t->video && g_ascii_strcasecmp(pl->name, "opus") == 0)
@@ -550,11 +555,16 @@ static int tracks_from_offer(struct prism_media *m, const struct prism_sdp_sessi
                 t->rid_ext_id = (uint8_t)sec->exts[e].id;
             if (strcmp(sec->exts[e].uri, uri_repaired_rid) == 0 && sec->exts[e].id < 256)
                 t->repaired_rid_ext_id = (uint8_t)sec->exts[e].id;
+            if (strcmp(sec->exts[e].uri, PRISM_AV1DD_URI) == 0 && sec->exts[e].id < 256)
+                t->av1dd_ext_id = (uint8_t)sec->exts[e].id;
             /* transport-wide-cc goes downstream under the publisher's id: the
              * relay renumbers that element of each packet it sends, per
              * subscribe transport, and estimates from the subscriber's
-             * feedback (relay/worker/bwe.h). */
+             * feedback (relay/worker/bwe.h). The dependency descriptor
+             * goes down intact, under the publisher's id: the subscriber's
+             * decoder needs it (AV1's frame dependencies are in it). */
             if ((strcmp(sec->exts[e].uri, uri_audio_level) == 0 ||
+                 strcmp(sec->exts[e].uri, PRISM_AV1DD_URI) == 0 ||
                  strcmp(sec->exts[e].uri, uri_abs_send_time) == 0 ||
                  (fb_tcc && strcmp(sec->exts[e].uri, uri_transport_cc) == 0)) &&
                 n_exts < PRISM_SDP_MAX_EXT)

@@ -151,17 +151,17 @@ int prism_rtp_read_exts(const uint8_t *pkt, const struct prism_rtp_header *h,
     if (ids == NULL || out == NULL || prism_rtp_ext_iter_init(&it, pkt, h) != 0)
         return PRISM_EINVAL;
     out->has_mid = out->has_audio_level = out->has_transport_seq = false;
-    out->has_rid = out->repaired = false;
+    out->has_rid = out->repaired = out->has_av1dd = false;
     /* The first element of an id decides, valid or not (as prism_rtp_find_ext). */
     bool seen_mid = ids->mid == 0, seen_level = ids->audio_level == 0;
-    bool seen_tseq = ids->transport_seq == 0;
+    bool seen_tseq = ids->transport_seq == 0, seen_dd = ids->av1dd == 0;
     /* A packet carries a rid or a repaired-rid, never both: either ends the search. */
     bool seen_rid = ids->rid == 0 && ids->repaired_rid == 0;
     uint8_t id;
     const uint8_t *d;
     size_t n;
     int rc = 0;
-    while ((!seen_mid || !seen_level || !seen_tseq || !seen_rid) &&
+    while ((!seen_mid || !seen_level || !seen_tseq || !seen_rid || !seen_dd) &&
            (rc = prism_rtp_ext_next(&it, &id, &d, &n)) == 1) {
         if (id == ids->mid && !seen_mid) {
             seen_mid = true;
@@ -183,6 +183,11 @@ int prism_rtp_read_exts(const uint8_t *pkt, const struct prism_rtp_header *h,
             seen_rid = true;
             out->repaired = id == ids->repaired_rid;
             out->has_rid = sdes_item(d, n, out->rid);
+        } else if (id == ids->av1dd && !seen_dd) {
+            seen_dd = true;
+            out->has_av1dd = n >= 1;
+            out->av1dd_off = (uint16_t)(d - pkt); /* within the header: < 64 KiB */
+            out->av1dd_len = (uint16_t)n;
         }
     }
     return rc < 0 ? rc : 0;

@@ -102,6 +102,7 @@ struct prism_rtp_ext_ids {
     uint8_t transport_seq; /* transport-wide-cc */
     uint8_t rid;           /* RFC 8852 sdes:rtp-stream-id (simulcast layer) */
     uint8_t repaired_rid;  /* RFC 8852 sdes:repaired-rtp-stream-id (its rtx stream) */
+    uint8_t av1dd;         /* the AV1 dependency descriptor (relay/wire/av1dd.h) */
 };
 
 /* Their values in one packet; each valid when its has_ flag is set. */
@@ -116,6 +117,9 @@ struct prism_rtp_ext_values {
     bool has_rid;                    /* rid or repaired-rid: which one in `repaired` */
     bool repaired;                   /* the rid came as repaired-rid: an rtx stream */
     char rid[PRISM_RTP_MID_MAX + 1]; /* NUL-terminated */
+    bool has_av1dd;                  /* the dependency descriptor's element: where it is */
+    uint16_t av1dd_off;              /* bytes from the packet's start */
+    uint16_t av1dd_len;              /* bytes, >= 1 */
 };
 
 /* Reads every extension named in `ids` in ONE pass over the block (the

@@ -259,13 +259,14 @@ size_t prism_sdp_sim_layers(const struct prism_sdp_media *m, uint32_t *ssrcs, ui
 /* Decide, in place, what the relay accepts of a parsed publish offer.
  *
  * Per m-section: audio keeps Opus/48000/2; video keeps VP8, VP9 (profile 0),
- * H264 with packetization-mode=1 and the rtx of those, in offer order; rtcp-fb
- * keeps the enum prism_sdp_fb types; extmaps keep mid, rtp-stream-id,
- * repaired-rtp-stream-id, ssrc-audio-level, abs-send-time and transport-wide-cc
- * with the offer's ids. An application/other m-section, one with no acceptable
- * codec, one already rejected, or one whose direction sends nothing becomes
- * `accepted = false`. The BUNDLE list keeps only accepted mids.
- * Returns 0, or PRISM_EBADSDP with `reason` when nothing is left to receive.
+ * AV1 (profile 0), H264 with packetization-mode=1 and the rtx of those, in
+ * offer order (the publisher's preference: it sends the first it can);
+ * rtcp-fb keeps the enum prism_sdp_fb types; extmaps keep mid,
+ * rtp-stream-id, repaired-rtp-stream-id, ssrc-audio-level, abs-send-time,
+ * transport-wide-cc and the AV1 dependency descriptor with the offer's ids. An application/other
+ * m-section, one with no acceptable codec, one already rejected, or one whose direction sends
+ * nothing becomes `accepted = false`. The BUNDLE list keeps only accepted mids. Returns 0, or
+ * PRISM_EBADSDP with `reason` when nothing is left to receive.
  */
 int prism_sdp_negotiate(struct prism_sdp_session *offer, char *reason, size_t reason_len);
 

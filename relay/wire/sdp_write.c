@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "relay/base/error.h"
+#include "relay/wire/av1dd.h"
 #include "relay/wire/candidate.h"
 #include "relay/wire/sdp.h"
 
@@ -114,6 +115,9 @@ static bool codec_ok(enum prism_sdp_kind kind, const struct prism_sdp_payload *p
                fmtp_is(pl->fmtp, "profile-id", "0");
     if (strcasecmp(pl->name, "H264") == 0)
         return fmtp_is(pl->fmtp, "packetization-mode", "1");
+    if (strcasecmp(pl->name, "AV1") == 0) /* Main profile (0): what every AV1 decoder takes */
+        return fmtp_get(pl->fmtp, "profile", &(size_t){0}) == NULL ||
+               fmtp_is(pl->fmtp, "profile", "0");
     return false;
 }
 
@@ -126,6 +130,7 @@ static bool ext_ok(const char *uri)
         "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
         "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
         "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+        PRISM_AV1DD_URI,
     };
     for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++)
         if (strcmp(uri, uris[i]) == 0)

@@ -14,7 +14,11 @@
  * packet (but a retransmission, restored in place, is parsed again).
  * Anything that goes nowhere is counted, never logged: a RED payload whose
  * blocks do not add up, or whose primary is not the track's Opus, as
- * malformed (no subscriber could play it).
+ * malformed (no subscriber could play it), as is an AV1 packet whose
+ * dependency descriptor is malformed (libwebrtc's receiver drops it too).
+ * One whose descriptor names no template the relay knows (the key frame
+ * with the structure was lost, or not seen yet) goes on with unknown
+ * layers (svc.h), and the publisher is asked for a key frame.
  *
  * Uplink retransmission, for video whose publisher negotiated rtx: each
  * packet's seq feeds the track's NACK generator (feedback.h), whose gaps
@@ -45,6 +49,7 @@
 #include <string.h>
 
 #include "relay/base/bytes.h"
+#include "relay/base/error.h"
 #include "relay/wire/rtcp.h"
 #include "relay/worker/demux.h"
 #include "relay/worker/packet.h"
@@ -76,6 +81,22 @@ static bool unwrap_rtx(struct peer *p, struct track *tr, struct prism_packet *pk
     pkt->data = orig;
     pkt->ext = (struct prism_rtp_ext_values){0};
     (void)prism_rtp_read_exts(orig, &pkt->h, &p->ext_ids, &pkt->ext);
+    return true;
+}
+
+/* Reads the place of `tr`'s AV1 packet `pkt` from its dependency
+ * descriptor into it; false when the descriptor is malformed. */
+static bool read_av1(struct track *tr, struct prism_packet *pkt)
+{
+    struct prism_av1dd_structure *st = &tr->av1[pkt->layer];
+    struct prism_av1dd_frame f;
+    int rc = prism_av1dd_read(pkt->data + pkt->ext.av1dd_off, pkt->ext.av1dd_len, st, &f);
+    if (rc == PRISM_EINVAL)
+        return false;
+    pkt->has_av1 = true;
+    prism_svc_av1_place(st, &f, rc, &pkt->av1);
+    if (rc != 0)
+        prism__publisher_keyframe(tr, pkt->layer); /* for its structure (gated) */
     return true;
 }
 
@@ -168,6 +189,11 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
     if (tr->d.vp9_pt != PRISM_PT_NONE && pkt.h.payload_type == tr->d.vp9_pt &&
         pkt.h.header_len != 0)
         pkt.has_vp9 = prism_vp9_parse(data + pkt.h.header_len, pkt.h.payload_len, &pkt.vp9) == 0;
+    if (track_av1(tr) && pkt.h.payload_type == tr->d.av1_pt && pkt.ext.has_av1dd &&
+        !read_av1(tr, &pkt)) {
+        p->drop_malformed++;
+        return;
+    }
     if (tr->d.red_pt != PRISM_PT_NONE && pkt.h.payload_type == tr->d.red_pt &&
         !parse_red(&pkt, tr->d.opus_pt)) {
         p->drop_malformed++;

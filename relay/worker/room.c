@@ -284,11 +284,26 @@ static void keep_learned(struct track *tr, const struct prism_track_desc *was)
     }
 }
 
+/* An AV1 track's template structures exist while it reads its dependency
+ * descriptors; a kept one keeps what it learned. */
+static void set_av1(struct track *tr)
+{
+    if (!track_av1(tr)) {
+        free(tr->av1);
+        tr->av1 = NULL;
+    } else if (tr->av1 == NULL) {
+        tr->av1 = calloc(PRISM_MEDIA_MAX_LAYERS, sizeof(*tr->av1));
+        PRISM_CHECK(tr->av1 != NULL);
+    }
+}
+
 static void drop_tracks(struct peer *p)
 {
     prism__tracks_stop_nack(p);
-    for (size_t i = 0; i < p->n_tracks; i++)
+    for (size_t i = 0; i < p->n_tracks; i++) {
         free(p->tracks[i].layers);
+        free(p->tracks[i].av1);
+    }
     for (size_t i = 0; i < p->n_tracks; i++)
         if (p->tracks[i].producer != NULL)
             prism_router_producer_remove(p->room->router, p->tracks[i].producer);
@@ -353,6 +368,7 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
                 p->tracks[o].producer = NULL;
                 p->tracks[o].nack = NULL;
                 p->tracks[o].layers = NULL;
+                p->tracks[o].av1 = NULL;
                 break;
             }
         }
@@ -361,6 +377,7 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         struct prism_track_desc was = tr->d;
         tr->d = *d;
         set_layers(tr);
+        set_av1(tr);
         if (tr->producer != NULL)
             keep_learned(tr, &was);
         tr->peer = p;
@@ -376,6 +393,8 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
             p->ext_ids.rid = d->rid_ext_id;
         if (p->ext_ids.repaired_rid == 0)
             p->ext_ids.repaired_rid = d->repaired_rid_ext_id;
+        if (p->ext_ids.av1dd == 0 && track_av1(tr))
+            p->ext_ids.av1dd = d->av1dd_ext_id;
     }
     drop_tracks(p); /* the ones that did not move */
     p->tracks = tracks;

@@ -22,7 +22,8 @@
  * consumer leaves packets out (below), so reordering and loss upstream pass
  * through unchanged.
  *
- * Layered streams (VP9 SVC, VP8 temporal layers): a consumer leaves out the
+ * Layered streams (VP9 SVC, VP8 temporal layers, AV1 with the dependency
+ * descriptor, which is forwarded intact): a consumer leaves out the
  * packets of spatial and temporal layers above its choice (svc.h). The
  * sequence number map (relay/worker/seqmap.h) closes the gap each one
  * leaves, the picture id map the gap of each picture left out whole (a
@@ -581,14 +582,16 @@ static void resync(struct prism_consumer *c, const struct prism_packet *pkt, con
 }
 
 /* The end of a picture for `c`'s subscriber when it leaves upper spatial
- * layers out: the RTP marker, and VP9's E (already set on a layer frame's
- * last packet by RFC 9628). */
+ * layers out: the RTP marker (libwebrtc's receiver takes it for the last
+ * spatial layer of the picture), and VP9's E (already set on a layer
+ * frame's last packet by RFC 9628). */
 static void mark_end(const struct prism_consumer *c, uint8_t *buf, uint8_t *payload,
                      const struct prism_packet *pkt)
 {
     if (prism_svc_ends_picture(&c->svc, pkt)) {
         prism_rtp_set_marker(buf, true);
-        prism_vp9_set_end(payload);
+        if (pkt->has_vp9)
+            prism_vp9_set_end(payload);
     }
 }
 
@@ -657,6 +660,8 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
         m->height = pkt->vp8.height;
     if (pkt->has_vp9 && pkt->vp9.has_ss && pkt->vp9.ss_has_size) /* its top spatial layer's */
         m->height = pkt->vp9.ss_height[pkt->vp9.ss_n_spatial - 1];
+    if (pkt->has_av1 && pkt->av1.n_heights > 0) /* its top spatial layer's, likewise */
+        m->height = pkt->av1.height[pkt->av1.n_heights - 1];
     prism_svc_meter_note(&p->svc, pkt);
 }
 
@@ -704,7 +709,8 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         return 0; /* no layer of any producer: no consumer takes it */
     meter(p, pkt);
     r->now_ms = pkt->now_ms;
-    bool keyframe = (pkt->has_vp8 && pkt->vp8.keyframe) || (pkt->has_vp9 && pkt->vp9.keyframe);
+    bool keyframe = (pkt->has_vp8 && pkt->vp8.keyframe) || (pkt->has_vp9 && pkt->vp9.keyframe) ||
+                    (pkt->has_av1 && pkt->av1.known && pkt->av1.key);
     struct pic v = pic_of(pkt);
     size_t tseq_at = tseq_offset(p, pkt->data, &pkt->h, pkt->ext.has_transport_seq);
     if (p->history != NULL && pkt->h.header_len != 0 && pkt->len <= PRISM_EGRESS_MAX_PACKET) {
@@ -735,7 +741,10 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
             if (!fresh && verdict == PRISM_SVC_DROP_PICTURE && v.has_pid &&
                 v.pid_bits == c->pids.bits)
                 prism_seqmap_drop(&c->pids, v.pid);
-            c->sub->drop_layer++;
+            if (verdict == PRISM_SVC_DROP_UNKNOWN)
+                c->sub->drop_unknown_layer++;
+            else
+                c->sub->drop_layer++;
             continue;
         }
         uint8_t *buf = pkt->len <= PRISM_EGRESS_MAX_PACKET ? prism_egress_buf_get(r->egress) : NULL;

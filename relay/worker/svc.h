@@ -1,7 +1,8 @@
-/* Layered streams (VP9 SVC, VP8 temporal layers) on the per-packet path:
- * where a packet sits (its spatial and temporal layer, whether it starts a
- * picture, a key frame or a switching point), what one consumer does with
- * it, and the producer's meter per layer frame.
+/* Layered streams (VP9 SVC, VP8 temporal layers, AV1 with the dependency
+ * descriptor) on the per-packet path: where a packet sits (its spatial and
+ * temporal layer, whether it starts a picture, a key frame or a switching
+ * point), what one consumer does with it, and the producer's meter per
+ * layer frame.
  *
  * A consumer's state is the layers it forwards and the ones it wants
  * (PRISM_SVC_ALL: every one). It moves toward the wanted ones only where
@@ -40,7 +41,14 @@ enum prism_svc_verdict {
     PRISM_SVC_TAKE,
     PRISM_SVC_DROP_LAYER,   /* a spatial layer above the consumer's: the picture goes on */
     PRISM_SVC_DROP_PICTURE, /* a temporal layer above: the whole picture is left out */
+    PRISM_SVC_DROP_UNKNOWN, /* an AV1 packet of unknown layers, to a consumer that drops some */
 };
+
+/* The place of an AV1 packet (`f`, read by prism_av1dd_read against the
+ * stream's structure `st` with result `rc`) into `out`: unknown unless rc
+ * is 0. */
+void prism_svc_av1_place(const struct prism_av1dd_structure *st, const struct prism_av1dd_frame *f,
+                         int rc, struct prism_av1_place *out);
 
 /* Every layer, forwarded and wanted. */
 void prism_svc_state_init(struct prism_svc_state *s);
@@ -55,7 +63,8 @@ bool prism_svc_above(const struct prism_svc_state *s, const struct prism_packet 
 
 /* Whether `pkt`, taken, is the last packet of the highest spatial layer
  * `s` keeps of its picture while upper ones are left out: it must then
- * carry the RTP marker (and VP9's E bit) for the subscriber. */
+ * carry the RTP marker (and VP9's E bit) for the subscriber. AV1: the
+ * last packet of its frame of that layer. */
 bool prism_svc_ends_picture(const struct prism_svc_state *s, const struct prism_packet *pkt);
 
 /* A layered stream's traffic in the current and the previous window. */

@@ -1,7 +1,8 @@
 /* libFuzzer target for a room's ingress (relay/worker/ingress.c): what a
  * peer's transport hands the worker after SRTP unprotect, through the track
  * lookup (demux.c, rid simulcast layers), rtx unwrapping, the NACK
- * generator, transport-wide cc recording, RED/VP8/VP9 parsing and the
+ * generator, transport-wide cc recording, RED/VP8/VP9 parsing, AV1
+ * dependency descriptors read against each stream's kept structure, and the
  * router's fan-out; and a subscriber's RTCP feedback (NACK, PLI, FIR, REMB,
  * transport-cc) back through its consumers.
  *
@@ -50,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define VP8_RTX_PT 97
 #define VP9_PT 98
 #define VP9_RTX_PT 99
+#define AV1_PT 45
 
 static void must(bool ok, const char *what)
 {
@@ -116,12 +118,18 @@ static void track_from(struct peer *p, size_t i, const uint8_t *in)
     d->vp9_pt = d->video && (in[4] & 2) ? VP9_PT : PRISM_PT_NONE;
     d->opus_pt = d->video ? PRISM_PT_NONE : OPUS_PT;
     d->red_pt = !d->video && (in[4] & 4) ? RED_PT : PRISM_PT_NONE;
+    d->av1_pt = d->video && (in[4] & 32) ? AV1_PT : PRISM_PT_NONE;
+    d->av1dd_ext_id = d->av1_pt != PRISM_PT_NONE ? 6 : 0;
+    if (track_av1(tr)) {
+        tr->av1 = calloc(PRISM_MEDIA_MAX_LAYERS, sizeof(*tr->av1));
+        must(tr->av1 != NULL, "av1 structures");
+    }
     if (d->video && (in[4] & 8))
         d->rtx_pts[d->n_rtx_pts++] = (struct prism_rtx_pt){VP8_PT, VP8_RTX_PT};
     if (d->video && (in[4] & 16))
         d->rtx_pts[d->n_rtx_pts++] = (struct prism_rtx_pt){VP9_PT, VP9_RTX_PT};
     /* Payload types alone on this m-line (a mask from the input). */
-    static const uint8_t pts[] = {OPUS_PT, RED_PT, VP8_PT, VP8_RTX_PT, VP9_PT, VP9_RTX_PT};
+    static const uint8_t pts[] = {OPUS_PT, RED_PT, VP8_PT, VP8_RTX_PT, VP9_PT, VP9_RTX_PT, AV1_PT};
     for (size_t k = 0; k < sizeof(pts); k++)
         if (in[5] & (1u << k))
             d->pt_only[pts[k] / 32] |= 1u << (pts[k] % 32);
@@ -158,7 +166,7 @@ static void peer_init(size_t n, struct room *room, const uint8_t *head)
     p->pub = (struct link){.peer = p};
     p->sub = (struct link){.peer = p, .subscribe = true};
     p->rtcp_ssrc = 0xabc0u + (uint32_t)n;
-    p->ext_ids = (struct prism_rtp_ext_ids){1, 2, 3, 4, 5};
+    p->ext_ids = (struct prism_rtp_ext_ids){1, 2, 3, 4, 5, 6};
     p->tracks = calloc(N_TRACKS, sizeof(*p->tracks));
     must(p->tracks != NULL, "tracks");
     p->n_tracks = N_TRACKS;
@@ -202,6 +210,8 @@ static void peer_free(struct peer *p)
     prism__tracks_stop_nack(p);
     for (size_t i = 0; i < p->n_tracks; i++)
         free(p->tracks[i].layers);
+    for (size_t i = 0; i < N_TRACKS; i++)
+        free(p->tracks[i].av1);
     free(p->tracks);
     free(p->tcc);
 }

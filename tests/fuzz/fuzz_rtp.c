@@ -57,8 +57,9 @@ static void check_header(const uint8_t *pkt, size_t len)
     }
     /* The one-pass reader agrees with the single-id readers. */
     for (unsigned base = 1; base < 256; base += base < 13 ? 3 : 61) {
-        struct prism_rtp_ext_ids ids = {(uint8_t)base, (uint8_t)(base + 1), (uint8_t)(base + 2),
-                                        (uint8_t)(base + 3), (uint8_t)(base + 4)};
+        struct prism_rtp_ext_ids ids = {(uint8_t)base,       (uint8_t)(base + 1),
+                                        (uint8_t)(base + 2), (uint8_t)(base + 3),
+                                        (uint8_t)(base + 4), (uint8_t)(base + 5)};
         struct prism_rtp_ext_values v;
         int rc = prism_rtp_read_exts(pkt, &h, &ids, &v);
         must(rc == 0 || rc == PRISM_EINVAL, "read_exts code");
@@ -74,6 +75,11 @@ static void check_header(const uint8_t *pkt, size_t len)
         bool m = prism_rtp_get_mid(pkt, &h, ids.mid, mid, sizeof(mid)) == 0 &&
                  strlen(mid) <= PRISM_RTP_MID_MAX;
         must(m == v.has_mid && (!m || strcmp(mid, v.mid) == 0), "read_exts mid");
+        const uint8_t *dd;
+        size_t dd_len;
+        bool d = prism_rtp_find_ext(pkt, &h, ids.av1dd, &dd, &dd_len) == 0 && dd_len >= 1;
+        must(d == v.has_av1dd && (!d || (pkt + v.av1dd_off == dd && v.av1dd_len == dd_len)),
+             "read_exts dependency descriptor");
     }
     const uint8_t *pl = pkt + h.header_len;
     prism_rtp_is_vp8_keyframe(pl, h.payload_len);

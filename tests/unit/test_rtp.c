@@ -122,7 +122,7 @@ static void test_opus_one_byte(void **state)
     /* The per-packet path reads the same three in one pass. */
     struct prism_rtp_ext_values v;
     assert_int_equal(
-        prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){4, 1, 3, 0, 0}, &v), 0);
+        prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){4, 1, 3, 0, 0, 0}, &v), 0);
     assert_true(v.has_mid && v.has_audio_level && v.has_transport_seq);
     assert_string_equal(v.mid, "0");
     assert_true(v.voice);
@@ -130,7 +130,7 @@ static void test_opus_one_byte(void **state)
     assert_int_equal(v.transport_seq, 5);
     /* Ids not negotiated (0) or absent are not flagged. */
     assert_int_equal(
-        prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){0, 5, 2, 0, 0}, &v), 0);
+        prism_rtp_read_exts(opus_pkt, &h, &(struct prism_rtp_ext_ids){0, 5, 2, 0, 0, 0}, &v), 0);
     assert_false(v.has_mid || v.has_audio_level);
     assert_true(v.has_transport_seq); /* id 2 is abs-send-time: 3 bytes, read as a seq */
 
@@ -188,7 +188,8 @@ static void test_two_byte_csrc_padding(void **state)
      * element with id 15 is seen and decides: no transport seq. */
     struct prism_rtp_ext_values v;
     assert_int_equal(
-        prism_rtp_read_exts(two_byte_pkt, &h, &(struct prism_rtp_ext_ids){17, 1, 15, 0, 0}, &v), 0);
+        prism_rtp_read_exts(two_byte_pkt, &h, &(struct prism_rtp_ext_ids){17, 1, 15, 0, 0, 0}, &v),
+        0);
     assert_true(v.has_audio_level && v.has_mid && !v.has_transport_seq);
     assert_string_equal(v.mid, "video-hi");
     assert_int_equal(v.level_dbov, 5);

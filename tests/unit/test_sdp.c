@@ -273,10 +273,11 @@ static void test_chromium_av(void **state)
     assert_int_equal(v->n_ssrcs, 2);
 
     answer_roundtrip();
-    /* audio: Opus only; video: VP8, H264 pm=1 (3 profiles), VP9 profile 0, their rtx */
+    /* audio: Opus only; video: VP8, H264 pm=1 (3 profiles), AV1 profile 0, VP9
+     * profile 0, their rtx, in the offer's order */
     assert_non_null(strstr(out_buf, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"));
-    assert_non_null(
-        strstr(out_buf, "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 109 116 117 98 99\r\n"));
+    assert_non_null(strstr(
+        out_buf, "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 109 116 117 45 46 98 99\r\n"));
     assert_non_null(strstr(out_buf, "a=group:BUNDLE 0 1\r\n"));
     assert_non_null(strstr(out_buf, "a=recvonly\r\n"));
     assert_non_null(strstr(out_buf, "a=rtcp-mux\r\n"));
@@ -287,12 +288,14 @@ static void test_chromium_av(void **state)
                                     "draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"));
     assert_non_null(strstr(out_buf, "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"));
     assert_null(strstr(out_buf, "toffset"));
-    assert_null(strstr(out_buf, "AV1"));
+    /* AV1 is forwarded (layers chosen by its dependency descriptor, kept with its id) */
+    assert_non_null(strstr(out_buf, "a=rtpmap:45 AV1/90000\r\n"));
+    assert_non_null(strstr(out_buf, "a=fmtp:45 level-idx=5;profile=0;tier=0\r\n"));
     assert_null(strstr(out_buf, "a=rtpmap:104 "));
     assert_null(strstr(out_buf, "a=rtpmap:100 VP9"));
     assert_null(strstr(out_buf, "a=msid:"));
     assert_null(strstr(out_buf, "a=ssrc"));
-    assert_int_equal(back->media[1].n_pts, 10);
+    assert_int_equal(back->media[1].n_pts, 12);
 }
 
 /* A session costs about what its text does (the old fixed tables were
@@ -388,6 +391,9 @@ static void test_chromium_simulcast(void **state)
     assert_string_equal(v->simulcast_recv, "");
     assert_int_equal(v->n_ssrcs, 0);
     answer_roundtrip();
+    /* the AV1 dependency descriptor is kept under the offer's id */
+    assert_non_null(strstr(out_buf, "a=extmap:12 https://aomediacodec.github.io/av1-rtp-spec/"
+                                    "#dependency-descriptor-rtp-header-extension\r\n"));
     assert_non_null(strstr(out_buf, "a=rid:q recv\r\na=rid:h recv\r\na=rid:f recv\r\n"
                                     "a=simulcast:recv q;h;f\r\n"));
     assert_string_equal(back->media[1].simulcast_recv, "q;h;f");
@@ -508,9 +514,10 @@ static void test_firefox(void **state)
     assert_int_equal(pt_of(v, 124)->apt, 120);
     assert_true(v->rtcp_rsize);
     answer_roundtrip();
-    /* VP8, VP9 (no profile-id = 0), H264 pm=1 126/105 and rtx; not pm=0 97/103, AV1, red */
+    /* VP8, VP9 (no profile-id = 0), H264 pm=1 126/105, AV1 profile 0 and rtx;
+     * not pm=0 97/103, red */
     assert_non_null(
-        strstr(out_buf, "m=video 9 UDP/TLS/RTP/SAVPF 120 124 121 125 126 127 105 106\r\n"));
+        strstr(out_buf, "m=video 9 UDP/TLS/RTP/SAVPF 120 124 121 125 126 127 105 106 99 100\r\n"));
     assert_non_null(strstr(out_buf, "m=audio 9 UDP/TLS/RTP/SAVPF 109\r\n"));
     assert_null(strstr(out_buf, "csrc-audio-level"));
 }
