@@ -6,14 +6,18 @@ subscriber only, the layers above the cap (issue 8, item 3).
   one stream (scalabilityMode 'L3T3_KEY'), the cap max_height 180 and
   max_fps 10;
 - test_vp8_l1t3: VP8 with three temporal layers ('L1T3'), the cap max_fps
-  10.
+  10;
+- test_av1_l3t3: AV1 (libaom) with three spatial and three temporal layers
+  ('L3T3': every upper layer frame predicts from the lower layer too), the
+  layers read from the dependency descriptor, the cap max_height 180 and
+  max_fps 10.
 
 The publisher joins through the demo with its camera at 1280x720, the codec
 put first by setCodecPreferences and sendEncodings [{scalabilityMode}];
 the two subscribers join with a microphone only. From each subscriber's
 getStats (inbound-rtp of the publisher's video):
   1. both decode the codec;
-  2. (VP9) the capped subscriber decodes a lower resolution than the other
+  2. (VP9, AV1) the capped subscriber decodes a lower resolution than the other
      (at most half its height: the spatial layers are 2x apart; no absolute
      height, a loaded machine makes Chromium scale its layers down);
   3. the capped one keeps decoding over a window, without NACKing much
@@ -181,6 +185,10 @@ class Svc(unittest.TestCase):
 
     def test_vp9_l3t3_key(self):
         self.check("it-svc-vp9", "video/VP9", "L3T3_KEY", "profile-id=0",
+                   {"max_height": 180, "max_fps": 10}, spatial=True)
+
+    def test_av1_l3t3(self):
+        self.check("it-svc-av1", "video/AV1", "L3T3", "profile=0",
                    {"max_height": 180, "max_fps": 10}, spatial=True)
 
     def test_vp8_l1t3(self):
