@@ -10,8 +10,16 @@
  * back to the same layout with the new values. VP8: TID fits 2 bits, TID and
  * Y only with T. AV1: the mandatory fields are the first 3 bytes; a
  * structure's templates are 1 to 64, their layers within the maxima, and
- * every template id maps to its template's layers. ASan checks every read
- * is bounded by the input. */
+ * every template id maps to its template's layers. The whole-descriptor
+ * reader, statefully: the input read whole, then as records (a length
+ * byte, then that many bytes) each read against the structure the earlier
+ * ones left: a refusal or a not-found leaves the kept structure as it was;
+ * a structure is taken only from a frame's first packet, and agrees with
+ * the first-part parser's layers; the frame's layers are within the
+ * structure's; decode targets 1 to 32, their layers and chains within the
+ * structure's, DTIs only for existing decode targets, spatial layers at
+ * most 4, resolutions not 0. ASan checks every read is bounded by the
+ * input. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relay/base/error.h"
 #include "relay/wire/av1dd.h"
 #include "relay/wire/vp8.h"
 #include "relay/wire/vp9.h"
@@ -102,6 +111,42 @@ static void check_av1dd(const uint8_t *data, size_t size)
     }
 }
 
+static void check_read(const uint8_t *data, size_t size, struct prism_av1dd_structure *st)
+{
+    struct prism_av1dd_structure before = *st;
+    struct prism_av1dd_frame f;
+    int rc = prism_av1dd_read(data, size, st, &f);
+    must(rc == 0 || rc == PRISM_EINVAL || rc == PRISM_ENOTFOUND, "read code");
+    if (rc != 0) {
+        must(memcmp(&before, st, sizeof(before)) == 0, "a refusal keeps the structure");
+        return;
+    }
+    must(f.template_id == (data[0] & 0x3f) && f.frame_number == (data[1] << 8 | data[2]),
+         "read mandatory fields");
+    must(!f.new_structure || f.start_of_frame, "a structure only on a frame's first packet");
+    must(f.new_structure || memcmp(&before, st, sizeof(before)) == 0, "no structure, no change");
+    must(st->n_decode_targets >= 1 && st->n_decode_targets <= PRISM_AV1DD_MAX_DTS,
+         "1 to 32 decode targets");
+    must(st->n_templates >= 1 && st->n_templates <= PRISM_AV1DD_MAX_TEMPLATES, "1 to 64 templates");
+    must(st->max_sid < PRISM_AV1DD_MAX_SPATIAL, "at most 4 spatial layers");
+    must(st->n_chains <= st->n_decode_targets, "chains");
+    must(f.sid <= st->max_sid && f.tid <= st->max_tid, "frame layers within the structure");
+    must(st->n_decode_targets == 32 || (f.dtis >> (2 * st->n_decode_targets)) == 0,
+         "DTIs of existing decode targets only");
+    for (unsigned dt = 0; dt < st->n_decode_targets; dt++)
+        must(st->dt_sid[dt] <= st->max_sid && st->dt_tid[dt] <= st->max_tid, "target layers");
+    for (unsigned s = 0; st->has_resolutions && s <= st->max_sid; s++)
+        must(st->width[s] >= 1 && st->height[s] >= 1, "resolutions");
+    struct prism_av1dd first;
+    if (f.new_structure && prism_av1dd_parse(data, size, &first) == 0) {
+        must(first.n_templates == st->n_templates && first.n_decode_targets == st->n_decode_targets,
+             "the two parsers agree");
+        must(memcmp(first.template_sid, st->template_sid, st->n_templates) == 0 &&
+                 memcmp(first.template_tid, st->template_tid, st->n_templates) == 0,
+             "the two parsers agree on the layers");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > FUZZ_MAX_BYTES)
@@ -109,5 +154,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_vp9(data, size);
     check_vp8(data, size);
     check_av1dd(data, size);
+    struct prism_av1dd_structure st = {0};
+    check_read(data, size, &st);
+    st = (struct prism_av1dd_structure){0};
+    for (size_t at = 0; at < size;) {
+        size_t n = data[at++];
+        if (n > size - at)
+            n = size - at;
+        check_read(data + at, n, &st);
+        at += n;
+    }
     return 0;
 }

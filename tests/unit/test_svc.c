@@ -9,7 +9,15 @@
  * rewritten sequence number retransmits the right packet (and one for the
  * hole a late packet of a left-out layer leaves is not answered), and the
  * producer meters each layer frame; a VP9 simulcast layer switch waits for
- * the layer's key frame.
+ * the layer's key frame. AV1 with the dependency descriptor (scripted
+ * L1T3 and L3T3 streams, tests/unit/av1dd_writer.h, read as ingress reads
+ * them): the layers above the choice are left out with sequence numbers
+ * continuous, up-switches happen only at frames whose DTI is "switch" for
+ * the wanted decode target (or key frames), downs at a picture's start,
+ * the kept top spatial layer's last packet carries the marker, heights
+ * come from the structure's resolutions; packets whose layers are unknown
+ * (no structure yet, a template the kept one lacks) go to a consumer that
+ * takes every layer and are left out, counted, by one that does not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,10 +30,12 @@
 #include <cmocka.h>
 
 #include "relay/base/bytes.h"
+#include "relay/base/error.h"
 #include "relay/net/egress.h"
 #include "relay/worker/layers.h"
 #include "relay/worker/router.h"
 #include "relay/worker/seqmap.h"
+#include "tests/unit/av1dd_writer.h"
 
 /* --- seqmap ------------------------------------------------------------------- */
 
@@ -495,6 +505,235 @@ static void test_vp9_simulcast_switch(void **state)
     assert_int_equal(info[1].height, 720); /* the structure's top layer */
 }
 
+/* --- AV1 with the dependency descriptor ----------------------------------------------- */
+
+#define AV1_PT 45
+
+static struct prism_av1dd_structure av1_kept; /* the stream's, as ingress keeps it */
+
+/* One packet (`start`, `end` of its frame) of frame `frame` with template
+ * `id` (the structure `st` attached when not NULL), read against the kept
+ * structure as ingress does. */
+static void make_av1(struct pkt *k, uint16_t seq, uint32_t ts, bool marker, bool start, bool end,
+                     uint8_t id, uint16_t frame, const struct ddw_structure *st)
+{
+    header(k, AV1_PT, seq, ts, marker);
+    k->data[12] = 0x10; /* an aggregation header; the relay does not read it */
+    k->p.data = k->data;
+    k->p.len = 13;
+    k->p.now_ms = 1000 + ts / 90;
+    assert_int_equal(prism_rtp_parse(k->data, k->p.len, &k->p.h), 0);
+    uint8_t dd[96];
+    size_t n = ddw_write(dd, start, end, id, frame, st, 0, NULL, -1);
+    struct prism_av1dd_frame fr;
+    int rc = prism_av1dd_read(dd, n, &av1_kept, &fr);
+    assert_true(rc == 0 || rc == PRISM_ENOTFOUND);
+    k->p.has_av1 = true;
+    prism_svc_av1_place(&av1_kept, &fr, rc, &k->p.av1);
+}
+
+/* An L1T3 frame of one packet. */
+static void l1t3_frame(struct fixture *f, struct prism_producer *p, uint16_t fr, uint8_t id,
+                       const struct ddw_structure *st)
+{
+    struct pkt k;
+    make_av1(&k, (uint16_t)(500 + fr), 3000u * fr, true, true, true, id, fr, st);
+    prism_router_forward(f->r, p, &k.p);
+}
+
+static struct prism_producer *av1_producer(struct fixture *f)
+{
+    av1_kept = (struct prism_av1dd_structure){0};
+    struct prism_track_desc d = {.handle = 10,
+                                 .video = true,
+                                 .ssrc = 0x1234,
+                                 .vp8_pt = PRISM_PT_NONE,
+                                 .vp9_pt = PRISM_PT_NONE,
+                                 .av1_pt = AV1_PT,
+                                 .av1dd_ext_id = 12,
+                                 .rtx_pts = {{AV1_PT, RTX_PT}},
+                                 .n_rtx_pts = 1};
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    assert_non_null(p);
+    return p;
+}
+
+/* The input sequence numbers of the packets that went out, in order. */
+static void assert_out(const struct got *g, const uint16_t *in_fr, size_t n, uint16_t first_out)
+{
+    assert_int_equal(g->n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(prism_load_be16(g->pkts[i] + 2), (uint16_t)(first_out + i));
+        assert_int_equal(prism_load_be32(g->pkts[i] + 4), 3000u * in_fr[i]); /* which frame */
+    }
+}
+
+static void test_av1_temporal(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_producer *p = av1_producer(f);
+    struct prism_consumer *c = prism_router_consumer_add(&f->sub, p, 0xC0);
+    assert_int_equal(prism_consumer_set_rtx(c, 0xC1), 0);
+    assert_false(prism_consumer_set_svc_target(c, 0, 1));
+    /* T1 wanted: from the key frame on, T2 frames are left out; T1 wanted
+     * further up: not at a T2 frame that is no switching point (3), at the
+     * next T0 (4: "SSS"). */
+    l1t3_frame(f, p, 0, DDW_L1T3_KEY, &DDW_L1T3);
+    l1t3_frame(f, p, 1, DDW_L1T3_T2S, NULL);
+    l1t3_frame(f, p, 2, DDW_L1T3_T1, NULL);
+    assert_false(prism_consumer_set_svc_target(c, 0, 2));
+    l1t3_frame(f, p, 3, DDW_L1T3_T2, NULL);
+    l1t3_frame(f, p, 4, DDW_L1T3_T0, NULL);
+    l1t3_frame(f, p, 5, DDW_L1T3_T2S, NULL);
+    l1t3_frame(f, p, 6, DDW_L1T3_T1, NULL);
+    l1t3_frame(f, p, 7, DDW_L1T3_T2, NULL);
+    const uint16_t a[] = {0, 2, 4, 5, 6, 7};
+    assert_out(&f->got, a, 6, 500);
+    assert_int_equal(f->sub.drop_layer, 2);
+    /* A NACK for output 502 is input 504 (frame 4). */
+    assert_true(prism_router_retransmit(c, 502));
+    assert_int_equal(prism_load_be16(f->got.pkts[6] + 12), 502);
+    assert_int_equal(prism_load_be32(f->got.pkts[6] + 4), 3000u * 4);
+    /* Down to T0 at the next frame's start; then up to T2 straight at the
+     * first T2 after a T0 (its DTI for decode target 2 is "switch"). */
+    f->got.n = 0;
+    prism_consumer_set_svc_target(c, 0, 0);
+    for (uint16_t fr = 8; fr < 12; fr++)
+        l1t3_frame(f, p, fr,
+                   fr % 4 == 0   ? DDW_L1T3_T0
+                   : fr % 4 == 1 ? DDW_L1T3_T2S
+                   : fr % 4 == 2 ? DDW_L1T3_T1
+                                 : DDW_L1T3_T2,
+                   NULL);
+    l1t3_frame(f, p, 12, DDW_L1T3_T0, NULL);
+    prism_consumer_set_svc_target(c, 0, 2);
+    l1t3_frame(f, p, 13, DDW_L1T3_T2S, NULL);
+    l1t3_frame(f, p, 14, DDW_L1T3_T1, NULL);
+    uint8_t sid, tid;
+    prism_consumer_svc_layers(c, &sid, &tid);
+    assert_int_equal(tid, 2);
+    const uint16_t b[] = {8, 12, 13, 14};
+    assert_out(&f->got, b, 4, 506);
+    assert_int_equal(f->sub.drop_layer, 2 + 3);
+    assert_int_equal(f->sub.drop_unknown_layer, 0);
+}
+
+/* Picture `pic` of L3T3 (its frames of spatial layers 0-2, a packet each;
+ * a key picture's first packet carries the structure). */
+static void l3t3_picture(struct fixture *f, struct prism_producer *p, uint16_t *seq, uint16_t pic,
+                         bool key)
+{
+    uint8_t t = key ? 0 : t3(pic);
+    for (uint8_t s = 0; s < 3; s++) {
+        /* template ids: 20 + the index in DDW_L3T3 */
+        uint8_t id;
+        if (key)
+            id = (uint8_t)(s == 0 ? 20 : s == 1 ? 25 : 29);
+        else if (s == 0)
+            id = (uint8_t)(t == 0 ? 21 : t == 1 ? 22 : pic % 4 == 1 ? 23 : 24);
+        else
+            id = (uint8_t)(s == 1 ? 26 + t : 30 + t);
+        struct pkt k;
+        make_av1(&k, (*seq)++, 3000u * pic, s == 2, true, true, id, (uint16_t)(3 * pic + s),
+                 key && s == 0 ? &DDW_L3T3 : NULL);
+        prism_router_forward(f->r, p, &k.p);
+    }
+}
+
+static void test_av1_spatial(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_producer *p = av1_producer(f);
+    struct prism_consumer *c = prism_router_consumer_add(&f->sub, p, 0xC0);
+    uint16_t seq = 65530; /* wraps */
+    l3t3_picture(f, p, &seq, 0, true);
+    for (uint16_t pic = 1; pic < 4; pic++)
+        l3t3_picture(f, p, &seq, pic, false);
+    assert_int_equal(f->got.n, 12);
+    struct prism_svc_info info;
+    assert_true(prism_producer_svc(p, 1200, &info));
+    assert_int_equal(info.n_spatial, 3);
+    assert_int_equal(info.n_temporal, 3);
+    assert_int_equal(info.height[0], 180); /* the structure's resolutions */
+    assert_int_equal(info.height[2], 720);
+    /* S0 with every temporal layer: from picture 4's start, spatial layers
+     * 1 and 2 are left out and S0's last packet carries the marker. */
+    assert_false(prism_consumer_set_svc_target(c, 0, 2));
+    f->got.n = 0;
+    for (uint16_t pic = 4; pic < 8; pic++)
+        l3t3_picture(f, p, &seq, pic, false);
+    assert_int_equal(f->got.n, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(prism_load_be16(f->got.pkts[i] + 2), (uint16_t)(65530 + 12 + i));
+        assert_int_equal(prism_load_be32(f->got.pkts[i] + 4), 3000u * (4 + i));
+        assert_true((f->got.pkts[i][1] & 0x80) != 0);
+    }
+    /* Up to S1: its delta frames are no switching point ("R"): it waits
+     * for a key picture, asked for. */
+    assert_true(prism_consumer_set_svc_target(c, 1, 2));
+    f->got.n = 0;
+    l3t3_picture(f, p, &seq, 8, false);
+    assert_int_equal(f->got.n, 1);
+    l3t3_picture(f, p, &seq, 9, true);
+    assert_false(prism_consumer_set_svc_target(c, 1, 2));
+    l3t3_picture(f, p, &seq, 10, false);
+    assert_int_equal(f->got.n, 5); /* 8: S0; 9, 10: S0 S1 */
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(prism_load_be16(f->got.pkts[i] + 2), (uint16_t)(65530 + 16 + i));
+        bool marker = (f->got.pkts[i][1] & 0x80) != 0;
+        assert_int_equal(marker, i == 0 || i == 2 || i == 4); /* the top kept layer's */
+    }
+    /* S1 T0: pictures of T1 and T2 go whole. */
+    prism_consumer_set_svc_target(c, 1, 0);
+    f->got.n = 0;
+    for (uint16_t pic = 11; pic < 17; pic++)
+        l3t3_picture(f, p, &seq, pic, false);
+    assert_int_equal(f->got.n, 4); /* pictures 12 and 16: S0 S1 */
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(prism_load_be16(f->got.pkts[i] + 2), (uint16_t)(65530 + 21 + i));
+        assert_int_equal(prism_load_be32(f->got.pkts[i] + 4), 3000u * (i < 2 ? 12 : 16));
+    }
+}
+
+/* The structure arrives late (the key frame was not the stream's first
+ * packet here) or is lost (a template the kept structure lacks). */
+static void test_av1_unknown(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_producer *p = av1_producer(f);
+    struct prism_consumer *c = prism_router_consumer_add(&f->sub, p, 0xC0);
+    assert_int_equal(prism_consumer_set_rtx(c, 0xC1), 0);
+    assert_false(prism_consumer_set_svc_target(c, 0, 0));
+    /* Before any structure: nothing is known, the consumer still takes
+     * every layer (it never switched): forwarded. */
+    l1t3_frame(f, p, 0, DDW_L1T3_T0, NULL);
+    l1t3_frame(f, p, 1, DDW_L1T3_T2S, NULL);
+    assert_int_equal(f->got.n, 2);
+    /* The key frame: T0 from here. */
+    l1t3_frame(f, p, 2, DDW_L1T3_KEY, &DDW_L1T3);
+    l1t3_frame(f, p, 3, DDW_L1T3_T2S, NULL);
+    assert_int_equal(f->sub.drop_layer, 1);
+    /* A template the kept structure lacks (the next key frame's was lost):
+     * left out and counted; the stream goes on continuous, and a NACK maps
+     * past the hole. */
+    l1t3_frame(f, p, 4, 40, NULL);
+    assert_int_equal(f->sub.drop_unknown_layer, 1);
+    l1t3_frame(f, p, 5, DDW_L1T3_T0, NULL);
+    const uint16_t a[] = {0, 1, 2, 5};
+    assert_out(&f->got, a, 4, 500);
+    assert_true(prism_router_retransmit(c, 503));
+    assert_int_equal(prism_load_be32(f->got.pkts[4] + 4), 3000u * 5);
+    /* A consumer that takes every layer takes the unknown ones too. */
+    struct prism_router_sub all;
+    struct got got_all = {0};
+    prism_router_sub_init(f->r, &all, 3, &(struct prism_router_sink){sink, &got_all});
+    assert_non_null(prism_router_consumer_add(&all, p, 0xD0));
+    l1t3_frame(f, p, 6, 41, NULL);
+    assert_int_equal(got_all.n, 1);
+    assert_int_equal(f->sub.drop_unknown_layer, 2);
+    prism_router_sub_deinit(&all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +743,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_late_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vp9_spatial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vp9_simulcast_switch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_av1_temporal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_av1_spatial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_av1_unknown, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
