@@ -215,8 +215,9 @@ static int read_structure(struct bits *b, struct prism_av1dd_structure *st)
         unsigned w, h;
         if (take(b, 16, &w) != 0 || take(b, 16, &h) != 0)
             return -1;
-        st->width[s] = (uint16_t)(w + 1);
-        st->height[s] = (uint16_t)(h + 1);
+        /* 65536 pixels (minus one 0xffff) does not fit: kept as 65535 */
+        st->width[s] = (uint16_t)(w < UINT16_MAX ? w + 1 : UINT16_MAX);
+        st->height[s] = (uint16_t)(h < UINT16_MAX ? h + 1 : UINT16_MAX);
     }
     return 0;
 }

@@ -90,7 +90,7 @@ struct prism_av1dd_structure {
     uint8_t dt_sid[PRISM_AV1DD_MAX_DTS];               /* each decode target's top layers */
     uint8_t dt_tid[PRISM_AV1DD_MAX_DTS];
     bool has_resolutions;
-    uint16_t width[PRISM_AV1DD_MAX_SPATIAL]; /* pixels, per spatial layer */
+    uint16_t width[PRISM_AV1DD_MAX_SPATIAL]; /* pixels, per spatial layer (65536: 65535) */
     uint16_t height[PRISM_AV1DD_MAX_SPATIAL];
 };
 
