@@ -416,7 +416,7 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
         d->mid_ext_id = t->mid_ext_id;
         d->audio_level_ext_id = t->audio_level_ext_id;
         d->tcc_ext_id = t->tcc_ext_id;
-        d->vp8_pt = d->vp9_pt = d->av1_pt = d->red_pt = d->opus_pt = PRISM_PT_NONE;
+        d->vp8_pt = d->vp9_pt = d->red_pt = d->opus_pt = PRISM_PT_NONE;
         d->av1dd_ext_id = t->av1dd_ext_id;
         memcpy(d->pt_only, t->pt_only, sizeof(d->pt_only));
         d->rid_ext_id = t->rid_ext_id;
@@ -436,8 +436,6 @@ static void post_tracks(struct prism_media *m, struct mpeer *mp, size_t n)
                 d->vp8_pt = (uint8_t)pl->pt;
             if (g_ascii_strcasecmp(pl->name, "VP9") == 0)
                 d->vp9_pt = (uint8_t)pl->pt;
-            if (g_ascii_strcasecmp(pl->name, "AV1") == 0)
-                d->av1_pt = (uint8_t)pl->pt;
             if (!t->video && g_ascii_strcasecmp(pl->name, "red") == 0)
                 d->red_pt = (uint8_t)pl->pt;
             if (!t->video && g_ascii_strcasecmp(pl->name, "opus") == 0)

@@ -117,10 +117,10 @@ struct prism_track_desc {
     uint8_t vp9_pt;             /* VP9's payload type, PRISM_PT_NONE if not negotiated:
                                    its spatial and temporal layers are chosen per
                                    subscriber */
-    uint8_t av1_pt;             /* AV1's payload type, PRISM_PT_NONE if not negotiated */
-    uint8_t av1dd_ext_id;       /* the AV1 dependency descriptor's id, 0 if not negotiated:
-                                   with av1_pt, the spatial and temporal layers of AV1
-                                   are chosen per subscriber */
+    uint8_t av1dd_ext_id;       /* the dependency descriptor's id (AV1 RTP spec, appendix A),
+                                   0 if not negotiated: the spatial and temporal layers
+                                   of AV1 (and of VP8, whose descriptor libwebrtc then
+                                   strips) are read from it */
     struct prism_rtx_pt rtx_pts[PRISM_MEDIA_MAX_RTX_PTS]; /* for retransmissions toward
                                                              subscribers that took rtx */
     uint8_t n_rtx_pts;

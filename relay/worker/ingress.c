@@ -3,18 +3,20 @@
  *
  * The story of a publisher's RTP packet (on_rtp of its publish transport):
  * parse the header once, and in one pass the extensions this publisher
- * negotiated (mid, audio level, transport-wide seq), into a struct
- * prism_packet on the stack -> record its transport-wide arrival -> find
- * the track among this publisher's own tracks (demux.h: by SSRC, else
- * binding a track announced without SSRC by mid, else by a payload type
- * unique to its m-line) -> receive statistics and audio level for feedback
- * -> parse the VP8 descriptor when the track forwards VP8, the RED blocks
- * (RFC 2198) when it is RED -> the router fans it out to the consumers.
- * Every reader after the parse reads the context; nothing rescans the
- * packet (but a retransmission, restored in place, is parsed again).
+ * negotiated (mid, audio level, transport-wide seq, where the AV1
+ * dependency descriptor is), into a struct prism_packet on the stack ->
+ * record its transport-wide arrival -> find the track among this
+ * publisher's own tracks (demux.h: by SSRC, else binding a track announced
+ * without SSRC by mid, else by a payload type unique to its m-line) ->
+ * receive statistics and audio level for feedback -> parse the VP8 or VP9
+ * descriptor when the track forwards that codec, read the dependency
+ * descriptor (AV1's; VP8's and VP9's when libwebrtc sends one) against its
+ * stream's kept template structure (a key frame's replaces it), the RED blocks (RFC 2198) when it
+ * is RED -> the router fans it out to the consumers. Every reader after the parse reads the
+ * context; nothing rescans the packet (but a retransmission, restored in place, is parsed again).
  * Anything that goes nowhere is counted, never logged: a RED payload whose
  * blocks do not add up, or whose primary is not the track's Opus, as
- * malformed (no subscriber could play it), as is an AV1 packet whose
+ * malformed (no subscriber could play it), as is a packet whose
  * dependency descriptor is malformed (libwebrtc's receiver drops it too).
  * One whose descriptor names no template the relay knows (the key frame
  * with the structure was lost, or not seen yet) goes on with unknown
@@ -84,17 +86,17 @@ static bool unwrap_rtx(struct peer *p, struct track *tr, struct prism_packet *pk
     return true;
 }
 
-/* Reads the place of `tr`'s AV1 packet `pkt` from its dependency
- * descriptor into it; false when the descriptor is malformed. */
-static bool read_av1(struct track *tr, struct prism_packet *pkt)
+/* Reads the place of `tr`'s packet `pkt` from its dependency descriptor
+ * into it; false when the descriptor is malformed. */
+static bool read_dd(struct track *tr, struct prism_packet *pkt)
 {
-    struct prism_av1dd_structure *st = &tr->av1[pkt->layer];
+    struct prism_av1dd_structure *st = &tr->dd[pkt->layer];
     struct prism_av1dd_frame f;
     int rc = prism_av1dd_read(pkt->data + pkt->ext.av1dd_off, pkt->ext.av1dd_len, st, &f);
     if (rc == PRISM_EINVAL)
         return false;
-    pkt->has_av1 = true;
-    prism_svc_av1_place(st, &f, rc, &pkt->av1);
+    pkt->has_dd = true;
+    prism_svc_dd_place(st, &f, rc, &pkt->dd);
     if (rc != 0)
         prism__publisher_keyframe(tr, pkt->layer); /* for its structure (gated) */
     return true;
@@ -189,8 +191,7 @@ void prism__ingress_rtp(void *ud, uint8_t *data, size_t len)
     if (tr->d.vp9_pt != PRISM_PT_NONE && pkt.h.payload_type == tr->d.vp9_pt &&
         pkt.h.header_len != 0)
         pkt.has_vp9 = prism_vp9_parse(data + pkt.h.header_len, pkt.h.payload_len, &pkt.vp9) == 0;
-    if (track_av1(tr) && pkt.h.payload_type == tr->d.av1_pt && pkt.ext.has_av1dd &&
-        !read_av1(tr, &pkt)) {
+    if (track_dd(tr) && pkt.ext.has_av1dd && !read_dd(tr, &pkt)) {
         p->drop_malformed++;
         return;
     }

@@ -1,7 +1,8 @@
 /* One received RTP packet as ingress parsed it, once, for every reader after
  * it (router, consumers, feedback): the fixed header, the extensions the
- * worker uses and, for VP8 and VP9, the payload descriptor; for AV1, its
- * place read from the dependency descriptor; for RED, its primary block.
+ * worker uses and, for VP8 and VP9, the payload descriptor; its place read
+ * from the dependency descriptor when it has one (AV1, and VP8/VP9 from
+ * libwebrtc once negotiated); for RED, its primary block.
  *
  * Lives on the stack of the transport's receive callback; valid during it.
  */
@@ -18,20 +19,24 @@
 #include "relay/wire/vp8.h"
 #include "relay/wire/vp9.h"
 
-/* An AV1 packet's place in its stream, from its dependency descriptor read
- * against the stream's template structure (relay/worker/svc.h). */
-struct prism_av1_place {
+/* A packet's place in its stream from its dependency descriptor (AV1's,
+ * and VP8's and VP9's when libwebrtc sends one), read against the stream's
+ * template structure (relay/worker/svc.h). */
+struct prism_dd_place {
     bool known;           /* the fields below hold: else no structure gives its layers (yet) */
     bool start, end;      /* first / last packet of a frame */
     bool key;             /* carries a new structure: the first packet of a key frame */
     uint8_t sid, tid;     /* the frame's layers */
-    uint16_t switch_into; /* bit s * PRISM_AV1_CELLS + t: a switching point into the
+    uint16_t switch_into; /* bit s * PRISM_DD_CELLS + t: a switching point into the
                              decode target of top layers (s, t) */
-    uint8_t n_heights;    /* with `key`: the structure's resolutions, per spatial layer */
+    bool kept;            /* unknown: the stream keeps a structure (not this packet's) */
+    uint8_t top_sid;      /* ... whose top layers are these */
+    uint8_t top_tid;
+    uint8_t n_heights; /* with `key`: the structure's resolutions, per spatial layer */
     uint16_t height[PRISM_AV1DD_MAX_SPATIAL];
 };
 
-#define PRISM_AV1_CELLS 4 /* spatial and temporal layers switch_into covers, each */
+#define PRISM_DD_CELLS 4 /* spatial and temporal layers switch_into covers, each */
 
 struct prism_packet {
     /* inputs */
@@ -45,8 +50,8 @@ struct prism_packet {
     struct prism_vp8_desc vp8;
     bool has_vp9; /* the payload is VP9 and its descriptor parsed */
     struct prism_vp9_desc vp9;
-    bool has_av1; /* the payload is AV1 and carries a dependency descriptor */
-    struct prism_av1_place av1;
+    bool has_dd; /* it carries a dependency descriptor its track reads (any codec) */
+    struct prism_dd_place dd;
     bool has_red;                       /* the payload is RED (RFC 2198), its blocks parsed */
     struct prism_red_block red_primary; /* then its primary (offset into the payload) */
     uint8_t layer;                      /* index of the producer's layer this packet belongs to */

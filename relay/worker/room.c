@@ -284,16 +284,16 @@ static void keep_learned(struct track *tr, const struct prism_track_desc *was)
     }
 }
 
-/* An AV1 track's template structures exist while it reads its dependency
+/* A track's template structures exist while it reads dependency
  * descriptors; a kept one keeps what it learned. */
-static void set_av1(struct track *tr)
+static void set_dd(struct track *tr)
 {
-    if (!track_av1(tr)) {
-        free(tr->av1);
-        tr->av1 = NULL;
-    } else if (tr->av1 == NULL) {
-        tr->av1 = calloc(PRISM_MEDIA_MAX_LAYERS, sizeof(*tr->av1));
-        PRISM_CHECK(tr->av1 != NULL);
+    if (!track_dd(tr)) {
+        free(tr->dd);
+        tr->dd = NULL;
+    } else if (tr->dd == NULL) {
+        tr->dd = calloc(PRISM_MEDIA_MAX_LAYERS, sizeof(*tr->dd));
+        PRISM_CHECK(tr->dd != NULL);
     }
 }
 
@@ -302,7 +302,7 @@ static void drop_tracks(struct peer *p)
     prism__tracks_stop_nack(p);
     for (size_t i = 0; i < p->n_tracks; i++) {
         free(p->tracks[i].layers);
-        free(p->tracks[i].av1);
+        free(p->tracks[i].dd);
     }
     for (size_t i = 0; i < p->n_tracks; i++)
         if (p->tracks[i].producer != NULL)
@@ -368,7 +368,7 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
                 p->tracks[o].producer = NULL;
                 p->tracks[o].nack = NULL;
                 p->tracks[o].layers = NULL;
-                p->tracks[o].av1 = NULL;
+                p->tracks[o].dd = NULL;
                 break;
             }
         }
@@ -377,7 +377,7 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
         struct prism_track_desc was = tr->d;
         tr->d = *d;
         set_layers(tr);
-        set_av1(tr);
+        set_dd(tr);
         if (tr->producer != NULL)
             keep_learned(tr, &was);
         tr->peer = p;
@@ -393,7 +393,7 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
             p->ext_ids.rid = d->rid_ext_id;
         if (p->ext_ids.repaired_rid == 0)
             p->ext_ids.repaired_rid = d->repaired_rid_ext_id;
-        if (p->ext_ids.av1dd == 0 && track_av1(tr))
+        if (p->ext_ids.av1dd == 0 && track_dd(tr))
             p->ext_ids.av1dd = d->av1dd_ext_id;
     }
     drop_tracks(p); /* the ones that did not move */

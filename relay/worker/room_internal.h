@@ -52,11 +52,11 @@ struct track {
     /* Simulcast (d.n_layers > 1; d.ssrc stays 0): its layers, a heap array
      * of PRISM_MEDIA_MAX_LAYERS; NULL for other tracks. */
     struct track_layer *layers;
-    /* AV1 with the dependency descriptor negotiated (track_av1()): the last
-     * template structure of each stream (PRISM_MEDIA_MAX_LAYERS, one per
-     * simulcast layer; ~2.2 KiB), a heap array zeroed until a key frame
+    /* Video with the dependency descriptor negotiated (track_dd()): the
+     * last template structure of each stream (PRISM_MEDIA_MAX_LAYERS, one
+     * per simulcast layer; ~2.2 KiB), a heap array zeroed until a key frame
      * brings one; NULL for other tracks. */
-    struct prism_av1dd_structure *av1;
+    struct prism_av1dd_structure *dd;
 };
 
 static inline bool track_simulcast(const struct track *tr)
@@ -64,10 +64,13 @@ static inline bool track_simulcast(const struct track *tr)
     return tr->d.n_layers > 1;
 }
 
-/* Whether the relay reads `tr`'s AV1 dependency descriptors to choose layers. */
-static inline bool track_av1(const struct track *tr)
+/* Whether the relay reads `tr`'s dependency descriptors to choose layers:
+ * video that negotiated the extension. libwebrtc sends it with every codec
+ * once negotiated (AV1, VP9, and VP8, whose own descriptor it then strips
+ * of its temporal layer and picture id). */
+static inline bool track_dd(const struct track *tr)
 {
-    return tr->d.video && tr->d.av1_pt != PRISM_PT_NONE && tr->d.av1dd_ext_id != 0;
+    return tr->d.video && tr->d.av1dd_ext_id != 0;
 }
 
 /* Whether the relay NACKs the publisher's gaps in `tr` and unwraps its

@@ -660,8 +660,8 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
         m->height = pkt->vp8.height;
     if (pkt->has_vp9 && pkt->vp9.has_ss && pkt->vp9.ss_has_size) /* its top spatial layer's */
         m->height = pkt->vp9.ss_height[pkt->vp9.ss_n_spatial - 1];
-    if (pkt->has_av1 && pkt->av1.n_heights > 0) /* its top spatial layer's, likewise */
-        m->height = pkt->av1.height[pkt->av1.n_heights - 1];
+    if (pkt->has_dd && pkt->dd.n_heights > 0) /* its top spatial layer's, likewise */
+        m->height = pkt->dd.height[pkt->dd.n_heights - 1];
     prism_svc_meter_note(&p->svc, pkt);
 }
 
@@ -710,7 +710,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
     meter(p, pkt);
     r->now_ms = pkt->now_ms;
     bool keyframe = (pkt->has_vp8 && pkt->vp8.keyframe) || (pkt->has_vp9 && pkt->vp9.keyframe) ||
-                    (pkt->has_av1 && pkt->av1.known && pkt->av1.key);
+                    (pkt->has_dd && pkt->dd.known && pkt->dd.key);
     struct pic v = pic_of(pkt);
     size_t tseq_at = tseq_offset(p, pkt->data, &pkt->h, pkt->ext.has_transport_seq);
     if (p->history != NULL && pkt->h.header_len != 0 && pkt->len <= PRISM_EGRESS_MAX_PACKET) {

@@ -78,8 +78,9 @@ struct prism_router_sub {
     uint64_t rtx_tokens;              /* bytes it may retransmit now, up to 1 s of rtx_bps */
     uint64_t rtx_tokens_ms;           /* when they were last topped up */
     uint64_t drop_layer;              /* packets of spatial/temporal layers above its choice */
-    uint64_t drop_unknown_layer;      /* AV1 packets of unknown layers (no template structure
-                                         known) while it leaves some layers out */
+    uint64_t drop_unknown_layer;      /* packets whose dependency descriptor's layers are
+                                         unknown (no template structure for it) while it
+                                         leaves some layers out */
     uint64_t drop_stale;              /* packets too late to place after its drops */
     /* Its downlink estimator (the worker's, while its subscribe transport
      * is connected; NULL otherwise): every packet sent to it that carries

@@ -9,13 +9,18 @@ struct place {
     bool start; /* starts a picture */
     bool sync;  /* a temporal switching point (VP8, VP9) */
     uint8_t sid, tid;
-    bool av1;             /* AV1: the fields below hold */
-    bool unknown;         /* its layers are not known (nor the rest) */
+    bool dd;      /* from the dependency descriptor: the fields below hold */
+    bool unknown; /* its layers are not known (nor the rest) */
+    bool top;     /* unknown: it is of the kept structure's top layers at most */
+    uint8_t top_sid, top_tid;
     bool frame_start;     /* starts a frame (of any spatial layer) */
-    uint16_t switch_into; /* prism_av1_place's */
+    uint16_t switch_into; /* prism_dd_place's */
 };
 
-/* Reads `pkt`'s place from its descriptor; false when it has no layer indices. */
+/* Reads `pkt`'s place from its descriptor; false when it has no layer
+ * indices. VP9's own descriptor first (the relay rewrites its picture ids
+ * by it), then the dependency descriptor (libwebrtc strips VP8's own of its
+ * layers when it sends one), then VP8's. */
 static bool place_of(const struct prism_packet *pkt, struct place *out)
 {
     if (pkt->has_vp9 && pkt->vp9.has_layers) {
@@ -26,14 +31,17 @@ static bool place_of(const struct prism_packet *pkt, struct place *out)
                               .tid = pkt->vp9.tid};
         return true;
     }
-    if (pkt->has_av1) {
-        const struct prism_av1_place *a = &pkt->av1;
+    if (pkt->has_dd) {
+        const struct prism_dd_place *a = &pkt->dd;
         *out = (struct place){.key = a->known && a->key,
                               .start = a->known && a->start && a->sid == 0,
                               .sid = a->sid,
                               .tid = a->tid,
-                              .av1 = true,
+                              .dd = true,
                               .unknown = !a->known,
+                              .top = !a->known && a->kept,
+                              .top_sid = a->top_sid,
+                              .top_tid = a->top_tid,
                               .frame_start = a->known && a->start,
                               .switch_into = a->switch_into};
         return true;
@@ -48,49 +56,62 @@ static bool place_of(const struct prism_packet *pkt, struct place *out)
     return false;
 }
 
-void prism_svc_av1_place(const struct prism_av1dd_structure *st, const struct prism_av1dd_frame *f,
-                         int rc, struct prism_av1_place *out)
+void prism_svc_dd_place(const struct prism_av1dd_structure *st, const struct prism_av1dd_frame *f,
+                        int rc, struct prism_dd_place *out)
 {
-    *out = (struct prism_av1_place){0};
-    if (rc != 0)
+    if (rc != 0) {
+        *out = (struct prism_dd_place){
+            .kept = st->n_decode_targets > 0, .top_sid = st->max_sid, .top_tid = st->max_tid};
         return;
-    *out = (struct prism_av1_place){.known = true,
-                                    .start = f->start_of_frame,
-                                    .end = f->end_of_frame,
-                                    .key = f->new_structure,
-                                    .sid = f->sid,
-                                    .tid = f->tid};
+    }
+    *out = (struct prism_dd_place){.known = true,
+                                   .start = f->start_of_frame,
+                                   .end = f->end_of_frame,
+                                   .key = f->new_structure,
+                                   .sid = f->sid,
+                                   .tid = f->tid};
     for (unsigned dt = 0; dt < st->n_decode_targets; dt++)
         if (prism_av1dd_dti(f->dtis, dt) == PRISM_AV1DD_DTI_SWITCH &&
-            st->dt_sid[dt] < PRISM_AV1_CELLS && st->dt_tid[dt] < PRISM_AV1_CELLS)
+            st->dt_sid[dt] < PRISM_DD_CELLS && st->dt_tid[dt] < PRISM_DD_CELLS)
             out->switch_into |=
-                (uint16_t)(1u << (st->dt_sid[dt] * PRISM_AV1_CELLS + st->dt_tid[dt]));
+                (uint16_t)(1u << (st->dt_sid[dt] * PRISM_DD_CELLS + st->dt_tid[dt]));
     if (f->new_structure && st->has_resolutions) {
         out->n_heights = (uint8_t)(st->max_sid + 1);
         memcpy(out->height, st->height, sizeof(out->height));
     }
 }
 
-/* AV1: the highest layers within the targets (spatial first) that the
+/* The dependency descriptor: the highest layers within the targets (spatial first) that the
  * frame starting at `pl` is a switching point into, above the forwarded
  * ones in one and not below in the other; the forwarded ones stay when
  * none. A target of every layer waits for a key frame. */
-static void av1_up(struct prism_svc_state *s, const struct place *pl)
+static void dd_up(struct prism_svc_state *s, const struct place *pl)
 {
     if (s->sid_target == PRISM_SVC_ALL || s->tid_target == PRISM_SVC_ALL ||
         (s->sid >= s->sid_target && s->tid >= s->tid_target))
         return;
-    for (int sv = s->sid_target < PRISM_AV1_CELLS ? s->sid_target : PRISM_AV1_CELLS - 1;
-         sv >= s->sid; sv--)
-        for (int tv = s->tid_target < PRISM_AV1_CELLS ? s->tid_target : PRISM_AV1_CELLS - 1;
+    for (int sv = s->sid_target < PRISM_DD_CELLS ? s->sid_target : PRISM_DD_CELLS - 1; sv >= s->sid;
+         sv--)
+        for (int tv = s->tid_target < PRISM_DD_CELLS ? s->tid_target : PRISM_DD_CELLS - 1;
              tv >= s->tid; tv--) {
             if ((sv == s->sid && tv == s->tid) ||
-                !(pl->switch_into & (1u << (sv * PRISM_AV1_CELLS + tv))))
+                !(pl->switch_into & (1u << (sv * PRISM_DD_CELLS + tv))))
                 continue;
             s->sid = (uint8_t)sv;
             s->tid = (uint8_t)tv;
             return;
         }
+}
+
+/* Whether a consumer takes a packet of unknown layers: when it forwards
+ * every layer, or the top ones of the structure the stream keeps (the
+ * packet is most likely of the next one, which a lost key frame brought;
+ * a subscriber of everything stashes it until that key frame is repaired). */
+static bool unknown_taken(const struct prism_svc_state *s, const struct place *pl)
+{
+    if (s->sid == PRISM_SVC_ALL && s->tid == PRISM_SVC_ALL)
+        return true;
+    return pl->top && s->sid >= pl->top_sid && s->tid >= pl->top_tid;
 }
 
 void prism_svc_state_init(struct prism_svc_state *s)
@@ -104,8 +125,7 @@ enum prism_svc_verdict prism_svc_take(struct prism_svc_state *s, const struct pr
     if (!place_of(pkt, &pl))
         return PRISM_SVC_TAKE;
     if (pl.unknown)
-        return s->sid == PRISM_SVC_ALL && s->tid == PRISM_SVC_ALL ? PRISM_SVC_TAKE
-                                                                  : PRISM_SVC_DROP_UNKNOWN;
+        return unknown_taken(s, &pl) ? PRISM_SVC_TAKE : PRISM_SVC_DROP_UNKNOWN;
     if (pl.key) {
         s->sid = s->sid_target;
         s->tid = s->tid_target;
@@ -117,8 +137,8 @@ enum prism_svc_verdict prism_svc_take(struct prism_svc_state *s, const struct pr
         if (pl.sync && pl.tid > s->tid && pl.tid <= s->tid_target)
             s->tid = pl.tid;
     }
-    if (pl.av1 && pl.frame_start && !pl.key)
-        av1_up(s, &pl);
+    if (pl.dd && pl.frame_start && !pl.key)
+        dd_up(s, &pl);
     if (pl.tid > s->tid)
         return PRISM_SVC_DROP_PICTURE;
     return pl.sid > s->sid ? PRISM_SVC_DROP_LAYER : PRISM_SVC_TAKE;
@@ -128,16 +148,15 @@ bool prism_svc_above(const struct prism_svc_state *s, const struct prism_packet 
 {
     struct place pl;
     return place_of(pkt, &pl) &&
-           (pl.tid > s->tid || pl.sid > s->sid ||
-            (pl.unknown && (s->sid != PRISM_SVC_ALL || s->tid != PRISM_SVC_ALL)));
+           (pl.tid > s->tid || pl.sid > s->sid || (pl.unknown && !unknown_taken(s, &pl)));
 }
 
 bool prism_svc_ends_picture(const struct prism_svc_state *s, const struct prism_packet *pkt)
 {
     /* RFC 9628's E ends a layer frame; the publisher's marker is on the
      * top layer's, which this consumer may leave out. */
-    if (pkt->has_av1)
-        return pkt->av1.known && pkt->av1.end && s->sid != PRISM_SVC_ALL && pkt->av1.sid == s->sid;
+    if (pkt->has_dd)
+        return pkt->dd.known && pkt->dd.end && s->sid != PRISM_SVC_ALL && pkt->dd.sid == s->sid;
     return pkt->has_vp9 && pkt->vp9.has_layers && pkt->vp9.end && s->sid != PRISM_SVC_ALL &&
            pkt->vp9.sid == s->sid;
 }
@@ -147,9 +166,9 @@ void prism_svc_meter_note(struct prism_svc_meter *m, const struct prism_packet *
     if (pkt->has_vp9 && pkt->vp9.has_ss && pkt->vp9.ss_has_size)
         for (uint8_t s = 0; s < pkt->vp9.ss_n_spatial && s < PRISM_SVC_MAX_LAYERS; s++)
             m->height[s] = pkt->vp9.ss_height[s];
-    if (pkt->has_av1 && pkt->layer == 0)
-        for (uint8_t s = 0; s < pkt->av1.n_heights && s < PRISM_SVC_MAX_LAYERS; s++)
-            m->height[s] = pkt->av1.height[s];
+    if (pkt->has_dd && pkt->layer == 0)
+        for (uint8_t s = 0; s < pkt->dd.n_heights && s < PRISM_SVC_MAX_LAYERS; s++)
+            m->height[s] = pkt->dd.height[s];
     struct place pl;
     if (pkt->layer != 0 || !place_of(pkt, &pl) || pl.unknown || pl.sid >= PRISM_SVC_MAX_LAYERS ||
         pl.tid >= PRISM_SVC_MAX_LAYERS)

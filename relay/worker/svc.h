@@ -14,10 +14,26 @@
  * router closes sequence numbers and picture ids over what is left out
  * (relay/worker/seqmap.h).
  *
+ * With the dependency descriptor (AV1's L1T3, L3T3, L3T3_KEY...; VP8's
+ * when libwebrtc sends one, as it then strips VP8's own descriptor of its
+ * layers; VP9's own descriptor still decides for VP9): a packet's layers
+ * come from its descriptor's template under the stream's template structure,
+ * which only key frames carry: ingress keeps the last one per stream
+ * (relay/wire/av1dd.h) and reads each packet's place against it
+ * (prism_svc_dd_place). Up-switches, spatial or temporal, happen at a key
+ * frame or at the start of a frame the descriptor marks as a switching
+ * point (DTI "switch") into the decode target of the wanted layers (the
+ * highest such one, spatial first); downs at a picture's start (its frame
+ * of spatial layer 0). A packet whose layers are unknown (no structure
+ * yet, or its template is not in the one kept) goes to a consumer that
+ * takes every layer (or the kept structure's top ones) and is left out by
+ * the others (PRISM_SVC_DROP_UNKNOWN, counted): its frame may be of a
+ * layer they do not decode.
+ *
  * The meter counts bytes per layer frame (spatial, temporal) and pictures
  * per temporal layer in the router's two metering windows, and the spatial
- * layers' heights from VP9's scalability structure; the choice reads it
- * (layers.h).
+ * layers' heights from VP9's scalability structure or AV1's resolutions;
+ * the choice reads it (layers.h).
  *
  * Pure: no I/O, no allocation, O(1) per packet. One thread (the worker's).
  */
@@ -41,14 +57,15 @@ enum prism_svc_verdict {
     PRISM_SVC_TAKE,
     PRISM_SVC_DROP_LAYER,   /* a spatial layer above the consumer's: the picture goes on */
     PRISM_SVC_DROP_PICTURE, /* a temporal layer above: the whole picture is left out */
-    PRISM_SVC_DROP_UNKNOWN, /* an AV1 packet of unknown layers, to a consumer that drops some */
+    PRISM_SVC_DROP_UNKNOWN, /* unknown layers (dependency descriptor), to one that drops some */
 };
 
-/* The place of an AV1 packet (`f`, read by prism_av1dd_read against the
+/* The place of a packet from its dependency descriptor (`f`, read by
+ * prism_av1dd_read against the
  * stream's structure `st` with result `rc`) into `out`: unknown unless rc
  * is 0. */
-void prism_svc_av1_place(const struct prism_av1dd_structure *st, const struct prism_av1dd_frame *f,
-                         int rc, struct prism_av1_place *out);
+void prism_svc_dd_place(const struct prism_av1dd_structure *st, const struct prism_av1dd_frame *f,
+                        int rc, struct prism_dd_place *out);
 
 /* Every layer, forwarded and wanted. */
 void prism_svc_state_init(struct prism_svc_state *s);
@@ -63,7 +80,8 @@ bool prism_svc_above(const struct prism_svc_state *s, const struct prism_packet 
 
 /* Whether `pkt`, taken, is the last packet of the highest spatial layer
  * `s` keeps of its picture while upper ones are left out: it must then
- * carry the RTP marker (and VP9's E bit) for the subscriber. AV1: the
+ * carry the RTP marker (and VP9's E bit) for the subscriber. With the
+ * dependency descriptor: the
  * last packet of its frame of that layer. */
 bool prism_svc_ends_picture(const struct prism_svc_state *s, const struct prism_packet *pkt);
 

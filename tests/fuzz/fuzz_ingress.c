@@ -1,7 +1,7 @@
 /* libFuzzer target for a room's ingress (relay/worker/ingress.c): what a
  * peer's transport hands the worker after SRTP unprotect, through the track
  * lookup (demux.c, rid simulcast layers), rtx unwrapping, the NACK
- * generator, transport-wide cc recording, RED/VP8/VP9 parsing, AV1
+ * generator, transport-wide cc recording, RED/VP8/VP9 parsing,
  * dependency descriptors read against each stream's kept structure, and the
  * router's fan-out; and a subscriber's RTCP feedback (NACK, PLI, FIR, REMB,
  * transport-cc) back through its consumers.
@@ -118,11 +118,10 @@ static void track_from(struct peer *p, size_t i, const uint8_t *in)
     d->vp9_pt = d->video && (in[4] & 2) ? VP9_PT : PRISM_PT_NONE;
     d->opus_pt = d->video ? PRISM_PT_NONE : OPUS_PT;
     d->red_pt = !d->video && (in[4] & 4) ? RED_PT : PRISM_PT_NONE;
-    d->av1_pt = d->video && (in[4] & 32) ? AV1_PT : PRISM_PT_NONE;
-    d->av1dd_ext_id = d->av1_pt != PRISM_PT_NONE ? 6 : 0;
-    if (track_av1(tr)) {
-        tr->av1 = calloc(PRISM_MEDIA_MAX_LAYERS, sizeof(*tr->av1));
-        must(tr->av1 != NULL, "av1 structures");
+    d->av1dd_ext_id = d->video && (in[4] & 32) ? 6 : 0; /* the dependency descriptor */
+    if (track_dd(tr)) {
+        tr->dd = calloc(PRISM_MEDIA_MAX_LAYERS, sizeof(*tr->dd));
+        must(tr->dd != NULL, "dependency descriptor structures");
     }
     if (d->video && (in[4] & 8))
         d->rtx_pts[d->n_rtx_pts++] = (struct prism_rtx_pt){VP8_PT, VP8_RTX_PT};
@@ -211,7 +210,7 @@ static void peer_free(struct peer *p)
     for (size_t i = 0; i < p->n_tracks; i++)
         free(p->tracks[i].layers);
     for (size_t i = 0; i < N_TRACKS; i++)
-        free(p->tracks[i].av1);
+        free(p->tracks[i].dd);
     free(p->tracks);
     free(p->tcc);
 }

@@ -18,6 +18,8 @@
  * come from the structure's resolutions; packets whose layers are unknown
  * (no structure yet, a template the kept one lacks) go to a consumer that
  * takes every layer and are left out, counted, by one that does not.
+ * VP8 as libwebrtc sends it with the dependency descriptor (its own
+ * descriptor stripped of the layers) is dropped by the same rules.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -528,8 +530,8 @@ static void make_av1(struct pkt *k, uint16_t seq, uint32_t ts, bool marker, bool
     struct prism_av1dd_frame fr;
     int rc = prism_av1dd_read(dd, n, &av1_kept, &fr);
     assert_true(rc == 0 || rc == PRISM_ENOTFOUND);
-    k->p.has_av1 = true;
-    prism_svc_av1_place(&av1_kept, &fr, rc, &k->p.av1);
+    k->p.has_dd = true;
+    prism_svc_dd_place(&av1_kept, &fr, rc, &k->p.dd);
 }
 
 /* An L1T3 frame of one packet. */
@@ -549,7 +551,6 @@ static struct prism_producer *av1_producer(struct fixture *f)
                                  .ssrc = 0x1234,
                                  .vp8_pt = PRISM_PT_NONE,
                                  .vp9_pt = PRISM_PT_NONE,
-                                 .av1_pt = AV1_PT,
                                  .av1dd_ext_id = 12,
                                  .rtx_pts = {{AV1_PT, RTX_PT}},
                                  .n_rtx_pts = 1};
@@ -616,6 +617,43 @@ static void test_av1_temporal(void **state)
     assert_out(&f->got, b, 4, 506);
     assert_int_equal(f->sub.drop_layer, 2 + 3);
     assert_int_equal(f->sub.drop_unknown_layer, 0);
+}
+
+/* libwebrtc's VP8 once the dependency descriptor is negotiated: its own
+ * descriptor minimised (no picture id, TL0PICIDX or TID), the layers in
+ * the dependency descriptor. The same choices as AV1's. */
+static void test_vp8_dd(void **state)
+{
+    struct fixture *f = *state;
+    av1_kept = (struct prism_av1dd_structure){0};
+    struct prism_track_desc d = {
+        .handle = 11, .video = true, .ssrc = 0x1234, .vp8_pt = VP8_PT, .av1dd_ext_id = 12};
+    struct prism_producer *p = prism_router_producer_add(f->r, 1, &d, NULL);
+    struct prism_consumer *c = prism_router_consumer_add(&f->sub, p, 0xC0);
+    assert_false(prism_consumer_set_svc_target(c, 0, 0));
+    const uint8_t ids[8] = {DDW_L1T3_KEY, DDW_L1T3_T2S, DDW_L1T3_T1, DDW_L1T3_T2,
+                            DDW_L1T3_T0,  DDW_L1T3_T2S, DDW_L1T3_T1, DDW_L1T3_T2};
+    for (uint16_t fr = 0; fr < 8; fr++) {
+        struct pkt k;
+        make_av1(&k, (uint16_t)(700 + fr), 3000u * fr, true, true, true, ids[fr], fr,
+                 fr == 0 ? &DDW_L1T3 : NULL);
+        k.data[1] = (uint8_t)(0x80 | VP8_PT);
+        k.data[12] = 0x10;                  /* S, partition 0: no X, no picture id */
+        k.data[13] = fr == 0 ? 0x00 : 0x01; /* the VP8 payload header's P bit */
+        k.p.len = 14;
+        assert_int_equal(prism_rtp_parse(k.data, k.p.len, &k.p.h), 0);
+        assert_int_equal(prism_vp8_parse(k.data + 12, 2, &k.p.vp8), 0);
+        assert_false(k.p.vp8.has_tid);
+        k.p.has_vp8 = true;
+        prism_router_forward(f->r, p, &k.p);
+    }
+    const uint16_t a[] = {0, 4};
+    assert_int_equal(f->got.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(prism_load_be16(f->got.pkts[i] + 2), 700 + i);
+        assert_int_equal(prism_load_be32(f->got.pkts[i] + 4), 3000u * a[i]);
+    }
+    assert_int_equal(f->sub.drop_layer, 6);
 }
 
 /* Picture `pic` of L3T3 (its frames of spatial layers 0-2, a packet each;
@@ -723,14 +761,22 @@ static void test_av1_unknown(void **state)
     assert_out(&f->got, a, 4, 500);
     assert_true(prism_router_retransmit(c, 503));
     assert_int_equal(prism_load_be32(f->got.pkts[4] + 4), 3000u * 5);
-    /* A consumer that takes every layer takes the unknown ones too. */
+    /* A consumer that takes every layer takes the unknown ones too, and so
+     * does one at the kept structure's top layers (T2 of L1T3). */
     struct prism_router_sub all;
     struct got got_all = {0};
     prism_router_sub_init(f->r, &all, 3, &(struct prism_router_sink){sink, &got_all});
-    assert_non_null(prism_router_consumer_add(&all, p, 0xD0));
+    struct prism_consumer *ca = prism_router_consumer_add(&all, p, 0xD0);
+    assert_non_null(ca);
     l1t3_frame(f, p, 6, 41, NULL);
     assert_int_equal(got_all.n, 1);
     assert_int_equal(f->sub.drop_unknown_layer, 2);
+    assert_false(prism_consumer_set_svc_target(ca, 0, 2));
+    l1t3_frame(f, p, 7, DDW_L1T3_KEY, &DDW_L1T3);
+    l1t3_frame(f, p, 8, 42, NULL);
+    assert_int_equal(got_all.n, 3);
+    assert_int_equal(all.drop_unknown_layer, 0);
+    assert_int_equal(f->sub.drop_unknown_layer, 3);
     prism_router_sub_deinit(&all);
 }
 
@@ -746,6 +792,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_av1_temporal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_av1_spatial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_av1_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vp8_dd, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
