@@ -32,8 +32,8 @@
  *
  * The meter counts bytes per layer frame (spatial, temporal) and pictures
  * per temporal layer in the router's two metering windows, and the spatial
- * layers' heights from VP9's scalability structure or AV1's resolutions;
- * the choice reads it (layers.h).
+ * layers' heights from VP9's scalability structure or the dependency
+ * descriptor's resolutions; the choice reads it (layers.h).
  *
  * Pure: no I/O, no allocation, O(1) per packet. One thread (the worker's).
  */
@@ -61,9 +61,8 @@ enum prism_svc_verdict {
 };
 
 /* The place of a packet from its dependency descriptor (`f`, read by
- * prism_av1dd_read against the
- * stream's structure `st` with result `rc`) into `out`: unknown unless rc
- * is 0. */
+ * prism_av1dd_read against the stream's structure `st` with result `rc`)
+ * into `out`: unknown unless rc is 0. */
 void prism_svc_dd_place(const struct prism_av1dd_structure *st, const struct prism_av1dd_frame *f,
                         int rc, struct prism_dd_place *out);
 
@@ -81,8 +80,7 @@ bool prism_svc_above(const struct prism_svc_state *s, const struct prism_packet 
 /* Whether `pkt`, taken, is the last packet of the highest spatial layer
  * `s` keeps of its picture while upper ones are left out: it must then
  * carry the RTP marker (and VP9's E bit) for the subscriber. With the
- * dependency descriptor: the
- * last packet of its frame of that layer. */
+ * dependency descriptor: the last packet of its frame of that layer. */
 bool prism_svc_ends_picture(const struct prism_svc_state *s, const struct prism_packet *pkt);
 
 /* A layered stream's traffic in the current and the previous window. */
