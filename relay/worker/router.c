@@ -1,4 +1,7 @@
-/* The router of one bubble (see router.h).
+/* The router of one bubble (see router.h): producers, consumers, the
+ * fan-out and each consumer's rewrite. What goes out on a consumer's RTX
+ * stream (retransmissions, their pacing, padding probes) is router_rtx.c's;
+ * the structs both share are in router_internal.h. Worker thread only.
  *
  * Storage: producers in a hash table by track handle (handles are
  * relay-wide unique); each producer holds an array of its consumers (index
@@ -49,98 +52,15 @@
 
 #include <glib.h>
 
-#include "relay/base/bytes.h"
 #include "relay/base/check.h"
 #include "relay/base/error.h"
 #include "relay/wire/rtp.h"
+#include "relay/worker/router_internal.h"
 #include "relay/worker/seqmap.h"
 #include "relay/worker/svc.h"
 
-/* One packet of a producer's history, as it came in (the consumer's rewrite
- * is applied again on retransmission). */
-struct history_slot {
-    bool used;
-    struct prism_packet meta; /* parsed fields; meta.data is unused here */
-    uint8_t data[PRISM_EGRESS_MAX_PACKET];
-};
-
-/* A layer's traffic: bytes in the current and the previous window. */
-struct layer_meter {
-    uint64_t bytes, prev_bytes;
-    uint64_t last_ms; /* last packet; 0: none yet */
-    uint16_t height;  /* from its last key frame; 0: unknown */
-};
-
 #define METER_WINDOW_MS 500
 #define LAYER_ACTIVE_MS 1000 /* a layer without packets for this long is not being sent */
-
-struct prism_producer {
-    struct prism_router *router;
-    uint64_t track;                                       /* handle; key in router->producers */
-    uint64_t publisher;                                   /* peer handle */
-    void *owner;                                          /* the worker's track */
-    uint32_t clock_hz;                                    /* 48000 audio, 90000 video */
-    struct prism_rtx_pt rtx_pts[PRISM_MEDIA_MAX_RTX_PTS]; /* codec -> its rtx payload type */
-    uint8_t n_rtx_pts;
-    struct history_slot *history;      /* history_len per layer, by layer then seq % history_len;
-                                          NULL until a consumer takes rtx */
-    struct prism_consumer **consumers; /* owned array */
-    size_t n_consumers, cap_consumers;
-    uint8_t n_layers;        /* simulcast layers, 1 for a single stream */
-    uint8_t tcc_ext_id;      /* the publisher's transport-wide-cc id, 0: none */
-    uint64_t window_ms;      /* start of the current metering window */
-    uint64_t prev_window_ms; /* start of the previous one */
-    struct layer_meter layers[PRISM_MEDIA_MAX_LAYERS];
-    struct prism_svc_meter svc; /* layer 0's (the stream's, when not simulcast) */
-    bool removed;               /* removed during a forward: freed at its end */
-    struct prism_producer *next_dead;
-};
-
-struct prism_consumer {
-    struct prism_producer *producer;
-    struct prism_router_sub *sub;
-    struct prism_consumer *sub_next; /* in sub->consumers */
-    size_t index;                    /* in producer->consumers */
-    uint32_t ssrc;                   /* the relay's SSRC toward the subscriber */
-    bool paused;
-    bool red;       /* the subscriber takes RED as is (else its primary, unwrapped) */
-    uint8_t layer;  /* forwarded */
-    uint8_t target; /* taken at its next key frame */
-    struct prism_layer_choice choice;
-    bool removed;
-    struct prism_consumer *next_dead;
-    /* rewriting: out = in + delta, per field, modulo its width */
-    bool started;             /* a first packet went out */
-    bool resync;              /* recompute the deltas on the next packet */
-    uint32_t src_ssrc;        /* the source the deltas belong to */
-    struct prism_seqmap seqs; /* sequence numbers: a delta per source, less each drop */
-    uint32_t ts_delta;
-    struct prism_seqmap pids; /* picture ids (VP8, VP9) likewise, less each dropped picture */
-    uint8_t tl0_delta;
-    struct prism_svc_state svc;         /* layers of a layered stream forwarded and wanted */
-    struct prism_svc_choice svc_choice; /* and their choice */
-    uint32_t rtx_ssrc;                  /* 0: no retransmissions */
-    uint16_t rtx_seq;                   /* next sequence number of its RTX stream */
-    uint16_t epoch_seq; /* the first sequence number sent under the current deltas */
-    uint16_t last_seq;  /* highest sent */
-    uint32_t last_ts;   /* highest sent */
-    uint16_t last_pid;  /* highest sent, 15 bits */
-    uint8_t last_tl0;
-    bool has_pid, has_tl0; /* last_pid / last_tl0 are set */
-    uint64_t last_ms;      /* when the last packet went out */
-    uint64_t packets;      /* handed to the sink */
-};
-
-struct prism_router {
-    struct prism_egress *egress;
-    size_t history_len;    /* packets per producer history, a power of 2; 0: none */
-    GHashTable *producers; /* track handle -> struct prism_producer */
-    unsigned forwarding;   /* nesting depth of prism_router_forward */
-    struct prism_consumer *dead_consumers;
-    struct prism_producer *dead_producers;
-    size_t n_subs;   /* initialised subscribers */
-    uint64_t now_ms; /* the last forwarded packet's receipt: the send time of retransmissions */
-};
 
 static void producer_free(gpointer value)
 {
@@ -294,20 +214,6 @@ void prism_consumer_set_paused(struct prism_consumer *c, bool paused)
 bool prism_consumer_paused(const struct prism_consumer *c)
 {
     return c->paused;
-}
-
-int prism_consumer_set_rtx(struct prism_consumer *c, uint32_t rtx_ssrc)
-{
-    struct prism_producer *p = c->producer;
-    if (rtx_ssrc != 0 && (p->n_rtx_pts == 0 || p->router->history_len == 0))
-        return PRISM_EINVAL;
-    if (rtx_ssrc != 0 && p->history == NULL) {
-        p->history = calloc(p->router->history_len * p->n_layers, sizeof(*p->history));
-        if (p->history == NULL)
-            return PRISM_ENOMEM;
-    }
-    c->rtx_ssrc = rtx_ssrc;
-    return 0;
 }
 
 void prism_consumer_set_red(struct prism_consumer *c, bool red)
@@ -484,7 +390,7 @@ size_t prism_producer_consumers(const struct prism_producer *p)
 }
 
 /* Frees what was removed during the forward that just ended. */
-static void collect(struct prism_router *r)
+void prism__router_collect(struct prism_router *r)
 {
     while (r->dead_consumers != NULL) {
         struct prism_consumer *c = r->dead_consumers;
@@ -513,51 +419,6 @@ static bool newer32(uint32_t a, uint32_t b)
     return (int32_t)(a - b) > 0;
 }
 
-/* A packet's picture id and TL0PICIDX, from whichever descriptor it has. */
-struct pic {
-    bool has_pid;
-    uint8_t pid_bits; /* 15 or 7 */
-    uint16_t pid;
-    bool has_tl0;
-    uint8_t tl0;
-};
-
-static struct pic pic_of(const struct prism_packet *pkt)
-{
-    if (pkt->has_vp8)
-        return (struct pic){.has_pid = pkt->vp8.has_picture_id,
-                            .pid_bits = pkt->vp8.long_picture_id ? 15 : 7,
-                            .pid = pkt->vp8.picture_id,
-                            .has_tl0 = pkt->vp8.has_tl0picidx,
-                            .tl0 = pkt->vp8.tl0picidx};
-    if (pkt->has_vp9)
-        return (struct pic){.has_pid = pkt->vp9.has_picture_id,
-                            .pid_bits = pkt->vp9.long_picture_id ? 15 : 7,
-                            .pid = pkt->vp9.picture_id,
-                            .has_tl0 = pkt->vp9.has_tl0picidx,
-                            .tl0 = pkt->vp9.tl0picidx};
-    return (struct pic){.pid_bits = 15};
-}
-
-/* Writes picture id `pid` and TL0PICIDX `tl0` over the descriptor of `pkt`
- * (parsed as `v`) at `payload`, where they differ from the input's. */
-static void write_pic(uint8_t *payload, const struct prism_packet *pkt, const struct pic *v,
-                      uint16_t pid, uint8_t tl0)
-{
-    if (v->has_pid && pid != v->pid) {
-        if (pkt->has_vp8)
-            prism_vp8_set_picture_id(payload, &pkt->vp8, pid);
-        else
-            prism_vp9_set_picture_id(payload, &pkt->vp9, pid);
-    }
-    if (v->has_tl0 && tl0 != v->tl0) {
-        if (pkt->has_vp8)
-            prism_vp8_set_tl0picidx(payload, &pkt->vp8, tl0);
-        else
-            prism_vp9_set_tl0picidx(payload, &pkt->vp9, tl0);
-    }
-}
-
 /* The source changed: offsets that continue from what went out last. */
 static void resync(struct prism_consumer *c, const struct prism_packet *pkt, const struct pic *v,
                    uint32_t clock_hz)
@@ -579,20 +440,6 @@ static void resync(struct prism_consumer *c, const struct prism_packet *pkt, con
     c->epoch_seq = (uint16_t)(pkt->h.seq + seq_delta);
     c->started = true;
     c->resync = false;
-}
-
-/* The end of a picture for `c`'s subscriber when it leaves upper spatial
- * layers out: the RTP marker (libwebrtc's receiver takes it for the last
- * spatial layer of the picture), and VP9's E (already set on a layer
- * frame's last packet by RFC 9628). */
-static void mark_end(const struct prism_consumer *c, uint8_t *buf, uint8_t *payload,
-                     const struct prism_packet *pkt)
-{
-    if (prism_svc_ends_picture(&c->svc, pkt)) {
-        prism_rtp_set_marker(buf, true);
-        if (pkt->has_vp9)
-            prism_vp9_set_end(payload);
-    }
 }
 
 /* Writes the consumer's view of `pkt` (sequence number `seq`, picture id
@@ -665,42 +512,6 @@ static void meter(struct prism_producer *p, const struct prism_packet *pkt)
     prism_svc_meter_note(&p->svc, pkt);
 }
 
-/* Where packet `seq` of layer `layer` is kept: each simulcast layer has a
- * history of its own (the layers' sequence numbers are unrelated: in one
- * history a busy high layer would evict the low layer's packets within a
- * fraction of a second, and the low layer's NACKs would find nothing). */
-static struct history_slot *history_slot(const struct prism_producer *p, uint8_t layer,
-                                         uint16_t seq)
-{
-    size_t len = p->router->history_len;
-    return &p->history[(layer < p->n_layers ? layer : 0) * len + (seq & (len - 1))];
-}
-
-/* Where a packet of `p` (its header parsed as `h`, ingress having seen the
- * transport-wide-cc element: `has_tseq`) holds its transport-wide seq: the
- * offset from the packet's start, the same in every copy (each keeps the
- * header as it came). 0: nothing to stamp. O(extension elements): found
- * once per packet, not per copy. */
-static size_t tseq_offset(const struct prism_producer *p, const uint8_t *pkt,
-                          const struct prism_rtp_header *h, bool has_tseq)
-{
-    const uint8_t *d;
-    size_t n;
-    if (p->tcc_ext_id == 0 || !has_tseq || prism_rtp_find_ext(pkt, h, p->tcc_ext_id, &d, &n) != 0 ||
-        n < 2)
-        return 0;
-    return (size_t)(d - pkt);
-}
-
-/* Gives the copy in `buf` (`len` bytes) the subscriber's next
- * transport-wide seq at `at` (tseq_offset; 0: none). O(1). */
-static void stamp(struct prism_router_sub *sub, uint8_t *buf, size_t at, size_t len,
-                  uint64_t now_ms)
-{
-    if (sub->bwe != NULL && at != 0)
-        prism_store_be16(buf + at, prism_bwe_stamp(sub->bwe, now_ms, len));
-}
-
 size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
                             const struct prism_packet *pkt)
 {
@@ -720,7 +531,7 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         slot->meta.data = NULL;
         memcpy(slot->data, pkt->data, pkt->len);
     }
-    r->forwarding++;
+    router_enter(r);
     for (size_t i = 0; i < p->n_consumers; i++) {
         struct prism_consumer *c = p->consumers[i];
         if (c->removed || c->paused)
@@ -777,184 +588,6 @@ size_t prism_router_forward(struct prism_router *r, struct prism_producer *p,
         copies++;
         c->sub->sink.send(c->sub->sink.ud, buf, len);
     }
-    if (--r->forwarding == 0 && (r->dead_consumers != NULL || r->dead_producers != NULL))
-        collect(r);
+    router_leave(r);
     return copies;
-}
-
-/* --- retransmissions (RFC 4588) -------------------------------------------------- */
-
-static bool rtx_pt_of(const struct prism_producer *p, uint8_t pt, uint8_t *rtx_pt)
-{
-    for (uint8_t i = 0; i < p->n_rtx_pts; i++)
-        if (p->rtx_pts[i].pt == pt) {
-            *rtx_pt = p->rtx_pts[i].rtx_pt;
-            return true;
-        }
-    return false;
-}
-
-/* The RTX packet of `slot` as consumer `c` sent it as `seq`: the header as
- * the consumer rewrote it but under the RTX SSRC, payload type and next RTX
- * sequence number, padding left out, then the original sequence number and
- * the (rewritten) payload. Returns its length, 0 if it does not fit. */
-static size_t build_rtx(struct prism_consumer *c, const struct history_slot *slot, uint16_t seq,
-                        uint8_t rtx_pt, uint8_t *buf)
-{
-    const struct prism_rtp_header *h = &slot->meta.h;
-    size_t len = h->header_len + 2 + h->payload_len;
-    if (len > PRISM_EGRESS_MAX_PACKET)
-        return 0;
-    memcpy(buf, slot->data, h->header_len);
-    buf[0] &= (uint8_t)~0x20; /* no padding */
-    prism_rtp_set_payload_type(buf, rtx_pt);
-    prism_rtp_set_seq(buf, c->rtx_seq++);
-    prism_rtp_set_timestamp(buf, h->timestamp + c->ts_delta);
-    prism_rtp_set_ssrc(buf, c->rtx_ssrc);
-    prism_store_be16(buf + h->header_len, seq);
-    uint8_t *payload = buf + h->header_len + 2;
-    memcpy(payload, slot->data + h->header_len, h->payload_len);
-    struct pic v = pic_of(&slot->meta);
-    uint16_t pid = v.pid;
-    if (v.has_pid && (v.pid_bits != c->pids.bits || !prism_seqmap_map(&c->pids, v.pid, &pid)))
-        return 0;
-    write_pic(payload, &slot->meta, &v, pid, (uint8_t)(v.tl0 + c->tl0_delta));
-    mark_end(c, buf, payload, &slot->meta);
-    return len;
-}
-
-void prism_router_sub_pace_rtx(struct prism_router_sub *sub, uint32_t bps)
-{
-    if (sub->rtx_bps == 0)
-        sub->rtx_tokens = bps / 8; /* starts full */
-    sub->rtx_bps = bps;
-}
-
-/* Takes `bytes` of the subscriber's rtx rate at the router's clock: false
- * when they are not there (nothing taken). */
-static bool rtx_take(struct prism_router_sub *sub, size_t bytes)
-{
-    if (sub->rtx_bps == 0)
-        return true;
-    uint64_t now = sub->router->now_ms, depth = sub->rtx_bps / 8;
-    if (now > sub->rtx_tokens_ms) {
-        sub->rtx_tokens += (now - sub->rtx_tokens_ms) * sub->rtx_bps / 8000;
-        if (sub->rtx_tokens > depth)
-            sub->rtx_tokens = depth;
-    }
-    sub->rtx_tokens_ms = now;
-    if (sub->rtx_tokens < bytes)
-        return false;
-    sub->rtx_tokens -= bytes;
-    return true;
-}
-
-bool prism_router_retransmit(struct prism_consumer *c, uint16_t seq)
-{
-    struct prism_router_sub *sub = c->sub;
-    struct prism_producer *p = c->producer;
-    if (c->removed || c->rtx_ssrc == 0 || p->history == NULL)
-        return false;
-    sub->rtx_nacked++;
-    /* Only what went out under the current offsets maps back to a packet. */
-    uint16_t in_seq = 0;
-    bool known = prism_seqmap_unmap(&c->seqs, seq, &in_seq);
-    bool this_epoch = (int16_t)(uint16_t)(seq - c->epoch_seq) >= 0;
-    const struct history_slot *slot = history_slot(p, c->layer, in_seq);
-    uint8_t rtx_pt;
-    if (!c->started || !known || !this_epoch || !slot->used || slot->meta.h.seq != in_seq ||
-        slot->meta.h.ssrc != c->src_ssrc || !rtx_pt_of(p, slot->meta.h.payload_type, &rtx_pt) ||
-        prism_svc_above(&c->svc, &slot->meta)) {
-        /* (the last: a packet of a layer `c` leaves out, late after its
-         * place went to the next one: seqmap.h's limits) */
-        sub->rtx_missed++;
-        return false;
-    }
-    if (c->target < c->layer ||
-        !rtx_take(sub, slot->meta.h.header_len + 2u + slot->meta.h.payload_len)) {
-        sub->rtx_dropped++;
-        return false;
-    }
-    uint8_t *buf = prism_egress_buf_get(p->router->egress);
-    if (buf == NULL) {
-        sub->drop_egress++;
-        return false;
-    }
-    size_t len = build_rtx(c, slot, seq, rtx_pt, buf);
-    if (len == 0) {
-        prism_egress_buf_put(p->router->egress, buf);
-        sub->rtx_missed++;
-        return false;
-    }
-    stamp(sub, buf, tseq_offset(p, slot->data, &slot->meta.h, slot->meta.ext.has_transport_seq),
-          len, p->router->now_ms);
-    sub->rtx_sent++;
-    sub->sink.send(sub->sink.ud, buf, len);
-    return true;
-}
-
-/* --- padding probes -------------------------------------------------------------- */
-
-#define PAD_HEADER_BYTES 20 /* fixed header, extension header, one 4-byte tcc element */
-
-bool prism_consumer_can_pad(const struct prism_consumer *c)
-{
-    const struct prism_producer *p = c->producer;
-    return !c->removed && !c->paused && c->rtx_ssrc != 0 && c->started && p->n_rtx_pts > 0 &&
-           p->tcc_ext_id != 0 && c->sub->bwe != NULL;
-}
-
-/* A padding-only packet of `c`'s RTX stream into `buf`, its transport-wide
- * sequence number `tseq` in the one-byte (ids 1-14) or two-byte (RFC 8285)
- * extension form. Returns its length. */
-static size_t build_pad(struct prism_consumer *c, uint16_t tseq, uint8_t *buf)
-{
-    uint8_t id = c->producer->tcc_ext_id;
-    buf[0] = 0x80 | 0x20 | 0x10; /* version 2, padding, extension */
-    buf[1] = c->producer->rtx_pts[0].rtx_pt & 0x7f;
-    prism_rtp_set_seq(buf, c->rtx_seq++);
-    prism_rtp_set_timestamp(buf, c->last_ts);
-    prism_rtp_set_ssrc(buf, c->rtx_ssrc);
-    uint8_t *x = buf + 12;
-    if (id <= 14) {
-        prism_store_be16(x, 0xBEDE);
-        prism_store_be16(x + 2, 1);
-        x[4] = (uint8_t)(id << 4 | 1); /* length 2 is written as 1 */
-        prism_store_be16(x + 5, tseq);
-        x[7] = 0;
-    } else {
-        prism_store_be16(x, 0x1000);
-        prism_store_be16(x + 2, 1);
-        x[4] = id;
-        x[5] = 2;
-        prism_store_be16(x + 6, tseq);
-    }
-    memset(buf + PAD_HEADER_BYTES, 0, PRISM_ROUTER_PAD_BYTES - 1);
-    buf[PAD_HEADER_BYTES + PRISM_ROUTER_PAD_BYTES - 1] = PRISM_ROUTER_PAD_BYTES;
-    return PAD_HEADER_BYTES + PRISM_ROUTER_PAD_BYTES;
-}
-
-size_t prism_router_pad(struct prism_consumer *c, uint8_t cluster, size_t packets, uint64_t now_ms)
-{
-    if (!prism_consumer_can_pad(c))
-        return 0;
-    struct prism_router_sub *sub = c->sub;
-    struct prism_router *r = c->producer->router;
-    size_t sent = 0;
-    r->forwarding++; /* a sink that removes `c` defers its freeing past this loop */
-    for (; sent < packets && !c->removed; sent++) {
-        uint8_t *buf = prism_egress_buf_get(r->egress);
-        if (buf == NULL) {
-            sub->drop_egress++;
-            break;
-        }
-        size_t len = PAD_HEADER_BYTES + PRISM_ROUTER_PAD_BYTES;
-        size_t n = build_pad(c, prism_bwe_stamp_probe(sub->bwe, now_ms, len, cluster), buf);
-        sub->probe_packets++;
-        sub->probe_bytes += n;
-        sub->sink.send(sub->sink.ud, buf, n);
-    }
-    if (--r->forwarding == 0 && (r->dead_consumers != NULL || r->dead_producers != NULL))
-        collect(r);
-    return sent;
 }
