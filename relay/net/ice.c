@@ -409,24 +409,11 @@ void prism_ice_local_credentials(const struct prism_ice *ice, const char **ufrag
     *pwd = ice->pwd;
 }
 
-/* ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839 section 5.4). */
-static bool ice_chars(const char *s, size_t min_len, size_t max_len)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '+' || c == '/';
-        if (!ok || n >= max_len)
-            return false;
-    }
-    return n >= min_len;
-}
-
 int prism_ice_set_remote_credentials(struct prism_ice *ice, const char *ufrag, const char *pwd)
 {
     check_thread(ice);
-    if (ice->closing || !ufrag || !pwd || !ice_chars(ufrag, 4, 256) || !ice_chars(pwd, 22, 256))
+    if (ice->closing || !ufrag || !pwd || !prism_candidate_ice_chars(ufrag, 4, 256) ||
+        !prism_candidate_ice_chars(pwd, 22, 256))
         return PRISM_EINVAL;
     gboolean ok = nice_agent_set_remote_credentials(ice->agent, ice->stream_id, ufrag, pwd);
     prism_gmain_uv_wake(ice->gm);

@@ -21,6 +21,7 @@
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
+#include "relay/wire/candidate.h"
 
 #define MIN_BUCKETS 64
 
@@ -363,20 +364,9 @@ void prism_ice_lite_detach(struct prism_ice_lite *lite, struct prism_lite_bindin
     lite->n_bindings--;
 }
 
-/* ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839 section 5.4). */
-static bool ice_chars(const char *s, size_t min_len, size_t max_len)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        if (n >= max_len || !memchr(ice_alphabet, s[n], sizeof(ice_alphabet) - 1))
-            return false;
-    }
-    return n >= min_len;
-}
-
 int prism_ice_lite_set_remote(struct prism_lite_binding *b, const char *ufrag)
 {
-    if (!ufrag || !ice_chars(ufrag, 4, PRISM_LITE_REMOTE_UFRAG_MAX))
+    if (!ufrag || !prism_candidate_ice_chars(ufrag, 4, PRISM_LITE_REMOTE_UFRAG_MAX))
         return PRISM_EINVAL;
     memcpy(b->remote_ufrag, ufrag, strlen(ufrag) + 1);
     return 0;
@@ -386,7 +376,8 @@ int prism_ice_lite_restart(struct prism_ice_lite *lite, struct prism_lite_bindin
                            const char *remote_ufrag)
 {
     char ufrag[PRISM_LITE_UFRAG_LEN + 1], pwd[PRISM_LITE_PWD_LEN + 1];
-    if (!b->attached || (remote_ufrag && !ice_chars(remote_ufrag, 4, PRISM_LITE_REMOTE_UFRAG_MAX)))
+    if (!b->attached ||
+        (remote_ufrag && !prism_candidate_ice_chars(remote_ufrag, 4, PRISM_LITE_REMOTE_UFRAG_MAX)))
         return PRISM_EINVAL;
     int r = fresh_credentials(lite, ufrag, pwd);
     if (r != 0)

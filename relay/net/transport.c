@@ -423,21 +423,6 @@ static int lite_candidate(const char *candidate)
     return prism_candidate_parse(candidate, len, &pc) == 0 ? 0 : PRISM_EINVAL;
 }
 
-/* ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839 section 5.4), as ice.c
- * checks the credentials it is given. */
-static bool ice_chars(const char *s, size_t min_len, size_t max_len)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '+' || c == '/';
-        if (!ok || n >= max_len)
-            return false;
-    }
-    return n >= min_len;
-}
-
 /* --- control ------------------------------------------------------------------- */
 
 int prism_transport_new(uv_loop_t *loop, const struct prism_transport_config *cfg,
@@ -523,7 +508,8 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
     if (r != 0)
         return r;
     if (t->msock)
-        r = ice_chars(pwd, 22, 256) ? prism_ice_lite_set_remote(&t->lite, ufrag) : PRISM_EINVAL;
+        r = prism_candidate_ice_chars(pwd, 22, 256) ? prism_ice_lite_set_remote(&t->lite, ufrag)
+                                                    : PRISM_EINVAL;
     else
         r = prism_ice_set_remote_credentials(t->ice, ufrag, pwd);
     if (r != 0)
@@ -544,7 +530,7 @@ int prism_transport_set_remote(struct prism_transport *t, const char *ufrag, con
 static int same_peer(const struct prism_transport *t, const char *pwd, const char *fingerprint)
 {
     struct prism_fingerprint fp;
-    if (!ice_chars(pwd, 22, 256))
+    if (!prism_candidate_ice_chars(pwd, 22, 256))
         return PRISM_EINVAL;
     int r = prism_cert_fingerprint_parse(fingerprint, &fp);
     if (r != 0)

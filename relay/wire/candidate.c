@@ -419,3 +419,12 @@ const char *prism_candidate_refused(const struct prism_candidate *c, bool loopba
     }
     return "address is unclassified";
 }
+
+bool prism_candidate_ice_chars(const char *s, size_t min_len, size_t max_len)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n >= max_len || !ice_char(s[n]))
+            return false;
+    return n >= min_len;
+}

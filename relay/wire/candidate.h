@@ -180,4 +180,9 @@ int prism_candidate_parse(const char *line, size_t len, struct prism_candidate *
  * `len` bytes. On error buf holds "" (when len > 0). */
 int prism_candidate_format(const struct prism_candidate *c, char *buf, size_t len);
 
+/* Whether the NUL-terminated `s` is min_len..max_len ice-chars (RFC 8839
+ * §5.4: ALPHA / DIGIT / "+" / "/"), as ICE credentials must be (ice-ufrag
+ * 4..256, ice-pwd 22..256). Reads at most max_len + 1 bytes of `s`. */
+bool prism_candidate_ice_chars(const char *s, size_t min_len, size_t max_len);
+
 #endif

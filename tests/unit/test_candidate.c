@@ -3,7 +3,7 @@
  * survives parse -> format -> parse; each field at and past its bounds;
  * IPv6, mDNS and host names; garbage, truncation at every byte (inputs
  * without a NUL), overlong lines and fields; the writer's refusals; the SDP
- * parser refusing by the same rules.
+ * parser refusing by the same rules; the ice-chars check of ICE credentials.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -630,6 +630,24 @@ static void test_refused(void **state)
     }
 }
 
+/* ICE credentials (relay/net/ice.c, ice_lite.c, transport.c): ice-chars,
+ * within the bounds given. */
+static void test_ice_chars(void **state)
+{
+    (void)state;
+    assert_true(prism_candidate_ice_chars("abcd", 4, 256));
+    assert_true(prism_candidate_ice_chars("AZaz09+/", 4, 8));
+    assert_false(prism_candidate_ice_chars("abc", 4, 256));     /* too short */
+    assert_false(prism_candidate_ice_chars("abcdefghi", 4, 8)); /* too long */
+    assert_false(prism_candidate_ice_chars("abc-d", 4, 256));   /* not an ice-char */
+    assert_false(prism_candidate_ice_chars("abc d", 4, 256));
+    assert_false(prism_candidate_ice_chars("ab\xc3\xa9"
+                                           "d",
+                                           4, 256)); /* UTF-8 */
+    assert_false(prism_candidate_ice_chars("", 1, 256));
+    assert_true(prism_candidate_ice_chars("", 0, 256));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -638,7 +656,7 @@ int main(void)
         cmocka_unit_test(test_truncation),       cmocka_unit_test(test_overlong),
         cmocka_unit_test(test_format),           cmocka_unit_test(test_framed),
         cmocka_unit_test(test_sdp_uses_grammar), cmocka_unit_test(test_ip_scope),
-        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_refused),          cmocka_unit_test(test_ice_chars),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
