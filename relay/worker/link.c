@@ -112,6 +112,12 @@ static void start_tcc(struct peer *p)
     prism_tcc_init(p->tcc);
 }
 
+void prism__link_publish_connected(struct peer *p)
+{
+    start_tcc(p);
+    prism__tracks_start_nack(p);
+}
+
 static void on_status(void *ud, enum prism_transport_state st, const char *reason)
 {
     struct link *l = ud;
@@ -127,10 +133,8 @@ static void on_status(void *ud, enum prism_transport_state st, const char *reaso
         prism__subscriber_start_bwe(p);
         prism__subscriber_wants_keyframes(p); /* a new subscriber needs them now */
     }
-    if (st == PRISM_TRANSPORT_CONNECTED && !l->subscribe) {
-        start_tcc(p);
-        prism__tracks_start_nack(p);
-    }
+    if (st == PRISM_TRANSPORT_CONNECTED && !l->subscribe)
+        prism__link_publish_connected(p);
     if (st == PRISM_TRANSPORT_FAILED || st == PRISM_TRANSPORT_CLOSED)
         prism__link_close(l);
 }

@@ -413,15 +413,9 @@ static void set_tracks(struct peer *p, const struct prism_msg_tracks *msg)
     while (g_hash_table_iter_next(&it, NULL, &value))
         prism_prefer_set_drop(&((struct peer *)value)->prefs, p->handle, live, n);
     prism__link_set_ssrcs(&p->pub);
-    if (p->ext_ids.transport_seq != 0 && p->pub.t != NULL &&
-        prism_transport_status(p->pub.t) == PRISM_TRANSPORT_CONNECTED && p->tcc == NULL) {
-        p->tcc = malloc(sizeof(*p->tcc));
-        PRISM_CHECK(p->tcc != NULL);
-        prism_tcc_init(p->tcc);
-    }
     if (p->pub.t != NULL && prism_transport_status(p->pub.t) == PRISM_TRANSPORT_CONNECTED)
-        prism__tracks_start_nack(p);
-    rank_speakers(p->room); /* it may publish video now, or no more */
+        prism__link_publish_connected(p); /* what the new tracks need, if not there yet */
+    rank_speakers(p->room);               /* it may publish video now, or no more */
     sync_consumers(p->room);
 }
 

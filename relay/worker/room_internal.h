@@ -205,6 +205,11 @@ void prism__link_close(struct link *l);
  * opens and when TRACKS or ROUTES change them. */
 void prism__link_set_ssrcs(struct link *l);
 
+/* link.c: what `p`'s connected publish transport needs: its transport-cc
+ * arrival history (when negotiated) and its tracks' NACK state, each made
+ * only if missing. On connecting, and when TRACKS changes while connected. */
+void prism__link_publish_connected(struct peer *p);
+
 /* ingress.c: what a transport received (its callbacks' ud is the link). */
 void prism__ingress_rtp(void *ud, uint8_t *pkt, size_t len);
 void prism__ingress_rtcp(void *ud, uint8_t *pkt, size_t len);
