@@ -147,12 +147,19 @@ static void nack_bit_set(struct prism_nack_gen *g, uint64_t seq, bool on)
     g->received[i / 64] = on ? g->received[i / 64] | bit : g->received[i / 64] & ~bit;
 }
 
-static void nack_restart(struct prism_nack_gen *g, uint16_t seq)
+/* `seq` starts the stream (again): the first packet, or one a window or more
+ * away from `highest`. A repair never does (the relay asks only for seqs
+ * within the window behind `highest`): it answers an older question, and is
+ * left out. */
+static enum prism_nack_verdict nack_start(struct prism_nack_gen *g, uint16_t seq, bool repair)
 {
+    if (repair)
+        return PRISM_NACK_TOO_OLD;
     prism_nack_gen_init(g);
     g->started = true;
     g->highest = NACK_EXT_BASE + seq;
     nack_bit_set(g, g->highest, true);
+    return PRISM_NACK_FRESH;
 }
 
 /* Seqs highest+1 .. ext-1 went missing at `now_ms`: the newest
@@ -195,12 +202,8 @@ void prism_nack_gen_init(struct prism_nack_gen *g)
 enum prism_nack_verdict prism_nack_gen_note(struct prism_nack_gen *g, uint16_t seq, bool repair,
                                             uint64_t now_ms)
 {
-    if (!g->started) {
-        if (repair)
-            return PRISM_NACK_TOO_OLD;
-        nack_restart(g, seq);
-        return PRISM_NACK_FRESH;
-    }
+    if (!g->started)
+        return nack_start(g, seq, repair);
     int16_t delta = (int16_t)(uint16_t)(seq - (uint16_t)g->highest);
     uint64_t ext = (uint64_t)((int64_t)g->highest + delta);
     if (delta > 0) {
@@ -208,21 +211,15 @@ enum prism_nack_verdict prism_nack_gen_note(struct prism_nack_gen *g, uint16_t s
          * below `highest`), e.g. another stream's seq in a restored rtx. */
         if (repair)
             return PRISM_NACK_TOO_OLD;
-        if (delta >= PRISM_NACK_WINDOW) {
-            nack_restart(g, seq);
-            return PRISM_NACK_FRESH;
-        }
+        if (delta >= PRISM_NACK_WINDOW)
+            return nack_start(g, seq, false);
         nack_gap(g, ext, now_ms);
         g->highest = ext;
         nack_bit_set(g, ext, true);
         return PRISM_NACK_FRESH;
     }
-    if (-delta >= PRISM_NACK_WINDOW) {
-        if (repair)
-            return PRISM_NACK_TOO_OLD;
-        nack_restart(g, seq);
-        return PRISM_NACK_FRESH;
-    }
+    if (-delta >= PRISM_NACK_WINDOW)
+        return nack_start(g, seq, repair);
     if (nack_bit(g, ext))
         return PRISM_NACK_DUPLICATE;
     nack_bit_set(g, ext, true);
