@@ -97,12 +97,7 @@ static void enlarge_socket_buffers(struct prism_ice *ice)
     GSocket *sock = nice_agent_get_selected_socket(ice->agent, ice->stream_id, COMPONENT_ID);
     if (sock == NULL)
         return;
-    int fd = g_socket_get_fd(sock);
-    int bytes = SOCKET_BUF_BYTES;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) != 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+    prism_udp_set_buffers(g_socket_get_fd(sock), SOCKET_BUF_BYTES);
     g_object_unref(sock);
 }
 

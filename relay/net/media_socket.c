@@ -30,6 +30,7 @@
 
 #include "relay/base/check.h"
 #include "relay/base/error.h"
+#include "relay/net/udp_send.h"
 
 #ifndef UDP_GRO
 #define UDP_GRO 104
@@ -206,15 +207,6 @@ static bool parse_ip(const char *ip, struct sockaddr_storage *sa, socklen_t *len
     return false;
 }
 
-static void set_buffers(int fd)
-{
-    int bytes = SOCKET_BUF_BYTES;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) != 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
-}
-
 /* A non-blocking UDP socket bound to `ip` and `port`, with large buffers and
  * UDP GRO asked for. Returns the fd, or -errno. */
 static int bind_one(const char *ip, uint16_t port)
@@ -238,7 +230,7 @@ static int bind_one(const char *ip, uint16_t port)
         close(fd);
         return e;
     }
-    set_buffers(fd);
+    prism_udp_set_buffers(fd, SOCKET_BUF_BYTES);
     /* Not every kernel has it: without, one datagram per read. */
     (void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
     /* Without, no residence time is measured; media flows as before. */

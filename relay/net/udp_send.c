@@ -152,3 +152,11 @@ int prism_udp_send_batch(struct prism_udp_path *path, struct prism_ice_datagram 
         return prism_tcp_outq_send(path->tcp, path->fd, pkts, n);
     return direct_send_batch(path, pkts, n);
 }
+
+void prism_udp_set_buffers(int fd, int bytes)
+{
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}

@@ -1,6 +1,7 @@
 /* Batched UDP sending to one address: one sendmmsg per batch, runs of
  * equal-size datagrams as one UDP GSO message each (UDP_SEGMENT, Linux
- * 4.18+).
+ * 4.18+); and the socket buffers the relay's UDP sockets (libnice's, the
+ * workers' media sockets) ask for, so a keyframe burst fits.
  *
  * Owns nothing: a struct prism_udp_path names a socket it does not own (a
  * libnice agent's for a client transport, the worker's media socket for a
@@ -48,5 +49,11 @@ struct prism_udp_path {
  * rule's EPERM, EMSGSIZE, no route: skipped, the rest still sent). A GSO
  * send the route refuses turns path->gso off and is retried without it. */
 int prism_udp_send_batch(struct prism_udp_path *path, struct prism_ice_datagram *pkts, size_t n);
+
+/* Asks for `bytes` of receive and of send buffer on the socket `fd`: beyond
+ * net.core.[rw]mem_max when privileged (SO_*BUFFORCE), else as much as
+ * those limits allow. Best effort: a socket keeps the buffers it gets.
+ * Control path (once per socket). */
+void prism_udp_set_buffers(int fd, int bytes);
 
 #endif
