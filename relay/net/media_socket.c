@@ -207,18 +207,22 @@ static bool parse_ip(const char *ip, struct sockaddr_storage *sa, socklen_t *len
     return false;
 }
 
-/* A non-blocking UDP socket bound to `ip` and `port`, with large buffers and
- * UDP GRO asked for. Returns the fd, or -errno. */
-static int bind_one(const char *ip, uint16_t port)
+/* A non-blocking socket of `type` (SOCK_DGRAM, SOCK_STREAM) bound to `ip`
+ * and `port`; an IPv6 one takes IPv6 only. Returns the fd, or -errno. */
+static int bound_socket(const char *ip, uint16_t port, int type)
 {
     struct sockaddr_storage sa;
     socklen_t len;
     if (!parse_ip(ip, &sa, &len))
         return -EINVAL;
-    int fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(sa.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
+    /* A restarted relay gets its TCP port back despite connections of the
+     * previous one in TIME_WAIT. */
+    if (type == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (sa.ss_family == AF_INET6) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         ((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
@@ -230,7 +234,18 @@ static int bind_one(const char *ip, uint16_t port)
         close(fd);
         return e;
     }
+    return fd;
+}
+
+/* A non-blocking UDP socket bound to `ip` and `port`, with large buffers and
+ * UDP GRO asked for. Returns the fd, or -errno. */
+static int bind_one(const char *ip, uint16_t port)
+{
+    int fd = bound_socket(ip, port, SOCK_DGRAM);
+    if (fd < 0)
+        return fd;
     prism_udp_set_buffers(fd, SOCKET_BUF_BYTES);
+    int one = 1;
     /* Not every kernel has it: without, one datagram per read. */
     (void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
     /* Without, no residence time is measured; media flows as before. */
@@ -266,24 +281,10 @@ static size_t interface_addrs(char (*out)[INET6_ADDRSTRLEN], size_t max)
  * or -errno. */
 static int listen_one(const char *ip, uint16_t port)
 {
-    struct sockaddr_storage sa;
-    socklen_t len;
-    if (!parse_ip(ip, &sa, &len))
-        return -EINVAL;
-    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = bound_socket(ip, port, SOCK_STREAM);
     if (fd < 0)
-        return -errno;
-    int one = 1;
-    /* A restarted relay gets its port back despite connections of the
-     * previous one in TIME_WAIT. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (sa.ss_family == AF_INET6) {
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        ((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
-    } else {
-        ((struct sockaddr_in *)&sa)->sin_port = htons(port);
-    }
-    if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        return fd;
+    if (listen(fd, SOMAXCONN) != 0) {
         int e = -errno;
         close(fd);
         return e;
