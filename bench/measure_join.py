@@ -309,7 +309,9 @@ async def one_join(ctl, sub, n):
     by_kind = {}
     for kind, mid, _, ssrcs in secs:
         by_kind.setdefault(kind, (mid, ssrcs))
-    ssrcs = [s for _, _, _, ss in secs for s in ss]
+    # Each section's first SSRC is its media stream; a second is its RTX
+    # (ssrc-group FID), which a clean loopback never needs.
+    ssrcs = [ss[0] for _, _, _, ss in secs if ss]
     if not ssrcs:
         raise RuntimeError(f"{peer}: the downstream offer carries no a=ssrc lines")
     vmid = by_kind["video"][0]
@@ -328,8 +330,8 @@ async def one_join(ctl, sub, n):
         return round((t - t0) * 1000, 1)
     sample = {"answer": ms(t_answer), "offer": ms(t_offer), "answered": ms(t_answered),
               "pub_up": ms(up["t"]), "first": ms(min(FIRST_RTP[s] for s in ssrcs)),
-              "audio": ms(min(FIRST_RTP[s] for s in by_kind["audio"][1])),
-              "video": ms(min(FIRST_RTP[s] for s in by_kind["video"][1])),
+              "audio": ms(FIRST_RTP[by_kind["audio"][1][0]]),
+              "video": ms(FIRST_RTP[by_kind["video"][1][0]]),
               "frame": ms(sub.frame_at[vmid])}
 
     # Leave, and let the subscriber apply the offer that drops the tracks
