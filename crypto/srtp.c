@@ -9,10 +9,20 @@
  * an unlisted SSRC is let through only while there is room, and afterwards
  * libsrtp is asked whether it made a stream (except on an auth failure,
  * which never does: the flood path stays one array scan and one tag check).
- * Reserved SSRCs are listed whether or not a stream exists yet. */
+ * Reserved SSRCs are listed whether or not a stream exists yet.
+ *
+ * Each listed SSRC carries two flags, set by a packet that authenticated:
+ * USED (since the last prism_srtp_set_ssrcs()) and RTP (it ever carried
+ * RTP). A new setting drops the other SSRCs that carried only RTCP and were
+ * not used since the previous one: a receiver that renegotiates keeps
+ * sending RTCP from the SSRCs of its live transceivers, and those of its
+ * stopped ones would otherwise hold the room for good. RTP streams are
+ * never dropped that way: a new stream restarts its rollover counter at 0,
+ * which would fail every packet of a stream past its first 65,536. */
 #include <arpa/inet.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,14 +42,23 @@ _Static_assert(PRISM_SRTP_MAX_TRAILER >= SRTP_MAX_TRAILER_LEN + 4, "SRTP tailroo
 _Static_assert(PRISM_SRTP_MAX_KEY_SALT_LEN >= SRTP_AES_256_KEY_LEN + SRTP_AEAD_SALT_LEN,
                "key buffer too small");
 
+/* What a listed SSRC has done since the last setting (flags). */
+#define LISTED_USED 1u /* a packet authenticated */
+#define LISTED_RTP 2u  /* it carried RTP, ever */
+
+struct listed {
+    uint32_t ssrc;
+    uint8_t flags; /* LISTED_* */
+};
+
 struct prism_srtp {
     srtp_t session; /* owned; one direction, wildcard SSRC */
     bool outbound;  /* protect (true) or unprotect (false), fixed at creation */
     /* inbound only */
-    uint32_t *ssrcs;   /* heap, n_reserved + max_other: reserved, then others with a stream */
-    size_t n_reserved; /* always admitted */
-    size_t n_other;    /* others holding a stream */
-    size_t max_other;  /* room for others */
+    struct listed *ssrcs; /* heap, n_reserved + max_other: reserved, then others with a stream */
+    size_t n_reserved;    /* always admitted */
+    size_t n_other;       /* others holding a stream */
+    size_t max_other;     /* room for others */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -228,12 +247,13 @@ void prism_srtp_free(struct prism_srtp *s)
 
 /* --- inbound streams ----------------------------------------------------------- */
 
-static bool listed(const uint32_t *list, size_t n, uint32_t ssrc)
+/* The index of `ssrc` in `list`, or -1. */
+static ptrdiff_t find(const struct listed *list, size_t n, uint32_t ssrc)
 {
     for (size_t i = 0; i < n; i++)
-        if (list[i] == ssrc)
-            return true;
-    return false;
+        if (list[i].ssrc == ssrc)
+            return (ptrdiff_t)i;
+    return -1;
 }
 
 bool prism__srtp_has_stream(struct prism_srtp *s, uint32_t ssrc)
@@ -252,24 +272,31 @@ int prism_srtp_set_ssrcs(struct prism_srtp *s, const uint32_t *reserved, size_t 
                            ? n_other
                            : PRISM_SRTP_MAX_STREAMS - n_reserved;
     size_t cap = n_reserved + max_other;
-    uint32_t *next = calloc(cap > 0 ? cap : 1, sizeof(*next));
+    struct listed *next = calloc(cap > 0 ? cap : 1, sizeof(*next));
     if (next == NULL)
         return PRISM_ENOMEM;
     size_t n_next = 0;
-    for (size_t i = 0; i < n_reserved; i++)
-        if (!listed(next, n_next, reserved[i]))
-            next[n_next++] = reserved[i];
+    for (size_t i = 0; i < n_reserved; i++) {
+        if (find(next, n_next, reserved[i]) >= 0)
+            continue;
+        ptrdiff_t was = find(s->ssrcs, s->n_reserved + s->n_other, reserved[i]);
+        next[n_next].ssrc = reserved[i];
+        next[n_next++].flags = was >= 0 ? s->ssrcs[was].flags & LISTED_RTP : 0;
+    }
     size_t n_res = n_next;
     /* Every SSRC listed so far that has a stream and is not reserved now
-     * keeps it while there is room; the rest lose theirs. */
+     * keeps it while there is room, unless it carried only RTCP and fell
+     * silent since the last setting; the rest lose theirs. */
     for (size_t i = 0; i < s->n_reserved + s->n_other; i++) {
-        uint32_t ssrc = s->ssrcs[i];
-        if (listed(next, n_next, ssrc) || !prism__srtp_has_stream(s, ssrc))
+        const struct listed *l = &s->ssrcs[i];
+        if (find(next, n_next, l->ssrc) >= 0 || !prism__srtp_has_stream(s, l->ssrc))
             continue;
-        if (n_next - n_res < max_other)
-            next[n_next++] = ssrc;
-        else
-            (void)srtp_remove_stream(s->session, htonl(ssrc));
+        if (n_next - n_res < max_other && (l->flags & (LISTED_USED | LISTED_RTP)) != 0) {
+            next[n_next].ssrc = l->ssrc;
+            next[n_next++].flags = l->flags & LISTED_RTP;
+        } else {
+            (void)srtp_remove_stream(s->session, htonl(l->ssrc));
+        }
     }
     free(s->ssrcs);
     s->ssrcs = next;
@@ -279,20 +306,23 @@ int prism_srtp_set_ssrcs(struct prism_srtp *s, const uint32_t *reserved, size_t 
     return 0;
 }
 
-/* Whether a packet of `ssrc` may reach libsrtp; `*listed_out` tells whether
- * it is already accounted for. */
-static bool admit(const struct prism_srtp *s, uint32_t ssrc, bool *listed_out)
+/* Whether a packet of `ssrc` may reach libsrtp; `*at` is its index in the
+ * list, or -1 when it is not accounted for yet. */
+static bool admit(const struct prism_srtp *s, uint32_t ssrc, ptrdiff_t *at)
 {
-    *listed_out = listed(s->ssrcs, s->n_reserved + s->n_other, ssrc);
-    return *listed_out || s->n_other < s->max_other;
+    *at = find(s->ssrcs, s->n_reserved + s->n_other, ssrc);
+    return *at >= 0 || s->n_other < s->max_other;
 }
 
 /* After libsrtp saw a packet of an unlisted SSRC: lists it if a stream
- * now exists. */
-static void note_stream(struct prism_srtp *s, uint32_t ssrc, srtp_err_status_t st)
+ * now exists, and returns its index (else -1). */
+static ptrdiff_t note_stream(struct prism_srtp *s, uint32_t ssrc, srtp_err_status_t st)
 {
-    if (st != srtp_err_status_auth_fail && prism__srtp_has_stream(s, ssrc))
-        s->ssrcs[s->n_reserved + s->n_other++] = ssrc;
+    if (st == srtp_err_status_auth_fail || !prism__srtp_has_stream(s, ssrc))
+        return -1;
+    size_t i = s->n_reserved + s->n_other++;
+    s->ssrcs[i] = (struct listed){.ssrc = ssrc};
+    return (ptrdiff_t)i;
 }
 
 /* libsrtp counts in int; refuse lengths it cannot represent with the trailer. */
@@ -355,17 +385,20 @@ static enum prism_srtp_verdict unprotect(struct prism_srtp *s, uint8_t *buf, siz
     if (*len > INT_MAX || *len < at + 4)
         return PRISM_SRTP_MALFORMED;
     uint32_t ssrc = prism_load_be32(buf + at);
-    bool known;
-    if (!admit(s, ssrc, &known))
+    ptrdiff_t i;
+    if (!admit(s, ssrc, &i))
         return PRISM_SRTP_SSRC_REFUSED;
     int n = (int)*len;
     srtp_err_status_t st =
         rtcp ? srtp_unprotect_rtcp(s->session, buf, &n) : srtp_unprotect(s->session, buf, &n);
-    if (!known)
-        note_stream(s, ssrc, st);
+    if (i < 0)
+        i = note_stream(s, ssrc, st);
     enum prism_srtp_verdict v = unprotect_verdict(st);
-    if (v == PRISM_SRTP_OK)
+    if (v == PRISM_SRTP_OK) {
         *len = (size_t)n;
+        if (i >= 0)
+            s->ssrcs[i].flags |= (uint8_t)(LISTED_USED | (rtcp ? 0u : LISTED_RTP));
+    }
     return v;
 }
 

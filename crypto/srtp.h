@@ -20,7 +20,10 @@
  * have streams in a small array; a packet of an SSRC it does not allow is
  * refused before libsrtp sees it (PRISM_SRTP_SSRC_REFUSED), at the cost of
  * one scan of that array. Streams stay until the session is freed, except
- * when a later prism_srtp_set_ssrcs() leaves no room for them.
+ * when a later prism_srtp_set_ssrcs() leaves no room for them, or finds an
+ * other SSRC that only ever carried RTCP silent since the setting before
+ * (a receiver's stopped transceiver: aiortc and Firefox send RTCP from one
+ * SSRC per transceiver, and each renegotiation of a long call adds some).
  *
  * Thread: a struct prism_srtp is used by one thread at a time (its transport's
  * worker). prism_srtp_init() and the profile helpers may be called from any

@@ -802,6 +802,55 @@ static void test_forgeries_take_no_room(void **state)
     prism_srtp_free(rx);
 }
 
+/* A receiver that renegotiates: the RTCP-only SSRCs of its stopped
+ * transceivers fall silent and are dropped at the next setting, so the
+ * room goes to its new ones; one that sent RTCP since the last setting, or
+ * any that carried RTP (whose rollover counter a new stream would lose),
+ * keeps its stream. */
+static void test_silent_rtcp_streams_dropped(void **state)
+{
+    (void)state;
+    enum prism_srtp_profile p = PRISM_SRTP_AES128_CM_SHA1_80;
+    uint8_t master[PRISM_SRTP_MAX_KEY_SALT_LEN], buf[64 + 32], pt[16];
+    struct ref_keys k;
+    random_key(p, master, 24);
+    ref_derive(p, master, &k);
+    struct prism_srtp *rx = make(p, master, false);
+    assert_int_equal(prism_srtp_set_ssrcs(rx, NULL, 0, 3), 0);
+    uint32_t index = 1;
+    size_t len;
+#define RTCP_FROM(ssrc)                                                                            \
+    (len = ref_rtcp(p, &k, index++, pt, rtcp_packet(pt, (ssrc)), buf),                             \
+     prism_srtp_unprotect_rtcp(rx, buf, &len))
+    /* Two transceivers' RTCP and one RTP stream fill the room. */
+    assert_int_equal(RTCP_FROM(0x61u), PRISM_SRTP_OK);
+    assert_int_equal(RTCP_FROM(0x62u), PRISM_SRTP_OK);
+    len = authentic_rtp(p, &k, 0x63u, 7, buf);
+    assert_int_equal(prism_srtp_unprotect_rtp(rx, buf, &len), PRISM_SRTP_OK);
+    assert_int_equal(RTCP_FROM(0x64u), PRISM_SRTP_SSRC_REFUSED);
+    /* Renegotiated: everything was used since the last setting, all stay. */
+    assert_int_equal(prism_srtp_set_ssrcs(rx, NULL, 0, 3), 0);
+    assert_int_equal(RTCP_FROM(0x64u), PRISM_SRTP_SSRC_REFUSED);
+    /* 0x61's transceiver stopped; 0x62 goes on; 0x63 (RTP) is silent. */
+    assert_int_equal(RTCP_FROM(0x62u), PRISM_SRTP_OK);
+    assert_int_equal(prism_srtp_set_ssrcs(rx, NULL, 0, 3), 0);
+    assert_false(prism__srtp_has_stream(rx, 0x61u));
+    assert_true(prism__srtp_has_stream(rx, 0x62u));
+    assert_true(prism__srtp_has_stream(rx, 0x63u));
+    assert_int_equal(RTCP_FROM(0x64u), PRISM_SRTP_OK);
+    assert_int_equal(RTCP_FROM(0x65u), PRISM_SRTP_SSRC_REFUSED);
+    /* A forged packet of a silent SSRC does not keep it. */
+    len = ref_rtcp(p, &k, index++, pt, rtcp_packet(pt, 0x62u), buf);
+    buf[len - 1] ^= 1;
+    assert_int_equal(prism_srtp_unprotect_rtcp(rx, buf, &len), PRISM_SRTP_AUTH_FAILED);
+    assert_int_equal(prism_srtp_set_ssrcs(rx, NULL, 0, 3), 0);
+    assert_int_equal(prism_srtp_set_ssrcs(rx, NULL, 0, 3), 0);
+    assert_false(prism__srtp_has_stream(rx, 0x62u));
+    assert_true(prism__srtp_has_stream(rx, 0x63u));
+#undef RTCP_FROM
+    prism_srtp_free(rx);
+}
+
 /* A new session admits PRISM_SRTP_DEFAULT_STREAMS SSRCs; a new setting
  * keeps streams while there is room and removes the others; bad arguments. */
 static void test_set_ssrcs(void **state)
@@ -916,6 +965,7 @@ int main(void)
         cmocka_unit_test(test_streams_bounded),
         cmocka_unit_test(test_forgeries_take_no_room),
         cmocka_unit_test(test_set_ssrcs),
+        cmocka_unit_test(test_silent_rtcp_streams_dropped),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_new_rejects_bad_arguments),
     };
