@@ -19,9 +19,23 @@
  * SRTP contexts, the answer carries the relay's new credentials, and the
  * tracks the offer still has (same kind, mid, SSRCs, simulcast layers) keep
  * their handles, so producers, consumers, subscriptions and sequence spaces
- * stay and subscribers get no new offer unless the tracks changed. Any other
- * re-publish (a new fingerprint: a new DTLS association, RFC 8842; the same
- * credentials; a transport that failed) replaces the transport, as before.
+ * stay and subscribers get no new offer unless the tracks changed.
+ *
+ * Renegotiation (RFC 8829 §5.2.2, §5.3.2): a peer.publish whose offer has the
+ * same ICE credentials and the same fingerprint as the open publish
+ * transport's (a browser adding or removing a track mid-call) keeps that
+ * transport as it is: a browser never redoes DTLS on an unchanged
+ * transport, so a new one would end in `timeout: dtls`. The worker only
+ * reports the transport's credentials and candidates again
+ * (TRANSPORT_REOFFER), the answer carries them unchanged, and the new
+ * track set applies as for a restart: kept tracks keep their handles, added
+ * ones become producers the subscribers get offered, removed ones go. The
+ * answer's a=setup is passive as every publish answer's (the relay is the
+ * DTLS server of every publish transport; an offer's setup:passive is
+ * refused), so the relay's role never flips on a kept association (RFC
+ * 8842 §5.5). Any other re-publish (a new fingerprint: a new DTLS
+ * association, RFC 8842; a transport that failed or closed) replaces the
+ * transport, as before.
  * The subscribe transport restarts when the client asks (peer.subscribe with
  * ice_restart): the worker gives it new credentials, the offer carries them,
  * and the next accepted answer (same fingerprint, else bad_sdp) gives the
@@ -124,7 +138,10 @@ struct mpeer {
                                              gathers (prism_sdp_session_for_answer()) */
     struct pub_track *pending;            /* n_pending: the tracks of that answer */
     size_t n_pending;
-    bool pub_restart;         /* the pending publish restarts ICE on the open transport */
+    enum prism_media_reoffer pub_reoffer; /* what the pending publish does with the publish
+                                             transport */
+    uint32_t pub_answers;                 /* publish answers written: the last one's o=
+                                             version (RFC 3264 §8) */
     char *pub_pending_remote; /* the pending offer's ICE ufrag, pwd and fingerprint, each
                                  NUL-terminated, in one exact-size block */
     char *pub_remote;         /* the same of the open publish transport; NULL when none */
@@ -211,7 +228,7 @@ static void pending_clear(struct prism_media *m, struct mpeer *mp)
 {
     free(mp->pub_pending_remote);
     mp->pub_pending_remote = NULL;
-    mp->pub_restart = false;
+    mp->pub_reoffer = PRISM_MEDIA_REOFFER_NEW;
     prism_sdp_session_free(mp->pub_answer);
     mp->pub_answer = NULL;
     tracks_free(m, mp->pending, mp->n_pending);
@@ -256,10 +273,18 @@ static void mpeer_release(struct prism_media *m, struct mpeer *mp, int rc, const
     free(mp);
 }
 
+/* Whether a publish transport of `mp` holds an admission: the open one, or
+ * a new one being opened. (A restart or renegotiation takes none: once its
+ * transport ended meanwhile, nothing is held.) */
+static bool pub_admitted(const struct mpeer *mp)
+{
+    return mp->pub_open || (mp->pub_token != 0 && mp->pub_reoffer == PRISM_MEDIA_REOFFER_NEW);
+}
+
 /* Forgets a peer whose transports its worker is closing. */
 static void mpeer_free(struct prism_media *m, struct mpeer *mp)
 {
-    if (mp->pub_open || mp->pub_token != 0)
+    if (pub_admitted(mp))
         transport_gone(m, mp->peer);
     if (mp->sub_open)
         transport_gone(m, mp->peer);
@@ -623,6 +648,14 @@ bool prism__media_is_ice_restart(const char *cur, const char *next)
            (strcmp(cur, next) != 0 || strcmp(block_pwd(cur), block_pwd(next)) != 0);
 }
 
+enum prism_media_reoffer prism__media_reoffer(const char *cur, const char *next)
+{
+    if (!prism__media_same_fingerprint(cur, next))
+        return PRISM_MEDIA_REOFFER_NEW;
+    return prism__media_is_ice_restart(cur, next) ? PRISM_MEDIA_REOFFER_RESTART
+                                                  : PRISM_MEDIA_REOFFER_RENEGOTIATE;
+}
+
 void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const char *offer,
                          const struct prism_relay_done *done)
 {
@@ -654,16 +687,22 @@ void prism_media_publish(struct prism_media *m, struct prism_peer *peer, const c
         done->cb(done->ud, rc, NULL, NULL);
         return;
     }
-    mp->pub_restart =
-        mp->pub_open && prism__media_is_ice_restart(mp->pub_remote, mp->pub_pending_remote);
+    /* pub_remote is set while the transport is open (up or connecting);
+     * a failed or closed one has none: a new transport replaces it. */
+    mp->pub_reoffer = mp->pub_open ? prism__media_reoffer(mp->pub_remote, mp->pub_pending_remote)
+                                   : PRISM_MEDIA_REOFFER_NEW;
     if (!mp->pub_open && !admit_transport(m, peer, done)) {
         pending_clear(m, mp);
         prism_sdp_session_free(s);
         return;
     }
 
-    struct prism_msg_transport *msg = remote_msg(
-        mp->pub_restart ? PRISM_WORKER_TRANSPORT_RESTART : PRISM_WORKER_TRANSPORT_OPEN, false, s);
+    static const enum prism_worker_msg_type types[] = {
+        [PRISM_MEDIA_REOFFER_NEW] = PRISM_WORKER_TRANSPORT_OPEN,
+        [PRISM_MEDIA_REOFFER_RESTART] = PRISM_WORKER_TRANSPORT_RESTART,
+        [PRISM_MEDIA_REOFFER_RENEGOTIATE] = PRISM_WORKER_TRANSPORT_REOFFER,
+    };
+    struct prism_msg_transport *msg = remote_msg(types[mp->pub_reoffer], false, s);
     msg->token = mp->pub_token = m->next_token++;
     prism_sdp_session_free(s);
     mp->pub_done = *done;
@@ -687,10 +726,10 @@ static bool same_streams(const struct pub_track *a, const struct pub_track *b)
     return true;
 }
 
-/* After an ICE restart, the pending tracks that are the open transport's
- * (same_streams) take over their handles, so the worker keeps their
- * producers and consumers. Returns whether the set of tracks changed
- * (subscribers then need a new offer). */
+/* After an ICE restart or a renegotiation, the pending tracks that are the
+ * open transport's (same_streams) take over their handles, so the worker
+ * keeps their producers and consumers. Returns whether the set of tracks
+ * changed (subscribers then need a new offer). */
 static bool keep_track_handles(struct mpeer *mp)
 {
     bool changed = mp->n_pending != mp->n_tracks;
@@ -712,14 +751,19 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
                           const struct prism_event_ready *ev)
 {
     struct prism_relay_done done = mp->pub_done;
-    bool restart = mp->pub_restart;
+    bool kept = mp->pub_reoffer != PRISM_MEDIA_REOFFER_NEW; /* the same transport */
+    bool restart = mp->pub_reoffer == PRISM_MEDIA_REOFFER_RESTART;
     mp->pub_token = 0;
-    if (ev->error != 0 && restart) {
+    if (ev->error != 0 && kept) {
         pending_clear(m, mp);
-        done.cb(done.ud, ev->error == PRISM_ENOTFOUND ? PRISM_ENOTFOUND : PRISM_EINTERNAL, NULL,
-                ev->error == PRISM_ENOTFOUND
-                    ? "the publish transport ended before its ICE restart: publish again"
-                    : "the publish transport could not restart ICE");
+        bool gone = ev->error == PRISM_ENOTFOUND;
+        const char *why = restart ? (gone ? "the publish transport ended before its ICE restart: "
+                                            "publish again"
+                                          : "the publish transport could not restart ICE")
+                                  : (gone ? "the publish transport ended before the re-offer "
+                                            "reached it: publish again"
+                                          : "the publish transport could not take the re-offer");
+        done.cb(done.ud, gone ? PRISM_ENOTFOUND : PRISM_EINTERNAL, NULL, why);
         return;
     }
     if (ev->error != 0) {
@@ -750,7 +794,7 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
         .end_of_candidates = true,
         .ice_lite = true, /* every relay transport is ICE-lite (relay/net/ice_lite.h) */
         .session_id = mp->session_id,
-        .session_version = 1,
+        .session_version = mp->pub_answers + 1u,
     };
     char *answer = malloc(PRISM_SDP_MAX_BYTES);
     size_t len = 0;
@@ -765,7 +809,8 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
         done.cb(done.ud, PRISM_EINTERNAL, NULL, "could not write the answer");
         return;
     }
-    bool changed = !restart || keep_track_handles(mp);
+    mp->pub_answers++;
+    bool changed = !kept || keep_track_handles(mp);
     tracks_free(m, mp->tracks, mp->n_tracks);
     mp->tracks = mp->pending;
     mp->n_tracks = mp->n_pending;
@@ -774,7 +819,7 @@ static void publish_ready(struct prism_media *m, struct mpeer *mp,
     free(mp->pub_remote);
     mp->pub_remote = mp->pub_pending_remote;
     mp->pub_pending_remote = NULL;
-    mp->pub_restart = false;
+    mp->pub_reoffer = PRISM_MEDIA_REOFFER_NEW;
     mp->pub_open = true;
     mp->peer->n_tracks = (uint32_t)mp->n_tracks;
 
@@ -1472,7 +1517,7 @@ unsigned prism_media_peer_transports(struct prism_media *m, const struct prism_p
     const struct mpeer *mp = g_hash_table_lookup(m->peers, &peer->handle);
     if (mp == NULL)
         return 0;
-    return (mp->pub_open || mp->pub_token != 0 ? 1u : 0u) | (mp->sub_open ? 2u : 0u);
+    return (pub_admitted(mp) ? 1u : 0u) | (mp->sub_open ? 2u : 0u);
 }
 
 void prism_media_admission(const struct prism_media *m, size_t *open, size_t *max)

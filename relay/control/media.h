@@ -91,4 +91,21 @@ bool prism__media_is_ice_restart(const char *cur, const char *next);
  * certificate (false for NULL or an unparsable fingerprint). */
 bool prism__media_same_fingerprint(const char *cur, const char *next);
 
+/* What a peer.publish does with the publish transport. */
+enum prism_media_reoffer {
+    PRISM_MEDIA_REOFFER_NEW,         /* opens a new one (none open, or it replaces the open
+                                        one: another certificate is a new DTLS association,
+                                        RFC 8842) */
+    PRISM_MEDIA_REOFFER_RESTART,     /* restarts ICE on the open one (new credentials) */
+    PRISM_MEDIA_REOFFER_RENEGOTIATE, /* keeps the open one as it is (same credentials and
+                                        certificate): only the tracks change */
+};
+
+/* Internal, for unit tests: the decision for a re-offer on an open
+ * transport, from two blocks as above (the transport's, the re-offer's):
+ * RESTART when prism__media_is_ice_restart(), RENEGOTIATE when the
+ * credentials and the certificate are the same, else NEW (also for NULL or
+ * an unparsable fingerprint). */
+enum prism_media_reoffer prism__media_reoffer(const char *cur, const char *next);
+
 #endif

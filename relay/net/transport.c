@@ -556,6 +556,23 @@ int prism_transport_restart_ice(struct prism_transport *t, const char *ufrag, co
     return lite_gather(t);
 }
 
+int prism_transport_renegotiate(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                const char *fingerprint)
+{
+    if (!t->msock)
+        return PRISM_EUNSUPPORTED;
+    if (t->closing || !t->remote_set || is_final(t->status) || !ufrag || !pwd || !fingerprint)
+        return PRISM_EINVAL;
+    int r = same_peer(t, pwd, fingerprint);
+    if (r != 0)
+        return r;
+    /* The peer's ufrag is all the lite binding keeps of its credentials
+     * (it checks our pwd, not its own). */
+    if (strcmp(ufrag, t->lite.remote_ufrag) != 0)
+        return PRISM_EINVAL;
+    return lite_gather(t);
+}
+
 int prism_transport_restart_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
                                    const char *fingerprint)
 {

@@ -196,6 +196,18 @@ int prism_transport_restart_ice(struct prism_transport *t, const char *ufrag, co
 int prism_transport_restart_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
                                    const char *fingerprint);
 
+/* A renegotiation of a lite transport whose remote description is set: the
+ * peer's new offer keeps its ICE `ufrag` and `pwd` and its certificate
+ * `fingerprint` (RFC 8829 §5.2.2, RFC 8842 §5.5: the ICE session and the
+ * DTLS association go on), so nothing changes here; our host candidates are
+ * reported again through on_candidate and on_gathering_done (before this
+ * returns), for the answer. Returns 0, PRISM_EINVAL (closing, final, no
+ * remote description yet, or another ufrag or fingerprint than the ones
+ * set: nothing changed), PRISM_EUNSUPPORTED (a libnice client transport,
+ * or a fingerprint hash other than sha-256/384/512) or PRISM_EIO. */
+int prism_transport_renegotiate(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                const char *fingerprint);
+
 /* Adds one trickled remote candidate ("candidate:..."), or end-of-candidates
  * when `candidate` is NULL. Call after prism_transport_set_remote(). Returns
  * 0 or PRISM_EINVAL (malformed, too early, or closing); unusable but

@@ -45,6 +45,8 @@ enum prism_worker_msg_type {
     PRISM_WORKER_TRANSPORT_REMOTE,  /* struct prism_msg_transport: the client's answer */
     PRISM_WORKER_TRANSPORT_RESTART, /* struct prism_msg_transport: an ICE restart, answered
                                        by READY with our new credentials */
+    PRISM_WORKER_TRANSPORT_REOFFER, /* struct prism_msg_transport: a re-offer keeping ICE and
+                                       DTLS, answered by READY with the same credentials */
     PRISM_WORKER_CANDIDATE,         /* struct prism_msg_candidate */
     PRISM_WORKER_TRACKS,            /* struct prism_msg_tracks: what the peer publishes */
     PRISM_WORKER_ROUTES,            /* struct prism_msg_routes: what the peer receives */
@@ -62,16 +64,20 @@ struct prism_worker_msg {
 };
 
 /* TRANSPORT_OPEN (one of the peer's two transports), TRANSPORT_REMOTE
- * (the subscriber's answer to the relay's offer) and TRANSPORT_RESTART (an
+ * (the subscriber's answer to the relay's offer), TRANSPORT_RESTART (an
  * ICE restart of a transport that is up, DTLS and SRTP kept: with the
  * client's new credentials from its offer (publish), or without (subscribe:
  * the relay offers the restart; the answer follows as a REMOTE with
- * ice_restart)). */
+ * ice_restart)) and TRANSPORT_REOFFER (a renegotiation: the publisher
+ * re-offered with the credentials and fingerprint its transport has, so
+ * nothing changes on it; the READY carries them and the candidates again
+ * for the answer). */
 struct prism_msg_transport {
     struct prism_worker_msg h;
     bool subscribe;   /* which transport of the peer */
-    uint64_t token;   /* OPEN, RESTART: echoed in the READY event */
-    bool has_remote;  /* the fields below are set: the publish OPEN and every REMOTE */
+    uint64_t token;   /* OPEN, RESTART, REOFFER: echoed in the READY event */
+    bool has_remote;  /* the fields below are set: the publish OPEN, RESTART and REOFFER,
+                         and every REMOTE */
     bool ice_restart; /* REMOTE: the client's answer to an offer that restarted ICE (the
                          transport is up: only its ICE credentials change) */
     char ufrag[PRISM_MEDIA_ICE_LEN];
@@ -234,7 +240,8 @@ struct prism_worker_event {
 
 /* READY: a transport gathered its candidates (error 0), or could not open;
  * for a TRANSPORT_RESTART: its new credentials, or why it could not restart
- * (PRISM_ENOTFOUND: the transport is gone). */
+ * (PRISM_ENOTFOUND: the transport is gone); for a TRANSPORT_REOFFER: its
+ * unchanged ones, or why not (PRISM_ENOTFOUND the same). */
 struct prism_event_ready {
     struct prism_worker_event h;
     bool subscribe;

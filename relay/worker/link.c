@@ -1,8 +1,10 @@
 /* The transports of a peer (struct link: publish or subscribe): opening
  * them on the control thread's word, the client's credentials and
  * candidates, ICE restarts (TRANSPORT_RESTART: new credentials on the same
- * transport, DTLS and SRTP kept), and what they report back (READY with our
- * candidates, STATE changes).
+ * transport, DTLS and SRTP kept), renegotiations (TRANSPORT_REOFFER:
+ * nothing changes but the answer needs our credentials and candidates
+ * again), and what they report back (READY with our candidates, STATE
+ * changes).
  *
  * Worker thread. A link's transport reports through the callbacks below
  * with the link as `ud`; media goes to ingress.c. A link whose transport
@@ -231,6 +233,20 @@ void prism__link_restart(struct link *l, const struct prism_msg_transport *msg)
     int rc = msg->has_remote
                  ? prism_transport_restart_ice(l->t, msg->ufrag, msg->pwd, msg->fingerprint)
                  : prism_transport_restart_ice(l->t, NULL, NULL, NULL);
+    if (rc != 0)
+        send_ready(l, rc);
+}
+
+void prism__link_renegotiate(struct link *l, const struct prism_msg_transport *msg)
+{
+    l->token = msg->token;
+    l->ready_sent = false;
+    if (l->t == NULL) {
+        send_ready(l, PRISM_ENOTFOUND); /* as for a restart */
+        return;
+    }
+    /* Our candidates come again through on_candidate, then READY. */
+    int rc = prism_transport_renegotiate(l->t, msg->ufrag, msg->pwd, msg->fingerprint);
     if (rc != 0)
         send_ready(l, rc);
 }

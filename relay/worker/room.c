@@ -554,6 +554,11 @@ void prism_rooms_handle(struct prism_rooms *rooms, const struct prism_worker_msg
         prism__link_restart(m->subscribe ? &p->sub : &p->pub, m);
         break;
     }
+    case PRISM_WORKER_TRANSPORT_REOFFER: {
+        const struct prism_msg_transport *m = (const struct prism_msg_transport *)msg;
+        prism__link_renegotiate(m->subscribe ? &p->sub : &p->pub, m);
+        break;
+    }
     case PRISM_WORKER_CANDIDATE: {
         const struct prism_msg_candidate *m =
             PRISM_MSG_AS(struct prism_msg_candidate, msg, PRISM_WORKER_CANDIDATE);

@@ -196,6 +196,10 @@ void prism__link_remote(struct link *l, const struct prism_msg_transport *msg);
 /* TRANSPORT_RESTART: an ICE restart of the link's transport, answered by READY
  * (PRISM_ENOTFOUND when the transport is gone). */
 void prism__link_restart(struct link *l, const struct prism_msg_transport *msg);
+/* TRANSPORT_REOFFER: the publisher's re-offer keeps the link's ICE and
+ * DTLS; answered by READY with the unchanged credentials and candidates
+ * (PRISM_ENOTFOUND when the transport is gone). */
+void prism__link_renegotiate(struct link *l, const struct prism_msg_transport *msg);
 void prism__link_candidate(struct link *l, const struct prism_msg_candidate *msg);
 void prism__link_close(struct link *l);
 /* Tells the link's transport which SSRCs its peer may send (issue 9,

@@ -1,5 +1,6 @@
 /* relay/control/media.c, its pure parts: whether a re-offer restarts ICE
- * on an open transport (RFC 8839 §4.4.1.1.1, RFC 8842; issue 8 item 7).
+ * on an open transport (RFC 8839 §4.4.1.1.1, RFC 8842; issue 8 item 7),
+ * renegotiates on it as it is (RFC 8829 §5.2.2) or replaces it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,10 +68,53 @@ static void test_ice_restart_detection(void **state)
     assert_false(prism__media_is_ice_restart(cur, NULL));
 }
 
+/* The three ways a re-offer on an open publish transport goes. */
+static void test_reoffer_decision(void **state)
+{
+    (void)state;
+    char a[300], b[300];
+    const char *cur = block(a, sizeof(a), "F17V", "HKbOObmargp47x3+idDHNR7M", FPR);
+
+    /* The same credentials and certificate (a track added or removed): the
+     * transport stays as it is. */
+    assert_int_equal(
+        prism__media_reoffer(cur, block(b, sizeof(b), "F17V", "HKbOObmargp47x3+idDHNR7M", FPR)),
+        PRISM_MEDIA_REOFFER_RENEGOTIATE);
+    /* The fingerprint compares as a value there too. */
+    assert_int_equal(prism__media_reoffer(
+                         cur, block(b, sizeof(b), "F17V", "HKbOObmargp47x3+idDHNR7M", FPR_LOWER)),
+                     PRISM_MEDIA_REOFFER_RENEGOTIATE);
+    /* New ufrag or pwd, same certificate: an ICE restart. */
+    assert_int_equal(
+        prism__media_reoffer(cur, block(b, sizeof(b), "Zq9x", "Jm2kD5oOaQ0u1pVvWw3+yy9Z", FPR)),
+        PRISM_MEDIA_REOFFER_RESTART);
+    assert_int_equal(
+        prism__media_reoffer(cur, block(b, sizeof(b), "F17V", "Jm2kD5oOaQ0u1pVvWw3+yy9Z", FPR)),
+        PRISM_MEDIA_REOFFER_RESTART);
+    assert_int_equal(
+        prism__media_reoffer(cur, block(b, sizeof(b), "F17Vx", "HKbOObmargp47x3+idDHNR7M", FPR)),
+        PRISM_MEDIA_REOFFER_RESTART);
+    /* Another certificate, with the same credentials or new ones: a new
+     * DTLS association, so a new transport. */
+    assert_int_equal(prism__media_reoffer(
+                         cur, block(b, sizeof(b), "F17V", "HKbOObmargp47x3+idDHNR7M", FPR_OTHER)),
+                     PRISM_MEDIA_REOFFER_NEW);
+    assert_int_equal(prism__media_reoffer(
+                         cur, block(b, sizeof(b), "Zq9x", "Jm2kD5oOaQ0u1pVvWw3+yy9Z", FPR_OTHER)),
+                     PRISM_MEDIA_REOFFER_NEW);
+    /* An unparsable fingerprint, or no open transport: a new one. */
+    assert_int_equal(prism__media_reoffer(cur, block(b, sizeof(b), "F17V",
+                                                     "HKbOObmargp47x3+idDHNR7M", "sha-256 zz")),
+                     PRISM_MEDIA_REOFFER_NEW);
+    assert_int_equal(prism__media_reoffer(NULL, cur), PRISM_MEDIA_REOFFER_NEW);
+    assert_int_equal(prism__media_reoffer(cur, NULL), PRISM_MEDIA_REOFFER_NEW);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ice_restart_detection),
+        cmocka_unit_test(test_reoffer_decision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -612,6 +612,57 @@ static void test_lite_restart_keeps_session(void **state)
     close_pair(f);
 }
 
+/* A renegotiation of a connected lite transport (the peer re-offers with
+ * the same credentials and certificate): nothing changes but the
+ * candidates, reported again for the answer; the same credentials, status,
+ * DTLS session and SRTP contexts, media both ways. Another ufrag or
+ * fingerprint, a malformed pwd, or a libnice transport: refused. */
+static void test_lite_renegotiate_keeps_session(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_media_socket_config mc = {
+        .addrs = loopback, .n_addrs = 1, .port_min = 47800, .port_max = 47899, .n_workers = 1};
+    char err[160], fp[PRISM_CERT_FINGERPRINT_MAX + 16], wrong[PRISM_CERT_FINGERPRINT_MAX + 16];
+    assert_int_equal(prism_media_socket_open(&f->loop, &mc, &f->msock, err, sizeof(err)), 0);
+    connect_pair(f);
+    sdp_fingerprint(&f->b, false, fp, sizeof(fp));
+    sdp_fingerprint(&f->b, true, wrong, sizeof(wrong));
+    const char *bu, *bp, *u0, *p0;
+    prism_transport_local_credentials(f->b.t, &bu, &bp);
+    prism_transport_local_credentials(f->a.t, &u0, &p0);
+    char ufrag[64], pwd[300];
+    snprintf(ufrag, sizeof(ufrag), "%s", u0);
+    snprintf(pwd, sizeof(pwd), "%s", p0);
+
+    f->a.gathering_done = false;
+    assert_int_equal(prism_transport_renegotiate(f->a.t, bu, bp, wrong), PRISM_EINVAL);
+    assert_int_equal(prism_transport_renegotiate(f->a.t, "Zq9x", bp, fp), PRISM_EINVAL);
+    assert_int_equal(prism_transport_renegotiate(f->a.t, bu, "short", fp), PRISM_EINVAL);
+    assert_int_equal(prism_transport_renegotiate(f->a.t, bu, NULL, fp), PRISM_EINVAL);
+    assert_int_equal(prism_transport_renegotiate(f->b.t, bu, bp, fp), PRISM_EUNSUPPORTED);
+    assert_false(f->a.gathering_done);
+
+    assert_int_equal(prism_transport_renegotiate(f->a.t, bu, bp, fp), 0);
+    assert_true(f->a.gathering_done);
+    assert_false(f->a.candidate_error);
+    prism_transport_local_credentials(f->a.t, &u0, &p0);
+    assert_string_equal(u0, ufrag);
+    assert_string_equal(p0, pwd);
+    assert_int_equal(prism_transport_status(f->a.t), PRISM_TRANSPORT_CONNECTED);
+    assert_int_equal(f->a.n_status, 2);
+
+    uint8_t pkt[RTP_LEN], rtcp[RTCP_LEN];
+    make_rtp(pkt, 1);
+    assert_int_equal(send_as(f, f->a.t, pkt, sizeof(pkt), NEW_SSRC), 0);
+    make_rtcp(rtcp, 1);
+    assert_int_equal(prism_transport_send_rtcp(f->b.t, rtcp, sizeof(rtcp)), 0);
+    assert_true(run_until(f, b_got_one_more, TRANSFER_GUARD_MS));
+    assert_false(f->b.rtp_bad || f->a.rtcp_bad);
+    assert_int_equal(f->a.n_status, 2);
+    assert_int_equal(f->b.n_status, 2);
+    close_pair(f);
+}
+
 /* --- ingress demultiplexing --- */
 
 static void snapshot(const struct side *s, struct prism_media_counters *out)
@@ -1158,6 +1209,8 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_lite_silence, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_lite_restart_keeps_session, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lite_renegotiate_keeps_session, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ingress_demux, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_egress_refusals, fixture_setup, fixture_teardown),
