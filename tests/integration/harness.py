@@ -14,6 +14,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -24,6 +25,25 @@ PRISMCTL = os.path.abspath(os.environ.get("PRISMCTL", "build/signaling/prismctl"
 
 MAKE_CERTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
                           "make-certs.sh")
+
+
+def log(*args):
+    """Prints a test's progress to stderr at once (meson keeps it with the
+    test's output; unittest's own lines interleave in order)."""
+    print(*args, file=sys.stderr, flush=True)
+
+
+def terminate(proc, timeout_s=10):
+    """Stops a helper process the test started (a server beside the relay):
+    SIGTERM, then SIGKILL if it has not exited within `timeout_s`; waits
+    for it either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def free_port():
@@ -232,6 +252,13 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def prefer(ctl, tenant, bubble, peer, publisher, **pref):
+    """peer.prefer over `ctl`: `peer`'s preference `pref` (paused, track,
+    max_height, max_fps, ...) for `publisher`'s tracks; returns the reply."""
+    return ctl.call("peer.prefer", {"tenant": tenant, "bubble": bubble, "peer": peer,
+                                    "publisher": publisher, **pref})
 
 
 def reason(reply):

@@ -30,37 +30,19 @@ import subprocess
 import sys
 import time
 
+import chromium_call as cc
 import webdriver
+from chromium_call import log, relay_rtx, sh
 
 BUBBLE = "it-quality"
 DEADLINE_S = 60
 
-STATS = """
-(async () => {
-  const pc = call && call.sub;
-  if (!pc) return null;
-  const out = {port: 0, ssrc: 0, rtxSsrc: 0, nackCount: 0, framesDecoded: 0, packetsLost: 0,
-               retransmitted: 0, freezeCount: 0, totalFreezesDuration: 0};
-  const locals = {};
-  let pair = null;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === 'local-candidate') locals[r.id] = r;
-    if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r;
-    if (r.type === 'inbound-rtp' && r.kind === 'video') {
-      out.ssrc = r.ssrc;
-      out.rtxSsrc = r.rtxSsrc || 0;
-      out.nackCount += r.nackCount || 0;
-      out.framesDecoded += r.framesDecoded || 0;
-      out.packetsLost += r.packetsLost || 0;
-      out.retransmitted += r.retransmittedPacketsReceived || 0;
-      out.freezeCount += r.freezeCount || 0;
-      out.totalFreezesDuration += r.totalFreezesDuration || 0;
-    }
-  });
-  if (pair && locals[pair.localCandidateId]) out.port = locals[pair.localCandidateId].port;
-  return out;
-})()
-"""
+STATS = cc.video_stats("sub", "inbound-rtp", port="local", last=["ssrc", "rtxSsrc"],
+                       sums={"nackCount": "nackCount", "framesDecoded": "framesDecoded",
+                             "packetsLost": "packetsLost",
+                             "retransmitted": "retransmittedPacketsReceived",
+                             "freezeCount": "freezeCount",
+                             "totalFreezesDuration": "totalFreezesDuration"})
 
 # Chromium answers without nack: no NACK from it, no rtx offered to it.
 NO_NACK = """
@@ -73,14 +55,6 @@ NO_NACK = """
   return true;
 })()
 """
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def sh(cmd):
-    subprocess.run(cmd, shell=True, check=True)
 
 
 def nft_counters():
@@ -98,31 +72,16 @@ def nft_counters():
     return counts
 
 
-def relay_rtx(ctl):
-    """The relay-wide rtx counters (snapshots are at most ~1 s old)."""
-    time.sleep(1.5)
-    return ctl.call("stats.get")["result"]["rtx"]
-
-
 def measure(test, demo, ctl, one_in, nack, window_s, name):
     """One condition; returns a dict of figures. `test` owns the cleanups."""
-    import test_demo_page as demo_it
-    sub = demo_it.open_page(test, demo)
+    sub = cc.open_page(test, demo)
     if not nack:
         sub.call(NO_NACK)
-    r = sub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, name)
-    test.assertTrue(r["subscribe"]["ok"], r)
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
-        s = sub.call(STATS)
-        if s and s["port"] and s["framesDecoded"] > 30:
-            break
-        test.assertLess(time.monotonic(), deadline, f"the subscriber decodes nothing: {s}")
-        time.sleep(1)
-    sh("ip link set lo gso_max_segs 1")
-    subprocess.run("nft delete table inet prismq", shell=True, capture_output=True)
-    sh("nft add table inet prismq")
-    sh("nft add chain inet prismq in '{ type filter hook input priority 0; }'")
+    cc.join(test, sub, BUBBLE, name, "subscribe")
+    s = cc.wait_for(test, lambda: sub.call(STATS),
+                    lambda s: s and s["port"] and s["framesDecoded"] > 30, DEADLINE_S,
+                    lambda s: f"the subscriber decodes nothing: {s}", every_s=1)
+    cc.nft_input(test, "prismq")
     sh("nft add chain inet prismq lossy")
     sh(f"nft add rule inet prismq lossy @th,128,32 {s['ssrc']} counter comment '\"video\"'")
     if s["rtxSsrc"]:
@@ -155,11 +114,8 @@ def measure(test, demo, ctl, one_in, nack, window_s, name):
 
 def start(test):
     """Relay, demo server and the publishing page; returns (demo, ctl)."""
-    import test_demo_page as demo_it
-    relay, demo, ctl = demo_it.start_demo(test)
-    pub = demo_it.open_page(test, demo)
-    r = pub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Pub")
-    test.assertTrue(r["publish"]["ok"], r)
+    relay, demo, ctl = cc.start_demo(test)
+    cc.join(test, cc.open_page(test, demo), BUBBLE, "Pub", "publish")
     return demo, ctl
 
 

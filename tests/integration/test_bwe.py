@@ -29,7 +29,6 @@ Measured (loopback, Chromium headless): without feedback 320x240 at ~10 fps,
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
 """
-import sys
 import time
 import unittest
 
@@ -37,7 +36,8 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+import chromium_call as cc  # noqa: E402
+from chromium_call import log  # noqa: E402
 
 BUBBLE = "it-bwe"
 DEADLINE_S = 60
@@ -69,23 +69,18 @@ PUB_STATS = """
 """
 
 
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class PublisherBandwidth(unittest.TestCase):
     def test_estimate_grows(self):
-        relay, demo, ctl = demo_it.start_demo(self)
-        pub = demo_it.open_page(self, demo)
-        sub = demo_it.open_page(self, demo)
-        r = pub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Pub")
+        relay, demo, ctl = cc.start_demo(self)
+        pub, sub = cc.open_pages(self, demo, None, None)
+        r = cc.join(self, pub, BUBBLE, "Pub")
         log(f"publisher joined: {r}")
         if not r["publish"]["ok"] and r["publish"]["reason"] == "unsupported":
             self.skipTest("the relay answers peer.publish with `unsupported`")
         self.assertTrue(r["publish"]["ok"], r)
         pub_peer = r["peer"]
-        r = sub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Sub")
+        r = cc.join(self, sub, BUBBLE, "Sub")
         log(f"subscriber joined: {r}")
         self.assertTrue(r["subscribe"]["ok"], r)
 

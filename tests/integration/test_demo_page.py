@@ -12,99 +12,21 @@ reach the relay (its log and audit log).
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL (as the other integration tests).
 """
-import json
-import os
-import subprocess
 import sys
-import time
 import unittest
-import urllib.error
-import urllib.request
 
 import webdriver
 
 webdriver.private_netns()
 
-from harness import Relay, free_port, reason  # noqa: E402
+import chromium_call  # noqa: E402
+from chromium_call import TENANT, open_page, start_demo  # noqa: E402
+from harness import reason  # noqa: E402
 
-DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "demo",
-                    "server.py")
-TENANT = "demo-it"
-
-
-class DemoServer:
-    """deploy/demo/server.py on a free loopback port, against `relay`."""
-
-    def __init__(self, relay):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(relay.dir, "demo.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, DEMO, "--control", relay.sock, "--listen",
-             f"127.0.0.1:{self.port}", "--tenant", TENANT],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=2):
-                    return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.close()
-                    raise RuntimeError("demo server did not start: " + self.output())
-                time.sleep(0.05)
-
-    def post(self, op, body):
-        """POST /api/<op>: returns (HTTP status, JSON reply)."""
-        req = urllib.request.Request(f"{self.url}/api/{op}", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.load(r)
-        except urllib.error.HTTPError as e:
-            return e.code, json.load(e)
-
-    def output(self):
-        self.log.flush()
-        with open(self.log_path) as f:
-            return f.read()[-4000:]
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
-def start_demo(test):
-    """Relay + demo server for `test`, cleaned up after it."""
-    relay = Relay(args=["--media-ip", "127.0.0.1"])
-    test.addCleanup(relay.close)
-    demo = DemoServer(relay)
-    test.addCleanup(demo.close)
-    ctl = relay.unix()
-    test.addCleanup(ctl.close)
-    return relay, demo, ctl
-
-
-def open_page(test, demo):
-    """A Chromium page on the demo, quit after `test`; its console goes to
-    stderr at the end (for diagnosis)."""
-    b = webdriver.Browser()
-    test.addCleanup(b.quit)
-
-    def dump_console():
-        for entry in b.console():
-            print(f"console[{b.port}]:", entry.get("level"), entry.get("message"),
-                  file=sys.stderr)
-    test.addCleanup(dump_console)
-    b.get(demo.url + "/")
-    return b
+# The demo's helpers live in chromium_call.py; test_ice_restart.py,
+# test_renegotiate.py, test_browsers.py and test_softphone_browser.py still
+# reach them through this module (demo_it.DemoServer, demo_it.open_page, ...).
+DemoServer = chromium_call.DemoServer
 
 
 def peers_in(ctl, bubble):

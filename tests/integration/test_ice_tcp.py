@@ -22,12 +22,10 @@ rise by exactly that; both pages' decoded frame counts keep rising.
 
 Environment: PRISM, PRISMCTL.
 """
-import os
 import shutil
 import socket
 import struct
 import subprocess
-import sys
 import time
 import unittest
 
@@ -35,9 +33,9 @@ import webdriver
 
 webdriver.private_netns()
 
+import chromium_call as cc  # noqa: E402
 import stun  # noqa: E402
-import test_demo_page as demo_it  # noqa: E402
-from harness import Relay  # noqa: E402
+from chromium_call import log  # noqa: E402
 
 NFT = shutil.which("nft") or "/usr/sbin/nft"
 TABLE = "prism_it_ice_tcp"
@@ -46,10 +44,6 @@ BUBBLE = "it-ice-tcp"
 MEDIA_TIMEOUT_S = 60
 COUNTER_TIMEOUT_S = 15
 AUTH_DEADLINE_S = 5  # PRISM_TCP_AUTH_TIMEOUT_MS
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
 
 
 def nft(script):
@@ -79,32 +73,6 @@ def unblock():
     subprocess.run([NFT, "delete", "table", "inet", TABLE], stderr=subprocess.DEVNULL)
 
 
-# The selected candidate pair of each of the page's connections, with both
-# candidates' protocols.
-SELECTED = """
-(async () => {
-  const out = {};
-  for (const [name, pc] of [['publish', call && call.pub], ['subscribe', call && call.sub]]) {
-    if (!pc) continue;
-    const byId = {};
-    let pair = null;
-    (await pc.getStats()).forEach((r) => {
-      byId[r.id] = r;
-      if (r.type === 'transport' && r.selectedCandidatePairId) pair = r.selectedCandidatePairId;
-    });
-    const p = pair && byId[pair];
-    if (!p) continue;
-    const l = byId[p.localCandidateId] || {}, r = byId[p.remoteCandidateId] || {};
-    out[name] = {state: p.state, bytesReceived: p.bytesReceived,
-                 local: {type: l.candidateType, protocol: l.protocol, tcpType: l.tcpType},
-                 remote: {type: r.candidateType, protocol: r.protocol, address: r.address,
-                          port: r.port}};
-  }
-  return out;
-})()
-"""
-
-
 def frame(data):
     return struct.pack("!H", len(data)) + data
 
@@ -115,20 +83,14 @@ class IceTcp(unittest.TestCase):
         unblock()
         block_udp()
         self.addCleanup(unblock)
-        relay = Relay(args=["--media-ip", "127.0.0.1", "--media-ports", f"{PORT_LO}-{PORT_HI}"])
-        self.addCleanup(relay.close)
-        demo = demo_it.DemoServer(relay)
-        self.addCleanup(demo.close)
-        ctl = relay.unix()
-        self.addCleanup(ctl.close)
+        relay, demo, ctl = cc.start_demo(
+            self, ["--media-ip", "127.0.0.1", "--media-ports", f"{PORT_LO}-{PORT_HI}"])
 
         pages, peers = [], []
         for name in ("Tcp A", "Tcp B"):
-            page = demo_it.open_page(self, demo)
-            r = page.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, name)
+            page = cc.open_page(self, demo)
+            r = cc.join(self, page, BUBBLE, name, "publish", "subscribe")
             log(f"{name} joined: {r}")
-            self.assertTrue(r["publish"]["ok"], r)
-            self.assertTrue(r["subscribe"]["ok"], r)
             pages.append(page)
             peers.append(r["peer"])
 
@@ -136,7 +98,7 @@ class IceTcp(unittest.TestCase):
 
         ports = set()
         for page in pages:
-            sel = page.call(SELECTED)
+            sel = page.call(cc.SELECTED_PAIRS)
             log(f"selected pairs {sel}")
             for conn in ("publish", "subscribe"):
                 self.assertIn(conn, sel, f"no selected pair on {conn}: {sel}")
@@ -190,22 +152,8 @@ class IceTcp(unittest.TestCase):
         """Waits until every page decodes more video frames from the other
         than `since` says and receives its audio; returns the new counts
         (by the publishing peer, on the other page)."""
-        now = {}
-        deadline = time.monotonic() + MEDIA_TIMEOUT_S
-        for page, me in zip(pages, peers):
-            other = next(p for p in peers if p != me)
-            while True:
-                s = page.call("window.prismDemo.stats()")
-                got = s["publishers"].get(other, {})
-                if (got.get("framesDecoded", 0) > since[other] + 10
-                        and got.get("audioPacketsReceived", 0) > 0):
-                    now[other] = got["framesDecoded"]
-                    log(f"{me} receives {other} over TCP: {got}")
-                    break
-                self.assertLess(time.monotonic(), deadline,
-                                f"{me} receives no media from {other} over TCP: {s}")
-                time.sleep(1)
-        return now
+        return cc.media_from(self, pages, peers, {p: n + 10 for p, n in since.items()},
+                             MEDIA_TIMEOUT_S, "over TCP")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ import webdriver
 
 webdriver.private_netns()
 
-from harness import Relay, reason  # noqa: E402
+import harness  # noqa: E402
+from harness import Relay, log, reason  # noqa: E402
 try:
     import softphone as sp  # noqa: E402
     import aiortc.rtp  # noqa: E402
@@ -58,10 +59,6 @@ def _voiced_set(self, values):
 
 
 aiortc.rtp.HeaderExtensionsMap.set = _voiced_set
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
 
 
 class VoiceTrack(sp.ToneTrack):
@@ -110,8 +107,7 @@ class Prefer(unittest.TestCase):
               "bubble.create")
 
     def prefer(self, tenant, peer, publisher, **pref):
-        sp.ok(self.ctl.call("peer.prefer", {"tenant": tenant, "bubble": "room", "peer": peer,
-                                            "publisher": publisher, **pref}), "peer.prefer")
+        sp.ok(harness.prefer(self.ctl, tenant, "room", peer, publisher, **pref), "peer.prefer")
 
     def track_id(self, tenant, peer, kind):
         info = sp.ok(self.ctl.call("bubble.info", {"tenant": tenant, "bubble": "room"}),

@@ -32,7 +32,8 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+import chromium_call as cc  # noqa: E402
+from chromium_call import log  # noqa: E402
 
 try:
     import softphone as sp  # noqa: E402
@@ -81,10 +82,6 @@ AUDIO_IN = """
 """
 
 
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
 def audio_pts(sdp):
     """The payload types of the first audio m-line, in order."""
     m = re.search(r"^m=audio \d+ \S+ ([\d ]+)", sdp, re.M)
@@ -100,14 +97,10 @@ def rtpmap(sdp, name):
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class Red(unittest.TestCase):
     def test_red_negotiated_and_not(self):
-        relay, demo, ctl = demo_it.start_demo(self)
-        pages = [demo_it.open_page(self, demo) for _ in range(2)]
-        peers = []
-        for page, name in zip(pages, ("Ann", "Bob")):
-            r = page.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, name)
-            self.assertTrue(r["publish"]["ok"], r)
-            self.assertTrue(r["subscribe"]["ok"], r)
-            peers.append(r["peer"])
+        relay, demo, ctl = cc.start_demo(self)
+        pages = cc.open_pages(self, demo, None, None)
+        peers = [cc.join(self, page, BUBBLE, name, "publish", "subscribe")["peer"]
+                 for page, name in zip(pages, ("Ann", "Bob"))]
         for page in pages:
             answer = page.call("call.pub.remoteDescription.sdp")
             red, opus = rtpmap(answer, "red"), rtpmap(answer, "opus")
@@ -125,10 +118,10 @@ class Red(unittest.TestCase):
 
         async def stats():
             await asyncio.sleep(1.5)  # the worker's snapshot is at most ~1 s old
-            return sp.ok(ctl.call("stats.get", {"tenant": demo_it.TENANT, "bubble": BUBBLE}),
+            return sp.ok(ctl.call("stats.get", {"tenant": cc.TENANT, "bubble": BUBBLE}),
                          "stats.get")
 
-        phone = sp.Softphone(ctl, demo_it.TENANT, BUBBLE, "softphone-red")
+        phone = sp.Softphone(ctl, cc.TENANT, BUBBLE, "softphone-red")
         try:
             phone.join(publish=False)
             await phone.subscribe()

@@ -18,8 +18,6 @@ FreezesUnderLoss (issue 8) compares freezes at 5 % with and without NACK
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
 """
-import subprocess
-import sys
 import time
 import unittest
 
@@ -27,7 +25,8 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+import chromium_call as cc  # noqa: E402
+from chromium_call import log, relay_rtx  # noqa: E402
 
 BUBBLE = "it-rtx"
 LOSS_ONE_IN = 20      # 5 %
@@ -37,64 +36,26 @@ DEADLINE_S = 60
 QUALITY_WINDOW_S = 15  # per condition of FreezesUnderLoss
 
 # The subscribe connection's selected local port, and its video inbound-rtp.
-SUB_STATS = """
-(async () => {
-  const pc = call && call.sub;
-  if (!pc) return null;
-  const out = {port: 0, nackCount: 0, framesDecoded: 0, packetsLost: 0, retransmitted: 0};
-  const locals = {};
-  let pair = null;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === 'local-candidate') locals[r.id] = r;
-    if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r;
-    if (r.type === 'inbound-rtp' && r.kind === 'video') {
-      out.nackCount += r.nackCount || 0;
-      out.framesDecoded += r.framesDecoded || 0;
-      out.packetsLost += r.packetsLost || 0;
-      out.retransmitted += r.retransmittedPacketsReceived || 0;
-    }
-  });
-  if (pair && locals[pair.localCandidateId]) out.port = locals[pair.localCandidateId].port;
-  return out;
-})()
-"""
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def sh(cmd):
-    subprocess.run(cmd, shell=True, check=True)
+SUB_STATS = cc.video_stats("sub", "inbound-rtp", port="local",
+                           sums={"nackCount": "nackCount", "framesDecoded": "framesDecoded",
+                                 "packetsLost": "packetsLost",
+                                 "retransmitted": "retransmittedPacketsReceived"})
 
 
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class SubscriberLoss(unittest.TestCase):
     def test_nack_answered_with_rtx(self):
-        relay, demo, ctl = demo_it.start_demo(self)
-        pub = demo_it.open_page(self, demo)
-        sub = demo_it.open_page(self, demo)
-        r = pub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Pub")
-        self.assertTrue(r["publish"]["ok"], r)
-        pub_peer = r["peer"]
-        r = sub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Sub")
-        self.assertTrue(r["subscribe"]["ok"], r)
+        relay, demo, ctl = cc.start_demo(self)
+        pub, sub = cc.open_pages(self, demo, None, None)
+        pub_peer = cc.join(self, pub, BUBBLE, "Pub", "publish")["peer"]
+        cc.join(self, sub, BUBBLE, "Sub", "subscribe")
 
-        deadline = time.monotonic() + DEADLINE_S
-        while True:
-            s = sub.call(SUB_STATS)
-            if s and s["port"] and s["framesDecoded"] > 0:
-                break
-            self.assertLess(time.monotonic(), deadline, f"the subscriber decodes nothing: {s}")
-            time.sleep(1)
+        s = cc.wait_for(self, lambda: sub.call(SUB_STATS),
+                        lambda s: s and s["port"] and s["framesDecoded"] > 0, DEADLINE_S,
+                        lambda s: f"the subscriber decodes nothing: {s}", every_s=1)
         log(f"decoding before loss: {s}")
 
-        sh("ip link set lo gso_max_segs 1")
-        sh("nft add table inet prismrtx")
-        self.addCleanup(subprocess.run, "nft delete table inet prismrtx", shell=True)
-        sh("nft add chain inet prismrtx in '{ type filter hook input priority 0; }'")
-        sh(f"nft add rule inet prismrtx in udp dport {s['port']} "
-           f"numgen random mod {LOSS_ONE_IN} == 0 drop")
+        cc.drop_udp_to(self, "prismrtx", s["port"], cc.random_loss(LOSS_ONE_IN))
 
         before = s
         time.sleep(WINDOW_S)
@@ -128,13 +89,6 @@ class FreezesUnderLoss(unittest.TestCase):
         self.assertEqual(without["nackCount"], 0, without)
         self.assertLess(with_nack["totalFreezesDuration"], without["totalFreezesDuration"],
                         f"with NACK {with_nack}, without {without}")
-
-
-def relay_rtx(ctl):
-    """The relay-wide rtx counters (snapshots are at most ~1 s old)."""
-    time.sleep(1.5)
-    r = ctl.call("stats.get")
-    return r["result"]["rtx"]
 
 
 if __name__ == "__main__":

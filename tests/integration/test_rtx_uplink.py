@@ -21,8 +21,6 @@ count over a generous window, not a speed.
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
 """
-import subprocess
-import sys
 import time
 import unittest
 
@@ -30,7 +28,8 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+import chromium_call as cc  # noqa: E402
+from chromium_call import log, relay_rtx  # noqa: E402
 
 BUBBLE = "it-rtx-uplink"
 LOSS_ONE_IN = 20      # 5 %
@@ -40,46 +39,15 @@ DEADLINE_S = 60
 
 # The publish connection's selected remote (relay) port, and its video
 # outbound-rtp: NACKs it got and what it sent again.
-PUB_STATS = """
-(async () => {
-  const pc = call && call.pub;
-  if (!pc) return null;
-  const out = {port: 0, nackCount: 0, retransmitted: 0, packetsSent: 0};
-  const remotes = {};
-  let pair = null;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === 'remote-candidate') remotes[r.id] = r;
-    if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r;
-    if (r.type === 'outbound-rtp' && r.kind === 'video') {
-      out.nackCount += r.nackCount || 0;
-      out.retransmitted += r.retransmittedPacketsSent || 0;
-      out.packetsSent += r.packetsSent || 0;
-    }
-  });
-  if (pair && remotes[pair.remoteCandidateId]) out.port = remotes[pair.remoteCandidateId].port;
-  return out;
-})()
-"""
+PUB_STATS = cc.video_stats("pub", "outbound-rtp", port="remote",
+                           sums={"nackCount": "nackCount",
+                                 "retransmitted": "retransmittedPacketsSent",
+                                 "packetsSent": "packetsSent"})
 
 # The subscriber's video inbound-rtp.
-SUB_STATS = """
-(async () => {
-  const pc = call && call.sub;
-  if (!pc) return null;
-  const out = {nackCount: 0, framesDecoded: 0, packetsLost: 0, freezeCount: 0,
-               totalFreezesDuration: 0};
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'video') {
-      out.nackCount += r.nackCount || 0;
-      out.framesDecoded += r.framesDecoded || 0;
-      out.packetsLost += r.packetsLost || 0;
-      out.freezeCount += r.freezeCount || 0;
-      out.totalFreezesDuration += r.totalFreezesDuration || 0;
-    }
-  });
-  return out;
-})()
-"""
+SUB_STATS = cc.video_stats("sub", "inbound-rtp",
+                           sums=["nackCount", "framesDecoded", "packetsLost", "freezeCount",
+                                 "totalFreezesDuration"])
 
 INBOUND = """
 (async () => {
@@ -92,41 +60,20 @@ INBOUND = """
 """
 
 
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def sh(cmd):
-    subprocess.run(cmd, shell=True, check=True)
-
-
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class PublisherLoss(unittest.TestCase):
     def test_relay_nacks_publisher(self):
-        relay, demo, ctl = demo_it.start_demo(self)
-        pub = demo_it.open_page(self, demo)
-        sub = demo_it.open_page(self, demo)
-        r = pub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Pub")
-        self.assertTrue(r["publish"]["ok"], r)
-        r = sub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Sub")
-        self.assertTrue(r["subscribe"]["ok"], r)
+        relay, demo, ctl = cc.start_demo(self)
+        pub, sub = cc.open_pages(self, demo, None, None)
+        cc.join(self, pub, BUBBLE, "Pub", "publish")
+        cc.join(self, sub, BUBBLE, "Sub", "subscribe")
 
-        deadline = time.monotonic() + DEADLINE_S
-        while True:
-            p = pub.call(PUB_STATS)
-            s = sub.call(SUB_STATS)
-            if p and p["port"] and s and s["framesDecoded"] > 0:
-                break
-            self.assertLess(time.monotonic(), deadline, f"nothing decoded: {p} {s}")
-            time.sleep(1)
+        p, s = cc.wait_for(self, lambda: (pub.call(PUB_STATS), sub.call(SUB_STATS)),
+                           lambda v: v[0] and v[0]["port"] and v[1] and v[1]["framesDecoded"] > 0,
+                           DEADLINE_S, lambda v: f"nothing decoded: {v[0]} {v[1]}", every_s=1)
         log(f"before loss: publisher {p}; subscriber {s}")
 
-        sh("ip link set lo gso_max_segs 1")
-        sh("nft add table inet prismrtxup")
-        self.addCleanup(subprocess.run, "nft delete table inet prismrtxup", shell=True)
-        sh("nft add chain inet prismrtxup in '{ type filter hook input priority 0; }'")
-        sh(f"nft add rule inet prismrtxup in udp dport {p['port']} @th,64,2 2 "
-           f"numgen random mod {LOSS_ONE_IN} == 0 drop")
+        cc.drop_udp_to(self, "prismrtxup", p["port"], cc.random_loss(LOSS_ONE_IN, rtp_only=True))
 
         start = relay_rtx(ctl)
         p0, s0 = p, s
@@ -145,20 +92,13 @@ class PublisherLoss(unittest.TestCase):
             f"NACKs {s1['nackCount'] - s0['nackCount']}")
         log(f"subscriber page: {sub.call('window.prismDemo.stats()')}")
         log(f"subscriber inbound: {sub.call(INBOUND)}")
-        info = ctl.call("bubble.info", {"tenant": demo_it.TENANT, "bubble": BUBBLE})
+        info = ctl.call("bubble.info", {"tenant": cc.TENANT, "bubble": BUBBLE})
         log("transports:", [(x["peer"], x["publish_state"], x["subscribe_state"])
                             for x in info["result"]["peers"]])
         self.assertGreater(stats["nacks_sent"], 0, f"the relay NACKed nothing: {stats}")
         self.assertGreater(stats["recovered"], 0, f"no publisher RTX filled a gap: {stats}")
         self.assertGreaterEqual(frames, MIN_FRAMES,
                                 f"only {frames} frames decoded in {WINDOW_S} s at 5 % uplink loss")
-
-
-def relay_rtx(ctl):
-    """The relay-wide rtx counters (snapshots are at most ~1 s old)."""
-    time.sleep(1.5)
-    r = ctl.call("stats.get")
-    return r["result"]["rtx"]
 
 
 if __name__ == "__main__":

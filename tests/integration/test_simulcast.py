@@ -35,8 +35,6 @@ asserted is where each subscriber ends up, not how fast.
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
 """
-import subprocess
-import sys
 import time
 import unittest
 
@@ -44,7 +42,8 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+import chromium_call as cc  # noqa: E402
+from chromium_call import log, sh  # noqa: E402
 
 BUBBLE = "it-simulcast"
 LIMIT = "37 kbytes/second burst 16 kbytes"  # ~300 kbit/s
@@ -70,33 +69,11 @@ RTCPeerConnection.prototype.addTransceiver = function (track, init) {
   return add.call(this, track, init);
 };
 """
-SUBSCRIBER_SETUP = """
-const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-navigator.mediaDevices.getUserMedia = () => gum({audio: true, video: false});
-"""
 
 # The subscribe connection's selected local port and its video inbound-rtp.
-SUB_STATS = """
-(async () => {
-  const pc = call && call.sub;
-  if (!pc) return null;
-  const out = {port: 0, height: 0, framesDecoded: 0, freezeCount: 0, bytes: 0};
-  const locals = {};
-  let pair = null;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === 'local-candidate') locals[r.id] = r;
-    if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r;
-    if (r.type === 'inbound-rtp' && r.kind === 'video') {
-      out.height = r.frameHeight || 0;
-      out.framesDecoded += r.framesDecoded || 0;
-      out.freezeCount += r.freezeCount || 0;
-      out.bytes += r.bytesReceived || 0;
-    }
-  });
-  if (pair && locals[pair.localCandidateId]) out.port = locals[pair.localCandidateId].port;
-  return out;
-})()
-"""
+SUB_STATS = cc.video_stats("sub", "inbound-rtp", port="local", last={"height": "frameHeight"},
+                           sums={"framesDecoded": "framesDecoded",
+                                 "freezeCount": "freezeCount", "bytes": "bytesReceived"})
 
 PUB_STATS = """
 (async () => {
@@ -117,73 +94,36 @@ PUB_STATS = """
 """
 
 
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def sh(cmd):
-    subprocess.run(cmd, shell=True, check=True)
-
-
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class Simulcast(unittest.TestCase):
-    def poll(self, pub, lim, unl, start):
-        p = pub.call(PUB_STATS)
-        a, b = lim.call(SUB_STATS), unl.call(SUB_STATS)
-        log(f"{time.monotonic() - start:5.1f}s publisher [{p}] limited {a} unlimited {b}")
-        return a, b
-
     def test_layers_follow_each_downlink(self):
-        relay, demo, ctl = demo_it.start_demo(self)
-        pub = demo_it.open_page(self, demo)
-        lim = demo_it.open_page(self, demo)
-        unl = demo_it.open_page(self, demo)
-        pub.call(f"(() => {{ {PUBLISHER_SETUP} }})()")
-        lim.call(f"(() => {{ {SUBSCRIBER_SETUP} }})()")
-        unl.call(f"(() => {{ {SUBSCRIBER_SETUP} }})()")
-        r = pub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Pub")
-        self.assertTrue(r["publish"]["ok"], r)
+        relay, demo, ctl = cc.start_demo(self)
+        pub, lim, unl = cc.open_pages(self, demo, PUBLISHER_SETUP, cc.AUDIO_ONLY, cc.AUDIO_ONLY)
+        cc.join(self, pub, BUBBLE, "Pub", "publish")
         for page, name in ((lim, "Limited"), (unl, "Unlimited")):
-            r = page.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, name)
-            self.assertTrue(r["subscribe"]["ok"], r)
+            cc.join(self, page, BUBBLE, name, "subscribe")
         start = time.monotonic()
 
         # Both decode the publisher's video.
-        while True:
-            a, b = self.poll(pub, lim, unl, start)
-            if a and b and a["port"] and a["framesDecoded"] > 0 and b["framesDecoded"] > 0:
-                break
-            self.assertLess(time.monotonic() - start, DECODE_DEADLINE_S,
-                            f"the subscribers do not both decode: {a} {b}")
-            time.sleep(2)
+        poll = lambda: cc.poll(start, pub, PUB_STATS, SUB_STATS, limited=lim, unlimited=unl)[1:]
+        a, b = cc.wait_for(self, poll, lambda v: cc.both_decode(*v) and v[0]["port"],
+                           DECODE_DEADLINE_S,
+                           lambda v: f"the subscribers do not both decode: {v[0]} {v[1]}")
 
-        sh("ip link set lo gso_max_segs 1")
-        sh(f"nft add table inet {TABLE}")
-        self.addCleanup(subprocess.run, f"nft delete table inet {TABLE} 2>/dev/null", shell=True)
-        sh(f"nft add chain inet {TABLE} in '{{ type filter hook input priority 0; }}'")
-        sh(f"nft add rule inet {TABLE} in udp dport {a['port']} limit rate over {LIMIT} drop")
+        cc.drop_udp_to(self, TABLE, a["port"], f"limit rate over {LIMIT}")
         log(f"policer on port {a['port']}: {LIMIT}")
 
         # 1. The limited one on a lower layer than the unlimited one (720p).
-        split = time.monotonic()
-        while True:
-            time.sleep(2)
-            a, b = self.poll(pub, lim, unl, start)
-            if 0 < a["height"] and b["height"] >= 2 * a["height"]:
-                break
-            self.assertLess(time.monotonic() - split, SPLIT_DEADLINE_S,
-                            f"no split of layers: limited {a}, unlimited {b}")
+        a, b = cc.wait_for(self, poll, lambda v: cc.at_most_half(*v), SPLIT_DEADLINE_S,
+                           lambda v: f"no split of layers: limited {v[0]}, unlimited {v[1]}",
+                           sleep_first=True)
         before, low = a, a["height"]
         resume = time.monotonic()
-        while True:
-            time.sleep(2)
-            a, b = self.poll(pub, lim, unl, start)
-            frames = a["framesDecoded"] - before["framesDecoded"]
-            if frames >= MIN_FRAMES:
-                break
-            self.assertLess(time.monotonic() - resume, RESUME_DEADLINE_S,
-                            f"the limited subscriber decoded {frames} frames in "
-                            f"{RESUME_DEADLINE_S} s")
+        decoded = lambda v: v[0]["framesDecoded"] - before["framesDecoded"]
+        a, b = cc.wait_for(self, poll, lambda v: decoded(v) >= MIN_FRAMES, RESUME_DEADLINE_S,
+                           lambda v: f"the limited subscriber decoded {decoded(v)} frames in "
+                           f"{RESUME_DEADLINE_S} s", sleep_first=True)
+        frames = decoded((a, b))
         log(f"the limited subscriber decoded {frames} frames "
             f"{time.monotonic() - resume:.1f} s after the split")
 
@@ -191,14 +131,9 @@ class Simulcast(unittest.TestCase):
         sh(f"nft delete table inet {TABLE}")
         lift = time.monotonic()
         log("policer removed")
-        while True:
-            time.sleep(2)
-            a, b = self.poll(pub, lim, unl, start)
-            if a["height"] >= 2 * low:
-                break
-            self.assertLess(time.monotonic() - lift, LIFT_DEADLINE_S,
-                            f"not switched up after the limit lifted: limited {a}, "
-                            f"unlimited {b}")
+        a, b = cc.wait_for(self, poll, lambda v: v[0]["height"] >= 2 * low, LIFT_DEADLINE_S,
+                           lambda v: f"not switched up after the limit lifted: limited {v[0]}, "
+                           f"unlimited {v[1]}", sleep_first=True)
         log(f"switched up {time.monotonic() - lift:.1f} s after the limit lifted; "
             f"limited subscriber's freezes: {a['freezeCount']}")
         # The unlimited subscriber's freezes measure the machine's load.

@@ -28,8 +28,6 @@ Deadlines are generous; what is asserted is where each ends up.
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
 """
-import subprocess
-import sys
 import time
 import unittest
 
@@ -37,8 +35,8 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
-from test_simulcast import SUBSCRIBER_SETUP  # noqa: E402  (audio-only subscribers)
+import chromium_call as cc  # noqa: E402
+from chromium_call import log, relay_rtx  # noqa: E402
 
 BUBBLE = "it-simulcast-ssrc"
 LOW_HEIGHT = 200
@@ -114,102 +112,51 @@ PUB_STATS = """
 """
 
 # A subscriber's video inbound-rtp: how many, and the height and frames of all.
-SUB_STATS = """
-(async () => {
-  const pc = call && call.sub;
-  if (!pc) return null;
-  const out = {tracks: 0, height: 0, framesDecoded: 0};
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'video') {
-      out.tracks++;
-      out.height = r.frameHeight || 0;
-      out.framesDecoded += r.framesDecoded || 0;
-    }
-  });
-  return out;
-})()
-"""
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def sh(cmd):
-    subprocess.run(cmd, shell=True, check=True)
-
-
-def relay_rtx(ctl):
-    """The relay-wide rtx counters (snapshots are at most ~1 s old)."""
-    time.sleep(1.5)
-    return ctl.call("stats.get")["result"]["rtx"]
+SUB_STATS = cc.video_stats("sub", "inbound-rtp", count="tracks", last={"height": "frameHeight"},
+                           sums=["framesDecoded"])
 
 
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class SsrcSimulcast(unittest.TestCase):
-    def poll(self, pub, low, high, start):
-        p, a, b = pub.call(PUB_STATS), low.call(SUB_STATS), high.call(SUB_STATS)
-        log(f"{time.monotonic() - start:5.1f}s publisher {p} low {a} high {b}")
-        return p, a, b
-
     def test_sim_layers_and_uplink_nack(self):
-        relay, demo, ctl = demo_it.start_demo(self)
-        pub = demo_it.open_page(self, demo)
-        low = demo_it.open_page(self, demo)
-        high = demo_it.open_page(self, demo)
-        pub.call(f"(() => {{ {PUBLISHER_SETUP} }})()")
-        low.call(f"(() => {{ {SUBSCRIBER_SETUP} }})()")
-        high.call(f"(() => {{ {SUBSCRIBER_SETUP} }})()")
-        r = pub.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Pub")
-        self.assertTrue(r["publish"]["ok"], r)
-        pub_id = r["peer"]
-        r = low.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "Low")
-        self.assertTrue(r["subscribe"]["ok"], r)
-        reply = ctl.call("peer.prefer", {"tenant": demo_it.TENANT, "bubble": BUBBLE,
-                                         "peer": r["peer"], "publisher": pub_id,
-                                         "max_height": LOW_HEIGHT})
-        self.assertIn("result", reply, reply)
-        r = high.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, "High")
-        self.assertTrue(r["subscribe"]["ok"], r)
+        relay, demo, ctl = cc.start_demo(self)
+        pub, low, high = cc.open_pages(self, demo, PUBLISHER_SETUP, cc.AUDIO_ONLY, cc.AUDIO_ONLY)
+        pub_id = cc.join(self, pub, BUBBLE, "Pub", "publish")["peer"]
+        low_id = cc.join(self, low, BUBBLE, "Low", "subscribe")["peer"]
+        cc.prefer(self, ctl, BUBBLE, low_id, pub_id, max_height=LOW_HEIGHT)
+        cc.join(self, high, BUBBLE, "High", "subscribe")
 
         # 1. Chromium applied the munged offer and sends both layers.
         applied = pub.call("call.pub.localDescription.sdp")
         self.assertIn("a=ssrc-group:SIM", applied)
         self.assertEqual(pub.call(SCALE), 2, "the video sender has not two encodings")
         start = time.monotonic()
-        while True:
-            p, a, b = self.poll(pub, low, high, start)
-            sending = [s for s, v in (p or {}).get("ssrcs", {}).items() if v["packets"] > 0]
-            if len(sending) == 2 and a and b and a["framesDecoded"] > 0 and \
-                    b["framesDecoded"] > 0:
-                break
-            self.assertLess(time.monotonic() - start, DECODE_DEADLINE_S,
-                            f"not two layers sent and both decoding: {p} {a} {b}")
-            time.sleep(2)
+        poll = lambda: cc.poll(start, pub, PUB_STATS, SUB_STATS, low=low, high=high)
+        sending = lambda p: [s for s, v in (p or {}).get("ssrcs", {}).items() if v["packets"] > 0]
+        p, a, b = cc.wait_for(self, poll,
+                              lambda v: len(sending(v[0])) == 2 and cc.both_decode(v[1], v[2]),
+                              DECODE_DEADLINE_S,
+                              lambda v: "not two layers sent and both decoding: "
+                              f"{v[0]} {v[1]} {v[2]}")
 
         # 2. One track each; the low one on the low layer, the other above.
         while True:
             self.assertEqual(a["tracks"], 1, a)
             self.assertEqual(b["tracks"], 1, b)
-            if 0 < a["height"] <= LOW_HEIGHT and b["height"] >= 2 * a["height"]:
+            if cc.at_most_half(a, b) and a["height"] <= LOW_HEIGHT:
                 break
             self.assertLess(time.monotonic() - start, LAYER_DEADLINE_S,
                             f"no layer split: low {a}, high {b}")
             time.sleep(2)
-            p, a, b = self.poll(pub, low, high, start)
+            p, a, b = poll()
         log(f"layers: low subscriber {a['height']}p, high subscriber {b['height']}p")
 
         # 3. Uplink loss: each layer NACKed on its own SSRC, gaps filled.
-        sh("ip link set lo gso_max_segs 1")
-        sh(f"nft add table inet {TABLE}")
-        self.addCleanup(subprocess.run, f"nft delete table inet {TABLE} 2>/dev/null", shell=True)
-        sh(f"nft add chain inet {TABLE} in '{{ type filter hook input priority 0; }}'")
-        sh(f"nft add rule inet {TABLE} in udp dport {p['port']} @th,64,2 2 "
-           f"numgen random mod {LOSS_ONE_IN} == 0 drop")
+        cc.drop_udp_to(self, TABLE, p["port"], cc.random_loss(LOSS_ONE_IN, rtp_only=True))
         before = relay_rtx(ctl)
-        p0, a0, b0 = self.poll(pub, low, high, start)
+        p0, a0, b0 = poll()
         time.sleep(WINDOW_S)
-        p1, a1, b1 = self.poll(pub, low, high, start)
+        p1, a1, b1 = poll()
         after = relay_rtx(ctl)
         log(f"relay rtx before {before}, after {after}")
         for ssrc, v in p1["ssrcs"].items():

@@ -32,7 +32,6 @@ subscriber ends up. Each test is bounded to about 100 s.
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
 """
-import sys
 import time
 import unittest
 
@@ -40,7 +39,8 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+import chromium_call as cc  # noqa: E402
+from chromium_call import log  # noqa: E402
 
 DECODE_DEADLINE_S = 45
 SPLIT_DEADLINE_S = 45
@@ -65,30 +65,10 @@ RTCPeerConnection.prototype.addTransceiver = function (track, init) {
   return t;
 };
 """
-SUBSCRIBER_SETUP = """
-const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-navigator.mediaDevices.getUserMedia = () => gum({audio: true, video: false});
-"""
-
-SUB_STATS = """
-(async () => {
-  const pc = call && call.sub;
-  if (!pc) return null;
-  const out = {height: 0, fps: 0, framesDecoded: 0, nacks: 0, codec: ''};
-  const stats = await pc.getStats();
-  stats.forEach((r) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'video') {
-      out.height = Math.max(out.height, r.frameHeight || 0);
-      out.fps = Math.max(out.fps, r.framesPerSecond || 0);
-      out.framesDecoded += r.framesDecoded || 0;
-      out.nacks += r.nackCount || 0;
-      const c = r.codecId && stats.get(r.codecId);
-      if (c) out.codec = c.mimeType;
-    }
-  });
-  return out;
-})()
-"""
+SUB_STATS = cc.video_stats("sub", "inbound-rtp",
+                           maxes={"height": "frameHeight", "fps": "framesPerSecond"},
+                           sums={"framesDecoded": "framesDecoded", "nacks": "nackCount"},
+                           codec="codec")
 
 PUB_STATS = """
 (async () => {
@@ -109,67 +89,36 @@ PUB_STATS = """
 """
 
 
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class Svc(unittest.TestCase):
-    def poll(self, pub, cap, full, start):
-        p = pub.call(PUB_STATS)
-        a, b = cap.call(SUB_STATS), full.call(SUB_STATS)
-        log(f"{time.monotonic() - start:5.1f}s publisher [{p}] capped {a} full {b}")
-        return a, b
-
     def check(self, bubble, mime, mode, fmtp, prefer, spatial):
-        relay, demo, ctl = demo_it.start_demo(self)
-        pub = demo_it.open_page(self, demo)
-        cap = demo_it.open_page(self, demo)
-        full = demo_it.open_page(self, demo)
+        relay, demo, ctl = cc.start_demo(self)
         setup = PUBLISHER_SETUP.replace("MIME", mime).replace("MODE", mode).replace("FMTP", fmtp)
-        pub.call(f"(() => {{ {setup} }})()")
-        cap.call(f"(() => {{ {SUBSCRIBER_SETUP} }})()")
-        full.call(f"(() => {{ {SUBSCRIBER_SETUP} }})()")
-        r = pub.call("window.prismDemo.join(arguments[0], arguments[1])", bubble, "Pub")
-        self.assertTrue(r["publish"]["ok"], r)
-        publisher = r["peer"]
-        peers = {}
-        for page, name in ((cap, "Capped"), (full, "Full")):
-            r = page.call("window.prismDemo.join(arguments[0], arguments[1])", bubble, name)
-            self.assertTrue(r["subscribe"]["ok"], r)
-            peers[name] = r["peer"]
-        reply = ctl.call("peer.prefer", {"tenant": demo_it.TENANT, "bubble": bubble,
-                                         "peer": peers["Capped"], "publisher": publisher,
-                                         **prefer})
-        self.assertIn("result", reply, reply)
+        pub, cap, full = cc.open_pages(self, demo, setup, cc.AUDIO_ONLY, cc.AUDIO_ONLY)
+        publisher = cc.join(self, pub, bubble, "Pub", "publish")["peer"]
+        peers = {name: cc.join(self, page, bubble, name, "subscribe")["peer"]
+                 for page, name in ((cap, "Capped"), (full, "Full"))}
+        cc.prefer(self, ctl, bubble, peers["Capped"], publisher, **prefer)
         start = time.monotonic()
 
         # 1. Both decode the codec.
-        while True:
-            a, b = self.poll(pub, cap, full, start)
-            if a and b and a["framesDecoded"] > 0 and b["framesDecoded"] > 0:
-                break
-            self.assertLess(time.monotonic() - start, DECODE_DEADLINE_S,
-                            f"the subscribers do not both decode: {a} {b}")
-            time.sleep(2)
+        poll = lambda: cc.poll(start, pub, PUB_STATS, SUB_STATS, capped=cap, full=full)[1:]
+        a, b = cc.wait_for(self, poll, lambda v: cc.both_decode(*v), DECODE_DEADLINE_S,
+                           lambda v: f"the subscribers do not both decode: {v[0]} {v[1]}")
         self.assertEqual((a["codec"], b["codec"]), (mime, mime))
 
         # 2. The capped one decodes a lower resolution.
-        split = time.monotonic()
-        while spatial:
-            time.sleep(2)
-            a, b = self.poll(pub, cap, full, start)
-            if 0 < a["height"] and b["height"] >= 2 * a["height"]:
-                break
-            self.assertLess(time.monotonic() - split, SPLIT_DEADLINE_S,
-                            f"no split of spatial layers: capped {a}, full {b}")
+        if spatial:
+            a, b = cc.wait_for(self, poll, lambda v: cc.at_most_half(*v), SPLIT_DEADLINE_S,
+                               lambda v: f"no split of spatial layers: capped {v[0]}, full {v[1]}",
+                               sleep_first=True)
 
         # 3. It keeps decoding, and the layers left out are no loss: a
         # subscriber that took them for loss would NACK hundreds of packets
         # a second.
         before = a
         time.sleep(WINDOW_S)
-        a, b = self.poll(pub, cap, full, start)
+        a, b = poll()
         frames = a["framesDecoded"] - before["framesDecoded"]
         self.assertGreaterEqual(frames, MIN_FRAMES,
                                 f"the capped subscriber decoded {frames} frames in {WINDOW_S} s")

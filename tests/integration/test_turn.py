@@ -41,7 +41,6 @@ import shutil
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -50,7 +49,9 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+import chromium_call as cc  # noqa: E402
+import harness  # noqa: E402
+from chromium_call import log  # noqa: E402
 
 TURNSERVER = "/usr/bin/turnserver"
 TURN_LISTEN = "127.0.0.1"
@@ -59,10 +60,6 @@ TLS_PORT = 443  # as deploy/coturn/turnserver.conf.sample
 BUBBLE = "it-turn"
 MEDIA_TIMEOUT_S = 60
 START_TIMEOUT_S = 20
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
 
 
 def rest_credentials(secret, user, ttl_s=600):
@@ -156,13 +153,7 @@ class Coturn:
             return ""
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        harness.terminate(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -175,44 +166,11 @@ window.RTCPeerConnection = function (config) { return new Native({...config, ...
 window.RTCPeerConnection.prototype = Native.prototype;
 """
 
-# The selected candidate pair of each of the page's connections.
-SELECTED = """
-(async () => {
-  const out = {};
-  for (const [name, pc] of [['publish', call && call.pub], ['subscribe', call && call.sub]]) {
-    if (!pc) continue;
-    const byId = {};
-    let pair = null;
-    (await pc.getStats()).forEach((r) => {
-      byId[r.id] = r;
-      if (r.type === 'transport' && r.selectedCandidatePairId) pair = r.selectedCandidatePairId;
-    });
-    const p = pair && byId[pair];
-    if (!p) continue;
-    const l = byId[p.localCandidateId] || {}, r = byId[p.remoteCandidateId] || {};
-    out[name] = {state: p.state, bytesReceived: p.bytesReceived,
-                 local: {type: l.candidateType, address: l.address, port: l.port,
-                         relayProtocol: l.relayProtocol, protocol: l.protocol},
-                 remote: {type: r.candidateType, address: r.address, port: r.port}};
-  }
-  return out;
-})()
-"""
-
 
 def open_page(test, demo, transport):
-    """demo_it.open_page, with Chromium accepting the test's self-signed TURN
-    certificate when the page uses TURN over TLS."""
-    flags = ["--ignore-certificate-errors"] if transport == "tls" else []
-    b = webdriver.Browser(extra_flags=flags)
-    test.addCleanup(b.quit)
-
-    def dump_console():
-        for entry in b.console():
-            log(f"console[{b.port}]:", entry.get("level"), entry.get("message"))
-    test.addCleanup(dump_console)
-    b.get(demo.url + "/")
-    return b
+    """A demo page (chromium_call.open_page), Chromium accepting the test's
+    self-signed TURN certificate when the page uses TURN over TLS."""
+    return cc.open_page(test, demo, ["--ignore-certificate-errors"] if transport == "tls" else [])
 
 
 # A few STUN/TURN messages (RFC 8489, RFC 8656), enough to ask coturn for an
@@ -336,37 +294,23 @@ class TurnOnly(unittest.TestCase):
         turn = Coturn()
         self.addCleanup(turn.close)
         self.addCleanup(lambda: self._outcome_log(turn))
-        relay, demo, ctl = demo_it.start_demo(self)
+        relay, demo, ctl = cc.start_demo(self)
 
         cases = [("Udp", "udp"), ("Tcp", "tcp"), ("Tls", "tls")]
         pages, peers = [], []
         for name, transport in cases:
             page = open_page(self, demo, transport)
             page.execute(USE_TURN, turn.ice_servers(f"it-{transport}", transport))
-            r = page.call("window.prismDemo.join(arguments[0], arguments[1])", BUBBLE, name)
+            r = cc.join(self, page, BUBBLE, name, "publish", "subscribe")
             log(f"{name} joined: {r}")
-            self.assertTrue(r["publish"]["ok"], r)
-            self.assertTrue(r["subscribe"]["ok"], r)
             pages.append(page)
             peers.append(r["peer"])
 
         # Everyone decodes video and receives audio from both others.
-        deadline = time.monotonic() + MEDIA_TIMEOUT_S
-        for page, me in zip(pages, peers):
-            others = [p for p in peers if p != me]
-            while True:
-                s = page.call("window.prismDemo.stats()")
-                got = s["publishers"]
-                if all(got.get(p, {}).get("framesDecoded", 0) > 0
-                       and got.get(p, {}).get("audioPacketsReceived", 0) > 0 for p in others):
-                    log(f"{me} receives {others}: {got}")
-                    break
-                self.assertLess(time.monotonic(), deadline,
-                                f"{me} receives no media from {others} through TURN: {s}")
-                time.sleep(1)
+        cc.media_from(self, pages, peers, {p: 0 for p in peers}, MEDIA_TIMEOUT_S, "through TURN")
 
         for page, (name, transport) in zip(pages, cases):
-            sel = page.call(SELECTED)
+            sel = page.call(cc.SELECTED_PAIRS)
             log(f"{name}: selected pairs {sel}")
             for conn in ("publish", "subscribe"):
                 self.assertIn(conn, sel, f"{name} has no selected pair on {conn}: {sel}")
