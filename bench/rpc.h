@@ -7,6 +7,16 @@
  * and with a method (events, after events.subscribe) go to the event
  * callback.
  *
+ * Every request has a reply deadline (PRISM_BENCH_RPC_TIMEOUT_S unless set
+ * otherwise), kept by one uv timer armed to the earliest one. A relay that
+ * misses one is taken as stuck: that request completes with the error
+ * object {"code": PRISM_BENCH_RPC_NO_REPLY, "message": "no reply to METHOD
+ * within N s"}, the connection stops reading (as if the relay had closed
+ * it: prism_bench_rpc_closed becomes true, the other pending requests get
+ * (NULL, NULL) and later calls fail at once), and prism_bench_rpc_failure
+ * keeps the message. So no caller waits on a silent relay for longer than
+ * one deadline.
+ *
  * Thread: the one running `loop`; every callback runs there. Control plane
  * only: allocation per request is fine here.
  */
@@ -19,6 +29,13 @@
 #include <uv.h>
 
 struct prism_bench_rpc;
+
+/* A request's default reply deadline, s. */
+#define PRISM_BENCH_RPC_TIMEOUT_S 10.0
+
+/* The error code of a request whose deadline passed (the bench's own: the
+ * relay never sends it). */
+#define PRISM_BENCH_RPC_NO_REPLY (-32098)
 
 /* A reply: `result` (borrowed, valid during the call) on success, else NULL
  * and `error` the error object (borrowed). Both NULL when the connection
@@ -39,13 +56,24 @@ int prism_bench_rpc_open(uv_loop_t *loop, const char *path, prism_bench_rpc_even
 int prism_bench_rpc_call(struct prism_bench_rpc *c, const char *method, json_t *params,
                          prism_bench_rpc_reply_cb cb, void *ud);
 
+/* The same with its own reply deadline of `timeout_s` (> 0), for a request
+ * the relay may take longer to answer (the final stats). */
+int prism_bench_rpc_call_within(struct prism_bench_rpc *c, const char *method, json_t *params,
+                                double timeout_s, prism_bench_rpc_reply_cb cb, void *ud);
+
+/* Sets the reply deadline of the requests sent from now on (> 0 s). */
+void prism_bench_rpc_set_timeout(struct prism_bench_rpc *c, double timeout_s);
+
+/* "no reply to METHOD within N s" once a deadline passed, else NULL. */
+const char *prism_bench_rpc_failure(const struct prism_bench_rpc *c);
+
 /* The pid of the relay at the other end (SO_PEERCRED), or -1. */
 int prism_bench_rpc_peer_pid(const struct prism_bench_rpc *c);
 
 /* Requests waiting for a reply. */
 unsigned prism_bench_rpc_pending(const struct prism_bench_rpc *c);
 
-/* True once the relay closed the connection. */
+/* True once the relay closed the connection, or missed a deadline. */
 bool prism_bench_rpc_closed(const struct prism_bench_rpc *c);
 
 /* Closes the connection; pending callbacks get (NULL, NULL). Memory is
