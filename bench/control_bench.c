@@ -6,6 +6,11 @@
  * (user+sys from /proc/<pid>/stat), so the figure holds on a shared machine.
  * With --spawn it starts its own relay pinned to one core (and itself to
  * another when there are two), and stops it at the end.
+ *
+ * The calls block, so the socket's own timeouts (SO_RCVTIMEO/SO_SNDTIMEO,
+ * --rpc-timeout-s) are the reply deadline: a relay that sends nothing for
+ * that long fails the run with "no reply to METHOD within N s", naming the
+ * request it owes next.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +26,8 @@
 
 #include "bench/bench.h"
 #include "bench/proc.h"
+#include "bench/rpc.h"
+#include "bench/run_options.h"
 
 #define CYCLE_LEN 10
 
@@ -28,7 +35,8 @@ struct control_opts {
     const char *control; /* socket path */
     const char *prism;   /* binary for --spawn */
     long cycles;
-    int window; /* cycles in flight */
+    int window;           /* cycles in flight */
+    double rpc_timeout_s; /* --rpc-timeout-s: the longest silence awaiting a reply */
     bool spawn;
     const char *json_out;
 };
@@ -54,21 +62,25 @@ static int connect_unix(const char *path)
     return fd;
 }
 
-/* Reads until `lines` newlines were seen; counts replies carrying "error"
- * (the 6 bytes kept from the previous chunk catch a key split across reads). */
-static int read_replies(int fd, long lines, long *errors)
+/* Reads until *lines newlines were seen, counting them down; counts replies
+ * carrying "error" (the 6 bytes kept from the previous chunk catch a key
+ * split across reads). -1 when the socket failed, closed or timed out
+ * (errno EAGAIN), *lines then the replies still owed. */
+static int read_replies(int fd, long *lines, long *errors)
 {
     static char buf[6 + (1 << 16)];
     size_t carry = 0;
-    while (lines > 0) {
+    while (*lines > 0) {
         ssize_t n = read(fd, buf + carry, sizeof(buf) - carry);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0)
+            errno = ECONNRESET;
         if (n <= 0)
             return -1;
         for (ssize_t i = 0; i < n; i++)
             if (buf[carry + (size_t)i] == '\n')
-                lines--;
+                (*lines)--;
         size_t len = carry + (size_t)n;
         for (char *p = buf; (p = memmem(p, (size_t)(buf + len - p), "\"error\"", 7)) != NULL; p++)
             (*errors)++;
@@ -76,6 +88,35 @@ static int read_replies(int fd, long lines, long *errors)
         memmove(buf, buf + len - carry, carry);
     }
     return 0;
+}
+
+/* The method of a cycle's `k`th request (format_cycle's order). */
+static const char *cycle_method(long k)
+{
+    return k == 0   ? "bubble.create"
+           : k <= 4 ? "peer.join"
+           : k <= 8 ? "peer.leave"
+                    : "bubble.delete";
+}
+
+/* Sets the socket's send and receive timeouts to `s` seconds. */
+static void set_timeouts(int fd, double s)
+{
+    struct timeval tv = {.tv_sec = (time_t)s,
+                         .tv_usec = (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Says why the run stopped at a failed read or write: the relay's silence
+ * past the deadline names the request it owes. */
+static void report_io_failure(const struct control_opts *o, const char *method)
+{
+    if (errno == EAGAIN)
+        fprintf(stderr, "prism-bench: no reply to %s within %g s\n", method, o->rpc_timeout_s);
+    else
+        fprintf(stderr, "prism-bench: control connection lost awaiting %s: %s\n", method,
+                strerror(errno));
 }
 
 static size_t format_cycle(char *out, size_t cap, long n)
@@ -129,8 +170,11 @@ void prism_bench_control_usage(FILE *out)
 {
     fputs("Usage: prism-bench control [--control PATH | --spawn [--prism BIN]]\n"
           "                           [--cycles N] [--window N] [--json FILE]\n"
+          "                           [--rpc-timeout-s S]\n"
           "Pipelined cycles of bubble.create, 4 x peer.join, 4 x peer.leave,\n"
-          "bubble.delete; reports requests/s of wall time and of relay CPU.\n",
+          "bubble.delete; reports requests/s of wall time and of relay CPU.\n"
+          "--rpc-timeout-s S: a relay that sends no reply for S s (default 10) fails\n"
+          "the run (exit 1) with \"no reply to METHOD within S s\".\n",
           out);
 }
 
@@ -142,8 +186,11 @@ static int usage(void)
 
 int prism_bench_control(int argc, char **argv)
 {
-    struct control_opts o = {
-        .control = "./prism-control.sock", .prism = "prism", .cycles = 20000, .window = 32};
+    struct control_opts o = {.control = "./prism-control.sock",
+                             .prism = "prism",
+                             .cycles = 20000,
+                             .window = 32,
+                             .rpc_timeout_s = PRISM_BENCH_RPC_TIMEOUT_S};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -160,6 +207,9 @@ int prism_bench_control(int argc, char **argv)
             i++;
         } else if (v != NULL && strcmp(a, "--window") == 0 &&
                    (o.window = (int)strtol(v, NULL, 10)) > 0) {
+            i++;
+        } else if (v != NULL && strcmp(a, "--rpc-timeout-s") == 0 &&
+                   prism_bench_parse_num(v, 0.1, 3600, &o.rpc_timeout_s)) {
             i++;
         } else if (v != NULL && strcmp(a, "--json") == 0) {
             o.json_out = v;
@@ -188,13 +238,20 @@ int prism_bench_control(int argc, char **argv)
         fprintf(stderr, "prism-bench: cannot connect to %s\n", o.control);
         return 1;
     }
+    set_timeouts(fd, o.rpc_timeout_s);
     pid_t pid = relay > 0 ? relay : prism_bench_peer_pid(fd);
     const char *setup = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"tenant.create\","
                         "\"params\":{\"tenant\":\"bench\",\"limits\":{\"max_bubbles\":0,"
                         "\"max_peers\":0}}}\n";
-    long errors = 0;
-    if (prism_bench_send_all(fd, setup, strlen(setup)) != 0 || read_replies(fd, 1, &errors) != 0)
+    long errors = 0, owed = 1;
+    if (prism_bench_send_all(fd, setup, strlen(setup)) != 0 ||
+        read_replies(fd, &owed, &errors) != 0) {
+        report_io_failure(&o, "tenant.create");
+        close(fd);
+        if (relay > 0)
+            prism_bench_relay_stop(relay);
         return 1;
+    }
     errors = 0;
 
     char *batch = malloc((size_t)o.window * 2048);
@@ -207,10 +264,11 @@ int prism_bench_control(int argc, char **argv)
         size_t len = 0;
         for (long c = 0; c < n; c++)
             len += format_cycle(batch + len, (size_t)o.window * 2048 - len, sent + c);
-        rc = prism_bench_send_all(fd, batch, len) == 0 &&
-                     read_replies(fd, n * CYCLE_LEN, &errors) == 0
-                 ? 0
-                 : 1;
+        owed = n * CYCLE_LEN;
+        if (prism_bench_send_all(fd, batch, len) != 0 || read_replies(fd, &owed, &errors) != 0) {
+            report_io_failure(&o, cycle_method((n * CYCLE_LEN - owed) % CYCLE_LEN));
+            rc = 1;
+        }
         sent += n;
     }
     double wall = now_s() - t0;

@@ -33,8 +33,15 @@
  * first when the bench may), since the relay admits only as many
  * transports as that limit allows (relay/control/relay.c).
  *
+ * Every request has a reply deadline (--rpc-timeout-s, bench/rpc.h): a relay
+ * that leaves one unanswered fails the run at once with "no reply to METHOD
+ * within N s" (the connection is given up, so every phase ends), and the
+ * other waits are timers, so idle always stops by itself: within the
+ * deadline per window of requests, --settle-s and DELETE_WAIT_MS.
+ *
  * Thread: one, running one uv loop. Exit status 0 when every peer was
- * created, 1 otherwise, 2 for bad options.
+ * created and the relay answered every request, 1 otherwise, 2 for bad
+ * options.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -65,6 +72,7 @@
 struct idle_opts {
     unsigned peers, bubbles, window, relay_workers;
     double settle_s;
+    double rpc_timeout_s; /* --rpc-timeout-s: a request's reply deadline */
     const char *control, *prism, *json_out, *offer_path, *local_ip;
     bool spawn, quiet;
     bool candidates; /* --candidates: keep the offer's a=candidate lines */
@@ -95,6 +103,7 @@ struct idle {
     unsigned created;   /* publish answered */
     unsigned failed;    /* join or publish refused, or never sent */
     char first_error[256];
+    char no_reply[96]; /* the connection's missed deadline (bench/rpc.h); empty: none */
     struct idle_sample before, after, deleted;
     uint64_t peers_t0_ns, peers_t1_ns;
     unsigned delete_polls;
@@ -108,6 +117,7 @@ void prism_bench_idle_usage(FILE *out)
           "         [--control PATH | --spawn [--prism BIN] [--relay-workers N]]\n"
           "         [--json FILE] [--offer FILE] [--window N] [--settle-s S]\n"
           "         [--candidates] [--local-ip ADDR] [--tenant ID] [--quiet]\n"
+          "         [--rpc-timeout-s S]\n"
           "N peers that each peer.join (publish) and peer.publish a Chromium audio+video\n"
           "offer (--offer FILE: another SDP), and that nobody ever connects; reports the\n"
           "relay's resident memory (VmRSS) and open descriptors before and after, and per\n"
@@ -117,7 +127,9 @@ void prism_bench_idle_usage(FILE *out)
           "instead of failing ICE against addresses where nobody answers (--candidates:\n"
           "keep them; the relay then closes each transport within ~10 s).\n"
           "--spawn starts the relay with its descriptor limit at the hard limit and\n"
-          "room for N transports. Fails (exit 1) when any peer could not be created.\n",
+          "room for N transports. Fails (exit 1) when any peer could not be created.\n"
+          "--rpc-timeout-s S: a request the relay does not answer within S s (default\n"
+          "10) fails the run at once with \"no reply to METHOD within S s\".\n",
           out);
 }
 
@@ -133,6 +145,7 @@ static int parse(int argc, char **argv, struct idle_opts *o)
                             .window = 32,
                             .relay_workers = 1,
                             .settle_s = 1,
+                            .rpc_timeout_s = PRISM_BENCH_RPC_TIMEOUT_S,
                             .control = "./prism-control.sock",
                             .prism = "prism",
                             .local_ip = "127.0.0.1"};
@@ -173,6 +186,8 @@ static int parse(int argc, char **argv, struct idle_opts *o)
             o->window = (unsigned)d;
         } else if (strcmp(a, "--settle-s") == 0 && prism_bench_parse_num(v, 0, 3600, &d)) {
             o->settle_s = d;
+        } else if (strcmp(a, "--rpc-timeout-s") == 0 && prism_bench_parse_num(v, 0.1, 3600, &d)) {
+            o->rpc_timeout_s = d;
         } else if (strcmp(a, "--relay-workers") == 0 && prism_bench_parse_num(v, 1, 256, &d)) {
             o->relay_workers = (unsigned)d;
         } else {
@@ -259,6 +274,11 @@ static void note_error(struct idle *s, const char *what, json_t *error)
 static void finish(struct idle *s)
 {
     s->phase = PHASE_DONE;
+    const char *why = prism_bench_rpc_failure(s->rpc);
+    if (why != NULL) {
+        snprintf(s->no_reply, sizeof(s->no_reply), "%s", why);
+        fprintf(stderr, "prism-bench idle: %s\n", why);
+    }
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, NULL);
     prism_bench_rpc_close(s->rpc);
@@ -532,6 +552,7 @@ int prism_bench_idle(int argc, char **argv)
     }
     if (s->relay_pid < 0)
         s->relay_pid = prism_bench_rpc_peer_pid(s->rpc);
+    prism_bench_rpc_set_timeout(s->rpc, s->o.rpc_timeout_s);
     nofile = prism_bench_proc_nofile(s->relay_pid);
     if (nofile > 0 && (unsigned long)nofile < (unsigned long)FD_PER_PEER * s->o.peers + FD_RESERVE)
         fprintf(stderr,
@@ -547,8 +568,9 @@ stop:
     }
     if (e == 0) {
         report(s, nofile, relay_exit);
-        rc = s->created == s->o.peers && !s->setup_failed ? 0 : 1;
-        printf("verdict: %s\n", rc == 0 ? "PASS" : "FAIL");
+        rc = s->created == s->o.peers && !s->setup_failed && s->no_reply[0] == '\0' ? 0 : 1;
+        printf("verdict: %s%s%s\n", rc == 0 ? "PASS" : "FAIL", s->no_reply[0] ? ": " : "",
+               s->no_reply);
     }
 out:
     free(s->offer_buf);

@@ -168,8 +168,8 @@ static int attach(struct prism_bench_janus *j, uint64_t *handle)
     return ok;
 }
 
-int prism_bench_janus_open(uv_loop_t *loop, const char *url, struct prism_bench_janus **out,
-                           char *err, size_t err_len)
+int prism_bench_janus_open(uv_loop_t *loop, const char *url, double timeout_s,
+                           struct prism_bench_janus **out, char *err, size_t err_len)
 {
     struct prism_bench_janus *j = calloc(1, sizeof(*j));
     if (j == NULL)
@@ -188,8 +188,11 @@ int prism_bench_janus_open(uv_loop_t *loop, const char *url, struct prism_bench_
     if (*p == ':')
         j->port = (int)strtol(p + 1, (char **)&p, 10);
     snprintf(j->base, sizeof(j->base), "%s", *p == '/' ? p : "/janus");
-    prism_bench_http_init(&j->setup_conn, j->host, j->port, HTTP_TIMEOUT_S);
-    prism_bench_http_init(&j->send_conn, j->host, j->port, HTTP_TIMEOUT_S);
+    /* Requests get the run's reply deadline (at least 1 s: the socket's
+     * timeouts are whole seconds here); the long poll waits longer. */
+    int req_s = timeout_s < 1 ? 1 : (int)(timeout_s + 0.5);
+    prism_bench_http_init(&j->setup_conn, j->host, j->port, req_s);
+    prism_bench_http_init(&j->send_conn, j->host, j->port, req_s);
     prism_bench_http_init(&j->poll_conn, j->host, j->port, HTTP_TIMEOUT_S);
     j->by_handle = g_hash_table_new(g_int64_hash, g_int64_equal);
     j->pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, free);

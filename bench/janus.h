@@ -37,10 +37,12 @@
 struct prism_bench_janus;
 
 /* Creates a session at `url` ("http://127.0.0.1:8088/janus") and attaches
- * the room-creating handle (blocking). Returns 0 and sets *out, or -1 with a
- * reason in `err`. */
-int prism_bench_janus_open(uv_loop_t *loop, const char *url, struct prism_bench_janus **out,
-                           char *err, size_t err_len);
+ * the room-creating handle (blocking). Every request but the long poll
+ * fails when Janus sends nothing for `timeout_s` (rounded to whole
+ * seconds, at least 1; a request is tried twice). Returns 0 and sets *out,
+ * or -1 with a reason in `err`. */
+int prism_bench_janus_open(uv_loop_t *loop, const char *url, double timeout_s,
+                           struct prism_bench_janus **out, char *err, size_t err_len);
 
 /* The signaller to put in the site of the endpoints Janus carries. */
 const struct prism_bench_signaller *prism_bench_janus_signaller(struct prism_bench_janus *j);

@@ -262,3 +262,8 @@ enum prism_bench_ramp_action prism_bench_ramp_on_sample(struct prism_bench_ramp 
     }
     return PRISM_BENCH_RAMP_WAIT;
 }
+
+double prism_bench_ramp_max_step_s(double step_s, unsigned retries)
+{
+    return RAMP_JOIN_TIMEOUT_S + 1 + RAMP_SETTLE_S + 1 + (1.0 + retries) * (step_s + 2);
+}

@@ -174,4 +174,9 @@ enum prism_bench_ramp_action prism_bench_ramp_on_sample(struct prism_bench_ramp 
 /* Ends the ramp (DONE) with `why` (copied). */
 void prism_bench_ramp_stop(struct prism_bench_ramp *ramp, const char *why);
 
+/* The longest one step can last, s: its joins' timeout, the settling, and
+ * 1 + `retries` windows of `step_s` (each rounded to whole 1 s samples). For
+ * the run's wall-clock bound (bench/scenario.c). */
+double prism_bench_ramp_max_step_s(double step_s, unsigned retries);
+
 #endif

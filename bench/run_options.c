@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/rpc.h"
 #include "bench/sample.h"
 #include "bench/shard.h"
 
@@ -21,6 +22,7 @@ void prism_bench_run_usage(FILE *out)
           "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
           "         [--attack KIND [--attack-pps N]] [--loss PCT [--no-nack] [--loss-seed N]]\n"
           "         [--verify-sample N] [--ramp-retries N] [--ramp-max-p99 MS] [--threads N]\n"
+          "         [--rpc-timeout-s S]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
           "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
@@ -59,7 +61,12 @@ void prism_bench_run_usage(FILE *out)
           "recovered and unrecovered packets and Chromium-style freezes (count and\n"
           "duration); the loss verdict then counts only loss beyond the simulated.\n"
           "--no-nack: the same receivers never NACK (nothing can be recovered).\n"
-          "Not with --ramp, --attack or --verify-sample > 1 (every subscriber decrypts).\n",
+          "Not with --ramp, --attack or --verify-sample > 1 (every subscriber decrypts).\n"
+          "--rpc-timeout-s S: a control request the relay does not answer within S s\n"
+          "(default 10; the final stats.get 3 S; with --target janus, each HTTP request)\n"
+          "fails the run with \"no reply to METHOD within S s\"; and the whole run stops\n"
+          "itself, failing, once its bound (set-up, joins, --duration or the ramp's\n"
+          "steps, drain, final stats and teardown, plus a margin) passed.\n",
           out);
 }
 
@@ -105,7 +112,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
                                           .threads = 1,
                                           .loss_pct = -1,
                                           .nack = true,
-                                          .loss_seed = 1};
+                                          .loss_seed = 1,
+                                          .rpc_timeout_s = PRISM_BENCH_RPC_TIMEOUT_S};
     snprintf(o->tenant, sizeof(o->tenant), "bench-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -205,6 +213,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
             o->ramp_retries = (unsigned)d;
         } else if (strcmp(a, "--loss") == 0 && prism_bench_parse_num(v, 0, 50, &d)) {
             o->loss_pct = d;
+        } else if (strcmp(a, "--rpc-timeout-s") == 0 && prism_bench_parse_num(v, 0.1, 3600, &d)) {
+            o->rpc_timeout_s = d;
         } else if (strcmp(a, "--loss-seed") == 0 && prism_bench_parse_num(v, 0, 4294967295.0, &d)) {
             o->loss_seed = (uint64_t)d;
         } else {

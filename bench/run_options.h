@@ -51,6 +51,7 @@ struct prism_bench_run_options {
     double loss_pct;        /* --loss: % of received RTP each subscriber drops; < 0: none */
     bool nack;              /* false with --no-nack */
     uint64_t loss_seed;     /* --loss-seed */
+    double rpc_timeout_s;   /* --rpc-timeout-s: a control request's reply deadline, s */
 };
 
 /* Fills `o` from `argv` (argv[0] is "run") over the defaults. Returns 0, or

@@ -17,9 +17,15 @@
  * DRAIN_MS for the last packets and the relay's next counter tick -> final
  * stats.get -> peer.leave, tenant.delete, transports closed. Then the
  * figures, the summary table and the reports (bench/report.c), --limit, and
- * the verdict. A relay that closes the control connection (it died) ends
- * the run at the next second, as a failure; a spawned relay that does not
- * exit 0 has the end of its log printed before its directory goes.
+ * the verdict. A relay that closes the control connection (it died), or
+ * leaves a request unanswered past its deadline (--rpc-timeout-s, it is
+ * stuck: bench/rpc.h gives the connection up), ends the run at the next
+ * second, as a failure naming the request; a spawned relay that does not
+ * exit 0 has the end of its log printed before its directory goes. The run
+ * as a whole has a wall-clock bound from its options (run_bound_s): past
+ * it, a run still sending ends as planned runs do, failing, and one still
+ * not done after the teardown's own bound leaves its loop without the
+ * report. So the bench always stops by itself.
  * Options: bench/run_options.c; the relay under test is started and
  * sampled through bench/proc.h.
  *
@@ -74,6 +80,9 @@
 #define DRAIN_MS 1500
 #define EGRESS_BUFS 16384
 #define MAX_SAMPLES 100000
+#define WAIT_CLOSED_MS 50      /* on_wait_closed's period */
+#define WAIT_CLOSED_ROUNDS 100 /* its rounds at most */
+#define BOUND_MARGIN_S 15.0    /* the bound's slack over the planned course */
 
 /* --- relay counters ------------------------------------------------------------ */
 
@@ -101,7 +110,14 @@ static void on_stats_sample(void *ud, json_t *result, json_t *error)
         progress(r);
 }
 
-static void stats_get(struct prism__run *r, prism_bench_rpc_reply_cb cb, void *ud)
+/* The reply deadline of the final stats.get (and its relay-wide twin): the
+ * relay may be busy tearing down, so longer than the others. */
+static double final_timeout_s(const struct prism__run *r)
+{
+    return 3 * r->o.rpc_timeout_s;
+}
+
+static void stats_get(struct prism__run *r, double timeout_s, prism_bench_rpc_reply_cb cb, void *ud)
 {
     if (r->janus != NULL) { /* Janus has no stats.get: what the bench sent and got */
         struct prism__run_totals t;
@@ -115,8 +131,9 @@ static void stats_get(struct prism__run *r, prism_bench_rpc_reply_cb cb, void *u
     }
     /* A closed connection (the relay died) answers nothing: the callback
      * hears (NULL, NULL) now, so no phase of the run waits for it forever. */
-    if (prism_bench_rpc_call(r->site.rpc, "stats.get", json_pack("{s:s}", "tenant", r->o.tenant),
-                             cb, ud) != 0)
+    if (prism_bench_rpc_call_within(r->site.rpc, "stats.get",
+                                    json_pack("{s:s}", "tenant", r->o.tenant), timeout_s, cb,
+                                    ud) != 0)
         cb(ud, NULL, NULL);
 }
 
@@ -156,7 +173,9 @@ static void relay_delay_get(struct prism__run *r, int which)
     if (q == NULL)
         return;
     *q = (struct relay_delay_req){r, which};
-    if (prism_bench_rpc_call(r->site.rpc, "stats.get", json_object(), on_relay_delay, q) != 0)
+    double timeout_s = which == 1 ? final_timeout_s(r) : r->o.rpc_timeout_s;
+    if (prism_bench_rpc_call_within(r->site.rpc, "stats.get", json_object(), timeout_s,
+                                    on_relay_delay, q) != 0)
         free(q); /* the connection is closed: no figure */
 }
 
@@ -267,20 +286,38 @@ static void take_sample(struct prism__run *r, const struct prism__run_totals *tt
         r->ready_ns = now;
         relay_delay_get(r, 0);
     }
-    stats_get(r, on_stats_sample, s);
+    stats_get(r, r->o.rpc_timeout_s, on_stats_sample, s);
     ramp_on_sample(r, &t);
+}
+
+/* The first missed reply deadline of our control connections, kept for the
+ * verdict before they go. */
+static void keep_no_reply(struct prism__run *r)
+{
+    const char *why = r->site.rpc ? prism_bench_rpc_failure(r->site.rpc) : NULL;
+    if (why == NULL && r->events != NULL)
+        why = prism_bench_rpc_failure(r->events);
+    if (why != NULL && r->no_reply[0] == '\0')
+        snprintf(r->no_reply, sizeof(r->no_reply), "%s", why);
 }
 
 static void on_second(uv_timer_t *h)
 {
     struct prism__run *r = h->data;
-    /* The relay closed the control connection (it died): nothing can flow
-     * or be measured any more, so the run ends now, not at its planned end,
-     * and the verdict says why. */
+    /* The relay closed the control connection (it died) or left a request
+     * unanswered past its deadline (it is stuck, bench/rpc.h): nothing can
+     * flow or be measured any more, so the run ends now, not at its planned
+     * end, and the verdict says why. */
     if (r->stop_ns == 0 && r->janus == NULL && prism_bench_rpc_closed(r->site.rpc)) {
         r->relay_lost_s = prism__run_s_since(r, prism_bench_now_ns());
-        fprintf(stderr, "prism-bench: the relay closed the control connection at %.1f s\n",
-                r->relay_lost_s);
+        keep_no_reply(r);
+        if (r->no_reply[0] != '\0')
+            fprintf(stderr, "prism-bench: %s (at %.1f s)\n", r->no_reply, r->relay_lost_s);
+        else
+            fprintf(stderr, "prism-bench: the relay closed the control connection at %.1f s\n",
+                    r->relay_lost_s);
+        if (r->o.ramp && r->no_reply[0] != '\0') /* no later sample may add a step */
+            prism_bench_ramp_stop(&r->ramp, r->no_reply);
         uv_timer_stop(&r->phase);
         on_end(&r->phase);
         return;
@@ -326,6 +363,8 @@ static void on_closed_ep(void *ud)
 
 static void close_handles(struct prism__run *r)
 {
+    keep_no_reply(r);
+    uv_close((uv_handle_t *)&r->bound, NULL);
     uv_close((uv_handle_t *)&r->pacer, NULL);
     uv_close((uv_handle_t *)&r->second, NULL);
     uv_close((uv_handle_t *)&r->joiner, NULL);
@@ -343,9 +382,10 @@ static void on_wait_closed(uv_timer_t *h)
     struct prism__run *r = h->data;
     /* Transports close within a few loop turns; the replies to peer.leave
      * and tenant.delete come back meanwhile. */
-    if (r->janus != NULL ? r->closing > 0 && ++r->wait_rounds < 100
-                         : (r->closing > 0 || prism_bench_rpc_pending(r->site.rpc) > 0) &&
-                               !prism_bench_rpc_closed(r->site.rpc) && ++r->wait_rounds < 100)
+    if (r->janus != NULL
+            ? r->closing > 0 && ++r->wait_rounds < WAIT_CLOSED_ROUNDS
+            : (r->closing > 0 || prism_bench_rpc_pending(r->site.rpc) > 0) &&
+                  !prism_bench_rpc_closed(r->site.rpc) && ++r->wait_rounds < WAIT_CLOSED_ROUNDS)
         return;
     uv_timer_stop(h);
     close_handles(r);
@@ -396,14 +436,14 @@ static void left(struct prism__run *r, const struct prism_media_counters *sum)
     if (r->janus == NULL)
         prism_bench_rpc_call(r->site.rpc, "tenant.delete",
                              json_pack("{s:s}", "tenant", r->o.tenant), NULL, NULL);
-    uv_timer_start(&r->phase, on_wait_closed, 50, 50);
+    uv_timer_start(&r->phase, on_wait_closed, WAIT_CLOSED_MS, WAIT_CLOSED_MS);
 }
 
 static void on_drained(uv_timer_t *h)
 {
     struct prism__run *r = h->data;
     relay_delay_get(r, 1); /* answered before the final stats, on the same connection */
-    stats_get(r, on_final_stats, r);
+    stats_get(r, final_timeout_s(r), on_final_stats, r);
 }
 
 static void on_end(uv_timer_t *h)
@@ -455,7 +495,7 @@ static void on_attack_ready(void *ud, const char *why)
 {
     struct prism__run *r = ud;
     if (why == NULL) {
-        stats_get(r, on_baseline, r);
+        stats_get(r, r->o.rpc_timeout_s, on_baseline, r);
         return;
     }
     fprintf(stderr, "prism-bench: attack setup failed: %s\n", why);
@@ -478,7 +518,7 @@ static void setup_step(struct prism__run *r, bool ok)
         prism_bench_attack_join(r->attack, on_attack_ready, r);
         return;
     }
-    stats_get(r, on_baseline, r);
+    stats_get(r, r->o.rpc_timeout_s, on_baseline, r);
 }
 
 static void on_setup_reply(void *ud, json_t *result, json_t *error)
@@ -610,10 +650,54 @@ static int make_endpoints(struct prism__run *r)
     return 0;
 }
 
+/* The longest the run may take from the start of set-up, s: set-up's
+ * requests, the joins and --duration (or every step of the ramp), the
+ * drain, the final stats, teardown, and a margin. */
+static double run_bound_s(const struct prism_bench_run_options *o)
+{
+    double course = o->ramp_s + o->duration_s;
+    if (o->ramp) {
+        unsigned steps = (o->max_peers + o->ramp_step - 1) / o->ramp_step;
+        course = steps * prism_bench_ramp_max_step_s(o->ramp_step_s, o->ramp_retries);
+    }
+    return o->rpc_timeout_s + course + DRAIN_MS / 1000.0 + 3 * o->rpc_timeout_s +
+           WAIT_CLOSED_ROUNDS * WAIT_CLOSED_MS / 1000.0 + BOUND_MARGIN_S;
+}
+
+/* The bound passed. Still sending: the run ends now as planned runs do
+ * (drain, final stats, teardown, each bounded), failing; the bound is
+ * re-armed for that. Already ending (or the bound passed again): the loop
+ * is left where it is and the run fails without its report. */
+static void on_bound(uv_timer_t *h)
+{
+    struct prism__run *r = h->data;
+    if (!r->overran) {
+        r->overran = true;
+        fprintf(stderr, "prism-bench: the run did not end within its bound of %.0f s: stopping\n",
+                r->bound_s);
+        if (r->t0_ns != 0 && r->stop_ns == 0) {
+            uv_timer_stop(&r->joiner);
+            uv_timer_stop(&r->phase);
+            if (r->o.ramp)
+                prism_bench_ramp_stop(&r->ramp, "the run's bound passed");
+            on_end(&r->phase);
+            double grace_s = DRAIN_MS / 1000.0 + final_timeout_s(r) +
+                             WAIT_CLOSED_ROUNDS * WAIT_CLOSED_MS / 1000.0 + BOUND_MARGIN_S;
+            uv_timer_start(h, on_bound, (uint64_t)(grace_s * 1000), 0);
+            return;
+        }
+    }
+    fprintf(stderr, "prism-bench: teardown did not finish in time: leaving it\n");
+    r->hard_stopped = true;
+    uv_stop(&r->loop);
+}
+
 static void start_setup(struct prism__run *r)
 {
+    r->bound_s = run_bound_s(&r->o);
+    uv_timer_start(&r->bound, on_bound, (uint64_t)(r->bound_s * 1000), 0);
     if (r->janus != NULL) { /* rooms and handles exist already (janus_setup) */
-        stats_get(r, on_baseline, r);
+        stats_get(r, r->o.rpc_timeout_s, on_baseline, r);
         return;
     }
     unsigned bubbles = r->o.ramp ? 0 : r->o.bubbles; /* the ramp creates its own */
@@ -737,7 +821,8 @@ static void ramp_on_sample(struct prism__run *r, const struct prism__run_totals 
 static int janus_setup(struct prism__run *r)
 {
     char err[256] = "";
-    int rc = prism_bench_janus_open(&r->loop, r->o.janus_url, &r->janus, err, sizeof(err));
+    int rc = prism_bench_janus_open(&r->loop, r->o.janus_url, r->o.rpc_timeout_s, &r->janus, err,
+                                    sizeof(err));
     for (unsigned b = 0; rc == 0 && b < r->o.bubbles; b++) {
         char bubble[32];
         snprintf(bubble, sizeof(bubble), "b%u", b);
@@ -895,8 +980,14 @@ int prism_bench_run(int argc, char **argv)
     uv_timer_init(&r->loop, &r->second);
     uv_timer_init(&r->loop, &r->joiner);
     uv_timer_init(&r->loop, &r->phase);
+    uv_timer_init(&r->loop, &r->bound);
+    uv_unref((uv_handle_t *)&r->bound); /* a bound, not a reason to run */
     uv_prepare_init(&r->loop, &r->flush);
     r->pacer.data = r->second.data = r->joiner.data = r->phase.data = r->flush.data = r;
+    r->bound.data = r;
+    prism_bench_rpc_set_timeout(r->site.rpc, o->rpc_timeout_s);
+    if (r->events != NULL)
+        prism_bench_rpc_set_timeout(r->events, o->rpc_timeout_s);
     uv_prepare_start(&r->flush, on_flush);
     start_setup(r);
     uv_run(&r->loop, UV_RUN_DEFAULT);
@@ -904,6 +995,12 @@ int prism_bench_run(int argc, char **argv)
     r->shards = NULL;
     if (!o->quiet && r->tty)
         fputc('\n', stderr);
+    if (r->hard_stopped) {
+        keep_no_reply(r);
+        printf("verdict: FAIL: the run did not end within its bound of %.0f s%s%s\n", r->bound_s,
+               r->no_reply[0] ? "; " : "", r->no_reply);
+        goto out;
+    }
     if (r->setup_failed)
         goto out;
 
@@ -932,9 +1029,15 @@ int prism_bench_run(int argc, char **argv)
 
     char why[512];
     long cap = o->ramp ? prism_bench_ramp_capacity(r->ramp.steps, r->ramp.n_steps) : 0;
-    if (r->relay_lost_s >= 0) {
+    if (r->relay_lost_s >= 0 && r->no_reply[0] == '\0') {
         snprintf(why, sizeof(why), "the relay closed the control connection at %.1f s (exit %d)",
                  r->relay_lost_s, relay_exit);
+        json_array_append_new(failures, json_string(why));
+    } else if (r->no_reply[0] != '\0') { /* a stuck relay, when or whatever it was asked */
+        json_array_append_new(failures, json_string(r->no_reply));
+    }
+    if (r->overran) {
+        snprintf(why, sizeof(why), "the run did not end within its bound of %.0f s", r->bound_s);
         json_array_append_new(failures, json_string(why));
     }
     if (o->ramp) {

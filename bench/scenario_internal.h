@@ -117,6 +117,13 @@ struct prism__run {
      * Janus leaves them unset. */
     struct prism_delay_hist relay_delay[2];
     bool relay_delay_set[2];
+    /* Bounds: a relay that stops answering ends the run (bench/rpc.h), and
+     * the run as a whole stops itself after bound_s (run_bound_s). */
+    char no_reply[96]; /* our connections' first missed deadline; empty: none */
+    uv_timer_t bound;  /* the run's wall-clock bound (unreferenced) */
+    double bound_s;    /* its length from the start of set-up, s */
+    bool overran;      /* the bound passed: the run was stopped */
+    bool hard_stopped; /* the bound passed again in teardown: the loop was left */
 };
 
 /* The run's figures, computed once at the end (prism__run_figures). */

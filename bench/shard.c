@@ -300,6 +300,10 @@ static int shard_make(struct shard *sh, struct prism__run *r, size_t cap)
         rc = prism_bench_rpc_open(&sh->loop, r->o.control, NULL, NULL, &sh->site.rpc);
     if (rc == 0)
         rc = prism_bench_rpc_open(&sh->loop, r->o.control, on_event, sh, &sh->events);
+    if (rc == 0) {
+        prism_bench_rpc_set_timeout(sh->site.rpc, r->o.rpc_timeout_s);
+        prism_bench_rpc_set_timeout(sh->events, r->o.rpc_timeout_s);
+    }
     return rc;
 }
 
