@@ -985,7 +985,8 @@ int prism_bench_run(int argc, char **argv)
     uv_prepare_init(&r->loop, &r->flush);
     r->pacer.data = r->second.data = r->joiner.data = r->phase.data = r->flush.data = r;
     r->bound.data = r;
-    prism_bench_rpc_set_timeout(r->site.rpc, o->rpc_timeout_s);
+    if (r->site.rpc != NULL) /* NULL with --target janus */
+        prism_bench_rpc_set_timeout(r->site.rpc, o->rpc_timeout_s);
     if (r->events != NULL)
         prism_bench_rpc_set_timeout(r->events, o->rpc_timeout_s);
     uv_prepare_start(&r->flush, on_flush);
