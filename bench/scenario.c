@@ -666,8 +666,8 @@ static double run_bound_s(const struct prism_bench_run_options *o)
 
 /* The bound passed. Still sending: the run ends now as planned runs do
  * (drain, final stats, teardown, each bounded), failing; the bound is
- * re-armed for that. Already ending (or the bound passed again): the loop
- * is left where it is and the run fails without its report. */
+ * re-armed for that. In set-up, already ending, or the bound passed again:
+ * the loop is left where it is and the run fails without its report. */
 static void on_bound(uv_timer_t *h)
 {
     struct prism__run *r = h->data;
@@ -687,7 +687,7 @@ static void on_bound(uv_timer_t *h)
             return;
         }
     }
-    fprintf(stderr, "prism-bench: teardown did not finish in time: leaving it\n");
+    fprintf(stderr, "prism-bench: set-up or teardown did not finish in time: leaving it\n");
     r->hard_stopped = true;
     uv_stop(&r->loop);
 }
