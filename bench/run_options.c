@@ -22,7 +22,7 @@ void prism_bench_run_usage(FILE *out)
           "         [--ramp [--ramp-step N] [--ramp-step-s S] [--max-peers N]]\n"
           "         [--attack KIND [--attack-pps N]] [--loss PCT [--no-nack] [--loss-seed N]]\n"
           "         [--verify-sample N] [--ramp-retries N] [--ramp-max-p99 MS] [--threads N]\n"
-          "         [--rpc-timeout-s S]\n"
+          "         [--rpc-timeout-s S] [--pacer-ms N]\n"
           "Bubbles of P WebRTC endpoints (ICE, DTLS, SRTP; Opus and VP8 encoded once and\n"
           "decoded by every receiver) driven through the control socket. --video sends\n"
           "Opus + VP8 per publisher, --mixed makes odd bubbles audio-only. Defaults:\n"
@@ -66,7 +66,10 @@ void prism_bench_run_usage(FILE *out)
           "(default 10; the final stats.get 3 S; with --target janus, each HTTP request)\n"
           "fails the run with \"no reply to METHOD within S s\"; and the whole run stops\n"
           "itself, failing, once its bound (set-up, joins, --duration or the ramp's\n"
-          "steps, drain, final stats and teardown, plus a margin) passed.\n",
+          "steps, drain, final stats and teardown, plus a margin) passed.\n"
+          "--pacer-ms N: the senders' timer period, 1..20 ms (default 5): every frame\n"
+          "due in a period leaves at its start, so with many publishers a shorter one\n"
+          "sends smaller bursts (closer to independent cameras) at more wake-ups.\n",
           out);
 }
 
@@ -108,6 +111,7 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
                                           .ramp_step_s = 5,
                                           .attack_pps = 10000,
                                           .verify_sample = 1,
+                                          .pacer_ms = 5,
                                           .ramp_retries = 1,
                                           .threads = 1,
                                           .loss_pct = -1,
@@ -204,6 +208,8 @@ int prism_bench_run_options_parse(int argc, char **argv, struct prism_bench_run_
         } else if (strcmp(a, "--verify-sample") == 0 &&
                    prism_bench_parse_num(v, 1, PRISM_BENCH_VERIFY_SAMPLE_MAX, &d)) {
             o->verify_sample = (unsigned)d;
+        } else if (strcmp(a, "--pacer-ms") == 0 && prism_bench_parse_num(v, 1, 20, &d)) {
+            o->pacer_ms = (unsigned)d;
         } else if (strcmp(a, "--threads") == 0 &&
                    prism_bench_parse_num(v, 1, PRISM_BENCH_MAX_THREADS, &d)) {
             o->threads = (unsigned)d;

@@ -45,6 +45,7 @@ struct prism_bench_run_options {
     double attack_pps;                   /* --attack-pps: datagrams per second */
     /* issue 10 item 7: a bench that can load the relay */
     unsigned verify_sample; /* --verify-sample N (bench/sample.h); 1: verify everything */
+    unsigned pacer_ms;      /* --pacer-ms N: the senders' timer period */
     unsigned ramp_retries;  /* --ramp-retries: failing windows measured again per step */
     double ramp_max_p99_ms; /* --ramp-max-p99: a step's delay threshold, ms */
     unsigned threads;       /* --threads: bench loop threads (bench/shard.h); 1: this one */

@@ -2,7 +2,7 @@
  *
  * One bench thread runs one uv loop holding every endpoint (bench/endpoint.h),
  * one control connection for requests and one for events (peer.offer), a
- * pacer (every PACER_MS: send the frames that are due), a once-per-second
+ * pacer (every --pacer-ms: send the frames that are due), a once-per-second
  * sampler (relay CPU and RSS from /proc, relay counters from stats.get,
  * bench-side receive counts; the progress line) and the egress flush once per
  * loop iteration (uv_prepare). With --threads N > 1 the endpoints, their
@@ -76,7 +76,6 @@
 #include "crypto/dtls.h"
 #include "relay/base/error.h"
 
-#define PACER_MS 5
 #define DRAIN_MS 1500
 #define EGRESS_BUFS 16384
 #define MAX_SAMPLES 100000
@@ -219,7 +218,7 @@ static void on_pacer(uv_timer_t *h)
     struct prism__run *r = h->data;
     uint64_t now = prism_bench_now_ns();
     if (r->last_pacer_ns != 0) {
-        double late = (double)(now - r->last_pacer_ns) / 1e6 - PACER_MS;
+        double late = (double)(now - r->last_pacer_ns) / 1e6 - r->o.pacer_ms;
         if (late > r->lag_ms)
             r->lag_ms = late;
     }
@@ -478,7 +477,7 @@ static void on_baseline(void *ud, json_t *result, json_t *error)
                                                             .rss_kib = r->base_rss_kib,
                                                             .relay = r->base};
     if (r->shards == NULL) /* else every shard runs its own */
-        uv_timer_start(&r->pacer, on_pacer, PACER_MS, PACER_MS);
+        uv_timer_start(&r->pacer, on_pacer, r->o.pacer_ms, r->o.pacer_ms);
     uv_timer_start(&r->second, on_second, 1000, 1000);
     if (r->attack != NULL)
         prism_bench_attack_start(r->attack, r->base_rss_kib);

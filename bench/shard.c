@@ -25,7 +25,6 @@
 #include "bench/scenario_internal.h"
 #include "relay/base/error.h"
 
-#define PACER_MS 5
 #define EGRESS_BUFS 16384
 #define WAIT_ROUNDS 100 /* x 50 ms for the last replies and closes */
 
@@ -129,7 +128,7 @@ static void on_pacer(uv_timer_t *h)
     struct shard *sh = h->data;
     uint64_t now = prism_bench_now_ns();
     if (sh->last_pacer_ns != 0) {
-        double late = (double)(now - sh->last_pacer_ns) / 1e6 - PACER_MS;
+        double late = (double)(now - sh->last_pacer_ns) / 1e6 - sh->run->o.pacer_ms;
         if (late > sh->lag_ms)
             sh->lag_ms = late;
     }
@@ -250,7 +249,7 @@ static void shard_main(void *arg)
 {
     struct shard *sh = arg;
     uv_prepare_start(&sh->flush, on_flush);
-    uv_timer_start(&sh->pacer, on_pacer, PACER_MS, PACER_MS);
+    uv_timer_start(&sh->pacer, on_pacer, sh->run->o.pacer_ms, sh->run->o.pacer_ms);
     if (prism_bench_rpc_call(sh->events, "events.subscribe",
                              json_pack("{s:[s]}", "tenants", sh->run->o.tenant), on_subscribed,
                              sh) != 0)
