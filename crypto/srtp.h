@@ -10,20 +10,21 @@
  *
  * Bounded inbound streams (issue 9, finding 2): with an any-SSRC template,
  * libsrtp 2.5 clones a stream (~400 bytes) for every new SSRC whose first
- * packet authenticates and keeps it in a linear list searched by every
- * packet, so a peer holding the keys could make its transport cost a worker
- * megabytes and a list walk per packet by cycling SSRCs. An inbound session
- * therefore keeps the template but admits a stream only for an SSRC it
- * allows: the `reserved` SSRCs given by prism_srtp_set_ssrcs() (those the
- * peer negotiated) and, first come first served, up to `n_other` others
- * (SSRCs learned from the packets, RTCP-only SSRCs). It tracks which SSRCs
- * have streams in a small array; a packet of an SSRC it does not allow is
- * refused before libsrtp sees it (PRISM_SRTP_SSRC_REFUSED), at the cost of
- * one scan of that array. Streams stay until the session is freed, except
- * when a later prism_srtp_set_ssrcs() leaves no room for them, or finds an
- * other SSRC that only ever carried RTCP silent since the setting before
- * (a receiver's stopped transceiver: aiortc and Firefox send RTCP from one
- * SSRC per transceiver, and each renegotiation of a long call adds some).
+ * packet authenticates and keeps it for the session's life (in the table of
+ * crypto/srtp_streams.c, which replaces libsrtp's linear list), so a peer
+ * holding the keys could make its transport cost a worker megabytes by
+ * cycling SSRCs. An inbound session therefore keeps the template but admits
+ * a stream only for an SSRC it allows: the `reserved` SSRCs given by
+ * prism_srtp_set_ssrcs() (those the peer negotiated) and, first come first
+ * served, up to `n_other` others (SSRCs learned from the packets, RTCP-only
+ * SSRCs). It tracks which SSRCs have streams in a small array; a packet of
+ * an SSRC it does not allow is refused before libsrtp sees it
+ * (PRISM_SRTP_SSRC_REFUSED), at the cost of one scan of that array. Streams
+ * stay until the session is freed, except when a later
+ * prism_srtp_set_ssrcs() leaves no room for them, or finds an other SSRC
+ * that only ever carried RTCP silent since the setting before (a receiver's
+ * stopped transceiver: aiortc and Firefox send RTCP from one SSRC per
+ * transceiver, and each renegotiation of a long call adds some).
  *
  * Thread: a struct prism_srtp is used by one thread at a time (its transport's
  * worker). prism_srtp_init() and the profile helpers may be called from any
