@@ -234,11 +234,19 @@ class TurnClient:
                 key = hashlib.md5(self.username.encode() + b":" + self.realm + b":"
                                   + self.password.encode()).digest()
             txid, msg = stun_request(method, attrs + auth, key)
-            self.sock.sendto(msg, self.server)
-            while True:
-                cls, rtxid, got = stun_parse(self.sock.recv(2048))
-                if rtxid == txid:
+            # UDP: retransmitted as a STUN client does (RFC 8489 6.2.1); a
+            # busy machine can lose or delay one datagram.
+            for attempt in range(3):
+                self.sock.sendto(msg, self.server)
+                try:
+                    while True:
+                        cls, rtxid, got = stun_parse(self.sock.recv(2048))
+                        if rtxid == txid:
+                            break
                     break
+                except TimeoutError:
+                    if attempt == 2:
+                        raise
             if cls == SUCCESS:
                 return "success", got
             code = got[A_ERROR][2] * 100 + got[A_ERROR][3]
