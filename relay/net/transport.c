@@ -538,32 +538,38 @@ static int same_peer(const struct prism_transport *t, const char *pwd, const cha
     return prism_cert_fingerprint_equal(&fp, &t->remote_fp) ? 0 : PRISM_EINVAL;
 }
 
-int prism_transport_restart_ice(struct prism_transport *t, const char *ufrag, const char *pwd,
-                                const char *fingerprint)
+/* Whether a live lite transport may take a new description from its peer.
+ * Returns 0, PRISM_EUNSUPPORTED (a libnice transport) or PRISM_EINVAL. */
+static int live(const struct prism_transport *t)
 {
     if (!t->msock)
         return PRISM_EUNSUPPORTED;
-    if (t->closing || !t->remote_set || is_final(t->status) || (ufrag && (!pwd || !fingerprint)))
-        return PRISM_EINVAL;
-    if (ufrag) {
-        int r = same_peer(t, pwd, fingerprint);
-        if (r != 0)
-            return r;
-    }
-    int r = prism_ice_lite_restart(t->lite_ctx, &t->lite, ufrag);
-    if (r != 0)
-        return r;
-    return lite_gather(t);
+    return t->closing || !t->remote_set || is_final(t->status) ? PRISM_EINVAL : 0;
+}
+
+/* live(), all three values given, and same_peer(). */
+static int live_same_peer(const struct prism_transport *t, const char *ufrag, const char *pwd,
+                          const char *fingerprint)
+{
+    int r = live(t);
+    if (r == 0 && (!ufrag || !pwd || !fingerprint))
+        r = PRISM_EINVAL;
+    return r == 0 ? same_peer(t, pwd, fingerprint) : r;
+}
+
+int prism_transport_restart_ice(struct prism_transport *t, const char *ufrag, const char *pwd,
+                                const char *fingerprint)
+{
+    int r = ufrag ? live_same_peer(t, ufrag, pwd, fingerprint) : live(t);
+    if (r == 0)
+        r = prism_ice_lite_restart(t->lite_ctx, &t->lite, ufrag);
+    return r == 0 ? lite_gather(t) : r;
 }
 
 int prism_transport_renegotiate(struct prism_transport *t, const char *ufrag, const char *pwd,
                                 const char *fingerprint)
 {
-    if (!t->msock)
-        return PRISM_EUNSUPPORTED;
-    if (t->closing || !t->remote_set || is_final(t->status) || !ufrag || !pwd || !fingerprint)
-        return PRISM_EINVAL;
-    int r = same_peer(t, pwd, fingerprint);
+    int r = live_same_peer(t, ufrag, pwd, fingerprint);
     if (r != 0)
         return r;
     /* The peer's ufrag is all the lite binding keeps of its credentials
@@ -576,11 +582,7 @@ int prism_transport_renegotiate(struct prism_transport *t, const char *ufrag, co
 int prism_transport_restart_remote(struct prism_transport *t, const char *ufrag, const char *pwd,
                                    const char *fingerprint)
 {
-    if (!t->msock)
-        return PRISM_EUNSUPPORTED;
-    if (t->closing || !t->remote_set || is_final(t->status) || !ufrag || !pwd || !fingerprint)
-        return PRISM_EINVAL;
-    int r = same_peer(t, pwd, fingerprint);
+    int r = live_same_peer(t, ufrag, pwd, fingerprint);
     return r == 0 ? prism_ice_lite_set_remote(&t->lite, ufrag) : r;
 }
 
