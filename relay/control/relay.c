@@ -102,7 +102,8 @@ static void on_worker_event(void *ud, struct prism_mail *mail)
  * per media address (relay/net/media_socket.h). Descriptors are a fixed
  * set: the control connections (Unix, and apart the established TLS ones
  * and the TLS handshake pool when a TLS listener is on), logs, listeners,
- * and per worker its loop's handles and media sockets. Below that reserve
+ * and per worker its loop's handles and, per media address, a receiving
+ * and a sending UDP socket and an ICE-TCP listener. Below that reserve
  * no transport is admitted ("descriptor limit"); above it, descriptors do
  * not limit transports (memory and limits.max_transports do). */
 static size_t max_transports(const struct prism_config *cfg, unsigned workers)
@@ -111,7 +112,7 @@ static size_t max_transports(const struct prism_config *cfg, unsigned workers)
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return SIZE_MAX;
     size_t reserve =
-        cfg->max_connections + 256 + (16 + (size_t)PRISM_CONFIG_MAX_MEDIA_IPS) * workers;
+        cfg->max_connections + 256 + (16 + 3 * (size_t)PRISM_CONFIG_MAX_MEDIA_IPS) * workers;
     if (cfg->tls_listen[0] != '\0')
         reserve += cfg->max_connections + cfg->tls_max_handshakes;
     return rl.rlim_cur <= reserve ? 0 : SIZE_MAX;

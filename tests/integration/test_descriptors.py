@@ -132,7 +132,7 @@ class Descriptors(unittest.TestCase):
 
 class BelowTheReserve(unittest.TestCase):
     def test_refused_below_the_reserve(self):
-        # Fixed reserve: max_connections + 256 + 24 per worker > 200.
+        # Fixed reserve: max_connections + 256 + 40 per worker > 200.
         relay = Relay(n_files=200, extra_config=f"[control]\nmax_connections = {ROOM}\n",
                       args=("--media-ip", "127.0.0.1"), workers=2)
         self.addCleanup(relay.close)

@@ -664,6 +664,49 @@ static void test_socket_ports(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The port is the worker's alone, though two sockets share it (the
+ * receiving one and its sending twin): nobody else binds it, with or
+ * without SO_REUSEADDR or SO_REUSEPORT; and datagrams from any source
+ * reach the receiving socket, never the twin (each from an unknown
+ * address: counted there, once). */
+static void test_socket_twin(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    const char *addrs[] = {"127.0.0.1"};
+    struct prism_media_socket_config cfg = {
+        .addrs = addrs, .n_addrs = 1, .port_min = 47410, .port_max = 47419, .n_workers = 1};
+    struct prism_media_socket *ms = NULL;
+    char err[160];
+    assert_int_equal(prism_media_socket_open(&loop, &cfg, &ms, err, sizeof(err)), 0);
+    uint16_t port = prism_media_socket_port(ms);
+    socklen_t to_len;
+    struct sockaddr_storage to = v4("127.0.0.1", port, &to_len);
+    static const int opts[] = {0, SO_REUSEADDR, SO_REUSEPORT};
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (opts[i] != 0)
+            assert_int_equal(setsockopt(fd, SOL_SOCKET, opts[i], &one, sizeof(one)), 0);
+        assert_int_equal(bind(fd, (struct sockaddr *)&to, to_len), -1);
+        assert_int_equal(errno, EADDRINUSE);
+        close(fd);
+    }
+    enum { SOURCES = 40 };
+    uint8_t rtp[60] = {0x80, 0x60};
+    for (int i = 0; i < SOURCES; i++) {
+        int fd = client_socket();
+        assert_true(sendto(fd, rtp, sizeof(rtp), 0, (struct sockaddr *)&to, to_len) > 0);
+        close(fd);
+    }
+    pump(&loop);
+    assert_int_equal(prism_ice_lite_stats(prism_media_socket_lite(ms))->unknown_source, SOURCES);
+    prism_media_socket_close(ms);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +721,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_offered, setup, teardown),
         cmocka_unit_test(test_socket_demux),
         cmocka_unit_test(test_socket_ports),
+        cmocka_unit_test(test_socket_twin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
