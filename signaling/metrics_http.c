@@ -144,8 +144,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 /* MHD's own diagnostics (a refused connection, a malformed request): debug
- * level, since any client can cause them. */
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+ * level, since any client can cause them. `fmt` is MHD's own. */
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[256];

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Runs every fuzz target under libFuzzer (clang, ASan+UBSan) for SECONDS
-# each, starting from the repository's seed corpus, and prints a table of
-# targets, executions and findings.
+# each, or until it has executed N inputs (--runs N), starting from the
+# repository's seed corpus, and prints a table of targets, seconds,
+# executions and findings.
 #   tests/fuzz/run-long.sh [SECONDS] [TARGET...]     (default 60 s, every target)
+#   tests/fuzz/run-long.sh --runs N [TARGET...]
 # Builds into ./build-fuzz (-Dfuzzing=true). A target's corpus grows in
 # build-fuzz/corpus/NAME across runs; an input that crashes or breaks an
 # invariant is kept in build-fuzz/artifacts/NAME/ (copy it to the target's
@@ -10,9 +12,15 @@
 # found. Needs clang (Debian's clang package).
 set -eu
 cd "$(dirname "$0")/../.."
-secs=${1:-60}
-[ $# -gt 0 ] && shift
-targets=${*:-"candidate control dtls ice_lite ingress methods router rtcp rtp sdp sdp_answer sdp_offer srtp tcc descriptors tcp_frame"}
+secs=60 runs=""
+if [ "${1:-}" = "--runs" ]; then
+    runs=$2
+    shift 2
+elif [ $# -gt 0 ]; then
+    secs=$1
+    shift
+fi
+targets=${*:-"candidate control dtls ice_lite ingress methods router rtcp rtp sdp sdp_answer sdp_offer srtp tcc descriptors tcp_frame red"}
 
 seeds() {
     case "$1" in
@@ -30,6 +38,7 @@ seeds() {
     ice_lite) echo tests/data/ice_lite ;;
     ingress) echo tests/data/ingress ;;
     tcp_frame) echo tests/data/tcp_frame ;;
+    red) echo tests/data/red ;;
     tcc | router) echo tests/data/rtp tests/data/rtcp ;; # any bytes make a script
     *) echo "run-long.sh: unknown target $1" >&2; exit 2 ;;
     esac
@@ -50,12 +59,15 @@ for t in $targets; do
     for s in $(seeds "$t"); do cp -n "$s"/* "$corpus"/ 2>/dev/null || true; done
     log=$dir/fuzz-$t.log
     rc=0
-    UBSAN_OPTIONS=halt_on_error=1 "$dir/tests/fuzz/fuzz_$t" -max_total_time="$secs" \
+    if [ -n "$runs" ]; then limit="-runs=$runs"; else limit="-max_total_time=$secs"; fi
+    start=$(date +%s)
+    UBSAN_OPTIONS=halt_on_error=1 "$dir/tests/fuzz/fuzz_$t" "$limit" \
         -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || rc=$?
+    took=$(($(date +%s) - start))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     n=$(find "$artifacts" -type f | wc -l)
     [ "$rc" -eq 0 ] || [ "$n" -gt 0 ] || n="rc $rc"
     [ "$n" = 0 ] || found=1
-    printf '%-12s %8s %12s %9s\n' "$t" "$secs" "${execs:-?}" "$n"
+    printf '%-12s %8s %12s %9s\n' "$t" "$took" "${execs:-?}" "$n"
 done
 exit $found
