@@ -38,7 +38,9 @@ void prism__publisher_keyframe(struct track *tr, uint8_t layer)
     bool sim = track_simulcast(tr) && layer < tr->d.n_layers && layer < PRISM_MEDIA_MAX_LAYERS;
     struct prism_keyframe_gate *gate = sim ? &tr->layers[layer].keyframe : &tr->keyframe;
     uint32_t ssrc = track_ssrc(tr, layer);
-    if (publisher->pub.t == NULL || !tr->d.video || ssrc == 0 ||
+    /* A publisher not connected yet has not sent its first frame, which is
+     * a keyframe: a PLI now could only be dropped (and counted as one). */
+    if (!connected(&publisher->pub) || !tr->d.video || ssrc == 0 ||
         !prism_keyframe_gate_open(gate, now))
         return;
     uint8_t pli[PRISM_RTCP_PLI_BYTES];

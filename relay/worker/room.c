@@ -172,16 +172,19 @@ static void sync_consumers(struct room *room)
 
 /* --- peers ------------------------------------------------------------------------- */
 
-/* The subscriber's sink: its subscribe transport protects and queues. */
+/* The subscriber's sink: its subscribe transport protects and queues.
+ * A subscriber whose transport is not connected (not yet: its consumers
+ * exist from the subscribe request on; or no longer) cannot be sent to:
+ * the packet goes back to the pool, not counted as an egress drop, which
+ * is for what could not leave a connected transport (peer.state tells the
+ * transport's state). */
 static void sink_send(void *ud, uint8_t *buf, size_t len)
 {
     struct peer *p = ud;
-    if (p->sub.t != NULL) {
+    if (p->sub.t != NULL && prism_transport_status(p->sub.t) == PRISM_TRANSPORT_CONNECTED)
         (void)prism_transport_queue_rtp(p->sub.t, buf, len);
-    } else {
+    else
         prism_egress_buf_put(p->room->rooms->egress, buf);
-        p->out.drop_egress++;
-    }
 }
 
 static struct peer *peer_get(struct prism_rooms *rooms, const struct prism_worker_msg *msg)

@@ -1,7 +1,8 @@
 """prism-bench smoke scenario (issue 4): 2 bubbles x 3 peers, 5 s, audio and
 video, --spawn. Media must flow both ways (every peer publishes Opus + VP8
 and receives every other member's), with zero decode errors, a passing
-verdict, a relay that exits 0 on the bench's SIGTERM and a well-formed JSON
+verdict, no egress drop in the relay, a relay that exits 0 on the bench's
+SIGTERM and a well-formed JSON
 report; --html writes a self-contained report (no http:// or https://
 reference, inline <svg> plots)."""
 import numbers
@@ -38,6 +39,9 @@ check(r["decode_errors"] == 0, "decode errors")
 # only in its exit status: the relay is prism-bench's child, not the harness's.
 check(r["relay_exit_status"] == 0, f"relay exit status {r['relay_exit_status']}", text)
 check(r["packets_forwarded"] > 0, "the relay forwarded nothing")
+# A clean call on loopback drops nothing on the way out (a keyframe request
+# to a publisher still connecting used to be counted here, one per join).
+check(r.get("relay_drops", {}).get("egress") == 0, f"relay drops {r.get('relay_drops')}", text)
 check(r["relay_cpu_us_per_packet"] > 0, "no relay CPU figure")
 check(0 < r["join_ms"]["p50"] <= r["join_ms"]["p95"] <= r["join_ms"]["p99"], "join percentiles")
 check(0 < r["delay_ms"]["p50"] <= r["delay_ms"]["p99"], "delay percentiles")
