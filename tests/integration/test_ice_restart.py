@@ -100,6 +100,42 @@ def sdp_ufrag(sdp):
     return None
 
 
+def cut_publisher(test, pub, table):
+    """Drops every UDP datagram from the publisher's selected local port,
+    in nftables table `table` (deleted after `test`); returns that port."""
+    port = pub.call(PUB_TRANSPORT)["localPort"]
+    sh(f"nft add table inet {table}")
+    test.addCleanup(subprocess.run, f"nft delete table inet {table}", shell=True)
+    sh(f"nft add chain inet {table} in '{{ type filter hook input priority 0; }}'")
+    sh(f"nft add rule inet {table} in udp sport {port} drop")
+    return port
+
+
+def transport_when(test, page, script, done, deadline, what):
+    """Polls `script` (PUB_TRANSPORT, SUB_TRANSPORT) in `page` until
+    `done(transport)` holds and returns that transport; fails `test` with
+    `what` once time.monotonic() is past `deadline`."""
+    while True:
+        t = page.call(script)
+        if t and done(t):
+            return t
+        test.assertLess(time.monotonic(), deadline, f"{what}: {t}")
+        time.sleep(0.02)
+
+
+def frame_after(test, sub, pub_peer, deadline, what):
+    """Waits for `sub` to decode a new frame from `pub_peer`: returns the
+    frames decoded before it and when it came (ms, Date.now()'s clock);
+    fails `test` with `what` once time.monotonic() is past `deadline`."""
+    f0, _ = frames_from(sub, pub_peer)
+    while True:
+        f, s = frames_from(sub, pub_peer)
+        if f > f0:
+            return f0, int(time.time() * 1000)
+        test.assertLess(time.monotonic(), deadline, f"{what}: {s}")
+        time.sleep(0.02)
+
+
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class IceRestart(unittest.TestCase):
     def test_restart_keeps_media(self):
@@ -121,21 +157,11 @@ class IceRestart(unittest.TestCase):
 
         # Chromium's pair under its new ufrag; then a frame decoded after it.
         deadline = time.monotonic() + RESUME_BOUND_S
-        while True:
-            t = pub.call(PUB_TRANSPORT)
-            if t and t["localUfrag"] == r["offerUfrag"] and t["bytesSent"] > 0:
-                break
-            self.assertLess(time.monotonic(), deadline, f"no pair under the new ufrag: {t}")
-            time.sleep(0.02)
-        switched = t
-        f0, _ = frames_from(sub, pub_peer)
-        while True:
-            f, s = frames_from(sub, pub_peer)
-            if f > f0:
-                resumed = int(time.time() * 1000)
-                break
-            self.assertLess(time.monotonic(), deadline, f"no frame after the switch: {s}")
-            time.sleep(0.02)
+        switched = transport_when(
+            self, pub, PUB_TRANSPORT,
+            lambda t: t["localUfrag"] == r["offerUfrag"] and t["bytesSent"] > 0, deadline,
+            "no pair under the new ufrag")
+        f0, resumed = frame_after(self, sub, pub_peer, deadline, "no frame after the switch")
         log(f"new pair: {switched}")
         log(f"ICE restart on loopback: answer after {r['answered'] - r['sent']} ms, "
             f"new pair selected {switched['now'] - r['sent']} ms, media resumed (a frame "
@@ -184,21 +210,11 @@ class IceRestart(unittest.TestCase):
         self.assertNotEqual(sdp_ufrag(offer), sdp_ufrag(old_offer))
         sub.call("answerOffer(call, call.sub, arguments[0], arguments[1])", offer, revision)
         deadline = time.monotonic() + RESUME_BOUND_S
-        while True:
-            t = sub.call(SUB_TRANSPORT)
-            if t and t["localUfrag"] and t["localUfrag"] != before["localUfrag"] \
-                    and t["bytesReceived"] > 0:
-                break
-            self.assertLess(time.monotonic(), deadline, f"no pair under a new ufrag: {t}")
-            time.sleep(0.02)
-        f0, _ = frames_from(sub, pub_peer)
-        while True:
-            f, s = frames_from(sub, pub_peer)
-            if f > f0:
-                resumed = int(time.time() * 1000)
-                break
-            self.assertLess(time.monotonic(), deadline, f"no frame after the switch: {s}")
-            time.sleep(0.02)
+        t = transport_when(
+            self, sub, SUB_TRANSPORT,
+            lambda t: t["localUfrag"] and t["localUfrag"] != before["localUfrag"]
+            and t["bytesReceived"] > 0, deadline, "no pair under a new ufrag")
+        f0, resumed = frame_after(self, sub, pub_peer, deadline, "no frame after the switch")
         log(f"subscriber ICE restart: new pair {t['now'] - sent} ms, media resumed "
             f"{resumed - sent} ms after peer.subscribe; transport {t}")
         time.sleep(3)
@@ -217,11 +233,7 @@ class IceRestart(unittest.TestCase):
         self.addCleanup(relay.close)
         bubble = "it-ice-restart-loss"
         ctl, pub, sub, pub_peer, _ = call_in_bubble(self, relay, bubble)
-        port = pub.call(PUB_TRANSPORT)["localPort"]
-        sh("nft add table inet prismicerestart")
-        self.addCleanup(subprocess.run, "nft delete table inet prismicerestart", shell=True)
-        sh("nft add chain inet prismicerestart in '{ type filter hook input priority 0; }'")
-        sh(f"nft add rule inet prismicerestart in udp sport {port} drop")
+        port = cut_publisher(self, pub, "prismicerestart")
         # Decoding stops.
         deadline = time.monotonic() + RESUME_BOUND_S
         last, _ = frames_from(sub, pub_peer)
@@ -235,21 +247,12 @@ class IceRestart(unittest.TestCase):
         r = pub.call(RESTART)
         self.assertNotIn("error", r, r)
         deadline = time.monotonic() + RESUME_BOUND_S
-        while True:
-            t = pub.call(PUB_TRANSPORT)
-            if t and t["localUfrag"] == r["offerUfrag"] and t["bytesSent"] > 0:
-                break
-            self.assertLess(time.monotonic(), deadline, f"no pair under the new ufrag: {t}")
-            time.sleep(0.02)
+        t = transport_when(
+            self, pub, PUB_TRANSPORT,
+            lambda t: t["localUfrag"] == r["offerUfrag"] and t["bytesSent"] > 0, deadline,
+            "no pair under the new ufrag")
         self.assertNotEqual(t["localPort"], port, t)
-        f0, _ = frames_from(sub, pub_peer)
-        while True:
-            f, s = frames_from(sub, pub_peer)
-            if f > f0:
-                resumed = int(time.time() * 1000)
-                break
-            self.assertLess(time.monotonic(), deadline, f"media did not resume: {s}")
-            time.sleep(0.02)
+        f0, resumed = frame_after(self, sub, pub_peer, deadline, "media did not resume")
         log(f"after path loss: re-offer answered in {r['answered'] - r['sent']} ms, new pair "
             f"{t['now'] - r['sent']} ms, media resumed (a frame decoded after the switch) "
             f"{resumed - r['sent']} ms after the re-offer; publisher {t}")
@@ -266,11 +269,7 @@ class IceRestart(unittest.TestCase):
         self.addCleanup(relay.close)
         bubble = "it-ice-fail"
         ctl, pub, sub, pub_peer, _ = call_in_bubble(self, relay, bubble)
-        port = pub.call(PUB_TRANSPORT)["localPort"]
-        sh("nft add table inet prismicefail")
-        self.addCleanup(subprocess.run, "nft delete table inet prismicefail", shell=True)
-        sh("nft add chain inet prismicefail in '{ type filter hook input priority 0; }'")
-        sh(f"nft add rule inet prismicefail in udp sport {port} drop")
+        cut_publisher(self, pub, "prismicefail")
         cut = time.monotonic()
 
         deadline = cut + FAIL_BOUND_S

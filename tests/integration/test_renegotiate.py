@@ -100,6 +100,12 @@ def transport_of(sdp):
             "candidates": {candidate_key(v) for v in attrs(sdp, "candidate")}}
 
 
+def published_tracks(ctl, ids, peer):
+    """`peer`'s tracks as bubble.info (of the bubble `ids` names) lists them."""
+    info = ctl.call("bubble.info", ids)["result"]
+    return [p["tracks"] for p in info["peers"] if p["peer"] == peer][0]
+
+
 class Watch:
     """Samples the subscriber's view; keeps the first track's decoding
     under watch (how long it went without a new frame)."""
@@ -159,6 +165,14 @@ class Renegotiate(unittest.TestCase):
         self.assertEqual(after["setup"], {"passive"})
         self.assertTrue(after["candidates"])
 
+    def camera_goes_on(self, watch, cam):
+        """Three more seconds of the subscriber: the camera's track `cam`
+        stays on its line and decodes MIN_FRAMES_AFTER frames or more."""
+        f0 = watch.frames
+        watch.run(3)
+        self.assertEqual(watch.section(track=cam)["mid"], watch.mid, "the camera's line moved")
+        self.assertGreaterEqual(watch.frames - f0, MIN_FRAMES_AFTER, watch.view)
+
     def test_add_and_remove_track(self):
         relay = Relay(args=["--media-ip", "127.0.0.1"])
         self.addCleanup(relay.close)
@@ -189,14 +203,10 @@ class Renegotiate(unittest.TestCase):
         f_new = watch.wait("the new track decoded", lambda v: v["frames"].get(new_mid, 0) > 0)
         log(f"new track decoded {int(time.time() * 1000) - r['sent']} ms after the re-offer: "
             f"{f_new}")
-        info = ctl.call("bubble.info", ids)["result"]
-        tracks = [p["tracks"] for p in info["peers"] if p["peer"] == pub_peer][0]
+        tracks = published_tracks(ctl, ids, pub_peer)
         self.assertEqual(len(tracks), 3, tracks)
         self.assertIn(added, [t["track"] for t in tracks])
-        f0 = watch.frames
-        watch.run(3)
-        self.assertEqual(watch.section(track=cam)["mid"], watch.mid, "the camera's line moved")
-        self.assertGreaterEqual(watch.frames - f0, MIN_FRAMES_AFTER, watch.view)
+        self.camera_goes_on(watch, cam)
         new0 = f_new["frames"][new_mid]
         self.assertGreater(watch.view["frames"].get(new_mid, 0), new0, watch.view)
         rev1 = watch.view["revision"]
@@ -208,14 +218,10 @@ class Renegotiate(unittest.TestCase):
         watch.wait("the new track's line removed",
                    lambda v: (watch.section(mid=new_mid) or {}).get("port") == "0"
                    and v["revision"] > rev1)
-        info = ctl.call("bubble.info", ids)["result"]
-        tracks = [p["tracks"] for p in info["peers"] if p["peer"] == pub_peer][0]
+        tracks = published_tracks(ctl, ids, pub_peer)
         self.assertEqual(len(tracks), 2, tracks)
         self.assertNotIn(added, [t["track"] for t in tracks])
-        f0 = watch.frames
-        watch.run(3)
-        self.assertEqual(watch.section(track=cam)["mid"], watch.mid, "the camera's line moved")
-        self.assertGreaterEqual(watch.frames - f0, MIN_FRAMES_AFTER, watch.view)
+        self.camera_goes_on(watch, cam)
         log(f"after: subscriber {watch.view}; longest the camera went without a new frame at "
             f"the subscriber: {watch.max_stall:.2f} s")
         self.assertLess(watch.max_stall, MAX_STALL_S)
