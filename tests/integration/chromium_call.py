@@ -1,7 +1,8 @@
 """Calls of headless Chromium pages through the demo (deploy/demo), shared by
 the Chromium integration tests: the relay and the demo backend, pages that
-join a bubble, their getStats, and the nftables tables that make a page's
-network lossy or slow.
+join a bubble (a publisher and its subscriber in call_in_bubble), their
+getStats, a publisher's re-offer, the relay's events and transport counts,
+and the nftables tables that make a page's network lossy or slow.
 
 A test script calls webdriver.private_netns() before importing this module
 (nftables and Chromium want the private namespace); the helpers that own
@@ -15,6 +16,7 @@ Environment: PRISM, PRISMCTL (harness.py).
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -63,6 +65,33 @@ SELECTED_PAIRS = """
 })()
 """
 
+# A function for a page's script: reofferPublish() makes a new offer on the
+# demo's publish connection as it is (a test calls restartIce() or changes
+# its tracks first), sends it to /api/publish (the relay's peer.publish) and
+# applies the answer. It returns the descriptions before and after, and
+# when the offer was sent and answered (Date.now(): one clock for every
+# page), or {error, status} if the backend refused it.
+REOFFER_PUBLISH = """
+async function reofferPublish() {
+  const c = call, pc = call.pub;
+  const prevOffer = pc.localDescription.sdp, prevAnswer = pc.remoteDescription.sdp;
+  await pc.setLocalDescription(await pc.createOffer());
+  const sent = Date.now();
+  const r = await fetch('/api/publish', {
+    method: 'POST',
+    headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({bubble: c.bubble, peer: c.peer, token: c.token,
+                          offer: pc.localDescription.sdp}),
+  });
+  const reply = await r.json();
+  if (!r.ok) return {error: reply, status: r.status};
+  const answered = Date.now();
+  await pc.setRemoteDescription({type: 'answer', sdp: reply.answer});
+  return {prevOffer, prevAnswer, offer: pc.localDescription.sdp, answer: reply.answer,
+          sent, answered};
+}
+"""
+
 
 class DemoServer:
     """deploy/demo/server.py on a free loopback port, against `relay`."""
@@ -107,16 +136,22 @@ class DemoServer:
         self.log.close()
 
 
+def demo_on(test, relay):
+    """A demo server on `relay` and a control connection to it, closed after
+    `test`: returns (demo, ctl)."""
+    demo = DemoServer(relay)
+    test.addCleanup(demo.close)
+    ctl = relay.unix()
+    test.addCleanup(ctl.close)
+    return demo, ctl
+
+
 def start_demo(test, relay_args=("--media-ip", "127.0.0.1")):
     """Relay (started with `relay_args`) + demo server for `test`, cleaned up
     after it: returns (relay, demo, ctl), ctl a control connection."""
     relay = Relay(args=list(relay_args))
     test.addCleanup(relay.close)
-    demo = DemoServer(relay)
-    test.addCleanup(demo.close)
-    ctl = relay.unix()
-    test.addCleanup(ctl.close)
-    return relay, demo, ctl
+    return (relay, *demo_on(test, relay))
 
 
 def open_page(test, demo, extra_flags=()):
@@ -157,6 +192,31 @@ def join(test, page, bubble, name, *expect):
     for what in expect:
         test.assertTrue(r[what]["ok"], r)
     return r
+
+
+def frames_from(page, publisher):
+    """The video frames `page` has decoded from `publisher` (a peer id),
+    and the page's whole window.prismDemo.stats() for messages."""
+    s = page.call("window.prismDemo.stats()")
+    return s["publishers"].get(publisher, {}).get("framesDecoded", 0), s
+
+
+def call_in_bubble(test, relay, bubble, connect_s=60):
+    """The demo on `relay`, a publishing page "Pub" and a subscribing page
+    "Sub" in `bubble`, once the publisher has a selected candidate pair and
+    the subscriber decodes its video (within `connect_s` seconds); returns
+    (ctl, pub page, sub page, pub peer id, sub peer id)."""
+    demo, ctl = demo_on(test, relay)
+    pub, sub = open_pages(test, demo, None, None)
+    pub_peer = join(test, pub, bubble, "Pub", "publish")["peer"]
+    sub_peer = join(test, sub, bubble, "Sub", "subscribe")["peer"]
+
+    def connected(v):
+        pair = v[0].get("publish", {})
+        return pair.get("state") == "succeeded" and pair["local"].get("port") and v[1] > 0
+    wait_for(test, lambda: (pub.call(SELECTED_PAIRS), *frames_from(sub, pub_peer)), connected,
+             connect_s, lambda v: f"no media: {v}", every_s=0.5)
+    return ctl, pub, sub, pub_peer, sub_peer
 
 
 def prefer(test, ctl, bubble, peer, publisher, **pref):
@@ -301,6 +361,41 @@ def drop_udp_to(test, table, port, match):
     own (nft_input) until `test` ends or the table is deleted."""
     nft_input(test, table)
     sh(f"nft add rule inet {table} in udp dport {port} {match} drop")
+
+
+def replay_events(relay):
+    """Every event `relay` still holds (events.subscribe since 0), in order."""
+    with relay.unix() as c:
+        assert "result" in c.call("events.subscribe", {"since": 0})
+        c.s.settimeout(1.0)
+        out = []
+        try:
+            while True:
+                msg = c.read_line()
+                if "method" in msg:
+                    out.append(msg)
+        except (socket.timeout, TimeoutError):
+            return out
+
+
+def states(events, peer, transport):
+    """The states of `peer`'s `transport` ("publish", "subscribe") that the
+    peer.state events of `events` report, in order."""
+    return [e["params"].get("state") for e in events
+            if e["method"] == "peer.state" and e["params"]["peer"] == peer
+            and e["params"]["transport"] == transport]
+
+
+def transports_open(test, ctl, n):
+    """The workers' transport counts once they add up to `n` (the load
+    snapshots stats.get reads are up to a second old)."""
+    deadline = time.monotonic() + 10
+    while True:
+        counts = [w["transports"] for w in ctl.call("stats.get")["result"]["workers"]]
+        if sum(counts) == n:
+            return counts
+        test.assertLess(time.monotonic(), deadline, f"transports per worker: {counts}")
+        time.sleep(0.2)
 
 
 def relay_rtx(ctl):

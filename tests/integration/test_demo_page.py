@@ -19,14 +19,12 @@ import webdriver
 
 webdriver.private_netns()
 
-import chromium_call  # noqa: E402
 from chromium_call import TENANT, open_page, start_demo  # noqa: E402
 from harness import reason  # noqa: E402
 
-# The demo's helpers live in chromium_call.py; test_ice_restart.py,
-# test_renegotiate.py, test_browsers.py and test_softphone_browser.py still
-# reach them through this module (demo_it.DemoServer, demo_it.open_page, ...).
-DemoServer = chromium_call.DemoServer
+# The demo's helpers live in chromium_call.py; test_browsers.py and
+# test_softphone_browser.py still reach them through this module
+# (demo_it.start_demo, demo_it.open_page, ...).
 
 
 def peers_in(ctl, bubble):

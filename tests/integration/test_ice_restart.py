@@ -29,9 +29,7 @@ relay's peer.publish).
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
 """
-import socket
 import subprocess
-import sys
 import time
 import unittest
 
@@ -39,10 +37,10 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
+import chromium_call as cc  # noqa: E402
+from chromium_call import call_in_bubble, frames_from, log, replay_events, sh, states  # noqa: E402
 from harness import Relay  # noqa: E402
 
-CONNECT_S = 60
 RESUME_BOUND_S = 20     # generous: a loaded 2-core machine; loopback takes well under 1 s
 MIN_FRAMES_AFTER = 30   # ~20 fps camera, over 3 s
 MIN_FRAMES_AFTER_LOSS = 15  # over 5 s: 25 in 3.5 s seen, the encoder slowed by the loss
@@ -82,38 +80,17 @@ SUB_TRANSPORT = PUB_TRANSPORT.replace("call.pub", "call.sub").replace(
     "out.bytesSent = pair.bytesSent", "out.bytesReceived = pair.bytesReceived").replace(
     "bytesSent: 0", "bytesReceived: 0")
 
-# restartIce, a new offer, /api/publish (the relay's peer.publish), the
-# answer applied. Times are Date.now() (one clock for both pages).
-RESTART = """
-(async () => {
-  const c = call, pc = call.pub;
-  const before = (/a=ice-ufrag:(\\S+)/.exec(pc.remoteDescription.sdp) || [])[1];
-  pc.restartIce();
-  await pc.setLocalDescription(await pc.createOffer());
-  const offerUfrag = (/a=ice-ufrag:(\\S+)/.exec(pc.localDescription.sdp) || [])[1];
-  const sent = Date.now();
-  const r = await fetch('/api/publish', {
-    method: 'POST',
-    headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({bubble: c.bubble, peer: c.peer, token: c.token,
-                          offer: pc.localDescription.sdp}),
-  });
-  const reply = await r.json();
-  if (!r.ok) return {error: reply, status: r.status};
-  const answered = Date.now();
-  await pc.setRemoteDescription({type: 'answer', sdp: reply.answer});
-  const after = (/a=ice-ufrag:(\\S+)/.exec(reply.answer) || [])[1];
-  return {before, after, offerUfrag, sent, answered, applied: Date.now()};
-})()
-"""
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def sh(cmd):
-    subprocess.run(cmd, shell=True, check=True)
+# restartIce, then cc.REOFFER_PUBLISH's re-offer; the ICE ufrags of the
+# relay's answer before and after it and of the new offer. Times are
+# Date.now() (one clock for both pages).
+RESTART = "(async () => {" + cc.REOFFER_PUBLISH + """
+  call.pub.restartIce();
+  const r = await reofferPublish();
+  if ('error' in r) return r;
+  const ufrag = (sdp) => (/a=ice-ufrag:(\\S+)/.exec(sdp) || [])[1];
+  return {before: ufrag(r.prevAnswer), after: ufrag(r.answer), offerUfrag: ufrag(r.offer),
+          sent: r.sent, answered: r.answered, applied: Date.now()};
+})()"""
 
 
 def sdp_ufrag(sdp):
@@ -123,66 +100,40 @@ def sdp_ufrag(sdp):
     return None
 
 
-def frames_from(page, publisher):
-    s = page.call("window.prismDemo.stats()")
-    return s["publishers"].get(publisher, {}).get("framesDecoded", 0), s
+def cut_publisher(test, pub, table):
+    """Drops every UDP datagram from the publisher's selected local port,
+    in nftables table `table` (deleted after `test`); returns that port."""
+    port = pub.call(PUB_TRANSPORT)["localPort"]
+    sh(f"nft add table inet {table}")
+    test.addCleanup(subprocess.run, f"nft delete table inet {table}", shell=True)
+    sh(f"nft add chain inet {table} in '{{ type filter hook input priority 0; }}'")
+    sh(f"nft add rule inet {table} in udp sport {port} drop")
+    return port
 
 
-def replay_events(relay):
-    """Every event the relay still holds (events.subscribe since 0), in order."""
-    with relay.unix() as c:
-        assert "result" in c.call("events.subscribe", {"since": 0})
-        c.s.settimeout(1.0)
-        out = []
-        try:
-            while True:
-                msg = c.read_line()
-                if "method" in msg:
-                    out.append(msg)
-        except (socket.timeout, TimeoutError):
-            return out
-
-
-def states(events, peer, transport):
-    return [e["params"].get("state") for e in events
-            if e["method"] == "peer.state" and e["params"]["peer"] == peer
-            and e["params"]["transport"] == transport]
-
-
-def transports_open(test, ctl, n):
-    """The workers' transport counts once they add up to `n` (the load
-    snapshots stats.get reads are up to a second old)."""
-    deadline = time.monotonic() + 10
+def transport_when(test, page, script, done, deadline, what):
+    """Polls `script` (PUB_TRANSPORT, SUB_TRANSPORT) in `page` until
+    `done(transport)` holds and returns that transport; fails `test` with
+    `what` once time.monotonic() is past `deadline`."""
     while True:
-        counts = [w["transports"] for w in ctl.call("stats.get")["result"]["workers"]]
-        if sum(counts) == n:
-            return counts
-        test.assertLess(time.monotonic(), deadline, f"transports per worker: {counts}")
-        time.sleep(0.2)
+        t = page.call(script)
+        if t and done(t):
+            return t
+        test.assertLess(time.monotonic(), deadline, f"{what}: {t}")
+        time.sleep(0.02)
 
 
-def call_in_bubble(test, relay, bubble):
-    """The demo on `relay`, a publishing page and a subscribing page in
-    `bubble`; returns (ctl, pub page, sub page, pub peer id, sub peer id)."""
-    demo = demo_it.DemoServer(relay)
-    test.addCleanup(demo.close)
-    ctl = relay.unix()
-    test.addCleanup(ctl.close)
-    pub = demo_it.open_page(test, demo)
-    sub = demo_it.open_page(test, demo)
-    r = pub.call("window.prismDemo.join(arguments[0], arguments[1])", bubble, "Pub")
-    test.assertTrue(r["publish"]["ok"], r)
-    pub_peer = r["peer"]
-    r = sub.call("window.prismDemo.join(arguments[0], arguments[1])", bubble, "Sub")
-    test.assertTrue(r["subscribe"]["ok"], r)
-    deadline = time.monotonic() + CONNECT_S
+def frame_after(test, sub, pub_peer, deadline, what):
+    """Waits for `sub` to decode a new frame from `pub_peer`: returns the
+    frames decoded before it and when it came (ms, Date.now()'s clock);
+    fails `test` with `what` once time.monotonic() is past `deadline`."""
+    f0, _ = frames_from(sub, pub_peer)
     while True:
-        t = pub.call(PUB_TRANSPORT)
-        frames, s = frames_from(sub, pub_peer)
-        if t and t["localPort"] and frames > 0:
-            return ctl, pub, sub, pub_peer, r["peer"]
-        test.assertLess(time.monotonic(), deadline, f"no media: {t} {s}")
-        time.sleep(0.5)
+        f, s = frames_from(sub, pub_peer)
+        if f > f0:
+            return f0, int(time.time() * 1000)
+        test.assertLess(time.monotonic(), deadline, f"{what}: {s}")
+        time.sleep(0.02)
 
 
 @unittest.skipIf(webdriver.available(), webdriver.available())
@@ -193,8 +144,8 @@ class IceRestart(unittest.TestCase):
         bubble = "it-ice-restart"
         ctl, pub, sub, pub_peer, sub_peer = call_in_bubble(self, relay, bubble)
         before = pub.call(PUB_TRANSPORT)
-        info0 = ctl.call("bubble.info", {"tenant": demo_it.TENANT, "bubble": bubble})["result"]
-        workers0 = transports_open(self, ctl, 4)
+        info0 = ctl.call("bubble.info", {"tenant": cc.TENANT, "bubble": bubble})["result"]
+        workers0 = cc.transports_open(self, ctl, 4)
         rev0 = sub.call("window.prismDemo.stats()")["revision"]
         log(f"before the restart: publisher {before}; transports per worker {workers0}")
 
@@ -206,21 +157,11 @@ class IceRestart(unittest.TestCase):
 
         # Chromium's pair under its new ufrag; then a frame decoded after it.
         deadline = time.monotonic() + RESUME_BOUND_S
-        while True:
-            t = pub.call(PUB_TRANSPORT)
-            if t and t["localUfrag"] == r["offerUfrag"] and t["bytesSent"] > 0:
-                break
-            self.assertLess(time.monotonic(), deadline, f"no pair under the new ufrag: {t}")
-            time.sleep(0.02)
-        switched = t
-        f0, _ = frames_from(sub, pub_peer)
-        while True:
-            f, s = frames_from(sub, pub_peer)
-            if f > f0:
-                resumed = int(time.time() * 1000)
-                break
-            self.assertLess(time.monotonic(), deadline, f"no frame after the switch: {s}")
-            time.sleep(0.02)
+        switched = transport_when(
+            self, pub, PUB_TRANSPORT,
+            lambda t: t["localUfrag"] == r["offerUfrag"] and t["bytesSent"] > 0, deadline,
+            "no pair under the new ufrag")
+        f0, resumed = frame_after(self, sub, pub_peer, deadline, "no frame after the switch")
         log(f"new pair: {switched}")
         log(f"ICE restart on loopback: answer after {r['answered'] - r['sent']} ms, "
             f"new pair selected {switched['now'] - r['sent']} ms, media resumed (a frame "
@@ -240,7 +181,7 @@ class IceRestart(unittest.TestCase):
         events = replay_events(relay)
         self.assertEqual(states(events, pub_peer, "publish"), ["connecting", "connected"])
         self.assertEqual(states(events, sub_peer, "subscribe"), ["connecting", "connected"])
-        info1 = ctl.call("bubble.info", {"tenant": demo_it.TENANT, "bubble": bubble})["result"]
+        info1 = ctl.call("bubble.info", {"tenant": cc.TENANT, "bubble": bubble})["result"]
         self.assertEqual(info1, info0)
         time.sleep(1.5)  # a newer load snapshot (one a second)
         workers1 = [w["transports"] for w in ctl.call("stats.get")["result"]["workers"]]
@@ -257,7 +198,7 @@ class IceRestart(unittest.TestCase):
         ctl, pub, sub, pub_peer, sub_peer = call_in_bubble(self, relay, bubble)
         before = sub.call(SUB_TRANSPORT)
         rev0 = sub.call("window.prismDemo.stats()")["revision"]
-        ids = {"tenant": demo_it.TENANT, "bubble": bubble, "peer": sub_peer}
+        ids = {"tenant": cc.TENANT, "bubble": bubble, "peer": sub_peer}
         bad = ctl.call("peer.subscribe", {**ids, "ice_restart": "yes"})
         self.assertEqual(bad["error"]["code"], -32602, bad)
         sent = int(time.time() * 1000)
@@ -269,21 +210,11 @@ class IceRestart(unittest.TestCase):
         self.assertNotEqual(sdp_ufrag(offer), sdp_ufrag(old_offer))
         sub.call("answerOffer(call, call.sub, arguments[0], arguments[1])", offer, revision)
         deadline = time.monotonic() + RESUME_BOUND_S
-        while True:
-            t = sub.call(SUB_TRANSPORT)
-            if t and t["localUfrag"] and t["localUfrag"] != before["localUfrag"] \
-                    and t["bytesReceived"] > 0:
-                break
-            self.assertLess(time.monotonic(), deadline, f"no pair under a new ufrag: {t}")
-            time.sleep(0.02)
-        f0, _ = frames_from(sub, pub_peer)
-        while True:
-            f, s = frames_from(sub, pub_peer)
-            if f > f0:
-                resumed = int(time.time() * 1000)
-                break
-            self.assertLess(time.monotonic(), deadline, f"no frame after the switch: {s}")
-            time.sleep(0.02)
+        t = transport_when(
+            self, sub, SUB_TRANSPORT,
+            lambda t: t["localUfrag"] and t["localUfrag"] != before["localUfrag"]
+            and t["bytesReceived"] > 0, deadline, "no pair under a new ufrag")
+        f0, resumed = frame_after(self, sub, pub_peer, deadline, "no frame after the switch")
         log(f"subscriber ICE restart: new pair {t['now'] - sent} ms, media resumed "
             f"{resumed - sent} ms after peer.subscribe; transport {t}")
         time.sleep(3)
@@ -302,11 +233,7 @@ class IceRestart(unittest.TestCase):
         self.addCleanup(relay.close)
         bubble = "it-ice-restart-loss"
         ctl, pub, sub, pub_peer, _ = call_in_bubble(self, relay, bubble)
-        port = pub.call(PUB_TRANSPORT)["localPort"]
-        sh("nft add table inet prismicerestart")
-        self.addCleanup(subprocess.run, "nft delete table inet prismicerestart", shell=True)
-        sh("nft add chain inet prismicerestart in '{ type filter hook input priority 0; }'")
-        sh(f"nft add rule inet prismicerestart in udp sport {port} drop")
+        port = cut_publisher(self, pub, "prismicerestart")
         # Decoding stops.
         deadline = time.monotonic() + RESUME_BOUND_S
         last, _ = frames_from(sub, pub_peer)
@@ -320,21 +247,12 @@ class IceRestart(unittest.TestCase):
         r = pub.call(RESTART)
         self.assertNotIn("error", r, r)
         deadline = time.monotonic() + RESUME_BOUND_S
-        while True:
-            t = pub.call(PUB_TRANSPORT)
-            if t and t["localUfrag"] == r["offerUfrag"] and t["bytesSent"] > 0:
-                break
-            self.assertLess(time.monotonic(), deadline, f"no pair under the new ufrag: {t}")
-            time.sleep(0.02)
+        t = transport_when(
+            self, pub, PUB_TRANSPORT,
+            lambda t: t["localUfrag"] == r["offerUfrag"] and t["bytesSent"] > 0, deadline,
+            "no pair under the new ufrag")
         self.assertNotEqual(t["localPort"], port, t)
-        f0, _ = frames_from(sub, pub_peer)
-        while True:
-            f, s = frames_from(sub, pub_peer)
-            if f > f0:
-                resumed = int(time.time() * 1000)
-                break
-            self.assertLess(time.monotonic(), deadline, f"media did not resume: {s}")
-            time.sleep(0.02)
+        f0, resumed = frame_after(self, sub, pub_peer, deadline, "media did not resume")
         log(f"after path loss: re-offer answered in {r['answered'] - r['sent']} ms, new pair "
             f"{t['now'] - r['sent']} ms, media resumed (a frame decoded after the switch) "
             f"{resumed - r['sent']} ms after the re-offer; publisher {t}")
@@ -351,11 +269,7 @@ class IceRestart(unittest.TestCase):
         self.addCleanup(relay.close)
         bubble = "it-ice-fail"
         ctl, pub, sub, pub_peer, _ = call_in_bubble(self, relay, bubble)
-        port = pub.call(PUB_TRANSPORT)["localPort"]
-        sh("nft add table inet prismicefail")
-        self.addCleanup(subprocess.run, "nft delete table inet prismicefail", shell=True)
-        sh("nft add chain inet prismicefail in '{ type filter hook input priority 0; }'")
-        sh(f"nft add rule inet prismicefail in udp sport {port} drop")
+        cut_publisher(self, pub, "prismicefail")
         cut = time.monotonic()
 
         deadline = cut + FAIL_BOUND_S
@@ -371,7 +285,7 @@ class IceRestart(unittest.TestCase):
             time.sleep(0.5)
         log(f"publish transport failed {time.monotonic() - cut:.1f} s after the cut: {failed}")
         self.assertEqual(failed[0].get("reason"), "consent lost", failed)
-        info = ctl.call("bubble.info", {"tenant": demo_it.TENANT, "bubble": bubble})["result"]
+        info = ctl.call("bubble.info", {"tenant": cc.TENANT, "bubble": bubble})["result"]
         entry = [p for p in info["peers"] if p["peer"] == pub_peer][0]
         self.assertEqual(entry["publish_state"], "failed", entry)
         # The backend passed the event on: the page says so.

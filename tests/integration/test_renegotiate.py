@@ -20,7 +20,6 @@ does; later it removes that track and re-offers again.
 Runs itself in a private network namespace (webdriver.private_netns()).
 Environment: PRISM, PRISMCTL.
 """
-import sys
 import time
 import unittest
 
@@ -28,54 +27,31 @@ import webdriver
 
 webdriver.private_netns()
 
-import test_demo_page as demo_it  # noqa: E402  (its DemoServer and helpers)
-import test_ice_restart as restart_it  # noqa: E402  (call_in_bubble, replay_events, ...)
+import chromium_call as cc  # noqa: E402
+from chromium_call import log  # noqa: E402
 from harness import Relay  # noqa: E402
 
 NEW_TRACK_BOUND_S = 20  # generous: a loaded 2-core machine; loopback takes ~1 s
 MIN_FRAMES_AFTER = 30   # ~20 fps camera, over 3 s
 MAX_STALL_S = 1.5       # the first track's framesDecoded rises at least this often
 
-# A re-offer of the publish connection as it is (no restartIce): a new
-# offer, /api/publish, the answer applied; with the descriptions before it.
-REOFFER = """
-async function reoffer() {
-  const c = call, pc = call.pub;
-  const prevOffer = pc.localDescription.sdp, prevAnswer = pc.remoteDescription.sdp;
-  await pc.setLocalDescription(await pc.createOffer());
-  const sent = Date.now();
-  const r = await fetch('/api/publish', {
-    method: 'POST',
-    headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({bubble: c.bubble, peer: c.peer, token: c.token,
-                          offer: pc.localDescription.sdp}),
-  });
-  const reply = await r.json();
-  if (!r.ok) return {error: reply, status: r.status};
-  const answered = Date.now();
-  await pc.setRemoteDescription({type: 'answer', sdp: reply.answer});
-  return {prevOffer, prevAnswer, offer: pc.localDescription.sdp, answer: reply.answer,
-          sent, answered};
-}
-"""
-
 # A second fake camera track, sent on a new transceiver, then the re-offer.
-ADD_TRACK = "(async () => {" + REOFFER + """
+ADD_TRACK = "(async () => {" + cc.REOFFER_PUBLISH + """
   const stream = await navigator.mediaDevices.getUserMedia({video: true});
   const track = stream.getVideoTracks()[0];
   window.renegSender = call.pub.addTransceiver(track, {direction: 'sendonly',
                                                        streams: [stream]}).sender;
-  const r = await reoffer();
+  const r = await reofferPublish();
   r.trackId = track.id;
   return r;
 })()"""
 
 # The same track removed (its transceiver goes inactive), then the re-offer.
-REMOVE_TRACK = "(async () => {" + REOFFER + """
+REMOVE_TRACK = "(async () => {" + cc.REOFFER_PUBLISH + """
   const track = window.renegSender.track;
   call.pub.removeTrack(window.renegSender);
   track.stop();
-  return await reoffer();
+  return await reofferPublish();
 })()"""
 
 # The subscribe connection: its m-sections (mid, port, msid track id,
@@ -97,10 +73,6 @@ SUB_VIEW = """
   });
   return {secs, frames, revision: call.revision};
 })()"""
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
 
 
 def attrs(sdp, name):
@@ -126,6 +98,12 @@ def transport_of(sdp):
             "fingerprint": {v.lower() for v in attrs(sdp, "fingerprint")},
             "setup": set(attrs(sdp, "setup")),
             "candidates": {candidate_key(v) for v in attrs(sdp, "candidate")}}
+
+
+def published_tracks(ctl, ids, peer):
+    """`peer`'s tracks as bubble.info (of the bubble `ids` names) lists them."""
+    info = ctl.call("bubble.info", ids)["result"]
+    return [p["tracks"] for p in info["peers"] if p["peer"] == peer][0]
 
 
 class Watch:
@@ -187,14 +165,22 @@ class Renegotiate(unittest.TestCase):
         self.assertEqual(after["setup"], {"passive"})
         self.assertTrue(after["candidates"])
 
+    def camera_goes_on(self, watch, cam):
+        """Three more seconds of the subscriber: the camera's track `cam`
+        stays on its line and decodes MIN_FRAMES_AFTER frames or more."""
+        f0 = watch.frames
+        watch.run(3)
+        self.assertEqual(watch.section(track=cam)["mid"], watch.mid, "the camera's line moved")
+        self.assertGreaterEqual(watch.frames - f0, MIN_FRAMES_AFTER, watch.view)
+
     def test_add_and_remove_track(self):
         relay = Relay(args=["--media-ip", "127.0.0.1"])
         self.addCleanup(relay.close)
         bubble = "it-renegotiate"
-        ctl, pub, sub, pub_peer, sub_peer = restart_it.call_in_bubble(self, relay, bubble)
-        ids = {"tenant": demo_it.TENANT, "bubble": bubble}
+        ctl, pub, sub, pub_peer, sub_peer = cc.call_in_bubble(self, relay, bubble)
+        ids = {"tenant": cc.TENANT, "bubble": bubble}
         cam = pub.execute("return call.local.getVideoTracks()[0].id")
-        workers0 = restart_it.transports_open(self, ctl, 4)
+        workers0 = cc.transports_open(self, ctl, 4)
         watch = Watch(self, sub, None)
         v = watch.wait("the camera's line", lambda v: any(s["track"] == cam for s in v["secs"]))
         watch.mid = watch.section(track=cam)["mid"]
@@ -217,14 +203,10 @@ class Renegotiate(unittest.TestCase):
         f_new = watch.wait("the new track decoded", lambda v: v["frames"].get(new_mid, 0) > 0)
         log(f"new track decoded {int(time.time() * 1000) - r['sent']} ms after the re-offer: "
             f"{f_new}")
-        info = ctl.call("bubble.info", ids)["result"]
-        tracks = [p["tracks"] for p in info["peers"] if p["peer"] == pub_peer][0]
+        tracks = published_tracks(ctl, ids, pub_peer)
         self.assertEqual(len(tracks), 3, tracks)
         self.assertIn(added, [t["track"] for t in tracks])
-        f0 = watch.frames
-        watch.run(3)
-        self.assertEqual(watch.section(track=cam)["mid"], watch.mid, "the camera's line moved")
-        self.assertGreaterEqual(watch.frames - f0, MIN_FRAMES_AFTER, watch.view)
+        self.camera_goes_on(watch, cam)
         new0 = f_new["frames"][new_mid]
         self.assertGreater(watch.view["frames"].get(new_mid, 0), new0, watch.view)
         rev1 = watch.view["revision"]
@@ -236,24 +218,20 @@ class Renegotiate(unittest.TestCase):
         watch.wait("the new track's line removed",
                    lambda v: (watch.section(mid=new_mid) or {}).get("port") == "0"
                    and v["revision"] > rev1)
-        info = ctl.call("bubble.info", ids)["result"]
-        tracks = [p["tracks"] for p in info["peers"] if p["peer"] == pub_peer][0]
+        tracks = published_tracks(ctl, ids, pub_peer)
         self.assertEqual(len(tracks), 2, tracks)
         self.assertNotIn(added, [t["track"] for t in tracks])
-        f0 = watch.frames
-        watch.run(3)
-        self.assertEqual(watch.section(track=cam)["mid"], watch.mid, "the camera's line moved")
-        self.assertGreaterEqual(watch.frames - f0, MIN_FRAMES_AFTER, watch.view)
+        self.camera_goes_on(watch, cam)
         log(f"after: subscriber {watch.view}; longest the camera went without a new frame at "
             f"the subscriber: {watch.max_stall:.2f} s")
         self.assertLess(watch.max_stall, MAX_STALL_S)
 
         # The relay: the same publish transport all along (one DTLS
         # handshake: one `connected`), and as many transports.
-        events = restart_it.replay_events(relay)
-        self.assertEqual(restart_it.states(events, pub_peer, "publish"),
+        events = cc.replay_events(relay)
+        self.assertEqual(cc.states(events, pub_peer, "publish"),
                          ["connecting", "connected"])
-        self.assertEqual(restart_it.states(events, sub_peer, "subscribe"),
+        self.assertEqual(cc.states(events, sub_peer, "subscribe"),
                          ["connecting", "connected"])
         time.sleep(1.5)  # a newer load snapshot (one a second)
         workers1 = [w["transports"] for w in ctl.call("stats.get")["result"]["workers"]]

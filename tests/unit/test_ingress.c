@@ -6,11 +6,10 @@
  * simulcast (a=ssrc-group:SIM, the layers' SSRCs announced) and rid
  * simulcast (the SSRCs learned from rid and repaired-rid).
  *
- * The worker objects are built by hand from room_internal.h, as
- * tests/fuzz/fuzz_ingress.c does, without transports: a publisher with
- * both tracks and a subscriber whose consumer takes SIM layer 1. NACKs are
- * taken from prism__publisher_nack_build(), the transport-free half of
- * what the feedback tick sends.
+ * The worker objects are built by tests/unit/ingress_fixture.c, without
+ * transports: a publisher with both tracks and a subscriber whose consumer
+ * takes SIM layer 1. NACKs are taken from prism__publisher_nack_build(),
+ * the transport-free half of what the feedback tick sends.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,46 +21,25 @@
 #include <cmocka.h>
 
 #include "relay/base/bytes.h"
-#include "relay/net/egress.h"
-#include "relay/worker/room_internal.h"
+#include "tests/unit/ingress_fixture.h"
 
 #define VP8_PT 96
 #define RTX_PT 97
 #define RID_EXT 4
 #define REPAIRED_EXT 5
-#define SUB_SSRC 0x5ab0u
 
 static const uint32_t sim_ssrcs[3] = {0x100, 0x200, 0x300};
 static const uint32_t sim_rtx[3] = {0x101, 0x201, 0x301};
 
-static struct fixture {
-    uv_loop_t loop;
-    struct prism_egress *eg;
-    struct prism_rooms rooms;
-    struct room room;
-    struct peer pub, sub;
-    struct prism_consumer *consumer; /* sub's, of the SIM track, on layer 1 */
-    /* what the consumer sent: seqs in order */
-    uint16_t sent[64];
-    size_t n_sent;
-    /* NACKs built: media SSRC and the seqs it names */
-    struct {
-        uint32_t ssrc;
-        uint16_t seqs[32];
-        size_t n;
-    } nacks[8];
-    size_t n_nacks;
-} F;
+static struct ingress_fixture F;
 
-static void sink(void *ud, uint8_t *buf, size_t len)
-{
-    (void)ud;
-    assert_true(len >= PRISM_RTP_HEADER_MIN);
-    assert_int_equal(prism_load_be32(buf + 8), SUB_SSRC);
-    if (F.n_sent < 64)
-        F.sent[F.n_sent++] = prism_load_be16(buf + 2);
-    prism_egress_buf_put(F.eg, buf);
-}
+/* NACKs built: media SSRC and the seqs it names */
+static struct {
+    uint32_t ssrc;
+    uint16_t seqs[32];
+    size_t n;
+} nacks[8];
+static size_t n_nacks;
 
 static int take_nack(void *ud, const uint8_t *buf, size_t len)
 {
@@ -70,16 +48,16 @@ static int take_nack(void *ud, const uint8_t *buf, size_t len)
     struct prism_rtcp_item item;
     prism_rtcp_iter_init(&it, buf, len);
     assert_int_equal(prism_rtcp_next(&it, &item), 0);
-    assert_true(F.n_nacks < 8);
-    F.nacks[F.n_nacks].ssrc = item.media_ssrc;
+    assert_true(n_nacks < 8);
+    nacks[n_nacks].ssrc = item.media_ssrc;
     for (size_t e = 0; e < prism_rtcp_nack_count(&item); e++) {
         uint16_t pid, blp;
         assert_int_equal(prism_rtcp_nack_entry(&item, e, &pid, &blp), 0);
         for (unsigned b = 0; b < 17; b++)
-            if ((b == 0 || (blp & (1u << (b - 1)))) && F.nacks[F.n_nacks].n < 32)
-                F.nacks[F.n_nacks].seqs[F.nacks[F.n_nacks].n++] = (uint16_t)(pid + b);
+            if ((b == 0 || (blp & (1u << (b - 1)))) && nacks[n_nacks].n < 32)
+                nacks[n_nacks].seqs[nacks[n_nacks].n++] = (uint16_t)(pid + b);
     }
-    F.n_nacks++;
+    n_nacks++;
     return 0;
 }
 
@@ -125,24 +103,14 @@ static void init_layers(struct track *tr)
 static int setup(void **state)
 {
     (void)state;
-    memset(&F, 0, sizeof(F));
-    assert_int_equal(uv_loop_init(&F.loop), 0);
-    assert_int_equal(prism_egress_new(16, &F.eg), 0);
-    F.rooms = (struct prism_rooms){.loop = &F.loop, .egress = F.eg};
-    F.room = (struct room){.handle = 1, .rooms = &F.rooms};
-    F.room.router = prism_router_new(F.eg, 64);
-    assert_non_null(F.room.router);
+    ingress_fixture_init(&F);
+    memset(nacks, 0, sizeof(nacks));
+    n_nacks = 0;
 
     struct peer *p = &F.pub;
-    p->handle = 1;
-    p->room = &F.room;
-    p->pub = (struct link){.peer = p};
-    p->sub = (struct link){.peer = p, .subscribe = true};
     p->rtcp_ssrc = 0xabc0;
     p->ext_ids = (struct prism_rtp_ext_ids){.rid = RID_EXT, .repaired_rid = REPAIRED_EXT};
-    p->tracks = calloc(2, sizeof(*p->tracks));
-    assert_non_null(p->tracks);
-    p->n_tracks = 2;
+    ingress_fixture_tracks(&F, 2);
     /* 0: SSRC simulcast, its layers announced (a=ssrc-group:SIM + FID) */
     struct prism_track_desc *d = &p->tracks[0].d;
     *d = (struct prism_track_desc){.handle = 11,
@@ -170,23 +138,12 @@ static int setup(void **state)
     d->rid_ext_id = RID_EXT;
     d->repaired_rid_ext_id = REPAIRED_EXT;
     for (size_t i = 0; i < 2; i++) {
-        struct track *tr = &p->tracks[i];
-        tr->peer = p;
-        prism_rtp_seq_stats_init(&tr->stats);
-        init_layers(tr);
-        tr->producer = prism_router_producer_add(F.room.router, p->handle, &tr->d, tr);
-        assert_non_null(tr->producer);
+        init_layers(&p->tracks[i]);
+        ingress_fixture_produce(&F, &p->tracks[i]);
     }
     prism__tracks_start_nack(p); /* as when its publish transport connects */
 
-    struct peer *s = &F.sub;
-    s->handle = 2;
-    s->room = &F.room;
-    s->pub = (struct link){.peer = s};
-    s->sub = (struct link){.peer = s, .subscribe = true};
-    prism_router_sub_init(F.room.router, &s->out, s->handle, &(struct prism_router_sink){sink, s});
-    F.consumer = prism_router_consumer_add(&s->out, p->tracks[0].producer, SUB_SSRC);
-    assert_non_null(F.consumer);
+    ingress_fixture_subscribe(&F, p->tracks[0].producer); /* the SIM track, on layer 1 */
     prism_consumer_set_layer(F.consumer, 1);
     return 0;
 }
@@ -194,23 +151,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    prism_router_sub_deinit(&F.sub.out);
-    prism__tracks_stop_nack(&F.pub);
-    for (size_t i = 0; i < F.pub.n_tracks; i++)
-        free(F.pub.tracks[i].layers);
-    free(F.pub.tracks);
-    prism_router_free(F.room.router);
-    struct prism_egress_stats st;
-    prism_egress_stats(F.eg, &st);
-    assert_int_equal(st.bufs_free, 16);
-    prism_egress_free(F.eg);
-    assert_int_equal(uv_loop_close(&F.loop), 0);
+    ingress_fixture_deinit(&F);
     return 0;
 }
 
 static void nacks_now(void)
 {
-    F.n_nacks = 0;
+    n_nacks = 0;
     prism__publisher_nack_build(&F.pub, uv_now(&F.loop), take_nack, NULL);
 }
 
@@ -235,16 +182,16 @@ static void test_sim_gap_nacks_its_layer_only(void **state)
     assert_int_equal(tr->layers[2].nack->n_miss, 2);
     assert_null(tr->nack); /* simulcast keeps its generators per layer */
     nacks_now();
-    assert_int_equal(F.n_nacks, 1);
-    assert_int_equal(F.nacks[0].ssrc, sim_ssrcs[2]);
-    assert_int_equal(F.nacks[0].n, 2);
-    assert_int_equal(F.nacks[0].seqs[0], 3004);
-    assert_int_equal(F.nacks[0].seqs[1], 3005);
+    assert_int_equal(n_nacks, 1);
+    assert_int_equal(nacks[0].ssrc, sim_ssrcs[2]);
+    assert_int_equal(nacks[0].n, 2);
+    assert_int_equal(nacks[0].seqs[0], 3004);
+    assert_int_equal(nacks[0].seqs[1], 3005);
     assert_int_equal(F.pub.rtx_nacks_sent, 2);
     /* the consumer on layer 1 got layer 1's ten packets, as they were */
     assert_int_equal(F.n_sent, 10);
-    assert_int_equal(F.sent[0], 2000);
-    assert_int_equal(F.sent[9], 2009);
+    assert_int_equal(F.sent_seq[0], 2000);
+    assert_int_equal(F.sent_seq[9], 2009);
 }
 
 static void test_sim_rtx_restored_into_its_layer(void **state)
@@ -255,11 +202,11 @@ static void test_sim_rtx_restored_into_its_layer(void **state)
     sim_run(1, 2000, 2003, 2003);
     sim_run(2, 3000, 3005, 3005);
     nacks_now();
-    assert_int_equal(F.n_nacks, 2);
-    assert_int_equal(F.nacks[0].ssrc, sim_ssrcs[1]);
-    assert_int_equal(F.nacks[0].seqs[0], 2003);
-    assert_int_equal(F.nacks[1].ssrc, sim_ssrcs[2]);
-    assert_int_equal(F.nacks[1].seqs[0], 3005);
+    assert_int_equal(n_nacks, 2);
+    assert_int_equal(nacks[0].ssrc, sim_ssrcs[1]);
+    assert_int_equal(nacks[0].seqs[0], 2003);
+    assert_int_equal(nacks[1].ssrc, sim_ssrcs[2]);
+    assert_int_equal(nacks[1].seqs[0], 3005);
     size_t before = F.n_sent;
     /* layer 1's retransmission of 2003, on its rtx SSRC */
     rtp(RTX_PT, sim_rtx[1], 7, NULL, false, 2003);
@@ -268,7 +215,7 @@ static void test_sim_rtx_restored_into_its_layer(void **state)
     assert_int_equal(tr->layers[2].nack->n_miss, 1); /* layer 2's gap untouched */
     /* forwarded late as layer 1's packet 2003 (the consumer is on layer 1) */
     assert_int_equal(F.n_sent, before + 1);
-    assert_int_equal(F.sent[before], 2003);
+    assert_int_equal(F.sent_seq[before], 2003);
     /* the same again: a duplicate, forwarded no more */
     rtp(RTX_PT, sim_rtx[1], 8, NULL, false, 2003);
     assert_int_equal(F.n_sent, before + 1);
@@ -286,7 +233,7 @@ static void test_sim_rtx_restored_into_its_layer(void **state)
     /* nothing left to NACK */
     uv_update_time(&F.loop);
     nacks_now();
-    assert_int_equal(F.n_nacks, 0);
+    assert_int_equal(n_nacks, 0);
 }
 
 static void test_rid_layers_nack_their_learned_ssrc(void **state)
@@ -301,10 +248,10 @@ static void test_rid_layers_nack_their_learned_ssrc(void **state)
     assert_int_equal(tr->d.layer_ssrcs[0], 0x900);
     assert_int_equal(tr->d.layer_ssrcs[1], 0xA00);
     nacks_now();
-    assert_int_equal(F.n_nacks, 1);
-    assert_int_equal(F.nacks[0].ssrc, 0x900);
-    assert_int_equal(F.nacks[0].n, 1);
-    assert_int_equal(F.nacks[0].seqs[0], 12);
+    assert_int_equal(n_nacks, 1);
+    assert_int_equal(nacks[0].ssrc, 0x900);
+    assert_int_equal(nacks[0].n, 1);
+    assert_int_equal(nacks[0].seqs[0], 12);
     /* its rtx, named by repaired-rid, binds layer q's rtx SSRC and fills it */
     rtp(RTX_PT, 0x901, 1, "q", true, 12);
     assert_int_equal(tr->d.layer_rtx_ssrcs[0], 0x901);

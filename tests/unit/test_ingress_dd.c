@@ -8,9 +8,9 @@
  * counted, by a consumer that drops layers); the AV1 payload and a VP8 one
  * minimised as libwebrtc sends it with the descriptor are read alike.
  *
- * The worker objects are built by hand from room_internal.h, as
- * tests/unit/test_ingress.c does, without transports (a key frame request
- * toward the publisher stops at its link, which is not open).
+ * The worker objects are built by tests/unit/ingress_fixture.c, without
+ * transports (a key frame request toward the publisher stops at its link,
+ * which is not open).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,39 +22,15 @@
 #include <cmocka.h>
 
 #include "relay/base/bytes.h"
-#include "relay/net/egress.h"
-#include "relay/worker/room_internal.h"
 #include "tests/unit/av1dd_writer.h"
+#include "tests/unit/ingress_fixture.h"
 
 #define AV1_PT 45
 #define VP8_PT 96
 #define DD_EXT 12
 #define PUB_SSRC 0x100u
-#define SUB_SSRC 0x5ab0u
 
-static struct fixture {
-    uv_loop_t loop;
-    struct prism_egress *eg;
-    struct prism_rooms rooms;
-    struct room room;
-    struct peer pub, sub;
-    struct prism_consumer *consumer;
-    uint32_t sent_ts[64]; /* timestamps of what the consumer sent, in order */
-    uint16_t sent_seq[64];
-    size_t n_sent;
-} F;
-
-static void sink(void *ud, uint8_t *buf, size_t len)
-{
-    (void)ud;
-    assert_true(len >= PRISM_RTP_HEADER_MIN);
-    assert_int_equal(prism_load_be32(buf + 8), SUB_SSRC);
-    if (F.n_sent < 64) {
-        F.sent_seq[F.n_sent] = prism_load_be16(buf + 2);
-        F.sent_ts[F.n_sent++] = prism_load_be32(buf + 4);
-    }
-    prism_egress_buf_put(F.eg, buf);
-}
+static struct ingress_fixture F;
 
 /* Feeds the publisher's ingress one packet of frame `fr` (timestamp 3000 *
  * fr) carrying descriptor `dd` (`n` bytes) in the two-byte form. */
@@ -90,23 +66,10 @@ static void frame(uint8_t pt, uint16_t fr, uint8_t id, const struct ddw_structur
 static int setup(void **state)
 {
     (void)state;
-    memset(&F, 0, sizeof(F));
-    assert_int_equal(uv_loop_init(&F.loop), 0);
-    assert_int_equal(prism_egress_new(16, &F.eg), 0);
-    F.rooms = (struct prism_rooms){.loop = &F.loop, .egress = F.eg};
-    F.room = (struct room){.handle = 1, .rooms = &F.rooms};
-    F.room.router = prism_router_new(F.eg, 64);
-    assert_non_null(F.room.router);
-
+    ingress_fixture_init(&F);
     struct peer *p = &F.pub;
-    p->handle = 1;
-    p->room = &F.room;
-    p->pub = (struct link){.peer = p};
-    p->sub = (struct link){.peer = p, .subscribe = true};
     p->ext_ids = (struct prism_rtp_ext_ids){.av1dd = DD_EXT};
-    p->tracks = calloc(1, sizeof(*p->tracks));
-    assert_non_null(p->tracks);
-    p->n_tracks = 1;
+    ingress_fixture_tracks(&F, 1);
     struct track *tr = &p->tracks[0];
     tr->d = (struct prism_track_desc){.handle = 11,
                                       .video = true,
@@ -120,19 +83,9 @@ static int setup(void **state)
     assert_true(track_dd(tr));
     tr->dd = calloc(PRISM_MEDIA_MAX_LAYERS, sizeof(*tr->dd)); /* as room.c's set_dd */
     assert_non_null(tr->dd);
-    tr->peer = p;
-    prism_rtp_seq_stats_init(&tr->stats);
-    tr->producer = prism_router_producer_add(F.room.router, p->handle, &tr->d, tr);
-    assert_non_null(tr->producer);
+    ingress_fixture_produce(&F, tr);
 
-    struct peer *s = &F.sub;
-    s->handle = 2;
-    s->room = &F.room;
-    s->pub = (struct link){.peer = s};
-    s->sub = (struct link){.peer = s, .subscribe = true};
-    prism_router_sub_init(F.room.router, &s->out, s->handle, &(struct prism_router_sink){sink, s});
-    F.consumer = prism_router_consumer_add(&s->out, tr->producer, SUB_SSRC);
-    assert_non_null(F.consumer);
+    ingress_fixture_subscribe(&F, tr->producer);
     assert_false(prism_consumer_set_svc_target(F.consumer, 0, 0));
     return 0;
 }
@@ -140,15 +93,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    prism_router_sub_deinit(&F.sub.out);
-    free(F.pub.tracks[0].dd);
-    free(F.pub.tracks);
-    prism_router_free(F.room.router);
-    struct prism_egress_stats st;
-    prism_egress_stats(F.eg, &st);
-    assert_int_equal(st.bufs_free, 16);
-    prism_egress_free(F.eg);
-    assert_int_equal(uv_loop_close(&F.loop), 0);
+    ingress_fixture_deinit(&F);
     return 0;
 }
 
