@@ -251,8 +251,9 @@ static int bound_socket(const char *ip, uint16_t port, int type)
  * address and port, so the kernel hands it only datagrams from itself,
  * which nobody sends (a sender on a connected UDP socket may still name
  * any destination). SO_REUSEADDR, which let the two share the port, is
- * then taken back from both, so no third socket can bind it. Returns the
- * twin's fd, or -errno. */
+ * then taken back from both, so no third socket can bind it (only one
+ * that asks for SO_REUSEADDR itself, in the microseconds between the two
+ * binds, could). Returns the twin's fd, or -errno. */
 static int send_twin(int fd, const char *ip, uint16_t port)
 {
     int tw = bound_socket(ip, port, SOCK_DGRAM);
