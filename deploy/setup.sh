@@ -14,6 +14,10 @@ build_pkgs="build-essential meson ninja-build pkg-config dpkg-dev ca-certificate
 build_pkgs="$build_pkgs libmicrohttpd-dev"
 test_pkgs="clang-format iproute2 nftables util-linux procps chromium chromium-driver python3-aiortc janus
   debhelper lintian fakeroot"
+# The Debian package's build dependencies beyond the build's own
+# (tests/package/test_package.py builds it): bash-completion's pkg-config
+# file says where prismctl's completion goes.
+test_pkgs="$test_pkgs bash-completion"
 # A real Prometheus scrapes a relay in tests/integration/test_prometheus.py.
 test_pkgs="$test_pkgs prometheus"
 # Chromium reaches the relay only through coturn in tests/integration/test_turn.py.
