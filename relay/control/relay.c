@@ -49,6 +49,9 @@ struct prism_relay {
     bool drained_sent;                      /* relay.drained emitted for this drain */
     struct prism_relay_worker_stats *loads; /* one per worker: its latest LOAD event */
     unsigned n_loads;
+    void (*sync_cb)(void *ud); /* prism_relay_sync()'s, while workers have not answered */
+    void *sync_ud;
+    unsigned sync_waiting; /* workers yet to answer the SYNC */
 };
 
 static unsigned default_workers(void)
@@ -90,6 +93,10 @@ static void on_worker_event(void *ud, struct prism_mail *mail)
         }
         if (load->worker < relay->n_sockets)
             relay->sockets[load->worker] = load->socket;
+    } else if (ev->type == PRISM_WORKER_EV_SYNC) {
+        PRISM_CHECK(relay->sync_waiting > 0);
+        if (--relay->sync_waiting == 0)
+            relay->sync_cb(relay->sync_ud);
     } else if (relay->media != NULL) {
         prism_media_on_event(relay->media, ev);
     }
@@ -282,6 +289,20 @@ void prism_relay_free(struct prism_relay *relay)
     free(relay->loads);
     free(relay->sockets);
     free(relay);
+}
+
+void prism_relay_sync(struct prism_relay *relay, void (*cb)(void *ud), void *ud)
+{
+    PRISM_CHECK(relay->sync_waiting == 0);
+    if (relay->stopped)
+        return;
+    relay->sync_cb = cb;
+    relay->sync_ud = ud;
+    relay->sync_waiting = prism_workers_count(relay->workers);
+    for (unsigned i = 0; i < relay->sync_waiting; i++)
+        prism_workers_post(
+            relay->workers, i,
+            prism_worker_msg_new(PRISM_WORKER_SYNC, sizeof(struct prism_worker_msg)));
 }
 
 uint64_t prism_relay_epoch(const struct prism_relay *relay)

@@ -83,6 +83,15 @@ void prism_relay_stop(struct prism_relay *relay);
 /* Stops (if needed) and frees everything. Accepts NULL. */
 void prism_relay_free(struct prism_relay *relay);
 
+/* Calls `cb(ud)` on the control thread once every worker has done what the
+ * relay asked of it before this call (transports it closed freed) and every
+ * event it sent before has reached the sink. The control plane never needs
+ * to wait for a worker; this is for an in-process test that must see the
+ * workers caught up (tests/fuzz/fuzz_methods.c: an input leaves no
+ * allocation behind). One at a time: calling again before `cb` ran is a
+ * bug. Once prism_relay_stop() has begun, `cb` may never be called. */
+void prism_relay_sync(struct prism_relay *relay, void (*cb)(void *ud), void *ud);
+
 /* What relay.info reports. */
 struct prism_relay_info {
     const char *version; /* PRISM_VERSION, static */

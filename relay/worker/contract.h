@@ -53,14 +53,16 @@ enum prism_worker_msg_type {
     PRISM_WORKER_PREFER,        /* struct prism_msg_prefer: what the peer wants of a publisher */
     PRISM_WORKER_BUBBLE_CONFIG, /* struct prism_msg_bubble_config: the bubble's options */
     PRISM_WORKER_PEER_CLOSE,    /* header only: both transports end */
+    PRISM_WORKER_SYNC,          /* header only: answered by EV_SYNC once the worker has done
+                                   what every earlier message began */
     PRISM_WORKER_STOP,          /* header only: leave once every handle is closed */
 };
 
 struct prism_worker_msg {
     struct prism_mail mail; /* must be first */
     enum prism_worker_msg_type type;
-    uint64_t bubble; /* bubble handle; 0 for STOP */
-    uint64_t peer;   /* peer handle; 0 for bubble messages and STOP */
+    uint64_t bubble; /* bubble handle; 0 for SYNC and STOP */
+    uint64_t peer;   /* peer handle; 0 for bubble messages, SYNC and STOP */
 };
 
 /* TRANSPORT_OPEN (one of the peer's two transports), TRANSPORT_REMOTE
@@ -229,13 +231,14 @@ enum prism_worker_event_type {
     PRISM_WORKER_EV_STATS,   /* struct prism_event_stats */
     PRISM_WORKER_EV_SPEAKER, /* header only: `peer` is the bubble's dominant speaker now */
     PRISM_WORKER_EV_LOAD,    /* struct prism_event_load */
+    PRISM_WORKER_EV_SYNC,    /* header only: the answer to a SYNC */
 };
 
 struct prism_worker_event {
     struct prism_mail mail; /* must be first */
     enum prism_worker_event_type type;
-    uint64_t bubble; /* bubble handle; 0 for LOAD */
-    uint64_t peer;   /* peer handle; 0 for STATS and LOAD */
+    uint64_t bubble; /* bubble handle; 0 for LOAD and SYNC */
+    uint64_t peer;   /* peer handle; 0 for STATS, LOAD and SYNC */
 };
 
 /* READY: a transport gathered its candidates (error 0), or could not open;

@@ -17,6 +17,11 @@
  * CPU is the thread's own clock (CLOCK_THREAD_CPUTIME_ID), read once a second.
  * Residence time is the media socket's (media_socket.h), settled after each
  * flush and sent as its running histogram.
+ *
+ * SYNC is answered from the prepare phase of the next iteration, not from
+ * the mailbox callback: a transport closed by an earlier message is freed
+ * by its handles' close callbacks, which run at the end of the iteration
+ * that closed them, so by then everything earlier messages began is done.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -46,6 +51,7 @@ struct worker {
     struct prism_egress *egress;
     struct prism_media_socket *msock; /* the worker's UDP port, ICE-lite */
     struct prism_rooms *rooms;
+    unsigned syncs; /* SYNC messages received, not answered yet */
     const struct prism_worker_shared *shared;
     int init_rc; /* set by the thread before it runs */
 };
@@ -79,6 +85,10 @@ static void on_flush(uv_prepare_t *h)
     prism_egress_flush_all(w->egress);
     if (w->msock != NULL)
         prism_media_socket_settle(w->msock);
+    for (; w->syncs > 0; w->syncs--) {
+        struct prism_worker_event *ev = prism_worker_event_new(PRISM_WORKER_EV_SYNC, sizeof(*ev));
+        prism_mailbox_post(w->shared->control, &ev->mail);
+    }
 }
 
 /* The worker's LOAD event: its size, loop lag, CPU time and its media
@@ -140,6 +150,8 @@ static void on_mail(void *ud, struct prism_mail *mail)
         uv_close((uv_handle_t *)&w->flush, NULL);
         uv_close((uv_handle_t *)&w->tick, NULL);
         uv_close((uv_handle_t *)&w->feedback, NULL);
+    } else if (msg->type == PRISM_WORKER_SYNC) {
+        w->syncs++;
     } else if (w->rooms != NULL) {
         prism_rooms_handle(w->rooms, msg);
     }
