@@ -46,6 +46,7 @@ struct listener {
     int fd;
     uv_poll_t poll;
     struct prism_tcp_media *tm;
+    bool paused; /* out of descriptors: not polled until the next sweep */
 };
 
 struct prism_tcp_media {
@@ -287,9 +288,20 @@ static void on_accept(uv_poll_t *h, int status, int events)
         struct sockaddr_storage peer;
         socklen_t peer_len = sizeof(peer);
         int fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return; /* EAGAIN: none left; EMFILE and the like: the next wake-up retries */
-        accept_one(l->tm, fd, &peer, peer_len);
+        if (fd >= 0) {
+            accept_one(l->tm, fd, &peer, peer_len);
+            continue;
+        }
+        /* Out of descriptors or memory: the connection stays in the
+         * backlog and the level-triggered poll would call again at once,
+         * for as long as the shortage lasts (a busy loop on the worker).
+         * The listener rests until the next sweep; counted once. */
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            l->tm->stats.limit++;
+            uv_poll_stop(&l->poll);
+            l->paused = true;
+        }
+        return; /* EAGAIN: none left; a connection reset before its accept: the next */
     }
 }
 
@@ -299,6 +311,13 @@ static void on_sweep(uv_timer_t *h)
 {
     struct prism_tcp_media *tm = h->data;
     uint64_t now = uv_now(tm->loop);
+    for (size_t i = 0; i < tm->n_listeners; i++) {
+        struct listener *l = &tm->listeners[i];
+        if (l->paused) {
+            l->paused = false;
+            uv_poll_start(&l->poll, UV_READABLE, on_accept);
+        }
+    }
     for (struct conn *c = tm->conns, *next; c; c = next) {
         next = c->next;
         if (!c->bound && now - c->opened_ms >= PRISM_TCP_AUTH_TIMEOUT_MS)

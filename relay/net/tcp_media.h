@@ -68,7 +68,9 @@ struct prism_tcp_media_config {
 struct prism_tcp_stats {
     uint64_t auth;  /* connections closed unauthenticated: a first frame that is not a
                        passing check, or none within PRISM_TCP_AUTH_TIMEOUT_MS */
-    uint64_t limit; /* connections refused at max_connections (or for want of memory) */
+    uint64_t limit; /* connections refused at max_connections (or for want of memory),
+                       and accepts that found no descriptor (the listener then rests
+                       until the next sweep, a second at most) */
     uint64_t frame; /* bad frames: length 0 (skipped), too long (connection closed) */
     uint64_t queue; /* packets dropped: the connection's send queue was full */
 };

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -546,6 +547,55 @@ static void test_media_connections(void **state)
     assert_int_equal(uv_loop_close(&f.loop), 0);
 }
 
+static bool counted_limit(void *arg)
+{
+    return prism_tcp_media_stats(((struct media_fixture *)arg)->tm)->limit > 0;
+}
+
+static bool accepted_1(void *arg)
+{
+    return prism_tcp_media_count(((struct media_fixture *)arg)->tm) == 1;
+}
+
+/* Out of descriptors, a pending connection cannot be accepted and stays
+ * in the backlog: the listener is counted once and rests (it is not
+ * woken again and again for as long as the shortage lasts), then accepts
+ * it after the next sweep once descriptors are back. */
+static void test_media_out_of_descriptors(void **state)
+{
+    (void)state;
+    struct media_fixture f = {0};
+    assert_int_equal(uv_loop_init(&f.loop), 0);
+    assert_int_equal(prism_ice_lite_new(&f.lite), 0);
+    int lfd = listen_loopback(&f.port);
+    struct prism_tcp_media_config cfg = {
+        .fds = &lfd, .n_fds = 1, .max_connections = 4, .idle_timeout_ms = 30000};
+    assert_int_equal(prism_tcp_media_new(&f.loop, f.lite, &cfg, &f.tm), 0);
+    int c = connect_loopback(f.port);
+    struct rlimit saved, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    low = saved;
+    low.rlim_cur = (rlim_t)fcntl(c, F_DUPFD, 0); /* the lowest free descriptor: none left */
+    close((int)low.rlim_cur);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    spin(&f.loop, counted_limit, &f);
+    for (int i = 0; i < 30; i++) { /* 300 ms, shorter than the sweep */
+        uv_run(&f.loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    assert_int_equal(prism_tcp_media_stats(f.tm)->limit, 1);
+    assert_int_equal(prism_tcp_media_count(f.tm), 0);
+    spin(&f.loop, accepted_1, &f); /* the sweep comes within a second */
+    assert_int_equal(prism_tcp_media_count(f.tm), 1);
+    assert_int_equal(prism_tcp_media_stats(f.tm)->limit, 1);
+    close(c);
+    prism_tcp_media_close(f.tm);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    prism_ice_lite_free(f.lite);
+    assert_int_equal(uv_loop_close(&f.loop), 0);
+}
+
 /* A media socket with ICE-TCP: a UDP and a passive TCP host candidate on
  * one port, the TCP one of lower priority (RFC 6544 §4.2); a TCP port
  * taken moves the worker on to its next port as a UDP one does; the
@@ -623,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_outq_uninitialised),
         cmocka_unit_test(test_lite_tcp),
         cmocka_unit_test(test_media_connections),
+        cmocka_unit_test(test_media_out_of_descriptors),
         cmocka_unit_test(test_media_socket_candidates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
