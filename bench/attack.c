@@ -4,10 +4,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -53,6 +57,15 @@ struct prism_bench_attack {
     uint32_t ts;
     uint32_t media_ssrc; /* pli: the relay's SSRC of the video sub receives */
     uint64_t rng;
+
+    /* srtp, stun and garbage flood from a thread of their own (flood_main),
+     * so that their sends never hold up the run's loop, which receives and
+     * timestamps the victims' packets; pli floods from the loop (it uses
+     * sub's SRTCP session, which is the loop's). While `thread_running`,
+     * the fields below up to `skipped` are the flood thread's alone. */
+    uv_thread_t thread;
+    bool thread_running;
+    atomic_bool thread_stop;
 
     uint64_t start_ns, stop_ns, due_total, sent, send_errors, skipped;
     long rss_start_kib, rss_peak_kib;
@@ -299,6 +312,21 @@ static bool video_flowing(const struct prism_bench_endpoint *ep)
     return false;
 }
 
+/* Every packet due since the start; after a stall at most 20 ms' worth at
+ * once (the rest is counted as skipped, not burst out). */
+static void send_due(struct prism_bench_attack *a, uint64_t now)
+{
+    uint64_t due = (uint64_t)((double)(now - a->start_ns) / 1e9 * a->pps);
+    uint64_t n = due - a->due_total, cap = (uint64_t)(a->pps / 50) + 1;
+    a->due_total = due;
+    if (n > cap) {
+        a->skipped += n - cap;
+        n = cap;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        send_one(a);
+}
+
 static void on_tick(uv_timer_t *h)
 {
     struct prism_bench_attack *a = h->data;
@@ -326,19 +354,22 @@ static void on_tick(uv_timer_t *h)
         ready(a->ready_ud, why);
         return;
     }
-    if (!a->flooding)
-        return;
-    /* Every packet due since the start; after a stall at most 20 ms' worth
-     * at once (the rest is counted as skipped, not burst out). */
-    uint64_t due = (uint64_t)((double)(now - a->start_ns) / 1e9 * a->pps);
-    uint64_t n = due - a->due_total, cap = (uint64_t)(a->pps / 50) + 1;
-    a->due_total = due;
-    if (n > cap) {
-        a->skipped += n - cap;
-        n = cap;
+    if (a->flooding && !a->thread_running)
+        send_due(a, now);
+}
+
+/* The flood thread: the due packets every TICK_MS until told to stop. At
+ * the lowest priority, so that on a shared core the run's receivers, woken
+ * by the victims' packets, go first. */
+static void flood_main(void *arg)
+{
+    struct prism_bench_attack *a = arg;
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    struct timespec tick = {.tv_nsec = TICK_MS * 1000000L};
+    while (!atomic_load(&a->thread_stop)) {
+        send_due(a, prism_bench_now_ns());
+        nanosleep(&tick, NULL);
     }
-    for (uint64_t i = 0; i < n; i++)
-        send_one(a);
 }
 
 void prism_bench_attack_join(struct prism_bench_attack *a, void (*ready)(void *ud, const char *why),
@@ -393,6 +424,20 @@ void prism_bench_attack_start(struct prism_bench_attack *a, long rss_kib)
     a->rss_start_kib = a->rss_peak_kib = rss_kib;
     a->start_ns = prism_bench_now_ns();
     a->flooding = true;
+    if (a->kind != PRISM_BENCH_ATTACK_PLI) {
+        atomic_store(&a->thread_stop, false);
+        /* Without a thread (out of resources), the loop's timer floods. */
+        a->thread_running = uv_thread_create(&a->thread, flood_main, a) == 0;
+    }
+}
+
+static void join_flood_thread(struct prism_bench_attack *a)
+{
+    if (!a->thread_running)
+        return;
+    atomic_store(&a->thread_stop, true);
+    uv_thread_join(&a->thread);
+    a->thread_running = false;
 }
 
 void prism_bench_attack_sample(struct prism_bench_attack *a, long rss_kib)
@@ -412,6 +457,7 @@ void prism_bench_attack_stop(struct prism_bench_attack *a)
     if (!a->flooding)
         return;
     a->flooding = false;
+    join_flood_thread(a);
     a->stop_ns = prism_bench_now_ns();
     uv_timer_start(&a->final, on_final, FINAL_STATS_MS, 0);
 }
@@ -460,6 +506,7 @@ void prism_bench_attack_free(struct prism_bench_attack *a)
 {
     if (a == NULL)
         return;
+    join_flood_thread(a);
     prism_bench_endpoint_free(a->pub);
     prism_bench_endpoint_free(a->sub);
     if (a->fd >= 0)

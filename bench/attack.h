@@ -32,9 +32,12 @@
  * new port each; without one, they go out of one ordinary UDP socket and
  * the report says "spoofed": false.
  *
- * Thread: the run's loop thread. The flood allocates nothing per packet
- * (one buffer, one sendto each: a syscall per packet is the attacker's cost,
- * not the relay's).
+ * Thread: the run's loop thread, except the srtp, stun and garbage floods,
+ * which run on a thread of their own at the lowest priority between
+ * prism_bench_attack_start and _stop, so that the flood's sends never hold
+ * up the loop that receives and timestamps the victims' packets. The flood
+ * allocates nothing per packet (one buffer, one sendto each: a syscall per
+ * packet is the attacker's cost, not the relay's).
  */
 #ifndef PRISM_BENCH_ATTACK_H
 #define PRISM_BENCH_ATTACK_H
