@@ -29,9 +29,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct prism_tcc rec;
 static uint8_t out[CAP_MAX];
-static uint16_t rec_seq[FUZZ_MAX_STEPS]; /* what was recorded, in order */
+/* What was recorded, in order, chained per sequence number (newest
+ * first) so that checking a reported status costs its own recordings, not
+ * the whole input's: an input of 2,048 steps reports thousands of statuses,
+ * and a scan of every recording per status made the target quadratic. A
+ * chain head belongs to the current input only if its generation is. */
 static int64_t rec_time[FUZZ_MAX_STEPS];
+static int32_t rec_next[FUZZ_MAX_STEPS];
 static size_t n_rec;
+static int32_t seq_head[65536];
+static uint32_t seq_gen[65536], gen;
 static uint8_t syms[65536];
 
 static void must(bool cond, const char *what)
@@ -44,8 +51,8 @@ static void must(bool cond, const char *what)
 
 static bool was_recorded(uint16_t seq, int64_t time_us)
 {
-    for (size_t i = 0; i < n_rec; i++)
-        if (rec_seq[i] == seq && rec_time[i] / 250 * 250 == time_us)
+    for (int32_t i = seq_gen[seq] == gen ? seq_head[seq] : -1; i >= 0; i = rec_next[i])
+        if (rec_time[i] / 250 * 250 == time_us)
             return true;
     return false;
 }
@@ -118,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     prism_tcc_init(&rec);
     n_rec = 0;
+    gen++;
     uint16_t seq = 0;
     int64_t now = 0;
     uint8_t fb_next = 0;
@@ -153,8 +161,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int64_t step = (int64_t)((unsigned)s[3] | (unsigned)s[4] << 8) << (s[0] & 0x07);
         now = (s[0] & 0x20) ? (now > step ? now - step : 0) : now + step;
         prism_tcc_record(&rec, seq, now);
-        rec_seq[n_rec] = seq;
         rec_time[n_rec] = now;
+        rec_next[n_rec] = seq_gen[seq] == gen ? seq_head[seq] : -1;
+        seq_head[seq] = (int32_t)n_rec;
+        seq_gen[seq] = gen;
         n_rec++;
     }
     return 0;
