@@ -261,7 +261,7 @@ static int send_twin(int fd, const char *ip, uint16_t port)
         return tw;
     struct sockaddr_storage self;
     socklen_t self_len = sizeof(self);
-    int zero = 0, small = 4096;
+    int zero = 0, small = 4096; /* it never receives */
     if (getsockname(tw, (struct sockaddr *)&self, &self_len) != 0 ||
         connect(tw, (struct sockaddr *)&self, self_len) != 0) {
         int e = -errno;
@@ -271,11 +271,11 @@ static int send_twin(int fd, const char *ip, uint16_t port)
     setsockopt(tw, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
     setsockopt(tw, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof(zero));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof(zero));
-    prism_udp_set_buffers(tw, SOCKET_BUF_BYTES);
+    prism_udp_set_send_buffer(tw, SOCKET_BUF_BYTES);
     return tw;
 }
 
-/* A non-blocking UDP socket bound to `ip` and `port`, with large buffers and
+/* A non-blocking UDP socket bound to `ip` and `port`, with a large buffer and
  * UDP GRO asked for, and its sending twin in *send_fd. Returns the fd, or
  * -errno. */
 static int bind_one(const char *ip, uint16_t port, int *send_fd)
@@ -289,7 +289,7 @@ static int bind_one(const char *ip, uint16_t port, int *send_fd)
         return tw;
     }
     *send_fd = tw;
-    prism_udp_set_buffers(fd, SOCKET_BUF_BYTES);
+    prism_udp_set_recv_buffer(fd, SOCKET_BUF_BYTES); /* the twin sends */
     int one = 1;
     /* Not every kernel has it: without, one datagram per read. */
     (void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));

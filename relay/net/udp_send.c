@@ -153,10 +153,20 @@ int prism_udp_send_batch(struct prism_udp_path *path, struct prism_ice_datagram 
     return direct_send_batch(path, pkts, n);
 }
 
-void prism_udp_set_buffers(int fd, int bytes)
+void prism_udp_set_recv_buffer(int fd, int bytes)
 {
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
+void prism_udp_set_send_buffer(int fd, int bytes)
+{
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) != 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
+void prism_udp_set_buffers(int fd, int bytes)
+{
+    prism_udp_set_recv_buffer(fd, bytes);
+    prism_udp_set_send_buffer(fd, bytes);
 }

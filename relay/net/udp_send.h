@@ -56,4 +56,8 @@ int prism_udp_send_batch(struct prism_udp_path *path, struct prism_ice_datagram 
  * Control path (once per socket). */
 void prism_udp_set_buffers(int fd, int bytes);
 
+/* The same for the receive buffer alone, and for the send buffer alone. */
+void prism_udp_set_recv_buffer(int fd, int bytes);
+void prism_udp_set_send_buffer(int fd, int bytes);
+
 #endif
