@@ -29,6 +29,7 @@ struct prism_dd_place {
     uint8_t sid, tid;     /* the frame's layers */
     uint16_t switch_into; /* bit s * PRISM_DD_CELLS + t: a switching point into the
                              decode target of top layers (s, t) */
+    uint16_t absent_from; /* same bits: not in that decode target (DTI "not present") */
     bool kept;            /* unknown: the stream keeps a structure (not this packet's) */
     uint8_t top_sid;      /* ... whose top layers are these */
     uint8_t top_tid;

@@ -15,6 +15,7 @@ struct place {
     uint8_t top_sid, top_tid;
     bool frame_start;     /* starts a frame (of any spatial layer) */
     uint16_t switch_into; /* prism_dd_place's */
+    uint16_t absent_from; /* prism_dd_place's */
 };
 
 /* Reads `pkt`'s place from its descriptor; false when it has no layer
@@ -43,7 +44,8 @@ static bool place_of(const struct prism_packet *pkt, struct place *out)
                               .top_sid = a->top_sid,
                               .top_tid = a->top_tid,
                               .frame_start = a->known && a->start,
-                              .switch_into = a->switch_into};
+                              .switch_into = a->switch_into,
+                              .absent_from = a->absent_from};
         return true;
     }
     if (pkt->has_vp8 && pkt->vp8.has_tid) {
@@ -70,11 +72,16 @@ void prism_svc_dd_place(const struct prism_av1dd_structure *st, const struct pri
                                    .key = f->new_structure,
                                    .sid = f->sid,
                                    .tid = f->tid};
-    for (unsigned dt = 0; dt < st->n_decode_targets; dt++)
-        if (prism_av1dd_dti(f->dtis, dt) == PRISM_AV1DD_DTI_SWITCH &&
-            st->dt_sid[dt] < PRISM_DD_CELLS && st->dt_tid[dt] < PRISM_DD_CELLS)
-            out->switch_into |=
-                (uint16_t)(1u << (st->dt_sid[dt] * PRISM_DD_CELLS + st->dt_tid[dt]));
+    for (unsigned dt = 0; dt < st->n_decode_targets; dt++) {
+        if (st->dt_sid[dt] >= PRISM_DD_CELLS || st->dt_tid[dt] >= PRISM_DD_CELLS)
+            continue;
+        uint16_t cell = (uint16_t)(1u << (st->dt_sid[dt] * PRISM_DD_CELLS + st->dt_tid[dt]));
+        enum prism_av1dd_dti dti = prism_av1dd_dti(f->dtis, dt);
+        if (dti == PRISM_AV1DD_DTI_SWITCH)
+            out->switch_into |= cell;
+        else if (dti == PRISM_AV1DD_DTI_NOT_PRESENT)
+            out->absent_from |= cell;
+    }
     if (f->new_structure && st->has_resolutions) {
         out->n_heights = (uint8_t)(st->max_sid + 1);
         memcpy(out->height, st->height, sizeof(out->height));
@@ -101,6 +108,17 @@ static void dd_up(struct prism_svc_state *s, const struct place *pl)
             s->tid = (uint8_t)tv;
             return;
         }
+}
+
+/* Whether the frame of a known dependency descriptor is not in the decode
+ * target of the layers a consumer forwards, though within them: K-SVC's
+ * (L3T3_KEY's) lower spatial layers' delta frames, which an upper layer's
+ * decoder never references. A consumer of every spatial or temporal layer
+ * has no one decode target: it takes them. */
+static bool dd_absent(const struct prism_svc_state *s, const struct place *pl)
+{
+    return pl->dd && s->sid < PRISM_DD_CELLS && s->tid < PRISM_DD_CELLS &&
+           (pl->absent_from & (1u << (s->sid * PRISM_DD_CELLS + s->tid)));
 }
 
 /* Whether a consumer takes a packet of unknown layers: when it forwards
@@ -141,14 +159,14 @@ enum prism_svc_verdict prism_svc_take(struct prism_svc_state *s, const struct pr
         dd_up(s, &pl);
     if (pl.tid > s->tid)
         return PRISM_SVC_DROP_PICTURE;
-    return pl.sid > s->sid ? PRISM_SVC_DROP_LAYER : PRISM_SVC_TAKE;
+    return pl.sid > s->sid || dd_absent(s, &pl) ? PRISM_SVC_DROP_LAYER : PRISM_SVC_TAKE;
 }
 
 bool prism_svc_above(const struct prism_svc_state *s, const struct prism_packet *pkt)
 {
     struct place pl;
-    return place_of(pkt, &pl) &&
-           (pl.tid > s->tid || pl.sid > s->sid || (pl.unknown && !unknown_taken(s, &pl)));
+    return place_of(pkt, &pl) && (pl.tid > s->tid || pl.sid > s->sid || dd_absent(s, &pl) ||
+                                  (pl.unknown && !unknown_taken(s, &pl)));
 }
 
 bool prism_svc_ends_picture(const struct prism_svc_state *s, const struct prism_packet *pkt)

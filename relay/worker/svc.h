@@ -24,7 +24,9 @@
  * frame or at the start of a frame the descriptor marks as a switching
  * point (DTI "switch") into the decode target of the wanted layers (the
  * highest such one, spatial first); downs at a picture's start (its frame
- * of spatial layer 0). A packet whose layers are unknown (no structure
+ * of spatial layer 0). A frame within the forwarded layers but "not
+ * present" in their decode target (L3T3_KEY's lower layers' delta frames,
+ * for an upper layer) is left out too. A packet whose layers are unknown (no structure
  * yet, or its template is not in the one kept) goes to a consumer that
  * takes every layer (or the kept structure's top ones) and is left out by
  * the others (PRISM_SVC_DROP_UNKNOWN, counted): its frame may be of a
@@ -55,7 +57,8 @@ struct prism_svc_state {
 /* What a consumer does with a packet. */
 enum prism_svc_verdict {
     PRISM_SVC_TAKE,
-    PRISM_SVC_DROP_LAYER,   /* a spatial layer above the consumer's: the picture goes on */
+    PRISM_SVC_DROP_LAYER,   /* a spatial layer above the consumer's, or a frame its decode
+                               target does not hold: the picture goes on */
     PRISM_SVC_DROP_PICTURE, /* a temporal layer above: the whole picture is left out */
     PRISM_SVC_DROP_UNKNOWN, /* unknown layers (dependency descriptor), to one that drops some */
 };

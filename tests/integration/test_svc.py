@@ -10,7 +10,12 @@ subscriber only, the layers above the cap (issue 8, item 3).
 - test_av1_l3t3: AV1 (libaom) with three spatial and three temporal layers
   ('L3T3': every upper layer frame predicts from the lower layer too), the
   layers read from the dependency descriptor, the cap max_height 180 and
-  max_fps 10.
+  max_fps 10;
+- test_av1_l3t3_key: AV1 'L3T3_KEY' (K-SVC: after a key picture each
+  spatial layer predicts from its own), the cap max_height 360: the relay
+  forwards spatial layers 0 and 1 of key pictures and layer 1 alone after
+  them (layer 0's delta frames are "not present" in that decode target),
+  and the subscriber keeps decoding.
 
 The publisher joins through the demo with its camera at 1280x720, the codec
 put first by setCodecPreferences and sendEncodings [{scalabilityMode}];
@@ -139,6 +144,10 @@ class Svc(unittest.TestCase):
     def test_av1_l3t3(self):
         self.check("it-svc-av1", "video/AV1", "L3T3", "profile=0",
                    {"max_height": 180, "max_fps": 10}, spatial=True)
+
+    def test_av1_l3t3_key(self):
+        self.check("it-svc-av1k", "video/AV1", "L3T3_KEY", "profile=0",
+                   {"max_height": 360, "max_fps": 10}, spatial=True)
 
     def test_vp8_l1t3(self):
         self.check("it-svc-vp8", "video/VP8", "L1T3", "", {"max_fps": 10}, spatial=False)

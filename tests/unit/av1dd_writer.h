@@ -177,4 +177,18 @@ static const struct ddw_structure DDW_L3T3 = {
     .height = {180, 360, 720},
 };
 
+/* L2T1_KEY (K-SVC): spatial layer 1 predicts from layer 0 only in a key
+ * picture; after it each layer predicts from its own. So the delta frames
+ * of layer 0 are not present in decode target 1, nor layer 1's in 0.
+ * Template ids from 40: S0 key, S0 delta, S1 key, S1 delta. */
+static const struct ddw_structure DDW_L2T1_KEY = {
+    .offset = 40,
+    .n_dts = 2,
+    .n_templates = 4,
+    .t = {{0, 0, "SS", 0, {0}}, {0, 0, "S-", 1, {2}}, {1, 0, "-S", 1, {1}}, {1, 0, "-R", 1, {2}}},
+    .n_res = 2,
+    .width = {320, 640},
+    .height = {180, 360},
+};
+
 #endif

@@ -733,6 +733,47 @@ static void test_av1_spatial(void **state)
     }
 }
 
+/* Picture `pic` of L2T1_KEY: S0's frame, then S1's, a packet each. */
+static void l2t1_key_picture(struct fixture *f, struct prism_producer *p, uint16_t *seq,
+                             uint16_t pic, bool key)
+{
+    for (uint8_t s = 0; s < 2; s++) {
+        struct pkt k;
+        uint8_t id = (uint8_t)(40 + 2 * s + !key);
+        make_av1(&k, (*seq)++, 3000u * pic, s == 1, true, true, id, (uint16_t)(2 * pic + s),
+                 key && s == 0 ? &DDW_L2T1_KEY : NULL);
+        prism_router_forward(f->r, p, &k.p);
+    }
+}
+
+/* K-SVC: a consumer of S1 takes S0's frame of a key picture only, as the
+ * DTIs say (S0's delta frames are "not present" in S1's decode target);
+ * one of S0 takes S0's frames, each ending its picture. */
+static void test_av1_ksvc(void **state)
+{
+    struct fixture *f = *state;
+    struct prism_producer *p = av1_producer(f);
+    struct prism_consumer *c = prism_router_consumer_add(&f->sub, p, 0xC0);
+    assert_false(prism_consumer_set_svc_target(c, 1, 0));
+    uint16_t seq = 700;
+    l2t1_key_picture(f, p, &seq, 0, true);
+    for (uint16_t pic = 1; pic < 4; pic++)
+        l2t1_key_picture(f, p, &seq, pic, false);
+    const uint16_t a[] = {0, 0, 1, 2, 3}; /* S0 S1, then S1 alone */
+    assert_out(&f->got, a, 5, 700);
+    assert_int_equal(f->sub.drop_layer, 3);
+    /* Down to S0 at the next picture's start: S1 is left out. */
+    prism_consumer_set_svc_target(c, 0, 0);
+    f->got.n = 0;
+    for (uint16_t pic = 4; pic < 6; pic++)
+        l2t1_key_picture(f, p, &seq, pic, false);
+    const uint16_t b[] = {4, 5};
+    assert_out(&f->got, b, 2, 705);
+    for (size_t i = 0; i < 2; i++)
+        assert_true((f->got.pkts[i][1] & 0x80) != 0); /* S0 ends the picture now */
+    assert_int_equal(f->sub.drop_layer, 3 + 2);
+}
+
 /* The structure arrives late (the key frame was not the stream's first
  * packet here) or is lost (a template the kept structure lacks). */
 static void test_av1_unknown(void **state)
@@ -792,6 +833,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_av1_temporal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_av1_spatial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_av1_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_av1_ksvc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vp8_dd, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
