@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "signaling/rpc.h"
 
 /* Compact output, keys in insertion order, UTF-8 kept as is. Reals (only
@@ -81,7 +83,13 @@ char *prism_rpc_result(json_t *id, json_t *result)
 
 char *prism_rpc_error(json_t *id, int code, const char *message, const char *reason)
 {
-    json_t *error = json_pack("{s:i, s:s}", "code", code, "message", message);
+    /* A message may quote the request's bytes (jansson's parse errors do,
+     * raw) or cut a name to a width in the middle of a character; jansson
+     * packs only valid UTF-8, and a failed pack would leave the request
+     * without a reply. */
+    char *text = g_utf8_make_valid(message, -1);
+    json_t *error = json_pack("{s:i, s:s}", "code", code, "message", text);
+    g_free(text);
     if (reason != NULL)
         json_object_set_new(error, "data", json_pack("{s:s}", "reason", reason));
     json_t *msg =

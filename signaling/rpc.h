@@ -42,7 +42,8 @@ void prism_rpc_request_deinit(struct prism_rpc_request *req);
 char *prism_rpc_result(json_t *id, json_t *result);
 
 /* An error reply. `reason` NULL for the standard codes (-32700..-32602);
- * otherwise `data.reason` carries it. `id` NULL is written as null. */
+ * otherwise `data.reason` carries it. `id` NULL is written as null.
+ * `message` may hold any bytes: what is not UTF-8 becomes U+FFFD. */
 char *prism_rpc_error(json_t *id, int code, const char *message, const char *reason);
 
 /* The application error code used for a protocol reason string. */

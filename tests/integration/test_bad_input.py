@@ -90,7 +90,9 @@ class Base:
     def test_malformed_json(self):
         for raw in (b'{"jsonrpc":"2.0",', b"{bad}", b"not json", b'{"a":1}}', b"{'a':1}",
                     b'{"jsonrpc":"2.0","id":1,"method":"relay.info"', b"\x00\x01\x02",
-                    b'{"jsonrpc":"2.0","id":1,"method":"relay.\xff\xfe"}'):
+                    b'{"jsonrpc":"2.0","id":1,"method":"relay.\xff\xfe"}',
+                    # jansson's error quotes these raw bytes (fuzz_control found it)
+                    b'{"\\\xc5\x91\x8a\x93\x82\xf5\x84}'):
             with self.subTest(raw=raw):
                 self.error(raw + b"\n", -32700)
                 self.still_answers()
@@ -205,7 +207,8 @@ class Base:
         self.assertIsNone(self.c.read_line()["id"])
 
     def test_unknown_method(self):
-        for method in ("nope", "", "relay.info.x", "RELAY.INFO", "m" * 10000):
+        # "m" * 63 + "é": the error message cuts the name at 64 bytes
+        for method in ("nope", "", "relay.info.x", "RELAY.INFO", "m" * 10000, "m" * 63 + "é"):
             with self.subTest(method=method[:20]):
                 self.error(req(method, id=3), -32601, id=3)
 

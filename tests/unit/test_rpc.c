@@ -87,12 +87,37 @@ static void test_replies(void **state)
     assert_int_equal(prism_rpc_code_for_reason("overloaded"), -32008);
 }
 
+/* A message that is not UTF-8 still makes a reply, one line, the bytes
+ * replaced: jansson's parse error quotes the request's raw bytes (found by
+ * fuzz_control: the reply was NULL, and the client got none), and a name
+ * cut to a width can end in half a character. */
+static void test_reply_not_utf8(void **state)
+{
+    (void)state;
+    const char line[] = "{\"\\\305\221\212\223\202\365\204}";
+    json_t *id = NULL;
+    struct prism_rpc_request req;
+    char msg[256];
+    assert_int_equal(prism_rpc_parse(line, strlen(line), &req, &id, msg, sizeof(msg)),
+                     PRISM_RPC_PARSE_ERROR);
+    char *s = prism_rpc_error(id, PRISM_RPC_PARSE_ERROR, msg, NULL);
+    assert_non_null(s);
+    assert_null(strchr(s, '\n'));
+    assert_non_null(strstr(s, "invalid escape"));
+    free(s);
+    s = prism_rpc_error(NULL, PRISM_RPC_METHOD_NOT_FOUND, "unknown method \"ab\303", NULL);
+    assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32601,"
+                           "\"message\":\"unknown method \\\"ab\357\277\275\"}}");
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_layers),
         cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_reply_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
