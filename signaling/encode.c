@@ -51,16 +51,19 @@ json_t *prism_encode_counters(const struct prism_media_counters *c)
     json_t *out = json_object();
     json_t *drops = json_object();
     json_t *rtx = json_object();
-    if (out == NULL || drops == NULL || rtx == NULL) {
+    json_t *layers = json_object();
+    if (out == NULL || drops == NULL || rtx == NULL || layers == NULL) {
         json_decref(out);
         json_decref(drops);
         json_decref(rtx);
+        json_decref(layers);
         return NULL;
     }
     /* A counter's group names the object it goes into. */
     json_t *into_TRAFFIC = out;
     json_t *into_DROP = drops;
     json_t *into_RTX = rtx;
+    json_t *into_LAYER = layers;
     int failed = 0;
 #define PUT_COUNTER(field, group, key)                                                             \
     failed |= json_object_set_new(into_##group, key, json_integer((json_int_t)c->field));
@@ -68,6 +71,7 @@ json_t *prism_encode_counters(const struct prism_media_counters *c)
 #undef PUT_COUNTER
     failed |= json_object_set_new(out, "drops", drops);
     failed |= json_object_set_new(out, "rtx", rtx);
+    failed |= json_object_set_new(out, "layers", layers);
     if (failed != 0) {
         json_decref(out);
         return NULL;

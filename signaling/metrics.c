@@ -110,7 +110,7 @@ static void add_row(void *ud, struct prism_tenant *t)
 
 /* The media counters (relay/base/counters.h) as a table: a counter's group
  * picks its family (a new group fails to compile here until it has one). */
-enum counter_group { GROUP_TRAFFIC, GROUP_DROP, GROUP_RTX };
+enum counter_group { GROUP_TRAFFIC, GROUP_DROP, GROUP_RTX, GROUP_LAYER };
 
 static const struct counter_desc {
     const char *key;
@@ -154,6 +154,10 @@ static void render_counters(GString *out, const struct prism_media_counters *rel
         } else if (d->group == GROUP_RTX) {
             snprintf(name, sizeof(name), "%srtx_%s_total", prefix, d->key);
             snprintf(help, sizeof(help), "stats.get rtx.%s of %s (NACK/RTX, video)", d->key, scope);
+        } else if (d->group == GROUP_LAYER) {
+            snprintf(name, sizeof(name), "%slayer_%s_total", prefix, d->key);
+            snprintf(help, sizeof(help),
+                     "stats.get layers.%s of %s (copies a layer choice left out)", d->key, scope);
         } else {
             snprintf(name, sizeof(name), "%spackets_dropped_total", prefix);
             snprintf(help, sizeof(help), "Datagrams dropped by %s, by reason (stats.get drops)",

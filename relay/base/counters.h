@@ -5,8 +5,10 @@
  * signaling/, the JSON keys of stats.get. Adding a counter is one line here.
  *
  * A counter is X(field, group, key): `field` names the struct member,
- * `group` is TRAFFIC (a top-level stats.get key), DROP (under "drops") or
- * RTX (under "rtx"), and `key` is the JSON key. drop_stun_auth,
+ * `group` is TRAFFIC (a top-level stats.get key), DROP (under "drops"),
+ * RTX (under "rtx") or LAYER (under "layers": copies of forwarded packets a
+ * subscriber's layer choice left out, by design; not datagrams lost), and
+ * `key` is the JSON key. drop_stun_auth,
  * drop_unknown_source and drop_tcp_* belong to no transport (a worker's
  * media socket counts them before any transport is known, or for a
  * connection): they are relay-wide only,
@@ -45,7 +47,11 @@
     X(rtx_dropped, RTX, "dropped")       /* asked for, left out: over the rtx rate, or of a layer  \
                                             the subscriber is leaving */                           \
     X(probe_packets, RTX, "probe_packets") /* padding probes sent to subscribers (on rtx) */       \
-    X(probe_bytes, RTX, "probe_bytes")     /* their RTP bytes */
+    X(probe_bytes, RTX, "probe_bytes")     /* their RTP bytes */                                   \
+    X(layer_dropped, LAYER,                                                                        \
+      "dropped") /* copies left out: a layer above the subscriber's choice */                      \
+    X(layer_unknown, LAYER, "unknown") /* copies left out: dependency descriptor layers unknown */ \
+    X(layer_stale, LAYER, "stale")     /* copies too late to place after the layers left out */
 
 struct prism_media_counters {
 #define PRISM__COUNTER_FIELD(field, group, key) uint64_t field;

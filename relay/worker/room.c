@@ -328,6 +328,9 @@ static void peer_free(struct peer *p)
     p->room->closed.rtx_dropped += p->out.rtx_dropped;
     p->room->closed.probe_packets += p->out.probe_packets;
     p->room->closed.probe_bytes += p->out.probe_bytes;
+    p->room->closed.layer_dropped += p->out.drop_layer;
+    p->room->closed.layer_unknown += p->out.drop_unknown_layer;
+    p->room->closed.layer_stale += p->out.drop_stale;
     p->room->closed.rtx_nacks_sent += p->rtx_nacks_sent;
     p->room->closed.rtx_recovered += p->rtx_recovered;
     prism_router_sub_deinit(&p->out);
@@ -643,6 +646,9 @@ void prism_rooms_tick(struct prism_rooms *rooms)
             ev->counters.rtx_dropped += p->out.rtx_dropped;
             ev->counters.probe_packets += p->out.probe_packets;
             ev->counters.probe_bytes += p->out.probe_bytes;
+            ev->counters.layer_dropped += p->out.drop_layer;
+            ev->counters.layer_unknown += p->out.drop_unknown_layer;
+            ev->counters.layer_stale += p->out.drop_stale;
             ev->counters.rtx_nacks_sent += p->rtx_nacks_sent;
             ev->counters.rtx_recovered += p->rtx_recovered;
             prism__publisher_report(p);

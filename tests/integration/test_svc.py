@@ -28,7 +28,8 @@ getStats (inbound-rtp of the publisher's video):
   3. the capped one keeps decoding over a window, without NACKing much
      more than the other (the sequence numbers the relay closes over the
      layers it leaves out are no loss);
-  4. when the uncapped subscriber gets 15 fps or more (the publisher
+  4. stats.get counts the copies the cap left out (`layers.dropped`);
+  5. when the uncapped subscriber gets 15 fps or more (the publisher
      encodes enough frames for the temporal cap to matter), the capped one
      gets fewer frames per second than it.
 Deadlines are generous and nothing is timed: what is asserted is where each
@@ -131,7 +132,13 @@ class Svc(unittest.TestCase):
             self.assertLess(a["height"], b["height"], (a, b))
         self.assertLessEqual(a["nacks"], b["nacks"] + MAX_EXTRA_NACKS, (a, b))
 
-        # 4. Fewer frames per second, when the publisher sends enough of them.
+        # 4. The relay counts what the cap left out in stats.get's "layers"
+        # (the bubble's snapshot is at most about 1 s old: the window above
+        # is longer).
+        stats = ctl.call("stats.get", {"tenant": cc.TENANT, "bubble": bubble})["result"]
+        self.assertGreater(stats["layers"]["dropped"], 0, stats)
+
+        # 5. Fewer frames per second, when the publisher sends enough of them.
         if b["fps"] >= 15:
             self.assertLess(a["fps"], b["fps"], (a, b))
         else:

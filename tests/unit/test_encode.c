@@ -67,10 +67,12 @@ static const char counters_json[] =
     "\"no_route\":9,\"egress\":10,\"ssrc_limit\":11,\"stun_auth\":22,\"unknown_source\":23,"
     "\"tcp_auth\":24,\"tcp_limit\":25,\"tcp_frame\":26,\"tcp_queue\":27},"
     "\"rtx\":{\"nacked\":17,\"sent\":18,\"missed\":19,\"nacks_sent\":20,\"recovered\":21,"
-    "\"dropped\":28,\"probe_packets\":29,\"probe_bytes\":30}";
+    "\"dropped\":28,\"probe_packets\":29,\"probe_bytes\":30},"
+    "\"layers\":{\"dropped\":31,\"unknown\":32,\"stale\":33}";
 
-static const struct prism_media_counters counters = {
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 22, 23, 24, 25, 26, 27, 17, 18, 19, 20, 21, 28, 29, 30};
+static const struct prism_media_counters counters = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                                     11, 22, 23, 24, 25, 26, 27, 17, 18, 19,
+                                                     20, 21, 28, 29, 30, 31, 32, 33};
 
 static void test_stats(void **state)
 {
