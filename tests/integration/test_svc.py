@@ -15,7 +15,13 @@ subscriber only, the layers above the cap (issue 8, item 3).
   spatial layer predicts from its own), the cap max_height 360: the relay
   forwards spatial layers 0 and 1 of key pictures and layer 1 alone after
   them (layer 0's delta frames are "not present" in that decode target),
-  and the subscriber keeps decoding.
+  and the subscriber keeps decoding;
+- test_av1_simulcast: AV1 as two rid layers ("q" at a quarter of the
+  resolution, "f"), each L1T3 with its own dependency descriptor structure,
+  the cap max_height 180 and max_fps 10: the capped subscriber stays on
+  "q" with temporal layers left out, the other is taken up to "f" by its
+  downlink estimate (a switch of simulcast layer, so of structure, at a key
+  frame) and both keep decoding.
 
 The publisher joins through the demo with its camera at 1280x720, the codec
 put first by setCodecPreferences and sendEncodings [{scalabilityMode}];
@@ -54,7 +60,7 @@ WINDOW_S = 8
 MIN_FRAMES = 8  # decoded by the capped subscriber over WINDOW_S (a quarter of the rate at least)
 MAX_EXTRA_NACKS = 100  # the capped subscriber's over the other's, over the whole test
 
-# MIME, MODE and FMTP are filled in per test.
+# MIME, ENCODINGS and FMTP are filled in per test.
 PUBLISHER_SETUP = """
 const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
 navigator.mediaDevices.getUserMedia = () =>
@@ -62,7 +68,7 @@ navigator.mediaDevices.getUserMedia = () =>
 const add = RTCPeerConnection.prototype.addTransceiver;
 RTCPeerConnection.prototype.addTransceiver = function (track, init) {
   if (!track || track.kind !== 'video') return add.call(this, track, init);
-  init = Object.assign({}, init, {sendEncodings: [{scalabilityMode: 'MODE'}]});
+  init = Object.assign({}, init, {sendEncodings: ENCODINGS});
   const t = add.call(this, track, init);
   const codecs = RTCRtpSender.getCapabilities('video').codecs;
   const first = codecs.filter((c) => c.mimeType === 'MIME' &&
@@ -97,9 +103,13 @@ PUB_STATS = """
 
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class Svc(unittest.TestCase):
-    def check(self, bubble, mime, mode, fmtp, prefer, spatial):
+    def check(self, bubble, mime, mode, fmtp, prefer, spatial, encodings=None):
+        """`mode`: the scalabilityMode of one encoding, or with `encodings`
+        (JavaScript) what each of those has."""
         relay, demo, ctl = cc.start_demo(self)
-        setup = PUBLISHER_SETUP.replace("MIME", mime).replace("MODE", mode).replace("FMTP", fmtp)
+        encodings = encodings or f"[{{scalabilityMode: '{mode}'}}]"
+        setup = (PUBLISHER_SETUP.replace("MIME", mime).replace("ENCODINGS", encodings)
+                 .replace("FMTP", fmtp))
         pub, cap, full = cc.open_pages(self, demo, setup, cc.AUDIO_ONLY, cc.AUDIO_ONLY)
         publisher = cc.join(self, pub, bubble, "Pub", "publish")["peer"]
         peers = {name: cc.join(self, page, bubble, name, "subscribe")["peer"]
@@ -155,6 +165,12 @@ class Svc(unittest.TestCase):
     def test_av1_l3t3_key(self):
         self.check("it-svc-av1k", "video/AV1", "L3T3_KEY", "profile=0",
                    {"max_height": 360, "max_fps": 10}, spatial=True)
+
+    def test_av1_simulcast(self):
+        self.check("it-svc-av1s", "video/AV1", "L1T3", "profile=0",
+                   {"max_height": 180, "max_fps": 10}, spatial=True,
+                   encodings="[{rid: 'q', scaleResolutionDownBy: 4, scalabilityMode: 'L1T3'},"
+                             " {rid: 'f', scaleResolutionDownBy: 1, scalabilityMode: 'L1T3'}]")
 
     def test_vp8_l1t3(self):
         self.check("it-svc-vp8", "video/VP8", "L1T3", "", {"max_fps": 10}, spatial=False)
