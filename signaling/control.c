@@ -82,12 +82,18 @@ static const char *result_name(int rpc_code, int err)
     }
 }
 
-/* The reply to a request that ended with `rc` (0: `result`, stolen). */
+/* The reply to a request that ended with `rc` (0: `result`, stolen). A
+ * result jansson could not encode (out of memory) still gets an answer, an
+ * internal error: a request with an id never goes unanswered. */
 static char *format_reply(json_t *id, int rc, json_t *result, const char *msg)
 {
+    char *out = rc == 0 ? prism_rpc_result(id, result) : NULL;
+    if (out != NULL)
+        return out;
     if (rc == 0)
-        return prism_rpc_result(id, result);
-    json_decref(result);
+        rc = PRISM_EINTERNAL;
+    else
+        json_decref(result);
     if (rc == PRISM_EINVAL)
         return prism_rpc_error(id, PRISM_RPC_INVALID_PARAMS, msg, NULL);
     const char *reason = prism_error_reason(rc);
