@@ -9,7 +9,9 @@
  * Clients (first byte % 3): unrestricted; limited to tenant "t1" with a
  * quota cap (a [client] group with `tenants` and `max_*`); limited to "t1"
  * and "t2" without `max_*` keys (capped at the [limits] defaults).
- * Invariants: a limited client never succeeds on a tenant outside its list,
+ * Invariants: every reply, result or error, encodes as JSON (a message that
+ * is not UTF-8 once left a request unanswered); a limited client never
+ * succeeds on a tenant outside its list,
  * never on a relay-wide stats.get or relay.drain, and no tenant.create it
  * makes succeeds with a limit looser than its cap; every code is one the
  * dispatcher may return; every deferred call completes exactly once. Not
@@ -115,7 +117,12 @@ static void on_done(void *ud, int rc, const struct prism_relay_sdp_result *resul
     (*calls)++;
     must(*calls == 1, "a deferred call completed twice");
     must((rc == 0) == (result != NULL && result->sdp != NULL), "a result exactly on success");
-    (void)msg;
+    /* What control.c would send: an SDP and a message JSON can carry. */
+    json_t *sdp = rc == 0 ? json_string(result->sdp) : NULL;
+    char *out = rc != 0 ? prism_rpc_error(NULL, -32000, msg != NULL ? msg : "", NULL) : NULL;
+    must(rc == 0 ? sdp != NULL : out != NULL, "a deferred reply that cannot be encoded");
+    json_decref(sdp);
+    free(out);
     pending--;
 }
 
@@ -205,6 +212,12 @@ static void run_line(const struct prism_client *client, const char *line, size_t
              "an unknown code");
         must(rc != 0 || call.result != NULL, "success without a result");
         must(rc == 0 || call.result == NULL, "a result on failure");
+        /* Every reply encodes (a NULL one would leave the client waiting). */
+        char *out = rc == 0                ? prism_rpc_result(req.id, json_incref(call.result))
+                    : rc == PRISM_EPENDING ? NULL
+                                           : prism_rpc_error(req.id, -32000, call.msg, NULL);
+        must(rc == PRISM_EPENDING || out != NULL, "a reply that cannot be encoded");
+        free(out);
         bool ok = rc == 0 || rc == PRISM_EPENDING;
         if (ok && client->restricted) {
             must(call.tenant != NULL || strcmp(req.method, "relay.info") == 0,
