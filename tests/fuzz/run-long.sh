@@ -61,7 +61,13 @@ for t in $targets; do
     rc=0
     if [ -n "$runs" ]; then limit="-runs=$runs"; else limit="-max_total_time=$secs"; fi
     start=$(date +%s)
+    # A feature seen fewer than 16 times counts as rare (libFuzzer's entropic
+    # default: 255). libFuzzer looks each feature of each execution up in
+    # its list of rare ones, linearly; on the targets that touch ~20,000
+    # features (methods, ingress) the default made that 40-60 % of the time
+    # (perf), and 16 ran them 1.5-1.8 x faster with no less coverage.
     UBSAN_OPTIONS=halt_on_error=1 "$dir/tests/fuzz/fuzz_$t" "$limit" \
+        -entropic_feature_frequency_threshold=16 \
         -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || rc=$?
     took=$(($(date +%s) - start))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
