@@ -106,8 +106,8 @@ static void test_client_empty_tenants(void **state)
         "[client x]\nuid = 1\ntenants =\n",
         "[client x]\nuid = 1\ntenants = ;\n",
         "[client x]\nuid = 1\ntenants = , ; \n",
-        "[client x]\nfingerprint = "
-        "ab00000000000000000000000000000000000000000000000000000000000000\ntenants = \n",
+        ("[client x]\nfingerprint = "
+         "ab00000000000000000000000000000000000000000000000000000000000000\ntenants = \n"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';

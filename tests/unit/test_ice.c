@@ -461,8 +461,8 @@ static void test_bad_input(void **state)
 
     /* Well-formed, and usable or ignored. */
     static const char *const fine[] = {
-        "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0 ufrag abcd network-id "
-        "1",
+        ("candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0 ufrag abcd "
+         "network-id 1"),
         "a=candidate:2 1 UDP 1686052607 203.0.113.9 50001 typ srflx raddr 127.0.0.1 rport 50000",
         "candidate:3 1 udp 2122262783 ::1 50002 typ host",
         "candidate:4 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active",
