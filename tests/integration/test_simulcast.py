@@ -23,9 +23,15 @@ subscriber's getStats (inbound-rtp frameHeight of the publisher's video):
      known weakness, see docs/architecture.md; the test fails only if it
      never resumes);
   2. once the policer is removed, the limited subscriber is switched up (to
-     twice its low layer's height or more), and it froze at most
-     MAX_EXTRA_FREEZES more times than the unlimited one (loose: what
-     matters is no long freeze, and load freezes both alike).
+     twice its low layer's height or more);
+  3. from the policer on to the up-switch, the limited subscriber's longest
+     stretch without a decoded frame (polls 2 s apart) is at most
+     MAX_EXTRA_STALL_S longer than the unlimited one's (load stalls both
+     alike; an up-switch that fails under the policer costs a few seconds).
+     Chromium's freezeCount is logged, not asserted: the policed stretch
+     lasts as long as the machine's load makes it, and the limited
+     subscriber's freezes grow with it (16 against the unlimited one's 0
+     in a clean-clone run with fuzzers beside it, decoding all along).
 (Under heavy load the publisher's 720p layer can fall to a few frames per
 second and fit under the policer: the limited subscriber may then rightly
 take it; so staying low is not asserted.)
@@ -51,8 +57,7 @@ DECODE_DEADLINE_S = 45
 SPLIT_DEADLINE_S = 60
 RESUME_DEADLINE_S = 45
 MIN_FRAMES = 10        # decoded by the limited subscriber after the split (~20 fps camera)
-MAX_EXTRA_FREEZES = 15  # the limited subscriber's over the unlimited one's: an up-switch
-                        # that fails under the policer costs one
+MAX_EXTRA_STALL_S = 8  # the limited subscriber's longest stall over the unlimited one's
 LIFT_DEADLINE_S = 75
 TABLE = "prismsim"
 
@@ -94,6 +99,17 @@ PUB_STATS = """
 """
 
 
+def longest_stall(samples, i):
+    """The longest time over which subscriber i's framesDecoded did not move
+    in `samples` [(time, frames of each subscriber)]."""
+    longest, since, last = 0.0, None, None
+    for t, frames in samples:
+        if last is None or frames[i] > last:
+            since, last = t, frames[i]
+        longest = max(longest, t - since)
+    return longest
+
+
 @unittest.skipIf(webdriver.available(), webdriver.available())
 class Simulcast(unittest.TestCase):
     def test_layers_follow_each_downlink(self):
@@ -105,12 +121,20 @@ class Simulcast(unittest.TestCase):
         start = time.monotonic()
 
         # Both decode the publisher's video.
-        poll = lambda: cc.poll(start, pub, PUB_STATS, SUB_STATS, limited=lim, unlimited=unl)[1:]
+        samples = []
+
+        def poll():
+            v = cc.poll(start, pub, PUB_STATS, SUB_STATS, limited=lim, unlimited=unl)[1:]
+            if all(v):
+                samples.append((time.monotonic(), [s["framesDecoded"] for s in v]))
+            return v
+
         a, b = cc.wait_for(self, poll, lambda v: cc.both_decode(*v) and v[0]["port"],
                            DECODE_DEADLINE_S,
                            lambda v: f"the subscribers do not both decode: {v[0]} {v[1]}")
 
         cc.drop_udp_to(self, TABLE, a["port"], f"limit rate over {LIMIT}")
+        policed = len(samples)
         log(f"policer on port {a['port']}: {LIMIT}")
 
         # 1. The limited one on a lower layer than the unlimited one (720p).
@@ -134,10 +158,13 @@ class Simulcast(unittest.TestCase):
         a, b = cc.wait_for(self, poll, lambda v: v[0]["height"] >= 2 * low, LIFT_DEADLINE_S,
                            lambda v: f"not switched up after the limit lifted: limited {v[0]}, "
                            f"unlimited {v[1]}", sleep_first=True)
-        log(f"switched up {time.monotonic() - lift:.1f} s after the limit lifted; "
-            f"limited subscriber's freezes: {a['freezeCount']}")
-        # The unlimited subscriber's freezes measure the machine's load.
-        self.assertLessEqual(a["freezeCount"], b["freezeCount"] + MAX_EXTRA_FREEZES, (a, b))
+        log(f"switched up {time.monotonic() - lift:.1f} s after the limit lifted")
+
+        # 3. No long stall; the unlimited subscriber's measure the machine's load.
+        stalls = [longest_stall(samples[policed:], i) for i in (0, 1)]
+        log(f"longest stalls since the policer: limited {stalls[0]:.1f} s, unlimited "
+            f"{stalls[1]:.1f} s; freezes: limited {a['freezeCount']}, unlimited {b['freezeCount']}")
+        self.assertLessEqual(stalls[0], stalls[1] + MAX_EXTRA_STALL_S, (stalls, a, b))
 
 
 if __name__ == "__main__":
