@@ -278,8 +278,11 @@ class LimitedClientQuotas(unittest.TestCase):
         with open(offer_path, newline="") as f:
             offer = f.read()
         config = f"[client ops]\nuid = {NOBODY_UID}\ntenants = t1\n"
+        # Below the default media range (40000-49999) and the kernel's
+        # ephemeral ports, and used by no other test: tests run side by side
+        # and a relay of theirs could hold a port of a range inside those.
         with Relay(extra_config=config, args=["--media-ip", "127.0.0.1",
-                                              "--media-ports", "41000-41001"]) as self.relay:
+                                              "--media-ports", "31000-31001"]) as self.relay:
             open_to(self.relay, NOGROUP)
             seen = as_nobody(self.relay.sock, [("tenant.create", {"tenant": "t1"})])
             self.assertIn("result", seen[0], seen)

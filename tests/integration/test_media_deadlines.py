@@ -161,8 +161,9 @@ class TransportQuota(unittest.TestCase):
         sp.run(self.transport_quota())
 
     async def transport_quota(self):
-        # 3 ports on one address: the default max_transports is 3.
-        relay = harness.Relay(args=["--media-ip", "127.0.0.1", "--media-ports", "41000-41002"])
+        # 3 ports on one address: the default max_transports is 3. Outside
+        # the default media range and the ephemeral ports, like test_access's.
+        relay = harness.Relay(args=["--media-ip", "127.0.0.1", "--media-ports", "31010-31012"])
         self.addCleanup(relay.close)
         ctl = relay.unix()
         self.addCleanup(ctl.close)
